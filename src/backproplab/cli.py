@@ -1,0 +1,183 @@
+"""The ``backproplab`` command.
+
+A mistake on the command line gets one line that names the problem and how to fix it, and
+exit code 2; a traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backproplab import __version__
+from backproplab.nn import Module, unknown_name_message
+from backproplab.optim import GradientDescent
+from backproplab.presets import PRESETS, get_preset
+from backproplab.report import render_run
+from backproplab.trace import Trace
+
+PROGRESS_FROM = 200  # show a progress bar for runs allowed this many steps or more
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line that points at --help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or a positive number, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return value
+
+
+def digits_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 12:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 12, got {text}")
+    return value
+
+
+def add_training_options(p: argparse.ArgumentParser, preset_default: str = "the preset's") -> None:
+    p.add_argument("--optimize", metavar="NAMES", default=None,
+                   help="parameters to train: one name (b3), a comma list (w3,w4,b3) or 'all' "
+                   f"(default: {preset_default})")
+    p.add_argument("--lr", type=positive_float, default=None, metavar="RATE",
+                   help="learning rate: step size = gradient × rate (default: the preset's, 0.1 for statquest)")
+    p.add_argument("--max-steps", type=positive_int, default=1000, metavar="N",
+                   help="stop after N steps (default: 1000)")
+    p.add_argument("--min-step", type=non_negative_float, default=1e-4, metavar="SIZE",
+                   help="stop once every |step size| is below SIZE (default: 0.0001)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="backproplab",
+        description="Backpropagation, worked out: an autograd engine that shows every gradient "
+        "step by step, the way a teacher works it by hand.",
+        epilog="Start with:  backproplab demo statquest",
+    )
+    parser.add_argument("--version", action="version", version=f"backproplab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    demo = sub.add_parser(
+        "demo", help="run a built-in worked example and print every gradient-descent step",
+        description="Run a built-in worked example: for each iteration, the samples table, the gradient, "
+        "the step size (gradient × learning rate) and the new value; then where the run ended.",
+    )
+    demo.add_argument("preset", choices=sorted(PRESETS), metavar="PRESET",
+                      help=f"the example to run: {', '.join(sorted(PRESETS))}")
+    add_training_options(demo)
+    demo.add_argument("--json", action="store_true", help="print the whole run as one JSON object instead")
+    demo.add_argument("--digits", type=digits_arg, default=2, metavar="N",
+                      help="decimals shown (default: 2); values are always computed exactly")
+    demo.add_argument("--every", type=positive_int, default=None, metavar="K",
+                      help="show every K-th iteration "
+                      "(default: all of a short run, the first and last few of a long one)")
+    return parser
+
+
+def choose_parameters(net: Module, spec: str) -> list[str]:
+    """The parameter names in an --optimize value, checked against the network."""
+    names = [n for n, _ in net.named_parameters()]
+    if spec.strip() == "all":
+        return names
+    chosen = [s.strip() for s in spec.split(",") if s.strip()]
+    if not chosen:
+        raise UsageError("--optimize needs at least one parameter name, or 'all'")
+    for name in chosen:
+        if name not in names:
+            raise UsageError(unknown_name_message("parameter", name, names) + " in --optimize")
+    return list(dict.fromkeys(chosen))
+
+
+def train_preset(args: argparse.Namespace) -> Trace:
+    preset = get_preset(args.preset)
+    net, (x, y) = preset.build()
+    names = choose_parameters(net, args.optimize or preset.optimize)
+    lr = args.lr if args.lr is not None else preset.lr
+    opt = GradientDescent(net.parameters(only=names), lr=lr, min_step=args.min_step, max_steps=args.max_steps)
+    err = Console(stderr=True)
+    if args.max_steps >= PROGRESS_FROM and err.is_terminal and not getattr(args, "json", False):
+        columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("steps", total=args.max_steps)
+            return opt.fit(net, x, y, loss=preset.loss, callback=lambda it: progress.advance(task))
+    return opt.fit(net, x, y, loss=preset.loss)
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    trace = train_preset(args)
+    if args.json:
+        sys.stdout.write(trace.to_json() + "\n")
+        return 0
+    preset = get_preset(args.preset)
+    render_run(trace, console, digits=args.digits, every=args.every, title=f"{preset.name}: {preset.summary}")
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    console = Console(highlight=False)
+    try:
+        return COMMANDS[args.command](args, console)
+    except (UsageError, ValueError, KeyError) as exc:
+        if args.debug:
+            raise
+        message = exc.args[0] if exc.args else str(exc)
+        sys.stderr.write(f"backproplab {args.command}: error: {message}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+

@@ -1,0 +1,236 @@
+"""Networks: named parameters and modules, after ``torch.nn``.
+
+Parameters carry math names (``w1``, ``b3``, ``W2``) because those are the names an
+explanation speaks of. ``Module`` registers parameters and sub-modules assigned as
+attributes, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from backproplab import ops
+from backproplab.tensor import Tensor, apply
+
+
+class Parameter(Tensor):
+    """A named tensor that a network learns; it requires a gradient unless frozen."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, name: str | None = None, requires_grad: bool = True, dtype: Any = None) -> None:
+        # A parameter owns its values: training must never write into the caller's array.
+        data = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
+        super().__init__(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+def unknown_name_message(kind: str, name: str, choices: Iterable[str]) -> str:
+    """'unknown parameter 'b4'; did you mean 'b3'? choose from: ...' for any misspelt name."""
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} (choose from: {', '.join(choices)})"
+
+
+class Module:
+    """Base class for networks: collects parameters and sub-modules set as attributes."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_params", {})
+        object.__setattr__(self, "_modules", {})
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if "_params" not in self.__dict__:
+            raise RuntimeError(f"call super().__init__() in {type(self).__name__}.__init__ before setting attributes")
+        if isinstance(value, Parameter):
+            if value.name is None:
+                value.name = key
+            self._params[key] = value
+        elif isinstance(value, Module):
+            self._modules[key] = value
+        object.__setattr__(self, key, value)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        return self.forward(*args, **kwargs)
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(name, parameter) pairs; names are the parameters' own math names, unique per network."""
+        seen: dict[str, Parameter] = {}
+        for p in self._all_parameters():
+            if p.name in seen and seen[p.name] is not p:
+                raise ValueError(f"two parameters share the name {p.name!r}; give each a unique name")
+            if p.name not in seen:
+                seen[p.name] = p
+                yield p.name, p
+
+    def _all_parameters(self) -> Iterator[Parameter]:
+        yield from self._params.values()
+        for m in self._modules.values():
+            yield from m._all_parameters()
+
+    def parameters(self, only: Sequence[str] | str | None = None) -> list[Parameter]:
+        """All parameters, or just those named in ``only`` (``"all"`` means all)."""
+        named = dict(self.named_parameters())
+        if only is None or only == "all" or (not isinstance(only, str) and list(only) == ["all"]):
+            return list(named.values())
+        names = [only] if isinstance(only, str) else list(only)
+        return [self.parameter(n) for n in names]
+
+    def parameter(self, name: str) -> Parameter:
+        """The parameter called ``name``, with a did-you-mean hint if there is none."""
+        named = dict(self.named_parameters())
+        if name not in named:
+            raise KeyError(unknown_name_message("parameter", name, named))
+        return named[name]
+
+    def freeze(self, *names: str) -> None:
+        """Stop training the named parameters (all of them if no name is given)."""
+        for p in self.parameters(list(names) if names else None):
+            p.requires_grad = False
+
+    def unfreeze(self, *names: str) -> None:
+        """Train the named parameters again (all of them if no name is given)."""
+        for p in self.parameters(list(names) if names else None):
+            p.requires_grad = True
+
+    def train_only(self, names: Sequence[str] | str) -> list[Parameter]:
+        """Freeze everything except ``names``; returns the parameters left trainable."""
+        chosen = self.parameters(names)
+        self.freeze()
+        for p in chosen:
+            p.requires_grad = True
+        return chosen
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            p = self.parameter(name)
+            arr = np.asarray(value, dtype=p.data.dtype)
+            if arr.shape != p.shape:
+                raise ValueError(f"parameter {name!r} has shape {p.shape}, got a value of shape {arr.shape}")
+            p.data = arr.copy()
+
+
+class Activation(Module):
+    """An elementwise activation by name: identity, relu, sigmoid, softplus or tanh."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        if name not in ops.ACTIVATIONS:
+            raise ValueError(unknown_name_message("activation", name, ops.ACTIVATIONS))
+        self.op = ops.ACTIVATIONS[name]
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z if self.op is ops.identity else apply(self.op, z)
+
+    def __repr__(self) -> str:
+        return f"Activation({self.op.name!r})"
+
+
+class Linear(Module):
+    """z = x W + b, with W of shape (in, out) so that a row of x is one sample.
+
+    Parameters are named ``W{suffix}`` and ``b{suffix}``; the output is named ``z{suffix}``.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, suffix: str = "",
+        rng: np.random.Generator | None = None, dtype: Any = np.float64,
+    ) -> None:
+        super().__init__()
+        rng = rng if rng is not None else np.random.default_rng(0)
+        bound = 1.0 / np.sqrt(in_features)
+        self.suffix = suffix
+        self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)), f"W{suffix}", dtype=dtype)
+        self.bias = Parameter(np.zeros(out_features), f"b{suffix}", dtype=dtype) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = x @ self.weight
+        if self.bias is not None:
+            z = z + self.bias
+        return z.named(f"z{self.suffix}")
+
+    def __repr__(self) -> str:
+        n_in, n_out = self.weight.shape
+        return f"Linear({n_in}, {n_out}, bias={self.bias is not None})"
+
+
+class Sequential(Module):
+    """Modules applied one after another."""
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        self.layers = list(layers)
+        for i, layer in enumerate(layers):
+            setattr(self, str(i), layer)
+
+    def forward(self, x: Any) -> Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(m) for m in self.layers)
+        return f"Sequential({inner})"
+
+
+class MLP(Module):
+    """A multilayer perceptron: sizes [in, hidden..., out] with an activation per layer.
+
+    ``activations`` is one name for every hidden layer, or one name per layer (the output
+    layer included). The output layer is linear ("identity") unless said otherwise, because
+    the losses take logits. Layer l has parameters W{l}, b{l}, pre-activation z{l} and
+    activation a{l}.
+    """
+
+    def __init__(
+        self, sizes: Sequence[int], activations: str | Sequence[str] = "relu", seed: int = 0, dtype: Any = np.float64,
+    ) -> None:
+        super().__init__()
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or any(s < 1 for s in sizes):
+            raise ValueError(f"an MLP needs at least two positive layer sizes, got {sizes}")
+        n_layers = len(sizes) - 1
+        if isinstance(activations, str):
+            acts = [activations] * (n_layers - 1) + ["identity"]
+        else:
+            acts = list(activations)
+            if len(acts) != n_layers:
+                raise ValueError(f"{n_layers} layers need {n_layers} activations, got {len(acts)}")
+        rng = np.random.default_rng(seed)
+        self.sizes = sizes
+        self.linears = [
+            Linear(sizes[i], sizes[i + 1], suffix=str(i + 1), rng=rng, dtype=dtype) for i in range(n_layers)
+        ]
+        self.activations = [Activation(a) for a in acts]
+        for i, lin in enumerate(self.linears):
+            setattr(self, f"layer{i + 1}", lin)
+
+    def forward(self, x: Any) -> Tensor:
+        a = x if isinstance(x, Tensor) else Tensor(x, name="x")
+        for i, (lin, act) in enumerate(zip(self.linears, self.activations), start=1):
+            z = lin(a)
+            a = act(z)
+            if a is not z:
+                a.named(f"a{i}")
+        return a
+
+    def __repr__(self) -> str:
+        acts = ", ".join(a.op.name for a in self.activations)
+        return f"MLP({self.sizes}, activations=[{acts}])"

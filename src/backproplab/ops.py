@@ -1,0 +1,340 @@
+"""The primitive operations: each one defined once, here, and nowhere else.
+
+An :class:`Op` carries its forward computation, its backward rule (a vector-Jacobian
+product per input) and a readable statement of its local derivative, in plain text and in
+LaTeX. The engine runs ``forward`` and ``vjps``; the explainer prints ``partials``. Keeping
+all three side by side is what lets every explanation come from the same calculus the
+engine uses.
+
+Templates use ``$name`` placeholders (``string.Template``) for the op's argument names
+(``args``) and its attributes, so an explanation can fill them with symbols (``ŷ_i``) or
+with numbers (``-2.60``).
+
+Conventions for ``vjps``: ``vjp(g, out, *inputs, **attrs)`` returns the gradient for one
+input. For elementwise ops it returns an array of the *output's* shape; the engine sums it
+back to the input's shape (broadcasting). Called with ``g = 1`` it therefore yields the
+local derivative of each output element, which is what the explainer shows per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from string import Template
+
+import numpy as np
+
+Array = np.ndarray
+VJP = Callable[..., Array]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One primitive operation with its forward, backward and local-derivative statements."""
+
+    name: str
+    args: tuple[str, ...]
+    forward: Callable[..., Array]
+    vjps: tuple[VJP | None, ...]
+    expr: tuple[str, str]  # how the forward is written: (text, latex)
+    partials: tuple[tuple[str, str], ...]  # d out / d arg, per arg: (text, latex)
+    elementwise: bool = True
+    prec: int = 9  # binding strength when written inline: 1 (+ −) … 9 (a call or atom)
+    attrs: tuple[str, ...] = field(default=())
+
+    def render(self, kind: str, which: str | int, values: dict[str, str]) -> str:
+        """Fill the expression (``which="expr"``) or the k-th partial template."""
+        pair = self.expr if which == "expr" else self.partials[int(which)]
+        template = pair[0] if kind == "text" else pair[1]
+        return Template(template).safe_substitute(values)
+
+    def rule(self, k: int = 0, kind: str = "text") -> str:
+        """The local derivative of this op with respect to argument ``k``, as a statement.
+
+        For example ``d softplus(z)/dz = e^z/(1 + e^z) = σ(z)``.
+        """
+        names = {a: a for a in self.args} | {a: a for a in self.attrs}
+        if kind == "latex":
+            names = {a: _LATEX_NAMES.get(a, a) for a in names}
+            out = self.render("latex", "expr", names)
+            return rf"\frac{{\partial\, {out}}}{{\partial {names[self.args[k]]}}} = " + self.render(
+                "latex", k, names
+            )
+        out = self.render("text", "expr", names)
+        return f"d {out}/d{self.args[k]} = {self.render('text', k, names)}"
+
+
+_LATEX_NAMES = {"yhat": r"\hat{y}"}
+
+
+# --- numerically stable helpers (no copy of the calculus: just forward maths) -------------
+def sigmoid(z: Array) -> Array:
+    """σ(z) = 1/(1 + e^-z), finite and accurate for any z (no overflow at ±1000)."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def softplus(z: Array) -> Array:
+    """ln(1 + e^z), computed without overflow."""
+    return np.logaddexp(0.0, z)
+
+
+def logsumexp(a: Array, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
+    """ln Σ e^a, shifted by the maximum so it never overflows."""
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def softmax(z: Array, axis: int = -1) -> Array:
+    """e^z / Σ e^z along ``axis``, shifted by the maximum for stability."""
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _expand_reduced(g: Array, shape: tuple[int, ...], axis, keepdims: bool) -> Array:
+    """Give a reduced gradient back the reduced axes so it broadcasts onto the input."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    elif axis is None and not keepdims:
+        g = np.reshape(g, (1,) * len(shape))
+    return np.broadcast_to(g, shape)
+
+
+def _reduced_count(shape: tuple[int, ...], axis) -> int:
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    axes = (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+
+
+def _matmul_grads(g: Array, a: Array, b: Array) -> tuple[Array, Array]:
+    """dA = G·Bᵀ and dB = Aᵀ·G, with 1-D operands promoted the way ``@`` promotes them."""
+    if a.ndim == 1 and b.ndim == 1:  # a dot product
+        return g * b, g * a
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = np.expand_dims(g2, -2)
+    if b.ndim == 1:
+        g2 = np.expand_dims(g2, -1)
+    ga = g2 @ np.swapaxes(b2, -1, -2)
+    gb = np.swapaxes(a2, -1, -2) @ g2
+    if a.ndim == 1:
+        ga = ga[..., 0, :]
+    if b.ndim == 1:
+        gb = gb[..., :, 0]
+    return ga, gb
+
+
+def _getitem_vjp(g: Array, out: Array, a: Array, index) -> Array:
+    full = np.zeros(a.shape, dtype=g.dtype)
+    np.add.at(full, index, g)
+    return full
+
+
+# --- the table ------------------------------------------------------------------------------
+# Each entry: name, argument names, forward, one VJP per argument, how the forward is
+# written, and the local derivative per argument (text, LaTeX).
+
+add = Op(
+    "add", ("a", "b"), np.add,
+    (lambda g, out, a, b: g, lambda g, out, a, b: g),
+    ("$a + $b", "$a + $b"),
+    (("1", "1"), ("1", "1")),
+    prec=1,
+)
+sub = Op(
+    "sub", ("a", "b"), np.subtract,
+    (lambda g, out, a, b: g, lambda g, out, a, b: -g),
+    ("$a − $b", "$a - $b"),
+    (("1", "1"), ("−1", "-1")),
+    prec=1,
+)
+mul = Op(
+    "mul", ("a", "b"), np.multiply,
+    (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a),
+    ("$a·$b", r"$a \cdot $b"),
+    (("$b", "$b"), ("$a", "$a")),
+    prec=2,
+)
+div = Op(
+    "div", ("a", "b"), np.divide,
+    (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b),
+    ("$a / $b", r"\frac{$a}{$b}"),
+    (("1/$b", r"\frac{1}{$b}"), ("−$a/$b²", r"-\frac{$a}{$b^{2}}")),
+    prec=2,
+)
+pow = Op(  # noqa: A001 - the op is called pow, as in the maths
+    "pow", ("a", "b"), np.power,
+    (
+        lambda g, out, a, b: g * b * np.power(a, b - 1),
+        lambda g, out, a, b: g * out * np.log(np.where(a > 0, a, 1)),
+    ),
+    ("$a^$b", "{$a}^{$b}"),
+    (("$b·$a^($b − 1)", r"$b\,{$a}^{$b - 1}"), ("$a^$b·ln($a)", r"{$a}^{$b}\ln $a")),
+    prec=3,
+)
+neg = Op(
+    "neg", ("a",), np.negative,
+    (lambda g, out, a: -g,),
+    ("−$a", "-$a"),
+    (("−1", "-1"),),
+    prec=1,
+)
+exp = Op(
+    "exp", ("z",), np.exp,
+    (lambda g, out, z: g * out,),
+    ("e^$z", "e^{$z}"),
+    (("e^$z", "e^{$z}"),),
+)
+log = Op(
+    "log", ("z",), np.log,
+    (lambda g, out, z: g / z,),
+    ("ln($z)", r"\ln($z)"),
+    (("1/$z", r"\frac{1}{$z}"),),
+)
+softplus_op = Op(
+    "softplus", ("z",), softplus,
+    (lambda g, out, z: g * sigmoid(z),),
+    ("softplus($z)", r"\operatorname{softplus}($z)"),
+    (("e^$z/(1 + e^$z) = σ($z)", r"\frac{e^{$z}}{1 + e^{$z}} = \sigma($z)"),),
+)
+sigmoid_op = Op(
+    "sigmoid", ("z",), sigmoid,
+    (lambda g, out, z: g * out * (1.0 - out),),
+    ("σ($z)", r"\sigma($z)"),
+    (("σ($z)·(1 − σ($z))", r"\sigma($z)\,(1 - \sigma($z))"),),
+)
+tanh = Op(
+    "tanh", ("z",), np.tanh,
+    (lambda g, out, z: g * (1.0 - out * out),),
+    ("tanh($z)", r"\tanh($z)"),
+    (("1 − tanh²($z)", r"1 - \tanh^{2}($z)"),),
+)
+relu = Op(
+    "relu", ("z",), lambda z: np.maximum(z, 0.0),
+    (lambda g, out, z: g * (z > 0),),
+    ("relu($z)", r"\operatorname{relu}($z)"),
+    (("1 if $z > 0 else 0", r"\mathbb{1}[$z > 0]"),),
+)
+identity = Op(
+    "identity", ("z",), lambda z: z,
+    (lambda g, out, z: g,),
+    ("$z", "$z"),
+    (("1", "1"),),
+)
+
+# Reductions and re-arrangements: not elementwise, so their VJPs return input-shaped arrays.
+sum_op = Op(
+    "sum", ("a",), lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims),
+    (lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims),),
+    ("Σ $a", r"\sum $a"),
+    (("1", "1"),),
+    elementwise=False, attrs=("axis", "keepdims"),
+)
+mean = Op(
+    "mean", ("a",), lambda a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims),
+    (
+        lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims)
+        / _reduced_count(a.shape, axis),
+    ),
+    ("mean($a)", r"\operatorname{mean}($a)"),
+    (("1/n", r"\frac{1}{n}"),),
+    elementwise=False, attrs=("axis", "keepdims"),
+)
+logsumexp_op = Op(
+    "logsumexp", ("a",), logsumexp,
+    (
+        lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims)
+        * np.exp(a - _expand_reduced(out, a.shape, axis, keepdims)),
+    ),
+    ("ln Σ e^$a", r"\ln \sum e^{$a}"),
+    (("softmax($a)", r"\operatorname{softmax}($a)"),),
+    elementwise=False, attrs=("axis", "keepdims"),
+)
+matmul = Op(
+    "matmul", ("a", "b"), np.matmul,
+    (lambda g, out, a, b: _matmul_grads(g, a, b)[0], lambda g, out, a, b: _matmul_grads(g, a, b)[1]),
+    ("$a $b", "$a $b"),
+    (("G·$bᵀ (G = upstream gradient)", r"G\,{$b}^{\top}"), ("$aᵀ·G (G = upstream gradient)", r"{$a}^{\top} G")),
+    elementwise=False, prec=2,
+)
+reshape = Op(
+    "reshape", ("a",), lambda a, shape: np.reshape(a, shape),
+    (lambda g, out, a, shape: np.reshape(g, a.shape),),
+    ("$a", "$a"),
+    (("1 (entries only move)", "1"),),
+    elementwise=False, attrs=("shape",),
+)
+transpose = Op(
+    "transpose", ("a",), np.transpose,
+    (lambda g, out, a: np.transpose(g),),
+    ("$aᵀ", "{$a}^{\\top}"),
+    (("1 (entries only move)", "1"),),
+    elementwise=False,
+)
+getitem = Op(
+    "getitem", ("a",), lambda a, index: a[index],
+    (_getitem_vjp,),
+    ("$a[$index]", "${a}_{$index}"),
+    (("1 at the picked entries, 0 elsewhere", "1"),),
+    elementwise=False, attrs=("index",),
+)
+
+# Losses are primitive ops too: their local derivative is the first factor of every chain rule
+# (dSSR/dŷ_i = −2(y_i − ŷ_i)), and fusing them keeps them numerically stable.
+ssr = Op(
+    "ssr", ("yhat", "y"), lambda yhat, y: np.sum((y - yhat) ** 2),
+    (lambda g, out, yhat, y: g * -2.0 * (y - yhat), lambda g, out, yhat, y: g * 2.0 * (y - yhat)),
+    ("Σ ($y − $yhat)²", r"\sum ($y - $yhat)^{2}"),
+    (("−2 × ($y − $yhat)", r"-2\,($y - $yhat)"), ("2 × ($y − $yhat)", r"2\,($y - $yhat)")),
+    elementwise=False,
+)
+mse = Op(
+    "mse", ("yhat", "y"), lambda yhat, y: np.mean((y - yhat) ** 2),
+    (
+        lambda g, out, yhat, y: g * -2.0 * (y - yhat) / y.size,
+        lambda g, out, yhat, y: g * 2.0 * (y - yhat) / y.size,
+    ),
+    ("(1/n) Σ ($y − $yhat)²", r"\frac{1}{n}\sum ($y - $yhat)^{2}"),
+    (("−2 × ($y − $yhat) / n", r"-\frac{2}{n}($y - $yhat)"), ("2 × ($y − $yhat) / n", r"\frac{2}{n}($y - $yhat)")),
+    elementwise=False,
+)
+bce_with_logits = Op(
+    "bce_with_logits", ("z", "y"), lambda z, y: np.mean(softplus(z) - y * z),
+    (lambda g, out, z, y: g * (sigmoid(z) - y) / y.size, lambda g, out, z, y: g * -z / y.size),
+    ("(1/n) Σ [ln(1 + e^$z) − $y·$z]", r"\frac{1}{n}\sum \left[\ln(1 + e^{$z}) - $y\,$z\right]"),
+    (("(σ($z) − $y) / n", r"\frac{\sigma($z) - $y}{n}"), ("−$z / n", r"-\frac{$z}{n}")),
+    elementwise=False,
+)
+softmax_cross_entropy = Op(
+    "softmax_cross_entropy", ("z", "y"),
+    lambda z, y: -np.sum(y * (z - logsumexp(z, axis=-1, keepdims=True))) / (z.size // z.shape[-1]),
+    (
+        lambda g, out, z, y: g * (softmax(z) * np.sum(y, axis=-1, keepdims=True) - y) / (z.size // z.shape[-1]),
+        lambda g, out, z, y: g * -(z - logsumexp(z, axis=-1, keepdims=True)) / (z.size // z.shape[-1]),
+    ),
+    ("−(1/n) Σ $y·ln softmax($z)", r"-\frac{1}{n}\sum $y \ln \operatorname{softmax}($z)"),
+    (
+        ("(softmax($z) − $y) / n, as each row of $y sums to 1", r"\frac{\operatorname{softmax}($z) - $y}{n}"),
+        ("−ln softmax($z) / n", r"-\frac{\ln \operatorname{softmax}($z)}{n}"),
+    ),
+    elementwise=False,
+)
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        add, sub, mul, div, pow, neg, exp, log, softplus_op, sigmoid_op, tanh, relu, identity,
+        sum_op, mean, logsumexp_op, matmul, reshape, transpose, getitem,
+        ssr, mse, bce_with_logits, softmax_cross_entropy,
+    )
+}
+"""Every primitive op by name: the one table the engine, the explainer and the tests share."""
+
+ACTIVATIONS: dict[str, Op] = {
+    op.name: op for op in (identity, relu, sigmoid_op, softplus_op, tanh)
+}
+"""The ops a network layer may use as its activation."""

@@ -1,0 +1,79 @@
+"""Built-in worked examples: a network, its starting values and its data, ready to run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backproplab.nn import Module, Parameter, unknown_name_message
+from backproplab.tensor import Tensor, softplus
+
+# The dosage example: inputs, observations and starting values, exactly as the worked example.
+DOSAGE_X = [0.0, 0.5, 1.0]
+DOSAGE_Y = [0.0, 1.0, 0.0]
+DOSAGE_START = {"w1": 3.34, "b1": -1.43, "w2": -3.53, "b2": 0.57, "w3": -1.22, "w4": -2.30, "b3": 0.0}
+
+
+class DosageNet(Module):
+    """ŷ = w3·h1 + w4·h2 + b3 with h1 = softplus(w1·x + b1) and h2 = softplus(w2·x + b2).
+
+    The two hidden nodes are kept as separate, named scalars (z1, h1, z2, h2, ŷ) rather than
+    a matrix layer, so that an explanation can speak of w3·h1 exactly as the example does.
+    """
+
+    def __init__(self, start: dict[str, float] | None = None) -> None:
+        super().__init__()
+        values = dict(DOSAGE_START)
+        values.update(start or {})
+        for name in ("w1", "b1", "w2", "b2", "w3", "w4", "b3"):
+            setattr(self, name, Parameter(values[name], name))
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x, name="x")
+        z1 = (self.w1 * x + self.b1).named("z1")
+        h1 = softplus(z1).named("h1")
+        z2 = (self.w2 * x + self.b2).named("z2")
+        h2 = softplus(z2).named("h2")
+        return (self.w3 * h1 + self.w4 * h2 + self.b3).named("ŷ")
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{n}={p.item():g}" for n, p in self.named_parameters())
+        return f"DosageNet({values})"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A worked example: what it shows, and how to build its network and data."""
+
+    name: str
+    summary: str
+    build: Callable[[], tuple[Module, tuple[np.ndarray, np.ndarray]]]
+    loss: str = "ssr"
+    optimize: str = "b3"
+    lr: float = 0.1
+    x_label: str = "x"
+    y_label: str = "y"
+
+
+def statquest() -> tuple[DosageNet, tuple[np.ndarray, np.ndarray]]:
+    """The dosage network and its three samples: ``net, (x, y) = statquest()``."""
+    return DosageNet(), (np.array(DOSAGE_X), np.array(DOSAGE_Y))
+
+
+PRESETS: dict[str, Preset] = {
+    "statquest": Preset(
+        "statquest",
+        "the dosage network: 1 input, 2 softplus hidden nodes, gradient descent on b3 (SSR)",
+        statquest, loss="ssr", optimize="b3", lr=0.1, x_label="dosage", y_label="efficacy",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """A preset by name, with a did-you-mean hint for a misspelling."""
+    if name not in PRESETS:
+        raise KeyError(unknown_name_message("preset", name, PRESETS))
+    return PRESETS[name]

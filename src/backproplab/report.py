@@ -1,0 +1,139 @@
+"""The worked run in the terminal: per iteration the samples table, the gradient, the step
+size and the new value, then where the run ended. Rendered with rich.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from backproplab.display import number, rounding_note, shown, wrap
+from backproplab.trace import Iteration, Trace
+
+LOSS_SYMBOLS = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
+
+
+def loss_symbol(loss: str) -> str:
+    return LOSS_SYMBOLS.get(loss, loss)
+
+
+def shown_iterations(n: int, every: int | None = None, head: int = 3, tail: int = 2) -> list[int]:
+    """Which iterations to print: all of a short run, else every K-th or the first and last few."""
+    if every:
+        picks = set(range(0, n, every)) | {n - 1}
+    elif n <= head + tail + 3:
+        picks = set(range(n))
+    else:
+        picks = set(range(head)) | set(range(n - tail, n))
+    return sorted(i for i in picks if 0 <= i < n)
+
+
+def _scalar(value: object) -> float | None:
+    arr = np.asarray(value)
+    return float(arr) if arr.size == 1 else None
+
+
+def samples_table(trace: Trace, it: Iteration, digits: int) -> Table:
+    """Sample | x_i | y_i | ŷ_i, for networks with one input and one output per sample."""
+    table = Table(title=None, show_edge=True, header_style="bold")
+    for col in ("sample", "x_i", "y_i", "ŷ_i"):
+        table.add_column(col, justify="right")
+    x = np.asarray(trace.inputs, dtype=float)
+    y = np.asarray(trace.targets, dtype=float).reshape(len(x), -1) if x.size else np.zeros((0, 1))
+    yhat = np.asarray(it.predictions, dtype=float).reshape(len(x), -1) if x.size else np.zeros((0, 1))
+    for i in range(len(x)):
+        table.add_row(
+            str(i + 1),
+            ", ".join(number(v, digits) for v in np.atleast_1d(x[i])),
+            ", ".join(number(v, digits) for v in y[i]),
+            ", ".join(number(v, digits) for v in yhat[i]),
+        )
+    return table
+
+
+def step_lines(trace: Trace, it: Iteration, digits: int) -> list[str]:
+    """The gradient → step size → new value working for every optimized scalar parameter."""
+    sym = loss_symbol(trace.loss)
+    lines = []
+    rate = trace.learning_rate
+    for name in trace.optimize:
+        g, s, old = _scalar(it.gradients[name]), _scalar(it.step_sizes[name]), _scalar(it.params[name])
+        if g is None or s is None or old is None:
+            norm = float(np.linalg.norm(np.asarray(it.gradients[name])))
+            lines.append(f"d{sym}/d{name}: a {np.shape(it.gradients[name])} array, norm {number(norm, digits)}")
+            continue
+        new = old - s
+        lines.append(f"d{sym}/d{name} = {number(g, digits)}")
+        if trace.optimizer == "gradient_descent":
+            note = rounding_note(shown(g, digits) * rate, s, digits)
+            lines.append(
+                f"step size = gradient × learning rate = {number(g, digits)} × {rate:g} = {number(s, digits)}"
+                + (f"  ({note})" if note else "")
+            )
+        else:
+            lines.append(f"step size ({trace.optimizer}) = {number(s, digits)}")
+        note = rounding_note(shown(old, digits) - shown(s, digits), new, digits)
+        lines.append(
+            f"new {name} = old {name} − step size = {number(old, digits)} − {wrap(number(s, digits), s)} = "
+            f"{number(new, digits)}" + (f"  ({note})" if note else "")
+        )
+    return lines
+
+
+def render_run(
+    trace: Trace,
+    console: Console,
+    digits: int = 2,
+    every: int | None = None,
+    explain: Callable[[Iteration], None] | None = None,
+    title: str = "",
+) -> None:
+    """Print the run as a teacher would work it: one block per shown iteration, then the end."""
+    n = len(trace.iterations)
+    sym = loss_symbol(trace.loss)
+    if title:
+        console.print(f"[bold]{title}[/bold]")
+    console.print(
+        f"Gradient descent on {', '.join(trace.optimize)} · loss {sym} · learning rate {trace.learning_rate:g}"
+    )
+    one_d = trace.inputs is not None and np.asarray(trace.inputs).ndim == 1
+    previous = -1
+    for i in shown_iterations(n, every):
+        if i > previous + 1:
+            console.print(f"\n[dim]… {i - previous - 1} iteration(s) not shown (use --every 1 to see all) …[/dim]")
+        previous = i
+        it = trace.iterations[i]
+        where = ", ".join(
+            f"{name} = {number(_scalar(it.params[name]), digits)}"
+            for name in trace.optimize if _scalar(it.params[name]) is not None
+        )
+        console.print(f"\n[bold]Iteration {i + 1}[/bold]" + (f" ({where})" if where else ""))
+        if one_d:
+            console.print(samples_table(trace, it, digits))
+        console.print(f"{sym} = {number(it.loss, digits)}")
+        if explain is not None:
+            explain(it)
+        for line in step_lines(trace, it, digits):
+            console.print(line, highlight=False)
+    final = trace.final
+    if final is None:
+        return
+    console.print()
+    ends = {
+        "min_step": f"Converged after {final.steps} step(s): every |step size| fell below the minimum step.",
+        "max_steps": f"Stopped after {final.steps} step(s): the maximum number of steps was reached "
+        "(raise --max-steps to go on).",
+        "diverged": f"Stopped after {final.steps} step(s): the run diverged. {final.message}",
+    }
+    console.print(f"[bold]{ends[final.stopped_by]}[/bold]")
+    for name in trace.optimize:
+        value = _scalar(final.params[name])
+        last_g = _scalar(trace.iterations[-1].gradients[name]) if trace.iterations else None
+        if value is not None:
+            gtext = f"; the last gradient was {number(last_g, max(digits, 4))} ≈ 0" if (
+                last_g is not None and final.converged) else ""
+            console.print(f"{name} ≈ {number(value, digits)}{gtext}", highlight=False)
+    console.print(f"final {sym} = {number(final.loss, max(digits, 4))}", highlight=False)

@@ -1,0 +1,366 @@
+"""``Tensor``: a NumPy array that remembers how it was computed.
+
+Every result of an op on tensors that need gradients keeps a link to the op and to its
+inputs. That recorded graph is what ``backward()`` walks and what the explainer reads.
+The graph holds no cycles (a node points only at its inputs), so it is freed as soon as
+the last tensor that reaches it is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from backproplab import ops
+from backproplab.ops import Op
+
+DEFAULT_DTYPE = np.float64
+_FLOAT_DTYPES = (np.float32, np.float64)
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether new ops are being recorded for backward."""
+    return _grad_enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Run ops without recording them (for updates and evaluation), as ``torch.no_grad``."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record ops again inside a ``no_grad`` block."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data)
+    if arr.dtype in _FLOAT_DTYPES:
+        return arr
+    if arr.dtype.kind in "biuf":
+        return arr.astype(DEFAULT_DTYPE)
+    raise TypeError(
+        f"Tensor data must be numbers, got {arr.dtype} ({type(data).__name__}); "
+        "pass a number, a list of numbers or a NumPy array"
+    )
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode autodiff, shaped after ``torch.Tensor``.
+
+    ``data`` is the NumPy array (float64 unless you pass float32 data or a ``dtype``).
+    ``grad`` is filled by ``backward()`` for tensors created with ``requires_grad=True``
+    and accumulates across calls, as in PyTorch; set it to ``None`` to clear it.
+    ``name`` labels the node in explanations and drawings (``h1``, ``ŷ``).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "op", "parents", "attrs", "_retain", "__weakref__")
+    __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> None:
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"only float tensors can require gradients, got {self.data.dtype}")
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self.op: Op | None = None
+        self.parents: tuple[Tensor, ...] = ()
+        self.attrs: dict[str, Any] | None = None
+        self._retain = False
+
+    # --- basic facts ----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """A tensor made by the user rather than by an op (parameters, inputs)."""
+        return self.op is None
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values, cut off from the graph."""
+        return Tensor(self.data, name=self.name)
+
+    def named(self, name: str) -> Tensor:
+        """Give this node a name for explanations and drawings; returns the tensor itself."""
+        self.name = name
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this intermediate tensor after ``backward()``, as in PyTorch."""
+        self._retain = True
+        return self
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"only float tensors can require gradients, got {self.data.dtype}")
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.name:
+            extra += f", name={self.name!r}"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        if self.data.dtype != DEFAULT_DTYPE:
+            extra += f", dtype={self.data.dtype}"
+        body = np.array2string(self.data, precision=4, separator=", ", suppress_small=True)
+        return f"Tensor({body}{extra})"
+
+    # --- autodiff -------------------------------------------------------------------------
+    def backward(self, gradient: Any = None) -> None:
+        """Fill ``.grad`` of every leaf that requires it with d(self)/d(leaf).
+
+        Gradients add to what is already in ``.grad`` (call ``zero_grad`` between steps),
+        and the graph is kept, so calling ``backward()`` twice doubles them, as in PyTorch
+        with ``retain_graph=True``.
+        """
+        from backproplab.autodiff import backward
+
+        backward(self, gradient)
+
+    # --- arithmetic -----------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return apply(ops.add, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return apply(ops.add, other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return apply(ops.sub, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return apply(ops.sub, other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return apply(ops.mul, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return apply(ops.mul, other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return apply(ops.div, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return apply(ops.div, other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return apply(ops.pow, self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return apply(ops.pow, other, self)
+
+    def __neg__(self) -> Tensor:
+        return apply(ops.neg, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return apply(ops.matmul, self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return apply(ops.matmul, other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        if isinstance(index, Tensor):
+            index = index.data
+        return apply(ops.getitem, self, index=index)
+
+    # Comparisons give plain boolean arrays: they have no gradient.
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _as_array(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _as_array(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _as_array(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _as_array(other)
+
+    __hash__ = object.__hash__
+
+    # --- reductions and shapes ------------------------------------------------------------
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return apply(ops.sum_op, self, axis=_norm_axis(axis, self.ndim), keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return apply(ops.mean, self, axis=_norm_axis(axis, self.ndim), keepdims=keepdims)
+
+    def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return apply(ops.logsumexp_op, self, axis=_norm_axis(axis, self.ndim), keepdims=keepdims)
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        return apply(ops.reshape, self, shape=tuple(shape))
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's and PyTorch's name
+        return apply(ops.transpose, self)
+
+    # --- elementwise functions ------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return apply(ops.exp, self)
+
+    def log(self) -> Tensor:
+        return apply(ops.log, self)
+
+    def softplus(self) -> Tensor:
+        return apply(ops.softplus_op, self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(ops.sigmoid_op, self)
+
+    def tanh(self) -> Tensor:
+        return apply(ops.tanh, self)
+
+    def relu(self) -> Tensor:
+        return apply(ops.relu, self)
+
+
+def _norm_axis(axis: Any, ndim: int) -> Any:
+    """Turn negative axes positive so every VJP can rely on them."""
+    if axis is None:
+        return None
+    if isinstance(axis, int):
+        return axis % ndim if ndim else axis
+    return tuple(a % ndim for a in axis)
+
+
+def _constant(value: Any, like: np.dtype | None) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t.data = _as_array(value, like if like is not None and not isinstance(value, np.ndarray) else None)
+    t.grad = None
+    t.requires_grad = False
+    t.name = None
+    t.op = None
+    t.parents = ()
+    t.attrs = None
+    t._retain = False
+    return t
+
+
+def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
+    """Run ``op`` forward on tensors (or numbers) and record it if a gradient is needed."""
+    like = None
+    for a in args:
+        if isinstance(a, Tensor):
+            like = a.data.dtype
+            break
+    inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
+    if attrs:
+        out = op.forward(*(t.data for t in inputs), **attrs)
+    else:
+        out = op.forward(*(t.data for t in inputs))
+    result = Tensor.__new__(Tensor)
+    result.data = out if isinstance(out, np.ndarray) else np.asarray(out)
+    result.grad = None
+    result.name = None
+    result._retain = False
+    if _grad_enabled and any(t.requires_grad for t in inputs):
+        result.requires_grad = True
+        result.op = op
+        result.parents = inputs
+        result.attrs = attrs or None
+    else:
+        result.requires_grad = False
+        result.op = None
+        result.parents = ()
+        result.attrs = None
+    return result
+
+
+def tensor(data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> Tensor:
+    """Make a tensor, as ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+# Functional forms, as ``torch.exp(t)``; they accept numbers and arrays too.
+def exp(t: Any) -> Tensor:
+    return apply(ops.exp, t)
+
+
+def log(t: Any) -> Tensor:
+    return apply(ops.log, t)
+
+
+def softplus(t: Any) -> Tensor:
+    return apply(ops.softplus_op, t)
+
+
+def sigmoid(t: Any) -> Tensor:
+    return apply(ops.sigmoid_op, t)
+
+
+def tanh(t: Any) -> Tensor:
+    return apply(ops.tanh, t)
+
+
+def relu(t: Any) -> Tensor:
+    return apply(ops.relu, t)
+
+
+def logsumexp(t: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    t = t if isinstance(t, Tensor) else Tensor(t)
+    return t.logsumexp(axis=axis, keepdims=keepdims)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return apply(ops.matmul, a, b)
