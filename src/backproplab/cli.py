@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     try:
         return COMMANDS[args.command](args, console)
     except (UsageError, ValueError, KeyError) as exc:

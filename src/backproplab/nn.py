@@ -34,7 +34,7 @@ class Parameter(Tensor):
 def unknown_name_message(kind: str, name: str, choices: Iterable[str]) -> str:
     """'unknown parameter 'b4'; did you mean 'b3'? choose from: ...' for any misspelt name."""
     choices = list(choices)
-    close = difflib.get_close_matches(name, choices, n=1)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown {kind} {name!r}{hint} (choose from: {', '.join(choices)})"
 

@@ -103,7 +103,9 @@ class Optimizer:
         for p in all_named.values():
             p.requires_grad = id(p) in mine
         stopped_by, message = "max_steps", ""
+        quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")  # divergence is reported below
         try:
+            quiet.__enter__()
             for step in range(max_steps):
                 self.zero_grad()
                 prediction = model(x_t)
@@ -129,6 +131,7 @@ class Optimizer:
                 prediction = model(x_t)
                 final_loss = float(loss_fn(prediction, y_t).data)
         finally:
+            quiet.__exit__(None, None, None)
             for p in all_named.values():
                 p.requires_grad = saved[id(p)]
         trace.final = Final(

@@ -69,17 +69,18 @@ def step_lines(trace: Trace, it: Iteration, digits: int) -> list[str]:
         lines.append(f"d{sym}/d{name} = {number(g, digits)}")
         if trace.optimizer == "gradient_descent":
             note = rounding_note(shown(g, digits) * rate, s, digits)
-            lines.append(
-                f"step size = gradient × learning rate = {number(g, digits)} × {rate:g} = {number(s, digits)}"
-                + (f"  ({note})" if note else "")
-            )
+            lines.append(f"step size = gradient × learning rate = {number(g, digits)} × {rate:g} = {number(s, digits)}")
+            if note:
+                lines.append(f"  note: {note}")
         else:
             lines.append(f"step size ({trace.optimizer}) = {number(s, digits)}")
         note = rounding_note(shown(old, digits) - shown(s, digits), new, digits)
         lines.append(
             f"new {name} = old {name} − step size = {number(old, digits)} − {wrap(number(s, digits), s)} = "
-            f"{number(new, digits)}" + (f"  ({note})" if note else "")
+            f"{number(new, digits)}"
         )
+        if note:
+            lines.append(f"  note: {note}")
     return lines
 
 

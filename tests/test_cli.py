@@ -1,0 +1,122 @@
+"""The command line: the worked example in text and JSON, help, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from backproplab.cli import main
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def normal(text: str) -> str:
+    return text.replace("−", "-")
+
+
+def test_demo_prints_the_worked_example(capsys):
+    code, out, _ = run_cli(capsys, "demo", "statquest")
+    assert code == 0
+    text = normal(out)
+    for expected in ("Iteration 1 (b3 = 0.00)", "-2.60", "-1.61", "-2.61", "dSSR/db3 = -15.66",
+                     "step size = gradient × learning rate = -15.66 × 0.1 = -1.57",
+                     "new b3 = old b3 - step size = 0.00 - (-1.57) = 1.57",
+                     "dSSR/db3 = -6.26", "= 2.19", "b3 ≈ 2.61", "Converged after 12 step(s)"):
+        assert expected in text, expected
+
+
+def test_demo_says_when_rounded_numbers_do_not_add_up(capsys):
+    _, out, _ = run_cli(capsys, "demo", "statquest")
+    # 1.57 − (−0.63) is 2.20 by hand, but the exact new b3 is 2.1917…
+    assert "the rounded numbers shown give 2.20; the exact value is 2.191715" in normal(out)
+
+
+def test_demo_json_carries_the_seed_numbers(capsys):
+    code, out, _ = run_cli(capsys, "demo", "statquest", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["loss"] == "ssr" and data["learning_rate"] == 0.1 and data["optimize"] == ["b3"]
+    first, second = data["iterations"][:2]
+    assert set(first) == {"step", "params", "predictions", "loss", "gradients", "step_sizes"}
+    assert first["step"] == 0 and set(first["params"]) == {"w1", "b1", "w2", "b2", "w3", "w4", "b3"}
+    assert round(first["gradients"]["b3"], 1) == -15.7
+    assert round(first["step_sizes"]["b3"], 2) == -1.57
+    assert round(second["params"]["b3"], 2) == 1.57
+    assert round(second["gradients"]["b3"], 2) == -6.26
+    assert round(data["iterations"][2]["params"]["b3"], 2) == 2.19
+    final = data["final"]
+    assert round(final["params"]["b3"], 2) == 2.61
+    assert final["converged"] is True and final["stopped_by"] == "min_step" and final["steps"] == 12
+    assert isinstance(final["loss"], float)
+
+
+def test_demo_options(capsys):
+    code, out, _ = run_cli(capsys, "demo", "statquest", "--optimize", "w3,w4,b3", "--lr", "0.05",
+                           "--max-steps", "5", "--min-step", "0", "--json")
+    data = json.loads(out)
+    assert data["optimize"] == ["w3", "w4", "b3"] and data["learning_rate"] == 0.05
+    assert data["final"]["stopped_by"] == "max_steps" and len(data["iterations"]) == 5
+    assert set(data["iterations"][0]["gradients"]) == {"w3", "w4", "b3"}
+    code, out, _ = run_cli(capsys, "demo", "statquest", "--optimize", "all", "--max-steps", "3")
+    assert code == 0 and "Stopped after 3 step(s)" in out and "new w1" in out
+
+
+def test_long_runs_are_abbreviated_and_every_k_shows_more(capsys):
+    _, out, _ = run_cli(capsys, "demo", "statquest", "--optimize", "all", "--max-steps", "50")
+    assert "not shown" in out and "Iteration 50" in out and "Iteration 10 " not in out
+    _, out, _ = run_cli(capsys, "demo", "statquest", "--optimize", "all", "--max-steps", "50", "--every", "10")
+    assert "Iteration 11 " in out and "Iteration 12 " not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "statquest", "--optimize", "b4"], "unknown parameter 'b4'"),
+        (["demo", "statquest", "--optimize", "b33"], "did you mean 'b3'?"),
+        (["demo", "statquest", "--lr", "-0.1"], "must be a positive number"),
+        (["demo", "statquest", "--lr", "abc"], "'abc' is not a number"),
+        (["demo", "statquest", "--max-steps", "0"], "must be 1 or more"),
+        (["demo", "statquest", "--min-step", "x"], "'x' is not a number"),
+        (["demo", "nosuch"], "invalid choice"),
+        (["demo", "statquest", "--optimize", ","], "at least one parameter name"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_code_2(capsys, args, message):
+    try:
+        code = main(args)  # errors found after parsing return 2
+    except SystemExit as exc:  # argparse's own errors exit with 2
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and out == ""
+
+
+def test_help_is_clear(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "demo" in out and "backproplab demo statquest" in out
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--optimize", "--lr", "--max-steps", "--min-step", "--json", "--digits"):
+        assert option in out
+
+
+def test_console_script_runs_in_a_fresh_process():
+    proc = subprocess.run([sys.executable, "-m", "backproplab", "demo", "statquest", "--optimize", "nope"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "backproplab", "demo", "statquest", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["final"]["converged"]

@@ -1,0 +1,124 @@
+"""Modules and parameters: registration, names, freezing, MLP shapes, and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import backproplab as bl
+from backproplab import MLP, Linear, Module, Parameter, Tensor, grad_check
+
+
+class Tiny(Module):
+    def __init__(self):
+        super().__init__()
+        self.a = Parameter(2.0)
+        self.inner = Linear(2, 1, suffix="x")
+
+    def forward(self, x):
+        return self.inner(x) * self.a
+
+
+def test_parameters_register_by_attribute_and_take_their_names():
+    net = Tiny()
+    assert [n for n, _ in net.named_parameters()] == ["a", "Wx", "bx"]
+    assert net.parameter("a").item() == 2.0
+    assert net.parameters(only=["Wx"])[0].shape == (2, 1)
+    assert len(net.parameters("all")) == 3
+
+
+def test_parameter_copies_the_callers_array():
+    values = np.array([1.0, 2.0])
+    p = Parameter(values, "p")
+    p.data -= 1.0
+    np.testing.assert_array_equal(values, [1.0, 2.0])
+    assert p.requires_grad and "Parameter(" in repr(p)
+
+
+def test_unknown_parameter_name_suggests_the_closest():
+    net, _ = bl.presets.statquest()
+    with pytest.raises(KeyError, match=r"unknown parameter 'b33'; did you mean 'b3'\?.*choose from: w1, b1"):
+        net.parameters(only=["b33"])
+
+
+def test_freeze_and_unfreeze_by_name():
+    net, (x, y) = bl.presets.statquest()
+    net.freeze("w1", "b1")
+    assert not net.w1.requires_grad and not net.b1.requires_grad and net.b3.requires_grad
+    net.unfreeze("w1")
+    assert net.w1.requires_grad
+    trainable = net.train_only(["b3"])
+    assert trainable == [net.b3]
+    assert [n for n, p in net.named_parameters() if p.requires_grad] == ["b3"]
+    bl.losses.ssr(net(x), y).backward()
+    assert net.w1.grad is None and net.b3.grad is not None
+    net.unfreeze()
+    assert all(p.requires_grad for p in net.parameters())
+
+
+def test_state_dict_round_trip_and_shape_errors():
+    net = MLP([2, 3, 1])
+    state = net.state_dict()
+    net.parameter("W1").data[:] = 0
+    net.load_state_dict(state)
+    np.testing.assert_array_equal(net.parameter("W1").data, state["W1"])
+    with pytest.raises(ValueError, match="shape"):
+        net.load_state_dict({"W1": np.zeros((5, 5))})
+
+
+def test_module_must_call_super_init():
+    class Broken(Module):
+        def __init__(self):
+            self.w = Parameter(1.0)
+
+    with pytest.raises(RuntimeError, match="super"):
+        Broken()
+
+
+@given(st.lists(st.integers(1, 5), min_size=2, max_size=4), st.sampled_from(["relu", "tanh", "sigmoid", "softplus",
+                                                                             "identity"]), st.integers(1, 6))
+def test_mlp_shapes_names_and_gradients(sizes, act, n):
+    net = MLP(sizes, act, seed=3)
+    x = np.random.default_rng(0).normal(size=(n, sizes[0]))
+    out = net(x)
+    assert out.shape == (n, sizes[-1])
+    names = [name for name, _ in net.named_parameters()]
+    assert names == [f"{k}{i}" for i in range(1, len(sizes)) for k in ("W", "b")]
+    for name, p in net.named_parameters():  # non-zero biases keep relu off its kink at exactly 0
+        if name.startswith("b"):
+            p.data = np.random.default_rng(1).uniform(0.1, 0.5, p.shape)
+    params = net.parameters()
+    grad_check(lambda *ps: net(x), *params)  # the MLP reads its own parameters; grad_check bumps them
+
+
+def test_mlp_layer_nodes_are_named_for_explanations():
+    net = MLP([2, 3, 1], "tanh")
+    out = net(np.ones((4, 2)))
+    nodes = bl.topological_order(out)
+    names = {t.name for t in nodes} | {p.name for t in nodes for p in t.parents}
+    assert {"z1", "a1", "z2", "W1", "b1", "W2", "b2", "x"} <= names
+
+
+def test_mlp_float32():
+    net = MLP([2, 4, 1], dtype=np.float32)
+    out = net(Tensor(np.ones((3, 2), dtype=np.float32)))
+    assert out.dtype == np.float32
+
+
+def test_bad_networks_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown activation 'relu6'; did you mean 'relu'"):
+        MLP([2, 2], ["relu6"])
+    with pytest.raises(ValueError, match="at least two positive layer sizes"):
+        MLP([2])
+    with pytest.raises(ValueError, match="2 layers need 2 activations"):
+        MLP([2, 3, 1], ["relu"])
+
+
+def test_sequential_applies_in_order():
+    seq = bl.Sequential(Linear(2, 3, suffix="1"), bl.nn.Activation("tanh"), Linear(3, 1, suffix="2"))
+    out = seq(Tensor(np.ones((5, 2))))
+    assert out.shape == (5, 1)
+    assert [n for n, _ in seq.named_parameters()] == ["W1", "b1", "W2", "b2"]
+    assert "Sequential(" in repr(seq)
