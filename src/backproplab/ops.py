@@ -41,6 +41,7 @@ class Op:
     elementwise: bool = True
     prec: int = 9  # binding strength when written inline: 1 (+ −) … 9 (a call or atom)
     attrs: tuple[str, ...] = field(default=())
+    backward: tuple[tuple[str, str], ...] | None = None  # tensor-level VJP in words, where not G ⊙ partial
 
     def render(self, kind: str, which: str | int, values: dict[str, str]) -> str:
         """Fill the expression (``which="expr"``) or the k-th partial template."""
@@ -53,17 +54,30 @@ class Op:
 
         For example ``d softplus(z)/dz = e^z/(1 + e^z) = σ(z)``.
         """
-        names = {a: a for a in self.args} | {a: a for a in self.attrs}
+        names = {a: a for a in self.args} | {a: a for a in self.attrs} | {"n": "n"}
         if kind == "latex":
             names = {a: _LATEX_NAMES.get(a, a) for a in names}
             out = self.render("latex", "expr", names)
             return rf"\frac{{\partial\, {out}}}{{\partial {names[self.args[k]]}}} = " + self.render(
                 "latex", k, names
             )
+        names = {a: _TEXT_NAMES.get(a, a) for a in names}
         out = self.render("text", "expr", names)
-        return f"d {out}/d{self.args[k]} = {self.render('text', k, names)}"
+        out = f"d {out}" if self.prec == 9 else f"d({out})"
+        return f"{out}/d{names[self.args[k]]} = {self.render('text', k, names)}"
+
+    def backward_rule(self, k: int = 0, kind: str = "text") -> str:
+        """How the upstream gradient G flows to argument ``k``, for the layer-by-layer (δ) form."""
+        if self.backward is not None:
+            pair = self.backward[k]
+            return pair[0] if kind == "text" else pair[1]
+        partial = self.partials[k][0 if kind == "text" else 1]
+        if partial == "1":
+            return "G"
+        return f"G ⊙ ({partial})" if kind == "text" else rf"G \odot \left({partial}\right)"
 
 
+_TEXT_NAMES = {"yhat": "ŷ"}
 _LATEX_NAMES = {"yhat": r"\hat{y}"}
 
 
@@ -232,7 +246,7 @@ sum_op = Op(
     (lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims),),
     ("Σ $a", r"\sum $a"),
     (("1", "1"),),
-    elementwise=False, attrs=("axis", "keepdims"),
+    elementwise=False, attrs=("axis", "keepdims"), backward=(("G copied to every summed entry", "G"),),
 )
 mean = Op(
     "mean", ("a",), lambda a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims),
@@ -241,8 +255,8 @@ mean = Op(
         / _reduced_count(a.shape, axis),
     ),
     ("mean($a)", r"\operatorname{mean}($a)"),
-    (("1/n", r"\frac{1}{n}"),),
-    elementwise=False, attrs=("axis", "keepdims"),
+    (("1/$n", r"\frac{1}{$n}"),),
+    elementwise=False, attrs=("axis", "keepdims"), backward=(("G/n copied to every averaged entry", r"\frac{G}{n}"),),
 )
 logsumexp_op = Op(
     "logsumexp", ("a",), logsumexp,
@@ -257,30 +271,32 @@ logsumexp_op = Op(
 matmul = Op(
     "matmul", ("a", "b"), np.matmul,
     (lambda g, out, a, b: _matmul_grads(g, a, b)[0], lambda g, out, a, b: _matmul_grads(g, a, b)[1]),
-    ("$a $b", "$a $b"),
-    (("G·$bᵀ (G = upstream gradient)", r"G\,{$b}^{\top}"), ("$aᵀ·G (G = upstream gradient)", r"{$a}^{\top} G")),
+    ("Σ_j $a·$b", r"\sum_j $a\,$b"),  # one entry of the product: Σ_j a_ij·b_jk
+    (("$b", "$b"), ("$a", "$a")),
     elementwise=False, prec=2,
+    backward=(("G·$bᵀ", r"G\,{$b}^{\top}"), ("$aᵀ·G", r"{$a}^{\top} G")),
 )
 reshape = Op(
     "reshape", ("a",), lambda a, shape: np.reshape(a, shape),
     (lambda g, out, a, shape: np.reshape(g, a.shape),),
     ("$a", "$a"),
-    (("1 (entries only move)", "1"),),
-    elementwise=False, attrs=("shape",),
+    (("1", "1"),),
+    elementwise=False, attrs=("shape",), backward=(("G reshaped to $a's shape", r"\operatorname{reshape}(G)"),),
 )
 transpose = Op(
     "transpose", ("a",), np.transpose,
     (lambda g, out, a: np.transpose(g),),
     ("$aᵀ", "{$a}^{\\top}"),
-    (("1 (entries only move)", "1"),),
-    elementwise=False,
+    (("1", "1"),),
+    elementwise=False, backward=(("Gᵀ", r"G^{\top}"),),
 )
 getitem = Op(
     "getitem", ("a",), lambda a, index: a[index],
     (_getitem_vjp,),
     ("$a[$index]", "${a}_{$index}"),
-    (("1 at the picked entries, 0 elsewhere", "1"),),
+    (("1", "1"),),
     elementwise=False, attrs=("index",),
+    backward=(("G placed at the picked entries, 0 elsewhere", r"\operatorname{scatter}(G)"),),
 )
 
 # Losses are primitive ops too: their local derivative is the first factor of every chain rule
@@ -298,15 +314,15 @@ mse = Op(
         lambda g, out, yhat, y: g * -2.0 * (y - yhat) / y.size,
         lambda g, out, yhat, y: g * 2.0 * (y - yhat) / y.size,
     ),
-    ("(1/n) Σ ($y − $yhat)²", r"\frac{1}{n}\sum ($y - $yhat)^{2}"),
-    (("−2 × ($y − $yhat) / n", r"-\frac{2}{n}($y - $yhat)"), ("2 × ($y − $yhat) / n", r"\frac{2}{n}($y - $yhat)")),
+    ("(1/$n) Σ ($y − $yhat)²", r"\frac{1}{$n}\sum ($y - $yhat)^{2}"),
+    (("−2 × ($y − $yhat) / $n", r"-\frac{2}{$n}($y - $yhat)"), ("2 × ($y − $yhat) / $n", r"\frac{2}{$n}($y - $yhat)")),
     elementwise=False,
 )
 bce_with_logits = Op(
     "bce_with_logits", ("z", "y"), lambda z, y: np.mean(softplus(z) - y * z),
     (lambda g, out, z, y: g * (sigmoid(z) - y) / y.size, lambda g, out, z, y: g * -z / y.size),
-    ("(1/n) Σ [ln(1 + e^$z) − $y·$z]", r"\frac{1}{n}\sum \left[\ln(1 + e^{$z}) - $y\,$z\right]"),
-    (("(σ($z) − $y) / n", r"\frac{\sigma($z) - $y}{n}"), ("−$z / n", r"-\frac{$z}{n}")),
+    ("(1/$n) Σ [ln(1 + e^$z) − $y·$z]", r"\frac{1}{$n}\sum \left[\ln(1 + e^{$z}) - $y\,$z\right]"),
+    (("(σ($z) − $y) / $n", r"\frac{\sigma($z) - $y}{$n}"), ("−$z / $n", r"-\frac{$z}{$n}")),
     elementwise=False,
 )
 softmax_cross_entropy = Op(
@@ -316,10 +332,10 @@ softmax_cross_entropy = Op(
         lambda g, out, z, y: g * (softmax(z) * np.sum(y, axis=-1, keepdims=True) - y) / (z.size // z.shape[-1]),
         lambda g, out, z, y: g * -(z - logsumexp(z, axis=-1, keepdims=True)) / (z.size // z.shape[-1]),
     ),
-    ("−(1/n) Σ $y·ln softmax($z)", r"-\frac{1}{n}\sum $y \ln \operatorname{softmax}($z)"),
+    ("−(1/$n) Σ $y·ln softmax($z)", r"-\frac{1}{$n}\sum $y \ln \operatorname{softmax}($z)"),
     (
-        ("(softmax($z) − $y) / n, as each row of $y sums to 1", r"\frac{\operatorname{softmax}($z) - $y}{n}"),
-        ("−ln softmax($z) / n", r"-\frac{\ln \operatorname{softmax}($z)}{n}"),
+        ("(softmax($z) − $y) / $n", r"\frac{\operatorname{softmax}($z) - $y}{$n}"),
+        ("−ln softmax($z) / $n", r"-\frac{\ln \operatorname{softmax}($z)}{$n}"),
     ),
     elementwise=False,
 )
