@@ -16,7 +16,7 @@ from backproplab.tensor import Tensor, apply
 
 def _target_like(prediction: Tensor, target: Any, loss: str) -> Tensor:
     """The target reshaped to the prediction, so (3,) and (3, 1) never broadcast to (3, 3)."""
-    t = target if isinstance(target, Tensor) else Tensor(target, dtype=prediction.dtype)
+    t = target if isinstance(target, Tensor) else Tensor(target, dtype=prediction.dtype, name="y")
     if t.shape == prediction.shape:
         return t
     if t.size != prediction.size:
@@ -67,9 +67,9 @@ def cross_entropy(logits: Any, target: Any) -> Tensor:
             raise ValueError(f"cross_entropy: labels must be whole numbers from 0 to {classes - 1}")
         probs = np.zeros((n, classes), dtype=logits.dtype)
         probs[np.arange(n), labels.astype(np.int64)] = 1.0
-        t = Tensor(probs)
+        t = Tensor(probs, name="y")
     else:
-        t = target if isinstance(target, Tensor) else Tensor(raw, dtype=logits.dtype)
+        t = target if isinstance(target, Tensor) else Tensor(raw, dtype=logits.dtype, name="y")
         if t.shape != logits.shape:
             raise ValueError(f"cross_entropy: target probabilities have shape {t.shape}, logits {logits.shape}")
     return apply(ops.softmax_cross_entropy, logits, t).named("CE")

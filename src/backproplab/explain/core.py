@@ -1,0 +1,440 @@
+"""``explain(loss, wrt=p)``: a gradient worked out by the chain rule, with the numbers put in.
+
+Two forms, both read from the recorded graph and the op table:
+
+* **paths** (scalar networks such as the dosage example): one term per path from the loss
+  to the parameter, cut into factors at every named node, sample by sample, summed.
+* **delta** (matrix layers): one step per named node, δ = ∂L/∂node, each δ obtained
+  from the one above through the ops' backward rules; the values are the engine's own.
+
+The numeric result of the paths form is checked against the engine's gradient before the
+explanation is returned, so a wrong explanation cannot be shown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backproplab.autodiff import backprop, topological_order
+from backproplab.display import sum_note
+from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
+from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
+from backproplab.explain.symbols import Namer, element, fmt_number, latex_name, term
+from backproplab.tensor import Tensor
+from backproplab.trace import to_json_value
+
+FORMS = ("auto", "paths", "delta")
+SHORT = 24  # a factor whose formula with numbers fits in this many characters is shown filled in
+
+
+@dataclass
+class Explanation:
+    """A worked gradient. Render it with ``to_text``, ``to_markdown``, ``to_latex``, ``to_html``
+    or ``to_dict``; in Jupyter it displays itself."""
+
+    loss: str
+    wrt: str
+    gradient: Any  # the engine's exact gradient (the explained entry, or the whole tensor)
+    form: str
+    digits: int
+    blocks: list[Block] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        return to_text(self.blocks)
+
+    def to_markdown(self) -> str:
+        return to_markdown(self.blocks)
+
+    def to_latex(self, document: bool = False) -> str:
+        return to_latex(self.blocks, document=document)
+
+    def to_html(self, full_page: bool = False) -> str:
+        return to_html(self.blocks, full_page=full_page, title=f"d{self.loss}/d{self.wrt}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loss": self.loss, "wrt": self.wrt, "form": self.form, "digits": self.digits,
+                "gradient": to_json_value(self.gradient), **to_json_value(self.details)}
+
+    def render(self, fmt: str) -> str:
+        """One of: text, md (markdown), latex, html, json."""
+        import json
+
+        renderers = {"text": self.to_text, "md": self.to_markdown, "markdown": self.to_markdown,
+                     "latex": lambda: self.to_latex(document=True), "html": lambda: self.to_html(full_page=True),
+                     "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
+        if fmt not in renderers:
+            raise ValueError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
+        return renderers[fmt]()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+# --- shared pieces ---------------------------------------------------------------------------
+def d(top: str, bottom: str, fmt: str) -> str:
+    """dA/dB in text, ∂A/∂B as a LaTeX fraction."""
+    return f"d{top}/d{bottom}" if fmt == "text" else rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+
+def num(value: float, digits: int, fmt: str, wrap_negative: bool = False) -> str:
+    text = fmt_number(value, digits, fmt)
+    return f"({text})" if wrap_negative and value < 0 else text
+
+
+def _top_level_sum(text: str) -> bool:
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1, "{": 1, "}": -1}.get(ch, 0)
+        if depth == 0 and ch in "+−-" and 0 < i and text[i - 1] == " ":
+            return True
+    return False
+
+
+def product(parts: list[str], fmt: str, keep_ones: bool = False) -> str:
+    """Factors joined by × (or \\times), each sum parenthesised; '1' alone if there are none.
+
+    Factors of 1 are dropped from a formula, but kept (``keep_ones``) when numbers are put
+    in, so every factor of the chain is seen, as in −2 × (0 − (−2.60)) × 1.
+    """
+    if not keep_ones:
+        parts = [p for p in parts if p != "1"]
+    if not parts:
+        return "1"
+    if len(parts) > 1:
+        parts = [f"({p})" if _top_level_sum(p) else p for p in parts]
+    return (" × " if fmt == "text" else r" \times ").join(parts)
+
+
+def step_work(name: str, gradient: float, lr: float, old: float, digits: int, loss: str = "L",
+              latex_param: str | None = None, rule: str = "gradient_descent", step: float | None = None
+              ) -> tuple[list[Math], list[str]]:
+    """The gradient-descent step as lines of working, plus rounding notes where they are due."""
+    step = gradient * lr if step is None else step
+    new = old - step
+    g_t, s_t, o_t, n_t = (num(v, digits, "text") for v in (gradient, step, old, new))
+    g_l, s_l, o_l, n_l = (num(v, digits, "latex") for v in (gradient, step, old, new))
+    p_l = latex_param or latex_name(name)
+    lines = []
+    notes = []
+    if rule == "gradient_descent":
+        lines.append(Math(f"step size = d{loss}/d{name} × learning rate = {g_t} × {lr:g} = {s_t}",
+                          rf"\text{{step size}} = {g_l} \times {lr:g} = {s_l}"))
+        notes.append(_hand_note(float(g_t.replace("−", "-")) * lr, step, digits))
+    else:
+        lines.append(Math(f"step size ({rule}) = {s_t}", rf"\text{{step size}} = {s_l}"))
+    lines.append(Math(
+        f"new {name} = {name} − step size = {o_t} − {num(step, digits, 'text', True)} = {n_t}",
+        rf"{p_l}^{{\text{{new}}}} = {o_l} - {num(step, digits, 'latex', True)} = {n_l}"))
+    notes.append(_hand_note(float(o_t.replace("−", "-")) - float(s_t.replace("−", "-")), new, digits))
+    return lines, [n for n in notes if n]
+
+
+def _hand_note(by_hand: float, exact: float, digits: int) -> str:
+    from backproplab.display import rounding_note
+
+    return rounding_note(by_hand, exact, digits)
+
+
+# --- the paths form ----------------------------------------------------------------------------
+def _factor_name(f: Factor, namer: Namer, fmt: str, general: bool) -> tuple[str, str]:
+    top = term(namer, f.top[0], f.top[1], fmt, general, None)[0]
+    bottom = term(namer, f.bottom[0], f.bottom[1], fmt, general, None)[0]
+    return top, bottom
+
+
+def _factor_formula(f: Factor, namer: Namer, fmt: str, general: bool, digits: int | None) -> str:
+    return product([link.formula(namer, fmt, general, digits) for link in f.links], fmt)
+
+
+def _shown_factor(f: Factor, namer: Namer, fmt: str, digits: int) -> str:
+    filled = _factor_formula(f, namer, fmt, False, digits)
+    if len(filled) <= SHORT and "=" not in filled and "if" not in filled:
+        return filled
+    return num(f.value, digits, fmt, wrap_negative=True)
+
+
+def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Term], namer: Namer, digits: int,
+                  total: float) -> tuple[list[Block], dict[str, Any]]:
+    chains: dict[str, list[Term]] = {}
+    for t in terms:
+        key = " · ".join("/".join(_factor_name(f, namer, "text", True)) for f in t.factors)
+        chains.setdefault(key, []).append(t)
+    blocks: list[Block] = []
+    sigma = {"text": "Σ_i ", "latex": r"\sum_{i} "}
+
+    def chain_form(fmt: str) -> str:
+        pieces = []
+        for group in chains.values():
+            first = group[0]
+            factors = (" · " if fmt == "text" else r" \cdot ").join(
+                d(*_factor_name(f, namer, fmt, True), fmt) for f in first.factors)
+            pieces.append((sigma[fmt] if len(group) > 1 else "") + factors)
+        return " + ".join(pieces)
+
+    lhs = {"text": d(loss_name, wrt_text, "text"), "latex": d(latex_name(loss_name), wrt_latex, "latex")}
+    blocks.append(Block("para", ["By the chain rule, along every path from the loss to the parameter:"]))
+    blocks.append(Block("lines", lines=[Math(f"{lhs['text']} = {chain_form('text')}",
+                                             rf"{lhs['latex']} = {chain_form('latex')}")]))
+    factor_lines = []
+    seen = set()
+    for group in chains.values():
+        for f in group[0].factors:
+            name_t = d(*_factor_name(f, namer, "text", True), "text")
+            if name_t in seen:
+                continue
+            seen.add(name_t)
+            name_l = d(*_factor_name(f, namer, "latex", True), "latex")
+            factor_lines.append(Math(f"{name_t} = {_factor_formula(f, namer, 'text', True, None)}",
+                                     f"{name_l} = {_factor_formula(f, namer, 'latex', True, None)}"))
+    blocks.append(Block("para", ["Each factor is the local derivative of the op that links the two nodes:"]))
+    blocks.append(Block("lines", lines=factor_lines))
+
+    ordered = [t for group in chains.values() for t in group]
+    shown = {fmt: [product([_shown_factor(f, namer, fmt, digits) for f in t.factors], fmt, keep_ones=True)
+                   for t in ordered]
+             for fmt in ("text", "latex")}
+    values = [t.value for t in ordered]
+    plus = {"text": " + ", "latex": " + "}
+    blocks.append(Block("para", [f"Putting in the numbers ({digits} decimals shown; everything is computed exactly):"]))
+    lines = []
+    if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
+        lines.append(Math(f"{lhs['text']} = " + plus["text"].join(shown["text"]),
+                          rf"{lhs['latex']} &= " + plus["latex"].join(shown["latex"])))
+        if any(len(t.factors) > 1 for t in ordered) or len(ordered) > 1:
+            lines.append(Math("= " + " + ".join(num(v, digits, "text", True) for v in values),
+                              "&= " + " + ".join(num(v, digits, "latex", True) for v in values)))
+    else:
+        for t, s_t, s_l in zip(ordered, shown["text"], shown["latex"]):
+            label = _term_label(t, namer)
+            lines.append(Math(f"{label}: {s_t} = {num(t.value, digits, 'text')}",
+                              rf"\text{{{label}}}&: {s_l} = {num(t.value, digits, 'latex')}"))
+        lines.append(Math(f"{lhs['text']} = " + " + ".join(num(v, digits, "text", True) for v in values),
+                          rf"{lhs['latex']} &= " + " + ".join(num(v, digits, "latex", True) for v in values)))
+    lines.append(Math(f"= {num(total, digits, 'text')}", rf"&= {num(total, digits, 'latex')}"))
+    blocks.append(Block("lines", lines=lines))
+    note = sum_note(values, total, digits) if len(values) > 1 else ""
+    if note:
+        blocks.append(Block("note", [note]))
+    details = {
+        "chain_rule": chain_form("text"),
+        "factors": [line.text for line in factor_lines],
+        "terms": [{"label": _term_label(t, namer), "factors": [f.value for f in t.factors], "value": t.value,
+                   "shown": s} for t, s in zip(ordered, shown["text"])],
+        "rounding_note": note,
+    }
+    return blocks, details
+
+
+def _term_label(t: Term, namer: Namer) -> str:
+    """'sample 2' when the path runs through one sample, otherwise the entries it passes."""
+    for f in t.factors:
+        node, idx = f.bottom
+        symbol = term(namer, node, idx, "text", False, None)[0]
+        general = term(namer, node, idx, "text", True, None)[0]
+        if symbol != general and idx:
+            return f"sample {idx[0] + 1}"
+    return "path"
+
+
+# --- the delta form ----------------------------------------------------------------------------
+def _matrix(value: np.ndarray, digits: int, fmt: str) -> str:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return num(float(arr), digits, fmt)
+    if arr.size > 24:
+        norm = num(float(np.linalg.norm(arr)), digits, fmt)
+        if fmt == "text":
+            return f"[{'×'.join(map(str, arr.shape))} array, norm {norm}]"
+        shape = r"\times".join(map(str, arr.shape))
+        return rf"\left[{shape} \text{{ array, norm }} {norm}\right]"
+    rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(1, -1)
+    if fmt == "text":
+        body = "; ".join(", ".join(num(v, digits, "text") for v in row) for row in rows)
+        return f"[{body}]"
+    body = r" \\ ".join(" & ".join(num(v, digits, "latex") for v in row) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -> str:
+    import re
+
+    op = link_node.op
+    template = op.backward_rule(k, fmt)
+    values = {}
+    for arg, parent in zip(op.args, link_node.parents):
+        if f"${arg}" in template:
+            text, prec = term(namer, parent, None, fmt, True, None)
+            values[arg] = text if prec >= 9 else f"({text})"
+    n = count(link_node)
+    values["n"] = "n" if n is None else str(n)
+    from string import Template
+
+    filled = Template(template).safe_substitute(values)
+    if upstream == "1" and (filled.startswith("G ⊙ (") or filled.startswith(r"G \odot \left(")):
+        inner = filled[len("G ⊙ ("):-1] if fmt == "text" else filled[len(r"G \odot \left("):-len(r"\right)")]
+        return inner
+    g = upstream if " " not in upstream else (f"({upstream})" if fmt == "text" else rf"\left({upstream}\right)")
+    filled = re.sub(r"\bG\b", lambda _: g, filled)
+    parent = link_node.parents[k]
+    if op.elementwise and parent.shape != link_node.shape:
+        filled = (f"{filled}, summed over the broadcast axes" if fmt == "text" else rf"\textstyle\sum_{{i}} {filled}")
+    return filled
+
+
+def _delta_blocks(loss: Tensor, wrt: Tensor, order: list[Tensor], grads: dict[int, np.ndarray], namer: Namer,
+                  digits: int, reach: set[int]) -> tuple[list[Block], dict[str, Any]]:
+    incoming: dict[int, list[tuple[str, str]]] = {}
+    stops = [loss]
+
+    def walk(start: Tensor) -> None:
+        stack = [(start, {"text": "δ_" + namer.name(start) if start is not loss else "1",
+                          "latex": rf"\delta_{{{latex_name(namer.name(start))}}}" if start is not loss else "1"})]
+        while stack:
+            node, g = stack.pop()
+            if node.op is None:
+                continue
+            for k, parent in enumerate(node.parents):
+                if id(parent) not in reach:
+                    continue
+                nxt = {fmt: _compose(node, k, g[fmt], namer, fmt) for fmt in ("text", "latex")}
+                if namer.stop(parent) or parent is wrt:
+                    incoming.setdefault(id(parent), []).append((nxt["text"], nxt["latex"]))
+                else:
+                    stack.append((parent, nxt))
+
+    walk(loss)
+    lines = [Math(f"δ_{namer.name(loss)} = d{namer.name(loss)}/d{namer.name(loss)} = 1",
+                  rf"\delta_{{{latex_name(namer.name(loss))}}} = 1")]
+    details = []
+    for node in reversed(order):
+        if node is loss or id(node) not in incoming:
+            continue
+        name = namer.name(node)
+        text_expr = " + ".join(t for t, _ in incoming[id(node)])
+        latex_expr = " + ".join(latex for _, latex in incoming[id(node)])
+        value = grads[id(node)]
+        label_t = f"δ_{name}" if node is not wrt else f"d{namer.name(loss)}/d{name}"
+        label_l = (rf"\delta_{{{latex_name(name)}}}" if node is not wrt
+                   else d(latex_name(namer.name(loss)), latex_name(name), "latex"))
+        lines.append(Math(f"{label_t} = {text_expr} = {_matrix(value, digits, 'text')}",
+                          rf"{label_l} = {latex_expr} = {_matrix(value, digits, 'latex')}"))
+        details.append({"node": name, "rule": text_expr, "value": value})
+        if node is not wrt:
+            walk(node)
+            stops.append(node)
+    blocks = [
+        Block("para", ["Layer by layer: δ of a node is the gradient of the loss with respect to it (",
+                       Math("δ = ∂L/∂node", r"\delta = \partial L / \partial \text{node}"),
+                       "). Each δ comes from the one above it through that op's backward rule; "
+                       "⊙ multiplies entry by entry and ᵀ transposes."]),
+        Block("lines", lines=lines),
+    ]
+    return blocks, {"steps": details}
+
+
+# --- the entry point -----------------------------------------------------------------------------
+def explain(
+    loss: Tensor,
+    wrt: Tensor,
+    *,
+    digits: int = 2,
+    form: str = "auto",
+    lr: float | None = None,
+    index: tuple[int, ...] | int | None = None,
+    max_terms: int = 64,
+    step_rule: str = "gradient_descent",
+    step: float | None = None,
+) -> Explanation:
+    """Work out d loss / d wrt by the chain rule, from the recorded graph.
+
+    ``form`` is "paths" (every path, sample by sample), "delta" (layer by layer) or "auto"
+    (paths for a single entry when there are at most ``max_terms`` terms, else delta).
+    ``index`` picks the entry of a tensor parameter for the paths form. With ``lr``, the
+    gradient-descent step (step size and new value) is worked out too.
+    """
+    if not isinstance(loss, Tensor) or not isinstance(wrt, Tensor):
+        raise TypeError("explain(loss, wrt=...) takes two tensors: the loss and a parameter")
+    if loss.data.size != 1:
+        raise ValueError(f"the loss must be a single number, got shape {loss.shape}; reduce it first (.sum())")
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r} (choose from: {', '.join(FORMS)})")
+    if not 0 <= int(digits) <= 12:
+        raise ValueError(f"digits must be between 0 and 12, got {digits}")
+    order = topological_order(loss) if loss.requires_grad else [loss]
+    namer = Namer(order, loss)
+    namer.add_stop(wrt, wrt.name or "θ")
+    loss_name, wrt_name = namer.name(loss), namer.name(wrt)
+    if all(n is not wrt for n in order):
+        zero = np.zeros_like(wrt.data)
+        exp = Explanation(loss_name, wrt_name, to_json_value(zero), "none", digits)
+        exp.blocks = [Block("heading", [f"d{loss_name}/d{wrt_name}"]),
+                      Block("para", [f"{loss_name} does not depend on {wrt_name} here (or {wrt_name} does not "
+                                     "require a gradient), so the gradient is 0."])]
+        return exp
+    grads = backprop(loss, np.ones_like(loss.data), order)
+    engine = grads[id(wrt)]
+    paths = Paths(order, loss, wrt)
+
+    if index is not None:
+        target = (index,) if isinstance(index, int) else tuple(index)
+        if len(target) != wrt.data.ndim or any(not 0 <= i < n for i, n in zip(target, wrt.shape)):
+            raise ValueError(f"index {index} does not fit {wrt_name}, which has shape {wrt.shape}")
+    else:
+        target = (0,) * wrt.data.ndim
+    use_paths = form == "paths" or (form == "auto" and (wrt.data.size == 1 or index is not None))
+    blocks: list[Block] = []
+    details: dict[str, Any] = {}
+    if use_paths:
+        try:
+            found = paths.enumerate(target, max_terms)
+        except TooManyPathsError:
+            if form == "paths":
+                raise ValueError(f"d{loss_name}/d{wrt_name} has more than {max_terms} terms entry by entry; "
+                                 "use the layer-by-layer form (form='delta', --form delta)") from None
+            use_paths = False
+    if use_paths:
+        terms = [split(p, namer, loss) for p in found]
+        exact = float(engine[target]) if engine.ndim else float(engine)
+        total = math.fsum(t.value for t in terms)
+        if not math.isclose(total, exact, rel_tol=1e-9, abs_tol=1e-12 * max(1.0, abs(exact))):
+            raise AssertionError(f"the explanation of d{loss_name}/d{wrt_name} gives {total!r}, "
+                                 f"the engine {exact!r}: please report this as a bug")
+        shown_wrt = term(namer, wrt, target if wrt.data.ndim else (), "text", False, None)[0]
+        blocks.append(Block("heading", [f"d{loss_name}/d{shown_wrt}"]))
+        param_latex = term(namer, wrt, target if wrt.data.ndim else (), "latex", False, None)[0]
+        body, details = _paths_blocks(loss_name, shown_wrt, param_latex, terms, namer, digits, exact)
+        blocks += body
+        gradient: Any = exact
+        form_used = "paths"
+        old = element(wrt, target)
+        param_label = shown_wrt
+    else:
+        blocks.append(Block("heading", [f"d{loss_name}/d{wrt_name}, layer by layer"]))
+        body, details = _delta_blocks(loss, wrt, order, grads, namer, digits, paths.reach)
+        blocks += body
+        gradient = engine.copy() if engine.ndim else float(engine)
+        form_used = "delta"
+        old = None
+        param_label = param_latex = wrt_name
+    details["index"] = list(target) if use_paths and wrt.data.ndim else None
+    if lr is not None and old is not None:
+        lines, notes = step_work(param_label, gradient, float(lr), old, digits, loss_name,
+                                 latex_param=param_latex, rule=step_rule, step=step)
+        blocks.append(Block("para", ["The gradient-descent step: step size = gradient × learning rate, "
+                                     "new value = old value − step size."]))
+        blocks.append(Block("lines", lines=lines))
+        blocks += [Block("note", [n]) for n in notes]
+        s = gradient * float(lr) if step is None else step
+        details["step"] = {"learning_rate": float(lr), "step_size": s, "old": old, "new": old - s}
+    return Explanation(loss_name, wrt_name, gradient, form_used, digits, blocks, details)

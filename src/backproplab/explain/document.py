@@ -1,0 +1,145 @@
+"""A small document model for explanations, rendered to text, Markdown, LaTeX and HTML.
+
+An explanation is a list of blocks. Every piece of mathematics is carried twice, as plain
+text and as LaTeX, so each format gets its natural form: Unicode in the terminal, ``$…$``
+on GitHub and in Jupyter, ``align*`` in a paper, and self-contained HTML with no scripts.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Math:
+    """One formula, as text and as LaTeX."""
+
+    text: str
+    latex: str
+
+
+Part = str | Math
+
+
+@dataclass
+class Block:
+    """A heading, a paragraph (words and inline formulas), or displayed lines of working."""
+
+    kind: str  # "heading", "para", "lines", "note"
+    parts: list[Part] = field(default_factory=list)
+    lines: list[Math] = field(default_factory=list)  # for "lines": each line of the working
+
+
+LATEX_TEXT_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "−": "-", "×": r"$\times$", "≈": r"$\approx$", "→": r"$\to$", "…": r"\dots{}", "·": r"$\cdot$",
+    "‘": "`", "’": "'", "ŷ": r"$\hat{y}$", "Σ": r"$\Sigma$", "σ": r"$\sigma$", "δ": r"$\delta$",
+    "∂": r"$\partial$", "⊙": r"$\odot$", "ᵀ": r"$^{\top}$", "²": r"$^{2}$", "θ": r"$\theta$", "∞": r"$\infty$",
+    **{d: f"$_{{{i}}}$" for i, d in enumerate("₀₁₂₃₄₅₆₇₈₉")},
+}
+
+
+def latex_text(text: str) -> str:
+    """Plain words made safe for LaTeX text mode (pdflatex, no Unicode needed)."""
+    out = "".join(LATEX_TEXT_ESCAPES.get(ch, ch) for ch in text)
+    return out.encode("ascii", "replace").decode("ascii")
+
+
+def _text_parts(parts: list[Part]) -> str:
+    return "".join(p if isinstance(p, str) else p.text for p in parts)
+
+
+def to_text(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if b.kind == "heading":
+            title = _text_parts(b.parts)
+            out += ["", title, "─" * len(title)] if out else [title, "─" * len(title)]
+        elif b.kind == "lines":
+            out += ["  " + line.text for line in b.lines]
+        elif b.kind == "note":
+            out.append("note: " + _text_parts(b.parts))
+        else:
+            out.append(_text_parts(b.parts))
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def _md_parts(parts: list[Part]) -> str:
+    return "".join(_md_escape(p) if isinstance(p, str) else f"${p.latex}$" for p in parts)
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>#|$])", r"\\\1", text)
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if b.kind == "heading":
+            out.append(f"### {_md_parts(b.parts)}")
+        elif b.kind == "lines":
+            body = " \\\\\n".join(line.latex for line in b.lines)
+            out.append(f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$")
+        elif b.kind == "note":
+            out.append(f"> **Note:** {_md_parts(b.parts)}")
+        else:
+            out.append(_md_parts(b.parts))
+    return "\n\n".join(out) + "\n"
+
+
+def _tex_parts(parts: list[Part]) -> str:
+    return "".join(latex_text(p) if isinstance(p, str) else f"${p.latex}$" for p in parts)
+
+
+LATEX_PREAMBLE = "\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n\\begin{document}\n"
+
+
+def to_latex(blocks: list[Block], document: bool = False) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if b.kind == "heading":
+            out.append(f"\\subsection*{{{_tex_parts(b.parts)}}}")
+        elif b.kind == "lines":
+            body = " \\\\\n".join(line.latex for line in b.lines)
+            out.append(f"\\begin{{align*}}\n{body}\n\\end{{align*}}")
+        elif b.kind == "note":
+            out.append(f"\\noindent\\textit{{Note: {_tex_parts(b.parts)}}}")
+        else:
+            out.append(_tex_parts(b.parts))
+    body = "\n\n".join(out) + "\n"
+    return LATEX_PREAMBLE + body + "\\end{document}\n" if document else body
+
+
+HTML_STYLE = (
+    "<style>.bpl{font-family:system-ui,sans-serif;line-height:1.5;max-width:60em}"
+    ".bpl pre{background:#f6f8fa;padding:.6em .9em;border-radius:6px;overflow-x:auto;"
+    "font-family:ui-monospace,Menlo,Consolas,monospace}.bpl .math{font-family:ui-monospace,Menlo,monospace}"
+    ".bpl .note{border-left:3px solid #d4a72c;padding-left:.6em;color:#5a4a00}</style>"
+)
+
+
+def to_html(blocks: list[Block], full_page: bool = False, title: str = "backproplab") -> str:
+    """Self-contained HTML: inline CSS, no scripts, nothing fetched from the network."""
+    out = [HTML_STYLE, '<div class="bpl">']
+    for b in blocks:
+        inner = "".join(
+            html.escape(p) if isinstance(p, str) else f'<span class="math">{html.escape(p.text)}</span>'
+            for p in b.parts
+        )
+        if b.kind == "heading":
+            out.append(f"<h3>{inner}</h3>")
+        elif b.kind == "lines":
+            out.append("<pre>" + "\n".join(html.escape(line.text) for line in b.lines) + "</pre>")
+        elif b.kind == "note":
+            out.append(f'<p class="note">Note: {inner}</p>')
+        else:
+            out.append(f"<p>{inner}</p>")
+    out.append("</div>")
+    body = "\n".join(out)
+    if full_page:
+        return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+                f"</title></head>\n<body>\n{body}\n</body></html>\n")
+    return body + "\n"

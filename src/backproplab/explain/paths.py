@@ -1,0 +1,206 @@
+"""The chain rule entry by entry: every path from the loss down to one parameter entry.
+
+Each edge of a path is one op's local derivative for one pair of entries. Its value comes
+from the op's own VJP (elementwise ops: the VJP of a unit gradient; others: one unit
+gradient per output entry), and its formula from the op's ``partials`` template. Nothing
+here knows any derivative itself.
+
+A path is cut at every named node (ŷ, h1, z1, …), so dSSR/dw1 reads as the product
+dSSR/dŷ_i · dŷ_i/dh1_i · dh1_i/dz1_i · dz1_i/dw1; unnamed steps in between are multiplied
+into the factor they belong to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backproplab.autodiff import unbroadcast
+from backproplab.explain.symbols import LOSS_OPS, Namer, aligned, term
+from backproplab.tensor import Tensor
+
+
+class TooManyPathsError(Exception):
+    """The entry-by-entry form would have more terms than asked for."""
+
+
+@dataclass
+class Link:
+    """One op's local derivative d out[e] / d input_k[f], with what its formula refers to."""
+
+    node: Tensor  # the op's output
+    k: int
+    out_index: tuple[int, ...]
+    in_index: tuple[int, ...]
+    value: float
+    refs: dict[str, tuple[Tensor, tuple[int, ...] | None]]  # template name -> (tensor, entry)
+    n: int | None = None
+
+    def formula(self, namer: Namer, fmt: str, general: bool, digits: int | None) -> str:
+        template = self.node.op.partials[self.k][0 if fmt == "text" else 1]
+        values = {}
+        for name, (t, idx) in self.refs.items():
+            if f"${name}" in template:
+                text, prec = term(namer, t, idx, fmt, general, digits)
+                values[name] = text if prec >= 9 else f"({text})"
+        if self.n is not None:
+            values["n"] = str(self.n)
+        return tidy(self.node.op.render(fmt, self.k, values))
+
+
+NEGATIVE_IN_PARENS = re.compile(r"\(\(([−-][0-9.]+(?:e[−-]?[0-9]+)?)\)\)")
+
+
+def tidy(text: str) -> str:
+    """f((−0.33)) → f(−0.33): a negative number already inside the template's own parentheses."""
+    return NEGATIVE_IN_PARENS.sub(r"(\1)", text)
+
+
+def count(node: Tensor) -> int | None:
+    """The n an op divides by (mean, MSE, BCE, cross-entropy); None for ops with no n."""
+    op, parents = node.op, node.parents
+    if op.name in ("mse", "bce_with_logits"):
+        return parents[0].data.size
+    if op.name == "softmax_cross_entropy":
+        return parents[0].data.size // parents[0].shape[-1]
+    if op.name in ("mean", "logsumexp"):
+        return parents[0].data.size // max(node.data.size, 1)
+    return None
+
+
+@dataclass
+class Factor:
+    """d top / d bottom between two named entries: the product of the links in between."""
+
+    top: tuple[Tensor, tuple[int, ...]]
+    bottom: tuple[Tensor, tuple[int, ...]]
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        return float(np.prod([link.value for link in self.links])) if self.links else 1.0
+
+
+@dataclass
+class Term:
+    """One path: its factors, and their product."""
+
+    factors: list[Factor]
+
+    @property
+    def value(self) -> float:
+        return float(np.prod([f.value for f in self.factors]))
+
+
+def _elementwise_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
+    parent = node.parents[k]
+    inputs = [p.data for p in node.parents]
+    local = np.broadcast_to(node.op.vjps[k](np.ones_like(node.data), node.data, *inputs, **(node.attrs or {})),
+                            node.data.shape)
+    return {e: [(aligned(e, parent.shape), float(local[e]))] for e in np.ndindex(node.data.shape)}
+
+
+def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
+    """Entries of d out / d input_k, one unit output gradient at a time.
+
+    Which entries are linked is found with random stand-in inputs, so an input that happens
+    to be 0 (x = 0 for the first sample) still shows its term.
+    """
+    parent = node.parents[k]
+    attrs = node.attrs or {}
+    vjp = node.op.vjps[k]
+    rng = np.random.default_rng(0)
+    stand_in = [rng.uniform(0.5, 1.5, p.data.shape) for p in node.parents]
+    out_stand_in = node.op.forward(*stand_in, **attrs)
+    links = {}
+    for e in np.ndindex(node.data.shape):
+        g = np.zeros_like(node.data)
+        g[e] = 1.0
+        col = unbroadcast(np.asarray(vjp(g, node.data, *[p.data for p in node.parents], **attrs)), parent.shape)
+        with np.errstate(all="ignore"):
+            pattern = unbroadcast(np.asarray(vjp(g, np.asarray(out_stand_in), *stand_in, **attrs)), parent.shape)
+        links[e] = [(f, float(col[f])) for f in np.ndindex(parent.shape) if pattern[f] != 0 or col[f] != 0]
+    return links
+
+
+def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
+    """What the op's formula for this pair of entries refers to, and the n it divides by."""
+    op, parents = node.op, node.parents
+    if op.elementwise:
+        return {a: (p, aligned(e, p.shape)) for a, p in zip(op.args, parents)}, None
+    if op.name == "matmul":
+        a, b = parents
+        if a.ndim == 2 and b.ndim == 2:
+            (i, col), j = e, (f[1] if k == 0 else f[0])
+            return {"a": (a, (i, j)), "b": (b, (j, col))}, None
+        if a.ndim == 1 and b.ndim == 2:
+            j = f[0] if k == 0 else f[0]
+            return {"a": (a, (j,)), "b": (b, (j, e[0]))}, None
+        if a.ndim == 2 and b.ndim == 1:
+            j = f[1] if k == 0 else f[0]
+            return {"a": (a, (e[0], j)), "b": (b, (j,))}, None
+        return {}, None
+    if op.name in LOSS_OPS:
+        return {a: (p, f) for a, p in zip(op.args, parents) if p.shape == parents[k].shape}, count(node)
+    if op.name in ("mean", "logsumexp"):
+        return {op.args[0]: (parents[0], f)}, count(node)
+    return {}, None
+
+
+class Paths:
+    """Entry-level edges of the part of a graph that lies between the loss and one tensor."""
+
+    def __init__(self, order: list[Tensor], root: Tensor, wrt: Tensor) -> None:
+        self.root, self.wrt = root, wrt
+        reach: set[int] = set()
+        for node in order:  # inputs first, so a node's parents are settled before it
+            if node is wrt or any(id(p) in reach for p in node.parents):
+                reach.add(id(node))
+        self.reach = reach
+        self._cache: dict[tuple[int, int], dict] = {}
+
+    def links(self, node: Tensor, k: int):
+        key = (id(node), k)
+        if key not in self._cache:
+            make = _elementwise_links if node.op.elementwise else _jacobian_links
+            self._cache[key] = make(node, k)
+        return self._cache[key]
+
+    def enumerate(self, target: tuple[int, ...], limit: int) -> list[list[Link]]:
+        """Every path from the loss to ``wrt[target]``, as the list of links along it."""
+        found: list[list[Link]] = []
+        stack: list[tuple[Tensor, tuple[int, ...], list[Link]]] = [(self.root, (), [])]
+        while stack:
+            node, e, path = stack.pop()
+            if node is self.wrt:
+                if e == target:
+                    found.append(path)
+                    if len(found) > limit:
+                        raise TooManyPathsError(f"more than {limit} terms")
+                continue
+            if node.op is None:
+                continue
+            for k in reversed(range(len(node.parents))):
+                parent = node.parents[k]
+                if id(parent) not in self.reach:
+                    continue
+                for f, value in reversed(self.links(node, k).get(e, [])):
+                    refs, n = _refs(node, k, e, f)
+                    stack.append((parent, f, path + [Link(node, k, e, f, value, refs, n)]))
+        return found
+
+
+def split(path: list[Link], namer: Namer, root: Tensor) -> Term:
+    """Cut a path into factors at every named node."""
+    factors: list[Factor] = []
+    current = Factor(top=(root, ()), bottom=(root, ()))
+    for link in path:
+        current.links.append(link)
+        parent = link.node.parents[link.k]
+        if namer.stop(parent):
+            current.bottom = (parent, link.in_index)
+            factors.append(current)
+            current = Factor(top=(parent, link.in_index), bottom=(parent, link.in_index))
+    return Term(factors)

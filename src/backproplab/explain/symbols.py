@@ -1,0 +1,176 @@
+"""Names and symbols for the nodes of a recorded graph, in plain text and in LaTeX.
+
+A node is spoken of by its name (``h1``, ``ŷ``, ``w3``). Nodes nobody named get sensible
+generated names: ``ŷ`` for what the loss compares, ``z₁``/``a₁`` around each activation,
+``u₁`` for anything else that needs one. Unnamed constants are written as their value, and
+unnamed elementwise results as the expression that made them (``w1·x_i + b1``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from backproplab import ops
+from backproplab.display import number, wrap
+from backproplab.nn import Parameter
+from backproplab.tensor import Tensor
+
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+LOSS_OPS = {"ssr", "mse", "bce_with_logits", "softmax_cross_entropy"}
+LATEX_SPECIAL = {"ŷ": r"\hat{y}", "δ": r"\delta", "θ": r"\theta", "Σ": r"\Sigma", "σ": r"\sigma"}
+SAMPLE = "i"  # the letter for the sample index in the general form of a chain
+
+
+def minus(fmt: str) -> str:
+    return "-" if fmt == "latex" else "−"
+
+
+def fmt_number(value: float, digits: int, fmt: str) -> str:
+    """A value as shown: exact short numbers as they are (0, 0.5, 1), others rounded."""
+    value = float(value)
+    if np.isfinite(value) and round(value, digits) == value:
+        text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
+        text = "0" if text in ("-0", "") else text
+        return text.replace("-", minus(fmt))
+    return number(value, digits, minus(fmt))
+
+
+def latex_name(name: str) -> str:
+    """``w1`` → ``w_{1}``, ``ŷ`` → ``\\hat{y}``, ``SSR`` → ``\\mathrm{SSR}``, ``z₁`` → ``z_{1}``."""
+    name = name.translate(str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
+    m = re.fullmatch(r"(.*?)(\d+)", name)
+    base, digits = (m.group(1), m.group(2)) if m and m.group(1) else (name, "")
+    base = LATEX_SPECIAL.get(base, base)
+    if len(base) > 1 and base.isalpha():
+        base = rf"\mathrm{{{base}}}"
+    base = re.sub(r"([_#%&$])", r"\\\1", base) if "\\" not in base else base
+    return f"{base}_{{{digits}}}" if digits else base
+
+
+class Namer:
+    """Display names for the nodes of one graph (the user's names win; others are generated)."""
+
+    def __init__(self, order: list[Tensor], root: Tensor) -> None:
+        self.names: dict[int, str] = {}
+        self.stops: set[int] = set()
+        self._counter = 0
+        for node in order:
+            if node.name:
+                self.names[id(node)] = node.name
+            for p in node.parents:
+                if p.name:
+                    self.names[id(p)] = p.name
+        self.names.setdefault(id(root), "L")
+        if root.op is not None and root.op.name in LOSS_OPS and root.parents:
+            pred = root.parents[0]
+            if pred.op is not None:
+                self.names.setdefault(id(pred), "ŷ")
+        layer = 0
+        for node in order:  # inputs before outputs, so layers count up from the input
+            if node.op is not None and node.op.name in ops.ACTIVATIONS and node.op is not ops.identity:
+                layer += 1
+                sub = str(layer).translate(SUBSCRIPT)
+                self.names.setdefault(id(node), f"a{sub}")
+                z = node.parents[0]
+                if z.op is not None:
+                    self.names.setdefault(id(z), f"z{sub}")
+        self.stops = {key for key in self.names if key in {id(n) for n in order}}
+
+    def add_stop(self, node: Tensor, name: str) -> None:
+        self.names.setdefault(id(node), name)
+        self.stops.add(id(node))
+
+    def stop(self, node: Tensor) -> bool:
+        """Whether a chain stops at this node: it has a name (given, or generated for a layer)."""
+        return id(node) in self.stops
+
+    def name(self, node: Tensor) -> str:
+        """The node's name, generating ``u₁, u₂, …`` for nameless nodes that need one."""
+        key = id(node)
+        if key not in self.names:
+            self._counter += 1
+            self.names[key] = f"u{str(self._counter).translate(SUBSCRIPT)}"
+        return self.names[key]
+
+
+@dataclass(frozen=True)
+class Sym:
+    """One entry of a named node: ``h1_i`` for sample i, ``W1[1,2]`` for a weight, ``b3`` alone."""
+
+    name: str
+    index: tuple[int, ...]
+    sample_axis: bool  # the first index counts samples (data and activations, not parameters)
+
+    def render(self, fmt: str, general: bool) -> str:
+        if not self.index:
+            return self.name if fmt == "text" else latex_name(self.name)
+        parts = [str(i + 1) for i in self.index]
+        if general and self.sample_axis:
+            parts[0] = SAMPLE
+        if fmt == "latex":
+            base = latex_name(self.name)
+            sub = ",".join(parts)
+            return f"{{{base}}}_{{{sub}}}" if "_{" in base else f"{base}_{{{sub}}}"
+        if len(parts) == 1 and self.sample_axis:
+            return f"{self.name}_{parts[0]}"
+        return f"{self.name}[{','.join(parts)}]"
+
+
+def sym(namer: Namer, node: Tensor, index: tuple[int, ...]) -> Sym:
+    sample_axis = not isinstance(node, Parameter) and node.data.ndim >= 1
+    return Sym(namer.name(node), tuple(int(i) for i in index), sample_axis)
+
+
+def element(node: Tensor, index: tuple[int, ...] | None) -> float:
+    return float(node.data if index is None or node.data.ndim == 0 else node.data[index])
+
+
+def aligned(index: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The entry of a broadcast operand of ``shape`` that feeds output entry ``index``."""
+    if not shape:
+        return ()
+    tail = index[len(index) - len(shape):]
+    return tuple(0 if n == 1 else i for i, n in zip(tail, shape))
+
+
+def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool,
+         digits: int | None, depth: int = 0) -> tuple[str, int]:
+    """How an entry of ``node`` is written inside a formula, and how tightly it binds.
+
+    With ``digits`` the value is written instead of the symbol (the numbers put in).
+    ``index`` None means the whole tensor (the layer-by-layer form).
+    """
+    if digits is not None:
+        value = element(node, index) if index is not None or node.data.ndim == 0 else None
+        if value is not None:
+            text = fmt_number(value, digits, fmt)
+            return (wrap(text, value) if fmt == "text" else (f"({text})" if value < 0 else text)), 9
+    if namer.stop(node) or node.name or (node.op is None and node.data.size > 1 and digits is None):
+        if index is None:
+            name = namer.name(node)
+            return (name if fmt == "text" else latex_name(name)), 9
+        return sym(namer, node, index).render(fmt, general), 9
+    if node.op is None:  # an unnamed constant: write its value
+        if node.data.size == 1:
+            value = float(node.data.reshape(-1)[0])
+            text = fmt_number(value, 4, fmt)
+            return (f"({text})" if value < 0 else text), 9
+        if index is not None:
+            value = element(node, index)
+            text = fmt_number(value, 4, fmt)
+            return (f"({text})" if value < 0 else text), 9
+        return namer.name(node), 9
+    if node.op.elementwise and depth < 4:
+        values = {}
+        for arg, parent in zip(node.op.args, node.parents):
+            sub = None if index is None else aligned(index, parent.shape)
+            text, prec = term(namer, parent, sub, fmt, general, None, depth + 1)
+            values[arg] = text if prec > node.op.prec else f"({text})"
+        return node.op.render(fmt, "expr", values), node.op.prec
+    name = namer.name(node)
+    if index is None:
+        return (name if fmt == "text" else latex_name(name)), 9
+    return sym(namer, node, index).render(fmt, general), 9
