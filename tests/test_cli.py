@@ -27,7 +27,7 @@ def test_demo_prints_the_worked_example(capsys):
     text = normal(out)
     for expected in ("Iteration 1 (b3 = 0.00)", "-2.60", "-1.61", "-2.61", "dSSR/db3 = -15.66",
                      "step size = gradient × learning rate = -15.66 × 0.1 = -1.57",
-                     "new b3 = old b3 - step size = 0.00 - (-1.57) = 1.57",
+                     "new b3 = old b3 - step size = 0 - (-1.57) = 1.57",
                      "dSSR/db3 = -6.26", "= 2.19", "b3 ≈ 2.61", "Converged after 12 step(s)"):
         assert expected in text, expected
 
@@ -120,3 +120,52 @@ def test_console_script_runs_in_a_fresh_process():
     proc = subprocess.run([sys.executable, "-m", "backproplab", "demo", "statquest", "--json"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and json.loads(proc.stdout)["final"]["converged"]
+
+
+def test_explain_command_reproduces_the_seed_derivation(capsys):
+    code, out, _ = run_cli(capsys, "explain", "statquest", "--param", "b3")
+    text = normal(out)
+    assert code == 0
+    assert "-2 × (0 - (-2.60)) × 1 + -2 × (1 - (-1.61)) × 1 + -2 × (0 - (-2.61)) × 1" in text
+    assert "new b3 = old b3 - step size = 0 - (-1.57) = 1.57" in text
+
+
+def test_explain_w1_at_a_later_step_with_all_parameters(capsys):
+    code, out, _ = run_cli(capsys, "explain", "statquest", "--param", "w1", "--step", "3", "--optimize", "all")
+    assert code == 0
+    assert "iteration 4" in out and "dSSR/dw1 = Σ_i dSSR/dŷ_i · dŷ_i/dh1_i · dh1_i/dz1_i · dz1_i/dw1" in out
+
+
+@pytest.mark.parametrize("fmt", ["md", "latex", "html", "json"])
+def test_explain_formats(capsys, fmt):
+    code, out, _ = run_cli(capsys, "explain", "statquest", "--param", "b3", "--format", fmt)
+    assert code == 0
+    marker = {"md": "$$", "latex": "\\documentclass", "html": "<!DOCTYPE html>", "json": '"wrt": "b3"'}[fmt]
+    assert marker in out
+
+
+def test_demo_explain_narrates_the_whole_run(capsys):
+    code, out, _ = run_cli(capsys, "demo", "statquest", "--explain", "--every", "1")
+    text = normal(out)
+    assert code == 0 and text.count("dSSR/db3 = Σ_i") == 12
+    assert "when b3 ≈ 2.61 the gradient is ≈ 0" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["explain", "statquest", "--param", "b9"], "unknown parameter 'b9'; did you mean 'b3'?"),
+        (["explain", "statquest", "--param", "b3", "--step", "50"], "choose --step from 0 to 11"),
+        (["explain", "statquest", "--param", "b3", "--step", "-1"], "must be 0 or more"),
+        (["explain", "statquest", "--param", "b3", "--format", "pdf"], "invalid choice"),
+        (["explain", "statquest"], "--param"),
+        (["demo", "statquest", "--json", "--explain"], "not allowed with"),
+    ],
+)
+def test_explain_bad_arguments(capsys, args, message):
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -15,12 +15,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backproplab import __version__
+from backproplab.explain import explain
+from backproplab.explain.document import Block
+from backproplab.explain.run import explain_run
+from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
 from backproplab.optim import GradientDescent
 from backproplab.presets import PRESETS, get_preset
 from backproplab.report import render_run
+from backproplab.tensor import Tensor
 from backproplab.trace import Trace
 
+FORMATS = ("text", "md", "latex", "html", "json")
 PROGRESS_FROM = 200  # show a progress bar for runs allowed this many steps or more
 
 
@@ -65,6 +71,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+def step_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def index_arg(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) - 1 for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers such as 1,2") from None
+
+
 def digits_arg(text: str) -> int:
     try:
         value = int(text)
@@ -106,13 +129,41 @@ def build_parser() -> Parser:
     demo.add_argument("preset", choices=sorted(PRESETS), metavar="PRESET",
                       help=f"the example to run: {', '.join(sorted(PRESETS))}")
     add_training_options(demo)
-    demo.add_argument("--json", action="store_true", help="print the whole run as one JSON object instead")
-    demo.add_argument("--digits", type=digits_arg, default=2, metavar="N",
-                      help="decimals shown (default: 2); values are always computed exactly")
+    output = demo.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the whole run as one JSON object instead")
+    output.add_argument("--explain", action="store_true",
+                        help="work out every shown iteration by the chain rule, with the numbers put in")
+    add_display_options(demo)
     demo.add_argument("--every", type=positive_int, default=None, metavar="K",
                       help="show every K-th iteration "
                       "(default: all of a short run, the first and last few of a long one)")
+
+    explain = sub.add_parser(
+        "explain", help="work out one gradient by the chain rule, with the numbers put in",
+        description="Work out d(loss)/d(parameter) by the chain rule from the recorded graph: the chain-rule "
+        "form, each factor's local derivative, the numbers sample by sample, and the gradient-descent step.",
+        epilog="Example: backproplab explain statquest --param w1 --step 3 --optimize all",
+    )
+    explain.add_argument("preset", choices=sorted(PRESETS), metavar="PRESET",
+                         help=f"the example: {', '.join(sorted(PRESETS))}")
+    explain.add_argument("--param", required=True, metavar="NAME", help="the parameter to explain, such as b3 or w1")
+    explain.add_argument("--step", type=step_arg, default=0, metavar="N",
+                         help="explain iteration N of the run (0, the default, is the starting values)")
+    explain.add_argument("--index", type=index_arg, default=None, metavar="I,J",
+                         help="for a matrix parameter, the entry to explain, counted from 1 (such as 1,2)")
+    add_training_options(explain)
+    add_display_options(explain)
     return parser
+
+
+def add_display_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--digits", type=digits_arg, default=2, metavar="N",
+                   help="decimals shown (default: 2); values are always computed exactly")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="output format for explanations: text (default), md, latex, html or json")
+    p.add_argument("--form", choices=("auto", "paths", "delta"), default="auto",
+                   help="paths: every chain-rule path, sample by sample; delta: layer by layer with "
+                   "δ = dL/dnode; auto (default): paths when they are few")
 
 
 def choose_parameters(net: Module, spec: str) -> list[str]:
@@ -129,7 +180,7 @@ def choose_parameters(net: Module, spec: str) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def train_preset(args: argparse.Namespace) -> Trace:
+def train_preset(args: argparse.Namespace) -> tuple[Trace, Module]:
     preset = get_preset(args.preset)
     net, (x, y) = preset.build()
     names = choose_parameters(net, args.optimize or preset.optimize)
@@ -140,21 +191,50 @@ def train_preset(args: argparse.Namespace) -> Trace:
         columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("steps", total=args.max_steps)
-            return opt.fit(net, x, y, loss=preset.loss, callback=lambda it: progress.advance(task))
-    return opt.fit(net, x, y, loss=preset.loss)
+            return opt.fit(net, x, y, loss=preset.loss, callback=lambda it: progress.advance(task)), net
+    return opt.fit(net, x, y, loss=preset.loss), net
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    trace = train_preset(args)
+    trace, net = train_preset(args)
+    preset = get_preset(args.preset)
+    title = f"{preset.name}: {preset.summary}"
     if args.json:
         sys.stdout.write(trace.to_json() + "\n")
-        return 0
-    preset = get_preset(args.preset)
-    render_run(trace, console, digits=args.digits, every=args.every, title=f"{preset.name}: {preset.summary}")
+    elif args.explain:
+        story = explain_run(trace, net, digits=args.digits, every=args.every, form=args.form, title=title)
+        sys.stdout.write(story.render(args.format))
+    else:
+        render_run(trace, console, digits=args.digits, every=args.every, title=title)
     return 0
 
 
-COMMANDS = {"demo": cmd_demo}
+def cmd_explain(args: argparse.Namespace, console: Console) -> int:
+    preset = get_preset(args.preset)
+    net, (x, y) = preset.build()
+    names = [n for n, _ in net.named_parameters()]
+    if args.param not in names:
+        raise UsageError(unknown_name_message("parameter", args.param, names) + " in --param")
+    optimized = choose_parameters(net, args.optimize or preset.optimize)
+    lr = args.lr if args.lr is not None else preset.lr
+    if args.step > 0:
+        opt = GradientDescent(net.parameters(only=optimized), lr=lr, min_step=args.min_step, max_steps=args.step + 1)
+        trace = opt.fit(net, x, y, loss=preset.loss)
+        if len(trace.iterations) <= args.step:
+            done = len(trace.iterations)
+            raise UsageError(f"the run converged after {done} iteration(s); choose --step from 0 to {done - 1}")
+        net.load_state_dict(trace.iterations[args.step].params)
+    param = net.parameter(args.param)
+    loss = get_loss(preset.loss)(net(Tensor(x, name="x")), Tensor(y, name="y"))
+    step_lr = lr if args.param in optimized else None
+    exp = explain(loss, param, digits=args.digits, form=args.form, lr=step_lr, index=args.index)
+    lead = f"{preset.name}, iteration {args.step + 1} (learning rate {lr:g}, optimizing {', '.join(optimized)})"
+    exp.blocks.insert(1, Block("para", [lead]))
+    sys.stdout.write(exp.render(args.format))
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "explain": cmd_explain}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from backproplab.display import number, rounding_note, shown, wrap
+from backproplab.display import number
+from backproplab.explain.core import step_work
+from backproplab.explain.run import shown_iterations
 from backproplab.trace import Iteration, Trace
 
 LOSS_SYMBOLS = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
@@ -18,17 +20,6 @@ LOSS_SYMBOLS = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
 
 def loss_symbol(loss: str) -> str:
     return LOSS_SYMBOLS.get(loss, loss)
-
-
-def shown_iterations(n: int, every: int | None = None, head: int = 3, tail: int = 2) -> list[int]:
-    """Which iterations to print: all of a short run, else every K-th or the first and last few."""
-    if every:
-        picks = set(range(0, n, every)) | {n - 1}
-    elif n <= head + tail + 3:
-        picks = set(range(n))
-    else:
-        picks = set(range(head)) | set(range(n - tail, n))
-    return sorted(i for i in picks if 0 <= i < n)
 
 
 def _scalar(value: object) -> float | None:
@@ -58,29 +49,15 @@ def step_lines(trace: Trace, it: Iteration, digits: int) -> list[str]:
     """The gradient → step size → new value working for every optimized scalar parameter."""
     sym = loss_symbol(trace.loss)
     lines = []
-    rate = trace.learning_rate
     for name in trace.optimize:
         g, s, old = _scalar(it.gradients[name]), _scalar(it.step_sizes[name]), _scalar(it.params[name])
         if g is None or s is None or old is None:
             norm = float(np.linalg.norm(np.asarray(it.gradients[name])))
             lines.append(f"d{sym}/d{name}: a {np.shape(it.gradients[name])} array, norm {number(norm, digits)}")
             continue
-        new = old - s
         lines.append(f"d{sym}/d{name} = {number(g, digits)}")
-        if trace.optimizer == "gradient_descent":
-            note = rounding_note(shown(g, digits) * rate, s, digits)
-            lines.append(f"step size = gradient × learning rate = {number(g, digits)} × {rate:g} = {number(s, digits)}")
-            if note:
-                lines.append(f"  note: {note}")
-        else:
-            lines.append(f"step size ({trace.optimizer}) = {number(s, digits)}")
-        note = rounding_note(shown(old, digits) - shown(s, digits), new, digits)
-        lines.append(
-            f"new {name} = old {name} − step size = {number(old, digits)} − {wrap(number(s, digits), s)} = "
-            f"{number(new, digits)}"
-        )
-        if note:
-            lines.append(f"  note: {note}")
+        work, notes = step_work(name, g, trace.learning_rate, old, digits, sym, rule=trace.optimizer, step=s)
+        lines += [m.text for m in work] + [f"  note: {n}" for n in notes]
     return lines
 
 

@@ -128,13 +128,13 @@ def step_work(name: str, gradient: float, lr: float, old: float, digits: int, lo
     lines = []
     notes = []
     if rule == "gradient_descent":
-        lines.append(Math(f"step size = d{loss}/d{name} × learning rate = {g_t} × {lr:g} = {s_t}",
+        lines.append(Math(f"step size = gradient × learning rate = {g_t} × {lr:g} = {s_t}",
                           rf"\text{{step size}} = {g_l} \times {lr:g} = {s_l}"))
         notes.append(_hand_note(float(g_t.replace("−", "-")) * lr, step, digits))
     else:
         lines.append(Math(f"step size ({rule}) = {s_t}", rf"\text{{step size}} = {s_l}"))
     lines.append(Math(
-        f"new {name} = {name} − step size = {o_t} − {num(step, digits, 'text', True)} = {n_t}",
+        f"new {name} = old {name} − step size = {o_t} − {num(step, digits, 'text', True)} = {n_t}",
         rf"{p_l}^{{\text{{new}}}} = {o_l} - {num(step, digits, 'latex', True)} = {n_l}"))
     notes.append(_hand_note(float(o_t.replace("−", "-")) - float(s_t.replace("−", "-")), new, digits))
     return lines, [n for n in notes if n]
@@ -210,7 +210,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
     lines = []
     if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
         lines.append(Math(f"{lhs['text']} = " + plus["text"].join(shown["text"]),
-                          rf"{lhs['latex']} &= " + plus["latex"].join(shown["latex"])))
+                          rf"{lhs['latex']} &= " + r" \\ &\quad + ".join(shown["latex"])))
         if any(len(t.factors) > 1 for t in ordered) or len(ordered) > 1:
             lines.append(Math("= " + " + ".join(num(v, digits, "text", True) for v in values),
                               "&= " + " + ".join(num(v, digits, "latex", True) for v in values)))

@@ -27,9 +27,11 @@ Part = str | Math
 class Block:
     """A heading, a paragraph (words and inline formulas), or displayed lines of working."""
 
-    kind: str  # "heading", "para", "lines", "note"
+    kind: str  # "heading", "para", "lines", "note", "table"
     parts: list[Part] = field(default_factory=list)
     lines: list[Math] = field(default_factory=list)  # for "lines": each line of the working
+    header: list[Math] = field(default_factory=list)  # for "table"
+    rows: list[list[Math]] = field(default_factory=list)
 
 
 LATEX_TEXT_ESCAPES = {
@@ -62,6 +64,13 @@ def to_text(blocks: list[Block]) -> str:
             out += ["  " + line.text for line in b.lines]
         elif b.kind == "note":
             out.append("note: " + _text_parts(b.parts))
+        elif b.kind == "table":
+            cells = [[c.text for c in b.header]] + [[c.text for c in row] for row in b.rows]
+            widths = [max(len(r[j]) for r in cells) for j in range(len(b.header))]
+            for n, r in enumerate(cells):
+                out.append("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
+                if n == 0:
+                    out.append("  " + "  ".join("─" * w for w in widths))
         else:
             out.append(_text_parts(b.parts))
     return "\n".join(out).strip("\n") + "\n"
@@ -75,16 +84,31 @@ def _md_escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>#|$])", r"\\\1", text)
 
 
+def aligned_lines(lines: list[Math]) -> str:
+    """LaTeX lines for align*/aligned, each aligned at its first '=' unless it says otherwise."""
+    out = []
+    for line in lines:
+        tex = line.latex
+        if "&" not in tex and "=" in tex:
+            tex = tex.replace("=", "&=", 1)
+        out.append(tex)
+    return " \\\\\n".join(out)
+
+
 def to_markdown(blocks: list[Block]) -> str:
     out: list[str] = []
     for b in blocks:
         if b.kind == "heading":
             out.append(f"### {_md_parts(b.parts)}")
         elif b.kind == "lines":
-            body = " \\\\\n".join(line.latex for line in b.lines)
-            out.append(f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$")
+            out.append(f"$$\n\\begin{{aligned}}\n{aligned_lines(b.lines)}\n\\end{{aligned}}\n$$")
         elif b.kind == "note":
             out.append(f"> **Note:** {_md_parts(b.parts)}")
+        elif b.kind == "table":
+            rows = [b.header] + b.rows
+            lines = ["| " + " | ".join(f"${c.latex}$" for c in r) + " |" for r in rows]
+            lines.insert(1, "|" + "---:|" * len(b.header))
+            out.append("\n".join(lines))
         else:
             out.append(_md_parts(b.parts))
     return "\n\n".join(out) + "\n"
@@ -103,10 +127,13 @@ def to_latex(blocks: list[Block], document: bool = False) -> str:
         if b.kind == "heading":
             out.append(f"\\subsection*{{{_tex_parts(b.parts)}}}")
         elif b.kind == "lines":
-            body = " \\\\\n".join(line.latex for line in b.lines)
-            out.append(f"\\begin{{align*}}\n{body}\n\\end{{align*}}")
+            out.append(f"\\begin{{align*}}\n{aligned_lines(b.lines)}\n\\end{{align*}}")
         elif b.kind == "note":
             out.append(f"\\noindent\\textit{{Note: {_tex_parts(b.parts)}}}")
+        elif b.kind == "table":
+            rows = [b.header] + b.rows
+            body = " \\\\\n".join(" & ".join(f"${c.latex}$" for c in r) for r in rows)
+            out.append(f"\\begin{{tabular}}{{{'r' * len(b.header)}}}\n{body}\n\\end{{tabular}}")
         else:
             out.append(_tex_parts(b.parts))
     body = "\n\n".join(out) + "\n"
@@ -117,7 +144,9 @@ HTML_STYLE = (
     "<style>.bpl{font-family:system-ui,sans-serif;line-height:1.5;max-width:60em}"
     ".bpl pre{background:#f6f8fa;padding:.6em .9em;border-radius:6px;overflow-x:auto;"
     "font-family:ui-monospace,Menlo,Consolas,monospace}.bpl .math{font-family:ui-monospace,Menlo,monospace}"
-    ".bpl .note{border-left:3px solid #d4a72c;padding-left:.6em;color:#5a4a00}</style>"
+    ".bpl .note{border-left:3px solid #d4a72c;padding-left:.6em;color:#5a4a00}"
+    ".bpl table{border-collapse:collapse}.bpl td,.bpl th{padding:.2em .8em;text-align:right;"
+    "border-bottom:1px solid #ddd}</style>"
 )
 
 
@@ -135,6 +164,10 @@ def to_html(blocks: list[Block], full_page: bool = False, title: str = "backprop
             out.append("<pre>" + "\n".join(html.escape(line.text) for line in b.lines) + "</pre>")
         elif b.kind == "note":
             out.append(f'<p class="note">Note: {inner}</p>')
+        elif b.kind == "table":
+            head = "".join(f"<th>{html.escape(c.text)}</th>" for c in b.header)
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(c.text)}</td>" for c in r) + "</tr>" for r in b.rows)
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         else:
             out.append(f"<p>{inner}</p>")
     out.append("</div>")

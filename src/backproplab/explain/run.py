@@ -1,0 +1,131 @@
+"""A whole training run as a worked narrative: per iteration the predictions table, the
+gradient worked out by the chain rule, the step and the new value; then where it ended.
+
+Each shown iteration is rebuilt from the trace (its parameter values), so the working is
+computed from the same graph and ops as the run itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backproplab.explain.core import Explanation, explain, num
+from backproplab.explain.document import Block, Math
+from backproplab.explain.symbols import fmt_number, latex_name
+from backproplab.losses import get_loss
+from backproplab.nn import Module
+from backproplab.tensor import Tensor
+from backproplab.trace import Trace
+
+LOSS_NAMES = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
+
+
+def shown_iterations(n: int, every: int | None = None, head: int = 3, tail: int = 2) -> list[int]:
+    """Which iterations to show: all of a short run, else every K-th or the first and last few."""
+    if every:
+        picks = set(range(0, n, every)) | {n - 1}
+    elif n <= head + tail + 3:
+        picks = set(range(n))
+    else:
+        picks = set(range(head)) | set(range(n - tail, n))
+    return sorted(i for i in picks if 0 <= i < n)
+
+
+def _scalar(value: Any) -> float | None:
+    arr = np.asarray(value)
+    return float(arr.reshape(-1)[0]) if arr.size == 1 else None
+
+
+def predictions_table(trace: Trace, predictions: Any, digits: int) -> Block | None:
+    """Sample | x_i | y_i | ŷ_i, when each sample has one input and one output."""
+    x = np.asarray(trace.inputs, dtype=float)
+    y = np.asarray(trace.targets, dtype=float).reshape(-1)
+    yhat = np.asarray(predictions, dtype=float).reshape(-1)
+    if x.ndim != 1 or not (len(x) == len(y) == len(yhat)):
+        return None
+    header = [Math("sample", r"\text{sample}"), Math("x_i", "x_i"), Math("y_i", "y_i"), Math("ŷ_i", r"\hat{y}_i")]
+    rows = [[Math(str(i + 1), str(i + 1))] + [Math(fmt_number(v, digits, "text"), fmt_number(v, digits, "latex"))
+                                              for v in (x[i], y[i], yhat[i])] for i in range(len(x))]
+    return Block("table", header=header, rows=rows)
+
+
+def explain_run(
+    trace: Trace, model: Module, *, digits: int = 2, every: int | None = None, form: str = "auto",
+    title: str = "",
+) -> Explanation:
+    """Every shown iteration of ``trace`` worked out; the run's parameters are left as they were."""
+    if trace.inputs is None or not trace.iterations:
+        raise ValueError("this trace has no iterations or no data to explain")
+    loss_fn = get_loss(trace.loss)
+    sym = LOSS_NAMES.get(trace.loss, trace.loss)
+    named = dict(model.named_parameters())
+    saved = {n: (p.data.copy(), p.requires_grad) for n, p in named.items()}
+    blocks: list[Block] = []
+    if title:
+        blocks.append(Block("heading", [title]))
+    blocks.append(Block("para", [f"Gradient descent on {', '.join(trace.optimize)} with loss {sym} and learning "
+                                 f"rate {trace.learning_rate:g}. Numbers are shown to {digits} decimals; every "
+                                 "value is computed exactly."]))
+    n = len(trace.iterations)
+    previous = -1
+    try:
+        for i in shown_iterations(n, every):
+            if i > previous + 1:
+                blocks.append(Block("para", [f"… {i - previous - 1} iteration(s) not shown …"]))
+            previous = i
+            it = trace.iterations[i]
+            where = ", ".join(f"{p} = {fmt_number(_scalar(it.params[p]), digits, 'text')}" for p in trace.optimize
+                              if _scalar(it.params[p]) is not None)
+            blocks.append(Block("heading", [f"Iteration {i + 1}" + (f" ({where})" if where else "")]))
+            model.load_state_dict(it.params)
+            for name, p in named.items():
+                p.requires_grad = name in trace.optimize
+            prediction = model(Tensor(trace.inputs, name="x"))
+            loss = loss_fn(prediction, Tensor(trace.targets, name="y"))
+            table = predictions_table(trace, prediction.data, digits)
+            if table is not None:
+                blocks.append(table)
+            blocks.append(Block("para", [f"{sym} = {num(float(loss.data), digits, 'text')}"]))
+            for name in trace.optimize:
+                exp = explain(loss, named[name], digits=digits, form=form, lr=trace.learning_rate,
+                              step_rule=trace.optimizer, step=_scalar(it.step_sizes[name]))
+                blocks += exp.blocks
+        blocks += _ending(trace, digits)
+    finally:
+        for name, (data, flag) in saved.items():
+            named[name].data = data
+            named[name].requires_grad = flag
+    return Explanation(sym, ", ".join(trace.optimize), None, "run", digits, blocks,
+                       {"iterations": shown_iterations(n, every), "stopped_by": trace.final.stopped_by})
+
+
+def _ending(trace: Trace, digits: int) -> list[Block]:
+    final = trace.final
+    if final is None:
+        return []
+    blocks = [Block("heading", ["Where the run ended"])]
+    if final.stopped_by == "min_step":
+        head = f"Converged after {final.steps} step(s): every step size fell below the minimum step."
+    elif final.stopped_by == "max_steps":
+        head = f"Stopped after {final.steps} step(s), the maximum number of steps."
+    else:
+        head = f"Stopped after {final.steps} step(s): the run diverged. {final.message}"
+    blocks.append(Block("para", [head]))
+    lines = []
+    last = trace.iterations[-1]
+    for name in trace.optimize:
+        value, g = _scalar(final.params[name]), _scalar(last.gradients[name])
+        if value is None or g is None:
+            continue
+        text = f"when {name} ≈ {fmt_number(value, digits, 'text')} the gradient is ≈ 0 ({num(g, 4, 'text')})"
+        latex = (rf"\text{{when }} {latex_name(name)} \approx {fmt_number(value, digits, 'latex')}"
+                 rf"\text{{, the gradient is }} \approx 0 \; ({num(g, 4, 'latex')})")
+        if final.stopped_by != "min_step":
+            text = f"{name} = {fmt_number(value, digits, 'text')} (last gradient {num(g, 4, 'text')})"
+            latex = rf"{latex_name(name)} = {fmt_number(value, digits, 'latex')}"
+        lines.append(Math(text, latex))
+    if lines:
+        blocks.append(Block("lines", lines=lines))
+    return blocks

@@ -1,0 +1,216 @@
+"""The explainer: the worked example's derivation, agreement with the engine, rounding notes,
+every format, and networks the user builds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import backproplab as bl
+from backproplab import Tensor, losses
+from backproplab.explain import explain
+from backproplab.explain.run import explain_run
+from backproplab.optim import GradientDescent
+
+
+def dosage_loss(b3=0.0):
+    net, (x, y) = bl.presets.statquest()
+    net.b3.data = np.array(b3)
+    return net, losses.ssr(net(Tensor(x, name="x")), Tensor(y, name="y"))
+
+
+def plain(text: str) -> str:
+    return text.replace("−", "-")
+
+
+def test_b3_reproduces_the_seed_derivation():
+    net, loss = dosage_loss()
+    text = plain(explain(loss, net.b3, lr=0.1).to_text())
+    assert "dSSR/db3 = Σ_i dSSR/dŷ_i · dŷ_i/db3" in text
+    assert "dSSR/dŷ_i = -2 × (y_i - ŷ_i)" in text and "dŷ_i/db3 = 1" in text
+    assert "-2 × (0 - (-2.60)) × 1 + -2 × (1 - (-1.61)) × 1 + -2 × (0 - (-2.61)) × 1" in text
+    assert "= -15.66" in text
+    assert "step size = gradient × learning rate = -15.66 × 0.1 = -1.57" in text
+    assert "new b3 = old b3 - step size = 0 - (-1.57) = 1.57" in text
+
+
+def test_second_iteration_of_the_seed():
+    net, loss = dosage_loss(b3=1.5655108380577747)
+    text = plain(explain(loss, net.b3, lr=0.1).to_text())
+    assert "= -6.26" in text and "= 2.19" in text
+
+
+def test_w1_is_a_four_factor_chain_with_every_factor_worked():
+    net, loss = dosage_loss()
+    e = explain(loss, net.w1, lr=0.1)
+    text = plain(e.to_text())
+    assert "dSSR/dw1 = Σ_i dSSR/dŷ_i · dŷ_i/dh1_i · dh1_i/dz1_i · dz1_i/dw1" in text
+    assert "dŷ_i/dh1_i = w3" in text
+    assert "dh1_i/dz1_i = e^z1_i/(1 + e^z1_i) = σ(z1_i)" in text  # from the softplus op's own statement
+    assert "dz1_i/dw1 = x_i" in text
+    assert len(e.details["terms"]) == 3 and all(len(t["factors"]) == 4 for t in e.details["terms"])
+    loss.backward()
+    assert e.gradient == pytest.approx(float(net.w1.grad), rel=1e-12)
+
+
+def test_the_factor_rules_come_from_the_op_table():
+    """Change the op's statement and the explanation changes: there is no second copy."""
+    from backproplab import ops
+
+    original = ops.softplus_op.partials
+    object.__setattr__(ops.softplus_op, "partials", (("SIGMA($z)", r"\Sigma($z)"),))  # the op is frozen
+    try:
+        net, loss = dosage_loss()
+        assert "dh1_i/dz1_i = SIGMA(z1_i)" in explain(loss, net.w1).to_text()
+    finally:
+        object.__setattr__(ops.softplus_op, "partials", original)
+
+
+def test_rounding_note_appears_only_when_the_rounded_terms_disagree():
+    net, loss = dosage_loss(b3=1.5655108380577747)
+    text = plain(explain(loss, net.b3).to_text())
+    # −2.08 + −2.09 + −2.10 = −6.27 by hand, but the exact gradient is −6.2620…
+    assert "the rounded numbers shown give -6.27; the exact value is -6.262043" in text
+    net, loss = dosage_loss()
+    assert "rounded numbers shown give" not in explain(loss, net.b3).to_text()
+
+
+def test_a_parameter_used_twice_shows_the_sum_over_its_paths():
+    w = bl.Parameter(1.5, "w")
+    x = Tensor([1.0, 2.0], name="x")
+    h = (w * x).named("h")
+    yhat = (w * h).named("ŷ")  # w reaches ŷ directly and through h
+    loss = losses.ssr(yhat, [1.0, 0.0])
+    e = explain(loss, w)
+    assert " + Σ_i " in e.to_text()
+    loss.backward()
+    assert e.gradient == pytest.approx(float(w.grad), rel=1e-12)
+
+
+def test_unnamed_graphs_get_generated_names():
+    w, b, v = bl.Parameter(0.3, "w"), bl.Parameter(-0.2, "b"), bl.Parameter(0.7, "v")
+    x = Tensor([0.5, -1.0, 2.0], name="x")
+    loss = ((((w * x + b).tanh() * v) - Tensor([0.0, 1.0, 0.0], name="y")) ** 2).sum()
+    text = explain(loss, w).to_text()
+    assert "da₁_i/dz₁_i = 1 − tanh²(z₁_i)" in text
+    assert "dz₁_i/dw = x_i" in text
+
+
+ACTS = ["identity", "relu", "sigmoid", "softplus", "tanh"]
+LOSSES = ["ssr", "mse", "bce", "cross_entropy"]
+
+
+@given(st.integers(1, 3), st.sampled_from(ACTS), st.sampled_from(LOSSES), st.integers(0, 10_000))
+def test_every_explained_value_matches_the_engine_on_random_mlps(layers, act, loss_name, seed):
+    rng = np.random.default_rng(seed)
+    sizes = [2] + list(rng.integers(1, 4, size=layers - 1)) + [3 if loss_name == "cross_entropy" else 1]
+    net = bl.MLP(sizes, act, seed=seed)
+    for name, p in net.named_parameters():
+        if name.startswith("b"):
+            p.data = rng.uniform(0.1, 0.5, p.shape)  # keep relu off its kink
+    x = Tensor(rng.normal(size=(4, 2)), name="x")
+    y = rng.integers(0, 3, size=4) if loss_name == "cross_entropy" else rng.uniform(0, 1, size=4)
+    loss = losses.get_loss(loss_name)(net(x), y)
+    loss.backward()
+    for _name, p in net.named_parameters():
+        for index in itertools.product(*(range(n) for n in p.shape)):
+            e = explain(loss, p, index=index, form="paths", max_terms=10_000)
+            assert e.gradient == pytest.approx(float(p.grad[index]), rel=1e-12, abs=1e-15)
+        d = explain(loss, p, form="delta")
+        np.testing.assert_allclose(d.gradient, p.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_two_three_one_tanh_network_gets_a_full_explanation():
+    net = bl.MLP([2, 3, 1], "tanh", seed=0)
+    x = Tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], name="x")
+    loss = losses.mse(net(x), [1.0, 0.0, 1.0])
+    text = plain(explain(loss, net.parameter("W1"), index=(0, 1), lr=0.1).to_text())
+    assert "dMSE/dW1[1,2] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/da1[i,2] · da1[i,2]/dz1[i,2] · dz1[i,2]/dW1[1,2]" in text
+    assert "da1[i,2]/dz1[i,2] = 1 - tanh²(z1[i,2])" in text
+    assert "dMSE/dz2[i,1] = -2 × (y[i,1] - z2[i,1]) / 3" in text
+    assert "new W1[1,2] = old W1[1,2] - step size" in text
+    delta = plain(explain(loss, net.parameter("W1")).to_text())
+    assert "δ_a1 = δ_z2·W2ᵀ" in delta and "δ_z1 = δ_a1 ⊙ (1 - tanh²(z1))" in delta and "dMSE/dW1 = xᵀ·δ_z1" in delta
+
+
+def test_auto_switches_to_delta_when_paths_explode():
+    net = bl.MLP([4, 16, 16, 1], "tanh", seed=0)
+    loss = losses.mse(net(Tensor(np.ones((8, 4)), name="x")), np.zeros(8))
+    assert explain(loss, net.parameter("W1"), index=(0, 0)).form == "delta"
+    with pytest.raises(ValueError, match="layer-by-layer form"):
+        explain(loss, net.parameter("W1"), index=(0, 0), form="paths")
+
+
+def test_bad_calls_are_clear_errors():
+    net, loss = dosage_loss()
+    with pytest.raises(ValueError, match="single number"):
+        explain(net(Tensor([1.0, 2.0])), net.b3)
+    with pytest.raises(ValueError, match="unknown form"):
+        explain(loss, net.b3, form="matrix")
+    with pytest.raises(ValueError, match="does not fit"):
+        explain(loss, net.b3, index=(2,))
+    other = bl.Parameter(1.0, "q")
+    assert "does not depend on q" in explain(loss, other).to_text()
+
+
+# --- formats ------------------------------------------------------------------------------------
+SNAPSHOTS = __import__("pathlib").Path(__file__).parent / "snapshots"
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "latex", "html", "json"])
+@pytest.mark.parametrize("param", ["b3", "w1"])
+def test_snapshots_of_every_format_for_the_dosage_network(fmt, param):
+    net, loss = dosage_loss()
+    got = explain(loss, getattr(net, param), lr=0.1).render(fmt)
+    path = SNAPSHOTS / f"dosage_{param}.{fmt}"
+    if os.environ.get("UPDATE_SNAPSHOTS"):  # UPDATE_SNAPSHOTS=1 pytest rewrites them; review the diff
+        path.write_text(got, encoding="utf-8")
+    assert path.exists(), f"missing snapshot {path.name}: run UPDATE_SNAPSHOTS=1 pytest and review it"
+    assert got == path.read_text(encoding="utf-8")
+
+
+def test_markdown_math_is_well_formed():
+    net, loss = dosage_loss()
+    md = explain(loss, net.w1, lr=0.1).to_markdown()
+    assert md.count("$$") % 2 == 0
+    inline = re.sub(r"\$\$.*?\$\$", "", md, flags=re.S)
+    assert inline.count("$") % 2 == 0
+    assert "\\begin{aligned}" in md and "−" not in re.findall(r"\$\$(.*?)\$\$", md, flags=re.S)[0]
+
+
+def test_html_is_self_contained():
+    net, loss = dosage_loss()
+    page = explain(loss, net.w1, lr=0.1).to_html(full_page=True)
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert not re.search(r"(src|href)=", page) and "http" not in page
+    assert "dSSR/dw1" in page and "&lt;" not in page.split("<style>")[0]
+
+
+def test_json_and_jupyter_reprs():
+    net, loss = dosage_loss()
+    e = explain(loss, net.b3, lr=0.1)
+    data = json.loads(e.render("json"))
+    assert data["wrt"] == "b3" and data["form"] == "paths" and round(data["gradient"], 2) == -15.66
+    assert data["step"]["new"] == pytest.approx(1.5655108380577747)
+    assert e._repr_html_().startswith("<style>") and e._repr_markdown_().startswith("### ")
+
+
+def test_whole_run_narrative_with_convergence_line():
+    net, (x, y) = bl.presets.statquest()
+    trace = GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y)
+    before = net.b3.item()
+    story = plain(explain_run(trace, net).to_text())
+    assert net.b3.item() == before, "explaining a run must not change the network"
+    assert "Iteration 1 (b3 = 0)" in story and "Iteration 2 (b3 = 1.57)" in story
+    assert "-15.66" in story and "-6.26" in story and "2.19" in story
+    assert "when b3 ≈ 2.61 the gradient is ≈ 0" in story
+    assert "iteration(s) not shown" in story
+    every = plain(explain_run(trace, net, every=1).to_text())
+    assert every.count("Iteration ") == len(trace.iterations)
