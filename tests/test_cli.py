@@ -169,3 +169,46 @@ def test_explain_bad_arguments(capsys, args, message):
         code = exc.code
     out, err = capsys.readouterr()
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_demo_plot_writes_every_figure(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "demo", "statquest", "--plot", str(tmp_path / "figs"), "--svg")
+    assert code == 0
+    names = {p.name for p in (tmp_path / "figs").iterdir()}
+    for stem in ("loss-curve-b3", "predictions", "loss-history", "network", "contour"):
+        assert f"{stem}.png" in names and f"{stem}.svg" in names
+    assert "graph.svg" in names or "graph.dot" in names
+    assert "wrote" in err
+
+
+def test_plot_and_graph_commands(capsys, tmp_path):
+    assert run_cli(capsys, "plot", "statquest", "loss-curve", "--param", "b3", "-o", str(tmp_path / "a.png"))[0] == 0
+    assert (tmp_path / "a.png").stat().st_size > 5000
+    code, _, err = run_cli(capsys, "plot", "statquest", "animation", "--param", "b3", "-o", str(tmp_path / "d.gif"))
+    assert code == 0 and "13 frames" in err
+    code, _, err = run_cli(capsys, "graph", "statquest", "-o", str(tmp_path / "g.dot"))
+    assert code == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
+    code, _, _ = run_cli(capsys, "plot", "statquest", "contour", "--params", "w3,b3", "-o", str(tmp_path / "c.svg"))
+    assert code == 0 and "<svg" in (tmp_path / "c.svg").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plot", "statquest", "loss-curve", "--param", "w9", "-o", "x.png"], "unknown parameter 'w9'"),
+        (["plot", "statquest", "loss-curve", "--param", "w1", "-o", "x.png"], "add --optimize w1"),
+        (["plot", "statquest", "loss-curve", "-o", "x.jpg"], "use .png, .svg or .pdf"),
+        (["plot", "statquest", "animation", "-o", "x.png"], ".gif or .mp4"),
+        (["plot", "statquest", "contour", "--params", "w3", "-o", "x.png"], "two names"),
+        (["plot", "statquest", "bars", "-o", "x.png"], "invalid choice"),
+        (["graph", "statquest", "-o", "g.jpg"], "unknown graph format"),
+    ],
+)
+def test_plot_bad_arguments(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

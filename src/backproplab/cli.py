@@ -10,14 +10,16 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from backproplab import __version__
+from backproplab import __version__, figures
 from backproplab.explain import explain
 from backproplab.explain.document import Block
 from backproplab.explain.run import explain_run
+from backproplab.graph import to_dot, write_graph
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
 from backproplab.optim import GradientDescent
@@ -27,6 +29,7 @@ from backproplab.tensor import Tensor
 from backproplab.trace import Trace
 
 FORMATS = ("text", "md", "latex", "html", "json")
+PLOT_KINDS = ("loss-curve", "predictions", "loss-history", "contour", "network", "animation")
 PROGRESS_FROM = 200  # show a progress bar for runs allowed this many steps or more
 
 
@@ -134,6 +137,10 @@ def build_parser() -> Parser:
     output.add_argument("--explain", action="store_true",
                         help="work out every shown iteration by the chain rule, with the numbers put in")
     add_display_options(demo)
+    demo.add_argument("--plot", metavar="DIR", default=None,
+                      help="also write the figures (loss curve, predictions, loss per iteration, contour, network, "
+                      "computation graph) into DIR as PNG")
+    demo.add_argument("--svg", action="store_true", help="with --plot, write SVG copies too")
     demo.add_argument("--every", type=positive_int, default=None, metavar="K",
                       help="show every K-th iteration "
                       "(default: all of a short run, the first and last few of a long one)")
@@ -153,6 +160,38 @@ def build_parser() -> Parser:
                          help="for a matrix parameter, the entry to explain, counted from 1 (such as 1,2)")
     add_training_options(explain)
     add_display_options(explain)
+
+    plot = sub.add_parser(
+        "plot", help="draw one figure of a worked example",
+        description="Draw one figure: the loss against a parameter (pink, with the tangent and every step), the "
+        "predictions before and after a step (green), the loss per iteration, a contour map over two parameters, "
+        "the network, or an animation of the descent.",
+        epilog="Example: backproplab plot statquest loss-curve --param b3 -o ssr_b3.png",
+    )
+    plot.add_argument("preset", choices=sorted(PRESETS), metavar="PRESET", help=f"the example: {', '.join(PRESETS)}")
+    plot.add_argument("kind", choices=PLOT_KINDS, metavar="KIND", help=f"the figure: {', '.join(PLOT_KINDS)}")
+    plot.add_argument("-o", "--output", required=True, metavar="FILE",
+                      help="where to write it (.png, .svg or .pdf; .gif or .mp4 for an animation)")
+    plot.add_argument("--param", default=None, metavar="NAME",
+                      help="the parameter for loss-curve and animation (default: the first one optimized)")
+    plot.add_argument("--params", default=None, metavar="A,B",
+                      help="the two parameters of a contour map (default: the first two optimized, or w3,b3)")
+    plot.add_argument("--step", type=step_arg, default=0, metavar="N",
+                      help="for predictions: show iteration N before and after its step (default: 0)")
+    plot.add_argument("--log", action="store_true", help="for loss-history: a log-scale loss axis")
+    add_training_options(plot)
+
+    graph = sub.add_parser(
+        "graph", help="draw the computation graph with every value and gradient",
+        description="Write the computation graph of the loss: each node with its name, op, value and gradient. "
+        "DOT text always; SVG, PNG or PDF where Graphviz's dot program is installed.",
+        epilog="Example: backproplab graph statquest -o graph.svg",
+    )
+    graph.add_argument("preset", choices=sorted(PRESETS), metavar="PRESET", help=f"the example: {', '.join(PRESETS)}")
+    graph.add_argument("-o", "--output", required=True, metavar="FILE", help="graph.dot, graph.svg, graph.png …")
+    graph.add_argument("--step", type=step_arg, default=0, metavar="N",
+                       help="draw the graph at iteration N of the run (default: 0, the starting values)")
+    add_training_options(graph)
     return parser
 
 
@@ -180,17 +219,19 @@ def choose_parameters(net: Module, spec: str) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def train_preset(args: argparse.Namespace) -> tuple[Trace, Module]:
+def train_preset(args: argparse.Namespace, max_steps: int | None = None) -> tuple[Trace, Module]:
+    """Build the preset and run gradient descent as the options say; the net ends at the final values."""
     preset = get_preset(args.preset)
     net, (x, y) = preset.build()
     names = choose_parameters(net, args.optimize or preset.optimize)
     lr = args.lr if args.lr is not None else preset.lr
-    opt = GradientDescent(net.parameters(only=names), lr=lr, min_step=args.min_step, max_steps=args.max_steps)
+    max_steps = args.max_steps if max_steps is None else max_steps
+    opt = GradientDescent(net.parameters(only=names), lr=lr, min_step=args.min_step, max_steps=max_steps)
     err = Console(stderr=True)
-    if args.max_steps >= PROGRESS_FROM and err.is_terminal and not getattr(args, "json", False):
+    if max_steps >= PROGRESS_FROM and err.is_terminal and not getattr(args, "json", False):
         columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as progress:
-            task = progress.add_task("steps", total=args.max_steps)
+            task = progress.add_task("steps", total=max_steps)
             return opt.fit(net, x, y, loss=preset.loss, callback=lambda it: progress.advance(task)), net
     return opt.fit(net, x, y, loss=preset.loss), net
 
@@ -206,6 +247,41 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(story.render(args.format))
     else:
         render_run(trace, console, digits=args.digits, every=args.every, title=title)
+    if args.plot:
+        written = figures.write_all(preset, net, trace, Path(args.plot), svg=args.svg)
+        for path, note in written:
+            sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, console: Console) -> int:
+    preset = get_preset(args.preset)
+    trace, net = train_preset(args)
+    out = figures.output_path(args.output)
+    if args.kind == "animation":
+        param = figures.pick_param(net, trace, args.param)
+        frames = figures.animation(preset, net, trace, param, out)
+        sys.stderr.write(f"wrote {out} ({frames} frames)\n")
+        return 0
+    fig = figures.one(preset, net, trace, args.kind, param=args.param, params=args.params, step=args.step,
+                      log=args.log)
+    figures.save(fig, out)
+    sys.stderr.write(f"wrote {out}\n")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace, console: Console) -> int:
+    preset = get_preset(args.preset)
+    net, (x, y) = preset.build()
+    if args.step > 0:
+        trace, net = train_preset(args, max_steps=args.step + 1)
+        if len(trace.iterations) <= args.step:
+            done = len(trace.iterations)
+            raise UsageError(f"the run converged after {done} iteration(s); choose --step from 0 to {done - 1}")
+        net.load_state_dict(trace.iterations[args.step].params)
+    loss = get_loss(preset.loss)(net(Tensor(x, name="x")), Tensor(y, name="y"))
+    path, note = write_graph(to_dot(loss), figures.output_path(args.output))
+    sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
     return 0
 
 
@@ -234,7 +310,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "explain": cmd_explain}
+COMMANDS = {"demo": cmd_demo, "explain": cmd_explain, "plot": cmd_plot, "graph": cmd_graph}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -231,6 +231,10 @@ class MLP(Module):
                 a.named(f"a{i}")
         return a
 
+    def layer_weights(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(W, b) per layer, for drawing the network."""
+        return [(lin.weight.data, None if lin.bias is None else lin.bias.data) for lin in self.linears]
+
     def __repr__(self) -> str:
         acts = ", ".join(a.op.name for a in self.activations)
         return f"MLP({self.sizes}, activations=[{acts}])"

@@ -39,6 +39,12 @@ class DosageNet(Module):
         h2 = softplus(z2).named("h2")
         return (self.w3 * h1 + self.w4 * h2 + self.b3).named("ŷ")
 
+    def layer_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The same network as two layers (1 → 2 → 1), for drawing it."""
+        v = {n: p.item() for n, p in self.named_parameters()}
+        return [(np.array([[v["w1"], v["w2"]]]), np.array([v["b1"], v["b2"]])),
+                (np.array([[v["w3"]], [v["w4"]]]), np.array([v["b3"]]))]
+
     def __repr__(self) -> str:
         values = ", ".join(f"{n}={p.item():g}" for n, p in self.named_parameters())
         return f"DosageNet({values})"
@@ -56,6 +62,7 @@ class Preset:
     lr: float = 0.1
     x_label: str = "x"
     y_label: str = "y"
+    contour: tuple[str, str] | None = None  # the two parameters of its contour map
 
 
 def statquest() -> tuple[DosageNet, tuple[np.ndarray, np.ndarray]]:
@@ -67,7 +74,7 @@ PRESETS: dict[str, Preset] = {
     "statquest": Preset(
         "statquest",
         "the dosage network: 1 input, 2 softplus hidden nodes, gradient descent on b3 (SSR)",
-        statquest, loss="ssr", optimize="b3", lr=0.1, x_label="dosage", y_label="efficacy",
+        statquest, loss="ssr", optimize="b3", lr=0.1, x_label="dosage", y_label="efficacy", contour=("w3", "b3"),
     ),
 }
 

@@ -1,0 +1,99 @@
+"""The computation graph as Graphviz DOT: every tensor with its name, value and gradient.
+
+Like micrograd's ``draw_dot``, but with names, and in the package. DOT text needs nothing;
+SVG and PNG need Graphviz's ``dot`` program. A tensor with many entries is one node that
+shows its shape and a summary, so a wide layer does not explode into thousands of nodes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from backproplab.autodiff import backprop, topological_order
+from backproplab.explain.symbols import Namer
+from backproplab.tensor import Tensor
+
+GET_DOT = ("Graphviz's 'dot' program is not installed, so only the DOT file was written. Install it with "
+           "'apt-get install graphviz' (Debian/Ubuntu) or 'brew install graphviz' (macOS), then run this again, "
+           "or paste the DOT file into any Graphviz viewer.")
+MAX_ENTRIES = 6
+
+
+def _summary(arr: np.ndarray | None, digits: int) -> str:
+    if arr is None:
+        return "—"
+    arr = np.asarray(arr, dtype=float)
+    if arr.size == 1:
+        return f"{float(arr.reshape(-1)[0]):.{digits}f}"
+    if arr.size <= MAX_ENTRIES:
+        return "[" + ", ".join(f"{v:.{digits}f}" for v in arr.reshape(-1)) + "]"
+    return f"{'×'.join(map(str, arr.shape))}, mean {arr.mean():.{digits}f}, norm {np.linalg.norm(arr):.{digits}f}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("{", "\\{").replace("}", "\\}").replace(
+        "|", "\\|").replace("<", "\\<").replace(">", "\\>")
+
+
+def to_dot(root: Tensor, *, digits: int = 3, gradients: bool = True) -> str:
+    """DOT text for the graph below ``root``: tensors as records, ops as small ellipses."""
+    order = topological_order(root) if root.requires_grad else [root]
+    nodes: list[Tensor] = []
+    seen: set[int] = set()
+    for node in order:
+        for t in (*node.parents, node):
+            if id(t) not in seen:
+                seen.add(id(t))
+                nodes.append(t)
+    grads = backprop(root, np.ones_like(root.data), order) if gradients and root.requires_grad else {}
+    namer = Namer(order, root)
+    lines = ["digraph backproplab {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    for t in nodes:
+        tid = f"t{id(t)}"
+        named = namer.stop(t) or t.name
+        name = namer.name(t) if named else ("const" if t.op is None else "")
+        grad = grads.get(id(t)) if t.requires_grad else None
+        fields = [f"{name}" if name else t.op.name if t.op else "const",
+                  f"value {_summary(t.data, digits)}"]
+        if gradients:
+            fields.append(f"grad {_summary(grad, digits)}")
+        label = "{" + " | ".join(_escape(f) for f in fields) + "}"
+        fill = "#e8f1fa" if t.op is None and t.requires_grad else "#ffffff"
+        lines.append(f'  {tid} [shape=record, style=filled, fillcolor="{fill}", label="{label}"];')
+        if t.op is not None:
+            lines.append(f'  {tid}_op [shape=ellipse, label="{_escape(t.op.name)}", fontsize=9];')
+            lines.append(f"  {tid}_op -> {tid};")
+            for parent in t.parents:
+                lines.append(f"  t{id(parent)} -> {tid}_op;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def write_graph(dot: str, path: str | Path) -> tuple[Path, str]:
+    """Write ``path`` (.dot, .svg, .png or .pdf). Returns the file written and a note ('' if none).
+
+    Without Graphviz, an image request still writes the DOT file beside it and says how to
+    get Graphviz.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt in ("dot", "gv", ""):
+        target = path if fmt else path.with_suffix(".dot")
+        target.write_text(dot, encoding="utf-8")
+        return target, ""
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError(f"unknown graph format '.{fmt}' (choose .dot, .svg, .png or .pdf)")
+    exe = shutil.which("dot")
+    if exe is None:
+        target = path.with_suffix(".dot")
+        target.write_text(dot, encoding="utf-8")
+        return target, GET_DOT
+    proc = subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=dot, text=True, capture_output=True,
+                          timeout=120)
+    if proc.returncode != 0:
+        raise ValueError(f"Graphviz could not draw the graph: {proc.stderr.strip()}")
+    return path, ""

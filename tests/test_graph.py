@@ -1,0 +1,62 @@
+"""The computation graph as DOT: structure, labels with values and gradients, rendering."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import backproplab as bl
+from backproplab import Tensor, losses
+from backproplab.graph import GET_DOT, to_dot, write_graph
+
+
+def dosage_loss():
+    net, (x, y) = bl.presets.statquest()
+    return net, losses.ssr(net(Tensor(x, name="x")), Tensor(y, name="y"))
+
+
+def test_dot_has_every_tensor_op_and_edge_with_values():
+    net, loss = dosage_loss()
+    dot = to_dot(loss)
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    records = re.findall(r'(t\d+) \[shape=record.*label="\{([^"]*)\}"\]', dot)
+    labels = {label.split(" | ")[0]: label for _, label in records}
+    for name in ("w1", "b1", "w2", "b2", "w3", "w4", "b3", "z1", "h1", "z2", "h2", "ŷ", "SSR", "x", "y"):
+        assert name in labels, name
+    assert "value -1.220" in labels["w3"]
+    loss.backward()
+    assert f"grad {float(net.w3.grad):.3f}" in labels["w3"]
+    ops = re.findall(r'_op \[shape=ellipse, label="(\w+)"', dot)
+    assert sorted(set(ops)) == ["add", "mul", "softplus", "ssr"]
+    edges = re.findall(r"(t\d+(?:_op)?) -> (t\d+(?:_op)?);", dot)
+    # every op node has exactly one output edge and its inputs' edges
+    assert sum(1 for a, b in edges if a.endswith("_op")) == len(ops)
+    assert len(edges) == len(ops) + sum(2 if o in ("add", "mul", "ssr") else 1 for o in ops)
+
+
+def test_wide_tensors_are_one_node_with_a_summary():
+    net = bl.MLP([4, 64, 1])
+    dot = to_dot(losses.mse(net(Tensor(np.ones((10, 4)), name="x")), np.zeros(10)))
+    assert "4×64, mean" in dot and dot.count("shape=record") < 20
+
+
+def test_write_dot_and_svg(tmp_path):
+    _, loss = dosage_loss()
+    path, note = write_graph(to_dot(loss), tmp_path / "g.dot")
+    assert path.read_text().startswith("digraph") and note == ""
+    if shutil.which("dot"):
+        path, note = write_graph(to_dot(loss), tmp_path / "g.svg")
+        assert note == "" and "<svg" in path.read_text()
+    with pytest.raises(ValueError, match="unknown graph format"):
+        write_graph("digraph{}", tmp_path / "g.jpg")
+
+
+def test_without_graphviz_the_dot_file_is_written_and_the_note_says_how(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    _, loss = dosage_loss()
+    path, note = write_graph(to_dot(loss), tmp_path / "g.svg")
+    assert path.suffix == ".dot" and path.exists() and note == GET_DOT
+    assert "apt-get install graphviz" in note
