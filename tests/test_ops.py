@@ -117,6 +117,17 @@ def test_reshape_transpose_and_indexing_match_central_differences(x, data):
     grad_check(lambda a: a[0, 1], t)
 
 
+@given(st.integers(1, 4), st.integers(0, 3), st.integers(0, 3), st.data())
+def test_concat_matches_central_differences(n, wa, wb, data):
+    shape = lambda w: (n,) if w == 0 else (n, w)  # 0 means a 1-D column
+    a = data.draw(values(shape(wa), -2, 2))
+    b = data.draw(values(shape(wb), -2, 2))
+    ta, tb = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    out = apply(ops.concat, ta, tb)
+    assert out.shape == (n, max(wa, 1) + max(wb, 1))
+    grad_check(lambda p, q: apply(ops.concat, p, q) * np.arange(1, out.shape[1] + 1), ta, tb)
+
+
 @st.composite
 def loss_case(draw):
     name = draw(st.sampled_from(["ssr", "mse", "bce_with_logits", "softmax_cross_entropy"]))
@@ -140,7 +151,7 @@ def test_losses_match_central_differences_in_both_arguments(case):
 
 def test_every_op_in_the_table_is_covered_by_these_tests():
     covered = set(UNARY_DOMAINS) | set(BINARY_DOMAINS) | {"sum", "mean", "logsumexp", "matmul", "reshape",
-                                                            "transpose", "getitem", "ssr", "mse",
+                                                            "transpose", "getitem", "concat", "ssr", "mse",
                                                             "bce_with_logits", "softmax_cross_entropy"}
     assert set(ops.OPS) == covered
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from backproplab import losses, nn, ops, optim, presets  # noqa: E402
-from backproplab.autodiff import backprop, topological_order  # noqa: E402
+from backproplab import datasets, losses, nn, ops, optim, presets  # noqa: E402
+from backproplab.autodiff import backprop, compile, topological_order  # noqa: E402
 from backproplab.explain import Explanation, explain  # noqa: E402
 from backproplab.gradcheck import central_difference, grad_check  # noqa: E402
 from backproplab.nn import MLP, Linear, Module, Parameter, Sequential  # noqa: E402
@@ -32,8 +32,8 @@ from backproplab.tensor import (  # noqa: E402
 from backproplab.trace import Trace  # noqa: E402
 
 __all__ = [
-    "MLP", "Explanation", "Linear", "Module", "Parameter", "Sequential", "Tensor", "Trace", "explain",
-    "backprop", "central_difference", "enable_grad", "exp", "grad_check", "is_grad_enabled", "log",
-    "logsumexp", "losses", "matmul", "nn", "no_grad", "ops", "optim", "presets", "relu", "sigmoid",
+    "MLP", "Explanation", "Linear", "Module", "Parameter", "Sequential", "Tensor", "Trace", "backprop",
+    "central_difference", "compile", "datasets", "enable_grad", "exp", "explain", "grad_check", "is_grad_enabled",
+    "log", "logsumexp", "losses", "matmul", "nn", "no_grad", "ops", "optim", "presets", "relu", "sigmoid",
     "softplus", "tanh", "tensor", "topological_order",
 ]

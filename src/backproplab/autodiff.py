@@ -1,18 +1,27 @@
 """Reverse-mode autodiff over the recorded graph.
 
+A :class:`Tape` flattens a recorded graph into two lists: the forward program (which op
+makes which node from which inputs) and the backward program (one entry per edge that
+needs a gradient, outputs before inputs). ``backward()`` builds a tape and runs its backward
+program once; :func:`compile` keeps the tape and replays both programs on every call, so the
+fast path and the plain path run the very same code and give bit-identical gradients.
+
 The topological order is found with an explicit stack, not recursion, so a chain of
-100,000 ops works. ``backprop`` returns the gradient of every node (the explainer and the
-graph drawing need the intermediate ones); ``backward`` stores the leaves' gradients in
-``.grad`` the way PyTorch does.
+100,000 ops works.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from backproplab.tensor import Tensor
+from backproplab.tensor import Tensor, is_grad_enabled
+
+EMPTY: dict[str, Any] = {}
+OWN_FROM = 64  # a new backward result bigger than this is handed to .grad without a copy
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -37,9 +46,14 @@ def topological_order(root: Tensor) -> list[Tensor]:
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient back down to the shape of an operand that NumPy broadcast."""
+    """Sum a gradient back down to the shape of an operand that NumPy broadcast.
+
+    The result is always a new array when the shapes differ, so the caller may own it.
+    """
     if g.shape == shape:
         return g
+    if not shape:
+        return np.asarray(np.add.reduce(g, axis=None))
     extra = g.ndim - len(shape)
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
@@ -49,43 +63,133 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return g.reshape(shape)
 
 
+def _bind(fn: Callable[..., Any], attrs: dict[str, Any] | None) -> Callable[..., Any]:
+    """The op's function with its attributes (axis=…) filled in, so every call is positional."""
+    return partial(fn, **attrs) if attrs else fn
+
+
+class Tape:
+    """A recorded graph as flat forward and backward programs over numbered slots."""
+
+    def __init__(self, root: Tensor) -> None:
+        order = topological_order(root)
+        slot = {id(n): i for i, n in enumerate(order)}
+        constants = []
+        for node in order:
+            for p in node.parents:
+                if id(p) not in slot:
+                    slot[id(p)] = len(slot)
+                    constants.append(p)
+        self.root = root
+        self.order = order
+        self.nodes: list[Tensor] = order + constants
+        self.inputs = [(i, n) for i, n in enumerate(self.nodes) if n.op is None]
+        self._state = [(n, n.data, n.data.shape, n.data.dtype, n.requires_grad) for _, n in self.inputs]
+        self.forward_program = [
+            (i, node, _bind(node.op.forward, node.attrs), tuple(slot[id(p)] for p in node.parents))
+            for i, node in enumerate(order) if node.op is not None
+        ]
+        self.backward_program = []  # per node: its slot, its input slots, and (vjp, parent slot, shape) per edge
+        for i in range(len(order) - 1, -1, -1):
+            node = order[i]
+            if node.op is None:
+                continue
+            edges = []
+            for k, parent in enumerate(node.parents):
+                if not parent.requires_grad:
+                    continue
+                vjp = node.op.vjps[k]
+                if vjp is None:
+                    raise RuntimeError(f"{node.op.name} has no gradient with respect to its input {node.op.args[k]!r}")
+                edges.append((_bind(vjp, node.attrs), slot[id(parent)], parent.data.shape))
+            self.backward_program.append((i, tuple(slot[id(p)] for p in node.parents), edges))
+        self.keep = [(i, n) for i, n in enumerate(order) if n.op is None or n._retain]
+        self.seed = np.ones_like(root.data)  # read-only use: the vjps never write into their g
+
+    def unchanged(self) -> bool:
+        """Whether every input still has the shape, dtype and requires_grad it was recorded with."""
+        for node, data, shape, dtype, flag in self._state:
+            current = node.data
+            if current is not data and (current.shape != shape or current.dtype != dtype):
+                return False
+            if node.requires_grad is not flag:
+                return False
+        return True
+
+    def values(self) -> list[np.ndarray]:
+        """Every node's current value, by slot (what the last forward computed)."""
+        return [n.data for n in self.nodes]
+
+    def forward(self) -> list[np.ndarray]:
+        """Recompute every op from the inputs' current data; the nodes' ``.data`` is updated too."""
+        values: list[Any] = [None] * len(self.nodes)
+        for i, n in self.inputs:
+            values[i] = n.data
+        for i, node, forward, ins in self.forward_program:
+            if len(ins) == 2:
+                out = forward(values[ins[0]], values[ins[1]])
+            else:
+                out = forward(*[values[j] for j in ins])
+            if not isinstance(out, np.ndarray):
+                out = np.asarray(out)
+            node.data = values[i] = out
+        return values
+
+    def gradients(self, seed: np.ndarray, values: list[np.ndarray]) -> tuple[list[Any], set[int]]:
+        """d(root)/d(node) for every slot, starting from ``seed``; also the slots whose arrays we own."""
+        grads: list[Any] = [None] * len(values)
+        grads[len(self.order) - 1] = seed  # the root comes last in topological order
+        owned: set[int] = set()  # gradients we allocated ourselves and may add into in place
+        for i, ins, edges in self.backward_program:
+            g = grads[i]
+            if g is None:
+                continue
+            out = values[i]
+            args = [values[j] for j in ins]
+            for vjp, p, shape in edges:
+                local = vjp(g, out, *args)
+                if type(local) is not np.ndarray:
+                    local = np.asarray(local)
+                prev = grads[p]
+                if local.shape != shape:
+                    local = unbroadcast(local, shape)  # a new array: ours to add into
+                    if prev is None:
+                        grads[p] = local
+                        owned.add(p)
+                        continue
+                if prev is None:
+                    grads[p] = local
+                    if local.size > OWN_FROM and local.base is None and local is not g and local is not out and all(
+                            local is not a for a in args):
+                        owned.add(p)  # a new array from the op's backward: nobody else holds it
+                elif p in owned:
+                    prev += local
+                else:
+                    grads[p] = np.asarray(prev + local)  # a fresh array (0-d too) we may add into
+                    owned.add(p)
+        return grads, owned
+
+    def store(self, grads: list[Any], owned: set[int]) -> None:
+        """Add the gradients into ``.grad`` of the leaves (and of tensors that retain theirs)."""
+        for i, node in self.keep:
+            g = grads[i]
+            if g is None:
+                continue
+            if node.grad is None:
+                own = i in owned and g.dtype == node.data.dtype
+                node.grad = g if own else np.array(g, dtype=node.data.dtype, copy=True)
+            else:
+                node.grad += g
+
+
 def backprop(root: Tensor, seed: np.ndarray, order: list[Tensor] | None = None) -> dict[int, np.ndarray]:
     """d(root)/d(node) for every node, keyed by ``id(node)``, starting from ``seed``."""
-    if order is None:
-        order = topological_order(root)
-    grads: dict[int, np.ndarray] = {id(root): seed}
-    owned: set[int] = set()  # gradients we allocated ourselves and may add into in place
-    for node in reversed(order):
-        op = node.op
-        if op is None:
-            continue
-        g = grads.get(id(node))
-        if g is None:
-            continue
-        attrs = node.attrs or {}
-        inputs = [p.data for p in node.parents]
-        for k, parent in enumerate(node.parents):
-            if not parent.requires_grad:
-                continue
-            vjp = op.vjps[k]
-            if vjp is None:
-                raise RuntimeError(f"{op.name} has no gradient with respect to its input {op.args[k]!r}")
-            local = vjp(g, node.data, *inputs, **attrs)
-            local = unbroadcast(np.asarray(local), parent.data.shape)
-            key = id(parent)
-            prev = grads.get(key)
-            if prev is None:
-                grads[key] = local
-            elif key in owned:
-                prev += local
-            else:
-                grads[key] = np.asarray(prev + local)  # a fresh array (0-d too) we may add into
-                owned.add(key)
-    return grads
+    tape = Tape(root)
+    grads, _ = tape.gradients(seed, tape.values())
+    return {id(n): g for n, g in zip(tape.nodes, grads) if g is not None}
 
 
-def backward(root: Tensor, gradient: Any = None) -> None:
-    """Add d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient."""
+def _seed(root: Tensor, gradient: Any) -> np.ndarray:
     if not root.requires_grad:
         raise RuntimeError(
             "this tensor does not require a gradient: nothing it depends on was created with "
@@ -97,20 +201,66 @@ def backward(root: Tensor, gradient: Any = None) -> None:
                 f"backward() on a tensor of shape {root.shape} needs a gradient argument; "
                 "reduce it to a single number first (for example .sum()) or pass gradient="
             )
-        seed = np.ones_like(root.data)
-    else:
-        seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
-        if seed.shape != root.shape:
-            raise ValueError(f"gradient has shape {seed.shape} but the tensor has shape {root.shape}")
-    order = topological_order(root)
-    grads = backprop(root, seed, order)
-    for node in order:
-        if node.op is not None and not node._retain:
-            continue
-        g = grads.get(id(node))
-        if g is None:
-            continue
-        if node.grad is None:
-            node.grad = np.array(g, dtype=node.data.dtype, copy=True)
-        else:
-            node.grad += g
+        return np.ones_like(root.data)
+    seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
+    if seed.shape != root.shape:
+        raise ValueError(f"gradient has shape {seed.shape} but the tensor has shape {root.shape}")
+    return seed
+
+
+def backward(root: Tensor, gradient: Any = None) -> None:
+    """Add d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient."""
+    seed = _seed(root, gradient)
+    tape = Tape(root)
+    tape.store(*tape.gradients(seed, tape.values()))
+
+
+class Compiled:
+    """A step function recorded once and replayed: see :func:`compile`."""
+
+    def __init__(self, fn: Callable[[], Tensor]) -> None:
+        self.fn = fn
+        self.tape: Tape | None = None
+        self.records = 0  # how many times the graph was (re)recorded
+
+    def forward(self) -> Tensor:
+        """Run the forward pass (replayed when nothing changed) and return the root."""
+        tape = self.tape
+        if tape is None or not is_grad_enabled() or not tape.unchanged():
+            root = self.fn()
+            if not isinstance(root, Tensor):
+                raise TypeError(f"the compiled function must return a Tensor, got {type(root).__name__}")
+            if not root.requires_grad:
+                self.tape = None
+                return root
+            self.tape = Tape(root)
+            self.records += 1
+            return root
+        tape.forward()
+        return tape.root
+
+    def backward(self) -> None:
+        """Add the gradients of the last forward pass into the leaves' ``.grad``."""
+        if self.tape is None:
+            raise RuntimeError("call forward() before backward(), and return a tensor that needs a gradient")
+        tape = self.tape
+        if not tape.root.requires_grad or tape.root.data.shape != tape.seed.shape:
+            _seed(tape.root, None)  # raises the same clear error backward() would
+        tape.store(*tape.gradients(tape.seed, tape.values()))
+
+    def __call__(self) -> Tensor:
+        root = self.forward()
+        self.backward()
+        return root
+
+
+def compile(fn: Callable[[], Tensor]) -> Compiled:  # noqa: A001 - the name users expect
+    """Record ``fn``'s graph once, then replay it: forward + backward without rebuilding the graph.
+
+    ``fn`` takes no arguments and returns the loss; it must compute the same ops on every
+    call (no branches on values). Change inputs and parameters through ``.data``; a change
+    of shape, dtype or ``requires_grad`` records the graph again. Calling the result runs
+    forward and backward and returns the loss; gradients accumulate in ``.grad`` exactly as
+    ``loss.backward()`` would leave them, bit for bit.
+    """
+    return Compiled(fn)

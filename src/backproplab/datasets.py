@@ -1,7 +1,7 @@
 """Toy datasets, generated in code from a seed: nothing is downloaded.
 
-Each returns ``(X, y)`` with X of shape (n, 2) and integer labels y of shape (n,), in the
-style of TensorFlow Playground's data sets.
+The classification sets return ``(X, y)`` with X of shape (n, 2) and integer labels y of
+shape (n,), in the style of TensorFlow Playground's data sets; ``sine`` is a 1-D regression set.
 """
 
 from __future__ import annotations
@@ -59,7 +59,14 @@ def spiral(n: int = 100, noise: float = 0.05, turns: float = 1.5, seed: int = 0)
     return X, np.concatenate(labels)
 
 
-DATASETS = {"moons": moons, "circles": circles, "xor": xor, "spiral": spiral}
+def sine(n: int = 40, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A regression set: y = sin(x) + noise for x in [−3, 3]; X has shape (n, 1)."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-3, 3, n)
+    return x.reshape(-1, 1), np.sin(x) + rng.normal(scale=noise, size=n)
+
+
+DATASETS = {"moons": moons, "circles": circles, "xor": xor, "spiral": spiral, "sine": sine}
 
 
 def make(name: str, n: int = 100, seed: int = 0, **kwargs: float) -> tuple[np.ndarray, np.ndarray]:

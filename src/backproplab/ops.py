@@ -106,6 +106,11 @@ def softmax(z: Array, axis: int = -1) -> Array:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
+def _sum_of_squares(r: Array) -> Array:
+    """Σ r², with NumPy's own reduction called directly (np.sum's wrapper costs more than the sum)."""
+    return np.add.reduce(r * r, axis=None)
+
+
 def _expand_reduced(g: Array, shape: tuple[int, ...], axis, keepdims: bool) -> Array:
     """Give a reduced gradient back the reduced axes so it broadcasts onto the input."""
     if axis is not None and not keepdims:
@@ -122,24 +127,35 @@ def _reduced_count(shape: tuple[int, ...], axis) -> int:
     return int(np.prod([shape[i] for i in axes], dtype=np.int64))
 
 
-def _matmul_grads(g: Array, a: Array, b: Array) -> tuple[Array, Array]:
-    """dA = G·Bᵀ and dB = Aᵀ·G, with 1-D operands promoted the way ``@`` promotes them."""
-    if a.ndim == 1 and b.ndim == 1:  # a dot product
-        return g * b, g * a
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    g2 = g
-    if a.ndim == 1:
-        g2 = np.expand_dims(g2, -2)
-    if b.ndim == 1:
-        g2 = np.expand_dims(g2, -1)
-    ga = g2 @ np.swapaxes(b2, -1, -2)
-    gb = np.swapaxes(a2, -1, -2) @ g2
-    if a.ndim == 1:
-        ga = ga[..., 0, :]
-    if b.ndim == 1:
-        gb = gb[..., :, 0]
-    return ga, gb
+def _matmul_grad_a(g: Array, out: Array, a: Array, b: Array) -> Array:
+    """dA = G·Bᵀ, with 1-D operands promoted the way ``@`` promotes them."""
+    if a.ndim == 1 and b.ndim == 1:
+        return g * b
+    if a.ndim == 1:  # a·B: dA_j = Σ_m B_jm G_m
+        return (b @ g[..., None])[..., 0]
+    if b.ndim == 1:  # A·b: dA_ij = G_i b_j
+        return g[..., None] * b
+    return g @ np.swapaxes(b, -1, -2)
+
+
+def _matmul_grad_b(g: Array, out: Array, a: Array, b: Array) -> Array:
+    """dB = Aᵀ·G, with 1-D operands promoted the way ``@`` promotes them."""
+    if a.ndim == 1 and b.ndim == 1:
+        return g * a
+    if a.ndim == 1:  # a·B: dB_jm = a_j G_m
+        return a[:, None] * g[..., None, :]
+    if b.ndim == 1:  # A·b: db_j = Σ_i A_ij G_i
+        return (np.swapaxes(a, -1, -2) @ g[..., None])[..., 0]
+    return np.swapaxes(a, -1, -2) @ g
+
+
+def _width(a: Array) -> int:
+    return 1 if a.ndim == 1 else a.shape[-1]
+
+
+def _concat(a: Array, b: Array) -> Array:
+    """Columns side by side; a 1-D operand counts as one column."""
+    return np.concatenate([a[:, None] if a.ndim == 1 else a, b[:, None] if b.ndim == 1 else b], axis=-1)
 
 
 def _getitem_vjp(g: Array, out: Array, a: Array, index) -> Array:
@@ -211,7 +227,7 @@ log = Op(
 )
 softplus_op = Op(
     "softplus", ("z",), softplus,
-    (lambda g, out, z: g * sigmoid(z),),
+    (lambda g, out, z: g * np.exp(z - out),),  # σ(z) = e^(z − softplus(z)), reusing the forward result
     ("softplus($z)", r"\operatorname{softplus}($z)"),
     (("e^$z/(1 + e^$z) = σ($z)", r"\frac{e^{$z}}{1 + e^{$z}} = \sigma($z)"),),
 )
@@ -242,7 +258,7 @@ identity = Op(
 
 # Reductions and re-arrangements: not elementwise, so their VJPs return input-shaped arrays.
 sum_op = Op(
-    "sum", ("a",), lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims),
+    "sum", ("a",), lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
     (lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims),),
     ("Σ $a", r"\sum $a"),
     (("1", "1"),),
@@ -270,7 +286,7 @@ logsumexp_op = Op(
 )
 matmul = Op(
     "matmul", ("a", "b"), np.matmul,
-    (lambda g, out, a, b: _matmul_grads(g, a, b)[0], lambda g, out, a, b: _matmul_grads(g, a, b)[1]),
+    (_matmul_grad_a, _matmul_grad_b),
     ("Σ_j $a·$b", r"\sum_j $a\,$b"),  # one entry of the product: Σ_j a_ij·b_jk
     (("$b", "$b"), ("$a", "$a")),
     elementwise=False, prec=2,
@@ -299,17 +315,29 @@ getitem = Op(
     backward=(("G placed at the picked entries, 0 elsewhere", r"\operatorname{scatter}(G)"),),
 )
 
+concat = Op(
+    "concat", ("a", "b"), _concat,
+    (
+        lambda g, out, a, b: g[..., : _width(a)].reshape(a.shape),
+        lambda g, out, a, b: g[..., _width(a):].reshape(b.shape),
+    ),
+    ("[$a, $b]", r"\left[$a,\ $b\right]"),
+    (("1", "1"), ("1", "1")),
+    elementwise=False,
+    backward=(("G's columns for $a", r"G_{[:, $a]}"), ("G's columns for $b", r"G_{[:, $b]}")),
+)
+
 # Losses are primitive ops too: their local derivative is the first factor of every chain rule
 # (dSSR/dŷ_i = −2(y_i − ŷ_i)), and fusing them keeps them numerically stable.
 ssr = Op(
-    "ssr", ("yhat", "y"), lambda yhat, y: np.sum((y - yhat) ** 2),
-    (lambda g, out, yhat, y: g * -2.0 * (y - yhat), lambda g, out, yhat, y: g * 2.0 * (y - yhat)),
+    "ssr", ("yhat", "y"), lambda yhat, y: _sum_of_squares(y - yhat),
+    (lambda g, out, yhat, y: (yhat - y) * 2.0 * g, lambda g, out, yhat, y: (y - yhat) * 2.0 * g),
     ("Σ ($y − $yhat)²", r"\sum ($y - $yhat)^{2}"),
     (("−2 × ($y − $yhat)", r"-2\,($y - $yhat)"), ("2 × ($y − $yhat)", r"2\,($y - $yhat)")),
     elementwise=False,
 )
 mse = Op(
-    "mse", ("yhat", "y"), lambda yhat, y: np.mean((y - yhat) ** 2),
+    "mse", ("yhat", "y"), lambda yhat, y: _sum_of_squares(y - yhat) / y.size,
     (
         lambda g, out, yhat, y: g * -2.0 * (y - yhat) / y.size,
         lambda g, out, yhat, y: g * 2.0 * (y - yhat) / y.size,
@@ -344,7 +372,7 @@ OPS: dict[str, Op] = {
     op.name: op
     for op in (
         add, sub, mul, div, pow, neg, exp, log, softplus_op, sigmoid_op, tanh, relu, identity,
-        sum_op, mean, logsumexp_op, matmul, reshape, transpose, getitem,
+        sum_op, mean, logsumexp_op, matmul, reshape, transpose, getitem, concat,
         ssr, mse, bce_with_logits, softmax_cross_entropy,
     )
 }

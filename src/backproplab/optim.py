@@ -13,10 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from backproplab.autodiff import compile
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.tensor import Tensor, no_grad
 from backproplab.trace import Final, Iteration, Trace, exact
+
+IN_PLACE_FROM = 256  # parameters with more entries than this are updated in place
 
 
 def check_learning_rate(lr: Any) -> float:
@@ -43,6 +46,7 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"the optimizer takes tensors, got {type(p).__name__}")
         self.lr = check_learning_rate(lr)
+        self._rates: dict[np.dtype, np.ndarray] = {}
         self.min_step = 1e-4
         self.max_steps = 1000
 
@@ -52,17 +56,27 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> list[np.ndarray]:
-        """Move every parameter with a gradient; returns each step size (old − new)."""
+        """Move every parameter with a gradient, in place; returns each step size (old − new)."""
         steps = []
-        with no_grad():
-            for i, p in enumerate(self.params):
-                if p.grad is None:
-                    steps.append(np.zeros_like(p.data))
-                    continue
-                delta = self.delta(i, p.grad)
-                p.data = p.data - delta
-                steps.append(delta)
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                steps.append(np.zeros_like(p.data))
+                continue
+            delta = self.delta(i, p.grad)
+            data = p.data
+            if data.size > IN_PLACE_FROM and data.flags.writeable and data.dtype == delta.dtype:
+                data -= delta  # large: update in place, no new memory
+            else:
+                p.data = data - delta  # small: a new array is cheaper than NumPy's in-place machinery
+            steps.append(delta)
         return steps
+
+    def rate(self, dtype: np.dtype) -> np.ndarray:
+        """The learning rate as a 0-d array of the parameters' dtype (cheaper than a Python float)."""
+        cached = self._rates.get(dtype)
+        if cached is None:
+            cached = self._rates[dtype] = np.asarray(self.lr, dtype=dtype)
+        return cached
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
         """How far parameter ``i`` moves down, given its gradient."""
@@ -103,14 +117,21 @@ class Optimizer:
         for p in all_named.values():
             p.requires_grad = id(p) in mine
         stopped_by, message = "max_steps", ""
+        made: dict[str, Tensor] = {}
+
+        def loss_value() -> Tensor:
+            made["prediction"] = model(x_t)
+            return loss_fn(made["prediction"], y_t)
+
+        run = compile(loss_value)  # the graph is recorded once and replayed: same numbers, less work
         quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")  # divergence is reported below
         try:
             quiet.__enter__()
             for step in range(max_steps):
                 self.zero_grad()
-                prediction = model(x_t)
-                value = loss_fn(prediction, y_t)
-                bad = _first_non_finite(value, {n: p for n, p in all_named.items() if id(p) in mine}, backward=True)
+                value = run.forward()
+                prediction = made["prediction"]
+                bad = _first_non_finite(value, {n: p for n, p in all_named.items() if id(p) in mine}, run.backward)
                 if bad:
                     stopped_by, message = "diverged", f"step {step}: {bad}; try a smaller learning rate"
                     break
@@ -154,12 +175,11 @@ def _named(model: Any, params: Sequence[Tensor]) -> dict[str, Tensor]:
     return named
 
 
-def _first_non_finite(value: Tensor, params: dict[str, Tensor], backward: bool) -> str:
+def _first_non_finite(value: Tensor, params: dict[str, Tensor], backward: Callable[[], None]) -> str:
     """Run backward and describe the first NaN or infinity in the loss or a gradient ('' if none)."""
     if not np.all(np.isfinite(value.data)):
         return f"the loss became {float(value.data)}"
-    if backward:
-        value.backward()
+    backward()
     for name, p in params.items():
         if p.grad is not None and not np.all(np.isfinite(p.grad)):
             return f"the gradient of {name} is not finite"
@@ -179,7 +199,7 @@ class GradientDescent(Optimizer):
         self.max_steps = int(max_steps)
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
-        return grad * self.lr
+        return grad * self.rate(grad.dtype)
 
 
 class SGD(Optimizer):

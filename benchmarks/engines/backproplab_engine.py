@@ -1,0 +1,50 @@
+"""backproplab: the plain path (a new graph every step) or the compiled replay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import backproplab as bl
+from backproplab import losses
+from backproplab.presets import DosageNet
+
+
+def _model(w):
+    if w.name == "statquest":
+        net = DosageNet({k: float(v) for k, v in w.params.items()})
+    else:
+        acts = ["relu"] * (len(w.sizes) - 2) + ["identity"]
+        net = bl.MLP(w.sizes, acts, dtype=np.dtype(w.dtype))
+    net.load_state_dict(w.params)
+    return net
+
+
+def make(w, compiled: bool = False):
+    net = _model(w)
+    params = net.parameters()
+    x = bl.Tensor(w.x, name="x")
+    y = w.y if w.loss == "cross_entropy" else bl.Tensor(w.y, name="y")
+    loss_fn = losses.get_loss(w.loss)
+    lr = w.lr
+
+    def loss_value():
+        return loss_fn(net(x), y)
+
+    run = bl.compile(loss_value) if compiled else None
+    opt = bl.optim.GradientDescent(params, lr=lr)
+
+    def step():
+        opt.zero_grad()
+        if run is not None:
+            run()
+        else:
+            loss_value().backward()
+        opt.step()
+
+    def first():
+        fresh = _model(w)
+        loss = loss_fn(fresh(bl.Tensor(w.x, name="x")), y)
+        loss.backward()
+        return float(loss.data), {n: p.grad for n, p in fresh.named_parameters()}
+
+    return step, first
