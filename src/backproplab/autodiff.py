@@ -182,6 +182,34 @@ class Tape:
                 node.grad += g
 
 
+def _label(node: Tensor) -> str:
+    return f"{node.op.name} ({node.name})" if node.name else node.op.name
+
+
+def where_not_finite(tape: Tape, grads: list[Any] | None = None) -> str:
+    """Where the first NaN or infinity appeared: in which op's forward, or in which op's backward.
+
+    Like ``torch.autograd.detect_anomaly``, but said in words, for divergence messages.
+    """
+    if grads is None:
+        for node in tape.nodes:
+            if node.op is None and not np.all(np.isfinite(node.data)):
+                return f"the value of {node.name or 'an input'} itself"
+        for node in tape.order:
+            if node.op is not None and not np.all(np.isfinite(node.data)):
+                return f"the forward pass of {_label(node)}"
+        return "no op (every value is finite)"
+    for i, _ins, edges in tape.backward_program:
+        g = grads[i]
+        if g is None or not np.all(np.isfinite(g)):
+            continue
+        for _vjp, p, _shape in edges:
+            if grads[p] is not None and not np.all(np.isfinite(grads[p])):
+                target = tape.nodes[p].name or "its input"
+                return f"the backward pass of {_label(tape.order[i])}, on the way to {target}"
+    return "the loss's own gradient"
+
+
 def backprop(root: Tensor, seed: np.ndarray, order: list[Tensor] | None = None) -> dict[int, np.ndarray]:
     """d(root)/d(node) for every node, keyed by ``id(node)``, starting from ``seed``."""
     tape = Tape(root)
@@ -239,14 +267,16 @@ class Compiled:
         tape.forward()
         return tape.root
 
-    def backward(self) -> None:
-        """Add the gradients of the last forward pass into the leaves' ``.grad``."""
+    def backward(self) -> list[Any]:
+        """Add the gradients of the last forward pass into the leaves' ``.grad``; returns them all, by slot."""
         if self.tape is None:
             raise RuntimeError("call forward() before backward(), and return a tensor that needs a gradient")
         tape = self.tape
         if not tape.root.requires_grad or tape.root.data.shape != tape.seed.shape:
             _seed(tape.root, None)  # raises the same clear error backward() would
-        tape.store(*tape.gradients(tape.seed, tape.values()))
+        grads, owned = tape.gradients(tape.seed, tape.values())
+        tape.store(grads, owned)
+        return grads
 
     def __call__(self) -> Tensor:
         root = self.forward()

@@ -20,7 +20,7 @@ def number(value: float, digits: int = 2, minus: str = MINUS) -> str:
         return "NaN"
     if math.isinf(value):
         return ("" if value > 0 else minus) + "∞"
-    if value != 0 and abs(value) < 0.5 * 10.0 ** -digits:
+    if abs(value) >= 1e9 or (value != 0 and abs(value) < 0.5 * 10.0 ** -digits):
         text = f"{value:.{max(digits, 1)}g}"
         if "e" in text:
             mantissa, exponent = text.split("e")

@@ -98,6 +98,12 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
     if kind == "network":
         net.load_state_dict(trace.final.params)
         return plots.network_diagram(net)
+    if kind == "decision-boundary":
+        if x.ndim != 2 or x.shape[1] != 2 or y.ndim != 1:
+            raise ValueError("a decision boundary needs class labels and two inputs per sample "
+                             "(moons, circles, xor, spiral)")
+        net.load_state_dict(trace.final.params)
+        return plots.decision_boundary(net, x, y)
     raise ValueError(f"unknown figure {kind!r}")
 
 
@@ -114,10 +120,20 @@ def write_all(preset: Preset, net: Module, trace: Trace, folder: Path, svg: bool
     written: list[tuple[Path, str]] = []
     jobs: list[tuple[str, dict]] = [(f"loss-curve-{p}", {"kind": "loss-curve", "param": p})
                                     for p in _scalar_names(net, trace.optimize)[:4]]
-    jobs += [("predictions", {"kind": "predictions"}), ("loss-history", {"kind": "loss-history", "log": True}),
-             ("network", {"kind": "network"})]
+    x, y = np.asarray(trace.inputs), np.asarray(trace.targets)
+    one_input = (x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1)) and y.size == len(x)
+    labels = x.ndim == 2 and x.shape[1] == 2 and y.ndim == 1 and trace.loss in ("bce", "cross_entropy")
+    if one_input:
+        jobs.append(("predictions", {"kind": "predictions"}))
+    elif labels:
+        jobs.append(("decision-boundary", {"kind": "decision-boundary"}))
+    jobs.append(("loss-history", {"kind": "loss-history", "log": True}))
+    if getattr(net, "layer_weights", None) and net.layer_weights():
+        jobs.append(("network", {"kind": "network"}))
     if len(_scalar_names(net, trace.optimize)) >= 2 or preset.contour:
         jobs.append(("contour", {"kind": "contour"}))
+    if not np.all(np.isfinite(trace.losses())):
+        jobs = [job for job in jobs if job[0] == "loss-history"]  # a diverged run: only its history is drawable
     for stem, options in jobs:
         fig = one(preset, net, trace, **options)
         for suffix in (".png", ".svg") if svg else (".png",):

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from backproplab import ops
 from backproplab.nn import Module, Parameter, unknown_name_message
 from backproplab.tensor import Tensor, apply
@@ -152,10 +154,11 @@ def evaluate(node: Node, env: dict[str, Tensor]) -> Any:
 class FormulaNet(Module):
     """A network given as named scalar parameters and one formula per named node."""
 
-    def __init__(self, params: dict[str, float], nodes: dict[str, str], output: str, inputs: list[str]) -> None:
+    def __init__(self, params: dict[str, float], nodes: dict[str, str], output: str | list[str],
+                 inputs: list[str]) -> None:
         super().__init__()
         self.inputs = list(inputs)
-        self.output = output
+        self.outputs = [output] if isinstance(output, str) else list(output)
         self.formulas = {name: parse(text) for name, text in nodes.items()}
         self.texts = dict(nodes)
         known = set(inputs) | set(params)
@@ -164,23 +167,27 @@ class FormulaNet(Module):
                 raise FormulaError(f"node {name} uses {used!r}, which is not an input, a parameter or an earlier "
                                    f"node ({unknown_name_message('name', used, sorted(known))})")
             known.add(name)
-        if output not in self.formulas:
-            raise FormulaError(unknown_name_message("output node", output, self.formulas))
+        for out in self.outputs:
+            if out not in self.formulas:
+                raise FormulaError(unknown_name_message("output node", out, self.formulas))
         for name, value in params.items():
             setattr(self, name, Parameter(value, name))
 
     def forward(self, x: Any) -> Tensor:
         env: dict[str, Any] = dict(self._params)
-        if len(self.inputs) == 1:
-            env[self.inputs[0]] = x if isinstance(x, Tensor) else Tensor(x, name=self.inputs[0])
-        else:
-            data = x.data if isinstance(x, Tensor) else x
+        data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float)
+        if data.ndim == 2:  # one column per input name
             for k, name in enumerate(self.inputs):
                 env[name] = Tensor(data[:, k], name=name)
+        else:
+            env[self.inputs[0]] = x if isinstance(x, Tensor) else Tensor(data, name=self.inputs[0])
         for name, tree in self.formulas.items():
             value = evaluate(tree, env)
             value = value if isinstance(value, Tensor) else Tensor(value)
             if tree.kind != "name":  # a new node (not another name for an existing one) takes the name
                 value.named("ŷ" if name == "yhat" else name)
             env[name] = value
-        return env[self.output]
+        result = env[self.outputs[0]]
+        for name in self.outputs[1:]:  # several outputs: one column each
+            result = apply(ops.concat, result, env[name])
+        return result

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.autodiff import compile
+from backproplab.autodiff import compile, where_not_finite
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.tensor import Tensor, no_grad
 from backproplab.trace import Final, Iteration, Trace, exact
 
 IN_PLACE_FROM = 256  # parameters with more entries than this are updated in place
+GROWTH_LIMIT = 20  # a loss that grows this many steps in a row has diverged
 
 
 def check_learning_rate(lr: Any) -> float:
@@ -80,7 +81,26 @@ class Optimizer:
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
         """How far parameter ``i`` moves down, given its gradient."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must say how far a parameter moves (delta)")
+
+    def _diverged(self, step: int, value: Tensor, params: dict[str, Tensor], run: Any, trace: Trace,
+                  growing: int) -> str:
+        """Run backward; say why the run must stop ('' if it need not), naming the step, parameter and op."""
+        advice = f"try a smaller learning rate, such as {self.lr / 10:g}"
+        if not np.all(np.isfinite(value.data)):
+            where = where_not_finite(run.tape) if run.tape is not None else "the loss"
+            return f"step {step}: the loss became {float(value.data)}; it first went wrong in {where}; {advice}"
+        if growing >= GROWTH_LIMIT:
+            first = trace.iterations[-GROWTH_LIMIT].loss
+            return (f"step {step}: the loss grew for {GROWTH_LIMIT} steps in a row (from {first:.4g} to "
+                    f"{float(value.data):.4g}); {advice}")
+        grads = run.backward()
+        for name, p in params.items():
+            if p.grad is not None and not np.all(np.isfinite(p.grad)):
+                kind = "NaN" if np.any(np.isnan(p.grad)) else "infinite"
+                return (f"step {step}: the gradient of {name} became {kind}; it first went wrong in "
+                        f"{where_not_finite(run.tape, grads)}; {advice}")
+        return ""
 
     def fit(
         self,
@@ -124,17 +144,20 @@ class Optimizer:
             return loss_fn(made["prediction"], y_t)
 
         run = compile(loss_value)  # the graph is recorded once and replayed: same numbers, less work
+        optimized = {n: p for n, p in all_named.items() if id(p) in mine}
         quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")  # divergence is reported below
+        growing = 0
         try:
             quiet.__enter__()
             for step in range(max_steps):
                 self.zero_grad()
                 value = run.forward()
                 prediction = made["prediction"]
-                bad = _first_non_finite(value, {n: p for n, p in all_named.items() if id(p) in mine}, run.backward)
-                if bad:
-                    stopped_by, message = "diverged", f"step {step}: {bad}; try a smaller learning rate"
+                problem = self._diverged(step, value, optimized, run, trace, growing)
+                if problem:
+                    stopped_by, message = "diverged", problem
                     break
+                growing = growing + 1 if trace.iterations and float(value.data) > trace.iterations[-1].loss else 0
                 before = {n: exact(p.data) for n, p in all_named.items()}
                 grads = {n: exact(all_named[n].grad) for n in names}
                 deltas = self.step()
@@ -173,17 +196,6 @@ def _named(model: Any, params: Sequence[Tensor]) -> dict[str, Tensor]:
         if all(q is not p for q in named.values()):
             named[p.name or f"param{i}"] = p
     return named
-
-
-def _first_non_finite(value: Tensor, params: dict[str, Tensor], backward: Callable[[], None]) -> str:
-    """Run backward and describe the first NaN or infinity in the loss or a gradient ('' if none)."""
-    if not np.all(np.isfinite(value.data)):
-        return f"the loss became {float(value.data)}"
-    backward()
-    for name, p in params.items():
-        if p.grad is not None and not np.all(np.isfinite(p.grad)):
-            return f"the gradient of {name} is not finite"
-    return ""
 
 
 class GradientDescent(Optimizer):

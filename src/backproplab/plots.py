@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.tensor import Tensor, no_grad
-from backproplab.trace import Trace
+from backproplab.trace import Trace, scalar
 
 PINK = "#ff69b4"  # the worked example's loss curve
 GREEN = "#009e73"  # the worked example's new predictions
@@ -67,10 +67,10 @@ def subsample(n: int, most: int = MAX_PATH_POINTS) -> np.ndarray:
 
 
 def _scalar_path(trace: Trace, name: str) -> np.ndarray:
-    values = trace.values(name)
-    if any(np.asarray(v).size != 1 for v in values):
+    values = [scalar(v) for v in trace.values(name)]
+    if any(v is None for v in values):
         raise ValueError(f"{name} is not a single number; loss curves are drawn for scalar parameters")
-    return np.array([float(np.asarray(v).reshape(-1)[0]) for v in values])
+    return np.array(values)
 
 
 def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", trace: Trace | None = None,
@@ -117,7 +117,7 @@ def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", 
             if abs(path[k] - last_x) < 0.08 * (span[1] - span[0]):
                 continue  # too close to the previous label to read
             last_x = path[k]
-            step = float(np.asarray(trace.iterations[k].step_sizes.get(param, 0.0)))
+            step = scalar(trace.iterations[k].step_sizes.get(param, 0.0))
             ax.annotate(f"{k + 1}: step {step:+.2f}", (path[k], losses[k]), textcoords="offset points",
                         xytext=(6, 8), fontsize=8, color=OKABE_ITO["vermillion"])
     ax.set_xlabel(f"{param} (parameter value)")
@@ -134,7 +134,7 @@ def _slope(model: Module, x: Any, y: Any, loss: str, param: str, value: float) -
         flag, p.grad, p.requires_grad = p.requires_grad, None, True
         try:
             get_loss(loss)(model(Tensor(x, name="x")), y).backward()
-            return float(p.grad)
+            return scalar(p.grad)
         finally:
             p.requires_grad, p.grad = flag, None
 

@@ -1,9 +1,13 @@
-"""Built-in worked examples: a network, its starting values and its data, ready to run."""
+"""Built-in worked examples. Each is a spec file shipped in the package (``specs/``), so
+``backproplab new FILE --from NAME`` hands out exactly what ``backproplab demo NAME`` runs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -50,32 +54,62 @@ class DosageNet(Module):
         return f"DosageNet({values})"
 
 
-@dataclass(frozen=True)
-class Preset:
-    """A worked example: what it shows, and how to build its network and data."""
-
-    name: str
-    summary: str
-    build: Callable[[], tuple[Module, tuple[np.ndarray, np.ndarray]]]
-    loss: str = "ssr"
-    optimize: str = "b3"
-    lr: float = 0.1
-    x_label: str = "x"
-    y_label: str = "y"
-    contour: tuple[str, str] | None = None  # the two parameters of its contour map
-
-
 def statquest() -> tuple[DosageNet, tuple[np.ndarray, np.ndarray]]:
     """The dosage network and its three samples: ``net, (x, y) = statquest()``."""
     return DosageNet(), (np.array(DOSAGE_X), np.array(DOSAGE_Y))
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A built-in example: its spec file, plus how it is labelled and drawn."""
+
+    name: str
+    model: Callable[[], Module] | None = None  # a hand-built network with the spec's exact values
+    x_label: str = "x"
+    y_label: str = "y"
+    contour: tuple[str, str] | None = None  # the two parameters of its contour map
+
+    @property
+    def text(self) -> str:
+        """The spec file, comments and all."""
+        return resources.files("backproplab.specs").joinpath(f"{self.name}.toml").read_text(encoding="utf-8")
+
+    @property
+    def summary(self) -> str:
+        return _spec(self.name, ()).description
+
+    def spec(self, overrides: tuple[str, ...] = ()) -> Any:
+        """The checked spec, with ``key=value`` overrides applied."""
+        return _spec(self.name, tuple(overrides))
+
+    def build(self, spec: Any = None) -> tuple[Module, tuple[np.ndarray, np.ndarray]]:
+        """A fresh network at the starting values, and the data."""
+        spec = spec or self.spec()
+        net, data = spec.build()
+        if self.model is not None:
+            net = self.model()
+            net.load_state_dict({n: p.data for n, p in spec.build()[0].named_parameters()})
+        return net, data
+
+
+@lru_cache(maxsize=64)
+def _spec(name: str, overrides: tuple[str, ...]) -> Any:
+    from backproplab.spec import parse
+
+    return parse(PRESETS[name].text, None, list(overrides))
+
+
 PRESETS: dict[str, Preset] = {
-    "statquest": Preset(
-        "statquest",
-        "the dosage network: 1 input, 2 softplus hidden nodes, gradient descent on b3 (SSR)",
-        statquest, loss="ssr", optimize="b3", lr=0.1, x_label="dosage", y_label="efficacy", contour=("w3", "b3"),
-    ),
+    p.name: p
+    for p in (
+        Preset("statquest", model=DosageNet, x_label="dosage", y_label="efficacy", contour=("w3", "b3")),
+        Preset("classic"),
+        Preset("xor", x_label="x₁", y_label="x₂"),
+        Preset("moons", x_label="x₁", y_label="x₂"),
+        Preset("circles", x_label="x₁", y_label="x₂"),
+        Preset("spiral", x_label="x₁", y_label="x₂"),
+        Preset("regression"),
+    )
 }
 
 

@@ -13,18 +13,13 @@ from rich.table import Table
 from backproplab.display import number
 from backproplab.explain.core import step_work
 from backproplab.explain.run import shown_iterations
-from backproplab.trace import Iteration, Trace
+from backproplab.trace import Iteration, Trace, scalar
 
 LOSS_SYMBOLS = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
 
 
 def loss_symbol(loss: str) -> str:
     return LOSS_SYMBOLS.get(loss, loss)
-
-
-def _scalar(value: object) -> float | None:
-    arr = np.asarray(value)
-    return float(arr) if arr.size == 1 else None
 
 
 def samples_table(trace: Trace, it: Iteration, digits: int) -> Table:
@@ -50,7 +45,7 @@ def step_lines(trace: Trace, it: Iteration, digits: int) -> list[str]:
     sym = loss_symbol(trace.loss)
     lines = []
     for name in trace.optimize:
-        g, s, old = _scalar(it.gradients[name]), _scalar(it.step_sizes[name]), _scalar(it.params[name])
+        g, s, old = scalar(it.gradients[name]), scalar(it.step_sizes[name]), scalar(it.params[name])
         if g is None or s is None or old is None:
             norm = float(np.linalg.norm(np.asarray(it.gradients[name])))
             lines.append(f"d{sym}/d{name}: a {np.shape(it.gradients[name])} array, norm {number(norm, digits)}")
@@ -85,8 +80,8 @@ def render_run(
         previous = i
         it = trace.iterations[i]
         where = ", ".join(
-            f"{name} = {number(_scalar(it.params[name]), digits)}"
-            for name in trace.optimize if _scalar(it.params[name]) is not None
+            f"{name} = {number(scalar(it.params[name]), digits)}"
+            for name in trace.optimize if scalar(it.params[name]) is not None
         )
         console.print(f"\n[bold]Iteration {i + 1}[/bold]" + (f" ({where})" if where else ""))
         if one_d:
@@ -108,8 +103,8 @@ def render_run(
     }
     console.print(f"[bold]{ends[final.stopped_by]}[/bold]")
     for name in trace.optimize:
-        value = _scalar(final.params[name])
-        last_g = _scalar(trace.iterations[-1].gradients[name]) if trace.iterations else None
+        value = scalar(final.params[name])
+        last_g = scalar(trace.iterations[-1].gradients[name]) if trace.iterations else None
         if value is not None:
             gtext = f"; the last gradient was {number(last_g, max(digits, 4))} ≈ 0" if (
                 last_g is not None and final.converged) else ""

@@ -22,6 +22,12 @@ def exact(value: Any) -> Value:
     return float(arr) if arr.ndim == 0 else np.array(arr, dtype=np.float64 if arr.dtype.kind != "f" else arr.dtype)
 
 
+def scalar(value: Any) -> float | None:
+    """A single number as a float; None for a tensor with more entries."""
+    arr = np.asarray(value)
+    return float(arr.reshape(-1)[0]) if arr.size == 1 else None
+
+
 def to_json_value(value: Value) -> Any:
     """Plain JSON types; NaN becomes null and infinities "Infinity"/"-Infinity" (strict JSON)."""
     if isinstance(value, np.ndarray):

@@ -17,7 +17,7 @@ from backproplab.explain.symbols import fmt_number, latex_name
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.tensor import Tensor
-from backproplab.trace import Trace
+from backproplab.trace import Trace, scalar
 
 LOSS_NAMES = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
 
@@ -31,11 +31,6 @@ def shown_iterations(n: int, every: int | None = None, head: int = 3, tail: int 
     else:
         picks = set(range(head)) | set(range(n - tail, n))
     return sorted(i for i in picks if 0 <= i < n)
-
-
-def _scalar(value: Any) -> float | None:
-    arr = np.asarray(value)
-    return float(arr.reshape(-1)[0]) if arr.size == 1 else None
 
 
 def predictions_table(trace: Trace, predictions: Any, digits: int) -> Block | None:
@@ -53,9 +48,10 @@ def predictions_table(trace: Trace, predictions: Any, digits: int) -> Block | No
 
 def explain_run(
     trace: Trace, model: Module, *, digits: int = 2, every: int | None = None, form: str = "auto",
-    title: str = "",
+    title: str = "", params: list[str] | None = None,
 ) -> Explanation:
-    """Every shown iteration of ``trace`` worked out; the run's parameters are left as they were."""
+    """Every shown iteration of ``trace`` worked out (for ``params``, default all optimized ones);
+    the run's parameters are left as they were."""
     if trace.inputs is None or not trace.iterations:
         raise ValueError("this trace has no iterations or no data to explain")
     loss_fn = get_loss(trace.loss)
@@ -76,8 +72,8 @@ def explain_run(
                 blocks.append(Block("para", [f"… {i - previous - 1} iteration(s) not shown …"]))
             previous = i
             it = trace.iterations[i]
-            where = ", ".join(f"{p} = {fmt_number(_scalar(it.params[p]), digits, 'text')}" for p in trace.optimize
-                              if _scalar(it.params[p]) is not None)
+            where = ", ".join(f"{p} = {fmt_number(scalar(it.params[p]), digits, 'text')}" for p in trace.optimize
+                              if scalar(it.params[p]) is not None)
             blocks.append(Block("heading", [f"Iteration {i + 1}" + (f" ({where})" if where else "")]))
             model.load_state_dict(it.params)
             for name, p in named.items():
@@ -88,9 +84,9 @@ def explain_run(
             if table is not None:
                 blocks.append(table)
             blocks.append(Block("para", [f"{sym} = {num(float(loss.data), digits, 'text')}"]))
-            for name in trace.optimize:
+            for name in params or trace.optimize:
                 exp = explain(loss, named[name], digits=digits, form=form, lr=trace.learning_rate,
-                              step_rule=trace.optimizer, step=_scalar(it.step_sizes[name]))
+                              step_rule=trace.optimizer, step=scalar(it.step_sizes[name]))
                 blocks += exp.blocks
         blocks += _ending(trace, digits)
     finally:
@@ -116,7 +112,7 @@ def _ending(trace: Trace, digits: int) -> list[Block]:
     lines = []
     last = trace.iterations[-1]
     for name in trace.optimize:
-        value, g = _scalar(final.params[name]), _scalar(last.gradients[name])
+        value, g = scalar(final.params[name]), scalar(last.gradients[name])
         if value is None or g is None:
             continue
         text = f"when {name} ≈ {fmt_number(value, digits, 'text')} the gradient is ≈ 0 ({num(g, 4, 'text')})"

@@ -1,0 +1,240 @@
+"""What each ``backproplab`` command does, once its arguments are parsed (``cli`` parses them).
+
+Every command works on a *job*: a built-in preset or a spec file, with the command line's
+settings applied on top, turned into a network, data and an optimizer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from backproplab import figures
+from backproplab.explain import explain
+from backproplab.explain.document import Block
+from backproplab.explain.run import explain_run
+from backproplab.graph import to_dot, write_graph
+from backproplab.losses import get_loss
+from backproplab.nn import Module, unknown_name_message
+from backproplab.presets import PRESETS, Preset
+from backproplab.report import render_run
+from backproplab.spec import Spec, read
+from backproplab.tensor import Tensor
+from backproplab.trace import Trace
+
+PROGRESS_FROM = 200  # show a progress bar for runs allowed this many steps or more
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit code 2."""
+
+
+@dataclass
+class Job:
+    """A preset or spec file, with the command line's settings applied, ready to train."""
+
+    title: str
+    spec: Spec
+    net: Module
+    x: np.ndarray
+    y: np.ndarray
+    preset: Preset
+
+    @property
+    def loss(self) -> str:
+        return self.spec.training["loss"]
+
+
+def _overrides(args: argparse.Namespace, net: Module) -> list[str]:
+    """The command line's training options as spec settings (``optimizer.lr=0.05`` …)."""
+    items = list(getattr(args, "set", None) or [])
+    if getattr(args, "optimize", None):
+        names = choose_parameters(net, args.optimize)
+        items.append("optimize=" + json.dumps(names))
+    if getattr(args, "lr", None) is not None:
+        items.append(f"optimizer.lr={args.lr!r}")
+    if getattr(args, "max_steps", None) is not None:
+        items.append(f"max_steps={args.max_steps}")
+    if getattr(args, "min_step", None) is not None:
+        items.append(f"min_step={args.min_step!r}")
+    return items
+
+
+def choose_parameters(net: Module, value: str) -> list[str]:
+    """The parameter names in an --optimize value, checked against the network."""
+    names = [n for n, _ in net.named_parameters()]
+    if value.strip() == "all":
+        return names
+    chosen = [s.strip() for s in value.split(",") if s.strip()]
+    if not chosen:
+        raise UsageError("--optimize needs at least one parameter name, or 'all'")
+    for name in chosen:
+        if name not in names:
+            raise UsageError(unknown_name_message("parameter", name, names) + " in --optimize")
+    return list(dict.fromkeys(chosen))
+
+
+def load_job(source: str, args: argparse.Namespace) -> Job:
+    """A preset by name, or a spec file by path, with the command line's settings."""
+    if source in PRESETS:
+        preset = PRESETS[source]
+        spec = preset.spec(tuple(_overrides(args, preset.build()[0])))
+        net, (x, y) = preset.build(spec)
+        return Job(f"{preset.name}: {spec.description}", spec, net, x, y, preset)
+    if source.endswith(".toml") or Path(source).exists():
+        base = read(source, list(getattr(args, "set", None) or []))
+        net, _ = base.build()
+        spec = read(source, _overrides(args, net))
+        net, (x, y) = spec.build()
+        title = f"{spec.name}: {spec.description}" if spec.description else spec.name
+        return Job(title, spec, net, x, y, Preset(spec.name))
+    raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
+
+
+def train(job: Job, args: argparse.Namespace, max_steps: int | None = None) -> Trace:
+    """Run the job's optimizer; the network ends at its final values."""
+    opt, _ = job.spec.optimizer(job.net)
+    if max_steps is not None:
+        opt.max_steps = max_steps
+    err = Console(stderr=True)
+    if opt.max_steps >= PROGRESS_FROM and err.is_terminal and not getattr(args, "json", False):
+        columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("steps", total=opt.max_steps)
+            return opt.fit(job.net, job.x, job.y, loss=job.loss, callback=lambda it: progress.advance(task))
+    return opt.fit(job.net, job.x, job.y, loss=job.loss)
+
+
+def _at_step(job: Job, args: argparse.Namespace, step: int) -> Trace | None:
+    """Train up to iteration ``step`` and put the network there (nothing to do for step 0)."""
+    if step == 0:
+        return None
+    trace = train(job, args, max_steps=step + 1)
+    if len(trace.iterations) <= step:
+        done = len(trace.iterations)
+        raise UsageError(f"the run {'converged' if trace.final.converged else 'stopped'} after {done} "
+                         f"iteration(s); choose --step from 0 to {done - 1}")
+    job.net.load_state_dict(trace.iterations[step].params)
+    return trace
+
+
+def _finish(trace: Trace, args: argparse.Namespace) -> int:
+    """Save the trace if asked, and report a run that diverged (exit code 1)."""
+    if getattr(args, "save", None):
+        path = figures.output_path(args.save)
+        path.write_text(trace.to_json(indent=1) + "\n", encoding="utf-8")
+        sys.stderr.write(f"wrote {path}\n")
+    if trace.final is not None and trace.final.stopped_by == "diverged":
+        sys.stderr.write(f"backproplab {args.command}: the run diverged: {trace.final.message} "
+                         "(the steps up to there were kept: --json prints them, --save FILE writes them)\n")
+        return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """demo PRESET and run FILE: train, then report as text, JSON or a worked narrative; figures too."""
+    job = load_job(args.source, args)
+    trace = train(job, args)
+    if args.json:
+        sys.stdout.write(trace.to_json() + "\n")
+    elif args.explain:
+        which = None if args.explain == "all" else [args.explain]
+        if which and which[0] not in trace.optimize:
+            raise UsageError(f"--explain {which[0]}: it is not optimized in this run (optimized: "
+                             f"{', '.join(trace.optimize)}); add --optimize {which[0]}")
+        story = explain_run(trace, job.net, digits=args.digits, every=args.every, form=args.form, title=job.title,
+                            params=which)
+        sys.stdout.write(story.render(args.format))
+    else:
+        render_run(trace, console, digits=args.digits, every=args.every, title=job.title)
+    if args.plot:
+        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg):
+            sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+    return _finish(trace, args)
+
+
+def cmd_explain(args: argparse.Namespace, console: Console) -> int:
+    job = load_job(args.source, args)
+    names = [n for n, _ in job.net.named_parameters()]
+    if args.param not in names:
+        raise UsageError(unknown_name_message("parameter", args.param, names) + " in --param")
+    _, optimized = job.spec.optimizer(job.net)
+    _at_step(job, args, args.step)
+    loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+    opt_spec = job.spec.training["optimizer"]
+    plain_gd = opt_spec["name"] == "gradient_descent"
+    lr = opt_spec["lr"] if args.param in optimized and plain_gd else None
+    exp = explain(loss, job.net.parameter(args.param), digits=args.digits, form=args.form, lr=lr, index=args.index)
+    lead = (f"{job.spec.name}, iteration {args.step + 1} ({opt_spec['name'].replace('_', ' ')}, learning rate "
+            f"{opt_spec['lr']:g}, optimizing {', '.join(optimized)})")
+    exp.blocks.insert(1, Block("para", [lead]))
+    sys.stdout.write(exp.render(args.format))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, console: Console) -> int:
+    job = load_job(args.source, args)
+    trace = train(job, args)
+    out = figures.output_path(args.output)
+    if args.kind == "animation":
+        param = figures.pick_param(job.net, trace, args.param)
+        frames = figures.animation(job.preset, job.net, trace, param, out)
+        sys.stderr.write(f"wrote {out} ({frames} frames)\n")
+        return 0
+    fig = figures.one(job.preset, job.net, trace, args.kind, param=args.param, params=args.params, step=args.step,
+                      log=args.log)
+    figures.save(fig, out)
+    sys.stderr.write(f"wrote {out}\n")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace, console: Console) -> int:
+    job = load_job(args.source, args)
+    _at_step(job, args, args.step)
+    loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+    path, note = write_graph(to_dot(loss), figures.output_path(args.output))
+    sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace, console: Console) -> int:
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("preset")
+    table.add_column("what it shows")
+    for name, preset in PRESETS.items():
+        table.add_row(name, preset.summary)
+    console.print(table)
+    console.print("Run one with 'backproplab demo NAME'; copy one to edit with "
+                  "'backproplab new FILE.toml --from NAME'.")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace, console: Console) -> int:
+    """Write an editable spec file: a preset's own file, comments and all."""
+    if args.source not in PRESETS:
+        raise UsageError(unknown_name_message("preset", args.source, PRESETS) + " in --from")
+    path = Path(args.file)
+    if path.suffix != ".toml":
+        raise UsageError(f"{args.file}: a spec file name ends in .toml, such as mynet.toml")
+    if path.exists() and not args.force:
+        raise UsageError(f"{args.file} already exists; choose another name, or add --force to overwrite it")
+    figures.output_path(str(path))
+    try:
+        path.write_text(PRESETS[args.source].text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.file}: {exc.strerror}") from None
+    sys.stderr.write(f"wrote {path}; edit it, then run 'backproplab run {path}'\n")
+    return 0
+
+
+COMMANDS: dict[str, Any] = {"demo": cmd_run, "run": cmd_run, "explain": cmd_explain, "plot": cmd_plot,
+                            "graph": cmd_graph, "presets": cmd_presets, "new": cmd_new}
