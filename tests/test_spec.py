@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -227,6 +228,7 @@ def test_non_finite_values_name_the_step_the_parameter_and_the_op(capsys, tmp_pa
 
 
 # --- fuzzing: every failure is the clean error -----------------------------------------------------
+FUZZ = int(os.environ.get("BACKPROPLAB_FUZZ_EXAMPLES", "150"))  # raise it for a longer hunt
 toml_values = st.recursive(
     st.one_of(st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=8), st.booleans()),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
@@ -240,7 +242,7 @@ documents = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=FUZZ, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(documents)
 def test_random_documents_fail_only_with_the_clean_error(doc):
     from backproplab.spec import check
@@ -251,7 +253,7 @@ def test_random_documents_fail_only_with_the_clean_error(doc):
         pass
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=FUZZ, deadline=None)
 @given(st.binary(max_size=200))
 def test_random_bytes_fail_only_with_the_clean_error(data):
     try:
@@ -260,7 +262,7 @@ def test_random_bytes_fail_only_with_the_clean_error(data):
         pass
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=FUZZ // 2, deadline=None)
 @given(st.sampled_from(STATQUEST.splitlines()), st.sampled_from(['"x"', "[1, 2]", "{a = 1}", "-1", "0", "1e400", ""]))
 def test_mutated_real_specs_fail_only_with_the_clean_error(line, value):
     if "=" not in line or line.lstrip().startswith("#"):

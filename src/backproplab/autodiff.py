@@ -54,6 +54,8 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return g
     if not shape:
         return np.asarray(np.add.reduce(g, axis=None))
+    if g.ndim == len(shape) + 1 and g.shape[1:] == shape:  # the common case: a bias over a batch
+        return np.add.reduce(g, axis=0)
     extra = g.ndim - len(shape)
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
@@ -249,6 +251,7 @@ class Compiled:
     def __init__(self, fn: Callable[[], Tensor]) -> None:
         self.fn = fn
         self.tape: Tape | None = None
+        self._last: Tensor | None = None
         self.records = 0  # how many times the graph was (re)recorded
 
     def forward(self) -> Tensor:
@@ -259,7 +262,7 @@ class Compiled:
             if not isinstance(root, Tensor):
                 raise TypeError(f"the compiled function must return a Tensor, got {type(root).__name__}")
             if not root.requires_grad:
-                self.tape = None
+                self.tape, self._last = None, root
                 return root
             self.tape = Tape(root)
             self.records += 1
@@ -270,7 +273,9 @@ class Compiled:
     def backward(self) -> list[Any]:
         """Add the gradients of the last forward pass into the leaves' ``.grad``; returns them all, by slot."""
         if self.tape is None:
-            raise RuntimeError("call forward() before backward(), and return a tensor that needs a gradient")
+            if self._last is not None:
+                _seed(self._last, None)  # the same clear error as loss.backward() on such a tensor
+            raise RuntimeError("call forward() before backward()")
         tape = self.tape
         if not tape.root.requires_grad or tape.root.data.shape != tape.seed.shape:
             _seed(tape.root, None)  # raises the same clear error backward() would

@@ -135,7 +135,7 @@ def _matmul_grad_a(g: Array, out: Array, a: Array, b: Array) -> Array:
         return (b @ g[..., None])[..., 0]
     if b.ndim == 1:  # A·b: dA_ij = G_i b_j
         return g[..., None] * b
-    return g @ np.swapaxes(b, -1, -2)
+    return g @ (b.T if b.ndim == 2 else np.swapaxes(b, -1, -2))
 
 
 def _matmul_grad_b(g: Array, out: Array, a: Array, b: Array) -> Array:
@@ -146,7 +146,7 @@ def _matmul_grad_b(g: Array, out: Array, a: Array, b: Array) -> Array:
         return a[:, None] * g[..., None, :]
     if b.ndim == 1:  # A·b: db_j = Σ_i A_ij G_i
         return (np.swapaxes(a, -1, -2) @ g[..., None])[..., 0]
-    return np.swapaxes(a, -1, -2) @ g
+    return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 
 
 def _width(a: Array) -> int:
@@ -339,8 +339,8 @@ ssr = Op(
 mse = Op(
     "mse", ("yhat", "y"), lambda yhat, y: _sum_of_squares(y - yhat) / y.size,
     (
-        lambda g, out, yhat, y: g * -2.0 * (y - yhat) / y.size,
-        lambda g, out, yhat, y: g * 2.0 * (y - yhat) / y.size,
+        lambda g, out, yhat, y: (yhat - y) * (2.0 / y.size) * g,
+        lambda g, out, yhat, y: (y - yhat) * (2.0 / y.size) * g,
     ),
     ("(1/$n) Σ ($y − $yhat)²", r"\frac{1}{$n}\sum ($y - $yhat)^{2}"),
     (("−2 × ($y − $yhat) / $n", r"-\frac{2}{$n}($y - $yhat)"), ("2 × ($y − $yhat) / $n", r"\frac{2}{$n}($y - $yhat)")),

@@ -234,6 +234,8 @@ def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
             raise c.fail(f"network.nodes.{key}", f"should be a formula in quotes, got {formula!r}")
     output = c.get(net, "output", "network", (str, list))
     outputs = [output] if isinstance(output, str) else output
+    if not outputs or not all(isinstance(o, str) for o in outputs):
+        raise c.fail("network.output", f"should be a node name or a list of node names, got {output!r}")
     params = c.get(net, "parameters", "network", dict, hint="the starting value of every parameter")
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

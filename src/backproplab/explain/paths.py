@@ -12,6 +12,7 @@ into the factor they belong to.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -80,7 +81,7 @@ class Factor:
 
     @property
     def value(self) -> float:
-        return float(np.prod([link.value for link in self.links])) if self.links else 1.0
+        return math.prod(link.value for link in self.links)
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Term:
 
     @property
     def value(self) -> float:
-        return float(np.prod([f.value for f in self.factors]))
+        return math.prod(f.value for f in self.factors)
 
 
 def _elementwise_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
