@@ -160,6 +160,18 @@ def test_animation_gif_has_one_frame_per_step(tmp_path):
         assert gif.n_frames == frames
 
 
+def test_mp4_needs_ffmpeg_or_says_so(tmp_path):
+    from matplotlib import animation
+
+    net, x, y, trace = fitted()
+    path = tmp_path / "descent.mp4"
+    if animation.FFMpegWriter.isAvailable():
+        assert plots.animate_descent(net, x, y, trace, "b3", str(path)) > 1 and path.stat().st_size > 0
+    else:
+        with pytest.raises(ValueError, match="MP4 needs ffmpeg"):
+            plots.animate_descent(net, x, y, trace, "b3", str(path))
+
+
 def test_prediction_curves_need_one_input():
     net = bl.MLP([2, 3, 1])
     with pytest.raises(ValueError, match="one input per sample"):

@@ -224,7 +224,8 @@ def test_non_finite_values_name_the_step_the_parameter_and_the_op(capsys, tmp_pa
         .replace("b1 = -1.43", "b1 = 0.1").replace('optimize = ["b3"]', 'optimize = "all"')
     code, _, err = run(capsys, "run", str(write(tmp_path, body)), "--set", "optimizer.lr=5")
     assert code == 1
-    assert "step" in err and "first went wrong in the forward pass of log (h1)" in err
+    assert "step" in err and "first went wrong in the forward pass of log (h1), which uses" in err
+    assert "w1" in err.split("which uses")[1] and "b1" in err.split("which uses")[1]
 
 
 # --- fuzzing: every failure is the clean error -----------------------------------------------------

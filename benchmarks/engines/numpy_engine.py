@@ -86,7 +86,8 @@ def _mlp(p, x, y, lr, loss_name, layers):
     def step():
         _, g = grads()
         for k, val in g.items():
-            p[k] -= lr * val
+            val *= lr  # in place: the gradient is a fresh array, and a new temporary would cost page faults
+            p[k] -= val
 
     def first():
         loss, g = grads()

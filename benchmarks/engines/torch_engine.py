@@ -45,6 +45,6 @@ def make(w, threads: int | None = None):
         loss = loss_value()
         loss.backward()
         p.update(p_saved)
-        return float(loss), {k: np.asarray(t.grad.numpy(), dtype=float) for k, t in fresh.items()}
+        return float(loss.detach()), {k: np.asarray(t.grad.numpy(), dtype=float) for k, t in fresh.items()}
 
     return step, first

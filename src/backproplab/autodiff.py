@@ -188,6 +188,23 @@ def _label(node: Tensor) -> str:
     return f"{node.op.name} ({node.name})" if node.name else node.op.name
 
 
+def _fed_by(node: Tensor, most: int = 3) -> str:
+    """', which uses w1, b1': the trainable leaves an op's result depends on."""
+    names: list[str] = []
+    stack, seen = [node], {id(node)}
+    while stack and len(names) < most:
+        current = stack.pop()
+        for p in current.parents:
+            if id(p) in seen or not p.requires_grad:
+                continue
+            seen.add(id(p))
+            if p.op is None:
+                names.append(p.name or "a parameter")
+            else:
+                stack.append(p)
+    return f", which uses {', '.join(names)}" if names else ""
+
+
 def where_not_finite(tape: Tape, grads: list[Any] | None = None) -> str:
     """Where the first NaN or infinity appeared: in which op's forward, or in which op's backward.
 
@@ -199,7 +216,7 @@ def where_not_finite(tape: Tape, grads: list[Any] | None = None) -> str:
                 return f"the value of {node.name or 'an input'} itself"
         for node in tape.order:
             if node.op is not None and not np.all(np.isfinite(node.data)):
-                return f"the forward pass of {_label(node)}"
+                return f"the forward pass of {_label(node)}{_fed_by(node)}"
         return "no op (every value is finite)"
     for i, _ins, edges in tape.backward_program:
         g = grads[i]

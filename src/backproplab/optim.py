@@ -199,7 +199,12 @@ def _named(model: Any, params: Sequence[Tensor]) -> dict[str, Tensor]:
 
 
 class GradientDescent(Optimizer):
-    """Plain gradient descent: step size = gradient × learning rate; new = old − step size."""
+    """Plain gradient descent: step size = gradient × learning rate; new = old − step size.
+
+    For large parameters the step sizes are written into a buffer kept per parameter (a new
+    array every step would cost more in page faults than the arithmetic); the array that
+    ``step()`` returns for such a parameter is therefore reused by the next step.
+    """
 
     name = "gradient_descent"
 
@@ -209,9 +214,15 @@ class GradientDescent(Optimizer):
         super().__init__(params, lr)
         self.min_step = float(min_step)
         self.max_steps = int(max_steps)
+        self._buffers: list[np.ndarray | None] = [None] * len(self.params)
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
-        return grad * self.rate(grad.dtype)
+        if grad.size <= IN_PLACE_FROM:
+            return grad * self.rate(grad.dtype)
+        buf = self._buffers[i]
+        if buf is None or buf.shape != grad.shape or buf.dtype != grad.dtype:
+            buf = self._buffers[i] = np.empty_like(grad)
+        return np.multiply(grad, self.rate(grad.dtype), out=buf)
 
 
 class SGD(Optimizer):

@@ -308,6 +308,8 @@ def animate_descent(model: Module, x: Any, y: Any, trace: Trace, param: str, pat
     """
     from matplotlib import animation
 
+    if path.endswith(".mp4") and not animation.FFMpegWriter.isAvailable():
+        raise ValueError("MP4 needs ffmpeg, which is not installed; write a .gif instead (no ffmpeg needed)")
     values = _scalar_path(trace, param)
     frames = subsample(len(values), most_frames)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
@@ -339,8 +341,6 @@ def animate_descent(model: Module, x: Any, y: Any, trace: Trace, param: str, pat
 
     anim = animation.FuncAnimation(fig, draw, frames=len(frames), blit=False)
     if path.endswith(".mp4"):
-        if not animation.FFMpegWriter.isAvailable():
-            raise ValueError("MP4 needs ffmpeg, which is not installed; write a .gif instead (no ffmpeg needed)")
         anim.save(path, writer=animation.FFMpegWriter(fps=fps))
     else:
         anim.save(path, writer=animation.PillowWriter(fps=fps))
