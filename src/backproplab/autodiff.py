@@ -147,7 +147,7 @@ class Tape:
             if g is None:
                 continue
             out = values[i]
-            args = [values[j] for j in ins]
+            args = (values[ins[0]], values[ins[1]]) if len(ins) == 2 else [values[j] for j in ins]
             for vjp, p, shape in edges:
                 local = vjp(g, out, *args)
                 if type(local) is not np.ndarray:

@@ -38,6 +38,7 @@ class Optimizer:
     """Holds the parameters to train; subclasses say how far each one moves per step."""
 
     name = "optimizer"
+    scalar_rule = False  # True where delta() is exactly gradient × lr (then single numbers take a fast path)
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params: list[Tensor] = list(params)
@@ -63,8 +64,14 @@ class Optimizer:
             if p.grad is None:
                 steps.append(np.zeros_like(p.data))
                 continue
-            delta = self.delta(i, p.grad)
             data = p.data
+            if self.scalar_rule and data.ndim == 0 and data.dtype == np.float64:
+                # one float64 number: Python's float arithmetic is the same IEEE arithmetic, without NumPy's overhead
+                delta = float(p.grad) * self.lr
+                p.data = np.asarray(float(data) - delta)
+                steps.append(np.asarray(delta))
+                continue
+            delta = self.delta(i, p.grad)
             if data.size > IN_PLACE_FROM and data.flags.writeable and data.dtype == delta.dtype:
                 data -= delta  # large: update in place, no new memory
             else:
@@ -207,6 +214,7 @@ class GradientDescent(Optimizer):
     """
 
     name = "gradient_descent"
+    scalar_rule = True
 
     def __init__(
         self, params: Iterable[Tensor], lr: float = 0.1, min_step: float = 1e-4, max_steps: int = 1000
