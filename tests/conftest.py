@@ -14,3 +14,24 @@ settings.load_profile("default")
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed (pip install '.[parity]')")
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the command line in-process: (exit code, stdout, stderr)."""
+    from backproplab.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_clean_error(capsys, args, message: str) -> str:
+    """The command fails with exit code 2 and one line on stderr that contains ``message``."""
+    code, out, err = cli(capsys, *args)
+    assert code == 2, (code, err)
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and out == ""
+    return err

@@ -10,11 +10,11 @@ import pytest
 
 from backproplab.cli import main
 
+from .conftest import assert_clean_error, cli
+
 
 def run_cli(capsys, *args):
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli(capsys, *args)
 
 
 def normal(text: str) -> str:
@@ -89,15 +89,7 @@ def test_long_runs_are_abbreviated_and_every_k_shows_more(capsys):
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(capsys, args, message):
-    try:
-        code = main(args)  # errors found after parsing return 2
-    except SystemExit as exc:  # argparse's own errors exit with 2
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert code == 2
-    assert message in err
-    assert len(err.strip().splitlines()) == 1, err
-    assert "Traceback" not in err and out == ""
+    assert_clean_error(capsys, args, message)
 
 
 def test_help_is_clear(capsys):
@@ -163,12 +155,7 @@ def test_demo_explain_narrates_the_whole_run(capsys):
     ],
 )
 def test_explain_bad_arguments(capsys, args, message):
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert_clean_error(capsys, args, message)
 
 
 def test_demo_plot_writes_every_figure(capsys, tmp_path):
@@ -206,9 +193,4 @@ def test_plot_and_graph_commands(capsys, tmp_path):
 )
 def test_plot_bad_arguments(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert_clean_error(capsys, args, message)

@@ -13,21 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backproplab.cli import main
 from backproplab.presets import PRESETS
 from backproplab.spec import SpecError, parse
+
+from .conftest import assert_clean_error, cli
 
 STATQUEST = PRESETS["statquest"].text
 MLP = PRESETS["xor"].text
 
 
 def run(capsys, *args):
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli(capsys, *args)
 
 
 def write(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
@@ -95,11 +91,8 @@ def test_every_bad_spec_gives_one_clear_line_and_exit_code_2(capsys, tmp_path, c
     changed = change(base)
     assert changed != base, "the test's edit did not apply"
     path = write(tmp_path, changed)
-    code, out, err = run(capsys, "run", str(path))
-    assert code == 2, err
-    assert message in err, err
+    err = assert_clean_error(capsys, ["run", str(path)], message)
     assert str(path) in err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and out == ""
 
 
 def test_syntax_errors_give_the_line(capsys, tmp_path):
