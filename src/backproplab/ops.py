@@ -353,12 +353,19 @@ bce_with_logits = Op(
     (("(σ($z) − $y) / $n", r"\frac{\sigma($z) - $y}{$n}"), ("−$z / $n", r"-\frac{$z}{$n}")),
     elementwise=False,
 )
+def log_softmax(z: Array) -> Array:
+    """z − ln Σ e^z along the last axis, shifted by the maximum so it never overflows."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
+
+
 softmax_cross_entropy = Op(
     "softmax_cross_entropy", ("z", "y"),
-    lambda z, y: -np.sum(y * (z - logsumexp(z, axis=-1, keepdims=True))) / (z.size // z.shape[-1]),
+    lambda z, y: -np.add.reduce(y * log_softmax(z), axis=None) / (z.size // z.shape[-1]),
     (
-        lambda g, out, z, y: g * (softmax(z) * np.sum(y, axis=-1, keepdims=True) - y) / (z.size // z.shape[-1]),
-        lambda g, out, z, y: g * -(z - logsumexp(z, axis=-1, keepdims=True)) / (z.size // z.shape[-1]),
+        lambda g, out, z, y: (np.exp(log_softmax(z)) * np.add.reduce(y, axis=-1, keepdims=True) - y)
+        * (g / (z.size // z.shape[-1])),
+        lambda g, out, z, y: log_softmax(z) * (-g / (z.size // z.shape[-1])),
     ),
     ("−(1/$n) Σ $y·ln softmax($z)", r"-\frac{1}{$n}\sum $y \ln \operatorname{softmax}($z)"),
     (
