@@ -122,3 +122,11 @@ def test_sequential_applies_in_order():
     assert out.shape == (5, 1)
     assert [n for n, _ in seq.named_parameters()] == ["W1", "b1", "W2", "b2"]
     assert "Sequential(" in repr(seq)
+
+
+def test_presets_by_name_with_a_hint():
+    from backproplab.presets import get_preset
+
+    assert get_preset("moons").name == "moons"
+    with pytest.raises(KeyError, match="did you mean 'moons'"):
+        get_preset("moon")

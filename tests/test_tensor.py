@@ -177,3 +177,13 @@ def test_central_difference_restores_the_input():
     g = bl.central_difference(lambda a: (a * a).sum(), [x], 0)
     np.testing.assert_allclose(g, [2.0, 4.0], rtol=1e-8)
     assert x.data is before
+
+
+def test_leaf_flags_follow_pytorch():
+    w = Tensor([1.0, 2.0]).requires_grad_()
+    y = w * 2
+    assert w.is_leaf and not y.is_leaf and w.requires_grad and y.requires_grad
+    w.requires_grad_(False)
+    assert not (w * 2).requires_grad
+    with pytest.raises(TypeError, match="only float tensors"):
+        Tensor([1, 2], dtype=np.int64).requires_grad_()

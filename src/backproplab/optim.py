@@ -8,6 +8,7 @@ stopping once every |step size| is below ``min_step`` or after ``max_steps``.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -34,7 +35,7 @@ def check_learning_rate(lr: Any) -> float:
     return value
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Holds the parameters to train; subclasses say how far each one moves per step."""
 
     name = "optimizer"
@@ -86,9 +87,9 @@ class Optimizer:
             cached = self._rates[dtype] = np.asarray(self.lr, dtype=dtype)
         return cached
 
+    @abstractmethod
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
         """How far parameter ``i`` moves down, given its gradient."""
-        raise NotImplementedError(f"{type(self).__name__} must say how far a parameter moves (delta)")
 
     def _diverged(self, step: int, value: Tensor, params: dict[str, Tensor], run: Any, trace: Trace,
                   growing: int) -> str:
