@@ -272,8 +272,13 @@ def network_diagram(model: Module, *, ax: Axes | None = None, values: bool | Non
     return fig
 
 
-def decision_boundary(model: Module, X: Any, y: Any, *, points: int = 150, ax: Axes | None = None) -> Figure:
-    """For 2-D classification data: the predicted class over the plane, and the data."""
+def decision_boundary(model: Module, X: Any, y: Any, *, points: int = 150, threshold: float = 0.0,
+                      ax: Axes | None = None) -> Figure:
+    """For 2-D classification data: the predicted class over the plane, and the data.
+
+    A single output is split at ``threshold``: 0 for logits (BCE), 0.5 for outputs trained
+    towards 0/1 targets with MSE. Several outputs: the largest wins.
+    """
     X = np.asarray(X, dtype=float)
     labels = np.asarray(y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -285,13 +290,13 @@ def decision_boundary(model: Module, X: Any, y: Any, *, points: int = 150, ax: A
     out = out.reshape(len(gx.ravel()), -1)
     score = out[:, 0] if out.shape[1] == 1 else np.argmax(out, axis=1).astype(float)
     fig, ax = _figure(ax, (5.6, 5.0))
-    levels = [-np.inf, 0.0, np.inf] if out.shape[1] == 1 else np.arange(-0.5, out.shape[1] + 0.5)
+    levels = [-np.inf, threshold, np.inf] if out.shape[1] == 1 else np.arange(-0.5, out.shape[1] + 0.5)
     colors = [OKABE_ITO["sky"], OKABE_ITO["orange"], OKABE_ITO["green"], OKABE_ITO["purple"]]
     ax.contourf(gx, gy, score.reshape(gx.shape), levels=levels, colors=colors[: len(levels) - 1], alpha=0.35)
     for k, marker in zip(np.unique(labels), "os^D"):
         mask = labels == k
         ax.scatter(X[mask, 0], X[mask, 1], marker=marker, s=22, color=colors[int(k) % 4], edgecolors="black",
-                   linewidths=0.5, label=f"class {k}", gid="data")
+                   linewidths=0.5, label=f"class {int(k) if float(k).is_integer() else k}", gid="data")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     ax.set_title("Decision boundary")

@@ -211,7 +211,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
     if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
         lines.append(Math(f"{lhs['text']} = " + plus["text"].join(shown["text"]),
                           rf"{lhs['latex']} &= " + r" \\ &\quad + ".join(shown["latex"])))
-        if any(len(t.factors) > 1 for t in ordered) or len(ordered) > 1:
+        if len(ordered) > 1:  # a single term: its value is the total, shown next
             lines.append(Math("= " + " + ".join(num(v, digits, "text", True) for v in values),
                               "&= " + " + ".join(num(v, digits, "latex", True) for v in values)))
     else:
