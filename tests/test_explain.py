@@ -143,9 +143,14 @@ def test_two_three_one_tanh_network_gets_a_full_explanation():
 def test_auto_switches_to_delta_when_paths_explode():
     net = bl.MLP([4, 16, 16, 1], "tanh", seed=0)
     loss = losses.mse(net(Tensor(np.ones((8, 4)), name="x")), np.zeros(8))
-    assert explain(loss, net.parameter("W1"), index=(0, 0)).form == "delta"
+    auto = explain(loss, net.parameter("W1"), index=(0, 0))
+    assert auto.form == "delta" and "more than 64 terms, so it is shown layer by layer" in auto.to_text()
+    assert explain(loss, net.parameter("W1"), index=(0, 0), form="paths").form == "paths"  # 8×16×16 terms
+    wide = bl.MLP([4, 80, 80, 1], "tanh", seed=0)
+    wide_loss = losses.mse(wide(Tensor(np.ones((100, 4)), name="x")), np.zeros(100))  # 8,000 paths
     with pytest.raises(ValueError, match="layer-by-layer form"):
-        explain(loss, net.parameter("W1"), index=(0, 0), form="paths")
+        explain(wide_loss, wide.parameter("W1"), index=(0, 0), form="paths")
+    assert explain(wide_loss, wide.parameter("W1"), index=(0, 0)).form == "delta"
 
 
 def test_bad_calls_are_clear_errors():

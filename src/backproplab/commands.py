@@ -168,6 +168,12 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     if args.param not in names:
         raise UsageError(unknown_name_message("parameter", args.param, names) + " in --param")
     _, optimized = job.spec.optimizer(job.net)
+    shape = job.net.parameter(args.param).shape
+    if args.index is not None and (len(args.index) != len(shape) or
+                                   any(not 0 <= i < n for i, n in zip(args.index, shape))):
+        given = ",".join(str(i + 1) for i in args.index)
+        raise UsageError(f"--index {given} does not fit {args.param}, which has shape {shape}; entries count from 1"
+                         + (f", so choose up to {','.join(map(str, shape))}" if shape else " (it is a single number)"))
     _at_step(job, args, args.step)
     loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
     opt_spec = job.spec.training["optimizer"]

@@ -28,6 +28,8 @@ from backproplab.tensor import Tensor
 from backproplab.trace import to_json_value
 
 FORMS = ("auto", "paths", "delta")
+MAX_PATHS = 5000  # the most terms the paths form writes out, even when asked for explicitly
+MAX_LINK_WORK = 5_000  # the most unit-gradient VJPs spent finding entry-level links (about a second)
 SHORT = 24  # a factor whose formula with numbers fits in this many characters is shown filled in
 
 
@@ -395,14 +397,21 @@ def explain(
     use_paths = form == "paths" or (form == "auto" and (wrt.data.size == 1 or index is not None))
     blocks: list[Block] = []
     details: dict[str, Any] = {}
+    fallback = ""
     if use_paths:
+        limit = max(max_terms, MAX_PATHS) if form == "paths" else max_terms
         try:
-            found = paths.enumerate(target, max_terms)
+            if paths.cost(order) > MAX_LINK_WORK:
+                raise TooManyPathsError("too much work entry by entry")
+            found = paths.enumerate(target, limit)
         except TooManyPathsError:
             if form == "paths":
-                raise ValueError(f"d{loss_name}/d{wrt_name} has more than {max_terms} terms entry by entry; "
+                raise ValueError(f"d{loss_name}/d{wrt_name} has more than {limit} terms entry by entry; "
                                  "use the layer-by-layer form (form='delta', --form delta)") from None
             use_paths = False
+            if index is not None:
+                fallback = (f"entry by entry this gradient has more than {max_terms} terms, so it is shown layer by "
+                            "layer; ask for the paths form (form='paths', --form paths) to see every term")
     if use_paths:
         terms = [split(p, namer, loss) for p in found]
         exact = float(engine[target]) if engine.ndim else float(engine)
@@ -421,6 +430,8 @@ def explain(
         param_label = shown_wrt
     else:
         blocks.append(Block("heading", [f"d{loss_name}/d{wrt_name}, layer by layer"]))
+        if fallback:
+            blocks.append(Block("note", [fallback]))
         body, details = _delta_blocks(loss, wrt, order, grads, namer, digits, paths.reach)
         blocks += body
         gradient = engine.copy() if engine.ndim else float(engine)

@@ -122,7 +122,8 @@ def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tu
         col = unbroadcast(np.asarray(vjp(g, node.data, *[p.data for p in node.parents], **attrs)), parent.shape)
         with np.errstate(all="ignore"):
             pattern = unbroadcast(np.asarray(vjp(g, np.asarray(out_stand_in), *stand_in, **attrs)), parent.shape)
-        links[e] = [(f, float(col[f])) for f in np.ndindex(parent.shape) if pattern[f] != 0 or col[f] != 0]
+        linked = np.argwhere((pattern != 0) | (col != 0))
+        links[e] = [(f, float(col[f])) for f in map(lambda row: tuple(int(v) for v in row), linked)]
     return links
 
 
@@ -154,7 +155,7 @@ class Paths:
     """Entry-level edges of the part of a graph that lies between the loss and one tensor."""
 
     def __init__(self, order: list[Tensor], root: Tensor, wrt: Tensor) -> None:
-        self.root, self.wrt = root, wrt
+        self.root, self.wrt, self.order = root, wrt, order
         reach: set[int] = set()
         for node in order:  # inputs first, so a node's parents are settled before it
             if node is wrt or any(id(p) in reach for p in node.parents):
@@ -169,27 +170,49 @@ class Paths:
             self._cache[key] = make(node, k)
         return self._cache[key]
 
+    def cost(self, order: list[Tensor]) -> int:
+        """How many unit-gradient VJPs the entry-level links would take (the work before any path)."""
+        return sum(node.data.size * sum(id(p) in self.reach for p in node.parents)
+                   for node in order if node.op is not None and not node.op.elementwise and id(node) in self.reach)
+
+    def leading_to(self, target: tuple[int, ...]) -> dict[int, set[tuple[int, ...]]]:
+        """For every node between, the entries from which some path reaches ``wrt[target]``."""
+        good: dict[int, set[tuple[int, ...]]] = {id(self.wrt): {target}}
+        for node in self.order:  # inputs before outputs
+            if node is self.wrt or id(node) not in self.reach or node.op is None:
+                continue
+            entries: set[tuple[int, ...]] = set()
+            for k, parent in enumerate(node.parents):
+                below = good.get(id(parent))
+                if not below:
+                    continue
+                for e, targets in self.links(node, k).items():
+                    if e not in entries and any(f in below for f, _ in targets):
+                        entries.add(e)
+            good[id(node)] = entries
+        return good
+
     def enumerate(self, target: tuple[int, ...], limit: int) -> list[list[Link]]:
         """Every path from the loss to ``wrt[target]``, as the list of links along it."""
+        good = self.leading_to(target)
         found: list[list[Link]] = []
         stack: list[tuple[Tensor, tuple[int, ...], list[Link]]] = [(self.root, (), [])]
         while stack:
             node, e, path = stack.pop()
             if node is self.wrt:
-                if e == target:
-                    found.append(path)
-                    if len(found) > limit:
-                        raise TooManyPathsError(f"more than {limit} terms")
-                continue
-            if node.op is None:
+                found.append(path)
+                if len(found) > limit:
+                    raise TooManyPathsError(f"more than {limit} terms")
                 continue
             for k in reversed(range(len(node.parents))):
                 parent = node.parents[k]
-                if id(parent) not in self.reach:
+                below = good.get(id(parent))
+                if not below:
                     continue
                 for f, value in reversed(self.links(node, k).get(e, [])):
-                    refs, n = _refs(node, k, e, f)
-                    stack.append((parent, f, path + [Link(node, k, e, f, value, refs, n)]))
+                    if f in below:
+                        refs, n = _refs(node, k, e, f)
+                        stack.append((parent, f, path + [Link(node, k, e, f, value, refs, n)]))
         return found
 
 
