@@ -197,3 +197,17 @@ def test_plot_and_graph_commands(capsys, tmp_path):
 def test_plot_bad_arguments(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     assert_clean_error(capsys, args, message)
+
+
+def test_long_runs_show_a_progress_bar_on_a_terminal(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from backproplab import commands
+
+    screen = io.StringIO()
+    monkeypatch.setattr(commands, "Console", lambda **kw: Console(file=screen, force_terminal=True, width=80))
+    code = main(["demo", "statquest", "--optimize", "all", "--max-steps", "300"])
+    assert code == 0
+    assert "training" in screen.getvalue() and "300" in screen.getvalue()
