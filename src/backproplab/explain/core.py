@@ -30,6 +30,7 @@ from backproplab.trace import to_json_value
 FORMS = ("auto", "paths", "delta")
 MAX_PATHS = 5000  # the most terms the paths form writes out, even when asked for explicitly
 MAX_LINK_WORK = 5_000  # the most unit-gradient VJPs spent finding entry-level links (about a second)
+WIDE = 100  # a sum of terms longer than this is written one term per line
 SHORT = 24  # a factor whose formula with numbers fits in this many characters is shown filled in
 
 
@@ -211,7 +212,10 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
     blocks.append(Block("para", [f"Putting in the numbers ({digits} decimals shown; everything is computed exactly):"]))
     lines = []
     if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
-        lines.append(Math(f"{lhs['text']} = " + plus["text"].join(shown["text"]),
+        joined = plus["text"].join(shown["text"])
+        if len(joined) > WIDE:  # one term per line, as the LaTeX form does
+            joined = "\n    + ".join(shown["text"])
+        lines.append(Math(f"{lhs['text']} = " + joined,
                           rf"{lhs['latex']} &= " + r" \\ &\quad + ".join(shown["latex"])))
         if len(ordered) > 1:  # a single term: its value is the total, shown next
             lines.append(Math("= " + " + ".join(num(v, digits, "text", True) for v in values),

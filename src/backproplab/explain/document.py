@@ -61,7 +61,7 @@ def to_text(blocks: list[Block]) -> str:
             title = _text_parts(b.parts)
             out += ["", title, "─" * len(title)] if out else [title, "─" * len(title)]
         elif b.kind == "lines":
-            out += ["  " + line.text for line in b.lines]
+            out += ["  " + line.text.replace("\n", "\n  ") for line in b.lines]
         elif b.kind == "note":
             out.append("note: " + _text_parts(b.parts))
         elif b.kind == "table":
@@ -142,7 +142,7 @@ def to_latex(blocks: list[Block], document: bool = False) -> str:
 
 HTML_STYLE = (
     "<style>.bpl{font-family:system-ui,sans-serif;line-height:1.5;max-width:60em}"
-    ".bpl pre{background:#f6f8fa;padding:.6em .9em;border-radius:6px;overflow-x:auto;"
+    ".bpl pre{background:#f6f8fa;padding:.6em .9em;border-radius:6px;overflow-x:auto;white-space:pre-wrap;"
     "font-family:ui-monospace,Menlo,Consolas,monospace}.bpl .math{font-family:ui-monospace,Menlo,monospace}"
     ".bpl .note{border-left:3px solid #d4a72c;padding-left:.6em;color:#5a4a00}"
     ".bpl table{border-collapse:collapse}.bpl td,.bpl th{padding:.2em .8em;text-align:right;"
