@@ -140,3 +140,12 @@ def test_fit_works_for_an_mlp_with_adam():
     trace = Adam(net.parameters(), lr=0.05).fit(net, x, y, loss="mse", max_steps=500, min_step=0)
     assert trace.final.loss < 0.05
     assert trace.optimizer == "adam" and trace.final.stopped_by == "max_steps"
+
+
+def test_step_sizes_belong_to_their_parameters_whatever_the_order_given():
+    net, (x, y) = bl.presets.statquest()
+    trace = GradientDescent([net.b3, net.w1], lr=0.1, max_steps=3).fit(net, x, y)
+    assert trace.optimize == ["w1", "b3"]  # the model's order
+    for it in trace.iterations:
+        for name in ("w1", "b3"):
+            assert it.step_sizes[name] == it.gradients[name] * 0.1

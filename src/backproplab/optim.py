@@ -135,7 +135,9 @@ class Optimizer(ABC):
         loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
         all_named = _named(model, self.params)
         mine = {id(p) for p in self.params}
-        names = [n for n, p in all_named.items() if id(p) in mine]
+        optimized = {n: p for n, p in all_named.items() if id(p) in mine}  # in the model's order
+        names = list(optimized)
+        name_of = {id(p): n for n, p in optimized.items()}
         x_t = x if isinstance(x, Tensor) else Tensor(x, name="x", dtype=self.params[0].dtype)
         y_t = y if isinstance(y, Tensor) else Tensor(y, name="y", dtype=self.params[0].dtype)
 
@@ -152,38 +154,36 @@ class Optimizer(ABC):
             return loss_fn(made["prediction"], y_t)
 
         run = compile(loss_value)  # the graph is recorded once and replayed: same numbers, less work
-        optimized = {n: p for n, p in all_named.items() if id(p) in mine}
-        quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")  # divergence is reported below
         growing = 0
         try:
-            quiet.__enter__()
-            for step in range(max_steps):
-                self.zero_grad()
-                value = run.forward()
-                prediction = made["prediction"]
-                problem = self._diverged(step, value, optimized, run, trace, growing)
-                if problem:
-                    stopped_by, message = "diverged", problem
-                    break
-                growing = growing + 1 if trace.iterations and float(value.data) > trace.iterations[-1].loss else 0
-                before = {n: exact(p.data) for n, p in all_named.items()}
-                grads = {n: exact(all_named[n].grad) for n in names}
-                deltas = self.step()
-                it = Iteration(
-                    step=step, params=before, predictions=exact(prediction.data), loss=float(value.data),
-                    gradients=grads, step_sizes={n: exact(d) for n, d in zip(names, deltas)},
-                )
-                trace.iterations.append(it)
-                if callback is not None:
-                    callback(it)
-                if all(float(np.max(np.abs(d))) < min_step for d in deltas):
-                    stopped_by = "min_step"
-                    break
-            with no_grad():
-                prediction = model(x_t)
-                final_loss = float(loss_fn(prediction, y_t).data)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
+                for step in range(max_steps):
+                    self.zero_grad()
+                    value = run.forward()
+                    prediction = made["prediction"]
+                    problem = self._diverged(step, value, optimized, run, trace, growing)
+                    if problem:
+                        stopped_by, message = "diverged", problem
+                        break
+                    growing = growing + 1 if trace.iterations and float(value.data) > trace.iterations[-1].loss else 0
+                    before = {n: exact(p.data) for n, p in all_named.items()}
+                    grads = {n: exact(p.grad) for n, p in optimized.items()}
+                    deltas = self.step()  # in the optimizer's order, which may differ from the model's
+                    steps = {name_of[id(p)]: exact(d) for p, d in zip(self.params, deltas)}
+                    it = Iteration(
+                        step=step, params=before, predictions=exact(prediction.data), loss=float(value.data),
+                        gradients=grads, step_sizes={n: steps[n] for n in names},
+                    )
+                    trace.iterations.append(it)
+                    if callback is not None:
+                        callback(it)
+                    if all(float(np.max(np.abs(d))) < min_step for d in deltas):
+                        stopped_by = "min_step"
+                        break
+                with no_grad():
+                    prediction = model(x_t)
+                    final_loss = float(loss_fn(prediction, y_t).data)
         finally:
-            quiet.__exit__(None, None, None)
             for p in all_named.values():
                 p.requires_grad = saved[id(p)]
         trace.final = Final(
