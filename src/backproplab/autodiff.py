@@ -73,8 +73,8 @@ def _bind(fn: Callable[..., Any], attrs: dict[str, Any] | None) -> Callable[...,
 class Tape:
     """A recorded graph as flat forward and backward programs over numbered slots."""
 
-    def __init__(self, root: Tensor) -> None:
-        order = topological_order(root)
+    def __init__(self, root: Tensor, order: list[Tensor] | None = None) -> None:
+        order = topological_order(root) if order is None else order
         slot = {id(n): i for i, n in enumerate(order)}
         constants = []
         for node in order:
@@ -230,8 +230,11 @@ def where_not_finite(tape: Tape, grads: list[Any] | None = None) -> str:
 
 
 def backprop(root: Tensor, seed: np.ndarray, order: list[Tensor] | None = None) -> dict[int, np.ndarray]:
-    """d(root)/d(node) for every node, keyed by ``id(node)``, starting from ``seed``."""
-    tape = Tape(root)
+    """d(root)/d(node) for every node, keyed by ``id(node)``, starting from ``seed``.
+
+    ``order`` is ``topological_order(root)`` when the caller has it already.
+    """
+    tape = Tape(root, order)
     grads, _ = tape.gradients(seed, tape.values())
     return {id(n): g for n, g in zip(tape.nodes, grads) if g is not None}
 

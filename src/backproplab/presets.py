@@ -87,8 +87,9 @@ class Preset:
         spec = spec or self.spec()
         net, data = spec.build()
         if self.model is not None:
+            start = {n: p.data for n, p in net.named_parameters()}
             net = self.model()
-            net.load_state_dict({n: p.data for n, p in spec.build()[0].named_parameters()})
+            net.load_state_dict(start)
         return net, data
 
 

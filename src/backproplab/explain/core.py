@@ -13,14 +13,17 @@ explanation is returned, so a wrong explanation cannot be shown.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass, field
+from string import Template
 from typing import Any
 
 import numpy as np
 
 from backproplab.autodiff import backprop, topological_order
-from backproplab.display import sum_note
+from backproplab.display import rounding_note, shown, sum_note
 from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
 from backproplab.explain.symbols import Namer, element, fmt_number, latex_name, term
@@ -65,8 +68,6 @@ class Explanation:
 
     def render(self, fmt: str) -> str:
         """One of: text, md (markdown), latex, html, json."""
-        import json
-
         renderers = {"text": self.to_text, "md": self.to_markdown, "markdown": self.to_markdown,
                      "latex": lambda: self.to_latex(document=True), "html": lambda: self.to_html(full_page=True),
                      "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
@@ -133,20 +134,14 @@ def step_work(name: str, gradient: float, lr: float, old: float, digits: int, lo
     if rule == "gradient_descent":
         lines.append(Math(f"step size = gradient × learning rate = {g_t} × {lr:g} = {s_t}",
                           rf"\text{{step size}} = {g_l} \times {lr:g} = {s_l}"))
-        notes.append(_hand_note(float(g_t.replace("−", "-")) * lr, step, digits))
+        notes.append(rounding_note(shown(gradient, digits) * lr, step, digits))
     else:
         lines.append(Math(f"step size ({rule}) = {s_t}", rf"\text{{step size}} = {s_l}"))
     lines.append(Math(
         f"new {name} = old {name} − step size = {o_t} − {num(step, digits, 'text', True)} = {n_t}",
         rf"{p_l}^{{\text{{new}}}} = {o_l} - {num(step, digits, 'latex', True)} = {n_l}"))
-    notes.append(_hand_note(float(o_t.replace("−", "-")) - float(s_t.replace("−", "-")), new, digits))
+    notes.append(rounding_note(shown(old, digits) - shown(step, digits), new, digits))
     return lines, [n for n in notes if n]
-
-
-def _hand_note(by_hand: float, exact: float, digits: int) -> str:
-    from backproplab.display import rounding_note
-
-    return rounding_note(by_hand, exact, digits)
 
 
 # --- the paths form ----------------------------------------------------------------------------
@@ -273,8 +268,6 @@ def _matrix(value: np.ndarray, digits: int, fmt: str) -> str:
 
 
 def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -> str:
-    import re
-
     op = link_node.op
     template = op.backward_rule(k, fmt)
     values = {}
@@ -284,8 +277,6 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
             values[arg] = text if prec >= 9 else f"({text})"
     n = count(link_node)
     values["n"] = "n" if n is None else str(n)
-    from string import Template
-
     filled = Template(template).safe_substitute(values)
     if upstream == "1" and (filled.startswith("G ⊙ (") or filled.startswith(r"G \odot \left(")):
         inner = filled[len("G ⊙ ("):-1] if fmt == "text" else filled[len(r"G \odot \left("):-len(r"\right)")]
