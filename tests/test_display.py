@@ -7,18 +7,47 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backproplab.display import number, rounding_note, shown, sum_note
+from backproplab.display import exact_number, hand_value, latex_number, number, rounding_note, shown, sum_note
 
 
 def test_numbers_use_a_true_minus_and_fixed_decimals():
     assert number(-15.655108) == "−15.66"
     assert number(1.5655, 2) == "1.57"
     assert number(0.0) == "0.00"
-    assert number(-0.0001, 2) == "−0.0001"
+    assert number(-0.0001, 2) == "−0.00010"
     assert number(-6.57e-5, 2) == "−6.6e−5"
-    assert number(-1e-12, 2, minus="-") == "-1e-12"
+    assert number(-1e-12, 2, minus="-") == "-1.0e-12"
     assert number(float("nan")) == "NaN" and number(float("-inf")) == "−∞"
     assert number(-0.001, 1) == "−0.001"
+
+
+def test_small_values_keep_their_significant_figures():
+    # Issue 9: "dSSR/db1 = 0.01 … 0.01 × 0.1 = 0.0009" and "final SSR = 0.0001" under "SSR = 6.3e−5".
+    assert number(0.0094) == "0.0094" and number(0.0094 * 0.1) == "0.00094"
+    assert number(6.294e-5) == "6.3e−5" and number(6.294e-5, 4) == "6.294e−5"
+    assert number(0.19) == "0.19" and number(0.999) == "1.00" and number(2.6091) == "2.61"
+
+
+@given(st.floats(1e-12, 0.99, allow_nan=False), st.integers(1, 6), st.sampled_from([1, -1]))
+def test_below_one_the_relative_rounding_error_is_bounded(value, digits, sign):
+    value *= sign
+    assert abs(shown(value, digits) - value) <= 0.5 * 10.0 ** (1 - digits) * abs(value) * (1 + 1e-9)
+
+
+def test_data_is_shown_as_itself():
+    assert exact_number(0.5, 0) == "0.5" and exact_number(-2.25, 1) == "−2.25" and exact_number(3.0, 2) == "3"
+    assert exact_number(1 / 3, 2) == "0.33"  # more decimals than data carries: rounded as usual
+
+
+def test_latex_scientific_notation():
+    assert latex_number("6.3e-5") == r"6.3 \times 10^{-5}" and latex_number("-1e−12") == r"-1 \times 10^{-12}"
+    assert latex_number("2.61") == "2.61"
+
+
+def test_hand_value_works_out_plain_arithmetic_only():
+    assert hand_value("−2 × (0 − (−2.61))") == -2 * (0 + 2.61)
+    assert hand_value("(1 − 0.58) / 4") == (1 - 0.58) / 4
+    assert hand_value("σ(0)") is None and hand_value("__import__('os')") is None and hand_value("") is None
 
 
 def test_the_seed_sum_note():

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from backproplab.autodiff import backprop, topological_order
-from backproplab.display import rounding_note, shown, sum_note
+from backproplab.display import hand_value, number, precision, rounding_note, shown, sum_note
 from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
 from backproplab.explain.symbols import Namer, element, fmt_number, latex_name, term
@@ -155,11 +155,23 @@ def _factor_formula(f: Factor, namer: Namer, fmt: str, general: bool, digits: in
     return product([link.formula(namer, fmt, general, digits) for link in f.links], fmt)
 
 
-def _shown_factor(f: Factor, namer: Namer, fmt: str, digits: int) -> str:
-    filled = _factor_formula(f, namer, fmt, False, digits)
+def _shown_factor(f: Factor, namer: Namer, digits: int) -> dict[str, str]:
+    """A factor with the numbers put in, the same way in every format: its formula filled in
+    when that is short (decided on the text form), else its value."""
+    filled = _factor_formula(f, namer, "text", False, digits)
     if len(filled) <= SHORT and "=" not in filled and "if" not in filled:
-        return filled
-    return num(f.value, digits, fmt, wrap_negative=True)
+        return {"text": filled, "latex": _factor_formula(f, namer, "latex", False, digits)}
+    return {fmt: num(f.value, digits, fmt, wrap_negative=True) for fmt in ("text", "latex")}
+
+
+def _hand_product(shown_factors: list[str], factors: list[Factor], digits: int) -> float:
+    """The product a reader gets from the factors as shown (a formula that is not plain
+    arithmetic counts at its exact value)."""
+    product_ = 1.0
+    for text, f in zip(shown_factors, factors):
+        value = hand_value(text)
+        product_ *= f.value if value is None else value
+    return product_
 
 
 def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Term], namer: Namer, digits: int,
@@ -199,12 +211,22 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
     blocks.append(Block("lines", lines=factor_lines))
 
     ordered = [t for group in chains.values() for t in group]
-    shown = {fmt: [product([_shown_factor(f, namer, fmt, digits) for f in t.factors], fmt, keep_ones=True)
-                   for t in ordered]
+    pieces = [[_shown_factor(f, namer, digits) for f in t.factors] for t in ordered]
+    shown = {fmt: [product([p[fmt] for p in term_pieces], fmt, keep_ones=True) for term_pieces in pieces]
              for fmt in ("text", "latex")}
     values = [t.value for t in ordered]
+    product_notes = []
+    for t, term_pieces in zip(ordered, pieces):
+        if len(t.factors) > 1:
+            hand = _hand_product([p["text"] for p in term_pieces], t.factors, digits)
+            if rounding_note(hand, t.value, digits):
+                product_notes.append(f"{_term_label(t, namer)}: {number(hand, digits)}, exactly "
+                                     f"{num(t.value, max(digits + 4, 6), 'text')}, shown as {num(t.value, digits, 'text')}")
+    if product_notes:
+        product_notes = ["the rounded factors shown multiply to other values than the products shown ("
+                         + "; ".join(product_notes) + ")"]
     plus = {"text": " + ", "latex": " + "}
-    blocks.append(Block("para", [f"Putting in the numbers ({digits} decimals shown; everything is computed exactly):"]))
+    blocks.append(Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"]))
     lines = []
     if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
         joined = plus["text"].join(shown["text"])
@@ -224,6 +246,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
                           rf"{lhs['latex']} &= " + " + ".join(num(v, digits, "latex", True) for v in values)))
     lines.append(Math(f"= {num(total, digits, 'text')}", rf"&= {num(total, digits, 'latex')}"))
     blocks.append(Block("lines", lines=lines))
+    blocks += [Block("note", [n]) for n in product_notes]
     note = sum_note(values, total, digits) if len(values) > 1 else ""
     if note:
         blocks.append(Block("note", [note]))
@@ -233,6 +256,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
         "terms": [{"label": _term_label(t, namer), "factors": [f.value for f in t.factors], "value": t.value,
                    "shown": s} for t, s in zip(ordered, shown["text"])],
         "rounding_note": note,
+        "product_notes": product_notes,
     }
     return blocks, details
 

@@ -77,7 +77,13 @@ def to_text(blocks: list[Block]) -> str:
 
 
 def _md_parts(parts: list[Part]) -> str:
-    return "".join(_md_escape(p) if isinstance(p, str) else f"${p.latex}$" for p in parts)
+    return "".join(_md_escape(p) if isinstance(p, str) else f"${md_math(p.latex)}$" for p in parts)
+
+
+def md_math(latex: str) -> str:
+    """LaTeX for Markdown: ``<`` and ``>`` as \\lt and \\gt, so no HTML tag can appear in a
+    ``$$`` block that a notebook renders."""
+    return latex.replace("<", r"\lt ").replace(">", r"\gt ")
 
 
 def _md_escape(text: str) -> str:
@@ -89,10 +95,36 @@ def aligned_lines(lines: list[Math]) -> str:
     out = []
     for line in lines:
         tex = line.latex
-        if "&" not in tex and "=" in tex:
-            tex = tex.replace("=", "&=", 1)
+        at = _first_equals(tex)
+        if at >= 0 and not _has_alignment(tex):
+            tex = tex[:at] + "&" + tex[at:]
         out.append(tex)
     return " \\\\\n".join(out)
+
+
+def _outside_braces(tex: str):
+    """(position, character) of each character of ``tex`` not inside {…} and not escaped."""
+    depth, escaped = 0, False
+    for i, ch in enumerate(tex):
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0:
+            yield i, ch
+
+
+def _first_equals(tex: str) -> int:
+    return next((i for i, ch in _outside_braces(tex) if ch == "="), -1)
+
+
+def _has_alignment(tex: str) -> bool:
+    return any(ch == "&" for _, ch in _outside_braces(tex))
 
 
 def to_markdown(blocks: list[Block]) -> str:
@@ -101,12 +133,12 @@ def to_markdown(blocks: list[Block]) -> str:
         if b.kind == "heading":
             out.append(f"### {_md_parts(b.parts)}")
         elif b.kind == "lines":
-            out.append(f"$$\n\\begin{{aligned}}\n{aligned_lines(b.lines)}\n\\end{{aligned}}\n$$")
+            out.append(f"$$\n\\begin{{aligned}}\n{md_math(aligned_lines(b.lines))}\n\\end{{aligned}}\n$$")
         elif b.kind == "note":
             out.append(f"> **Note:** {_md_parts(b.parts)}")
         elif b.kind == "table":
             rows = [b.header] + b.rows
-            lines = ["| " + " | ".join(f"${c.latex}$" for c in r) + " |" for r in rows]
+            lines = ["| " + " | ".join(f"${md_math(c.latex)}$" for c in r) + " |" for r in rows]
             lines.insert(1, "|" + "---:|" * len(b.header))
             out.append("\n".join(lines))
         else:

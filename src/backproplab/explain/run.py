@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from backproplab.display import precision
 from backproplab.explain.core import Explanation, explain, num
 from backproplab.explain.document import Block, Math
 from backproplab.explain.symbols import fmt_number, latex_name
@@ -62,7 +63,7 @@ def explain_run(
     if title:
         blocks.append(Block("heading", [title]))
     blocks.append(Block("para", [f"Gradient descent on {', '.join(trace.optimize)} with loss {sym} and learning "
-                                 f"rate {trace.learning_rate:g}. Numbers are shown to {digits} decimals; every "
+                                 f"rate {trace.learning_rate:g}. Numbers: {precision(digits)}; every "
                                  "value is computed exactly."]))
     n = len(trace.iterations)
     previous = -1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backproplab import ops
-from backproplab.display import number, wrap
+from backproplab.display import exact_number, latex_number, number, wrap
 from backproplab.nn import Parameter
 from backproplab.tensor import Tensor
 
@@ -28,25 +28,50 @@ def minus(fmt: str) -> str:
     return "-" if fmt == "latex" else "−"
 
 
-def fmt_number(value: float, digits: int, fmt: str) -> str:
-    """A value as shown: exact short numbers as they are (0, 0.5, 1), others rounded."""
+def fmt_number(value: float, digits: int, fmt: str, data: bool = False) -> str:
+    """A value as shown: exact short numbers as they are (0, 0.5, 1), others rounded; ``data``
+    (inputs, targets) exactly when it has few decimals, whatever ``digits`` is. LaTeX writes
+    scientific notation as 6.3 \\times 10^{-5}."""
     value = float(value)
-    if np.isfinite(value) and round(value, digits) == value:
+    if data:
+        text = exact_number(value, digits, minus(fmt))
+    elif np.isfinite(value) and round(value, digits) == value:
         text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
-        text = "0" if text in ("-0", "") else text
-        return text.replace("-", minus(fmt))
-    return number(value, digits, minus(fmt))
+        text = ("0" if text in ("-0", "") else text).replace("-", minus(fmt))
+    else:
+        text = number(value, digits, minus(fmt))
+    return latex_number(text) if fmt == "latex" else text
+
+
+def is_data(node: Tensor) -> bool:
+    """Inputs and targets: leaves that are neither parameters nor trained."""
+    return node.op is None and not node.requires_grad and not isinstance(node, Parameter)
+
+
+LATEX_MATH_ESCAPES = {
+    "\\": r"\backslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%", "_": r"\_",
+    "^": r"\hat{}", "~": r"\sim{}", " ": r"\ ", "|": r"\vert{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Any string made safe inside LaTeX math: every TeX special written as a symbol, so a name
+    such as ``\\input{/etc/passwd}`` is shown, never run. Control characters are dropped."""
+    return "".join(LATEX_MATH_ESCAPES.get(ch, ch) for ch in text if ch.isprintable())
 
 
 def latex_name(name: str) -> str:
-    """``w1`` → ``w_{1}``, ``ŷ`` → ``\\hat{y}``, ``SSR`` → ``\\mathrm{SSR}``, ``z₁`` → ``z_{1}``."""
+    """``w1`` → ``w_{1}``, ``ŷ`` → ``\\hat{y}``, ``SSR`` → ``\\mathrm{SSR}``, ``z₁`` → ``z_{1}``;
+    any other name is escaped and set upright, never interpreted."""
     name = name.translate(str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
     m = re.fullmatch(r"(.*?)(\d+)", name)
     base, digits = (m.group(1), m.group(2)) if m and m.group(1) else (name, "")
-    base = LATEX_SPECIAL.get(base, base)
-    if len(base) > 1 and base.isalpha():
-        base = rf"\mathrm{{{base}}}"
-    base = re.sub(r"([_#%&$])", r"\\\1", base) if "\\" not in base else base
+    if base in LATEX_SPECIAL:
+        base = LATEX_SPECIAL[base]
+    elif re.fullmatch(r"[A-Za-z]+", base):
+        base = rf"\mathrm{{{base}}}" if len(base) > 1 else base
+    else:
+        return rf"\mathrm{{{latex_escape(name)}}}"
     return f"{base}_{{{digits}}}" if digits else base
 
 
@@ -146,7 +171,7 @@ def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, ge
     if digits is not None:
         value = element(node, index) if index is not None or node.data.ndim == 0 else None
         if value is not None:
-            text = fmt_number(value, digits, fmt)
+            text = fmt_number(value, digits, fmt, data=is_data(node))
             return (wrap(text, value) if fmt == "text" else (f"({text})" if value < 0 else text)), 9
     if namer.stop(node) or node.name or (node.op is None and node.data.size > 1 and digits is None):
         if index is None:
