@@ -44,8 +44,8 @@ def test_demo_json_carries_the_seed_numbers(capsys):
     data = json.loads(out)
     assert data["loss"] == "ssr" and data["learning_rate"] == 0.1 and data["optimize"] == ["b3"]
     first, second = data["iterations"][:2]
-    assert set(first) == {"step", "params", "predictions", "loss", "gradients", "step_sizes"}
-    assert first["step"] == 0 and set(first["params"]) == {"w1", "b1", "w2", "b2", "w3", "w4", "b3"}
+    assert set(first) == {"step", "iteration", "params", "predictions", "loss", "gradients", "step_sizes"}
+    assert first["step"] == 0 and first["iteration"] == 1 and second["iteration"] == 2 and set(first["params"]) == {"w1", "b1", "w2", "b2", "w3", "w4", "b3"}
     assert round(first["gradients"]["b3"], 1) == -15.7
     assert round(first["step_sizes"]["b3"], 2) == -1.57
     assert round(second["params"]["b3"], 2) == 1.57
@@ -125,7 +125,7 @@ def test_explain_command_reproduces_the_seed_derivation(capsys):
 def test_explain_w1_at_a_later_step_with_all_parameters(capsys):
     code, out, _ = run_cli(capsys, "explain", "statquest", "--param", "w1", "--step", "3", "--optimize", "all")
     assert code == 0
-    assert "iteration 4" in out and "dSSR/dw1 = Σ_i dSSR/dŷ_i · dŷ_i/dh1_i · dh1_i/dz1_i · dz1_i/dw1" in out
+    assert "iteration 3" in out and "dSSR/dw1 = Σ_i dSSR/dŷ_i · dŷ_i/dh1_i · dh1_i/dz1_i · dz1_i/dw1" in out
 
 
 @pytest.mark.parametrize("fmt", ["md", "latex", "html", "json"])
@@ -147,8 +147,13 @@ def test_demo_explain_narrates_the_whole_run(capsys):
     ("args", "message"),
     [
         (["explain", "statquest", "--param", "b9"], "unknown parameter 'b9'; did you mean 'b3'?"),
-        (["explain", "statquest", "--param", "b3", "--step", "50"], "choose --step from 0 to 11"),
-        (["explain", "statquest", "--param", "b3", "--step", "-1"], "must be 0 or more"),
+        (["explain", "statquest", "--param", "b3", "--step", "50"], "choose --iteration from 1 to 12"),
+        (["explain", "statquest", "--param", "b3", "--iteration", "13"], "choose --iteration from 1 to 12"),
+        (["explain", "statquest", "--param", "b3", "--iteration", "0"], "must be 1 or more"),
+        (["explain", "statquest", "--param", "b3", "--step", "-1"], "must be 1 or more"),
+        (["explain", "statquest", "--param", "b3", "--iteration", "7", "--max-steps", "5"],
+         "stopped after 5 iteration(s); choose --iteration from 1 to 5"),
+        (["plot", "statquest", "predictions", "--iteration", "13", "-o", "p.png"], "choose --iteration from 1 to 12"),
         (["explain", "statquest", "--param", "b3", "--format", "pdf"], "invalid choice"),
         (["explain", "statquest"], "--param"),
         (["demo", "statquest", "--json", "--explain"], "not allowed with"),

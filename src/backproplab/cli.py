@@ -52,6 +52,13 @@ step_arg = number_arg(int, lambda v: v >= 0, "0 or more")
 digits_arg = number_arg(int, lambda v: 0 <= v <= 12, "between 0 and 12")
 
 
+def add_iteration_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``--iteration K`` (1-based: iteration 1 is the starting values), with ``--step`` as an alias."""
+    p.add_argument("--iteration", "--step", dest="iteration", type=positive_int, default=1, metavar="K",
+                   help=f"{what} at iteration K of the run, counted as the demo prints them (1, the default, is the "
+                   "starting values); --step K means the same")
+
+
 def index_arg(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) - 1 for part in text.split(","))
@@ -138,12 +145,11 @@ def build_parser() -> Parser:
         "explain", help="work out one gradient by the chain rule, with the numbers put in",
         description="Work out d(loss)/d(parameter) by the chain rule from the recorded graph: the chain-rule "
         "form, each factor's local derivative, the numbers sample by sample, and the gradient-descent step.",
-        epilog="Example: backproplab explain statquest --param w1 --step 3 --optimize all",
+        epilog="Example: backproplab explain statquest --param w1 --iteration 3 --optimize all",
     )
     explain.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     explain.add_argument("--param", required=True, metavar="NAME", help="the parameter to explain, such as b3 or w1")
-    explain.add_argument("--step", type=step_arg, default=0, metavar="N",
-                         help="explain iteration N of the run (0, the default, is the starting values)")
+    add_iteration_option(explain, "explain the gradient")
     explain.add_argument("--index", type=index_arg, default=None, metavar="I,J",
                          help="for a matrix parameter, the entry to explain, counted from 1 (such as 1,2)")
     add_training_options(explain)
@@ -164,8 +170,7 @@ def build_parser() -> Parser:
                       help="the parameter for loss-curve and animation (default: the first one optimized)")
     plot.add_argument("--params", default=None, metavar="A,B",
                       help="the two parameters of a contour map (default: the first two optimized, or w3,b3)")
-    plot.add_argument("--step", type=step_arg, default=0, metavar="N",
-                      help="for predictions: show iteration N before and after its step (default: 0)")
+    add_iteration_option(plot, "for predictions: show the predictions before and after the step taken")
     plot.add_argument("--log", action="store_true", help="for loss-history: a log-scale loss axis")
     add_training_options(plot)
 
@@ -177,8 +182,7 @@ def build_parser() -> Parser:
     )
     graph.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     graph.add_argument("-o", "--output", required=True, metavar="FILE", help="graph.dot, graph.svg, graph.png …")
-    graph.add_argument("--step", type=step_arg, default=0, metavar="N",
-                       help="draw the graph at iteration N of the run (default: 0, the starting values)")
+    add_iteration_option(graph, "draw the graph")
     add_training_options(graph)
 
     sub.add_parser("presets", help="list the built-in examples", description="List the built-in examples.")

@@ -114,16 +114,18 @@ def train(job: Job, args: argparse.Namespace, max_steps: int | None = None) -> T
     return opt.fit(job.net, job.x, job.y, loss=job.loss)
 
 
-def _at_step(job: Job, args: argparse.Namespace, step: int) -> Trace | None:
-    """Train up to iteration ``step`` and put the network there (nothing to do for step 0)."""
-    if step == 0:
+def _at_iteration(job: Job, args: argparse.Namespace, k: int) -> Trace | None:
+    """Train up to iteration ``k`` (1-based, as the demo prints them) and put the network there."""
+    if k == 1:
         return None
-    trace = train(job, args, max_steps=step + 1)
-    if len(trace.iterations) <= step:
+    opt, _ = job.spec.optimizer(job.net)
+    trace = train(job, args, max_steps=min(k, opt.max_steps))
+    if len(trace.iterations) < k:
         done = len(trace.iterations)
-        raise UsageError(f"the run {'converged' if trace.final.converged else 'stopped'} after {done} "
-                         f"iteration(s); choose --step from 0 to {done - 1}")
-    job.net.load_state_dict(trace.iterations[step].params)
+        how = "converged" if trace.final.converged else "stopped"
+        raise UsageError(f"--iteration {k}: the run {how} after {done} iteration(s); choose --iteration from 1 "
+                         f"to {done}")
+    job.net.load_state_dict(trace.iterations[k - 1].params)
     return trace
 
 
@@ -174,15 +176,16 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
         given = ",".join(str(i + 1) for i in args.index)
         raise UsageError(f"--index {given} does not fit {args.param}, which has shape {shape}; entries count from 1"
                          + (f", so choose up to {','.join(map(str, shape))}" if shape else " (it is a single number)"))
-    _at_step(job, args, args.step)
+    _at_iteration(job, args, args.iteration)
     loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
     opt_spec = job.spec.training["optimizer"]
     plain_gd = opt_spec["name"] == "gradient_descent"
     lr = opt_spec["lr"] if args.param in optimized and plain_gd else None
     exp = explain(loss, job.net.parameter(args.param), digits=args.digits, form=args.form, lr=lr, index=args.index)
-    lead = (f"{job.spec.name}, iteration {args.step + 1} ({opt_spec['name'].replace('_', ' ')}, learning rate "
+    lead = (f"{job.spec.name}, iteration {args.iteration} ({opt_spec['name'].replace('_', ' ')}, learning rate "
             f"{opt_spec['lr']:g}, optimizing {', '.join(optimized)})")
     exp.blocks.insert(1, Block("para", [lead]))
+    exp.details["iteration"] = args.iteration
     sys.stdout.write(exp.render(args.format))
     return 0
 
@@ -196,7 +199,11 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         frames = figures.animation(job.preset, job.net, trace, param, out)
         sys.stderr.write(f"wrote {out} ({frames} frames)\n")
         return 0
-    fig = figures.one(job.preset, job.net, trace, args.kind, param=args.param, params=args.params, step=args.step,
+    if args.iteration > len(trace.iterations):
+        raise UsageError(f"--iteration {args.iteration}: the run has {len(trace.iterations)} iteration(s); choose "
+                         f"--iteration from 1 to {len(trace.iterations)}")
+    fig = figures.one(job.preset, job.net, trace, args.kind, param=args.param, params=args.params,
+                      step=args.iteration - 1,
                       log=args.log)
     figures.save(fig, out)
     sys.stderr.write(f"wrote {out}\n")
@@ -205,7 +212,7 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_graph(args: argparse.Namespace, console: Console) -> int:
     job = load_job(args.source, args)
-    _at_step(job, args, args.step)
+    _at_iteration(job, args, args.iteration)
     loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
     path, note = write_graph(to_dot(loss), figures.output_path(args.output))
     sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))

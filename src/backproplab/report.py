@@ -8,11 +8,12 @@ from collections.abc import Callable
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from backproplab.display import number
-from backproplab.explain.core import step_work
 from backproplab.explain.run import shown_iterations
+from backproplab.explain.steps import method_name, run_moments, step_work
 from backproplab.trace import Iteration, Trace, scalar
 
 LOSS_SYMBOLS = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
@@ -40,18 +41,20 @@ def samples_table(trace: Trace, it: Iteration, digits: int) -> Table:
     return table
 
 
-def step_lines(trace: Trace, it: Iteration, digits: int) -> list[str]:
+def step_lines(trace: Trace, it: Iteration, digits: int, moments: dict[str, list] | None = None) -> list[str]:
     """The gradient → step size → new value working for every optimized scalar parameter."""
     sym = loss_symbol(trace.loss)
     lines = []
     for name in trace.optimize:
+        m = (moments or {}).get(name)
         g, s, old = scalar(it.gradients[name]), scalar(it.step_sizes[name]), scalar(it.params[name])
         if g is None or s is None or old is None:
             norm = float(np.linalg.norm(np.asarray(it.gradients[name])))
             lines.append(f"d{sym}/d{name}: a {np.shape(it.gradients[name])} array, norm {number(norm, digits)}")
             continue
         lines.append(f"d{sym}/d{name} = {number(g, digits)}")
-        work, notes = step_work(name, g, trace.learning_rate, old, digits, sym, rule=trace.optimizer, step=s)
+        work, notes = step_work(name, g, trace.learning_rate, old, digits, sym, rule=trace.optimizer, step=s,
+                                moments=m[it.step] if m and it.step < len(m) else None)
         lines += [m.text for m in work] + [f"  note: {n}" for n in notes]
     return lines
 
@@ -68,10 +71,11 @@ def render_run(
     n = len(trace.iterations)
     sym = loss_symbol(trace.loss)
     if title:
-        console.print(f"[bold]{title}[/bold]")
+        console.print(f"[bold]{escape(title)}[/bold]")
     console.print(
-        f"Gradient descent on {', '.join(trace.optimize)} · loss {sym} · learning rate {trace.learning_rate:g}"
-    )
+        f"{method_name(trace.optimizer)} on {', '.join(trace.optimize)} · loss {sym} · learning rate "
+        f"{trace.learning_rate:g}", highlight=False, markup=False)
+    moments = {name: run_moments(trace, name) for name in trace.optimize if trace.optimizer == "adam"}
     one_d = trace.inputs is not None and np.asarray(trace.inputs).ndim == 1
     previous = -1
     for i in shown_iterations(n, every):
@@ -83,14 +87,14 @@ def render_run(
             f"{name} = {number(scalar(it.params[name]), digits)}"
             for name in trace.optimize if scalar(it.params[name]) is not None
         )
-        console.print(f"\n[bold]Iteration {i + 1}[/bold]" + (f" ({where})" if where else ""))
+        console.print(f"\n[bold]Iteration {i + 1}[/bold]" + (f" ({escape(where)})" if where else ""))
         if one_d:
             console.print(samples_table(trace, it, digits))
         console.print(f"{sym} = {number(it.loss, digits)}")
         if explain is not None:
             explain(it)
-        for line in step_lines(trace, it, digits):
-            console.print(line, highlight=False)
+        for line in step_lines(trace, it, digits, moments):
+            console.print(line, highlight=False, markup=False)
     final = trace.final
     if final is None:
         return
@@ -101,12 +105,12 @@ def render_run(
         "(raise --max-steps to go on).",
         "diverged": f"Stopped after {final.steps} step(s): the run diverged. {final.message}",
     }
-    console.print(f"[bold]{ends[final.stopped_by]}[/bold]")
+    console.print(f"[bold]{escape(ends[final.stopped_by])}[/bold]")
     for name in trace.optimize:
         value = scalar(final.params[name])
         last_g = scalar(trace.iterations[-1].gradients[name]) if trace.iterations else None
         if value is not None:
             gtext = f"; the last gradient was {number(last_g, max(digits, 4))} ≈ 0" if (
                 last_g is not None and final.converged) else ""
-            console.print(f"{name} ≈ {number(value, digits)}{gtext}", highlight=False)
+            console.print(f"{name} ≈ {number(value, digits)}{gtext}", highlight=False, markup=False)
     console.print(f"final {sym} = {number(final.loss, max(digits, 4))}", highlight=False)

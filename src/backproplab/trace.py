@@ -72,6 +72,7 @@ class Iteration:
     def to_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
+            "iteration": self.step + 1,  # as people count them: iteration 1 is the starting values
             "params": to_json_value(self.params),
             "predictions": to_json_value(self.predictions),
             "loss": to_json_value(self.loss),

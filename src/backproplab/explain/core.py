@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from backproplab.autodiff import backprop, topological_order
-from backproplab.display import hand_value, number, precision, rounding_note, shown, sum_note
+from backproplab.display import hand_value, number, precision, rounding_note, sum_note
 from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
+from backproplab.explain.steps import step_rule_text, step_work
 from backproplab.explain.symbols import Namer, element, fmt_number, latex_name, term
 from backproplab.tensor import Tensor
 from backproplab.trace import to_json_value
@@ -120,30 +121,6 @@ def product(parts: list[str], fmt: str, keep_ones: bool = False) -> str:
     return (" × " if fmt == "text" else r" \times ").join(parts)
 
 
-def step_work(name: str, gradient: float, lr: float, old: float, digits: int, loss: str = "L",
-              latex_param: str | None = None, rule: str = "gradient_descent", step: float | None = None
-              ) -> tuple[list[Math], list[str]]:
-    """The gradient-descent step as lines of working, plus rounding notes where they are due."""
-    step = gradient * lr if step is None else step
-    new = old - step
-    g_t, s_t, o_t, n_t = (num(v, digits, "text") for v in (gradient, step, old, new))
-    g_l, s_l, o_l, n_l = (num(v, digits, "latex") for v in (gradient, step, old, new))
-    p_l = latex_param or latex_name(name)
-    lines = []
-    notes = []
-    if rule == "gradient_descent":
-        lines.append(Math(f"step size = gradient × learning rate = {g_t} × {lr:g} = {s_t}",
-                          rf"\text{{step size}} = {g_l} \times {lr:g} = {s_l}"))
-        notes.append(rounding_note(shown(gradient, digits) * lr, step, digits))
-    else:
-        lines.append(Math(f"step size ({rule}) = {s_t}", rf"\text{{step size}} = {s_l}"))
-    lines.append(Math(
-        f"new {name} = old {name} − step size = {o_t} − {num(step, digits, 'text', True)} = {n_t}",
-        rf"{p_l}^{{\text{{new}}}} = {o_l} - {num(step, digits, 'latex', True)} = {n_l}"))
-    notes.append(rounding_note(shown(old, digits) - shown(step, digits), new, digits))
-    return lines, [n for n in notes if n]
-
-
 # --- the paths form ----------------------------------------------------------------------------
 def _factor_name(f: Factor, namer: Namer, fmt: str, general: bool) -> tuple[str, str]:
     top = term(namer, f.top[0], f.top[1], fmt, general, None)[0]
@@ -220,8 +197,9 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
         if len(t.factors) > 1:
             hand = _hand_product([p["text"] for p in term_pieces], t.factors, digits)
             if rounding_note(hand, t.value, digits):
-                product_notes.append(f"{_term_label(t, namer)}: {number(hand, digits)}, exactly "
-                                     f"{num(t.value, max(digits + 4, 6), 'text')}, shown as {num(t.value, digits, 'text')}")
+                exactly = num(t.value, max(digits + 4, 6), 'text')
+                product_notes.append(f"{_term_label(t, namer)}: {number(hand, digits)}, exactly {exactly}, "
+                                     f"shown as {num(t.value, digits, 'text')}")
     if product_notes:
         product_notes = ["the rounded factors shown multiply to other values than the products shown ("
                          + "; ".join(product_notes) + ")"]
@@ -376,13 +354,15 @@ def explain(
     max_terms: int = 64,
     step_rule: str = "gradient_descent",
     step: float | None = None,
+    moments: tuple[float, float, float] | None = None,
 ) -> Explanation:
     """Work out d loss / d wrt by the chain rule, from the recorded graph.
 
     ``form`` is "paths" (every path, sample by sample), "delta" (layer by layer) or "auto"
     (paths for a single entry when there are at most ``max_terms`` terms, else delta).
     ``index`` picks the entry of a tensor parameter for the paths form. With ``lr``, the
-    gradient-descent step (step size and new value) is worked out too.
+    gradient-descent step (step size and new value) is worked out too; ``step_rule``, ``step``
+    and ``moments`` (Adam's m̂, v̂, ε) describe another optimizer's step.
     """
     if not isinstance(loss, Tensor) or not isinstance(wrt, Tensor):
         raise TypeError("explain(loss, wrt=...) takes two tensors: the loss and a parameter")
@@ -460,9 +440,8 @@ def explain(
     details["index"] = list(target) if use_paths and wrt.data.ndim else None
     if lr is not None and old is not None:
         lines, notes = step_work(param_label, gradient, float(lr), old, digits, loss_name,
-                                 latex_param=param_latex, rule=step_rule, step=step)
-        blocks.append(Block("para", ["The gradient-descent step: step size = gradient × learning rate, "
-                                     "new value = old value − step size."]))
+                                 latex_param=param_latex, rule=step_rule, step=step, moments=moments)
+        blocks.append(Block("para", [step_rule_text(step_rule)]))
         blocks.append(Block("lines", lines=lines))
         blocks += [Block("note", [n]) for n in notes]
         s = gradient * float(lr) if step is None else step

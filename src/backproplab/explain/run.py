@@ -14,6 +14,7 @@ import numpy as np
 from backproplab.display import precision
 from backproplab.explain.core import Explanation, explain, num
 from backproplab.explain.document import Block, Math
+from backproplab.explain.steps import method_name, run_moments
 from backproplab.explain.symbols import fmt_number, latex_name
 from backproplab.losses import get_loss
 from backproplab.nn import Module
@@ -62,11 +63,12 @@ def explain_run(
     blocks: list[Block] = []
     if title:
         blocks.append(Block("heading", [title]))
-    blocks.append(Block("para", [f"Gradient descent on {', '.join(trace.optimize)} with loss {sym} and learning "
-                                 f"rate {trace.learning_rate:g}. Numbers: {precision(digits)}; every "
+    blocks.append(Block("para", [f"{method_name(trace.optimizer)} on {', '.join(trace.optimize)} with loss {sym} "
+                                 f"and learning rate {trace.learning_rate:g}. Numbers: {precision(digits)}; every "
                                  "value is computed exactly."]))
     n = len(trace.iterations)
     previous = -1
+    moments = {name: run_moments(trace, name) for name in trace.optimize if trace.optimizer == "adam"}
     try:
         for i in shown_iterations(n, every):
             if i > previous + 1:
@@ -87,7 +89,8 @@ def explain_run(
             blocks.append(Block("para", [f"{sym} = {num(float(loss.data), digits, 'text')}"]))
             for name in params or trace.optimize:
                 exp = explain(loss, named[name], digits=digits, form=form, lr=trace.learning_rate,
-                              step_rule=trace.optimizer, step=scalar(it.step_sizes[name]))
+                              step_rule=trace.optimizer, step=scalar(it.step_sizes[name]),
+                              moments=moments[name][i] if name in moments else None)
                 blocks += exp.blocks
         blocks += _ending(trace, digits)
     finally:
@@ -95,7 +98,8 @@ def explain_run(
             named[name].data = data
             named[name].requires_grad = flag
     return Explanation(sym, ", ".join(trace.optimize), None, "run", digits, blocks,
-                       {"iterations": shown_iterations(n, every), "stopped_by": trace.final.stopped_by})
+                       {"iterations": [i + 1 for i in shown_iterations(n, every)],
+                        "stopped_by": trace.final.stopped_by})
 
 
 def _ending(trace: Trace, digits: int) -> list[Block]:
