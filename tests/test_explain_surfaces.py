@@ -1,0 +1,197 @@
+"""Every surface says the same thing: one iteration numbering, the same terms in every format,
+and names that cannot inject anything into LaTeX, Markdown or HTML."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pytest
+
+import backproplab as bl
+from backproplab import Tensor, losses
+from backproplab.optim import GradientDescent
+
+from .conftest import cli
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
+
+
+def plain(text: str) -> str:
+    """One spelling for every format: true minus and LaTeX's scientific notation as ASCII."""
+    text = text.replace("−", "-")
+    return re.sub(r" \\times 10\^\{(-?\d+)\}", r"e\1", text)
+
+
+def close_to_shown(shown: str, exact: float) -> bool:
+    """A shown number is the exact one, rounded to 2 decimals or 2 significant figures."""
+    value = float(plain(shown))
+    return abs(value - exact) <= max(0.005, 0.05 * abs(exact)) and (abs(exact) < 1 or abs(value - exact) <= 0.005)
+
+
+# --- one numbering ---------------------------------------------------------------------------------
+K = 3  # the iteration every surface is asked for
+
+
+@pytest.fixture(scope="module")
+def engine_iteration():
+    """Iteration K of the dosage network trained on every parameter, from the Python API."""
+    net, (x, y) = bl.presets.statquest()
+    trace = GradientDescent(net.parameters(), lr=0.1, max_steps=20).fit(net, x, y, loss="ssr")
+    return trace.iterations[K - 1]
+
+
+def test_every_surface_shows_the_same_iteration(capsys, engine_iteration):
+    it = engine_iteration
+    g, w1, loss = it.gradients["w1"], it.params["w1"], it.loss
+    common = ["statquest", "--optimize", "all", "--max-steps", "20"]
+
+    # the terminal report: the K-th block
+    code, out, _ = cli(capsys, "demo", *common, "--every", "1")
+    assert code == 0
+    block = plain(out).split(f"Iteration {K} (")[1].split("Iteration ")[0]
+    report_w1 = re.match(r"w1 = (\S+),", block).group(1)
+    report_g = re.search(r"dSSR/dw1 = (\S+)\n", block).group(1)
+    report_loss = re.search(r"SSR = (\S+)\n", block).group(1)
+    assert close_to_shown(report_w1, w1) and close_to_shown(report_g, g) and close_to_shown(report_loss, loss)
+
+    # the explainer, in every format, asked with --iteration and with --step
+    outputs = {}
+    for fmt in ("text", "md", "latex", "html", "json"):
+        code, out, _ = cli(capsys, "explain", *common, "--param", "w1", "--iteration", str(K), "--format", fmt)
+        assert code == 0
+        code, same, _ = cli(capsys, "explain", *common, "--param", "w1", "--step", str(K), "--format", fmt)
+        assert same == out
+        outputs[fmt] = plain(out)
+    data = json.loads(outputs["json"])
+    assert data["iteration"] == K and abs(data["gradient"] - g) <= 1e-12 * max(1, abs(g))
+    assert abs(data["step"]["old"] - w1) <= 1e-12
+    text = outputs["text"]
+    page = html.unescape(re.sub(r"<[^>]+>", "", outputs["html"]))
+    for doc in (text, page, outputs["md"], outputs["latex"]):
+        assert f"iteration {K} " in doc
+    for doc in (text, page):
+        assert re.findall(r"\n\s*= (\S+)\n", doc)[-1] == report_g
+        assert re.search(r"new w1 = old w1 - step size = (\S+) - ", doc).group(1) == report_w1
+    for doc in (outputs["md"], outputs["latex"]):
+        totals = re.findall(r"\n&= (\S+)\n\\end\{align", doc)
+        assert totals[0] == report_g
+        assert re.search(r"w_\{1\}\^\{\\text\{new\}\} &= (\S+) - ", doc).group(1) == report_w1
+
+    # the narrative and the trace JSON
+    code, out, _ = cli(capsys, "demo", *common, "--every", "1", "--explain", "w1")
+    assert re.search(rf"Iteration {K} \(w1 = (\S+),", plain(out)).group(1) == report_w1
+    code, out, _ = cli(capsys, "demo", *common, "--json")
+    saved = json.loads(out)["iterations"][K - 1]
+    assert saved["iteration"] == K and saved["step"] == K - 1
+    assert saved["gradients"]["w1"] == pytest.approx(g, abs=1e-12)
+
+
+# --- the same terms in every format --------------------------------------------------------------
+def _top_level_split(text: str, sep: str = " + ") -> list[str]:
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        depth += {"(": 1, ")": -1, "{": 1, "}": -1}.get(ch, 0)
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    return parts + [text[start:]]
+
+
+def text_terms(text: str, lhs: str) -> list[str]:
+    section = text.split("Putting in the numbers")[1]
+    body = re.split(r"\n\s*= ", section.split(f"{lhs} = ", 1)[1])[0]
+    if "\n" in body:
+        return [t.strip() for t in re.split(r"\n\s+\+ ", body)]
+    return [t.strip() for t in _top_level_split(body)]
+
+
+def latex_terms(doc: str) -> list[str]:
+    section = doc.split("Putting in the numbers")[1]
+    first = re.search(r"&= (.*?)\n", section).group(1)
+    return [t.strip() for t in first.split(r"\\ &\quad + ")]
+
+
+def numbers(term: str) -> list[float]:
+    return [float(n) for n in NUMBER.findall(plain(term).replace("- ", "-").replace("−", "-"))]
+
+
+@pytest.mark.parametrize(("source", "args", "lhs"), [
+    ("xor", ["--param", "W2", "--index", "1,1"], "dBCE/dW2[1,1]"),
+    ("statquest", ["--param", "w1"], "dSSR/dw1"),
+])
+def test_every_format_carries_the_same_terms(capsys, source, args, lhs):
+    docs = {}
+    for fmt in ("text", "md", "latex", "html", "json"):
+        code, out, _ = cli(capsys, "explain", source, *args, "--format", fmt)
+        assert code == 0
+        docs[fmt] = out
+    text = text_terms(plain(docs["text"]), lhs)
+    page = text_terms(plain(html.unescape(re.sub(r"<[^>]+>", "", docs["html"]))), lhs)
+    md, tex = latex_terms(plain(docs["md"])), latex_terms(plain(docs["latex"]))
+    saved = [plain(t["shown"]) for t in json.loads(docs["json"])["terms"]]
+    assert len(text) == len(page) == len(md) == len(tex) == len(saved) >= 3
+    assert page == text == saved
+    for t, m, x in zip(text, md, tex):
+        assert numbers(t) == numbers(m) == numbers(x), (t, m, x)
+    # each term as shown is what the engine multiplies: the JSON values sum to the engine's gradient
+    data = json.loads(docs["json"])
+    assert sum(t["value"] for t in data["terms"]) == pytest.approx(data["gradient"], abs=1e-12)
+
+
+# --- hostile names ---------------------------------------------------------------------------------
+HOSTILE = [r"\input{/etc/passwd}", "<img src=x onerror=alert(1)>", "$$ & | # % _ ^ ~ }{", "a=b\\def\\x{}"]
+
+
+def hostile_explanation(names):
+    x, y = Tensor([0.0, 0.5, 1.0], name="x"), Tensor([0.0, 1.0, 0.0], name="y")
+    w = Tensor(0.7, requires_grad=True, name=names[0])
+    h = w * x
+    h.name = names[1]
+    g = h * 2.0
+    g.name = names[2]
+    out = g + 0.25
+    out.name = names[3]
+    loss = losses.ssr(out, y)
+    return bl.explain(loss, wrt=w, lr=0.1), w
+
+
+def _balanced(tex: str) -> bool:
+    depth, escaped = 0, False
+    for ch in tex:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in "{}":
+            depth += 1 if ch == "{" else -1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+@pytest.mark.parametrize("rotate", range(len(HOSTILE)))
+def test_hostile_names_are_shown_never_run(rotate):
+    names = HOSTILE[rotate:] + HOSTILE[:rotate]
+    exp, w = hostile_explanation(names)
+    assert exp.gradient == pytest.approx(float(np.sum(-2 * (np.array([0, 1, 0]) - (2 * 0.7 * np.array([0, .5, 1]) + .25))
+                                                      * 2 * np.array([0, .5, 1]))), abs=1e-12)
+    tex = exp.to_latex(document=True)
+    assert not re.search(r"\\(input|def|include|write|immediate)\b", tex)
+    assert _balanced(tex)
+    for block in re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, re.S):
+        assert "$" not in block.replace(r"\$", "")  # no way out of math mode
+    md = exp.to_markdown()
+    assert not re.search(r"(?<!\\)<\s*img", md), md
+    for block in re.findall(r"\$\$(.*?)\$\$", md, re.S):
+        assert "<" not in block and ">" not in block
+    page = exp.to_html(full_page=True)
+    assert "<img" not in page and "&lt;img" in page
+    assert names[0] in exp.to_text()  # the terminal shows the name as it is
+    assert json.loads(exp.render("json"))["wrt"] == names[0]
