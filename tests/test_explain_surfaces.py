@@ -179,9 +179,9 @@ def _balanced(tex: str) -> bool:
 @pytest.mark.parametrize("rotate", range(len(HOSTILE)))
 def test_hostile_names_are_shown_never_run(rotate):
     names = HOSTILE[rotate:] + HOSTILE[:rotate]
-    exp, w = hostile_explanation(names)
-    assert exp.gradient == pytest.approx(float(np.sum(-2 * (np.array([0, 1, 0]) - (2 * 0.7 * np.array([0, .5, 1]) + .25))
-                                                      * 2 * np.array([0, .5, 1]))), abs=1e-12)
+    exp, _ = hostile_explanation(names)
+    xs, ys = np.array([0, 0.5, 1]), np.array([0, 1, 0])
+    assert exp.gradient == pytest.approx(float(np.sum(-2 * (ys - (2 * 0.7 * xs + 0.25)) * 2 * xs)), abs=1e-12)
     tex = exp.to_latex(document=True)
     assert not re.search(r"\\(input|def|include|write|immediate)\b", tex)
     assert _balanced(tex)
