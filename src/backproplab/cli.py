@@ -155,6 +155,17 @@ def build_parser() -> Parser:
     add_training_options(explain)
     add_display_options(explain)
 
+    forward = sub.add_parser(
+        "forward", help="the forward pass as a table: every node per sample, the residuals and the loss",
+        description="The forward pass, sample by sample: x, each named node (z1, h1, …, ŷ), the residual and "
+        "its square, and the loss that sums them; each column headed by its formula.",
+        epilog="Example: backproplab forward statquest --format md",
+    )
+    forward.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    add_iteration_option(forward, "show the forward pass")
+    add_training_options(forward)
+    add_display_options(forward)
+
     plot = sub.add_parser(
         "plot", help="draw one figure of a worked example",
         description="Draw one figure: the loss against a parameter (pink, with the tangent and every step), the "

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from backproplab import figures
-from backproplab.explain import explain
+from backproplab.explain import explain, forward_table
 from backproplab.explain.document import Block
 from backproplab.explain.run import explain_run
 from backproplab.graph import to_dot, write_graph
@@ -190,6 +190,17 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_forward(args: argparse.Namespace, console: Console) -> int:
+    """The forward pass as a table, sample by sample, at the chosen iteration."""
+    job = load_job(args.source, args)
+    _at_iteration(job, args, args.iteration)
+    table = forward_table(job.net, job.x, job.y, job.loss, digits=args.digits,
+                          title=f"{job.spec.name}, iteration {args.iteration}")
+    table.details["iteration"] = args.iteration
+    sys.stdout.write(table.render(args.format))
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     job = load_job(args.source, args)
     trace = train(job, args)
@@ -249,5 +260,6 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMMANDS: dict[str, Any] = {"demo": cmd_run, "run": cmd_run, "explain": cmd_explain, "plot": cmd_plot,
+COMMANDS: dict[str, Any] = {"demo": cmd_run, "run": cmd_run, "explain": cmd_explain, "forward": cmd_forward,
+                            "plot": cmd_plot,
                             "graph": cmd_graph, "presets": cmd_presets, "new": cmd_new}

@@ -1,5 +1,6 @@
 """The explainer: every gradient worked out by the chain rule, in numbers, from the recorded graph."""
 
 from backproplab.explain.core import Explanation, explain, step_work
+from backproplab.explain.forward import ForwardTable, forward_table
 
-__all__ = ["Explanation", "explain", "step_work"]
+__all__ = ["Explanation", "ForwardTable", "explain", "forward_table", "step_work"]

@@ -1,0 +1,247 @@
+"""The forward pass as a table: for each sample, every named node (x, z1, h1, …, ŷ), the residual,
+its square, and the loss that sums them; each column headed by its formula, written from the op
+table's expression templates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backproplab import ops
+from backproplab.autodiff import topological_order
+from backproplab.display import precision, sum_note
+from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
+from backproplab.explain.paths import count
+from backproplab.explain.symbols import LOSS_OPS, Namer, fmt_number, is_data, latex_name
+from backproplab.losses import get_loss
+from backproplab.nn import Module
+from backproplab.tensor import Tensor
+from backproplab.trace import to_json_value
+
+WIDEST = 4  # a node with more units per sample than this is left out of the table (with a note)
+HEAD, TAIL = 8, 2  # rows shown of a long table: the first and the last few
+
+
+@dataclass
+class Column:
+    """One column: the symbol, its formula (text and LaTeX), and one value per sample."""
+
+    symbol: Math
+    formula: Math | None
+    values: np.ndarray
+    data: bool = False
+
+
+@dataclass
+class ForwardTable:
+    """The forward pass, sample by sample. Render it with ``to_text``, ``to_markdown``,
+    ``to_latex``, ``to_html`` or ``to_dict``; in Jupyter it displays itself."""
+
+    loss: str
+    value: float
+    digits: int
+    blocks: list[Block] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        return to_text(self.blocks)
+
+    def to_markdown(self) -> str:
+        return to_markdown(self.blocks)
+
+    def to_latex(self, document: bool = False) -> str:
+        return to_latex(self.blocks, document=document)
+
+    def to_html(self, full_page: bool = False) -> str:
+        return to_html(self.blocks, full_page=full_page, title=f"the forward pass and {self.loss}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loss": self.loss, "value": to_json_value(self.value), "digits": self.digits,
+                **to_json_value(self.details)}
+
+    def render(self, fmt: str) -> str:
+        """One of: text, md (markdown), latex, html, json."""
+        renderers = {"text": self.to_text, "md": self.to_markdown, "markdown": self.to_markdown,
+                     "latex": lambda: self.to_latex(document=True), "html": lambda: self.to_html(full_page=True),
+                     "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
+        if fmt not in renderers:
+            raise ValueError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
+        return renderers[fmt]()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return (f"<ForwardTable {self.loss} = {fmt_number(self.value, self.digits, 'text')}, "
+                f"{self.details.get('samples', 0)} sample(s), {len(self.details.get('columns', []))} column(s)>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+def _symbol(namer: Namer, node: Tensor, per_sample: bool, fmt: str, unit: int | None = None) -> str:
+    name = namer.name(node)
+    base = name if fmt == "text" else latex_name(name)
+    if not per_sample:
+        return base
+    if unit is None:
+        return f"{base}_i" if fmt == "text" else (f"{{{base}}}_{{i}}" if "_{" in base else f"{base}_{{i}}")
+    return f"{base}[i,{unit + 1}]" if fmt == "text" else f"{{{base}}}_{{i,{unit + 1}}}"
+
+
+def _per_sample(node: Tensor, n: int) -> bool:
+    """Whether the node holds one row per sample (data and what is computed from it; never a parameter)."""
+    return node.data.ndim >= 1 and node.shape[0] == n and (node.op is not None or is_data(node))
+
+
+def _expr(namer: Namer, node: Tensor, n: int, fmt: str, top: bool = False) -> tuple[str, int]:
+    """How ``node`` is written from the nodes below it, stopping at named ones."""
+    per_sample = _per_sample(node, n)
+    if not top and (namer.stop(node) or node.op is None):
+        if node.op is None and not node.name and node.data.size == 1:
+            return fmt_number(float(node.data.reshape(-1)[0]), 4, fmt), 9
+        width = node.data.size // n if per_sample else 0
+        return _symbol(namer, node, per_sample and width == 1, fmt), 9
+    values = {}
+    for arg, parent in zip(node.op.args, node.parents):
+        text, prec = _expr(namer, parent, n, fmt)
+        values[arg] = text if prec > node.op.prec or (prec == node.op.prec and arg == node.op.args[0]) else f"({text})"
+    for attr in node.op.attrs:
+        values.setdefault(attr, str((node.attrs or {}).get(attr, attr)))
+    return node.op.render(fmt, "expr", values), node.op.prec
+
+
+def _columns(loss: Tensor, n: int) -> tuple[list[Column], list[str], Namer]:
+    order = topological_order(loss)
+    namer = Namer(order, loss)
+    columns: list[Column] = []
+    left_out: list[str] = []
+    target = loss.parents[1] if loss.op is not None and loss.op.name in LOSS_OPS else None
+    for node in order:
+        if node is loss or node is target or node.op is None or not _per_sample(node, n):
+            continue
+        if not (namer.stop(node) or (is_data(node) and node.name)):
+            continue
+        width = node.data.size // n
+        if width > WIDEST:
+            left_out.append(f"{namer.name(node)} ({width} per sample)")
+            continue
+        data = False
+        formula = None if node.op is None else Math(_expr(namer, node, n, "text", True)[0],
+                                                    _expr(namer, node, n, "latex", True)[0])
+        values = node.data.reshape(n, -1)
+        for j in range(width):
+            unit = None if width == 1 else j
+            sym = Math(_symbol(namer, node, True, "text", unit), _symbol(namer, node, True, "latex", unit))
+            columns.append(Column(sym, formula if j == 0 or width == 1 else None, values[:, j], data))
+    return columns, left_out, namer
+
+
+def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: int = 2,
+                  title: str = "") -> ForwardTable:
+    """The forward pass of ``model`` on ``(x, y)`` as a table, one row per sample, ending in the loss.
+
+    The residual and squared-residual columns appear for SSR and MSE, where the loss is their sum
+    (or mean); the total is checked against the engine's loss.
+    """
+    if not 0 <= int(digits) <= 12:
+        raise ValueError(f"digits must be between 0 and 12, got {digits}")
+    xs, ys = Tensor(x, name="x"), Tensor(y, name="y")
+    n = xs.shape[0] if xs.data.ndim else 1
+    with_grad = {p: p.requires_grad for _, p in model.named_parameters()}
+    try:
+        for p in with_grad:
+            p.requires_grad = True  # so the graph is recorded through every parameter
+        out = get_loss(loss)(model(xs), ys)
+    finally:
+        for p, flag in with_grad.items():
+            p.requires_grad = flag
+    columns, left_out, namer = _columns(out, n)
+    width = xs.data.size // max(n, 1)
+    x_values = xs.data.reshape(n, -1)
+    columns[:0] = [Column(Math("x_i" if width == 1 else f"x[i,{j + 1}]", "x_{i}" if width == 1 else f"x_{{i,{j + 1}}}"),
+                          None, x_values[:, j], True) for j in range(min(width, WIDEST))]
+    loss_name = namer.name(out)
+    yhat = out.parents[0] if out.op is not None and out.parents else None
+    y_sym = Math("y_i", "y_{i}")
+    hat = {fmt: _symbol(namer, yhat, True, fmt) for fmt in ("text", "latex")} if yhat is not None else None
+    squares = None
+    if out.op is not None and out.op.name in ("ssr", "mse") and yhat is not None and yhat.data.size == n:
+        residual = ys.data.reshape(n) - yhat.data.reshape(n)
+        squares = residual ** 2
+        res = {fmt: ops.sub.render(fmt, "expr", {"a": y_sym.text if fmt == "text" else y_sym.latex,
+                                                  "b": hat[fmt]}) for fmt in ("text", "latex")}
+        sq = {fmt: ops.pow.render(fmt, "expr", {"a": f"({res[fmt]})", "b": "2"}) for fmt in ("text", "latex")}
+        columns.append(Column(y_sym, None, ys.data.reshape(n), True))
+        columns.append(Column(Math("residual", r"\text{residual}"), Math(res["text"], res["latex"]), residual))
+        columns.append(Column(Math("squared", r"\text{squared}"), Math(sq["text"], sq["latex"]), squares))
+    elif ys.data.size == n:
+        columns.append(Column(y_sym, None, ys.data.reshape(n), True))
+
+    blocks: list[Block] = []
+    if title:
+        blocks.append(Block("heading", [title]))
+    blocks.append(Block("para", [f"The forward pass, sample by sample ({precision(digits)}; everything is computed "
+                                 "exactly). Each column is headed by the formula that computes it:"]))
+    header = [Math("sample", r"\text{sample}")]
+    for c in columns:
+        header.append(c.symbol if c.formula is None else
+                      Math(f"{c.symbol.text} = {c.formula.text}", f"{c.symbol.latex} = {c.formula.latex}"))
+    shown_rows = list(range(n)) if n <= HEAD + TAIL + 2 else list(range(HEAD)) + [-1] + list(range(n - TAIL, n))
+    rows = []
+    for i in shown_rows:
+        if i < 0:
+            gap = f"… {n - HEAD - TAIL} more"
+            rows.append([Math(gap, rf"\text{{{gap.replace('…', '...')}}}")] + [Math("…", r"\vdots")] * len(columns))
+            continue
+        rows.append([Math(str(i + 1), str(i + 1))] + [
+            Math(fmt_number(c.values[i], digits, "text", c.data), fmt_number(c.values[i], digits, "latex", c.data))
+            for c in columns])
+    blocks.append(Block("table", header=header, rows=rows))
+    total = float(out.data)
+    general = {fmt: out.op.render(fmt, "expr", {"y": y_sym.text if fmt == "text" else y_sym.latex,
+                                                "yhat": hat[fmt] if hat else "ŷ_i", "z": hat[fmt] if hat else "z_i",
+                                                "n": str(count(out))})
+               if out.op is not None else loss_name for fmt in ("text", "latex")}
+    lhs = {"text": loss_name, "latex": latex_name(loss_name)}
+    lines = []
+    note = ""
+    if squares is not None:
+        exact = math.fsum(squares) / (count(out) if out.op.name == "mse" else 1)
+        if not math.isclose(exact, total, rel_tol=1e-12, abs_tol=1e-300):
+            raise AssertionError(f"the table's {loss_name} is {exact!r}, the engine's {total!r}: please report this")
+        if n <= HEAD + TAIL + 2:
+            parts = {fmt: " + ".join(fmt_number(v, digits, fmt) for v in squares) for fmt in ("text", "latex")}
+            if out.op.name == "mse":
+                parts = {"text": f"({parts['text']}) / {n}", "latex": rf"\frac{{{parts['latex']}}}{{{n}}}"}
+            lines.append(Math(f"{lhs['text']} = {general['text']} = {parts['text']} = "
+                              f"{fmt_number(total, digits, 'text')}",
+                              f"{lhs['latex']} = {general['latex']} = {parts['latex']} = "
+                              f"{fmt_number(total, digits, 'latex')}"))
+            note = sum_note(squares, total, digits) if out.op.name == "ssr" else ""
+    if not lines:
+        lines.append(Math(f"{lhs['text']} = {general['text']} = {fmt_number(total, digits, 'text')}",
+                          f"{lhs['latex']} = {general['latex']} = {fmt_number(total, digits, 'latex')}"))
+    blocks.append(Block("lines", lines=lines))
+    if note:
+        blocks.append(Block("note", [note]))
+    if left_out:
+        blocks.append(Block("note", ["left out of the table, being wider than "
+                                     f"{WIDEST} units: {', '.join(left_out)}"]))
+    details = {
+        "samples": n,
+        "columns": [{"name": c.symbol.text, "formula": c.formula.text if c.formula else None,
+                     "formula_latex": c.formula.latex if c.formula else None, "values": c.values}
+                    for c in columns],
+        "formula": general["text"],
+        "left_out": left_out,
+    }
+    return ForwardTable(loss_name, total, digits, blocks, details)
