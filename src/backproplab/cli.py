@@ -148,7 +148,10 @@ def build_parser() -> Parser:
         epilog="Example: backproplab explain statquest --param w1 --iteration 3 --optimize all",
     )
     explain.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
-    explain.add_argument("--param", required=True, metavar="NAME", help="the parameter to explain, such as b3 or w1")
+    explain.add_argument("--param", default=None, metavar="NAME", help="the parameter to explain, such as b3 or w1")
+    explain.add_argument("--node", default=None, metavar="NAME",
+                         help="instead of a parameter, a node inside the network (h1, z1, yhat): d(loss)/d(node) "
+                         "for each sample")
     add_iteration_option(explain, "explain the gradient")
     explain.add_argument("--index", type=index_arg, default=None, metavar="I,J",
                          help="for a matrix parameter, the entry to explain, counted from 1 (such as 1,2)")

@@ -21,6 +21,7 @@ from rich.table import Table
 from backproplab import figures
 from backproplab.explain import explain, forward_table
 from backproplab.explain.document import Block
+from backproplab.explain.node import explain_node, graph_nodes
 from backproplab.explain.run import explain_run
 from backproplab.graph import to_dot, write_graph
 from backproplab.losses import get_loss
@@ -164,8 +165,27 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return _finish(trace, args)
 
 
+def cmd_explain_node(job: Job, args: argparse.Namespace) -> int:
+    """explain --node NAME: d(loss)/d(node) for each sample, at the chosen iteration."""
+    _at_iteration(job, args, args.iteration)
+    loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+    nodes = graph_nodes(loss)
+    if args.node not in nodes:
+        raise UsageError(unknown_name_message("node", args.node, [n for n in nodes if n.isascii()]) + " in --node")
+    exp = explain_node(loss, nodes[args.node], digits=args.digits, form=args.form)
+    exp.blocks.insert(1, Block("para", [f"{job.spec.name}, iteration {args.iteration}"]))
+    exp.details["iteration"] = args.iteration
+    sys.stdout.write(exp.render(args.format))
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     job = load_job(args.source, args)
+    if (args.param is None) == (args.node is None):
+        raise UsageError("say what to explain: --param NAME (a parameter, such as w1) or --node NAME (a node "
+                         "such as h1), one of the two")
+    if args.node is not None:
+        return cmd_explain_node(job, args)
     names = [n for n, _ in job.net.named_parameters()]
     if args.param not in names:
         raise UsageError(unknown_name_message("parameter", args.param, names) + " in --param")

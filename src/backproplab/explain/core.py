@@ -170,7 +170,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
         return " + ".join(pieces)
 
     lhs = {"text": d(loss_name, wrt_text, "text"), "latex": d(latex_name(loss_name), wrt_latex, "latex")}
-    blocks.append(Block("para", ["By the chain rule, along every path from the loss to the parameter:"]))
+    blocks.append(Block("para", [f"By the chain rule, along every path from the loss to {wrt_text}:"]))
     blocks.append(Block("lines", lines=[Math(f"{lhs['text']} = {chain_form('text')}",
                                              rf"{lhs['latex']} = {chain_form('latex')}")]))
     factor_lines = []
@@ -201,8 +201,9 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
                 product_notes.append(f"{_term_label(t, namer)}: {number(hand, digits)}, exactly {exactly}, "
                                      f"shown as {num(t.value, digits, 'text')}")
     if product_notes:
+        more = f"; and {len(product_notes) - 3} more" if len(product_notes) > 3 else ""
         product_notes = ["the rounded factors shown multiply to other values than the products shown ("
-                         + "; ".join(product_notes) + ")"]
+                         + "; ".join(product_notes[:3]) + more + ")"]
     plus = {"text": " + ", "latex": " + "}
     blocks.append(Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"]))
     lines = []
