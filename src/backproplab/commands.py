@@ -23,6 +23,7 @@ from backproplab.explain import explain, forward_table
 from backproplab.explain.document import Block
 from backproplab.explain.node import explain_node, graph_nodes
 from backproplab.explain.run import explain_run
+from backproplab.explain.steps import method_name
 from backproplab.graph import to_dot, write_graph
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
@@ -202,7 +203,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     plain_gd = opt_spec["name"] == "gradient_descent"
     lr = opt_spec["lr"] if args.param in optimized and plain_gd else None
     exp = explain(loss, job.net.parameter(args.param), digits=args.digits, form=args.form, lr=lr, index=args.index)
-    lead = (f"{job.spec.name}, iteration {args.iteration} ({opt_spec['name'].replace('_', ' ')}, learning rate "
+    lead = (f"{job.spec.name}, iteration {args.iteration} ({method_name(opt_spec['name'])}, learning rate "
             f"{opt_spec['lr']:g}, optimizing {', '.join(optimized)})")
     exp.blocks.insert(1, Block("para", [lead]))
     exp.details["iteration"] = args.iteration

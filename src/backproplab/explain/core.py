@@ -25,6 +25,7 @@ import numpy as np
 from backproplab.autodiff import backprop, topological_order
 from backproplab.display import hand_value, number, precision, rounding_note, sum_note
 from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
+from backproplab.explain.entry import entry_blocks
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
 from backproplab.explain.steps import step_rule_text, step_work
 from backproplab.explain.symbols import Namer, element, fmt_number, latex_name, term
@@ -32,7 +33,7 @@ from backproplab.tensor import Tensor
 from backproplab.trace import to_json_value
 
 FORMS = ("auto", "paths", "delta")
-MAX_PATHS = 5000  # the most terms the paths form writes out, even when asked for explicitly
+MAX_PATHS = 200  # the most terms the paths form writes out, even when asked for explicitly
 MAX_LINK_WORK = 5_000  # the most unit-gradient VJPs spent finding entry-level links (about a second)
 WIDE = 100  # a sum of terms longer than this is written one term per line
 SHORT = 24  # a factor whose formula with numbers fits in this many characters is shown filled in
@@ -398,6 +399,7 @@ def explain(
     blocks: list[Block] = []
     details: dict[str, Any] = {}
     fallback = ""
+    entry = None
     if use_paths:
         limit = max(max_terms, MAX_PATHS) if form == "paths" else max_terms
         try:
@@ -405,14 +407,28 @@ def explain(
                 raise TooManyPathsError("too much work entry by entry")
             found = paths.enumerate(target, limit)
         except TooManyPathsError:
-            if form == "paths":
+            use_paths = False
+            shown_wrt = term(namer, wrt, target, "text", False, None)[0]
+            param_latex = term(namer, wrt, target, "latex", False, None)[0]
+            entry = entry_blocks(loss, wrt, target, order, grads, namer, digits, loss_name, shown_wrt, param_latex)
+            if entry is None and form == "paths":
                 raise ValueError(f"d{loss_name}/d{wrt_name} has more than {limit} terms entry by entry; "
                                  "use the layer-by-layer form (form='delta', --form delta)") from None
-            use_paths = False
-            if index is not None:
+            if entry is None and index is not None:
                 fallback = (f"entry by entry this gradient has more than {max_terms} terms, so it is shown layer by "
                             "layer; ask for the paths form (form='paths', --form paths) to see every term")
-    if use_paths:
+    if entry is not None:
+        blocks.append(Block("heading", [f"d{loss_name}/d{shown_wrt}"]))
+        if form == "paths":
+            blocks.append(Block("note", [f"entry by entry this gradient has more than {limit} paths; here they are "
+                                         "grouped by sample, one term each"]))
+        body, details = entry
+        blocks += body
+        gradient: Any = float(engine[target])
+        form_used = "entry"
+        old = element(wrt, target)
+        param_label = shown_wrt
+    elif use_paths:
         terms = [split(p, namer, loss) for p in found]
         exact = float(engine[target]) if engine.ndim else float(engine)
         total = math.fsum(t.value for t in terms)
@@ -424,7 +440,7 @@ def explain(
         param_latex = term(namer, wrt, target if wrt.data.ndim else (), "latex", False, None)[0]
         body, details = _paths_blocks(loss_name, shown_wrt, param_latex, terms, namer, digits, exact)
         blocks += body
-        gradient: Any = exact
+        gradient = exact
         form_used = "paths"
         old = element(wrt, target)
         param_label = shown_wrt
@@ -438,7 +454,7 @@ def explain(
         form_used = "delta"
         old = None
         param_label = param_latex = wrt_name
-    details["index"] = list(target) if use_paths and wrt.data.ndim else None
+    details["index"] = list(target) if (use_paths or entry is not None) and wrt.data.ndim else None
     if lr is not None and old is not None:
         lines, notes = step_work(param_label, gradient, float(lr), old, digits, loss_name,
                                  latex_param=param_latex, rule=step_rule, step=step, moments=moments)
