@@ -140,17 +140,46 @@ def test_two_three_one_tanh_network_gets_a_full_explanation():
     assert "δ_a1 = δ_z2·W2ᵀ" in delta and "δ_z1 = δ_a1 ⊙ (1 - tanh²(z1))" in delta and "dMSE/dW1 = xᵀ·δ_z1" in delta
 
 
-def test_auto_switches_to_delta_when_paths_explode():
+def test_a_wide_entry_gets_its_own_short_working():
     net = bl.MLP([4, 16, 16, 1], "tanh", seed=0)
-    loss = losses.mse(net(Tensor(np.ones((8, 4)), name="x")), np.zeros(8))
-    auto = explain(loss, net.parameter("W1"), index=(0, 0))
-    assert auto.form == "delta" and "more than 64 terms, so it is shown layer by layer" in auto.to_text()
-    assert explain(loss, net.parameter("W1"), index=(0, 0), form="paths").form == "paths"  # 8×16×16 terms
-    wide = bl.MLP([4, 80, 80, 1], "tanh", seed=0)
-    wide_loss = losses.mse(wide(Tensor(np.ones((100, 4)), name="x")), np.zeros(100))  # 8,000 paths
+    x = np.random.default_rng(1).normal(size=(8, 4))
+    W1, b1 = net.parameter("W1"), net.parameter("b1")
+
+    def loss_of(*_):
+        return losses.mse(net(Tensor(x, name="x")), np.zeros(8))
+
+    numeric_w = bl.central_difference(loss_of, [W1], 0)
+    numeric_b = bl.central_difference(loss_of, [b1], 0)
+    auto = explain(loss_of(), W1, index=(0, 1))  # 8×16×16 paths entry by entry: grouped by sample instead
+    assert auto.form == "entry" and auto.gradient == pytest.approx(numeric_w[0, 1], abs=1e-7)
+    text = auto.to_text()
+    assert "dMSE/dW1[1,2] = Σ_i δ_z1[i,2] · x[i,1]" in text and "unit 2 of z1" in text
+    # the table's columns are δ of the unit, the input, and their product, one row per sample
+    assert [t["value"] for t in auto.details["terms"]] == pytest.approx(
+        list(np.asarray(auto.details["deltas"]) * x[:, 0]), abs=1e-15)
+    assert sum(t["value"] for t in auto.details["terms"]) == pytest.approx(auto.gradient, abs=1e-12)
+    bias = explain(loss_of(), b1, index=(3,), lr=0.1)
+    assert bias.form == "entry" and bias.gradient == pytest.approx(numeric_b[3], abs=1e-7)
+    assert "dMSE/db1[4] = Σ_i δ_z1[i,4]" in bias.to_text() and "new b1[4]" in bias.to_text()
+    assert explain(loss_of(), W1, index=(0, 1), form="paths").form == "paths"  # 128 paths: written out
+    wide = bl.MLP([2, 30, 30, 1], "tanh", seed=0)
+    wide_loss = losses.mse(wide(Tensor(np.ones((8, 2)), name="x")), np.zeros(8))
+    grouped = explain(wide_loss, wide.parameter("W1"), index=(1, 0), form="paths")  # 240 paths: grouped
+    assert grouped.form == "entry" and "more than 200 paths" in grouped.to_text()
+    wide_loss.backward()
+    assert grouped.gradient == pytest.approx(wide.parameter("W1").grad[1, 0], abs=1e-12)
+
+
+def test_auto_switches_to_delta_when_an_entry_has_no_short_form():
+    w = Tensor(np.array([[0.5, -0.3], [0.2, 0.1]]), requires_grad=True, name="W")
+    h = Tensor(np.ones((30, 2)), name="x")
+    for _ in range(4):  # W used four times: many paths, and no single layer to group them by
+        h = bl.tanh(h @ w)
+    loss = losses.mse(h, np.zeros((30, 2)))
+    auto = explain(loss, w, index=(0, 0), max_terms=8)
+    assert auto.form == "delta" and "more than 8 terms, so it is shown layer by layer" in auto.to_text()
     with pytest.raises(ValueError, match="layer-by-layer form"):
-        explain(wide_loss, wide.parameter("W1"), index=(0, 0), form="paths")
-    assert explain(wide_loss, wide.parameter("W1"), index=(0, 0)).form == "delta"
+        explain(loss, w, index=(0, 0), form="paths", max_terms=8)
 
 
 def test_bad_calls_are_clear_errors():
@@ -219,3 +248,22 @@ def test_whole_run_narrative_with_convergence_line():
     assert "iteration(s) not shown" in story
     every = plain(explain_run(trace, net, every=1).to_text())
     assert every.count("Iteration ") == len(trace.iterations)
+
+
+def test_a_note_when_the_factors_shown_do_not_multiply_to_the_product_shown():
+    net, loss = dosage_loss()
+    exp = explain(loss, net.w1)
+    text = plain(exp.to_text())
+    numbers = text.split("Putting in the numbers")[1]
+    terms = re.search(r"dSSR/dw1 = (.*?)\n  = ", numbers, re.S).group(1).split("\n      + ")
+    products = [float(v.strip("()")) for v in re.search(r"\n  = (.*?)\n", numbers).group(1).split(" + ")]
+    assert len(terms) == len(products) == 3
+    for k, (term_text, product) in enumerate(zip(terms, products)):
+        assert re.fullmatch(r"[-\d. ×()]+", term_text)
+        by_hand = eval(term_text.replace("×", "*"))  # the reader's arithmetic on the numbers as printed
+        if f"{by_hand:.2f}" != f"{product:.2f}":
+            assert f"sample {k + 1}: {by_hand:.2f}, exactly" in text
+        else:
+            assert f"sample {k + 1}:" not in text
+    assert "sample 3: 5.54" in text  # −2 × 2.61 × (−1.22) × 0.87 × 1 = 5.54, shown 5.56
+    assert exp.details["terms"][2]["value"] == pytest.approx(5.557348, abs=1e-6)
