@@ -11,6 +11,7 @@ sentence that says so.
 from __future__ import annotations
 
 import ast
+import html
 import math
 import operator
 import re
@@ -132,3 +133,80 @@ def hand_value(text: str) -> float | None:
         return ev(tree)
     except (ValueError, ZeroDivisionError, RecursionError):
         return None
+
+
+# --- a run at a glance: one line, and a small HTML table with the loss as a sparkline ------------
+SPARK_WIDTH, SPARK_HEIGHT = 160, 28
+
+
+def sparkline_svg(values: Iterable[float], width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT) -> str:
+    """The values as a small inline SVG polyline (log scale when they are all positive and span
+    more than a factor of 100); no scripts, nothing fetched."""
+    ys = [float(v) for v in values if math.isfinite(float(v))]
+    if len(ys) < 2:
+        return ""
+    if min(ys) > 0 and max(ys) / min(ys) > 100:
+        ys = [math.log10(v) for v in ys]
+    low, high = min(ys), max(ys)
+    span = (high - low) or 1.0
+    points = " ".join(f"{2 + (width - 4) * k / (len(ys) - 1):.1f},{2 + (height - 4) * (high - v) / span:.1f}"
+                      for k, v in enumerate(ys))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="loss per iteration"><polyline fill="none" stroke="#d6457d" stroke-width="1.5" '
+            f'points="{points}"/></svg>')
+
+
+def _scalar(value: object) -> float | None:
+    try:
+        flat = [float(v) for v in getattr(value, "flat", [value])]
+    except (TypeError, ValueError):
+        return None
+    return flat[0] if len(flat) == 1 else None
+
+
+ENDINGS = {"min_step": "converged", "max_steps": "stopped at the step limit", "diverged": "diverged"}
+
+
+def trace_repr(trace: object, digits: int = 4) -> str:
+    """One line: what was trained, how many iterations, where it ended."""
+    its = getattr(trace, "iterations", [])
+    final = getattr(trace, "final", None)
+    names = list(getattr(trace, "optimize", []))
+    shown_names = ", ".join(names[:6]) + (f", … ({len(names) - 6} more)" if len(names) > 6 else "")
+    end = (f"; {ENDINGS.get(final.stopped_by, final.stopped_by)} after {final.steps} step(s), final loss "
+           f"{number(final.loss, digits, '-')}" if final is not None else "")
+    method = str(getattr(trace, "optimizer", "?")).replace("_", " ")
+    return (f"<Trace {method} on {shown_names} · loss {getattr(trace, 'loss', '?')} · "
+            f"learning rate {getattr(trace, 'learning_rate', float('nan')):g} · {len(its)} iteration(s){end}>")
+
+
+def trace_html(trace: object, digits: int = 4, head: int = 3, tail: int = 2, columns: int = 4) -> str:
+    """A small table of the first and last iterations (loss and scalar parameters), how many are
+    hidden between them, and the loss per iteration as a sparkline."""
+    its = list(getattr(trace, "iterations", []))
+    names = [n for n in getattr(trace, "optimize", []) if its and _scalar(its[0].params.get(n)) is not None][:columns]
+    n = len(its)
+    picks = list(range(n)) if n <= head + tail + 1 else [*range(head), -1, *range(n - tail, n)]
+    cells = "".join(f"<th>{html.escape(n)}</th>" for n in ["iteration", "loss", *names])
+    rows = []
+    for i in picks:
+        if i < 0:
+            hidden = len(its) - head - tail
+            rows.append(f'<tr><td colspan="{2 + len(names)}" style="text-align:center">… {hidden} iteration(s) '
+                        "not shown …</td></tr>")
+            continue
+        it = its[i]
+        values = [number(it.loss, digits)] + [number(_scalar(it.params[n]), digits) for n in names]
+        rows.append(f"<tr><td>{i + 1}</td>" + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>")
+    losses = [it.loss for it in its]
+    final = getattr(trace, "final", None)
+    ending = ""
+    if final is not None:
+        losses.append(final.loss)
+        how = ENDINGS.get(final.stopped_by, final.stopped_by)
+        ending = html.escape(f"{how} after {final.steps} step(s); final loss {number(final.loss, digits)}")
+    more = len(getattr(trace, "optimize", [])) - len(names)
+    note = f" ({more} parameter(s) not shown: not single numbers, or past the first {columns})" if more else ""
+    return (f'<div class="bpl-trace"><p>{html.escape(trace_repr(trace, digits)[1:-1])}</p>'
+            f'<table><thead><tr>{cells}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f"<p>loss per iteration: {sparkline_svg(losses)} {ending}{html.escape(note)}</p></div>")

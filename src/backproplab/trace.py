@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from backproplab.display import trace_html, trace_repr
+
 Value = Any  # a float for a scalar parameter, an ndarray otherwise
 
 
@@ -174,6 +176,12 @@ class Trace:
     @classmethod
     def from_json(cls, text: str) -> Trace:
         return cls.from_dict(json.loads(text))
+
+    def __repr__(self) -> str:
+        return trace_repr(self)
+
+    def _repr_html_(self) -> str:
+        return trace_html(self)
 
     def values(self, name: str) -> list[Value]:
         """The parameter's value at each iteration, then its final value: the descent path."""

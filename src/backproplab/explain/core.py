@@ -24,7 +24,7 @@ import numpy as np
 
 from backproplab.autodiff import backprop, topological_order
 from backproplab.display import hand_value, number, precision, rounding_note, sum_note
-from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
+from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_mathjax, to_text
 from backproplab.explain.entry import entry_blocks
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
 from backproplab.explain.steps import step_rule_text, step_work
@@ -80,8 +80,22 @@ class Explanation:
     def __str__(self) -> str:
         return self.to_text()
 
+    def __repr__(self) -> str:
+        value = np.asarray(self.gradient, dtype=float) if self.gradient is not None else None
+        if value is None:
+            shown_value = ""
+        elif value.size == 1:
+            shown_value = f" = {fmt_number(float(value.reshape(-1)[0]), self.digits, 'text')}"
+        else:
+            norm = fmt_number(float(np.linalg.norm(value)), self.digits, "text")
+            shown_value = f": a {value.shape} array, norm {norm}"
+        return f"<Explanation d{self.loss}/d{self.wrt}{shown_value} ({self.form} form; print() it to read the working)>"
+
     def _repr_html_(self) -> str:
         return self.to_html()
+
+    def _repr_latex_(self) -> str:
+        return to_mathjax(self.blocks)
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()

@@ -11,6 +11,8 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from backproplab.explain.symbols import latex_escape
+
 
 @dataclass(frozen=True)
 class Math:
@@ -208,3 +210,43 @@ def to_html(blocks: list[Block], full_page: bool = False, title: str = "backprop
         return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
                 f"</title></head>\n<body>\n{body}\n</body></html>\n")
     return body + "\n"
+
+
+TEXT_SPECIALS = set("\\{}$&#%^_~")
+
+
+def _math_words(text: str) -> str:
+    r"""Words for a MathJax display: plain runs in \text{…}, TeX specials as escaped symbols."""
+    out, run = [], []
+    for ch in text:
+        if ch in TEXT_SPECIALS or not ch.isprintable():
+            if run:
+                out.append(rf"\text{{{''.join(run)}}}")
+                run = []
+            if ch.isprintable():
+                out.append(latex_escape(ch))
+        else:
+            run.append(ch)
+    if run:
+        out.append(rf"\text{{{''.join(run)}}}")
+    return "".join(out)
+
+
+def to_mathjax(blocks: list[Block]) -> str:
+    """The whole explanation as one displayed formula (``$$\\begin{aligned}…$$``), for Jupyter's LaTeX display."""
+    rows: list[str] = []
+    for b in blocks:
+        parts = "".join(_math_words(p) if isinstance(p, str) else p.latex for p in b.parts)
+        if b.kind == "heading":
+            rows.append(rf"&\mathbf{{{parts}}}")
+        elif b.kind == "lines":
+            rows += [line for line in aligned_lines(b.lines).split(" \\\\\n")]
+        elif b.kind == "note":
+            rows.append(rf"&\textit{{Note: }}{parts}")
+        elif b.kind == "table":
+            cols = "r" * len(b.header)
+            body = r" \\ ".join(" & ".join(c.latex for c in r) for r in [b.header] + b.rows)
+            rows.append(rf"&\begin{{array}}{{{cols}}} {body} \end{{array}}")
+        else:
+            rows.append(f"&{parts}")
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"

@@ -15,7 +15,7 @@ import numpy as np
 from backproplab import ops
 from backproplab.autodiff import topological_order
 from backproplab.display import precision, sum_note
-from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_text
+from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_mathjax, to_text
 from backproplab.explain.paths import count
 from backproplab.explain.symbols import LOSS_OPS, Namer, fmt_number, is_data, latex_name
 from backproplab.losses import get_loss
@@ -85,6 +85,9 @@ class ForwardTable:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        return to_mathjax(self.blocks)
 
 
 def _symbol(namer: Namer, node: Tensor, per_sample: bool, fmt: str, unit: int | None = None) -> str:
