@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -61,3 +62,53 @@ def test_the_seed_sum_note():
 def test_shown_is_what_is_printed(value, digits):
     assert math.isclose(shown(value, digits), float(number(value, digits, minus="-")))
     assert rounding_note(value, value, digits) == ""
+
+
+def _dosage_trace(max_steps: int = 1000):
+    import backproplab as bl
+
+    net, (x, y) = bl.presets.statquest()
+    return bl.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1, max_steps=max_steps).fit(net, x, y, "ssr")
+
+
+def test_trace_repr_is_one_readable_line():
+    trace = _dosage_trace()
+    text = repr(trace)
+    assert "\n" not in text and len(text) < 200
+    assert "gradient descent on b3" in text and f"{len(trace.iterations)} iteration(s)" in text
+    assert f"{trace.final.loss:.3e}".split("e")[0][:4] in text  # the final loss, to 4 significant figures
+
+
+def test_trace_html_shows_first_and_last_iterations_and_a_sparkline():
+    import re
+
+    trace = _dosage_trace()
+    page = trace._repr_html_()
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", page)
+    n = len(trace.iterations)
+    assert [int(r[0]) for r in rows] == [1, 2, 3, n - 1, n]
+    for k, loss_text, b3_text in rows:
+        it = trace.iterations[int(k) - 1]
+        assert float(loss_text.replace("−", "-")) == pytest.approx(it.loss, rel=1e-3)
+        assert float(b3_text.replace("−", "-")) == pytest.approx(it.params["b3"], abs=1e-4)
+    assert f"… {n - 5} iteration(s) not shown …" in page
+    points = re.search(r'points="([^"]+)"', page).group(1).split()
+    assert len(points) == n + 1  # every iteration's loss, then the final one
+    ys = [float(p.split(",")[1]) for p in points]
+    assert ys[0] == min(ys) and ys[-1] == max(ys)  # the loss falls: the line runs from top to bottom
+    assert "<script" not in page
+
+
+def test_explanation_repr_and_latex_display():
+    import backproplab as bl
+    from backproplab import Tensor, losses
+
+    net, (x, y) = bl.presets.statquest()
+    loss = losses.ssr(net(Tensor(x, name="x")), Tensor(y, name="y"))
+    exp = bl.explain(loss, net.b3)
+    loss.backward()
+    shown_grad = number(float(net.b3.grad))
+    assert repr(exp) == f"<Explanation dSSR/db3 = {shown_grad} (paths form; print() it to read the working)>"
+    tex = exp._repr_latex_()
+    assert tex.startswith("$$\\begin{aligned}") and tex.endswith("\\end{aligned}$$") and "$" not in tex[2:-2]
+    assert "-15.66" in tex

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from backproplab.display import number
+from backproplab.display import exact_number, number
 from backproplab.explain.run import shown_iterations
 from backproplab.explain.steps import method_name, run_moments, step_work
 from backproplab.trace import Iteration, Trace, scalar
@@ -23,19 +23,37 @@ def loss_symbol(loss: str) -> str:
     return LOSS_SYMBOLS.get(loss, loss)
 
 
+MAX_INPUTS = 4  # a samples table is shown when each sample has at most this many inputs
+HEAD_ROWS, TAIL_ROWS = 8, 2  # rows of a long samples table: the first and the last few
+
+
+def has_samples_table(trace: Trace) -> bool:
+    """Whether the run's data fits a samples table: one row per sample, a few inputs each
+    (x = [0, 0.5, 1] and a CSV's x = ["dose"] alike)."""
+    if trace.inputs is None:
+        return False
+    x = np.asarray(trace.inputs)
+    return x.ndim == 1 or (x.ndim == 2 and x.shape[1] <= MAX_INPUTS)
+
+
 def samples_table(trace: Trace, it: Iteration, digits: int) -> Table:
-    """Sample | x_i | y_i | ŷ_i, for networks with one input and one output per sample."""
+    """Sample | x_i | y_i | ŷ_i; a long table shows its first and last rows and how many are between."""
     table = Table(title=None, show_edge=True, header_style="bold")
     for col in ("sample", "x_i", "y_i", "ŷ_i"):
         table.add_column(col, justify="right")
     x = np.asarray(trace.inputs, dtype=float)
-    y = np.asarray(trace.targets, dtype=float).reshape(len(x), -1) if x.size else np.zeros((0, 1))
-    yhat = np.asarray(it.predictions, dtype=float).reshape(len(x), -1) if x.size else np.zeros((0, 1))
-    for i in range(len(x)):
+    n = len(x)
+    y = np.asarray(trace.targets, dtype=float).reshape(n, -1) if x.size else np.zeros((0, 1))
+    yhat = np.asarray(it.predictions, dtype=float).reshape(n, -1) if x.size else np.zeros((0, 1))
+    rows = list(range(n)) if n <= HEAD_ROWS + TAIL_ROWS + 2 else [*range(HEAD_ROWS), -1, *range(n - TAIL_ROWS, n)]
+    for i in rows:
+        if i < 0:
+            table.add_row(f"… {n - HEAD_ROWS - TAIL_ROWS} more", "…", "…", "…")
+            continue
         table.add_row(
             str(i + 1),
-            ", ".join(number(v, digits) for v in np.atleast_1d(x[i])),
-            ", ".join(number(v, digits) for v in y[i]),
+            ", ".join(exact_number(v, digits) for v in np.atleast_1d(x[i])),
+            ", ".join(exact_number(v, digits) for v in y[i]),
             ", ".join(number(v, digits) for v in yhat[i]),
         )
     return table
@@ -76,7 +94,7 @@ def render_run(
         f"{method_name(trace.optimizer)} on {', '.join(trace.optimize)} · loss {sym} · learning rate "
         f"{trace.learning_rate:g}", highlight=False, markup=False)
     moments = {name: run_moments(trace, name) for name in trace.optimize if trace.optimizer == "adam"}
-    one_d = trace.inputs is not None and np.asarray(trace.inputs).ndim == 1
+    one_d = has_samples_table(trace)
     previous = -1
     for i in shown_iterations(n, every):
         if i > previous + 1:

@@ -38,13 +38,17 @@ def shown_iterations(n: int, every: int | None = None, head: int = 3, tail: int 
 def predictions_table(trace: Trace, predictions: Any, digits: int) -> Block | None:
     """Sample | x_i | y_i | ŷ_i, when each sample has one input and one output."""
     x = np.asarray(trace.inputs, dtype=float)
+    if x.ndim == 2 and x.shape[1] == 1:  # a CSV's x = ["dose"]: one input per sample
+        x = x.reshape(-1)
     y = np.asarray(trace.targets, dtype=float).reshape(-1)
     yhat = np.asarray(predictions, dtype=float).reshape(-1)
     if x.ndim != 1 or not (len(x) == len(y) == len(yhat)):
         return None
     header = [Math("sample", r"\text{sample}"), Math("x_i", "x_i"), Math("y_i", "y_i"), Math("ŷ_i", r"\hat{y}_i")]
-    rows = [[Math(str(i + 1), str(i + 1))] + [Math(fmt_number(v, digits, "text"), fmt_number(v, digits, "latex"))
-                                              for v in (x[i], y[i], yhat[i])] for i in range(len(x))]
+    rows = [[Math(str(i + 1), str(i + 1))]
+            + [Math(fmt_number(v, digits, "text", data), fmt_number(v, digits, "latex", data))
+               for v, data in ((x[i], True), (y[i], True), (yhat[i], False))]
+            for i in range(len(x))]
     return Block("table", header=header, rows=rows)
 
 
