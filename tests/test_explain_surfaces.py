@@ -195,3 +195,27 @@ def test_hostile_names_are_shown_never_run(rotate):
     assert "<img" not in page and "&lt;img" in page
     assert names[0] in exp.to_text()  # the terminal shows the name as it is
     assert json.loads(exp.render("json"))["wrt"] == names[0]
+
+
+def test_the_readme_python_section_prints_what_it_says(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## In Python"):readme.index("## Your own networks")]
+    code = "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    totals = re.findall(r"\n  = (\S+)\n", plain(capsys.readouterr().out))
+    start, end = totals[0], totals[-1]
+    # the engine's own gradients, before and after training b3
+    net, (x, y) = bl.presets.statquest()
+    before = losses.ssr(net(Tensor(x)), Tensor(y))
+    before.backward()
+    grad_before = float(net.w1.grad)
+    GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y, loss="ssr")
+    net.w1.grad = None
+    after = losses.ssr(net(Tensor(x)), Tensor(y))
+    after.backward()
+    assert float(start) == pytest.approx(grad_before, abs=0.005)
+    assert float(end) == pytest.approx(float(net.w1.grad), rel=0.05)
+    for claim in (f"dSSR/dw1 = {start}, as above", f"dSSR/dw1 = {end}", f"from {start} to {end}"):
+        assert claim in plain(section), claim
