@@ -219,3 +219,18 @@ def test_the_readme_python_section_prints_what_it_says(capsys):
     assert float(end) == pytest.approx(float(net.w1.grad), rel=0.05)
     for claim in (f"dSSR/dw1 = {start}, as above", f"dSSR/dw1 = {end}", f"from {start} to {end}"):
         assert claim in plain(section), claim
+
+
+def test_latex_writes_small_numbers_as_powers_of_ten():
+    net, (x, y) = bl.presets.statquest()
+    GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y, loss="ssr")
+    exp = bl.explain(losses.ssr(net(Tensor(x, name="x")), Tensor(y, name="y")), wrt=net.w1, lr=0.1)
+    terms = [t["value"] for t in exp.details["terms"]]
+    small = min((abs(v) for v in terms if v), default=1.0)
+    assert small < 1e-4  # sample 2's term is about −8.3e−5: it must be shown, not rounded to 0
+    exponent = int(np.floor(np.log10(small)))
+    assert f"e{exponent}".replace("-", "−") in exp.to_text()
+    maths = "".join(re.findall(r"\$\$(.*?)\$\$", exp.to_markdown(), re.S))  # Markdown's formulas; its prose is text
+    for doc in (exp.to_latex(document=True), maths):
+        assert not re.search(r"\de\s*[-−]\s*\d", doc), doc
+        assert rf"\times 10^{{{exponent}}}" in doc

@@ -46,10 +46,21 @@ LATEX_TEXT_ESCAPES = {
 }
 
 
+SCIENTIFIC = re.compile(r"(?<![\w.])([−-]?\d+(?:\.\d+)?)e([−-]?\d+)\b")
+
+
 def latex_text(text: str) -> str:
-    """Plain words made safe for LaTeX text mode (pdflatex, no Unicode needed)."""
-    out = "".join(LATEX_TEXT_ESCAPES.get(ch, ch) for ch in text)
-    return out.encode("ascii", "replace").decode("ascii")
+    """Plain words made safe for LaTeX text mode (pdflatex, no Unicode needed); a number such as
+    6.3e−5 is set as $6.3 \\times 10^{-5}$."""
+    pieces = []
+    last = 0
+    for m in SCIENTIFIC.finditer(text):
+        pieces.append("".join(LATEX_TEXT_ESCAPES.get(ch, ch) for ch in text[last:m.start()]))
+        mantissa, exponent = (g.replace("−", "-") for g in m.groups())
+        pieces.append(rf"${mantissa} \times 10^{{{int(exponent)}}}$")
+        last = m.end()
+    pieces.append("".join(LATEX_TEXT_ESCAPES.get(ch, ch) for ch in text[last:]))
+    return "".join(pieces).encode("ascii", "replace").decode("ascii")
 
 
 def _text_parts(parts: list[Part]) -> str:
