@@ -28,7 +28,7 @@ def plain(text: str) -> str:
 def close_to_shown(shown: str, exact: float) -> bool:
     """A shown number is the exact one, rounded to 2 decimals or 2 significant figures."""
     value = float(plain(shown))
-    return abs(value - exact) <= max(0.005, 0.05 * abs(exact)) and (abs(exact) < 1 or abs(value - exact) <= 0.005)
+    return abs(value - exact) <= (0.005 if abs(exact) >= 1 else 0.05 * abs(exact)) + 1e-12
 
 
 # --- one numbering ---------------------------------------------------------------------------------
@@ -234,3 +234,27 @@ def test_latex_writes_small_numbers_as_powers_of_ten():
     for doc in (exp.to_latex(document=True), maths):
         assert not re.search(r"\de\s*[-−]\s*\d", doc), doc
         assert rf"\times 10^{{{exponent}}}" in doc
+
+
+def test_no_number_in_the_report_is_rounded_to_nothing(capsys):
+    args = ["statquest", "--optimize", "all", "--max-steps", "10"]  # step sizes of 0.0054 to 0.0085 among them
+    _, out, _ = cli(capsys, "demo", *args, "--json")
+    trace = json.loads(out)
+    _, out, _ = cli(capsys, "demo", *args, "--every", "1")
+    blocks = plain(out).split("\nIteration ")[1:]
+    assert len(blocks) == len(trace["iterations"])
+    checked = 0
+    for block, it in zip(blocks, trace["iterations"]):
+        found = re.findall(r"dSSR/d(\w+) = (\S+)\nstep size = gradient × learning rate = \S+ × 0\.1 = (\S+)\n", block)
+        for name, gradient, step in found:
+            assert close_to_shown(gradient, it["gradients"][name]), (name, gradient, it["gradients"][name])
+            assert close_to_shown(step, it["step_sizes"][name]), (name, step, it["step_sizes"][name])
+            checked += 1
+    assert checked == 7 * len(blocks)
+
+
+def test_digits_zero_still_shows_the_data_as_it_is(capsys):
+    _, out, _ = cli(capsys, "explain", "statquest", "--param", "w1", "--digits", "0")
+    assert "× 0.5\n" in out  # x_2 = 0.5, not 0 or 1
+    _, out, _ = cli(capsys, "forward", "statquest", "--digits", "0")
+    assert re.search(r"\n\s+2\s+0\.5\s", out)
