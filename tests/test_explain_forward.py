@@ -141,3 +141,29 @@ def test_the_samples_table_shows_for_csv_data(capsys, tmp_path):
     hand = by_hand()
     assert [(r[0], r[1], r[2]) for r in rows[:3]] == [("1", "0", "0"), ("2", "0.5", "1"), ("3", "1", "0")]
     assert [float(r[3].replace("−", "-")) for r in rows[:3]] == pytest.approx(list(hand["yhat"]), abs=0.005)
+
+
+def test_the_final_loss_is_shown_to_its_significant_figures(capsys):
+    _, out, _ = cli(capsys, "demo", "statquest", "--json")
+    final = json.loads(out)["final"]["loss"]
+    _, out, _ = cli(capsys, "demo", "statquest")
+    shown = re.search(r"final SSR = (\S+)\n", out).group(1).replace("−", "-")
+    assert float(shown) == pytest.approx(final, rel=5e-4)  # 6.282e−5, not 0.0001
+
+
+def test_names_cannot_restyle_the_terminal_report():
+    from rich.console import Console
+
+    from backproplab.report import render_run
+
+    net, (x, y) = bl.presets.statquest()
+    trace = bl.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1, max_steps=2).fit(net, x, y, "ssr")
+    trace.optimize = ["[red]b3[/red]"]
+    for it in trace.iterations:
+        for table in (it.params, it.gradients, it.step_sizes):
+            table["[red]b3[/red]"] = table.pop("b3")
+    trace.final.params["[red]b3[/red]"] = trace.final.params.pop("b3")
+    console = Console(record=True, width=200)
+    render_run(trace, console, title="[blink]dosage[/blink]")
+    text = console.export_text()
+    assert "[red]b3[/red] = 0.00" in text and "dSSR/d[red]b3[/red] = " in text and "[blink]dosage[/blink]" in text
