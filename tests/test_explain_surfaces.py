@@ -183,8 +183,11 @@ def test_hostile_names_are_shown_never_run(rotate):
     xs, ys = np.array([0, 0.5, 1]), np.array([0, 1, 0])
     assert exp.gradient == pytest.approx(float(np.sum(-2 * (ys - (2 * 0.7 * xs + 0.25)) * 2 * xs)), abs=1e-12)
     tex = exp.to_latex(document=True)
-    assert not re.search(r"\\(input|def|include|write|immediate)\b", tex)
-    assert _balanced(tex)
+    jupyter = exp._repr_latex_()
+    for doc in (tex, jupyter):
+        assert not re.search(r"\\(input|def|include|write|immediate)\b", doc)
+        assert _balanced(doc)
+    assert "$" not in jupyter[2:-2].replace(r"\$", "")
     for block in re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, re.S):
         assert "$" not in block.replace(r"\$", "")  # no way out of math mode
     md = exp.to_markdown()

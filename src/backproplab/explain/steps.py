@@ -12,7 +12,7 @@ from backproplab.explain.document import Math
 from backproplab.explain.symbols import fmt_number, latex_name
 from backproplab.trace import Trace, scalar
 
-METHODS = {"gradient_descent": "Gradient descent", "sgd": "SGD with momentum", "adam": "Adam"}
+METHODS = {"gradient_descent": "Gradient descent", "sgd": "SGD", "adam": "Adam"}
 ADAM_DEFAULTS = (0.9, 0.999, 1e-8)  # β1, β2, ε as torch.optim.Adam has them
 
 
