@@ -167,3 +167,18 @@ def test_names_cannot_restyle_the_terminal_report():
     render_run(trace, console, title="[blink]dosage[/blink]")
     text = console.export_text()
     assert "[red]b3[/red] = 0.00" in text and "dSSR/d[red]b3[/red] = " in text and "[blink]dosage[/blink]" in text
+
+
+def test_explain_works_out_adams_step_as_the_run_took_it(capsys):
+    _, out, _ = cli(capsys, "demo", "xor", "--max-steps", "3", "--json")
+    trace = json.loads(out)
+    grads = [it["gradients"]["b2"][0] for it in trace["iterations"]]
+    m, v, step = manual_adam(grads, trace["learning_rate"])[2]
+    old = trace["iterations"][2]["params"]["b2"][0]
+    _, out, _ = cli(capsys, "explain", "xor", "--param", "b2", "--iteration", "3", "--format", "json")
+    data = json.loads(out)
+    assert data["step"]["step_size"] == pytest.approx(step, rel=1e-12) and data["step"]["old"] == pytest.approx(old)
+    _, out, _ = cli(capsys, "explain", "xor", "--param", "b2", "--iteration", "3")
+    numbers = re.search(r"= 0\.1 × \(?(\S+?)\)?/\(√(\S+) \+ 1e−8\) = (\S+)\n", out).groups()
+    for text, value in zip(numbers, (m, v, step)):
+        assert abs(float(text.replace("−", "-")) - value) <= 0.05 * abs(value)

@@ -23,7 +23,7 @@ from backproplab.explain import explain, forward_table
 from backproplab.explain.document import Block
 from backproplab.explain.node import explain_node, graph_nodes
 from backproplab.explain.run import explain_run
-from backproplab.explain.steps import method_name
+from backproplab.explain.steps import adam_moments, method_name
 from backproplab.graph import to_dot, write_graph
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
@@ -180,6 +180,23 @@ def cmd_explain_node(job: Job, args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_step(trace: Trace, name: str, k: int, index: tuple[int, ...] | None) -> dict[str, Any]:
+    """The step the run took from iteration ``k`` for one entry of ``name`` (Adam's with its m̂ and v̂)."""
+    def entry(value: Any) -> float | None:
+        arr = np.asarray(value, dtype=float)
+        if index is not None and arr.ndim == len(index):
+            return float(arr[index])
+        return float(arr.reshape(-1)[0]) if arr.size == 1 else None
+
+    its = trace.iterations[:k]
+    grads = [entry(it.gradients[name]) for it in its]
+    steps = [entry(it.step_sizes[name]) for it in its]
+    if not steps or steps[-1] is None:
+        return {}
+    moments = adam_moments(grads, steps, trace.learning_rate)[-1] if trace.optimizer == "adam" else None
+    return {"lr": trace.learning_rate, "step_rule": trace.optimizer, "step": steps[-1], "moments": moments}
+
+
 def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     job = load_job(args.source, args)
     if (args.param is None) == (args.node is None):
@@ -197,12 +214,19 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
         given = ",".join(str(i + 1) for i in args.index)
         raise UsageError(f"--index {given} does not fit {args.param}, which has shape {shape}; entries count from 1"
                          + (f", so choose up to {','.join(map(str, shape))}" if shape else " (it is a single number)"))
-    _at_iteration(job, args, args.iteration)
-    loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+    trace = _at_iteration(job, args, args.iteration)
     opt_spec = job.spec.training["optimizer"]
     plain_gd = opt_spec["name"] == "gradient_descent"
     lr = opt_spec["lr"] if args.param in optimized and plain_gd else None
-    exp = explain(loss, job.net.parameter(args.param), digits=args.digits, form=args.form, lr=lr, index=args.index)
+    other_step: dict[str, Any] = {}
+    if args.param in optimized and not plain_gd:  # Adam's or SGD's step, as the run took it
+        if trace is None:
+            trace = train(job, args, max_steps=1)
+            job.net.load_state_dict(trace.iterations[0].params)
+        other_step = _recorded_step(trace, args.param, args.iteration, args.index)
+    loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+    exp = explain(loss, job.net.parameter(args.param), digits=args.digits, form=args.form, index=args.index,
+                  **({"lr": lr} | other_step))
     lead = (f"{job.spec.name}, iteration {args.iteration} ({method_name(opt_spec['name'])}, learning rate "
             f"{opt_spec['lr']:g}, optimizing {', '.join(optimized)})")
     exp.blocks.insert(1, Block("para", [lead]))
