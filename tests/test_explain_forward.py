@@ -182,3 +182,10 @@ def test_explain_works_out_adams_step_as_the_run_took_it(capsys):
     numbers = re.search(r"= 0\.1 × \(?(\S+?)\)?/\(√(\S+) \+ 1e−8\) = (\S+)\n", out).groups()
     for text, value in zip(numbers, (m, v, step)):
         assert abs(float(text.replace("−", "-")) - value) <= 0.05 * abs(value)
+
+
+def test_long_samples_tables_show_their_first_and_last_rows(capsys):
+    for args in (["demo", "regression", "--max-steps", "1"], ["demo", "regression", "--max-steps", "1", "--explain"]):
+        _, out, _ = cli(capsys, *args)
+        assert out.count("… 30 more") == 1, args  # 40 samples: 8 first, 2 last, and the count between
+        assert re.search(r"\b40\s+(│\s+)?3\s", out) and not re.search(r"\n[│ ]+\s20\s", out)

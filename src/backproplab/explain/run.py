@@ -21,6 +21,7 @@ from backproplab.nn import Module
 from backproplab.tensor import Tensor
 from backproplab.trace import Trace, scalar
 
+HEAD_ROWS, TAIL_ROWS = 8, 2  # rows of a long predictions table: the first and the last few
 LOSS_NAMES = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
 
 
@@ -45,10 +46,14 @@ def predictions_table(trace: Trace, predictions: Any, digits: int) -> Block | No
     if x.ndim != 1 or not (len(x) == len(y) == len(yhat)):
         return None
     header = [Math("sample", r"\text{sample}"), Math("x_i", "x_i"), Math("y_i", "y_i"), Math("ŷ_i", r"\hat{y}_i")]
-    rows = [[Math(str(i + 1), str(i + 1))]
+    n = len(x)
+    picks = list(range(n)) if n <= HEAD_ROWS + TAIL_ROWS + 2 else [*range(HEAD_ROWS), -1, *range(n - TAIL_ROWS, n)]
+    gap = f"… {n - HEAD_ROWS - TAIL_ROWS} more"
+    rows = [[Math(gap, rf"\text{{{gap.replace('…', '...')}}}")] + [Math("…", r"\vdots")] * 3 if i < 0 else
+            [Math(str(i + 1), str(i + 1))]
             + [Math(fmt_number(v, digits, "text", data), fmt_number(v, digits, "latex", data))
                for v, data in ((x[i], True), (y[i], True), (yhat[i], False))]
-            for i in range(len(x))]
+            for i in picks]
     return Block("table", header=header, rows=rows)
 
 
