@@ -77,12 +77,15 @@ def to_text(blocks: list[Block]) -> str:
             out += ["  " + line.text.replace("\n", "\n  ") for line in b.lines]
         elif b.kind == "note":
             out.append("note: " + _text_parts(b.parts))
-        elif b.kind == "table":
-            cells = [[c.text for c in b.header]] + [[c.text for c in row] for row in b.rows]
+        elif b.kind == "table":  # a header cell may take more than one line (a symbol, then its formula)
+            head = [c.text.split("\n") for c in b.header]
+            depth = max(len(h) for h in head)
+            head_rows = [[h[k] if k < len(h) else "" for h in head] for k in range(depth)]
+            cells = head_rows + [[c.text for c in row] for row in b.rows]
             widths = [max(len(r[j]) for r in cells) for j in range(len(b.header))]
             for n, r in enumerate(cells):
                 out.append("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
-                if n == 0:
+                if n == depth - 1:
                     out.append("  " + "  ".join("─" * w for w in widths))
         else:
             out.append(_text_parts(b.parts))
@@ -210,7 +213,7 @@ def to_html(blocks: list[Block], full_page: bool = False, title: str = "backprop
         elif b.kind == "note":
             out.append(f'<p class="note">Note: {inner}</p>')
         elif b.kind == "table":
-            head = "".join(f"<th>{html.escape(c.text)}</th>" for c in b.header)
+            head = "".join(f"<th>{html.escape(c.text).replace(chr(10), '<br>')}</th>" for c in b.header)
             body = "".join("<tr>" + "".join(f"<td>{html.escape(c.text)}</td>" for c in r) + "</tr>" for r in b.rows)
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         else:

@@ -197,7 +197,7 @@ def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: i
     header = [Math("sample", r"\text{sample}")]
     for c in columns:
         header.append(c.symbol if c.formula is None else
-                      Math(f"{c.symbol.text} = {c.formula.text}", f"{c.symbol.latex} = {c.formula.latex}"))
+                      Math(f"{c.symbol.text}\n= {c.formula.text}", f"{c.symbol.latex} = {c.formula.latex}"))
     shown_rows = list(range(n)) if n <= HEAD + TAIL + 2 else list(range(HEAD)) + [-1] + list(range(n - TAIL, n))
     rows = []
     for i in shown_rows:
