@@ -261,3 +261,23 @@ def test_digits_zero_still_shows_the_data_as_it_is(capsys):
     assert "× 0.5\n" in out  # x_2 = 0.5, not 0 or 1
     _, out, _ = cli(capsys, "forward", "statquest", "--digits", "0")
     assert re.search(r"\n\s+2\s+0\.5\s", out)
+
+
+def test_hostile_names_in_the_forward_table():
+    class Hostile(bl.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = bl.Parameter(0.7, HOSTILE[0])
+
+        def forward(self, x):
+            x = x if isinstance(x, Tensor) else Tensor(x, name="x")
+            return bl.tanh((self.w * x).named(HOSTILE[1])).named(HOSTILE[2])
+
+    xs, ys = np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.0])
+    table = bl.forward_table(Hostile(), xs, ys)
+    assert table.value == pytest.approx(float(np.sum((ys - np.tanh(0.7 * xs)) ** 2)), abs=1e-12)
+    tex = table.to_latex(document=True)
+    assert not re.search(r"\\(input|def)\b", tex) and _balanced(tex)
+    md = table.to_markdown()
+    assert not re.search(r"(?<!\\)<\s*img", md)
+    assert "<img" not in table.to_html(full_page=True)
