@@ -259,8 +259,7 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--iteration {args.iteration}: the run has {len(trace.iterations)} iteration(s); choose "
                          f"--iteration from 1 to {len(trace.iterations)}")
     fig = figures.one(job.preset, job.net, trace, args.kind, param=args.param, params=args.params,
-                      step=args.iteration - 1,
-                      log=args.log)
+                      step=args.iteration - 1, log=args.log)
     figures.save(fig, out)
     sys.stderr.write(f"wrote {out}\n")
     return 0
