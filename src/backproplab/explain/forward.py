@@ -116,7 +116,8 @@ def _expr(namer: Namer, node: Tensor, n: int, fmt: str, top: bool = False) -> tu
     values = {}
     for arg, parent in zip(node.op.args, node.parents):
         text, prec = _expr(namer, parent, n, fmt)
-        values[arg] = text if prec > node.op.prec or (prec == node.op.prec and arg == node.op.args[0]) else f"({text})"
+        keep = prec >= 9 or prec > node.op.prec or (prec == node.op.prec and arg == node.op.args[0])
+        values[arg] = text if keep else f"({text})"
     for attr in node.op.attrs:
         values.setdefault(attr, str((node.attrs or {}).get(attr, attr)))
     return node.op.render(fmt, "expr", values), node.op.prec
