@@ -8,12 +8,14 @@ attributes, as in PyTorch.
 from __future__ import annotations
 
 import difflib
+import operator
+import reprlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from backproplab import ops
+from backproplab import limits, ops
 from backproplab.tensor import Tensor, apply
 
 
@@ -31,12 +33,48 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor"):]
 
 
-def unknown_name_message(kind: str, name: str, choices: Iterable[str]) -> str:
-    """'unknown parameter 'b4'; did you mean 'b3'? choose from: ...' for any misspelt name."""
-    choices = list(choices)
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}{hint} (choose from: {', '.join(choices)})"
+EXCERPT = 60  # characters of someone's input echoed in a message, at most
+SHOWN_CHOICES = 12  # names listed in a "choose from" hint, at most
+
+
+def excerpt(value: Any, limit: int = EXCERPT) -> str:
+    """A short, printable quotation of input for a message: the repr of at most ``limit``
+    characters, with control characters escaped, and '…' where it was cut."""
+    if isinstance(value, str):
+        text = repr(value[:limit])
+        return text + "…" if len(value) > limit else text
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 3, 6, 6, limit, limit
+    text = short.repr(value)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text[:limit] + "…" if len(text) > limit else text
+
+
+def plain(text: str, limit: int) -> str:
+    """Text without quotes for a list of names: control characters dropped, cut at ``limit``."""
+    clean = "".join(ch for ch in text[: limit + 1] if ch.isprintable())
+    return clean[:limit] + "…" if len(clean) > limit or len(text) > limit + 1 else clean
+
+
+def unknown_name_message(kind: str, name: str, choices: Iterable[str], shown: int = SHOWN_CHOICES) -> str:
+    """'unknown parameter 'b4'; did you mean 'b3'? choose from: ...' for any misspelt name.
+
+    The suggestion ignores case first (w1 → W1), then looks for a close spelling; the name and
+    the choices are shortened so that a huge input never makes a huge message."""
+    choices = [str(c) for c in choices]
+    name = str(name)
+    same_case = [c for c in choices if c.lower() == name.lower()]
+    if same_case:
+        close = same_case
+    elif len(name) <= 4 * EXCERPT:
+        lower = {c.lower(): c for c in reversed(choices)}
+        close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.5)]
+    else:
+        close = []
+    hint = f"; did you mean {excerpt(close[0], 30)}?" if close else ""
+    listed = ", ".join(plain(c, 30) for c in choices[:shown])
+    more = f", … ({len(choices) - shown} more)" if len(choices) > shown else ""
+    return f"unknown {kind} {excerpt(name)}{hint} (choose from: {listed}{more})"
 
 
 class Module:
@@ -190,6 +228,30 @@ class Sequential(Module):
         return f"Sequential({inner})"
 
 
+def check_sizes(sizes: Sequence[int]) -> list[int]:
+    """Layer sizes as whole numbers, 1 or more, whose parameters fit in the memory limit."""
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"an MLP needs at least two positive layer sizes (inputs and outputs), got {excerpt(sizes)}")
+    checked = []
+    for i, size in enumerate(sizes):
+        try:
+            if isinstance(size, bool):
+                raise TypeError
+            size = operator.index(size)
+        except TypeError:
+            raise ValueError(f"sizes[{i}] should be a whole number, got {excerpt(size)}") from None
+        if size < 1:
+            raise ValueError(f"sizes[{i}] must be 1 or more, got {size}")
+        checked.append(size)
+    need = limits.mlp_parameter_count(checked) * limits.FLOAT
+    if need > limits.memory_limit():
+        raise ValueError(f"an MLP with sizes {excerpt(checked)} has {limits.mlp_parameter_count(checked):,} "
+                         f"parameters, which need {limits.describe(need)}, "
+                         + limits.limit_note("'with backproplab.limits.allowing(nbytes):'"))
+    return checked
+
+
 class MLP(Module):
     """A multilayer perceptron: sizes [in, hidden..., out] with an activation per layer.
 
@@ -203,9 +265,9 @@ class MLP(Module):
         self, sizes: Sequence[int], activations: str | Sequence[str] = "relu", seed: int = 0, dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or any(s < 1 for s in sizes):
-            raise ValueError(f"an MLP needs at least two positive layer sizes, got {sizes}")
+        sizes = check_sizes(sizes)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed should be a whole number, 0 or more, got {excerpt(seed)}")
         n_layers = len(sizes) - 1
         if isinstance(activations, str):
             acts = [activations] * (n_layers - 1) + ["identity"]

@@ -4,25 +4,31 @@ A spec is read with tomllib, checked field by field, and turned into a network, 
 an optimizer. Nothing in it is executed: formulas go through ``formula``'s parser. Every
 mistake is a :class:`SpecError` with one line that names the file, the line (where tomllib
 gives one) or the field path (``network.layers[1].activation``), and how to fix it.
+
+A spec may come from someone else, so it is checked before anything is built: names follow
+a safe pattern, the memory the run would need is estimated first (``limits``), and data
+files are read only from the spec's own folder (``spec_data``).
 """
 
 from __future__ import annotations
 
-import csv
+import inspect
 import math
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from backproplab import datasets, ops
-from backproplab.formula import FormulaError, FormulaNet
+from backproplab import datasets, limits, ops
+from backproplab.formula import FormulaError, FormulaNet, check_name
 from backproplab.losses import LOSSES
-from backproplab.nn import MLP, Module, unknown_name_message
+from backproplab.nn import MLP, Module, excerpt, plain, unknown_name_message
 from backproplab.optim import OPTIMIZERS, Optimizer
+from backproplab.spec_data import MAX_SPEC_BYTES, SpecError, load_data, load_numbers, read_regular_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,13 +37,9 @@ else:  # pragma: no cover - Python 3.10
 
 SPEC_VERSION = 1
 TOP_LEVEL = ("version", "name", "description", "network", "data", "training")
-
-
-class SpecError(ValueError):
-    """A mistake in a spec file, said in one line: where, what, and how to fix it."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}" if where else message)
+MAX_SEED = 2**63 - 1
+MAX_TEXT = 500  # characters in a spec's name or description
+__all__ = ["Spec", "SpecError", "check", "parse", "read"]
 
 
 @dataclass
@@ -51,23 +53,44 @@ class Spec:
     training: dict[str, Any]
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    data_dirs: tuple[Path, ...] | None = None  # folders data files may come from (None: the spec's own)
+    memory_limit: int | None = None  # bytes (None: the default limit)
+    warnings: list[str] = field(default_factory=list)  # one line each, for the person running it
 
     def build(self) -> tuple[Module, tuple[np.ndarray, np.ndarray]]:
         """A fresh network at its starting values, and the data (x, y)."""
-        return build_network(self.network, self.where), load_data(self.data, self.path, self.where)
+        with limits.allowing(self.memory_limit):
+            net = build_network(self.network, self.where)
+            base = self.path.parent if self.path else None
+            return net, load_data(self.data, base, self.where, self.data_dirs)
 
     @property
     def where(self) -> str:
         return str(self.path) if self.path else f"spec {self.name}"
 
-    def optimizer(self, net: Module) -> tuple[Optimizer, list[str]]:
-        """The optimizer over the parameters to train, and their names."""
+    def trainable(self, net: Module) -> tuple[list[str], list[str]]:
+        """The parameters to train, and those asked for that no formula on the way to the output uses."""
         names = [n for n, _ in net.named_parameters()]
         chosen = self.training["optimize"]
         chosen = names if chosen == "all" else chosen
         for name in chosen:
             if name not in names:
                 raise SpecError(self.where, "training.optimize: " + unknown_name_message("parameter", name, names))
+        unused = set(net.unused_parameters()) if isinstance(net, FormulaNet) else set()
+        used = [n for n in chosen if n not in unused]
+        if not used:
+            outputs = ", ".join(self.network.get("output", []))
+            raise SpecError(self.where, f"training.optimize: no formula on the way to the output ({outputs}) uses "
+                            f"{', '.join(chosen)}, so training would change nothing; optimize a parameter the "
+                            "output depends on")
+        return used, [n for n in chosen if n in unused]
+
+    def optimizer(self, net: Module) -> tuple[Optimizer, list[str]]:
+        """The optimizer over the parameters to train, and their names.
+
+        A parameter no formula uses is left out (its gradient is always 0), as PyTorch leaves it
+        unchanged; ``warnings`` says so."""
+        chosen, _ = self.trainable(net)
         opt_spec = dict(self.training["optimizer"])
         kind = opt_spec.pop("name")
         opt = OPTIMIZERS[kind](net.parameters(only=chosen), **opt_spec)
@@ -77,25 +100,36 @@ class Spec:
 
 
 # --- reading ------------------------------------------------------------------------------------
-def read(path: str | Path, overrides: list[str] | None = None) -> Spec:
-    """Read and check a spec file; ``overrides`` are ``key=value`` settings (``--set``)."""
+def read(path: str | Path, overrides: list[str] | None = None, *, data_dirs: Sequence[str | Path] | None = None,
+         memory_limit: int | None = None) -> Spec:
+    """Read and check a spec file; ``overrides`` are ``key=value`` settings (``--set``).
+
+    ``data_dirs`` are folders data files may come from besides the spec's own; ``memory_limit``
+    (bytes) replaces the default limit on what the run may need."""
     path = Path(path)
     if not path.exists():
         raise SpecError(str(path), "no such file; create one with 'backproplab new FILE.toml --from statquest'")
     if path.is_dir():
         raise SpecError(str(path), "this is a folder; give the path of a .toml spec file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SpecError(str(path), "this is not a text file; a spec is a TOML text file") from None
-    except OSError as exc:
-        raise SpecError(str(path), f"cannot read it: {exc.strerror}") from None
-    return parse(text, path, overrides)
+        text = read_regular_file(path, str(path), MAX_SPEC_BYTES, "spec file (.toml)")
+    except SpecError as exc:
+        if "UTF-8" in str(exc):
+            raise SpecError(str(path), "this is not a text file; a spec is a TOML text file") from None
+        raise
+    dirs = None if data_dirs is None else (path.parent, *(Path(d) for d in data_dirs))
+    return parse(text, path, overrides, data_dirs=dirs, memory_limit=memory_limit)
 
 
-def parse(text: str, path: Path | None = None, overrides: list[str] | None = None) -> Spec:
-    """Check a spec given as TOML text."""
+def parse(text: str, path: Path | None = None, overrides: list[str] | None = None, *,
+          data_dirs: Sequence[str | Path] | None = None, memory_limit: int | None = None) -> Spec:
+    """Check a spec given as TOML text.
+
+    ``data_dirs`` are the only folders a data file may come from: None allows the spec's own
+    folder (the working folder for text without a path); ``()`` allows no file at all, for a
+    spec that arrives from a web page."""
     where = str(path) if path else "spec"
+    text = text[1:] if text.startswith("\ufeff") else text  # a byte-order mark from some editors
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -104,32 +138,42 @@ def parse(text: str, path: Path | None = None, overrides: list[str] | None = Non
         line = f"{where}:{m.group(1)}" if m else where
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise SpecError(line, f"not valid TOML: {message}; check the quotes, brackets and '=' signs there") from None
+    except RecursionError:
+        raise SpecError(where, "not valid here: its lists or tables nest too deeply; a spec needs a few levels "
+                        "at most") from None
     for item in overrides or []:
         apply_override(raw, item, where)
-    return check(raw, path)
+    dirs = None if data_dirs is None else tuple(Path(d) for d in data_dirs)
+    return check(raw, path, data_dirs=dirs, memory_limit=memory_limit)
 
 
 def apply_override(raw: dict[str, Any], item: str, where: str) -> None:
     """``optimizer.lr=0.05``: a dotted path (under [training] unless it starts at the top) and a value."""
     if "=" not in item:
-        raise SpecError("--set", f"{item!r} needs the form key=value, such as optimizer.lr=0.05")
+        raise SpecError("--set", f"{excerpt(item)} needs the form key=value, such as optimizer.lr=0.05")
     key, _, text = item.partition("=")
     keys = [k.strip() for k in key.strip().split(".") if k.strip()]
     if not keys:
-        raise SpecError("--set", f"{item!r} has no key before '='")
+        raise SpecError("--set", f"{excerpt(item)} has no key before '='")
     if keys[0] not in TOP_LEVEL:
         keys = ["training", *keys]
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = text.strip()  # a bare word such as all or adam
     node = raw
     for k in keys[:-1]:
         child = node.setdefault(k, {})
         if not isinstance(child, dict):
-            raise SpecError("--set", f"{'.'.join(keys[:-1])} is not a table, so {'.'.join(keys)} cannot be set")
+            raise SpecError("--set", f"{excerpt('.'.join(keys[:-1]))} is not a table, so "
+                            f"{excerpt('.'.join(keys))} cannot be set")
         node = child
     node[keys[-1]] = value
+
+
+def field_key(key: str) -> str:
+    """A key as it reads in a field path: short and printable ('""' for an empty one)."""
+    return plain(key, 30) if key else '""'
 
 
 def _type_name(value: Any) -> str:
@@ -156,12 +200,19 @@ class Checker:
         value = table[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            value = float(value) if abs(value) < 2**1000 else math.inf
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             want = " or ".join(_type_name(k()) if k is not dict else "a table" for k in kinds)
-            raise self.fail(full, f"should be {want}, got {value!r}" + (f"; {hint}" if hint else ""))
+            raise self.fail(full, f"should be {want}, got {excerpt(value)}" + (f"; {hint}" if hint else ""))
         if isinstance(value, float) and not math.isfinite(value):
-            raise self.fail(full, f"must be a finite number, got {value}")
+            raise self.fail(full, f"must be a finite number, got {excerpt(table[key])}")
+        return value
+
+    def count(self, table: dict[str, Any], key: str, path: str, low: int, default: Any = ..., hint: str = "") -> int:
+        """A whole number, ``low`` or more."""
+        value = self.get(table, key, path, int, default, hint)
+        if value is not None and value < low:
+            raise self.fail(f"{path}.{key}" if path else key, f"must be {low} or more, got {value}")
         return value
 
     def choice(self, table: dict[str, Any], key: str, path: str, choices: Any, default: Any = ...) -> str:
@@ -171,32 +222,59 @@ class Checker:
             raise self.fail(f"{path}.{key}", unknown_name_message(kind, value, choices))
         return value
 
-    def unknown_keys(self, table: dict[str, Any], path: str, allowed: tuple[str, ...]) -> None:
+    def unknown_keys(self, table: dict[str, Any], path: str, allowed: Sequence[str]) -> None:
         for key in table:
             if key not in allowed:
                 close = unknown_name_message("field", key, allowed)
-                raise self.fail(f"{path}.{key}" if path else key, close)
+                raise self.fail(f"{path}.{field_key(key)}" if path else field_key(key), close)
+
+    def name(self, name: Any, path: str) -> str:
+        """A name for a parameter, node or input: letters, digits, _ and a few Greek letters."""
+        problem = check_name(name)
+        if problem:
+            raise self.fail(path, problem)
+        return name
+
+    def text(self, raw: dict[str, Any], key: str, default: str) -> str:
+        value = self.get(raw, key, "", str, default=default)
+        if len(value) > MAX_TEXT or any(not ch.isprintable() for ch in value):
+            raise self.fail(key, f"should be one line of at most {MAX_TEXT} printable characters, got "
+                            f"{excerpt(value)}")
+        return value
 
 
-def check(raw: dict[str, Any], path: Path | None = None) -> Spec:
-    """Check every field of a parsed spec and fill in defaults."""
+def check(raw: dict[str, Any], path: Path | None = None, *, data_dirs: tuple[Path, ...] | None = None,
+          memory_limit: int | None = None) -> Spec:
+    """Check every field of a parsed spec and fill in defaults; nothing large is built before
+    the memory it needs is estimated."""
     c = Checker(str(path) if path else "spec")
     c.unknown_keys(raw, "", TOP_LEVEL)
     version = c.get(raw, "version", "", int, hint=f"add 'version = {SPEC_VERSION}' at the top")
     if version > SPEC_VERSION:
-        raise c.fail("version", f"is {version}, but this backproplab reads spec versions up to {SPEC_VERSION}; "
-                     "upgrade with 'pip install -U backproplab'")
+        raise c.fail("version", f"is {excerpt(version)}, but this backproplab reads spec versions up to "
+                     f"{SPEC_VERSION}; upgrade with 'pip install -U backproplab'")
     if version < 1:
-        raise c.fail("version", f"must be 1 or more, got {version}")
-    name = c.get(raw, "name", "", str, default=path.stem if path else "spec")
-    description = c.get(raw, "description", "", str, default="")
+        raise c.fail("version", f"must be 1 or more, got {excerpt(version)}")
+    name = c.text(raw, "name", path.stem if path else "spec")
+    description = c.text(raw, "description", "")
     network = check_network(c, c.get(raw, "network", "", dict, hint="add a [network] table"))
     data = check_data(c, c.get(raw, "data", "", dict, hint="add a [data] table"))
     training = check_training(c, c.get(raw, "training", "", dict, default={}))
-    spec = Spec(name, description, network, data, training, path, raw)
-    net, (x, y) = spec.build()
+    spec = Spec(name, description, network, data, training, path, raw, data_dirs, memory_limit)
+    with limits.allowing(memory_limit):
+        too_much = limits.spec_too_large(network, data, training, samples=None)
+        if too_much:
+            raise c.fail(*too_much)
+        net, (x, y) = spec.build()
+        too_much = limits.spec_too_large(network, data, training, samples=len(x))
+        if too_much:
+            raise c.fail(*too_much)
     check_shapes(c, spec, net, x, y)
     spec.optimizer(net)
+    unused = spec.trainable(net)[1]
+    if unused:
+        spec.warnings.append(f"{spec.where}: no formula on the way to the output uses {', '.join(unused)}, so its "
+                             "gradient is always 0; it is left out of training and keeps its starting value")
     return spec
 
 
@@ -204,9 +282,7 @@ def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
     kind = c.choice(net, "kind", "network", ("mlp", "formulas"))
     if kind == "mlp":
         c.unknown_keys(net, "network", ("kind", "inputs", "layers", "seed", "parameters"))
-        inputs = c.get(net, "inputs", "network", int, hint="the number of inputs per sample, such as 2")
-        if inputs < 1:
-            raise c.fail("network.inputs", f"must be 1 or more, got {inputs}")
+        inputs = c.count(net, "inputs", "network", 1, hint="the number of inputs per sample, such as 2")
         layers = c.get(net, "layers", "network", list, hint="a list such as [{size = 8, activation = 'tanh'}]")
         if not layers:
             raise c.fail("network.layers", "is empty; give at least the output layer")
@@ -214,32 +290,47 @@ def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
         for i, layer in enumerate(layers):
             p = f"network.layers[{i}]"
             if not isinstance(layer, dict):
-                raise c.fail(p, f"should be a table such as {{size = 8, activation = 'tanh'}}, got {layer!r}")
+                raise c.fail(p, f"should be a table such as {{size = 8, activation = 'tanh'}}, got {excerpt(layer)}")
             c.unknown_keys(layer, p, ("size", "activation"))
-            size = c.get(layer, "size", p, int)
-            if size < 1:
-                raise c.fail(f"{p}.size", f"must be 1 or more, got {size}")
+            size = c.count(layer, "size", p, 1)
             act = c.choice(layer, "activation", p, ops.ACTIVATIONS, default="identity")
             checked.append({"size": size, "activation": act})
-        seed = c.get(net, "seed", "network", int, default=0)
+        seed = c.count(net, "seed", "network", 0, default=0)
+        if seed > MAX_SEED:
+            raise c.fail("network.seed", f"must be at most {MAX_SEED}, got {excerpt(seed)}")
         params = c.get(net, "parameters", "network", dict, default={})
         return {"kind": "mlp", "inputs": inputs, "layers": checked, "seed": seed, "parameters": params}
     c.unknown_keys(net, "network", ("kind", "inputs", "output", "nodes", "parameters"))
     inputs = c.get(net, "inputs", "network", list, hint='the input names, such as ["x"]')
-    if not inputs or not all(isinstance(i, str) for i in inputs):
-        raise c.fail("network.inputs", f"should be a non-empty list of names, got {inputs!r}")
+    if not inputs:
+        raise c.fail("network.inputs", 'is empty; give the input names, such as ["x"]')
+    for i, name in enumerate(inputs):
+        c.name(name, f"network.inputs[{i}]")
+        if name in inputs[:i]:
+            raise c.fail(f"network.inputs[{i}]", f"{name!r} appears twice; give each input its own name")
+    params = c.get(net, "parameters", "network", dict, hint="the starting value of every parameter")
+    for key, value in params.items():
+        c.name(key, f"network.parameters.{field_key(key)}")
+        if key in inputs:
+            raise c.fail(f"network.parameters.{key}", f"{key!r} is also an input's name; rename one of them")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < math.inf:
+            raise c.fail(f"network.parameters.{key}", f"should be a finite number, got {excerpt(value)}")
     nodes = c.get(net, "nodes", "network", dict, hint='a table of formulas, such as h1 = "softplus(w1 * x + b1)"')
     for key, formula in nodes.items():
+        c.name(key, f"network.nodes.{field_key(key)}")
+        if key in inputs or key in params:
+            what = "an input" if key in inputs else "a parameter"
+            raise c.fail(f"network.nodes.{key}", f"{key!r} is already the name of {what}, which this node would "
+                         "hide; give the node another name")
         if not isinstance(formula, str):
-            raise c.fail(f"network.nodes.{key}", f"should be a formula in quotes, got {formula!r}")
+            raise c.fail(f"network.nodes.{key}", f"should be a formula in quotes, got {excerpt(formula)}")
     output = c.get(net, "output", "network", (str, list))
     outputs = [output] if isinstance(output, str) else output
     if not outputs or not all(isinstance(o, str) for o in outputs):
-        raise c.fail("network.output", f"should be a node name or a list of node names, got {output!r}")
-    params = c.get(net, "parameters", "network", dict, hint="the starting value of every parameter")
-    for key, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise c.fail(f"network.parameters.{key}", f"should be a finite number, got {value!r}")
+        raise c.fail("network.output", f"should be a node name or a list of node names, got {excerpt(output)}")
+    for out in outputs:
+        if out not in nodes:
+            raise c.fail("network.output", unknown_name_message("node", out, nodes))
     return {"kind": "formulas", "inputs": inputs, "nodes": nodes, "output": outputs,
             "parameters": {k: float(v) for k, v in params.items()}}
 
@@ -248,13 +339,14 @@ def check_data(c: Checker, data: dict[str, Any]) -> dict[str, Any]:
     if "dataset" in data:
         c.unknown_keys(data, "data", ("dataset", "n", "seed", "noise"))
         name = c.choice(data, "dataset", "data", datasets.DATASETS)
-        n = c.get(data, "n", "data", int, default=100)
-        if n < 2:
-            raise c.fail("data.n", f"must be 2 or more, got {n}")
+        n = c.count(data, "n", "data", 2, default=100)
         noise = c.get(data, "noise", "data", float, default=None)
         if noise is not None and noise < 0:
             raise c.fail("data.noise", f"must be zero or more, got {noise}")
-        return {"dataset": name, "n": n, "seed": c.get(data, "seed", "data", int, default=0), "noise": noise}
+        seed = c.count(data, "seed", "data", 0, default=0)
+        if seed > MAX_SEED:
+            raise c.fail("data.seed", f"must be at most {MAX_SEED}, got {excerpt(seed)}")
+        return {"dataset": name, "n": n, "seed": seed, "noise": noise}
     if "csv" in data:
         c.unknown_keys(data, "data", ("csv", "x", "y"))
         return {"csv": c.get(data, "csv", "data", str), "x": c.get(data, "x", "data", (str, list)),
@@ -264,39 +356,73 @@ def check_data(c: Checker, data: dict[str, Any]) -> dict[str, Any]:
     return {"x": c.get(data, "x", "data", list, hint=hint), "y": c.get(data, "y", "data", list, hint=hint)}
 
 
+def optimizer_settings(kind: str) -> tuple[str, ...]:
+    """The settings an optimizer takes besides its parameters (from its constructor, the one source)."""
+    skip = {"self", "params", "min_step", "max_steps"}
+    return ("name", *(p for p in inspect.signature(OPTIMIZERS[kind].__init__).parameters if p not in skip))
+
+
+SETTING_RULES = {  # setting: (holds, what it must be)
+    "lr": (lambda v: v > 0, "a positive number; try 0.1"),
+    "eps": (lambda v: v > 0, "a positive number, such as 1e-8"),
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1), such as 0.9"),
+    "weight_decay": (lambda v: v >= 0, "zero or more"),
+    "dampening": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+}
+
+
+def check_optimizer(c: Checker, opt: dict[str, Any]) -> dict[str, Any]:
+    """Every setting of the chosen optimizer, each within its range; an unknown one with a did-you-mean."""
+    path = "training.optimizer"
+    kind = c.choice(opt, "name", path, OPTIMIZERS, default="gradient_descent")
+    allowed = optimizer_settings(kind)
+    for key in opt:
+        if key not in allowed:
+            others = [k for k in OPTIMIZERS if key in optimizer_settings(k)]
+            hint = f"; {key} belongs to {' and '.join(others)}, not {kind}" if others else ""
+            raise c.fail(f"{path}.{field_key(key)}", unknown_name_message(f"{kind} setting", key, allowed) + hint)
+    checked: dict[str, Any] = {"name": kind, "lr": c.get(opt, "lr", path, float, default=0.1)}
+    for key in opt:
+        if key == "name":
+            continue
+        if key == "betas":
+            betas = c.get(opt, "betas", path, list)
+            if len(betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+                                          for b in betas):
+                raise c.fail(f"{path}.betas", f"should be two numbers in [0, 1), such as [0.9, 0.999], got "
+                             f"{excerpt(betas)}")
+            checked["betas"] = tuple(float(b) for b in betas)
+            continue
+        value = c.get(opt, key, path, float)
+        holds, rule = SETTING_RULES.get(key, (lambda v: True, ""))
+        if not holds(value):
+            raise c.fail(f"{path}.{key}", f"must be {rule}, got {excerpt(opt[key])}")
+        checked[key] = value
+    return checked
+
+
 def check_training(c: Checker, t: dict[str, Any]) -> dict[str, Any]:
+    settings = {s for k in OPTIMIZERS for s in optimizer_settings(k)} - {"name"}
+    for key in t:
+        if key in settings:
+            raise c.fail(f"training.{key}", f"{key} is an optimizer setting; did you mean 'optimizer.{key}'? "
+                         f"(in a file: under [training.optimizer])")
     c.unknown_keys(t, "training", ("loss", "optimize", "optimizer", "min_step", "max_steps"))
     loss = c.choice(t, "loss", "training", LOSSES, default="ssr")
     optimize = c.get(t, "optimize", "training", (str, list), default="all")
     if isinstance(optimize, str):
         optimize = "all" if optimize == "all" else [s.strip() for s in optimize.split(",") if s.strip()]
     if optimize != "all" and (not optimize or not all(isinstance(o, str) for o in optimize)):
-        raise c.fail("training.optimize", f"should be 'all' or a list of parameter names, got {optimize!r}")
-    opt = c.get(t, "optimizer", "training", dict, default={})
-    kind = c.choice(opt, "name", "training.optimizer", OPTIMIZERS, default="gradient_descent")
-    allowed = {"gradient_descent": ("name", "lr"), "sgd": ("name", "lr", "momentum"),
-               "adam": ("name", "lr", "betas", "eps")}[kind]
-    c.unknown_keys(opt, "training.optimizer", allowed)
-    checked: dict[str, Any] = {"name": kind, "lr": c.get(opt, "lr", "training.optimizer", float, default=0.1)}
-    if checked["lr"] <= 0:
-        raise c.fail("training.optimizer.lr", f"must be a positive number, got {checked['lr']}; try 0.1")
-    if "momentum" in opt:
-        checked["momentum"] = c.get(opt, "momentum", "training.optimizer", float)
-        if not 0 <= checked["momentum"] < 1:
-            raise c.fail("training.optimizer.momentum", f"must be in [0, 1), got {checked['momentum']}")
-    if "betas" in opt:
-        betas = c.get(opt, "betas", "training.optimizer", list)
-        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
-            raise c.fail("training.optimizer.betas", f"should be two numbers in [0, 1), got {betas!r}")
-        checked["betas"] = tuple(float(b) for b in betas)
-    if "eps" in opt:
-        checked["eps"] = c.get(opt, "eps", "training.optimizer", float)
+        raise c.fail("training.optimize", f"should be 'all' or a list of parameter names, got {excerpt(optimize)}")
+    if optimize != "all":
+        for i, name in enumerate(optimize):
+            if name in optimize[:i]:
+                raise c.fail("training.optimize", f"{excerpt(name)} appears twice; name each parameter once")
+    checked = check_optimizer(c, c.get(t, "optimizer", "training", dict, default={}))
     min_step = c.get(t, "min_step", "training", float, default=1e-4)
     if min_step < 0:
         raise c.fail("training.min_step", f"must be zero or more, got {min_step}")
-    max_steps = c.get(t, "max_steps", "training", int, default=1000)
-    if max_steps <= 0:
-        raise c.fail("training.max_steps", f"must be 1 or more, got {max_steps}")
+    max_steps = c.count(t, "max_steps", "training", 1, default=1000)
     return {"loss": loss, "optimize": optimize, "optimizer": checked, "min_step": min_step, "max_steps": max_steps}
 
 
@@ -304,16 +430,19 @@ def check_training(c: Checker, t: dict[str, Any]) -> dict[str, Any]:
 def build_network(network: dict[str, Any], where: str) -> Module:
     if network["kind"] == "mlp":
         sizes = [network["inputs"]] + [layer["size"] for layer in network["layers"]]
-        net = MLP(sizes, [layer["activation"] for layer in network["layers"]], seed=network["seed"])
+        try:
+            net = MLP(sizes, [layer["activation"] for layer in network["layers"]], seed=network["seed"])
+        except ValueError as exc:
+            raise SpecError(where, f"network: {exc}") from None
+        names = [n for n, _ in net.named_parameters()]
         for name, value in network["parameters"].items():
-            p_path = f"network.parameters.{name}"
-            names = [n for n, _ in net.named_parameters()]
+            p_path = f"network.parameters.{field_key(name)}"
             if name not in names:
                 raise SpecError(where, f"{p_path}: " + unknown_name_message("parameter", name, names))
             try:
-                arr = np.asarray(value, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise SpecError(where, f"{p_path}: should be numbers, got {value!r}") from None
+                arr = load_numbers(value)
+            except (TypeError, ValueError, OverflowError):
+                raise SpecError(where, f"{p_path}: should be numbers, got {excerpt(value)}") from None
             if arr.shape != net.parameter(name).shape:
                 raise SpecError(where, f"{p_path}: has shape {arr.shape}, but {name} has shape "
                                 f"{net.parameter(name).shape} for these layer sizes")
@@ -324,76 +453,8 @@ def build_network(network: dict[str, Any], where: str) -> Module:
     try:
         return FormulaNet(network["parameters"], network["nodes"], network["output"], network["inputs"])
     except FormulaError as exc:
-        raise SpecError(where, f"network.nodes: {exc}") from None
-
-
-def _numbers(value: Any, path: str, where: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SpecError(where, f"{path}: should hold only numbers (all rows the same length), got {value!r:.60}") \
-            from None
-    if arr.size == 0:
-        raise SpecError(where, f"{path}: is empty; give at least one sample")
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        raise SpecError(where, f"{path}: has NaN or infinity at sample {int(bad[0][0]) + 1}; remove or fix it")
-    return arr
-
-
-def load_data(data: dict[str, Any], path: Path | None, where: str) -> tuple[np.ndarray, np.ndarray]:
-    if "dataset" in data:
-        extra = {"noise": data["noise"]} if data["noise"] is not None else {}
-        x, y = datasets.make(data["dataset"], n=data["n"], seed=data["seed"], **extra)
-        return x, y.astype(np.float64)
-    if "csv" in data:
-        return read_csv(data, path, where)
-    return _numbers(data["x"], "data.x", where), _numbers(data["y"], "data.y", where)
-
-
-def read_csv(data: dict[str, Any], path: Path | None, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Columns by name from a CSV file with a header row, relative to the spec file."""
-    file = (path.parent if path else Path.cwd()) / data["csv"]
-    if not file.exists():
-        raise SpecError(where, f"data.csv: no such file {file}; paths are relative to the spec file")
-    try:
-        with file.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise SpecError(str(file), f"cannot be read as CSV: {exc}") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise SpecError(str(file), "is empty; it needs a header row of column names and at least one data row")
-    header = [h.strip() for h in rows[0]]
-    if len(rows) < 2:
-        raise SpecError(str(file), "has a header but no data rows")
-    for n, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise SpecError(f"{file}:{n}", f"row has {len(row)} fields but the header has {len(header)}")
-    columns = []
-    for key in ("x", "y"):
-        names = [data[key]] if isinstance(data[key], str) else data[key]
-        if not names or not all(isinstance(name, str) for name in names):
-            raise SpecError(where, f"data.{key}: should name CSV columns, got {data[key]!r}")
-        picked = []
-        for name in names:
-            if name not in header:
-                raise SpecError(where, f"data.{key}: " + unknown_name_message("column", name, header))
-            j = header.index(name)
-            values = []
-            for n, row in enumerate(rows[1:], start=2):
-                cell = row[j].strip()
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise SpecError(f"{file}:{n}", f"column {name!r} has {cell!r}, which is not a number") from None
-                if not math.isfinite(value):
-                    raise SpecError(f"{file}:{n}", f"column {name!r} has {cell}; NaN and infinity are not data")
-                values.append(value)
-            picked.append(values)
-        arr = np.array(picked).T
-        columns.append(arr[:, 0] if isinstance(data[key], str) else arr)
-    return columns[0], columns[1]
+        place = exc.where.replace("node ", "network.nodes.", 1) if exc.where.startswith("node ") else "network.nodes"
+        raise SpecError(where, f"{place}: {exc.message}") from None
 
 
 def check_shapes(c: Checker, spec: Spec, net: Module, x: np.ndarray, y: np.ndarray) -> None:

@@ -1,0 +1,125 @@
+"""How much memory a network or a spec may take, checked before anything is allocated.
+
+A mistyped size (``size = 1000000000``) must not run the machine out of memory: the estimate
+is compared with a limit, by default a quarter of the memory available (a process memory
+limit, where one is set, lowers it). ``allowing(nbytes)`` (the command line's
+``--memory-limit GB``) raises it for what runs inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+FLOAT = 8  # bytes per float64
+FALLBACK = 2 * 1024**3  # when the system does not say how much memory is available
+_chosen: list[int] = []  # limits set with allowing(), innermost last
+
+
+def available_memory() -> int:
+    """Bytes of memory available now: MemAvailable in /proc/meminfo, else what sysconf says."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return FALLBACK
+
+
+def default_limit() -> int:
+    """A quarter of the available memory, and at most half of a process memory limit if one is set."""
+    limit = available_memory() // 4
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ValueError, OSError):
+        soft = resource.RLIM_INFINITY
+    if soft != resource.RLIM_INFINITY and soft > 0:
+        limit = min(limit, soft // 2)
+    return limit
+
+
+def memory_limit() -> int:
+    """The limit in force: the innermost ``allowing()``, else the default."""
+    return _chosen[-1] if _chosen else default_limit()
+
+
+@contextmanager
+def allowing(nbytes: int | None) -> Iterator[None]:
+    """Use ``nbytes`` as the limit inside the block (None: keep the limit in force)."""
+    if nbytes is None:
+        yield
+        return
+    _chosen.append(int(nbytes))
+    try:
+        yield
+    finally:
+        _chosen.pop()
+
+
+def describe(nbytes: float) -> str:
+    """'3.7 GB', '120 MB', '512 bytes': sizes as people read them."""
+    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if nbytes >= size:
+            return f"{nbytes / size:,.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def limit_note(how: str = "--memory-limit GB") -> str:
+    """How the limit reads in a message, and how to raise it."""
+    source = "the limit set" if _chosen else "a quarter of the available memory"
+    return f"more than the limit of {describe(memory_limit())} ({source}); raise it with {how} if you mean it"
+
+
+def mlp_parameter_count(sizes: Sequence[int]) -> int:
+    """Weights and biases of an MLP with these layer sizes (Python integers: never overflows)."""
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def mlp_bytes(sizes: Sequence[int], samples: int, steps: int) -> dict[str, int]:
+    """Bytes an MLP run needs, by part: parameters (with gradients and optimizer state), the
+    activations and their gradients for every sample, and one copy of the parameters per step."""
+    params = mlp_parameter_count(sizes)
+    return {"parameters": 4 * params * FLOAT, "activations": 4 * samples * sum(sizes) * FLOAT,
+            "trace": steps * 2 * params * FLOAT}
+
+
+def spec_too_large(network: dict[str, Any], data: dict[str, Any], training: dict[str, Any],
+                   samples: int | None) -> tuple[str, str] | None:
+    """(field, message) for a checked spec whose run would need more memory than the limit, else None.
+
+    Asked twice: before anything is built (the samples a generated data set will have), and
+    once the data is read (the samples it has)."""
+    limit = memory_limit()
+    n = samples if samples is not None else data.get("n", 0)
+    if "dataset" in data and 8 * n * FLOAT > limit:  # points, labels and the generator's temporaries
+        return "data.n", f"{n:,} samples need about {describe(8 * n * FLOAT)}, " + limit_note()
+    if network["kind"] == "mlp":
+        sizes = [network["inputs"]] + [layer["size"] for layer in network["layers"]]
+        need = mlp_bytes(sizes, n, training["max_steps"])
+        widest = max(range(len(sizes)), key=lambda i: sizes[i])
+        size_field = "network.inputs" if widest == 0 else f"network.layers[{widest - 1}].size"
+    else:  # scalar parameters; a value per sample for each operation, about one per two characters
+        n_params = len(network["parameters"])
+        n_ops = sum(len(text) for text in network["nodes"].values()) // 2 + len(network["nodes"])
+        need = {"parameters": 4 * n_params * FLOAT, "activations": 3 * n * n_ops * FLOAT,
+                "trace": training["max_steps"] * 2 * n_params * FLOAT}
+        size_field = "network.nodes"
+    if need["parameters"] > limit:
+        return size_field, f"the network's parameters need {describe(need['parameters'])}, " + limit_note()
+    if need["activations"] > limit:
+        place = "data.n" if "dataset" in data else "data.csv" if "csv" in data else "data.x"
+        return place, (f"{n:,} samples through this network need about {describe(need['activations'])} for its "
+                       "values and gradients, " + limit_note())
+    if sum(need.values()) > limit:
+        return "training.max_steps", (f"{training['max_steps']:,} steps would record about "
+                                      f"{describe(need['trace'])} of parameters and gradients (about "
+                                      f"{describe(sum(need.values()))} in all), " + limit_note())
+    return None

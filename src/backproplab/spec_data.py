@@ -1,0 +1,200 @@
+"""A spec's data: inline lists, a generated data set, or a CSV file, read safely.
+
+A spec file may come from someone else, so what it can read is limited: only regular files
+(never a device, a FIFO or a folder), only inside the spec's own folder after symlinks are
+resolved (or a folder the user allows with ``--data-dir``), and only up to a size that fits
+in memory. Messages quote at most a short, printable excerpt of a file's contents.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import math
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backproplab import datasets, limits
+from backproplab.nn import excerpt, unknown_name_message
+
+MAX_SPEC_BYTES = 16 * 1024**2  # a spec file larger than this is not a spec
+CSV_BYTES_PER_VALUE = 16  # memory per byte of CSV, at most (a 2-byte "0," becomes a float and its list entry)
+SHOWN_COLUMNS = 6  # column names quoted from a data file in a message, at most
+
+
+class SpecError(ValueError):
+    """A mistake in a spec file, said in one line: where, what, and how to fix it."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> str:
+    """The text of a regular file of at most ``max_bytes`` (a leading BOM dropped), or a SpecError.
+
+    The file is checked with os.stat before it is opened, and opened without blocking, so a
+    FIFO, a device such as /dev/zero or a folder is refused at once."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SpecError(where, f"no such file {excerpt(str(path))}") from None
+    except OSError as exc:
+        raise SpecError(where, f"cannot read {excerpt(str(path))}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SpecError(where, f"{excerpt(str(path))} is a folder; give the path of a {what}")
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(where, f"{excerpt(str(path))} is not a regular file (a device, FIFO or socket); "
+                        f"give the path of a {what}")
+    if info.st_size > max_bytes:
+        raise SpecError(where, f"{excerpt(str(path))} is {limits.describe(info.st_size)}, more than the "
+                        f"{limits.describe(max_bytes)} a {what} may have here")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced since the check
+                raise SpecError(where, f"{excerpt(str(path))} is not a regular file")
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise SpecError(where, f"cannot read {excerpt(str(path))}: {exc.strerror}") from None
+    if len(data) > max_bytes:  # files such as those in /proc say their size is 0
+        raise SpecError(where, f"{excerpt(str(path))} is more than the {limits.describe(max_bytes)} a {what} may "
+                        "have here")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(where, f"{excerpt(str(path))} is not a UTF-8 text file; a {what} is text") from None
+
+
+def data_file(name: str, base: Path | None, data_dirs: Sequence[Path] | None, where: str) -> Path:
+    """The file ``data.csv`` names, if it lies inside an allowed folder once symlinks are resolved.
+
+    ``data_dirs`` None allows the spec's own folder (the working folder for a spec given as
+    text); an empty sequence allows no file at all."""
+    folder = base if base is not None else Path.cwd()
+    allowed = [folder] if data_dirs is None else list(data_dirs)
+    if not allowed:
+        raise SpecError(where, "data.csv: this spec may not read files here; give the data inline as "
+                        "x = [...] and y = [...]")
+    try:
+        path = (folder / name).resolve()
+        roots = [Path(d).resolve() for d in allowed]
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SpecError(where, f"data.csv: cannot resolve {excerpt(name)}: {exc}") from None
+    if not any(path == root or root in path.parents for root in roots):
+        folders = " or ".join(excerpt(str(r)) for r in roots[:3])
+        raise SpecError(where, f"data.csv: {excerpt(name)} is outside {folders}; a spec may read only files in "
+                        "its own folder (allow another folder with --data-dir DIR)")
+    return path
+
+
+def check_header(header: list[str], file: str) -> None:
+    """Column names must be unique: a repeated name would silently pick one of two columns."""
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            raise SpecError(f"{file}:1", f"the column {excerpt(name, 30)} appears twice in the header; give each "
+                            "column its own name")
+        seen.add(name)
+
+
+def read_csv(data: dict[str, Any], base: Path | None, where: str,
+             data_dirs: Sequence[Path] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Columns by name from a CSV file with a header row, relative to the spec file."""
+    path = data_file(data["csv"], base, data_dirs, where)
+    if not path.exists():
+        raise SpecError(where, f"data.csv: no such file {excerpt(str(path))}; paths are relative to the spec file")
+    max_bytes = max(1, limits.memory_limit() // CSV_BYTES_PER_VALUE)
+    text = read_regular_file(path, f"{where}: data.csv", max_bytes, "CSV file")
+    file = str(path)
+    try:
+        rows = [(n, r) for n, r in enumerate(csv.reader(text.splitlines()), start=1) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise SpecError(file, f"cannot be read as CSV: {exc}") from None
+    del text
+    if not rows:
+        raise SpecError(file, "is empty; it needs a header row of column names and at least one data row")
+    header = [h.strip() for h in rows[0][1]]
+    check_header(header, file)
+    if len(rows) < 2:
+        raise SpecError(file, "has a header but no data rows")
+    columns = []
+    for key in ("x", "y"):
+        names = [data[key]] if isinstance(data[key], str) else data[key]
+        if not names or not all(isinstance(name, str) for name in names):
+            raise SpecError(where, f"data.{key}: should name CSV columns, got {excerpt(data[key])}")
+        picked = []
+        for name in names:
+            if name not in header:
+                raise SpecError(where, f"data.{key}: " + unknown_name_message("column", name, header, SHOWN_COLUMNS))
+            picked.append(header.index(name))
+        values = np.empty((len(rows) - 1, len(picked)))
+        for k, (n, row) in enumerate(rows[1:]):
+            if len(row) != len(header):
+                raise SpecError(f"{file}:{n}", f"row has {len(row)} fields but the header has {len(header)}")
+            for j, col in enumerate(picked):
+                cell = row[col].strip()
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise SpecError(f"{file}:{n}", f"column {excerpt(header[col], 30)} has {excerpt(cell, 20)}, "
+                                    "which is not a number") from None
+                if not math.isfinite(value):
+                    raise SpecError(f"{file}:{n}", f"column {excerpt(header[col], 30)} has {excerpt(cell, 20)}; "
+                                    "NaN and infinity are not data")
+                values[k, j] = value
+        columns.append(values[:, 0] if isinstance(data[key], str) else values)
+    return columns[0], columns[1]
+
+
+def load_numbers(value: Any) -> np.ndarray:
+    """A nested list of numbers as float64; true/false is not a number here (NumPy would take it as 1/0)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool):
+            raise TypeError("true/false is not a number")
+        if isinstance(item, list):
+            stack.extend(item)
+    return np.asarray(value, dtype=np.float64)
+
+
+def numbers(value: Any, path: str, where: str) -> np.ndarray:
+    """Inline data as a float64 array of one or two dimensions (samples, values per sample)."""
+    try:
+        arr = load_numbers(value)
+    except TypeError as exc:
+        if "true/false" in str(exc):
+            raise SpecError(where, f"{path}: holds true/false; give numbers such as 0 and 1") from None
+        raise SpecError(where, f"{path}: should hold only numbers (all rows the same length), got "
+                        f"{excerpt(value)}") from None
+    except (ValueError, OverflowError):
+        raise SpecError(where, f"{path}: should hold only numbers (all rows the same length), got "
+                        f"{excerpt(value)}") from None
+    if arr.ndim > 2:
+        raise SpecError(where, f"{path}: is nested {arr.ndim} deep; give one number per sample, or one list of "
+                        "numbers per sample")
+    if arr.size == 0:
+        raise SpecError(where, f"{path}: is empty; give at least one sample")
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        raise SpecError(where, f"{path}: has NaN or infinity at sample {int(bad[0][0]) + 1}; remove or fix it")
+    return arr
+
+
+def load_data(data: dict[str, Any], base: Path | None, where: str,
+              data_dirs: Sequence[Path] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The data (x, y) a checked ``[data]`` table describes."""
+    if "dataset" in data:
+        extra = {"noise": data["noise"]} if data["noise"] is not None else {}
+        x, y = datasets.make(data["dataset"], n=data["n"], seed=data["seed"], **extra)
+        return x, y.astype(np.float64)
+    if "csv" in data:
+        return read_csv(data, base, where, data_dirs)
+    return numbers(data["x"], "data.x", where), numbers(data["y"], "data.y", where)
