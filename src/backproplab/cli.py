@@ -76,6 +76,16 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="stop after N steps (default: as the example says; 1000 for statquest)")
     p.add_argument("--min-step", type=non_negative_float, default=None, metavar="SIZE",
                    help="stop once every |step size| is below SIZE (default: as the example says; 0.0001)")
+    add_safety_options(p)
+
+
+def add_safety_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory-limit", type=positive_float, default=None, metavar="GB",
+                   help="the memory a run may need, in GB (default: a quarter of the available memory); "
+                   "a spec that needs more is refused before anything is built")
+    p.add_argument("--data-dir", action="append", default=None, metavar="DIR",
+                   help="also let the spec read data files from DIR (by default only from the spec's own "
+                   "folder); repeat for more")
 
 
 def add_display_options(p: argparse.ArgumentParser) -> None:

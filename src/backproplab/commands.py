@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backproplab import figures
+from backproplab import figures, limits
 from backproplab.explain import explain, forward_table
 from backproplab.explain.document import Block
 from backproplab.explain.node import explain_node, graph_nodes
@@ -85,18 +85,28 @@ def choose_parameters(net: Module, value: str) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+def _safety(args: argparse.Namespace) -> dict[str, Any]:
+    """--data-dir and --memory-limit as ``spec.read`` takes them."""
+    gb = getattr(args, "memory_limit", None)
+    return {"data_dirs": getattr(args, "data_dir", None), "memory_limit": None if gb is None else int(gb * 1024**3)}
+
+
 def load_job(source: str, args: argparse.Namespace) -> Job:
     """A preset by name, or a spec file by path, with the command line's settings."""
     if source in PRESETS:
         preset = PRESETS[source]
-        spec = preset.spec(tuple(_overrides(args, preset.build()[0])))
-        net, (x, y) = preset.build(spec)
+        with limits.allowing(_safety(args)["memory_limit"]):
+            spec = preset.spec(tuple(_overrides(args, preset.build()[0])))
+            net, (x, y) = preset.build(spec)
         return Job(f"{preset.name}: {spec.description}", spec, net, x, y, preset)
     if source.endswith(".toml") or Path(source).exists():
-        base = read(source, list(getattr(args, "set", None) or []))
+        safety = _safety(args)
+        base = read(source, list(getattr(args, "set", None) or []), **safety)
         net, _ = base.build()
-        spec = read(source, _overrides(args, net))
+        spec = read(source, _overrides(args, net), **safety)
         net, (x, y) = spec.build()
+        for warning in spec.warnings:
+            sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
         title = f"{spec.name}: {spec.description}" if spec.description else spec.name
         return Job(title, spec, net, x, y, Preset(spec.name))
     raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
@@ -152,6 +162,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(trace.to_json() + "\n")
     elif args.explain:
         which = None if args.explain == "all" else [args.explain]
+        names = [n for n, _ in job.net.named_parameters()]
+        if which and which[0] not in names:
+            raise UsageError(unknown_name_message("parameter", which[0], names) + " in --explain")
         if which and which[0] not in trace.optimize:
             raise UsageError(f"--explain {which[0]}: it is not optimized in this run (optimized: "
                              f"{', '.join(trace.optimize)}); add --optimize {which[0]}")

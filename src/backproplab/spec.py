@@ -38,6 +38,7 @@ else:  # pragma: no cover - Python 3.10
 SPEC_VERSION = 1
 TOP_LEVEL = ("version", "name", "description", "network", "data", "training")
 MAX_SEED = 2**63 - 1
+MAX_COUNT = 10**9  # sizes, samples and steps; more is a typo (the memory estimate catches less)
 MAX_TEXT = 500  # characters in a spec's name or description
 __all__ = ["Spec", "SpecError", "check", "parse", "read"]
 
@@ -139,8 +140,8 @@ def parse(text: str, path: Path | None = None, overrides: list[str] | None = Non
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise SpecError(line, f"not valid TOML: {message}; check the quotes, brackets and '=' signs there") from None
     except RecursionError:
-        raise SpecError(where, "not valid here: its lists or tables nest too deeply; a spec needs a few levels "
-                        "at most") from None
+        raise SpecError(where, "cannot be read: its lists or tables nest too deeply; a spec needs a few "
+                        "levels at most") from None
     for item in overrides or []:
         apply_override(raw, item, where)
     dirs = None if data_dirs is None else tuple(Path(d) for d in data_dirs)
@@ -208,11 +209,13 @@ class Checker:
             raise self.fail(full, f"must be a finite number, got {excerpt(table[key])}")
         return value
 
-    def count(self, table: dict[str, Any], key: str, path: str, low: int, default: Any = ..., hint: str = "") -> int:
-        """A whole number, ``low`` or more."""
+    def count(self, table: dict[str, Any], key: str, path: str, low: int, default: Any = ..., hint: str = "",
+              high: int = MAX_COUNT) -> int:
+        """A whole number from ``low`` to ``high``."""
         value = self.get(table, key, path, int, default, hint)
-        if value is not None and value < low:
-            raise self.fail(f"{path}.{key}" if path else key, f"must be {low} or more, got {value}")
+        if value is not None and not low <= value <= high:
+            rule = f"{low} or more" if value < low else f"at most {high:,}"
+            raise self.fail(f"{path}.{key}" if path else key, f"must be {rule}, got {excerpt(value)}")
         return value
 
     def choice(self, table: dict[str, Any], key: str, path: str, choices: Any, default: Any = ...) -> str:
@@ -295,9 +298,7 @@ def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
             size = c.count(layer, "size", p, 1)
             act = c.choice(layer, "activation", p, ops.ACTIVATIONS, default="identity")
             checked.append({"size": size, "activation": act})
-        seed = c.count(net, "seed", "network", 0, default=0)
-        if seed > MAX_SEED:
-            raise c.fail("network.seed", f"must be at most {MAX_SEED}, got {excerpt(seed)}")
+        seed = c.count(net, "seed", "network", 0, default=0, high=MAX_SEED)
         params = c.get(net, "parameters", "network", dict, default={})
         return {"kind": "mlp", "inputs": inputs, "layers": checked, "seed": seed, "parameters": params}
     c.unknown_keys(net, "network", ("kind", "inputs", "output", "nodes", "parameters"))
@@ -343,9 +344,7 @@ def check_data(c: Checker, data: dict[str, Any]) -> dict[str, Any]:
         noise = c.get(data, "noise", "data", float, default=None)
         if noise is not None and noise < 0:
             raise c.fail("data.noise", f"must be zero or more, got {noise}")
-        seed = c.count(data, "seed", "data", 0, default=0)
-        if seed > MAX_SEED:
-            raise c.fail("data.seed", f"must be at most {MAX_SEED}, got {excerpt(seed)}")
+        seed = c.count(data, "seed", "data", 0, default=0, high=MAX_SEED)
         return {"dataset": name, "n": n, "seed": seed, "noise": noise}
     if "csv" in data:
         c.unknown_keys(data, "data", ("csv", "x", "y"))
