@@ -99,3 +99,14 @@ def test_mlp_sizes_and_seed_are_checked_with_their_place():
         bl.MLP([0, 3])
     with pytest.raises(ValueError, match="seed should be a whole number, 0 or more, got -1"):
         bl.MLP([2, 3, 1], seed=-1)
+
+
+def test_a_csv_file_larger_than_the_memory_allows_is_refused_before_reading(tmp_path):
+    rows = "".join(f"{i * 0.001},{i % 2}\n" for i in range(20_000))
+    (tmp_path / "data.csv").write_text("dose,effect\n" + rows, encoding="utf-8")
+    path = tmp_path / "s.toml"
+    path.write_text(CSV_BODY, encoding="utf-8")
+    with pytest.raises(SpecError, match=r"data.csv: '.*data.csv' is .* KB, more than the 64.0 KB a CSV file may have"):
+        read(path, memory_limit=1024**2)
+    x, y = read(path).build()[1]
+    assert x.shape == (20_000,) and x[-1] == pytest.approx(19.999) and y.sum() == 10_000

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import math
 import os
 import stat
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,12 @@ class SpecError(ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+def shown_path(path: Path | str) -> str:
+    """A path for a message: its end, where the file's own name is, if it is long."""
+    text = str(path)
+    return repr(text) if len(text) <= 60 else "'…" + repr(text[-59:])[1:]
+
+
 def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> str:
     """The text of a regular file of at most ``max_bytes`` (a leading BOM dropped), or a SpecError.
 
@@ -42,34 +50,34 @@ def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> str:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise SpecError(where, f"no such file {excerpt(str(path))}") from None
+        raise SpecError(where, f"no such file {shown_path(path)}") from None
     except OSError as exc:
-        raise SpecError(where, f"cannot read {excerpt(str(path))}: {exc.strerror}") from None
+        raise SpecError(where, f"cannot read {shown_path(path)}: {exc.strerror}") from None
     if stat.S_ISDIR(info.st_mode):
-        raise SpecError(where, f"{excerpt(str(path))} is a folder; give the path of a {what}")
+        raise SpecError(where, f"{shown_path(path)} is a folder; give the path of a {what}")
     if not stat.S_ISREG(info.st_mode):
-        raise SpecError(where, f"{excerpt(str(path))} is not a regular file (a device, FIFO or socket); "
+        raise SpecError(where, f"{shown_path(path)} is not a regular file (a device, FIFO or socket); "
                         f"give the path of a {what}")
     if info.st_size > max_bytes:
-        raise SpecError(where, f"{excerpt(str(path))} is {limits.describe(info.st_size)}, more than the "
+        raise SpecError(where, f"{shown_path(path)} is {limits.describe(info.st_size)}, more than the "
                         f"{limits.describe(max_bytes)} a {what} may have here")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced since the check
-                raise SpecError(where, f"{excerpt(str(path))} is not a regular file")
+                raise SpecError(where, f"{shown_path(path)} is not a regular file")
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        raise SpecError(where, f"cannot read {excerpt(str(path))}: {exc.strerror}") from None
+        raise SpecError(where, f"cannot read {shown_path(path)}: {exc.strerror}") from None
     if len(data) > max_bytes:  # files such as those in /proc say their size is 0
-        raise SpecError(where, f"{excerpt(str(path))} is more than the {limits.describe(max_bytes)} a {what} may "
+        raise SpecError(where, f"{shown_path(path)} is more than the {limits.describe(max_bytes)} a {what} may "
                         "have here")
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise SpecError(where, f"{excerpt(str(path))} is not a UTF-8 text file; a {what} is text") from None
+        raise SpecError(where, f"{shown_path(path)} is not a UTF-8 text file; a {what} is text") from None
 
 
 def data_file(name: str, base: Path | None, data_dirs: Sequence[Path] | None, where: str) -> Path:
@@ -88,7 +96,7 @@ def data_file(name: str, base: Path | None, data_dirs: Sequence[Path] | None, wh
     except (OSError, RuntimeError, ValueError) as exc:
         raise SpecError(where, f"data.csv: cannot resolve {excerpt(name)}: {exc}") from None
     if not any(path == root or root in path.parents for root in roots):
-        folders = " or ".join(excerpt(str(r)) for r in roots[:3])
+        folders = " or ".join(shown_path(r) for r in roots[:3])
         raise SpecError(where, f"data.csv: {excerpt(name)} is outside {folders}; a spec may read only files in "
                         "its own folder (allow another folder with --data-dir DIR)")
     return path
@@ -109,48 +117,58 @@ def read_csv(data: dict[str, Any], base: Path | None, where: str,
     """Columns by name from a CSV file with a header row, relative to the spec file."""
     path = data_file(data["csv"], base, data_dirs, where)
     if not path.exists():
-        raise SpecError(where, f"data.csv: no such file {excerpt(str(path))}; paths are relative to the spec file")
+        raise SpecError(where, f"data.csv: no such file {shown_path(path)}; paths are relative to the spec file")
     max_bytes = max(1, limits.memory_limit() // CSV_BYTES_PER_VALUE)
     text = read_regular_file(path, f"{where}: data.csv", max_bytes, "CSV file")
     file = str(path)
+    reader = csv.reader(io.StringIO(text))
+    del text
     try:
-        rows = [(n, r) for n, r in enumerate(csv.reader(text.splitlines()), start=1) if any(c.strip() for c in r)]
+        header_line = next(((n, r) for n, r in enumerate(reader, start=1) if any(c.strip() for c in r)), None)
+        if header_line is None:
+            raise SpecError(file, "is empty; it needs a header row of column names and at least one data row")
+        header = [h.strip() for h in header_line[1]]
+        check_header(header, file)
+        picks: dict[str, list[int]] = {}
+        for key in ("x", "y"):
+            names = [data[key]] if isinstance(data[key], str) else data[key]
+            if not names or not all(isinstance(name, str) for name in names):
+                raise SpecError(where, f"data.{key}: should name CSV columns, got {excerpt(data[key])}")
+            for name in names:
+                if name not in header:
+                    raise SpecError(where, f"data.{key}: " + unknown_name_message("column", name, header,
+                                                                                   SHOWN_COLUMNS))
+            picks[key] = [header.index(name) for name in names]
+        wanted = sorted(set(picks["x"]) | set(picks["y"]))
+        values = {col: array("d") for col in wanted}  # 8 bytes a value, read row by row
+        for n, row in enumerate(reader, start=header_line[0] + 1):
+            if not any(c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise SpecError(f"{file}:{n}", f"row has {len(row)} fields but the header has {len(header)}")
+            for col in wanted:
+                values[col].append(_cell(row[col], header[col], f"{file}:{n}"))
     except csv.Error as exc:
         raise SpecError(file, f"cannot be read as CSV: {exc}") from None
-    del text
-    if not rows:
-        raise SpecError(file, "is empty; it needs a header row of column names and at least one data row")
-    header = [h.strip() for h in rows[0][1]]
-    check_header(header, file)
-    if len(rows) < 2:
+    if not values[wanted[0]]:
         raise SpecError(file, "has a header but no data rows")
     columns = []
     for key in ("x", "y"):
-        names = [data[key]] if isinstance(data[key], str) else data[key]
-        if not names or not all(isinstance(name, str) for name in names):
-            raise SpecError(where, f"data.{key}: should name CSV columns, got {excerpt(data[key])}")
-        picked = []
-        for name in names:
-            if name not in header:
-                raise SpecError(where, f"data.{key}: " + unknown_name_message("column", name, header, SHOWN_COLUMNS))
-            picked.append(header.index(name))
-        values = np.empty((len(rows) - 1, len(picked)))
-        for k, (n, row) in enumerate(rows[1:]):
-            if len(row) != len(header):
-                raise SpecError(f"{file}:{n}", f"row has {len(row)} fields but the header has {len(header)}")
-            for j, col in enumerate(picked):
-                cell = row[col].strip()
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise SpecError(f"{file}:{n}", f"column {excerpt(header[col], 30)} has {excerpt(cell, 20)}, "
-                                    "which is not a number") from None
-                if not math.isfinite(value):
-                    raise SpecError(f"{file}:{n}", f"column {excerpt(header[col], 30)} has {excerpt(cell, 20)}; "
-                                    "NaN and infinity are not data")
-                values[k, j] = value
-        columns.append(values[:, 0] if isinstance(data[key], str) else values)
+        arr = np.column_stack([np.frombuffer(values[col], dtype=np.float64) for col in picks[key]])
+        columns.append(arr[:, 0].copy() if isinstance(data[key], str) else arr)
     return columns[0], columns[1]
+
+
+def _cell(cell: str, column: str, where: str) -> float:
+    cell = cell.strip()
+    try:
+        value = float(cell)
+    except ValueError:
+        raise SpecError(where, f"column {excerpt(column, 30)} has {excerpt(cell, 20)}, which is not a number") \
+            from None
+    if not math.isfinite(value):
+        raise SpecError(where, f"column {excerpt(column, 30)} has {excerpt(cell, 20)}; NaN and infinity are not data")
+    return value
 
 
 def load_numbers(value: Any) -> np.ndarray:
