@@ -80,8 +80,8 @@ class Spec:
         if not used:
             outputs = ", ".join(self.network.get("output", []))
             raise SpecError(self.where, f"training.optimize: no formula on the way to the output ({outputs}) uses "
-                            f"{', '.join(chosen)}, so training would change nothing; optimize a parameter the "
-                            "output depends on")
+                            f"{few(chosen)}, so training would change nothing; optimize a parameter the output "
+                            "depends on")
         return used, [n for n in chosen if n in unused]
 
     def optimizer(self, net: Module) -> tuple[Optimizer, list[str]]:
@@ -98,6 +98,12 @@ class Spec:
         return opt, list(chosen)
 
 
+def few(names: list[str], shown: int = 8) -> str:
+    """'a, b, c' for a few names; the first few and a count for many."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 # --- reading ------------------------------------------------------------------------------------
 def read(path: str | Path, overrides: list[str] | None = None, *, data_dirs: Sequence[str | Path] | None = None,
          memory_limit: int | None = None) -> Spec:
@@ -111,11 +117,9 @@ def read(path: str | Path, overrides: list[str] | None = None, *, data_dirs: Seq
     if path.is_dir():
         raise SpecError(str(path), "this is a folder; give the path of a .toml spec file")
     try:
-        text = read_regular_file(path, str(path), MAX_SPEC_BYTES, "spec file (.toml)")
-    except SpecError as exc:
-        if "UTF-8" in str(exc):
-            raise SpecError(str(path), "this is not a text file; a spec is a TOML text file") from None
-        raise
+        text = read_regular_file(path, str(path), MAX_SPEC_BYTES, "spec file (.toml)").decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(str(path), "this is not a text file; a spec is a TOML text file") from None
     dirs = None if data_dirs is None else (path.parent, *(Path(d) for d in data_dirs))
     return parse(text, path, overrides, data_dirs=dirs, memory_limit=memory_limit)
 
@@ -200,7 +204,7 @@ def check(raw: dict[str, Any], path: Path | None = None, *, data_dirs: tuple[Pat
     spec.optimizer(net)
     unused = spec.trainable(net)[1]
     if unused:
-        spec.warnings.append(f"{spec.where}: no formula on the way to the output uses {', '.join(unused)}, so its "
+        spec.warnings.append(f"{spec.where}: no formula on the way to the output uses {few(unused)}, so its "
                              "gradient is always 0; it is left out of training and keeps its starting value")
     return spec
 

@@ -42,8 +42,8 @@ def shown_path(path: Path | str) -> str:
     return repr(text) if len(text) <= 60 else "'…" + repr(text[-59:])[1:]
 
 
-def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> str:
-    """The text of a regular file of at most ``max_bytes`` (a leading BOM dropped), or a SpecError.
+def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (a leading BOM dropped), or a SpecError.
 
     The file is checked with os.stat before it is opened, and opened without blocking, so a
     FIFO, a device such as /dev/zero or a folder is refused at once."""
@@ -72,12 +72,7 @@ def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> str:
     if len(data) > max_bytes:  # files such as those in /proc say their size is 0
         raise SpecError(where, f"{shown_path(path)} is more than the {limits.describe(max_bytes)} a {what} may "
                         "have here")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SpecError(where, f"{shown_path(path)} is not a UTF-8 text file; a {what} is text") from None
+    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
 
 
 def data_file(name: str, base: Path | None, data_dirs: Sequence[Path] | None, where: str) -> Path:
@@ -119,7 +114,11 @@ def read_csv(data: dict[str, Any], base: Path | None, where: str,
     if not path.exists():
         raise SpecError(where, f"data.csv: no such file {shown_path(path)}; paths are relative to the spec file")
     max_bytes = max(1, limits.memory_limit() // CSV_BYTES_PER_VALUE)
-    text = read_regular_file(path, f"{where}: data.csv", max_bytes, "CSV file")
+    try:
+        text = read_regular_file(path, f"{where}: data.csv", max_bytes, "CSV file").decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{where}: data.csv", f"{shown_path(path)} is not a UTF-8 text file; a CSV file is text") \
+            from None
     file = str(path)
     reader = csv.reader(io.StringIO(text))
     del text
