@@ -192,6 +192,7 @@ class Linear(Module):
         rng: np.random.Generator | None = None, dtype: Any = np.float64,
     ) -> None:
         super().__init__()
+        in_features, out_features = check_sizes([in_features, out_features], "a Linear layer")
         rng = rng if rng is not None else np.random.default_rng(0)
         bound = 1.0 / np.sqrt(in_features)
         self.suffix = suffix
@@ -228,11 +229,11 @@ class Sequential(Module):
         return f"Sequential({inner})"
 
 
-def check_sizes(sizes: Sequence[int]) -> list[int]:
+def check_sizes(sizes: Sequence[int], what: str = "an MLP") -> list[int]:
     """Layer sizes as whole numbers, 1 or more, whose parameters fit in the memory limit."""
     sizes = list(sizes)
     if len(sizes) < 2:
-        raise ValueError(f"an MLP needs at least two positive layer sizes (inputs and outputs), got {excerpt(sizes)}")
+        raise ValueError(f"{what} needs at least two positive layer sizes (inputs and outputs), got {excerpt(sizes)}")
     checked = []
     for i, size in enumerate(sizes):
         try:
@@ -246,7 +247,7 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
         checked.append(size)
     need = limits.mlp_parameter_count(checked) * limits.FLOAT
     if need > limits.memory_limit():
-        raise ValueError(f"an MLP with sizes {excerpt(checked)} has {limits.mlp_parameter_count(checked):,} "
+        raise ValueError(f"{what} with sizes {excerpt(checked)} has {limits.mlp_parameter_count(checked):,} "
                          f"parameters, which need {limits.describe(need)}, "
                          + limits.limit_note("'with backproplab.limits.allowing(nbytes):'"))
     return checked
