@@ -154,17 +154,22 @@ def _finish(trace: Trace, args: argparse.Namespace) -> int:
     return 0
 
 
+def check_explain_name(job: Job, name: str | None) -> None:
+    """--explain PARAM names a parameter of the network (checked before training)."""
+    names = [n for n, _ in job.net.named_parameters()]
+    if name not in (None, "all") and name not in names:
+        raise UsageError(unknown_name_message("parameter", name, names) + " in --explain")
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """demo PRESET and run FILE: train, then report as text, JSON or a worked narrative; figures too."""
     job = load_job(args.source, args)
+    check_explain_name(job, args.explain)
     trace = train(job, args)
     if args.json:
         sys.stdout.write(trace.to_json() + "\n")
     elif args.explain:
         which = None if args.explain == "all" else [args.explain]
-        names = [n for n, _ in job.net.named_parameters()]
-        if which and which[0] not in names:
-            raise UsageError(unknown_name_message("parameter", which[0], names) + " in --explain")
         if which and which[0] not in trace.optimize:
             raise UsageError(f"--explain {which[0]}: it is not optimized in this run (optimized: "
                              f"{', '.join(trace.optimize)}); add --optimize {which[0]}")
