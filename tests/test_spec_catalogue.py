@@ -158,13 +158,17 @@ RESOURCE_CASES = [
      "network.layers[0].size: the network's parameters need"),
     ("10^9 generated samples", {"m.toml": moons("n = 100 ", "n = 1000000000 ")}, ["run", "{d}/m.toml"],
      "data.n: 1,000,000,000 samples need about"),
+    ("activations too large for memory", {"m.toml": moons("n = 100 ", "n = 10000000 ").replace("size = 16,",
+                                                                                          "size = 1000,")},
+     ["run", "{d}/m.toml"], "data.n: 10,000,000 samples through this network need about"),
     ("csv /dev/zero", {"s.toml": csv_spec("/dev/zero")}, ["run", "{d}/s.toml", "--data-dir", "/dev"],
      "data.csv: '/dev/zero' is not a regular file"),
     ("csv FIFO", {"s.toml": csv_spec("fifo"), "fifo": "|fifo"}, ["run", "{d}/s.toml"],
      "is not a regular file (a device, FIFO or socket)"),
     ("spec FIFO", {"fifo.toml": "|fifo"}, ["run", "{d}/fifo.toml"], "is not a regular file"),
-    ("too many steps for memory", {}, ["demo", "moons", "--max-steps", "100000000"],
-     "training.max_steps: 100,000,000 steps would record about"),
+    ("a trace too large for memory", {"m.toml": moons("{ size = 16, activation = \"tanh\" },\n  { size = 16,",
+                                                       "{ size = 2000, activation = \"tanh\" },\n  { size = 2000,")},
+     ["run", "{d}/m.toml", "--max-steps", "20000"], "training.max_steps: 20,000 steps would record about"),
 ]
 
 

@@ -110,3 +110,19 @@ def test_a_csv_file_larger_than_the_memory_allows_is_refused_before_reading(tmp_
         read(path, memory_limit=1024**2)
     x, y = read(path).build()[1]
     assert x.shape == (20_000,) and x[-1] == pytest.approx(19.999) and y.sum() == 10_000
+
+
+def test_command_line_settings_can_rescue_a_spec_they_override(tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(STATQUEST.replace("b3 = 0.0", "b3 = 0.0\nunused = 1.5").replace('optimize = ["b3"]',
+                                                                                  'optimize = ["unused"]'))
+    code, _, err = cli(capsys, "run", str(path), "--max-steps", "2")
+    assert code == 2 and "no formula on the way to the output (yhat) uses unused" in err
+    code, out, err = cli(capsys, "run", str(path), "--optimize", "w1", "--max-steps", "2", "--json")
+    assert code == 0 and json.loads(out)["optimize"] == ["w1"] and err == ""
+    wide = tmp_path / "m.toml"
+    wide.write_text(PRESETS["moons"].text.replace("{ size = 16,", "{ size = 300,", 1), encoding="utf-8")
+    code, _, err = cli(capsys, "run", str(wide), "--memory-limit", "0.005")  # 5 MB: the trace is too large
+    assert code == 2 and "training.max_steps: 500 steps would record about" in err
+    code, _, err = cli(capsys, "run", str(wide), "--memory-limit", "0.005", "--max-steps", "2")
+    assert code == 0, err

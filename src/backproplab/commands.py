@@ -56,10 +56,10 @@ class Job:
         return self.spec.training["loss"]
 
 
-def _overrides(args: argparse.Namespace, net: Module) -> list[str]:
+def _overrides(args: argparse.Namespace, net: Module | None) -> list[str]:
     """The command line's training options as spec settings (``optimizer.lr=0.05`` …)."""
     items = list(getattr(args, "set", None) or [])
-    if getattr(args, "optimize", None):
+    if getattr(args, "optimize", None) and net is not None:
         names = choose_parameters(net, args.optimize)
         items.append("optimize=" + json.dumps(names))
     if getattr(args, "lr", None) is not None:
@@ -101,7 +101,10 @@ def load_job(source: str, args: argparse.Namespace) -> Job:
         return Job(f"{preset.name}: {spec.description}", spec, net, x, y, preset)
     if source.endswith(".toml") or Path(source).exists():
         safety = _safety(args)
-        base = read(source, list(getattr(args, "set", None) or []), **safety)
+        # first without --optimize, which needs the network's names; the other settings already count
+        plain = argparse.Namespace(**{**vars(args), "optimize": None})
+        chosen = ["optimize=all"] if getattr(args, "optimize", None) else []
+        base = read(source, _overrides(plain, None) + chosen, **safety)
         net, _ = base.build()
         spec = read(source, _overrides(args, net), **safety)
         net, (x, y) = spec.build()

@@ -16,6 +16,7 @@ from typing import Any
 
 FLOAT = 8  # bytes per float64
 FALLBACK = 2 * 1024**3  # when the system does not say how much memory is available
+TRACE_ITERATIONS = 10_000  # iterations a long run's trace keeps by default (every k-th, evenly)
 _chosen: list[int] = []  # limits set with allowing(), innermost last
 
 
@@ -83,12 +84,18 @@ def mlp_parameter_count(sizes: Sequence[int]) -> int:
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
+def trace_bytes(params: int, outputs: int, steps: int) -> int:
+    """The record of a run: parameters, gradients and predictions for each iteration kept (a long
+    run keeps at most TRACE_ITERATIONS of them unless asked for every one)."""
+    return min(steps, TRACE_ITERATIONS) * (2 * params + outputs) * FLOAT
+
+
 def mlp_bytes(sizes: Sequence[int], samples: int, steps: int) -> dict[str, int]:
     """Bytes an MLP run needs, by part: parameters (with gradients and optimizer state), the
-    activations and their gradients for every sample, and one copy of the parameters per step."""
+    activations and their gradients for every sample, and the trace."""
     params = mlp_parameter_count(sizes)
     return {"parameters": 4 * params * FLOAT, "activations": 4 * samples * sum(sizes) * FLOAT,
-            "trace": steps * 2 * params * FLOAT}
+            "trace": trace_bytes(params, samples * sizes[-1], steps)}
 
 
 def spec_too_large(network: dict[str, Any], data: dict[str, Any], training: dict[str, Any],
@@ -110,16 +117,19 @@ def spec_too_large(network: dict[str, Any], data: dict[str, Any], training: dict
         n_params = len(network["parameters"])
         n_ops = sum(len(text) for text in network["nodes"].values()) // 2 + len(network["nodes"])
         need = {"parameters": 4 * n_params * FLOAT, "activations": 3 * n * n_ops * FLOAT,
-                "trace": training["max_steps"] * 2 * n_params * FLOAT}
+                "trace": trace_bytes(n_params, n * len(network["output"]), training["max_steps"])}
         size_field = "network.nodes"
-    if need["parameters"] > limit:
-        return size_field, f"the network's parameters need {describe(need['parameters'])}, " + limit_note()
-    if need["activations"] > limit:
-        place = "data.n" if "dataset" in data else "data.csv" if "csv" in data else "data.x"
-        return place, (f"{n:,} samples through this network need about {describe(need['activations'])} for its "
-                       "values and gradients, " + limit_note())
+    place = {"parameters": size_field, "trace": "training.max_steps",
+             "activations": "data.n" if "dataset" in data else "data.csv" if "csv" in data else "data.x"}
+    said = {"parameters": f"the network's parameters need {describe(need['parameters'])}",
+            "activations": f"{n:,} samples through this network need about {describe(need['activations'])} for "
+                           "its values and gradients",
+            "trace": f"{training['max_steps']:,} steps would record about {describe(need['trace'])} of parameters, "
+                     "gradients and predictions"}
+    for part in ("parameters", "activations", "trace"):
+        if need[part] > limit:
+            return place[part], f"{said[part]}, " + limit_note()
     if sum(need.values()) > limit:
-        return "training.max_steps", (f"{training['max_steps']:,} steps would record about "
-                                      f"{describe(need['trace'])} of parameters and gradients (about "
-                                      f"{describe(sum(need.values()))} in all), " + limit_note())
+        part = max(need, key=lambda k: need[k])
+        return place[part], f"{said[part]} (about {describe(sum(need.values()))} in all), " + limit_note()
     return None
