@@ -115,7 +115,7 @@ def python_value(text: str) -> float | None:
     return value if isinstance(value, float | int) and np.isfinite(value) and abs(value) < 1e100 else None
 
 
-atoms = st.sampled_from(["x", "2", "3", "0.5", "1.25"])
+atoms = st.sampled_from(["x", "2.0", "3.0", "0.5", "1.25"])  # floats: Python never builds a huge int
 expressions = st.recursive(
     atoms,
     lambda inner: st.one_of(

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import backproplab as bl
 from backproplab import limits
@@ -126,3 +128,10 @@ def test_command_line_settings_can_rescue_a_spec_they_override(tmp_path, capsys)
     assert code == 2 and "training.max_steps: 500 steps would record about" in err
     code, _, err = cli(capsys, "run", str(wide), "--memory-limit", "0.005", "--max-steps", "2")
     assert code == 0, err
+
+
+@given(st.text(max_size=5000), st.lists(st.text(max_size=200), max_size=40))
+def test_messages_quote_input_short_and_printable(name, choices):
+    message = unknown_name_message("column", name, choices)
+    assert all(ch.isprintable() for ch in message)
+    assert len(message) < 100 + 12 * 34 + 100
