@@ -66,7 +66,17 @@ def index_arg(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers such as 1,2") from None
 
 
+def add_safety_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory-limit", type=positive_float, default=None, metavar="GB",
+                   help="the memory a run may need, in GB (default: a quarter of the available memory); "
+                   "a spec that needs more is refused before anything is built")
+    p.add_argument("--data-dir", action="append", default=None, metavar="DIR",
+                   help="also let the spec read data files from DIR (by default only from the spec's own "
+                   "folder); repeat for more")
+
+
 def add_training_options(p: argparse.ArgumentParser) -> None:
+    add_safety_options(p)
     p.add_argument("--optimize", metavar="NAMES", default=None,
                    help="parameters to train: one name (b3), a comma list (w3,w4,b3) or 'all' (default: as the "
                    "example says; b3 for statquest)")
@@ -76,16 +86,6 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="stop after N steps (default: as the example says; 1000 for statquest)")
     p.add_argument("--min-step", type=non_negative_float, default=None, metavar="SIZE",
                    help="stop once every |step size| is below SIZE (default: as the example says; 0.0001)")
-    add_safety_options(p)
-
-
-def add_safety_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--memory-limit", type=positive_float, default=None, metavar="GB",
-                   help="the memory a run may need, in GB (default: a quarter of the available memory); "
-                   "a spec that needs more is refused before anything is built")
-    p.add_argument("--data-dir", action="append", default=None, metavar="DIR",
-                   help="also let the spec read data files from DIR (by default only from the spec's own "
-                   "folder); repeat for more")
 
 
 def add_display_options(p: argparse.ArgumentParser) -> None:

@@ -18,13 +18,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backproplab import figures, limits
+from backproplab import figures
 from backproplab.explain import explain, forward_table
 from backproplab.explain.document import Block
 from backproplab.explain.node import explain_node, graph_nodes
 from backproplab.explain.run import explain_run
 from backproplab.explain.steps import adam_moments, method_name
 from backproplab.graph import to_dot, write_graph
+from backproplab.limits import allowing
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
 from backproplab.presets import PRESETS, Preset
@@ -91,14 +92,23 @@ def _safety(args: argparse.Namespace) -> dict[str, Any]:
     return {"data_dirs": getattr(args, "data_dir", None), "memory_limit": None if gb is None else int(gb * 1024**3)}
 
 
+def check_explain_name(job: Job, name: str | None) -> Job:
+    """--explain PARAM names a parameter of the network (checked before training)."""
+    names = [n for n, _ in job.net.named_parameters()]
+    if name not in (None, "all") and name not in names:
+        raise UsageError(unknown_name_message("parameter", name, names) + " in --explain")
+    return job
+
+
 def load_job(source: str, args: argparse.Namespace) -> Job:
     """A preset by name, or a spec file by path, with the command line's settings."""
     if source in PRESETS:
         preset = PRESETS[source]
-        with limits.allowing(_safety(args)["memory_limit"]):
+        with allowing(_safety(args)["memory_limit"]):
             spec = preset.spec(tuple(_overrides(args, preset.build()[0])))
             net, (x, y) = preset.build(spec)
-        return Job(f"{preset.name}: {spec.description}", spec, net, x, y, preset)
+        return check_explain_name(Job(f"{preset.name}: {spec.description}", spec, net, x, y, preset),
+                                  getattr(args, "explain", None))
     if source.endswith(".toml") or Path(source).exists():
         safety = _safety(args)
         # first without --optimize, which needs the network's names; the other settings already count
@@ -111,7 +121,7 @@ def load_job(source: str, args: argparse.Namespace) -> Job:
         for warning in spec.warnings:
             sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
         title = f"{spec.name}: {spec.description}" if spec.description else spec.name
-        return Job(title, spec, net, x, y, Preset(spec.name))
+        return check_explain_name(Job(title, spec, net, x, y, Preset(spec.name)), getattr(args, "explain", None))
     raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
 
 
@@ -157,17 +167,9 @@ def _finish(trace: Trace, args: argparse.Namespace) -> int:
     return 0
 
 
-def check_explain_name(job: Job, name: str | None) -> None:
-    """--explain PARAM names a parameter of the network (checked before training)."""
-    names = [n for n, _ in job.net.named_parameters()]
-    if name not in (None, "all") and name not in names:
-        raise UsageError(unknown_name_message("parameter", name, names) + " in --explain")
-
-
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """demo PRESET and run FILE: train, then report as text, JSON or a worked narrative; figures too."""
     job = load_job(args.source, args)
-    check_explain_name(job, args.explain)
     trace = train(job, args)
     if args.json:
         sys.stdout.write(trace.to_json() + "\n")

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from backproplab import plots
 from backproplab.graph import to_dot, write_graph
 from backproplab.losses import get_loss
-from backproplab.nn import Module, excerpt, unknown_name_message
+from backproplab.nn import Module, unknown_name_message
 from backproplab.presets import Preset
 from backproplab.tensor import Tensor
 from backproplab.trace import Trace
@@ -62,9 +62,9 @@ def pick_pair(preset: Preset, net: Module, trace: Trace, spec: str | None) -> tu
     if spec:
         pair = [s.strip() for s in spec.split(",") if s.strip()]
         if len(pair) != 2:
-            raise ValueError(f"--params takes two names such as w3,b3, got {excerpt(spec)}")
+            raise ValueError(f"--params takes two names such as w3,b3, got {spec!r}")
         if pair[0] == pair[1]:
-            raise ValueError(f"--params names {excerpt(pair[0])} twice; a contour map needs two different "
+            raise ValueError(f"--params names {pair[0][:30]!r} twice; a contour map needs two different "
                              "parameters, such as w3,b3")
         for name in pair:
             if name not in names:
