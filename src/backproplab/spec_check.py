@@ -91,10 +91,12 @@ class Checker:
         return value
 
 
-def optimizer_settings(kind: str) -> tuple[str, ...]:
-    """The settings an optimizer takes besides its parameters (from its constructor, the one source)."""
+def optimizer_settings(kind: str) -> dict[str, Any]:
+    """The settings an optimizer takes besides its parameters, with their defaults (read from its
+    constructor, so that a new setting needs no second list here)."""
     skip = {"self", "params", "min_step", "max_steps"}
-    return ("name", *(p for p in inspect.signature(OPTIMIZERS[kind].__init__).parameters if p not in skip))
+    found = inspect.signature(OPTIMIZERS[kind].__init__).parameters
+    return {"name": kind, **{p: found[p].default for p in found if p not in skip}}
 
 
 SETTING_RULES = {  # setting: (holds, what it must be)
@@ -115,7 +117,8 @@ def check_optimizer(c: Checker, opt: dict[str, Any]) -> dict[str, Any]:
         if key not in allowed:
             others = [k for k in OPTIMIZERS if key in optimizer_settings(k)]
             hint = f"; {key} belongs to {' and '.join(others)}, not {kind}" if others else ""
-            raise c.fail(f"{path}.{field_key(key)}", unknown_name_message(f"{kind} setting", key, allowed) + hint)
+            raise c.fail(f"{path}.{field_key(key)}", unknown_name_message(f"{kind} setting", key, list(allowed))
+                         + hint)
     checked: dict[str, Any] = {"name": kind, "lr": c.get(opt, "lr", path, float, default=0.1)}
     for key in opt:
         if key == "name":
@@ -127,6 +130,9 @@ def check_optimizer(c: Checker, opt: dict[str, Any]) -> dict[str, Any]:
                 raise c.fail(f"{path}.betas", f"should be two numbers in [0, 1), such as [0.9, 0.999], got "
                              f"{excerpt(betas)}")
             checked["betas"] = tuple(float(b) for b in betas)
+            continue
+        if isinstance(allowed[key], bool):  # a switch such as nesterov
+            checked[key] = c.get(opt, key, path, bool)
             continue
         value = c.get(opt, key, path, float)
         holds, rule = SETTING_RULES.get(key, (lambda v: True, ""))
