@@ -61,11 +61,11 @@ CASES = [
      ["run", "{d}/s.toml"], "network.nodes.w1: 'w1' is already the name of a parameter"),
     # 2: the parser and tomllib never recurse without bound
     ("200 nested parentheses", {"s.toml": node("(" * 200 + "z1" + ")" * 200)}, ["run", "{d}/s.toml"],
-     "network.nodes.h1: the formula nests more than 100 levels deep"),
+     ("network.nodes.h1: the formula ", "nests more than 100 levels deep")),
     ("100,000 unary minus signs", {"s.toml": node("-" * 100_000 + "z1")}, ["run", "{d}/s.toml"],
-     "network.nodes.h1: the formula nests more than 100 levels deep"),
+     ("network.nodes.h1: the formula ", "nests more than 100 levels deep")),
     ("5,000 powers", {"s.toml": node("z1" + " ^ z1" * 5000)}, ["run", "{d}/s.toml"],
-     "network.nodes.h1: the formula nests more than 100 levels deep"),
+     ("network.nodes.h1: the formula ", "nests more than 100 levels deep")),
     ("unclosed call", {"s.toml": node("softplus(z1")}, ["run", "{d}/s.toml"],
      "network.nodes.h1: expected ')' but the formula ended"),
     ("TOML nested 5,000 deep", {"s.toml": STATQUEST + "\n[extra]\na = " + "[" * 5000 + "]" * 5000 + "\n"},
@@ -195,13 +195,14 @@ def snapshot(folder: Path) -> dict[str, str]:
     return state
 
 
-def check_clean(code: int, out: str, err: str, expected: str) -> None:
+def check_clean(code: int, out: str, err: str, expected: str | tuple[str, ...]) -> None:
     assert code == 2, (code, err[-500:])
     assert out == ""
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err[:1000]
     assert len(err) < 600, f"message of {len(err)} characters: {err[:300]}"
-    assert expected in err, err[:1000]
+    for words in (expected,) if isinstance(expected, str) else expected:
+        assert words in err, err[:1000]
 
 
 @pytest.mark.parametrize(("case", "files", "argv", "expected"), CASES, ids=[c[0] for c in CASES])

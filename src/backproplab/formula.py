@@ -99,6 +99,10 @@ class Parser:
     def fail(self, message: str) -> FormulaError:
         return FormulaError(f"{message} in {excerpt(self.text)}")
 
+    def too_deep(self) -> FormulaError:
+        return FormulaError(f"the formula {excerpt(self.text, 30)} nests more than {MAX_NESTING} levels deep "
+                            "(parentheses, functions, signs and powers); split it into several nodes")
+
     def parse(self) -> Node:
         if not self.tokens:
             raise FormulaError("the formula is empty")
@@ -151,8 +155,7 @@ class Parser:
                 else:
                     raise self.fail(f"unexpected {excerpt(tok, 10)}")
                 if nesting > MAX_NESTING:
-                    raise self.fail(f"the formula nests more than {MAX_NESTING} levels deep (parentheses, "
-                                    "functions, signs and powers); split it into several nodes")
+                    raise self.too_deep()
                 continue
             if tok == ")":
                 while operators and operators[-1] != "(" and not operators[-1].startswith("call:"):
@@ -175,8 +178,7 @@ class Parser:
             if right_assoc:
                 nesting += 1
                 if nesting > MAX_NESTING:
-                    raise self.fail(f"the formula nests more than {MAX_NESTING} levels deep (parentheses, "
-                                    "functions, signs and powers); split it into several nodes")
+                    raise self.too_deep()
             expect_operand = True
         if expect_operand:
             raise self.fail("expected more but the formula ended")
