@@ -262,8 +262,11 @@ def test_mlp_of_a_billion_units_is_refused_under_a_memory_limit():
             bl.MLP([2, 10**9, 1])
         except ValueError as exc:
             print(round(time.perf_counter() - start, 3), exc)
+        print(bl.limits.default_limit())
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    seconds, _, message = proc.stdout.partition(" ")
+    first, default = proc.stdout.strip().splitlines()
+    seconds, _, message = first.partition(" ")
     assert float(seconds) < 1, proc.stdout
+    assert int(default) <= 1024**3  # at most half the process's own limit
     assert "4,000,000,001 parameters" in message and "more than the limit" in message

@@ -9,10 +9,14 @@ limit, where one is set, lowers it). ``allowing(nbytes)`` (the command line's
 from __future__ import annotations
 
 import os
-import resource
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows has no process memory limit to read
+    resource = None  # type: ignore[assignment]
 
 FLOAT = 8  # bytes per float64
 FALLBACK = 2 * 1024**3  # when the system does not say how much memory is available
@@ -38,12 +42,13 @@ def available_memory() -> int:
 def default_limit() -> int:
     """A quarter of the available memory, and at most half of a process memory limit if one is set."""
     limit = available_memory() // 4
-    try:
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    except (ValueError, OSError):
-        soft = resource.RLIM_INFINITY
-    if soft != resource.RLIM_INFINITY and soft > 0:
-        limit = min(limit, soft // 2)
+    if resource is not None:
+        try:
+            soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        except (ValueError, OSError):
+            soft = resource.RLIM_INFINITY
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            limit = min(limit, soft // 2)
     return limit
 
 
