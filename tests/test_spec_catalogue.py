@@ -99,6 +99,9 @@ CASES = [
      ["run", "{d}/m.toml"], "network.parameters.b3: should be numbers, got [True]"),
     ("boolean data", {"s.toml": sq("x = [0.0, 0.5, 1.0]", "x = [false, true, true]")}, ["run", "{d}/s.toml"],
      "data.x: holds true/false"),
+    ("no nodes", {"s.toml": 'version = 1\n[network]\nkind = "formulas"\ninputs = ["x"]\noutput = "yhat"\n'
+                            '[network.nodes]\n[network.parameters]\nw1 = 1.0\n[data]\nx = [0.0]\ny = [0.0]\n'},
+     ["run", "{d}/s.toml"], "network.nodes: is empty; give at least one formula"),
     ("empty node name", {"s.toml": sq('h2 = "softplus(z2)"', 'h2 = "softplus(z2)"\n"" = "x"')},
      ["run", "{d}/s.toml"], 'network.nodes."": a name cannot be empty'),
     ("duplicate CSV header", {"s.toml": csv_spec("d.csv"), "d.csv": "dose,effect,dose\n0,0,1\n0.5,1,1\n1,0,1\n"},

@@ -245,6 +245,8 @@ def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < math.inf:
             raise c.fail(f"network.parameters.{key}", f"should be a finite number, got {excerpt(value)}")
     nodes = c.get(net, "nodes", "network", dict, hint='a table of formulas, such as h1 = "softplus(w1 * x + b1)"')
+    if not nodes:
+        raise c.fail("network.nodes", 'is empty; give at least one formula, such as yhat = "w1 * x + b1"')
     for key, formula in nodes.items():
         c.name(key, f"network.nodes.{field_key(key)}")
         if key in inputs or key in params:
