@@ -135,3 +135,17 @@ def test_messages_quote_input_short_and_printable(name, choices):
     message = unknown_name_message("column", name, choices)
     assert all(ch.isprintable() for ch in message)
     assert len(message) < 100 + 12 * 34 + 100
+
+
+@given(st.binary(max_size=300))
+def test_random_csv_bytes_fail_only_with_the_clean_error(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("csv")
+    (folder / "data.csv").write_bytes(b"dose,effect\n" + data)
+    (folder / "s.toml").write_text(CSV_BODY, encoding="utf-8")
+    try:
+        x, y = read(folder / "s.toml").build()[1]
+    except SpecError as exc:
+        message = str(exc)
+        assert "\n" not in message and len(message) < 500 and "\x00" not in message
+    else:
+        assert x.shape == y.shape and np.all(np.isfinite(x))
