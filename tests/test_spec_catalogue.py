@@ -110,6 +110,8 @@ CASES = [
      "training.optimize: unknown parameter 'zzzzzzzzzz"),
     ("1 MB node name", {"s.toml": sq('h2 = "softplus(z2)"', f'h2 = "softplus(z2)"\n{HUGE} = "x"')},
      ["run", "{d}/s.toml"], "is longer than 32 characters"),
+    ("1 MB unknown name in a formula", {"s.toml": node(f"softplus({HUGE[:500_000]})")}, ["run", "{d}/s.toml"],
+     "network.nodes.h1: uses 'zzzz"),
     ("1 MB --param", {}, ["explain", "statquest", "--param", HUGE], "unknown parameter 'zzzz"),
     ("misspelt parameter in another case", {}, ["explain", "moons", "--param", "w1"], "did you mean 'W1'?"),
     # 12: optimizer settings, each for the chosen optimizer

@@ -263,7 +263,7 @@ class FormulaNet(Module):
             except FormulaError as exc:
                 raise FormulaError(exc.message, f"node {name}") from None
             for used in sorted(names_in(tree) - known):
-                raise FormulaError(f"uses {used!r}, which is not an input, a parameter or an earlier node "
+                raise FormulaError(f"uses {excerpt(used)}, which is not an input, a parameter or an earlier node "
                                    f"({unknown_name_message('name', used, sorted(known))})", f"node {name}")
             self.formulas[name] = tree
             known.add(name)
