@@ -89,8 +89,9 @@ def test_backward_on_a_non_scalar_needs_a_gradient():
 
 
 def test_float32_stays_float32_and_default_is_float64():
-    assert Tensor([1, 2]).dtype == np.float64
+    assert Tensor([1.0, 2]).dtype == np.float64
     assert Tensor(1.5).dtype == np.float64
+    assert Tensor([1, 2]).dtype == np.int64 and Tensor(True).dtype == np.bool_  # as torch.tensor keeps them
     x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     y = (x * 2.5 + 1).softplus().sum() / 3
     assert y.dtype == np.float32
@@ -102,7 +103,7 @@ def test_float32_stays_float32_and_default_is_float64():
 def test_bad_data_and_integer_gradients_are_clear_errors():
     with pytest.raises(TypeError, match="must be numbers"):
         Tensor(["a", "b"])
-    with pytest.raises(TypeError, match="only float tensors"):
+    with pytest.raises(TypeError, match="only floating point tensors can require gradients"):
         Tensor([1, 2], dtype=np.int64, requires_grad=True)
 
 
@@ -185,5 +186,5 @@ def test_leaf_flags_follow_pytorch():
     assert w.is_leaf and not y.is_leaf and w.requires_grad and y.requires_grad
     w.requires_grad_(False)
     assert not (w * 2).requires_grad
-    with pytest.raises(TypeError, match="only float tensors"):
+    with pytest.raises(TypeError, match="only floating point tensors can require gradients"):
         Tensor([1, 2], dtype=np.int64).requires_grad_()

@@ -9,12 +9,75 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from backproplab import datasets, losses, nn, ops, optim, presets  # noqa: E402
+import numpy as np  # noqa: E402
+
+from backproplab import datasets, functional, losses, nn, ops, optim, presets  # noqa: E402
 from backproplab.autodiff import backprop, compile, topological_order  # noqa: E402
 from backproplab.explain import Explanation, explain, forward_table  # noqa: E402
+from backproplab.factories import (  # noqa: E402
+    Generator,
+    arange,
+    eye,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    zeros,
+    zeros_like,
+)
+from backproplab.functions import (  # noqa: E402
+    abs,
+    add,
+    argmax,
+    argmin,
+    as_tensor,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    concat,
+    cos,
+    div,
+    flatten,
+    log2,
+    log10,
+    log_softmax,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    permute,
+    pow,
+    prod,
+    reshape,
+    sign,
+    sin,
+    softmax,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
 from backproplab.gradcheck import central_difference, grad_check  # noqa: E402
 from backproplab.nn import MLP, Linear, Module, Parameter, Sequential  # noqa: E402
 from backproplab.tensor import (  # noqa: E402
+    ShapeError,
     Tensor,
     enable_grad,
     exp,
@@ -29,11 +92,21 @@ from backproplab.tensor import (  # noqa: E402
     tanh,
     tensor,
 )
+from backproplab.tensor_methods import MaxResult  # noqa: E402
 from backproplab.trace import Trace  # noqa: E402
 
+float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
+bool_ = np.bool_
+
 __all__ = [
-    "MLP", "Explanation", "Linear", "Module", "Parameter", "Sequential", "Tensor", "Trace", "backprop",
-    "central_difference", "compile", "datasets", "enable_grad", "exp", "explain", "forward_table", "grad_check",
-    "is_grad_enabled", "log", "logsumexp", "losses", "matmul", "nn", "no_grad", "ops", "optim", "presets", "relu",
-    "sigmoid", "softplus", "tanh", "tensor", "topological_order",
+    "MLP", "Explanation", "Generator", "Linear", "MaxResult", "Module", "Parameter", "Sequential", "ShapeError",
+    "Tensor", "Trace", "abs", "add", "arange", "argmax", "argmin", "as_tensor", "backprop", "bool_", "cat",
+    "central_difference", "chunk", "clamp", "clip", "compile", "concat", "cos", "datasets", "div", "enable_grad",
+    "exp", "explain", "eye", "flatten", "forward_table", "float32", "float64", "full", "full_like", "functional", "grad_check",
+    "int32", "int64", "is_grad_enabled", "linspace", "log", "log10", "log2", "log_softmax", "logsumexp", "losses",
+    "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "ones",
+    "ones_like", "ops", "optim", "permute", "pow", "presets", "prod", "rand", "rand_like", "randn", "randn_like",
+    "relu", "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std",
+    "sub", "sum", "tanh", "tensor", "topological_order", "transpose", "unsqueeze", "var", "where", "zeros",
+    "zeros_like",
 ]

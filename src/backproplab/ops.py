@@ -18,67 +18,12 @@ local derivative of each output element, which is what the explainer shows per s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from string import Template
-
 import numpy as np
 
-Array = np.ndarray
-VJP = Callable[..., Array]
-
-
-@dataclass(frozen=True)
-class Op:
-    """One primitive operation with its forward, backward and local-derivative statements."""
-
-    name: str
-    args: tuple[str, ...]
-    forward: Callable[..., Array]
-    vjps: tuple[VJP | None, ...]
-    expr: tuple[str, str]  # how the forward is written: (text, latex)
-    partials: tuple[tuple[str, str], ...]  # d out / d arg, per arg: (text, latex)
-    elementwise: bool = True
-    prec: int = 9  # binding strength when written inline: 1 (+ −) … 9 (a call or atom)
-    attrs: tuple[str, ...] = field(default=())
-    backward: tuple[tuple[str, str], ...] | None = None  # tensor-level VJP in words, where not G ⊙ partial
-
-    def render(self, kind: str, which: str | int, values: dict[str, str]) -> str:
-        """Fill the expression (``which="expr"``) or the k-th partial template."""
-        pair = self.expr if which == "expr" else self.partials[int(which)]
-        template = pair[0] if kind == "text" else pair[1]
-        return Template(template).safe_substitute(values)
-
-    def rule(self, k: int = 0, kind: str = "text") -> str:
-        """The local derivative of this op with respect to argument ``k``, as a statement.
-
-        For example ``d softplus(z)/dz = e^z/(1 + e^z) = σ(z)``.
-        """
-        names = {a: a for a in self.args} | {a: a for a in self.attrs} | {"n": "n"}
-        if kind == "latex":
-            names = {a: _LATEX_NAMES.get(a, a) for a in names}
-            out = self.render("latex", "expr", names)
-            return rf"\frac{{\partial\, {out}}}{{\partial {names[self.args[k]]}}} = " + self.render(
-                "latex", k, names
-            )
-        names = {a: _TEXT_NAMES.get(a, a) for a in names}
-        out = self.render("text", "expr", names)
-        out = f"d {out}" if self.prec == 9 else f"d({out})"
-        return f"{out}/d{names[self.args[k]]} = {self.render('text', k, names)}"
-
-    def backward_rule(self, k: int = 0, kind: str = "text") -> str:
-        """How the upstream gradient G flows to argument ``k``, for the layer-by-layer (δ) form."""
-        if self.backward is not None:
-            pair = self.backward[k]
-            return pair[0] if kind == "text" else pair[1]
-        partial = self.partials[k][0 if kind == "text" else 1]
-        if partial == "1":
-            return "G"
-        return f"G ⊙ ({partial})" if kind == "text" else rf"G \odot \left({partial}\right)"
-
-
-_TEXT_NAMES = {"yhat": "ŷ"}
-_LATEX_NAMES = {"yhat": r"\hat{y}"}
+from backproplab.oplib.base import VJP, Array, Op  # noqa: F401 - the Op record and its types, re-exported
+from backproplab.oplib.elementwise import ELEMENTWISE
+from backproplab.oplib.reductions import REDUCTIONS
+from backproplab.oplib.shapes import SHAPES
 
 
 # --- numerically stable helpers (no copy of the calculus: just forward maths) -------------
@@ -164,6 +109,45 @@ def _getitem_vjp(g: Array, out: Array, a: Array, index) -> Array:
     return full
 
 
+def shape_message(op: Op, arrays: list[Array], attrs: dict) -> str | None:
+    """One line naming the op and the shapes that do not fit, or None when shapes are not the problem."""
+    shapes = [a.shape for a in arrays]
+    if op.name == "matmul" and len(arrays) == 2:
+        (sa, sb) = shapes
+        if not sa or not sb:
+            return f"matmul: {sa} @ {sb}: both operands need at least one dimension"
+        inner_a, inner_b = sa[-1], sb[0] if len(sb) == 1 else sb[-2]
+        if inner_a != inner_b:
+            return f"matmul: {sa} @ {sb}: inner sizes {inner_a} and {inner_b} differ"
+        try:
+            np.broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            return f"matmul: {sa} @ {sb}: the batch dimensions {sa[:-2]} and {sb[:-2]} cannot be broadcast"
+        return None
+    if op.name == "reshape":
+        size = arrays[0].size
+        return (f"reshape: a tensor of shape {shapes[0]} ({size} entries) cannot be reshaped to "
+                f"{tuple(attrs.get('shape', ()))}")
+    if len(arrays) > 1:
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            listed = " and ".join(map(str, shapes))
+            return f"{op.name}: shapes {listed} cannot be broadcast together ({_mismatch(shapes)})"
+    return None
+
+
+def _mismatch(shapes: list[tuple[int, ...]]) -> str:
+    """Which sizes clash, counted from the right as broadcasting does."""
+    ndim = max(len(s) for s in shapes)
+    for k in range(1, ndim + 1):
+        sizes = {s[-k] for s in shapes if len(s) >= k} - {1}
+        if len(sizes) > 1:
+            a, b = sorted(sizes)[:2]
+            return f"sizes {a} and {b} differ in dimension {ndim - k}, and neither is 1"
+    return "sizes differ"
+
+
 # --- the table ------------------------------------------------------------------------------
 # Each entry: name, argument names, forward, one VJP per argument, how the forward is
 # written, and the local derivative per argument (text, LaTeX).
@@ -196,14 +180,29 @@ div = Op(
     (("1/$b", r"\frac{1}{$b}"), ("−$a/$b²", r"-\frac{$a}{$b^{2}}")),
     prec=2,
 )
+def _pow_grad_base(g: Array, out: Array, a: Array, b: Array) -> Array:
+    """b·a^(b−1), and 0 wherever b = 0 (PyTorch's value: x⁰ is the constant 1, even at x = 0)."""
+    if b.ndim == 0 and b != 0:  # x ** 2 and the like: no zero exponent to mask
+        return g * b * np.power(a, b - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b == 0, 0.0, g * b * np.power(a, b - 1))
+
+
+def _pow_grad_exponent(g: Array, out: Array, a: Array, b: Array) -> Array:
+    """a^b·ln a, and 0 where a = 0 and b ≥ 0 (PyTorch's value); NaN for a < 0, where ln a does not exist."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return g * np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
+
+
 pow = Op(  # noqa: A001 - the op is called pow, as in the maths
     "pow", ("a", "b"), np.power,
-    (
-        lambda g, out, a, b: g * b * np.power(a, b - 1),
-        lambda g, out, a, b: g * out * np.log(np.where(a > 0, a, 1)),
-    ),
+    (_pow_grad_base, _pow_grad_exponent),
     ("$a^$b", "{$a}^{$b}"),
-    (("$b·$a^($b − 1)", r"$b\,{$a}^{$b - 1}"), ("$a^$b·ln($a)", r"{$a}^{$b}\ln $a")),
+    (
+        ("$b·$a^($b − 1) (0 where $b = 0)", r"$b\,{$a}^{$b - 1} \text{ (0 where } $b = 0\text{)}"),
+        ("$a^$b·ln($a) (0 where $a = 0 and $b ≥ 0; NaN where $a < 0)",
+         r"{$a}^{$b}\ln $a \text{ (0 where } $a = 0,\ $b \geq 0\text{; NaN where } $a < 0\text{)}"),
+    ),
     prec=3,
 )
 neg = Op(
@@ -381,6 +380,7 @@ OPS: dict[str, Op] = {
         add, sub, mul, div, pow, neg, exp, log, softplus_op, sigmoid_op, tanh, relu, identity,
         sum_op, mean, logsumexp_op, matmul, reshape, transpose, getitem, concat,
         ssr, mse, bce_with_logits, softmax_cross_entropy,
+        *ELEMENTWISE, *REDUCTIONS, *SHAPES,
     )
 }
 """Every primitive op by name: the one table the engine, the explainer and the tests share."""

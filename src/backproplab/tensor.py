@@ -8,7 +8,7 @@ the last tensor that reaches it is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from backproplab import ops
 from backproplab.ops import Op
+from backproplab.tensor_methods import TensorMethods
 
 DEFAULT_DTYPE = np.float64
 _FLOAT_DTYPES = (np.float32, np.float64)
@@ -50,15 +51,21 @@ def enable_grad() -> Iterator[None]:
         _grad_enabled = previous
 
 
+class ShapeError(ValueError, RuntimeError):
+    """Shapes that do not fit an op; a RuntimeError as in PyTorch, and a ValueError as in NumPy."""
+
+
 def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Numbers as an array: floats stay float32/float64, whole numbers int64 and truth values bool,
+    as ``torch.tensor`` keeps them (labels, indices and masks need them)."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     arr = np.asarray(data)
-    if arr.dtype in _FLOAT_DTYPES:
+    if arr.dtype in _FLOAT_DTYPES or arr.dtype.kind in "biu":
         return arr
-    if arr.dtype.kind in "biuf":
+    if arr.dtype.kind == "f":  # float16, longdouble: computed in the default dtype
         return arr.astype(DEFAULT_DTYPE)
     raise TypeError(
         f"Tensor data must be numbers, got {arr.dtype} ({type(data).__name__}); "
@@ -66,7 +73,15 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     )
 
 
-class Tensor:
+def _check_grad_dtype(dtype: np.dtype) -> None:
+    if dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"only floating point tensors can require gradients, got {dtype}; "
+            "make it a float tensor first (dtype=float, or .double())"
+        )
+
+
+class Tensor(TensorMethods):
     """An n-dimensional array with reverse-mode autodiff, shaped after ``torch.Tensor``.
 
     ``data`` is the NumPy array (float64 unless you pass float32 data or a ``dtype``).
@@ -80,8 +95,8 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> None:
         self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"only float tensors can require gradients, got {self.data.dtype}")
+        if requires_grad:
+            _check_grad_dtype(self.data.dtype)
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -112,6 +127,12 @@ class Tensor:
         """A tensor made by the user rather than by an op (parameters, inputs)."""
         return self.op is None
 
+    def _op(self, op: Op, *others: Any, **attrs: Any) -> Tensor:
+        return apply(op, self, *others, **attrs)
+
+    def _wrap(self, data: np.ndarray) -> Tensor:
+        return Tensor(data)
+
     def item(self) -> float:
         return self.data.item()
 
@@ -122,7 +143,7 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """The same values, cut off from the graph."""
+        """The same values (the same memory, as in PyTorch), cut off from the graph."""
         return Tensor(self.data, name=self.name)
 
     def named(self, name: str) -> Tensor:
@@ -136,8 +157,8 @@ class Tensor:
         return self
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
-        if flag and self.data.dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"only float tensors can require gradients, got {self.data.dtype}")
+        if flag:
+            _check_grad_dtype(self.data.dtype)
         self.requires_grad = bool(flag)
         return self
 
@@ -204,6 +225,10 @@ class Tensor:
     def __rpow__(self, other: Any) -> Tensor:
         return apply(ops.pow, other, self)
 
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's and PyTorch's name
+        return apply(ops.transpose, self)
+
     def __neg__(self) -> Tensor:
         return apply(ops.neg, self)
 
@@ -217,43 +242,61 @@ class Tensor:
         return apply(ops.matmul, other, self)
 
     def __getitem__(self, index: Any) -> Tensor:
-        if isinstance(index, Tensor):
-            index = index.data
-        return apply(ops.getitem, self, index=index)
+        return apply(ops.getitem, self, index=_index(index))
 
-    # Comparisons give plain boolean arrays: they have no gradient.
-    def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _as_array(other)
+    # Comparisons give boolean tensors, entry by entry, with no gradient (as in PyTorch).
+    def __lt__(self, other: Any) -> Tensor:
+        return _compare(np.less, self, other)
 
-    def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _as_array(other)
+    def __le__(self, other: Any) -> Tensor:
+        return _compare(np.less_equal, self, other)
 
-    def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _as_array(other)
+    def __gt__(self, other: Any) -> Tensor:
+        return _compare(np.greater, self, other)
 
-    def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _as_array(other)
+    def __ge__(self, other: Any) -> Tensor:
+        return _compare(np.greater_equal, self, other)
 
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return _compare(np.not_equal, self, other)
+
+    # Tensors stay usable as dict keys and in sets, by identity, as in PyTorch.
     __hash__ = object.__hash__
 
-    # --- reductions and shapes ------------------------------------------------------------
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return apply(ops.sum_op, self, axis=_norm_axis(axis, self.ndim), keepdims=keepdims)
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} values is ambiguous; "
+                "use .any() or .all(), or compare one entry"
+            )
+        return bool(self.data)
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return apply(ops.mean, self, axis=_norm_axis(axis, self.ndim), keepdims=keepdims)
+    def __invert__(self) -> Tensor:
+        return _logical(np.invert, self)
 
-    def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return apply(ops.logsumexp_op, self, axis=_norm_axis(axis, self.ndim), keepdims=keepdims)
+    def __and__(self, other: Any) -> Tensor:
+        return _logical(np.bitwise_and, self, other)
 
-    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        if len(shape) == 1 and not isinstance(shape[0], int):
-            shape = tuple(shape[0])
-        return apply(ops.reshape, self, shape=tuple(shape))
+    def __or__(self, other: Any) -> Tensor:
+        return _logical(np.bitwise_or, self, other)
 
-    @property
-    def T(self) -> Tensor:  # noqa: N802 - NumPy's and PyTorch's name
-        return apply(ops.transpose, self)
+    def __xor__(self, other: Any) -> Tensor:
+        return _logical(np.bitwise_xor, self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def any(self) -> Tensor:
+        return Tensor(np.any(self.data))
+
+    def all(self) -> Tensor:
+        return Tensor(np.all(self.data))
 
     # --- elementwise functions ------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -275,18 +318,42 @@ class Tensor:
         return apply(ops.relu, self)
 
 
-def _norm_axis(axis: Any, ndim: int) -> Any:
-    """Turn negative axes positive so every VJP can rely on them."""
-    if axis is None:
-        return None
-    if isinstance(axis, int):
-        return axis % ndim if ndim else axis
-    return tuple(a % ndim for a in axis)
+def _index(index: Any) -> Any:
+    """Tensors inside an index become their arrays; they must hold whole numbers or truth values."""
+    if isinstance(index, Tensor):
+        if index.data.dtype.kind not in "biu":
+            raise IndexError(
+                f"tensors used as indices must hold whole numbers (int64) or truth values (bool), "
+                f"got {index.data.dtype}; use .long() or a comparison"
+            )
+        return index.data
+    if isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index):
+        return tuple(_index(i) for i in index)
+    return index
+
+
+def _compare(fn: Any, a: Tensor, other: Any) -> Tensor:
+    b = other.data if isinstance(other, Tensor) else _as_array(other)
+    return Tensor(fn(a.data, b))
+
+
+def _logical(fn: Any, a: Tensor, other: Any = None) -> Tensor:
+    if a.data.dtype.kind not in "biu":
+        raise TypeError(f"~, &, | and ^ need boolean or integer tensors, got {a.data.dtype}")
+    if other is None:
+        return Tensor(fn(a.data))
+    b = other.data if isinstance(other, Tensor) else _as_array(other)
+    return Tensor(fn(a.data, b))
 
 
 def _constant(value: Any, like: np.dtype | None) -> Tensor:
+    """A number or array as a constant input. Numbers take the other operand's float dtype (x * 2.5
+    stays float32); with an integer tensor, Python's own type decides (int * 2.5 is a float)."""
     t = Tensor.__new__(Tensor)
-    t.data = _as_array(value, like if like is not None and not isinstance(value, np.ndarray) else None)
+    if like is not None and like.kind == "f" and not isinstance(value, np.ndarray):
+        t.data = _as_array(value, like)
+    else:
+        t.data = _as_array(value)
     t.grad = None
     t.requires_grad = False
     t.name = None
@@ -305,10 +372,16 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
             like = a.data.dtype
             break
     inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
-    if attrs:
-        out = op.forward(*(t.data for t in inputs), **attrs)
-    else:
-        out = op.forward(*(t.data for t in inputs))
+    try:
+        if attrs:
+            out = op.forward(*(t.data for t in inputs), **attrs)
+        else:
+            out = op.forward(*(t.data for t in inputs))
+    except ValueError as exc:
+        message = ops.shape_message(op, [t.data for t in inputs], attrs)
+        if message is None:
+            raise
+        raise ShapeError(message) from exc
     result = Tensor.__new__(Tensor)
     result.data = out if isinstance(out, np.ndarray) else np.asarray(out)
     result.grad = None
