@@ -48,6 +48,7 @@ class Link:
                 values[name] = text if prec >= 9 else f"({text})"
         if self.n is not None:
             values["n"] = str(self.n)
+        values.update(attr_values(self.node))
         return tidy(self.node.op.render(fmt, self.k, values))
 
 
@@ -57,6 +58,17 @@ NEGATIVE_IN_PARENS = re.compile(r"\(\(([−-][0-9.]+(?:e[−-]?[0-9]+)?)\)\)")
 def tidy(text: str) -> str:
     """f((−0.33)) → f(−0.33): a negative number already inside the template's own parentheses."""
     return NEGATIVE_IN_PARENS.sub(r"(\1)", text)
+
+
+def attr_values(node: Tensor) -> dict[str, str]:
+    """An op's settings (negative_slope=0.1, axis=1) as they are written in its statement."""
+    shown = {}
+    for key, value in (node.attrs or {}).items():
+        if isinstance(value, float):
+            shown[key] = f"{value:g}"
+        elif isinstance(value, (int, str)) or value is None:
+            shown[key] = str(value)
+    return shown
 
 
 def count(node: Tensor) -> int | None:
@@ -148,7 +160,7 @@ def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
         return {a: (p, f) for a, p in zip(op.args, parents) if p.shape == parents[k].shape}, count(node)
     if op.name in ("mean", "logsumexp"):
         return {op.args[0]: (parents[0], f)}, count(node)
-    return {}, None
+    return {a: (p, None) for a, p in zip(op.args, parents)}, count(node)  # other ops: whole tensors by name
 
 
 class Paths:

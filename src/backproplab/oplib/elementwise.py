@@ -87,9 +87,9 @@ def _softplus_beta(z: Array, beta: float = 1.0, threshold: float = 20.0) -> Arra
 
 abs_op = Op(
     "abs", ("a",), np.abs,
-    (lambda g, out, a: g * np.sign(a),),
+    (lambda g, out, a: g * np.sign(np.nan_to_num(a)),),  # sign(NaN) counts as 0, as PyTorch
     ("|$a|", r"\left|$a\right|"),
-    (("sign($a) (0 at $a = 0, PyTorch's value)", r"\operatorname{sign}($a) \text{ (0 at } $a = 0\text{)}"),),
+    (("sign($a) (0 at $a = 0 and at NaN, PyTorch's value)", r"\operatorname{sign}($a) \text{ (0 at } $a = 0\text{)}"),),
 )
 sqrt = Op(
     "sqrt", ("a",), np.sqrt,
@@ -138,10 +138,10 @@ where = Op(
     ),
 )
 sign = Op(
-    "sign", ("a",), np.sign,
+    "sign", ("a",), lambda a: np.where(np.isnan(a), 0.0, np.sign(a)).astype(a.dtype, copy=False),
     (lambda g, out, a: np.zeros_like(g),),
     ("sign($a)", r"\operatorname{sign}($a)"),
-    (("0 (also at $a = 0, PyTorch's value)", "0"),),
+    (("0 (also at $a = 0, PyTorch's value; sign(NaN) is 0, as PyTorch)", "0"),),
 )
 log2 = Op(
     "log2", ("z",), np.log2,
@@ -180,7 +180,7 @@ leaky_relu = Op(
 elu = Op(
     "elu", ("z",),
     _quiet(lambda z, alpha=1.0: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))),
-    (_quiet(lambda g, out, z, alpha=1.0: np.where(z <= 0, g * alpha * np.exp(np.minimum(z, 0.0)), g)),),
+    (_quiet(lambda g, out, z, alpha=1.0: np.where(z > 0, g, g * alpha * np.exp(np.minimum(z, 0.0)))),),
     ("elu($z)", r"\operatorname{elu}($z)"),
     (("1 if $z > 0 else $alpha·e^$z ($alpha at $z = 0, PyTorch's value)",
       r"\begin{cases} 1 & $z > 0 \\ $alpha\, e^{$z} & $z \leq 0 \end{cases}"),),

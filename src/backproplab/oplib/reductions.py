@@ -29,8 +29,8 @@ def _count(shape: tuple[int, ...], axis) -> int:
 
 def softmax(z: Array, axis: int = -1) -> Array:
     """e^z / Σ e^z along ``axis``, shifted by the maximum so it never overflows."""
-    if z.ndim == 0:
-        return np.ones_like(z)
+    if z.ndim == 0:  # one entry along its only axis
+        return softmax(z.reshape(1), 0).reshape(())
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -38,20 +38,20 @@ def softmax(z: Array, axis: int = -1) -> Array:
 def log_softmax(z: Array, axis: int = -1) -> Array:
     """z − ln Σ e^z along ``axis``, shifted by the maximum so it never overflows."""
     if z.ndim == 0:
-        return np.zeros_like(z)
+        return log_softmax(z.reshape(1), 0).reshape(())
     shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _softmax_grad(g: Array, out: Array, z: Array, axis: int = -1) -> Array:
     if z.ndim == 0:
-        return np.zeros_like(g)
+        return _softmax_grad(g.reshape(1), out.reshape(1), z.reshape(1), 0).reshape(())
     return out * (g - np.sum(g * out, axis=axis, keepdims=True))
 
 
 def _log_softmax_grad(g: Array, out: Array, z: Array, axis: int = -1) -> Array:
     if z.ndim == 0:
-        return np.zeros_like(g)
+        return _log_softmax_grad(g.reshape(1), out.reshape(1), z.reshape(1), 0).reshape(())
     return g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)
 
 
@@ -121,7 +121,18 @@ def _prod_of_others(a: Array, axis) -> Array:
 
 
 def _prod_grad(g: Array, out: Array, a: Array, axis=None, keepdims: bool = False) -> Array:
-    return _expand(g, a.shape, axis, keepdims) * _prod_of_others(a, axis)
+    """PyTorch's rule: G·prod/a when no entry is 0 (NaN for an infinite entry), else the product of the others."""
+    if a.ndim == 0:
+        return g
+    g = _expand(g, a.shape, axis, keepdims)
+    zeros = np.count_nonzero(a == 0)
+    if not zeros:
+        with np.errstate(invalid="ignore"):
+            return g * (_expand(out, a.shape, axis, keepdims) / a)
+    if axis is None and zeros > 1:  # every product of others includes a 0
+        return np.zeros_like(g)
+    with np.errstate(invalid="ignore"):
+        return g * _prod_of_others(a, axis)
 
 
 AXIS = ("axis",)
@@ -203,7 +214,7 @@ prod = Op(
     "prod", ("a",), lambda a, axis=None, keepdims=False: np.prod(a, axis=axis, keepdims=keepdims),
     (_prod_grad,),
     ("Π $a", r"\prod $a"),
-    (("the product of the other entries (exact where some are 0)", r"\prod_{f \neq e} {$a}_{f}"),),
+    (("the product of the other entries (prod/$a where no entry is 0, as PyTorch)", r"\prod_{f \neq e} {$a}_{f}"),),
     elementwise=False, attrs=("axis", "keepdims"),
     backward=(("G times the product of the other entries", r"G \odot \prod_{f \neq e} {$a}_{f}"),),
 )
