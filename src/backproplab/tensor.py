@@ -430,9 +430,10 @@ def relu(t: Any) -> Tensor:
     return apply(ops.relu, t)
 
 
-def logsumexp(t: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+def logsumexp(t: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
+              dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
     t = t if isinstance(t, Tensor) else Tensor(t)
-    return t.logsumexp(axis=axis, keepdims=keepdims)
+    return t.logsumexp(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
