@@ -60,6 +60,12 @@ CASES: dict[str, Case] = {
     "clamp": Case(lambda a: a.clamp(-0.5, 1.0), lambda a: a.clamp(-0.5, 1.0), kinks=(-0.5, 1.0), ops=("clamp",)),
     "clamp_min": Case(lambda a: bl.clip(a, min=0.25), lambda a: torch.clip(a, min=0.25), kinks=(0.25,),
                       ops=("clamp",)),
+    "clamp_tensor": Case(lambda a, b: a.clamp(min=b, max=b + 1), lambda a, b: a.clamp(min=b, max=b + 1),
+                         arity=2, kinks=(0.5,), separated=True, ops=("clamp_tensor",)),
+    "clamp_tensor_max": Case(lambda a, b: a.clamp(max=b), lambda a, b: a.clamp(max=b), arity=2, kinks=(0.5,),
+                             separated=True, ops=("clamp_tensor",)),
+    "where_method": Case(lambda a, b: a.where(a < b, b * 3), lambda a, b: a.where(a < b, b * 3), arity=2,
+                         kinks=(0.5,), separated=True, ops=("where",)),
     "maximum": Case(lambda a, b: bl.maximum(a, b), lambda a, b: torch.maximum(a, b), arity=2, kinks=(0.5,),
                     separated=True, ops=("maximum",)),
     "minimum": Case(lambda a, b: a.minimum(b), lambda a, b: a.minimum(b), arity=2, kinks=(0.5,), separated=True,
@@ -244,7 +250,8 @@ def test_every_new_op_in_the_table_has_a_case():
     covered = {op for case in CASES.values() for op in case.ops}
     new = {"abs", "sqrt", "maximum", "minimum", "clamp", "where", "sign", "log2", "log10", "sin", "cos",
            "leaky_relu", "elu", "silu", "gelu", "gelu_tanh", "logsigmoid", "softplus_beta", "softmax", "log_softmax",
-           "max", "min", "max_dim", "min_dim", "var", "std", "prod", "permute", "cat", "expand", "clone"}
+           "max", "min", "max_dim", "min_dim", "var", "std", "prod", "permute", "cat", "expand", "clone",
+           "clamp_tensor"}
     assert new <= covered and new <= set(bl.ops.OPS)
 
 

@@ -22,10 +22,7 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
     """``input`` where ``condition`` holds, else ``other``; the gradient goes to the one chosen."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if cond.dtype != np.bool_:
-        raise TypeError(f"where: the condition must be a boolean tensor (a comparison), got {cond.dtype}")
-    return apply(ops.OPS["where"], Tensor(cond), input, other)
+    return as_tensor(input).where(condition, other)
 
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:

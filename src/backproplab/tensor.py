@@ -133,6 +133,9 @@ class Tensor(TensorMethods):
     def _wrap(self, data: np.ndarray) -> Tensor:
         return Tensor(data)
 
+    def _apply(self, op: Op, *args: Any, **attrs: Any) -> Tensor:
+        return apply(op, *args, **attrs)
+
     def item(self) -> float:
         return self.data.item()
 

@@ -2,8 +2,8 @@
 PyTorch's spellings (``.add``, ``dim=``, ``keepdim=``). Every one that computes runs an op from
 the table; the rest only look at the data.
 
-``Tensor`` inherits them; ``_op`` (run an op with this tensor first) and ``_wrap`` (a new tensor
-without a graph) are its two hooks.
+``Tensor`` inherits them; ``_op`` (run an op with this tensor first), ``_apply`` (run an op on
+any inputs) and ``_wrap`` (a new tensor without a graph) are its hooks.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
+def _data(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, TensorMethods) else np.asarray(x)
+
+
 class TensorMethods:
     """Methods shared by every tensor; see the module docstring."""
 
@@ -40,6 +44,9 @@ class TensorMethods:
         raise NotImplementedError
 
     def _wrap(self, data: np.ndarray) -> Any:  # pragma: no cover - Tensor defines it
+        raise NotImplementedError
+
+    def _apply(self, op: ops.Op, *args: Any, **attrs: Any) -> Any:  # pragma: no cover - Tensor defines it
         raise NotImplementedError
 
     # --- reductions -------------------------------------------------------------------------
@@ -252,13 +259,19 @@ class TensorMethods:
         """Limit every entry to [min, max]; the gradient passes at the bounds too (PyTorch's value)."""
         if min is None and max is None:
             raise ValueError("clamp: give min=, max= or both")
-        if isinstance(min, TensorMethods) or isinstance(max, TensorMethods):  # tensor bounds: maximum/minimum
-            out = self if min is None else self.maximum(min)
-            return out if max is None else out.minimum(max)
+        if isinstance(min, TensorMethods) or isinstance(max, TensorMethods):  # bounds with gradients of their own
+            return self._op(ops.OPS["clamp_tensor"], -np.inf if min is None else min, np.inf if max is None else max)
         return self._op(ops.OPS["clamp"], min=None if min is None else float(min),
                         max=None if max is None else float(max))
 
     clip = clamp
+
+    def where(self, condition: Any, other: Any) -> Any:
+        """This tensor where ``condition`` holds, else ``other`` (as ``torch.where(condition, self, other)``)."""
+        cond = _data(condition)
+        if cond.dtype != np.bool_:
+            raise TypeError(f"where: the condition must be a boolean tensor (a comparison), got {cond.dtype}")
+        return self._apply(ops.OPS["where"], self._wrap(cond), self, other)
 
     def maximum(self, other: Any) -> Any:
         return self._op(ops.OPS["maximum"], other)

@@ -127,6 +127,20 @@ clamp = Op(
       r"\mathbb{1}[$min \leq $a \leq $max]"),),
     attrs=("min", "max"),
 )
+clamp_tensor = Op(  # bounds that are tensors: PyTorch's clamp_backward_min_max, entry by entry
+    "clamp_tensor", ("a", "lo", "hi"), lambda a, lo, hi: np.minimum(np.maximum(a, lo), hi),
+    (
+        lambda g, out, a, lo, hi: g * ((a >= lo) & (a <= hi)),
+        lambda g, out, a, lo, hi: g * ((a < lo) & (lo < hi)),
+        lambda g, out, a, lo, hi: g * ((a > hi) | (hi < lo)),
+    ),
+    ("clamp($a, $lo, $hi)", r"\operatorname{clamp}($a, $lo, $hi)"),
+    (
+        ("1 if $lo ≤ $a ≤ $hi else 0 (1 at the bounds, PyTorch's value)", r"\mathbb{1}[$lo \leq $a \leq $hi]"),
+        ("1 if $a < $lo < $hi else 0 (PyTorch's value)", r"\mathbb{1}[$a < $lo < $hi]"),
+        ("1 if $a > $hi or $hi < $lo else 0 (PyTorch's value)", r"\mathbb{1}[$a > $hi \lor $hi < $lo]"),
+    ),
+)
 where = Op(
     "where", ("c", "a", "b"), np.where,
     (None, lambda g, out, c, a, b: np.where(c, g, 0.0), lambda g, out, c, a, b: np.where(c, 0.0, g)),
@@ -243,5 +257,5 @@ expand = Op(  # broadcasting itself: the engine sums the gradient back over the 
     attrs=("shape",),
 )
 
-ELEMENTWISE = (abs_op, sqrt, maximum, minimum, clamp, where, sign, log2, log10, sin, cos, leaky_relu, elu, silu,
-               gelu, gelu_tanh, logsigmoid, softplus_beta, clone, cast, expand)
+ELEMENTWISE = (abs_op, sqrt, maximum, minimum, clamp, clamp_tensor, where, sign, log2, log10, sin, cos,
+               leaky_relu, elu, silu, gelu, gelu_tanh, logsigmoid, softplus_beta, clone, cast, expand)
