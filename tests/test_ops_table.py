@@ -236,6 +236,9 @@ def test_the_explainer_writes_a_chain_through_the_op_that_adds_up_to_the_engine(
         delta = bl.explain(loss, p, form="delta")
         np.testing.assert_allclose(delta.gradient, p.grad, rtol=1e-12)
         assert not PLACEHOLDER.search(delta.to_text() + delta.to_latex())
+    unnamed = (case.ours(*params, *extra) * weights_for(out.shape)).sum()  # the op's result written inline
+    e = bl.explain(unnamed, params[0], index=(0, 0), form="paths", max_terms=10_000)
+    assert not PLACEHOLDER.search(e.to_text() + e.to_latex())
 
 
 def test_the_explanation_states_the_ops_own_derivative():

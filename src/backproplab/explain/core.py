@@ -26,9 +26,9 @@ from backproplab.autodiff import backprop, topological_order
 from backproplab.display import hand_value, number, precision, rounding_note, sum_note
 from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_mathjax, to_text
 from backproplab.explain.entry import entry_blocks
-from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, attr_values, count, split
+from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
 from backproplab.explain.steps import step_rule_text, step_work
-from backproplab.explain.symbols import Namer, element, fmt_number, latex_name, term
+from backproplab.explain.symbols import Namer, attr_values, element, fmt_number, latex_name, term
 from backproplab.tensor import Tensor
 from backproplab.trace import to_json_value
 
@@ -295,7 +295,7 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
             values[arg] = text if prec >= 9 else f"({text})"
     n = count(link_node)
     values["n"] = "n" if n is None else str(n)
-    values.update(attr_values(link_node))
+    values.update(attr_values(link_node, fmt))
     filled = Template(template).safe_substitute(values)
     if upstream == "1" and (filled.startswith("G ⊙ (") or filled.startswith(r"G \odot \left(")):
         inner = filled[len("G ⊙ ("):-1] if fmt == "text" else filled[len(r"G \odot \left("):-len(r"\right)")]

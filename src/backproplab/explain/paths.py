@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backproplab.autodiff import unbroadcast
-from backproplab.explain.symbols import LOSS_OPS, Namer, aligned, term
+from backproplab.explain.symbols import LOSS_OPS, Namer, aligned, attr_values, term
 from backproplab.tensor import Tensor
 
 
@@ -48,7 +48,7 @@ class Link:
                 values[name] = text if prec >= 9 else f"({text})"
         if self.n is not None:
             values["n"] = str(self.n)
-        values.update(attr_values(self.node))
+        values.update(attr_values(self.node, fmt))
         return tidy(self.node.op.render(fmt, self.k, values))
 
 
@@ -58,17 +58,6 @@ NEGATIVE_IN_PARENS = re.compile(r"\(\(([−-][0-9.]+(?:e[−-]?[0-9]+)?)\)\)")
 def tidy(text: str) -> str:
     """f((−0.33)) → f(−0.33): a negative number already inside the template's own parentheses."""
     return NEGATIVE_IN_PARENS.sub(r"(\1)", text)
-
-
-def attr_values(node: Tensor) -> dict[str, str]:
-    """An op's settings (negative_slope=0.1, axis=1) as they are written in its statement."""
-    shown = {}
-    for key, value in (node.attrs or {}).items():
-        if isinstance(value, float):
-            shown[key] = f"{value:g}"
-        elif isinstance(value, (int, str)) or value is None:
-            shown[key] = str(value)
-    return shown
 
 
 def count(node: Tensor) -> int | None:

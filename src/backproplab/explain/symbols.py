@@ -161,6 +161,17 @@ def aligned(index: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(0 if n == 1 else i for i, n in zip(tail, shape))
 
 
+def attr_values(node: Tensor, fmt: str = "text") -> dict[str, str]:
+    """An op's settings (negative_slope=0.1, axis=1) as they are written in its statement."""
+    shown = {}
+    for key, value in (node.attrs or {}).items():
+        if isinstance(value, float):
+            shown[key] = f"{value:g}".replace("-", minus(fmt))
+        elif isinstance(value, (int, str)) or value is None:
+            shown[key] = str(value)
+    return shown
+
+
 def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool,
          digits: int | None, depth: int = 0) -> tuple[str, int]:
     """How an entry of ``node`` is written inside a formula, and how tightly it binds.
@@ -194,6 +205,7 @@ def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, ge
             sub = None if index is None else aligned(index, parent.shape)
             text, prec = term(namer, parent, sub, fmt, general, None, depth + 1)
             values[arg] = text if prec > node.op.prec else f"({text})"
+        values.update(attr_values(node, fmt))
         return node.op.render(fmt, "expr", values), node.op.prec
     name = namer.name(node)
     if index is None:
