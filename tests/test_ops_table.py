@@ -121,7 +121,7 @@ CASES: dict[str, Case] = {
     "clone": Case(lambda a: a.clone(), lambda a: a.clone(), ops=("clone",)),
     "spellings": Case(lambda a, b: a.add(b).mul(b).sub(a, alpha=2).div(b.exp()).neg().pow(2),
                       lambda a, b: a.add(b).mul(b).sub(a, alpha=2).div(b.exp()).neg().pow(2), arity=2,
-                      ops=("add", "mul", "sub", "div", "neg", "pow", "exp")),
+                      domain=(-1.5, 1.5), ops=("add", "mul", "sub", "div", "neg", "pow", "exp")),
 }
 
 
