@@ -247,59 +247,9 @@ class Tensor(TensorMethods):
     def __getitem__(self, index: Any) -> Tensor:
         return apply(ops.getitem, self, index=_index(index))
 
-    # Comparisons give boolean tensors, entry by entry, with no gradient (as in PyTorch).
-    def __lt__(self, other: Any) -> Tensor:
-        return _compare(np.less, self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return _compare(np.less_equal, self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return _compare(np.greater, self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return _compare(np.greater_equal, self, other)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        if other is None or isinstance(other, str):
-            return NotImplemented
-        return _compare(np.equal, self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        if other is None or isinstance(other, str):
-            return NotImplemented
-        return _compare(np.not_equal, self, other)
-
-    # Tensors stay usable as dict keys and in sets, by identity, as in PyTorch.
+    # Comparisons (in TensorMethods) are element-wise; tensors stay usable as dict keys and in
+    # sets, by identity, as in PyTorch.
     __hash__ = object.__hash__
-
-    def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} values is ambiguous; "
-                "use .any() or .all(), or compare one entry"
-            )
-        return bool(self.data)
-
-    def __invert__(self) -> Tensor:
-        return _logical(np.invert, self)
-
-    def __and__(self, other: Any) -> Tensor:
-        return _logical(np.bitwise_and, self, other)
-
-    def __or__(self, other: Any) -> Tensor:
-        return _logical(np.bitwise_or, self, other)
-
-    def __xor__(self, other: Any) -> Tensor:
-        return _logical(np.bitwise_xor, self, other)
-
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-
-    def any(self) -> Tensor:
-        return Tensor(np.any(self.data))
-
-    def all(self) -> Tensor:
-        return Tensor(np.all(self.data))
 
     # --- elementwise functions ------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -333,20 +283,6 @@ def _index(index: Any) -> Any:
     if isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index):
         return tuple(_index(i) for i in index)
     return index
-
-
-def _compare(fn: Any, a: Tensor, other: Any) -> Tensor:
-    b = other.data if isinstance(other, Tensor) else _as_array(other)
-    return Tensor(fn(a.data, b))
-
-
-def _logical(fn: Any, a: Tensor, other: Any = None) -> Tensor:
-    if a.data.dtype.kind not in "biu":
-        raise TypeError(f"~, &, | and ^ need boolean or integer tensors, got {a.data.dtype}")
-    if other is None:
-        return Tensor(fn(a.data))
-    b = other.data if isinstance(other, Tensor) else _as_array(other)
-    return Tensor(fn(a.data, b))
 
 
 def _constant(value: Any, like: np.dtype | None) -> Tensor:

@@ -49,6 +49,57 @@ class TensorMethods:
     def _apply(self, op: ops.Op, *args: Any, **attrs: Any) -> Any:  # pragma: no cover - Tensor defines it
         raise NotImplementedError
 
+    # Comparisons give boolean tensors, entry by entry, with no gradient (as in PyTorch).
+    def __lt__(self, other: Any) -> Any:
+        return _compare(np.less, self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return _compare(np.greater_equal, self, other)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return _compare(np.not_equal, self, other)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} values is ambiguous; "
+                "use .any() or .all(), or compare one entry"
+            )
+        return bool(self.data)
+
+    def __invert__(self) -> Any:
+        return _logical(np.invert, self)
+
+    def __and__(self, other: Any) -> Any:
+        return _logical(np.bitwise_and, self, other)
+
+    def __or__(self, other: Any) -> Any:
+        return _logical(np.bitwise_or, self, other)
+
+    def __xor__(self, other: Any) -> Any:
+        return _logical(np.bitwise_xor, self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def any(self) -> Any:
+        return self._wrap(np.any(self.data))
+
+    def all(self) -> Any:
+        return self._wrap(np.all(self.data))
+
     # --- reductions -------------------------------------------------------------------------
     def sum(self, axis: Dims = None, keepdims: bool = False, *, dim: Dims = None, keepdim: bool | None = None) -> Any:
         axis, keepdims = pick(axis, dim, keepdims, keepdim)
@@ -341,3 +392,15 @@ class TensorMethods:
 
     def numel(self) -> int:
         return self.data.size
+
+
+def _compare(fn: Any, a: TensorMethods, other: Any) -> Any:
+    return a._wrap(fn(a.data, _data(other)))
+
+
+def _logical(fn: Any, a: TensorMethods, other: Any = None) -> Any:
+    if a.data.dtype.kind not in "biu":
+        raise TypeError(f"~, &, | and ^ need boolean or integer tensors, got {a.data.dtype}")
+    if other is None:
+        return a._wrap(fn(a.data))
+    return a._wrap(fn(a.data, _data(other)))
