@@ -201,3 +201,10 @@ def test_var_and_std_default_to_pytorchs_correction():
     assert x.var().item() == pytest.approx(np.var([1, 2, 4], ddof=1))
     assert x.var(correction=0).item() == pytest.approx(np.var([1, 2, 4]))
     assert x.std(unbiased=False).item() == pytest.approx(np.std([1, 2, 4]))
+
+
+def test_functional_losses_are_the_losses_under_pytorchs_names():
+    from backproplab import losses
+
+    assert F.cross_entropy is losses.cross_entropy and F.mse_loss is losses.mse
+    assert F.binary_cross_entropy_with_logits is losses.bce_with_logits

@@ -1,6 +1,7 @@
 """Activations and friends as functions, mirroring ``torch.nn.functional``: ``import
 backproplab.functional as F`` and ``F.gelu(x)`` as in a PyTorch script. Each runs an op from the
-table, so the explainer can write out its derivative."""
+table, so the explainer can write out its derivative. The losses are ``backproplab.losses``'s,
+under PyTorch's names."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import numpy as np
 
 from backproplab import ops
 from backproplab.functions import log_softmax, softmax
+from backproplab.losses import bce_with_logits as binary_cross_entropy_with_logits
+from backproplab.losses import cross_entropy
+from backproplab.losses import mse as mse_loss
 from backproplab.tensor import Tensor, apply, relu, sigmoid, tanh
 
-__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "logsigmoid", "one_hot", "relu", "sigmoid", "silu", "softmax",
-           "softplus", "tanh"]
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "elu", "gelu", "leaky_relu", "log_softmax",
+           "logsigmoid", "mse_loss", "one_hot", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002 - PyTorch's names
