@@ -208,3 +208,12 @@ def test_functional_losses_are_the_losses_under_pytorchs_names():
 
     assert F.cross_entropy is losses.cross_entropy and F.mse_loss is losses.mse
     assert F.binary_cross_entropy_with_logits is losses.bce_with_logits
+
+
+def test_a_0d_whole_number_tensor_is_an_index_and_star_import_keeps_the_builtins():
+    assert [10, 20, 30][Tensor(2)] == 30 and int(Tensor(2.7)) == 2
+    with pytest.raises(TypeError, match="single whole number"):
+        [1, 2][Tensor(1.0)]
+    namespace: dict = {}
+    exec("from backproplab import *", namespace)
+    assert "sum" not in namespace and "max" not in namespace and "cat" in namespace

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 import numpy as np  # noqa: E402
 
-from backproplab import datasets, functional, losses, nn, ops, optim, presets  # noqa: E402
+from backproplab import datasets, functional, functions, losses, nn, ops, optim, presets  # noqa: E402
 from backproplab.autodiff import backprop, compile, topological_order  # noqa: E402
 from backproplab.explain import Explanation, explain, forward_table  # noqa: E402
 from backproplab.factories import (  # noqa: E402
@@ -32,7 +32,6 @@ from backproplab.factories import (  # noqa: E402
     zeros_like,
 )
 from backproplab.functions import (  # noqa: E402
-    abs,
     add,
     argmax,
     argmin,
@@ -48,15 +47,12 @@ from backproplab.functions import (  # noqa: E402
     log2,
     log10,
     log_softmax,
-    max,
     maximum,
     mean,
-    min,
     minimum,
     mul,
     neg,
     permute,
-    pow,
     prod,
     reshape,
     sign,
@@ -68,7 +64,6 @@ from backproplab.functions import (  # noqa: E402
     stack,
     std,
     sub,
-    sum,
     transpose,
     unsqueeze,
     var,
@@ -98,15 +93,17 @@ from backproplab.trace import Trace  # noqa: E402
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
 bool_ = np.bool_
 
+# bl.abs, bl.max, bl.min, bl.pow and bl.sum, as torch's; left out of __all__ so a star import keeps the built-ins.
+abs, max, min, pow, sum = functions.abs, functions.max, functions.min, functions.pow, functions.sum  # noqa: A001
+
 __all__ = [
     "MLP", "Explanation", "Generator", "Linear", "MaxResult", "Module", "Parameter", "Sequential", "ShapeError",
-    "Tensor", "Trace", "abs", "add", "arange", "argmax", "argmin", "as_tensor", "backprop", "bool_", "cat",
+    "Tensor", "Trace", "add", "arange", "argmax", "argmin", "as_tensor", "backprop", "bool_", "cat",
     "central_difference", "chunk", "clamp", "clip", "compile", "concat", "cos", "datasets", "div", "enable_grad",
     "exp", "explain", "eye", "flatten", "forward_table", "float32", "float64", "full", "full_like", "functional",
     "grad_check", "int32", "int64", "is_grad_enabled", "linspace", "log", "log10", "log2", "log_softmax", "logsumexp",
-    "losses", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "nn", "no_grad",
-    "ones", "ones_like", "ops", "optim", "permute", "pow", "presets", "prod", "rand", "rand_like", "randn",
-    "randn_like", "relu", "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "split", "sqrt", "squeeze",
-    "stack", "std", "sub", "sum", "tanh", "tensor", "topological_order", "transpose", "unsqueeze", "var", "where",
-    "zeros", "zeros_like",
+    "losses", "manual_seed", "matmul", "maximum", "mean", "minimum", "mul", "neg", "nn", "no_grad", "ones",
+    "ones_like", "ops", "optim", "permute", "presets", "prod", "rand", "rand_like", "randn", "randn_like", "relu",
+    "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub",
+    "tanh", "tensor", "topological_order", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]

@@ -94,6 +94,16 @@ class TensorMethods:
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __index__(self) -> int:
+        """A 0-d integer tensor indexes a list or a range, as in PyTorch."""
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(f"only a single whole number can be used as an index, got {self.data.dtype} "
+                            f"of shape {self.data.shape}")
+        return int(self.data)
+
     def any(self) -> Any:
         return self._wrap(np.any(self.data))
 
