@@ -52,7 +52,7 @@ UNARY = {
     "clamp": (lambda a: a.clamp(-1.0, 1.0), lambda a: a.clamp(-1.0, 1.0)),
     "gelu_silu": (lambda a: bl.functional.gelu(bl.functional.silu(a)), lambda a: torch_f().gelu(torch_f().silu(a))),
     "softmax_dim": (lambda a: a.softmax(dim=-1) * 3, lambda a: a.softmax(dim=-1) * 3),
-    "var_keep": (lambda a: a * a.var(dim=0, keepdim=True), lambda a: a * a.var(dim=0, keepdim=True)),
+    "var_keep": (lambda a: a * a.var(dim=-1, keepdim=True), lambda a: a * a.var(dim=-1, keepdim=True)),
     "max_keep": (lambda a: a - a.max(dim=-1, keepdim=True).values, lambda a: a - a.max(dim=-1, keepdim=True).values),
     "sin_cos": (lambda a: a.sin() * a.cos(), lambda a: a.sin() * a.cos()),
 }
