@@ -17,6 +17,7 @@ from rich.console import Console
 from backproplab import __version__
 from backproplab.commands import COMMANDS, UsageError
 from backproplab.presets import PRESETS
+from backproplab.web import commands as web_commands
 
 FORMATS = ("text", "md", "latex", "html", "json")
 PLOT_KINDS = ("loss-curve", "predictions", "loss-history", "contour", "network", "decision-boundary", "animation")
@@ -221,6 +222,8 @@ def build_parser() -> Parser:
     new.add_argument("--from", dest="source", default="statquest", metavar="PRESET",
                      help=f"the example to start from (default: statquest): {', '.join(PRESETS)}")
     new.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
+    web_commands.add_parsers(sub, add_training_options, SOURCE_HELP)
     return parser
 
 
@@ -232,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     console = Console(highlight=False, soft_wrap=True)
     try:
-        return COMMANDS[args.command](args, console)
+        return {**COMMANDS, **web_commands.COMMANDS}[args.command](args, console)
     except (UsageError, ValueError, KeyError) as exc:
         if args.debug:
             raise

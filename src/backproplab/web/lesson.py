@@ -1,0 +1,307 @@
+"""The lesson document: one JSON object that holds everything the lesson page shows.
+
+The page draws only from this document, so the server, an exported file and a notebook can
+never disagree: the trace (the ``--json`` schema), the network's nodes and edges, the explainer's
+own worked gradients (LaTeX and text), loss curves with their true minimum, prediction curves
+and decision-boundary snapshots, and the limits that were enforced. Large runs are subsampled
+within a size budget; the document says which iterations it keeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from backproplab import plots
+from backproplab.explain import explain
+from backproplab.losses import get_loss
+from backproplab.tensor import Tensor, no_grad
+from backproplab.trace import Trace, scalar, to_json_value
+from backproplab.web.network import network_of
+from backproplab.web.settings import LIMITS, Job, LessonError, Limits, Settings, load_job, to_toml
+
+VERSION = 1
+TRACE_BUDGET = 900_000  # bytes of trace iterations kept in a document
+EXPLAIN_BUDGET = 600_000  # bytes of worked gradients an exported document holds
+CURVE_POINTS = 121
+CURVE_PARAMS = 8  # loss curves for at most this many optimized single-number parameters
+PREDICTION_POINTS = 80
+PREDICTION_SNAPSHOTS = 300
+BOUNDARY_SIDE = 36
+BOUNDARY_SNAPSHOTS = 24
+
+
+class _TimeUpError(Exception):
+    pass
+
+
+def train(job: Job, limits: Limits = LIMITS) -> Trace:
+    """Run the job's optimizer, stopping with a clear message past the wall-time limit."""
+    opt, _ = job.spec.optimizer(job.net)
+    deadline = time.perf_counter() + limits.wall_seconds
+
+    def check(_it: Any) -> None:
+        if time.perf_counter() > deadline:
+            raise _TimeUpError
+
+    try:
+        return opt.fit(job.net, job.x, job.y, loss=job.spec.training["loss"], callback=check)
+    except _TimeUpError:
+        raise LessonError(f"the run took longer than {limits.wall_seconds:g} s, this page's limit for one "
+                          "run; lower max-steps or use 'backproplab run'", 413) from None
+
+
+def kept_iterations(trace: Trace, budget: int = TRACE_BUDGET) -> list[int]:
+    """0-based indices of the iterations a document keeps: all that fit the budget, else a
+    subsample that always holds the first few and the last."""
+    n = len(trace.iterations)
+    if n == 0:
+        return []
+    size = len(json.dumps(trace.iterations[0].to_dict())) + 16
+    most = max(8, budget // size)
+    if n <= most:
+        return list(range(n))
+    head = list(range(min(5, n)))
+    return sorted(set(head) | {int(i) for i in plots.subsample(n, most - len(head))})
+
+
+def trace_dict(trace: Trace, keep: list[int]) -> dict[str, Any]:
+    """The ``--json`` trace, with only the kept iterations, each saying its 1-based number."""
+    d = dataclasses.replace(trace, iterations=[trace.iterations[i] for i in keep]).to_dict()
+    d["iterations"] = [dict(it, iteration=i + 1, new_values={n: to_json_value(trace.iterations[i].new_value(n))
+                                                             for n in trace.optimize})
+                       for it, i in zip(d["iterations"], keep)]
+    d["iterations_total"] = len(trace.iterations)
+    return d
+
+
+def _at(job: Job, params: dict[str, Any]) -> None:
+    job.net.load_state_dict(params)
+
+
+def _loss_tensor(job: Job, trace: Trace, requires: list[str] | None = None) -> Tensor:
+    named = dict(job.net.named_parameters())
+    for name, p in named.items():
+        p.requires_grad = requires is None or name in requires
+    return get_loss(trace.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+
+
+def explanation(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
+    """The explainer's own working of d loss / d param at iteration k (0-based): LaTeX and text."""
+    it = trace.iterations[k]
+    saved = {n: p.data.copy() for n, p in job.net.named_parameters()}
+    try:
+        _at(job, it.params)
+        loss = _loss_tensor(job, trace)
+        optimized = param in trace.optimize
+        lr = trace.learning_rate if optimized else None
+        step = scalar(it.step_sizes[param]) if optimized else None
+        exp = explain(loss, job.net.parameter(param), lr=lr, step_rule=trace.optimizer, step=step)
+        value = scalar(exp.gradient)
+        return {"latex": exp.to_latex(), "text": exp.to_text(), "value": to_json_value(value),
+                "optimized": optimized}
+    except (ValueError, RecursionError) as exc:
+        return {"error": str(exc.args[0] if exc.args else exc)}
+    finally:
+        job.net.load_state_dict(saved)
+        for _, p in job.net.named_parameters():
+            p.requires_grad = True
+
+
+def curve(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
+    """The loss against ``param`` with every other parameter held at iteration k (0-based)."""
+    held = trace.iterations[k].params if trace.iterations else trace.final.params
+    path = np.array([scalar(v) for v in trace.values(param)], dtype=float)
+    path = path[np.isfinite(path)]
+    lo, hi = (float(path.min()), float(path.max())) if path.size else (-1.0, 1.0)
+    margin = max(0.5 * (hi - lo), 1.0)
+    grid = np.linspace(lo - margin, hi + margin, CURVE_POINTS)
+    saved = {n: p.data.copy() for n, p in job.net.named_parameters()}
+    try:
+        _at(job, held)
+
+        def f(v: float) -> float:
+            return plots.loss_at(job.net, job.x, job.y, trace.loss, **{param: v})
+
+        with np.errstate(all="ignore"):
+            values = np.array([f(v) for v in grid])
+            minimum = _minimum(f, grid, values)
+    finally:
+        job.net.load_state_dict(saved)
+    return {"iteration": k + 1, "grid": to_json_value(grid), "loss": to_json_value(values), "minimum": minimum}
+
+
+def _minimum(f: Any, grid: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    finder = getattr(plots, "find_minimum", None)
+    if finder is not None:
+        m = finder(f, grid, values)
+        return {"where": m.where, "at": to_json_value(m.at), "loss": to_json_value(m.loss)}
+    finite = np.where(np.isfinite(values), values, np.inf)
+    i = int(np.argmin(finite))
+    where = "inside" if 0 < i < len(grid) - 1 else "edge"
+    return {"where": where, "at": float(grid[i]), "loss": to_json_value(finite[i])}
+
+
+def _snapshots(keep: list[int], most: int) -> list[int]:
+    """Kept iterations to draw a snapshot at: all of them, or a subsample that keeps the ends."""
+    return [keep[int(i)] for i in plots.subsample(len(keep), most)]
+
+
+def _outputs(job: Job, params: dict[str, Any], inputs: np.ndarray) -> np.ndarray:
+    _at(job, params)
+    with no_grad(), np.errstate(all="ignore"):
+        return np.asarray(job.net(Tensor(inputs, name="x")).data, dtype=float).reshape(len(inputs), -1)
+
+
+def _drawn(values: np.ndarray) -> list[Any]:
+    """A curve's points to draw: six significant figures are more than a screen shows."""
+    return [to_json_value(float(f"{v:.6g}")) for v in values]
+
+
+def predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
+    """The network's output over the input range at snapshots of the run (one input, one output)."""
+    x = np.asarray(job.x, dtype=float)
+    if not (x.ndim == 1 or x.ndim == 2 and x.shape[1] == 1):
+        return None
+    flat = x.reshape(-1)
+    pad = 0.1 * (np.ptp(flat) or 1.0)
+    grid = np.linspace(flat.min() - pad, flat.max() + pad, PREDICTION_POINTS)
+    inputs = grid if x.ndim == 1 else grid.reshape(-1, 1)
+    snaps = _snapshots(keep, PREDICTION_SNAPSHOTS)
+    curves = [_drawn(_outputs(job, trace.iterations[i].params, inputs)[:, 0]) for i in snaps]
+    final = _drawn(_outputs(job, trace.final.params, inputs)[:, 0]) if trace.final else None
+    return {"grid": to_json_value(grid), "iterations": [i + 1 for i in snaps], "curves": curves, "final": final}
+
+
+def boundary(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
+    """Decision-boundary snapshots for 2-D classification: P(class 1) (or the class) on a grid."""
+    x = np.asarray(job.x, dtype=float)
+    loss = trace.loss
+    if x.ndim != 2 or x.shape[1] != 2 or loss not in ("bce", "cross_entropy"):
+        return None
+    pad = 0.15 * np.ptp(x, axis=0)
+    xs = np.linspace(x[:, 0].min() - pad[0], x[:, 0].max() + pad[0], BOUNDARY_SIDE)
+    ys = np.linspace(x[:, 1].min() - pad[1], x[:, 1].max() + pad[1], BOUNDARY_SIDE)
+    gx, gy = np.meshgrid(xs, ys)
+    inputs = np.column_stack([gx.ravel(), gy.ravel()])
+    snaps = _snapshots(keep, BOUNDARY_SNAPSHOTS)
+
+    def values(params: dict[str, Any]) -> list[float]:
+        out = _outputs(job, params, inputs)
+        if loss == "bce":
+            v = 1 / (1 + np.exp(-np.clip(out[:, 0], -60, 60)))
+        else:
+            v = np.argmax(out, axis=1).astype(float)
+        return [round(float(a), 3) for a in v]  # a colour per cell: three decimals are plenty
+
+    return {"xs": to_json_value(xs), "ys": to_json_value(ys), "kind": "probability" if loss == "bce" else "class",
+            "iterations": [i + 1 for i in snaps], "values": [values(trace.iterations[i].params) for i in snaps],
+            "final": values(trace.final.params) if trace.final else None}
+
+
+def _curve_params(job: Job, trace: Trace) -> list[str]:
+    return [n for n in trace.optimize if job.net.parameter(n).data.size == 1][:CURVE_PARAMS]
+
+
+def _curve_iterations(trace: Trace, keep: list[int], most: int) -> list[int]:
+    """Where loss curves are drawn: once when the others stay fixed, else at snapshots."""
+    if len(trace.optimize) == 1 or not trace.iterations:
+        return [0]
+    return _snapshots(keep, most)
+
+
+def build(settings: Settings, *, limits: Limits = LIMITS, everything: bool = False) -> dict[str, Any]:
+    """The lesson document for ``settings``.
+
+    ``everything`` (for an exported file, which has no server to ask) includes worked gradients
+    for every parameter at the kept iterations and loss curves at several iterations, within
+    :data:`EXPLAIN_BUDGET`; otherwise the document holds the first iteration's and the page
+    asks the server for the rest as they are needed.
+    """
+    job = load_job(settings, limits)
+    start = {n: p.data.copy() for n, p in job.net.named_parameters()}
+    trace = train(job, limits)
+    job.net.load_state_dict(start)
+    return document(job, trace, settings, limits=limits, everything=everything)
+
+
+def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIMITS,
+             everything: bool = False) -> dict[str, Any]:
+    keep = kept_iterations(trace)
+    names = [n for n, _ in job.net.named_parameters()]
+    explanations: dict[str, dict[str, Any]] = {n: {} for n in names}
+    curves: dict[str, list[dict[str, Any]]] = {}
+    if trace.iterations:
+        for name in _curve_params(job, trace)[:None if everything else 1]:
+            curves[name] = [curve(job, trace, name, k) for k in _curve_iterations(trace, keep, 12 if everything else 1)]
+        order = keep if everything else [0]
+        which = names if everything else trace.optimize
+        used = 0
+        for k in order:
+            for name in which:
+                e = explanation(job, trace, name, k)
+                used += len(e.get("latex", "")) + len(e.get("text", ""))
+                explanations[name][str(k + 1)] = e
+            if used > EXPLAIN_BUDGET:
+                break
+    source = {"preset": settings.preset, "name": job.spec.name, "title": job.title, "spec_text": to_toml(job.raw),
+              "kind": job.spec.network["kind"]}
+    labels = {"x": job.preset.x_label, "y": job.preset.y_label}
+    return {
+        "version": VERSION,
+        "source": source,
+        "settings": {"preset": settings.preset, "lr": trace.learning_rate, "optimizer": trace.optimizer,
+                     "optimize": list(trace.optimize), "min_step": job.spec.training["min_step"],
+                     "max_steps": job.spec.training["max_steps"],
+                     "start": {n: to_json_value(v) for n, v in
+                               (trace.iterations[0].params if trace.iterations else {}).items()
+                               if np.size(v) == 1}},
+        "labels": labels,
+        "trace": trace_dict(trace, keep),
+        "losses": [to_json_value(v) for v in trace.losses()],
+        "network": network_of(job),
+        "explanations": explanations,
+        "explanations_complete": everything and all(
+            str(k + 1) in explanations[n] for n in names for k in keep),
+        "curves": curves,
+        "predictions": predictions(job, trace, keep) if trace.iterations else None,
+        "boundary": boundary(job, trace, keep) if trace.iterations else None,
+        "limits": limits.to_dict(),
+    }
+
+
+def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job, Trace] | None = None,
+           limits: Limits = LIMITS) -> dict[str, Any]:
+    """One parameter at one iteration (1-based): its worked gradient and its loss curve there."""
+    if job_trace is None:
+        job = load_job(settings, limits)
+        start = {n: p.data.copy() for n, p in job.net.named_parameters()}
+        trace = train(job, limits)
+        job.net.load_state_dict(start)
+    else:
+        job, trace = job_trace
+    names = [n for n, _ in job.net.named_parameters()]
+    if param not in names:
+        raise LessonError(f"no parameter {param!r} in this network (it has {', '.join(names)})", 404)
+    n = len(trace.iterations)
+    if not 1 <= iteration <= n:
+        raise LessonError(f"iteration {iteration} is not in this run; choose 1 to {n}", 404)
+    out: dict[str, Any] = {"param": param, "iteration": iteration,
+                           "explanation": explanation(job, trace, param, iteration - 1)}
+    if param in trace.optimize and job.net.parameter(param).data.size == 1:
+        out["curve"] = curve(job, trace, param, iteration - 1)
+    return out
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    """Strict JSON (no NaN): non-finite numbers were already turned into null or strings."""
+    return json.dumps(doc, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

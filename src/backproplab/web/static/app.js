@@ -1,0 +1,452 @@
+// The lesson page: reads a lesson document (embedded in an exported file, or from the server)
+// and draws everything from it. No number is computed here; only chosen and formatted.
+import { htmlEl, clearEl } from "./draw.js";
+import { fmt, asNumber, lossSymbol } from "./format.js";
+import { drawNetwork } from "./network.js";
+import { drawLossCurve, drawPredictions, drawLossHistory } from "./charts.js";
+import { renderLatex, renderText, renderSource } from "./derivation.js";
+import { renderTable, stoppedText } from "./table.js";
+import { readHash, writeHash } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const embedded = $("lesson-document");
+const served = !embedded;
+const PRESETS = ["statquest", "classic", "xor", "moons", "circles", "spiral", "regression"];
+
+const ui = { doc: null, pos: 0, selected: null, view: "typeset", playing: false, timer: null, custom: null,
+  log: false, pending: new Set(), busy: false };
+
+function iterations() { return ui.doc.trace.iterations; }
+function current() { return iterations()[ui.pos]; }
+
+function posOf(k) {
+  const its = iterations();
+  let best = 0;
+  its.forEach((it, i) => { if (it.iteration <= k) best = i; });
+  return best;
+}
+
+function banner(text, kind) {
+  const b = $("banner");
+  b.hidden = !text;
+  b.textContent = text || "";
+  b.className = kind || "";
+}
+
+function divergenceBanner() {
+  const f = ui.doc.trace.final;
+  if (f && f.stopped_by === "diverged") {
+    banner(`The run diverged: ${f.message} The ${iterations().length} steps before it stay playable.`, "diverged");
+  } else banner(null);
+}
+
+function scalarParams() {
+  const names = new Set();
+  const it = iterations()[0];
+  if (!it) return [];
+  return Object.keys(it.params).filter((n) => !Array.isArray(it.params[n]) && !names.has(n));
+}
+
+// --- settings and recomputing -------------------------------------------------------------
+function settingsFromControls(extra = {}) {
+  const s = {};
+  if (ui.custom) { s.spec_text = ui.custom.spec_text; if (ui.custom.csv_text) s.csv_text = ui.custom.csv_text; }
+  else s.preset = $("preset").value;
+  const lr = $("lr").value;
+  if (lr !== "") s.lr = Number(lr);
+  s.optimizer = $("optimizer").value;
+  const chosen = [...document.querySelectorAll("#optimize input.opt-box")].filter((b) => b.checked).map((b) => b.value);
+  s.optimize = chosen;
+  const start = {};
+  for (const input of document.querySelectorAll("#optimize input.start")) {
+    if (input.value !== "" && Number(input.value) !== asNumber(ui.doc.settings.start[input.dataset.param])) {
+      start[input.dataset.param] = Number(input.value);
+    }
+  }
+  if (Object.keys(start).length) s.start = start;
+  if ($("min-step").value !== "") s.min_step = Number($("min-step").value);
+  if ($("max-steps").value !== "") s.max_steps = Number($("max-steps").value);
+  return Object.assign(s, extra);
+}
+
+async function post(url, body) {
+  const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  let data = null;
+  try { data = await res.json(); } catch (err) { data = { error: `the server answered ${res.status}` }; }
+  if (!res.ok) {
+    const e = new Error((data && data.error) || `the server answered ${res.status}`);
+    e.status = res.status;
+    throw e;
+  }
+  return data;
+}
+
+async function recompute(settings, keep = {}) {
+  if (!served) return;
+  stop();
+  $("status").textContent = "working out the run …";
+  try {
+    const doc = await post("/api/lesson", settings);
+    ui.settings = settings;
+    load(doc, keep);
+    $("status").textContent = "";
+    return true;
+  } catch (err) {
+    $("status").textContent = "";
+    banner(err.message, err.status === 503 ? "busy" : "error");
+    throw err;
+  }
+}
+
+function load(doc, keep = {}) {
+  ui.doc = doc;
+  const its = iterations();
+  ui.pos = keep.iteration ? posOf(keep.iteration) : 0;
+  const names = its.length ? Object.keys(its[0].params) : [];
+  const want = keep.param && names.includes(keep.param) ? keep.param : null;
+  ui.selected = { param: want || doc.trace.optimize[0] || names[0], index: null };
+  fillControls();
+  divergenceBanner();
+  render();
+}
+
+function fillControls() {
+  const doc = ui.doc;
+  const preset = $("preset");
+  if (!preset.options.length) for (const p of PRESETS) htmlEl("option", { value: p }, preset, p);
+  if (doc.source.preset) preset.value = doc.source.preset;
+  if (ui.custom && !preset.querySelector('option[value="__own"]')) htmlEl("option", { value: "__own" }, preset, "your own spec");
+  if (ui.custom) preset.value = "__own";
+  $("lr").value = doc.settings.lr;
+  $("optimizer").value = doc.settings.optimizer;
+  $("min-step").value = doc.settings.min_step;
+  $("max-steps").value = doc.settings.max_steps;
+  $("of").textContent = `/ ${lastIteration()}`;
+  $("iteration").max = lastIteration();
+  const box = $("optimize");
+  for (const el of [...box.querySelectorAll(".opt")]) el.remove();
+  const its = iterations();
+  const names = its.length ? Object.keys(its[0].params) : Object.keys(doc.trace.final.params);
+  for (const name of names) {
+    const span = htmlEl("span", { class: "opt" }, box);
+    const id = `opt-${name}`;
+    const cb = htmlEl("input", { type: "checkbox", id, value: name, class: "opt-box" }, span);
+    cb.checked = doc.trace.optimize.includes(name);
+    htmlEl("label", { for: id }, span, name);
+    cb.addEventListener("change", () => changed());
+    if (name in doc.settings.start) {
+      const input = htmlEl("input", { type: "number", step: "any", class: "start", "data-param": name,
+        "aria-label": `starting value of ${name}`, title: `starting value of ${name}` }, span);
+      input.value = asNumber(doc.settings.start[name]);
+      input.addEventListener("change", () => changed());
+    }
+    if (!served) { cb.disabled = true; span.title = "this file holds one run; 'backproplab serve' recomputes"; }
+  }
+  for (const id of ["preset", "lr", "optimizer", "min-step", "max-steps", "reset"]) {
+    $(id).disabled = !served;
+    if (!served) $(id).title = "this file holds one run; 'backproplab serve' recomputes it with new settings";
+  }
+  for (const input of box.querySelectorAll("input.start")) input.disabled = !served;
+  const sel = $("param");
+  clearEl(sel);
+  for (const name of names) htmlEl("option", { value: name }, sel, name);
+}
+
+function lastIteration() {
+  const its = iterations();
+  return its.length ? its[its.length - 1].iteration : 0;
+}
+
+async function changed(extra = {}) {
+  const keep = { iteration: current() ? current().iteration : 1, param: ui.selected && ui.selected.param };
+  try { await recompute(settingsFromControls(extra), keep); } catch (err) { fillControls(); }
+}
+
+// --- drawing ------------------------------------------------------------------------------
+function render() {
+  const doc = ui.doc;
+  const its = iterations();
+  if (!its.length) { banner("The run has no iterations to show.", "error"); return; }
+  const it = current();
+  $("iteration").value = it.iteration;
+  const hooks = { select, hover };
+  drawNetwork($("network"), doc, it, ui.selected, hooks);
+  const param = ui.selected.param;
+  $("param").value = param;
+  $("curve-title").textContent = lossSymbol(doc.trace.loss);
+  drawLossCurve($("curve"), doc, ui.pos, param, curveSlice(param));
+  $("pred-title").textContent = doc.boundary ? "Decision boundary (heat map) and data" : "Predictions: data, now (green), before (grey)";
+  drawPredictions($("predictions"), doc, ui.pos);
+  renderTable($("table"), doc, ui.pos);
+  for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
+    tr.classList.toggle("selected", tr.dataset.param === param);
+  }
+  drawLossHistory($("history"), doc, ui.pos, ui.log);
+  renderDerivation();
+  const end = it.iteration === lastIteration() ? ` · ${stoppedText(doc)}` : "";
+  $("status").textContent = ui.busy ? $("status").textContent : end.replace(/^ · /, "");
+  writeHash(hashState());
+}
+
+function hashState() {
+  const s = { it: current().iteration, param: ui.selected.param };
+  if (served && !ui.custom) {
+    const doc = ui.doc;
+    Object.assign(s, { preset: doc.source.preset, lr: doc.settings.lr, optimizer: doc.settings.optimizer,
+      optimize: doc.trace.optimize.join(","), min_step: doc.settings.min_step, max_steps: doc.settings.max_steps });
+    const start = ui.settings && ui.settings.start;
+    if (start) s.start = Object.entries(start).map(([k, v]) => `${k}:${v}`).join(",");
+  }
+  return s;
+}
+
+function curveSlice(param) {
+  const doc = ui.doc;
+  const it = current();
+  const optimized = doc.trace.optimize.includes(param);
+  if (!optimized || Array.isArray(it.params[param])) return null;
+  const slices = doc.curves[param] || [];
+  if (doc.trace.optimize.length === 1 && slices.length) return slices[0];
+  const exact = slices.find((s) => s.iteration === it.iteration);
+  if (exact) return exact;
+  if (served && !ui.playing) fetchDetail(param, it.iteration);
+  let best = null;
+  for (const s of slices) if (s.iteration <= it.iteration && (!best || s.iteration > best.iteration)) best = s;
+  return best || slices[0] || undefined;
+}
+
+function renderDerivation() {
+  const doc = ui.doc;
+  const it = current();
+  const param = ui.selected.param;
+  const sym = lossSymbol(doc.trace.loss);
+  $("derivation-title").textContent = `d${sym}/d${param} at iteration ${it.iteration}`;
+  const box = $("derivation");
+  const e = (doc.explanations[param] || {})[String(it.iteration)];
+  if (!e) {
+    clearEl(box);
+    if (served) {
+      htmlEl("p", { class: "missing" }, box, "working it out …");
+      if (!ui.playing) fetchDetail(param, it.iteration);
+    } else {
+      const have = Object.keys(doc.explanations[param] || {});
+      htmlEl("p", { class: "missing" }, box, `This file holds the worked gradient of ${param} for ${have.length} ` +
+        `iteration(s) (a size budget); iteration ${it.iteration} is not among them. 'backproplab explain' or ` +
+        `'backproplab serve' works out any iteration.`);
+    }
+    return;
+  }
+  if (e.error) { clearEl(box); htmlEl("p", { class: "missing" }, box, e.error); return; }
+  if (ui.view === "text") renderText(box, e.text);
+  else if (ui.view === "latex") renderSource(box, e.latex);
+  else renderLatex(box, e.latex);
+}
+
+async function fetchDetail(param, iteration) {
+  const key = `${param}@${iteration}`;
+  if (ui.pending.has(key)) return;
+  ui.pending.add(key);
+  try {
+    const d = await post("/api/detail", { settings: ui.settings || {}, param, iteration });
+    const doc = ui.doc;
+    (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
+    if (d.curve) {
+      const list = (doc.curves[param] = doc.curves[param] || []);
+      if (!list.some((s) => s.iteration === d.curve.iteration)) list.push(d.curve);
+    }
+    if (current() && current().iteration === iteration) render();
+  } catch (err) {
+    if (err.status !== 503) {
+      clearEl($("derivation"));
+      htmlEl("p", { class: "missing" }, $("derivation"), err.message);
+    }
+  } finally {
+    setTimeout(() => ui.pending.delete(key), err503Delay());
+  }
+}
+
+function err503Delay() { return 800; }
+
+function select(param, index) {
+  ui.selected = { param, index: index || null };
+  render();
+}
+
+function hover(text, ev) {
+  const tip = $("tooltip");
+  if (!text) { tip.hidden = true; return; }
+  tip.textContent = text;
+  tip.hidden = false;
+  let x = 14;
+  let y = 14;
+  if (ev && ev.clientX !== undefined && ev.type !== "focus") { x += ev.clientX; y += ev.clientY; }
+  else if (ev && ev.target && ev.target.getBoundingClientRect) {
+    const r = ev.target.getBoundingClientRect();
+    x += r.right; y += r.top;
+  }
+  tip.style.left = `${Math.min(x, window.innerWidth - 260)}px`;
+  tip.style.top = `${Math.min(y, window.innerHeight - 70)}px`;
+}
+
+// --- playing ------------------------------------------------------------------------------
+function go(pos) {
+  const n = iterations().length;
+  ui.pos = Math.max(0, Math.min(n - 1, pos));
+  render();
+}
+
+function stop() {
+  ui.playing = false;
+  clearTimeout(ui.timer);
+  $("play").classList.remove("playing");
+  $("play").setAttribute("aria-label", "play");
+}
+
+function tick() {
+  if (!ui.playing) return;
+  if (ui.pos >= iterations().length - 1) { stop(); render(); return; }
+  go(ui.pos + 1);
+  ui.timer = setTimeout(tick, 1000 / Number($("speed").value));
+}
+
+function togglePlay() {
+  if (ui.playing) { stop(); render(); return; }
+  if (ui.pos >= iterations().length - 1) ui.pos = 0;
+  ui.playing = true;
+  $("play").classList.add("playing");
+  $("play").setAttribute("aria-label", "pause");
+  tick();
+}
+
+function wire() {
+  $("step").addEventListener("click", () => { stop(); go(ui.pos + 1); });
+  $("back").addEventListener("click", () => { stop(); go(ui.pos - 1); });
+  $("first").addEventListener("click", () => { stop(); go(0); });
+  $("last").addEventListener("click", () => { stop(); go(iterations().length - 1); });
+  $("play").addEventListener("click", togglePlay);
+  $("iteration").addEventListener("change", () => { stop(); go(posOf(Number($("iteration").value))); });
+  $("param").addEventListener("change", () => select($("param").value, null));
+  for (const id of ["lr", "optimizer", "min-step", "max-steps"]) $(id).addEventListener("change", () => changed());
+  $("preset").addEventListener("change", () => {
+    if ($("preset").value === "__own") return;
+    ui.custom = null;
+    const own = $("preset").querySelector('option[value="__own"]');
+    if (own) own.remove();
+    recompute({ preset: $("preset").value }).catch(() => fillControls());
+  });
+  $("reset").addEventListener("click", () => {
+    const s = ui.custom ? { spec_text: ui.custom.spec_text, csv_text: ui.custom.csv_text } : { preset: $("preset").value };
+    recompute(s).catch(() => {});
+  });
+  $("log").addEventListener("change", () => { ui.log = $("log").checked; render(); });
+  for (const b of document.querySelectorAll(".tabs button[data-view]")) {
+    b.addEventListener("click", () => {
+      ui.view = b.dataset.view;
+      for (const o of document.querySelectorAll(".tabs button[data-view]")) o.classList.toggle("on", o === b);
+      renderDerivation();
+    });
+  }
+  $("copy").addEventListener("click", () => {
+    const e = (ui.doc.explanations[ui.selected.param] || {})[String(current().iteration)];
+    if (e && navigator.clipboard) navigator.clipboard.writeText(ui.view === "text" ? e.text : e.latex).catch(() => {});
+  });
+  document.addEventListener("keydown", (ev) => {
+    const tag = (ev.target && ev.target.tagName) || "";
+    if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || !$("own-panel").hidden) return;
+    if (ev.key === " " && tag === "BUTTON") return;
+    const keys = { ArrowRight: () => { stop(); go(ui.pos + 1); }, ArrowLeft: () => { stop(); go(ui.pos - 1); },
+      " ": togglePlay, Home: () => { stop(); go(0); }, End: () => { stop(); go(iterations().length - 1); } };
+    if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); }
+  });
+  window.addEventListener("resize", () => render());
+  wireOwn();
+}
+
+function wireOwn() {
+  $("own").addEventListener("click", () => {
+    $("own-panel").hidden = false;
+    if (!$("spec-text").value) $("spec-text").value = ui.doc.source.spec_text;
+    $("spec-text").focus();
+  });
+  $("close-own").addEventListener("click", () => { $("own-panel").hidden = true; });
+  for (const [input, target] of [["spec-file", "spec-text"], ["csv-file", "csv-text"]]) {
+    $(input).addEventListener("change", async () => {
+      const f = $(input).files[0];
+      if (f) $(target).value = await f.text();
+    });
+  }
+  $("run-spec").addEventListener("click", async () => {
+    $("spec-error").textContent = "";
+    if (!served) {
+      $("spec-error").textContent = "This file holds one run and has no server to work out a new one; run " +
+        "'backproplab serve' (or 'backproplab run FILE.toml' on the downloaded spec).";
+      return;
+    }
+    const custom = { spec_text: $("spec-text").value, csv_text: $("csv-text").value || null };
+    try {
+      const doc = await post("/api/lesson", custom);
+      ui.custom = custom;
+      ui.settings = { spec_text: custom.spec_text, csv_text: custom.csv_text };
+      $("own-panel").hidden = true;
+      load(doc);
+    } catch (err) {
+      $("spec-error").textContent = err.message;
+    }
+  });
+  $("download-spec").addEventListener("click", () => {
+    const text = $("own-panel").hidden || !$("spec-text").value ? ui.doc.source.spec_text : $("spec-text").value;
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([text], { type: "application/toml" }));
+    a.download = `${ui.doc.source.name || "lesson"}.toml`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  });
+}
+
+function settingsFromHash(h) {
+  const s = {};
+  if (h.preset) s.preset = h.preset;
+  if (h.lr) s.lr = Number(h.lr);
+  if (h.optimizer) s.optimizer = h.optimizer;
+  if (h.optimize) s.optimize = h.optimize === "all" ? "all" : h.optimize.split(",").filter(Boolean);
+  if (h.min_step) s.min_step = Number(h.min_step);
+  if (h.max_steps) s.max_steps = Number(h.max_steps);
+  if (h.start) {
+    s.start = {};
+    for (const part of h.start.split(",")) {
+      const [k, v] = part.split(":");
+      if (k && v !== undefined) s.start[k] = Number(v);
+    }
+  }
+  return s;
+}
+
+async function main() {
+  wire();
+  const h = readHash();
+  const keep = { iteration: h.it ? Number(h.it) : 1, param: h.param || null };
+  if (embedded) {
+    ui.doc = JSON.parse(embedded.textContent);
+    load(ui.doc, keep);
+    return;
+  }
+  const settings = settingsFromHash(h);
+  try {
+    if (Object.keys(settings).length) {
+      await recompute(settings, keep);
+    } else {
+      const res = await fetch("/api/lesson");
+      const doc = await res.json();
+      if (!res.ok) throw new Error(doc.error || `the server answered ${res.status}`);
+      const initial = await (await fetch("/api/initial")).json();
+      ui.settings = initial.custom ? { spec_text: doc.source.spec_text } : { preset: doc.source.preset };
+      if (initial.custom) ui.custom = { spec_text: doc.source.spec_text, csv_text: null };
+      load(doc, keep);
+    }
+  } catch (err) {
+    banner(err.message, "error");
+  }
+}
+
+main();

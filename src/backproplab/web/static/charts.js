@@ -1,0 +1,228 @@
+// The pink loss curve, the predictions (or the decision boundary) and the loss per iteration.
+import { svgEl, clearEl, scale, axes, pathData, svgSize, ticks, tickLabel } from "./draw.js";
+import { fmt, asNumber, entry, lossSymbol } from "./format.js";
+
+export const PINK = "#e7298a";
+export const GREEN = "#1b9e77";
+export const GREY = "#8a8a8a";
+export const VERMILLION = "#D55E00";
+export const BLUE = "#0072B2";
+
+function finiteRange(values) {
+  const f = values.filter(Number.isFinite);
+  if (!f.length) return [0, 1];
+  let lo = Math.min(...f);
+  let hi = Math.max(...f);
+  if (hi - lo < 1e-12) { lo -= 1; hi += 1; }
+  return [lo, hi];
+}
+
+function message(svg, text, w, h) {
+  const lines = text.split("\n");
+  lines.forEach((line, i) => svgEl("text", { x: w / 2, y: h / 2 - (lines.length - 1) * 9 + i * 18,
+    "text-anchor": "middle", class: "empty" }, svg, line));
+}
+
+// slice: {iteration, grid, loss, minimum}; path: the kept iterations up to the current one.
+export function drawLossCurve(svg, doc, pos, param, slice) {
+  clearEl(svg);
+  const { w, h } = svgSize(svg);
+  const sym = lossSymbol(doc.trace.loss);
+  const its = doc.trace.iterations;
+  const it = its[pos];
+  if (!slice) {
+    const why = !doc.trace.optimize.includes(param)
+      ? `${param} is not optimized in this run:\nno descent to draw. Optimize it, or pick another.`
+      : `The loss curve is drawn for single-number\nparameters; ${param} is a matrix.`;
+    message(svg, slice === undefined ? "working out the loss curve …" : why, w, h);
+    return;
+  }
+  const box = { x: 58, y: 38, w: w - 72, h: h - 82 };
+  const grid = slice.grid.map(asNumber);
+  const loss = slice.loss.map(asNumber);
+  const cur = asNumber(it.params[param]);
+  const curLoss = asNumber(it.loss);
+  let [ylo, yhi] = finiteRange(loss);
+  if (Number.isFinite(curLoss) && curLoss > yhi) yhi = curLoss;
+  if (Number.isFinite(curLoss) && curLoss < ylo) ylo = curLoss;
+  const pad = (yhi - ylo) * 0.08;
+  const xs = scale(grid[0], grid[grid.length - 1], box.x, box.x + box.w);
+  const ys = scale(ylo - pad * 0.3, yhi + pad, box.y + box.h, box.y);
+  axes(svg, box, xs, ys, `${param} (parameter value)`, sym);
+  const clip = svgEl("clipPath", { id: "curve-clip" }, svgEl("defs", {}, svg));
+  svgEl("rect", { x: box.x, y: box.y, width: box.w, height: box.h }, clip);
+  const plot = svgEl("g", { "clip-path": "url(#curve-clip)" }, svg);
+  svgEl("path", { d: pathData(grid.map((g, i) => [xs(g), ys(loss[i])])), class: "loss-curve", stroke: PINK }, plot);
+  const m = slice.minimum;
+  if (m && m.at !== null && Number.isFinite(asNumber(m.at))) {
+    const mx = xs(asNumber(m.at));
+    const my = ys(asNumber(m.loss));
+    svgEl("path", { d: star(mx, my, 9), class: "minimum" }, plot);
+    const where = m.where === "outside" ? " (outside this range)" : "";
+    svgEl("text", { x: Math.min(Math.max(mx, box.x + 110), box.x + box.w - 110), y: my - 14, "text-anchor": "middle",
+      class: "minimum-label" }, plot, `true minimum: ${param} = ${fmt(m.at)}${where}`);
+  }
+  // numbered steps so far (the kept iterations up to now)
+  const steps = its.slice(0, pos + 1);
+  const pts = steps.map((s) => [xs(asNumber(s.params[param])), ys(asNumber(s.loss))]);
+  svgEl("path", { d: pathData(pts), class: "descent" }, plot);
+  let lastLabel = -Infinity;
+  steps.forEach((s, i) => {
+    const [px, py] = pts[i];
+    if (!Number.isFinite(px) || !Number.isFinite(py)) return;
+    svgEl("circle", { cx: px, cy: py, r: 3.5, class: "step-point" }, plot);
+    if (i < pos && Math.abs(px - lastLabel) > 22 && steps.length <= 40) {
+      svgEl("text", { x: px + 5, y: py - 6, class: "step-label" }, plot, String(s.iteration));
+      lastLabel = px;
+    }
+  });
+  // the tangent at the current point: its slope is the gradient
+  const g = it.gradients && param in it.gradients ? asNumber(it.gradients[param]) : NaN;
+  if (Number.isFinite(cur) && Number.isFinite(curLoss)) {
+    if (Number.isFinite(g)) {
+      const half = 0.14 * (grid[grid.length - 1] - grid[0]);
+      svgEl("line", { x1: xs(cur - half), y1: ys(curLoss - g * half), x2: xs(cur + half), y2: ys(curLoss + g * half),
+        class: "tangent" }, plot);
+    }
+    svgEl("circle", { cx: xs(cur), cy: ys(curLoss), r: 6, class: "current-point" }, plot);
+  }
+  const held = doc.trace.optimize.length > 1 ? ` · others held at iteration ${slice.iteration}` : "";
+  const slope = Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "";
+  svgEl("text", { x: box.x, y: 13, class: "slope-label" }, svg, slope);
+  svgEl("text", { x: box.x, y: 29, class: "note-label" }, svg,
+    `iteration ${it.iteration}: ${param} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}${held}`);
+}
+
+function star(x, y, r) {
+  let d = "";
+  for (let i = 0; i < 10; i++) {
+    const rr = i % 2 ? r * 0.45 : r;
+    const a = -Math.PI / 2 + (i * Math.PI) / 5;
+    d += `${i ? "L" : "M"}${(x + rr * Math.cos(a)).toFixed(1)},${(y + rr * Math.sin(a)).toFixed(1)}`;
+  }
+  return d + "Z";
+}
+
+function snapshotIndex(iterations, k) {
+  let best = 0;
+  iterations.forEach((n, i) => { if (n <= k) best = i; });
+  return best;
+}
+
+export function drawPredictions(svg, doc, pos) {
+  clearEl(svg);
+  const { w, h } = svgSize(svg);
+  const it = doc.trace.iterations[pos];
+  if (doc.boundary) return drawBoundary(svg, doc, it, w, h);
+  const data = doc.trace.data || {};
+  const xsData = (data.x || []).map((v) => asNumber(Array.isArray(v) ? v[0] : v));
+  const ysData = (data.y || []).map((v) => asNumber(Array.isArray(v) ? v[0] : v));
+  const box = { x: 52, y: 12, w: w - 66, h: h - 56 };
+  if (!doc.predictions) {
+    // several inputs or outputs: predicted against observed, sample by sample
+    const yhat = (it.predictions || []).map((v) => asNumber(Array.isArray(v) ? v[0] : v));
+    const [lo, hi] = finiteRange(ysData.concat(yhat));
+    const xs = scale(lo, hi, box.x, box.x + box.w);
+    const ys = scale(lo, hi, box.y + box.h, box.y);
+    axes(svg, box, xs, ys, "observed y", "predicted ŷ");
+    svgEl("line", { x1: xs(lo), y1: ys(lo), x2: xs(hi), y2: ys(hi), class: "diagonal" }, svg);
+    yhat.forEach((v, i) => svgEl("circle", { cx: xs(ysData[i]), cy: ys(v), r: 4, fill: GREEN }, svg));
+    return;
+  }
+  const p = doc.predictions;
+  const grid = p.grid.map(asNumber);
+  const i = snapshotIndex(p.iterations, it.iteration);
+  const now = p.curves[i].map(asNumber);
+  const before = i > 0 ? p.curves[i - 1].map(asNumber) : null;
+  const [lo, hi] = finiteRange(ysData.concat(now, before || []).filter((v) => Math.abs(v) < 1e6));
+  const pad = (hi - lo) * 0.1;
+  const xs = scale(grid[0], grid[grid.length - 1], box.x, box.x + box.w);
+  const ys = scale(lo - pad, hi + pad, box.y + box.h, box.y);
+  axes(svg, box, xs, ys, doc.labels.x, doc.labels.y);
+  const clip = svgEl("clipPath", { id: "pred-clip" }, svgEl("defs", {}, svg));
+  svgEl("rect", { x: box.x, y: box.y, width: box.w, height: box.h }, clip);
+  const plot = svgEl("g", { "clip-path": "url(#pred-clip)" }, svg);
+  if (before) svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(before[j])])), class: "before", stroke: GREY }, plot);
+  svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(now[j])])), class: "now", stroke: GREEN }, plot);
+  xsData.forEach((x, j) => svgEl("circle", { cx: xs(x), cy: ys(ysData[j]), r: 5, class: "data-point" }, plot));
+  const legend = svgEl("g", { class: "legend" }, svg);
+  const items = [[GREEN, `iteration ${p.iterations[i]} (now)`]];
+  if (before) items.push([GREY, `iteration ${p.iterations[i - 1]} (before)`]);
+  items.push(["#000", "data"]);
+  items.forEach(([c, t], j) => {
+    const y = box.y + 10 + j * 15;
+    if (t === "data") svgEl("circle", { cx: box.x + box.w - 138, cy: y - 4, r: 4, fill: c }, legend);
+    else svgEl("line", { x1: box.x + box.w - 146, y1: y - 4, x2: box.x + box.w - 130, y2: y - 4, stroke: c,
+      "stroke-width": 3 }, legend);
+    svgEl("text", { x: box.x + box.w - 124, y, class: "legend-text" }, legend, t);
+  });
+}
+
+function mix(a, b, t) {
+  const pa = [1, 3, 5].map((k) => parseInt(a.slice(k, k + 2), 16));
+  const pb = [1, 3, 5].map((k) => parseInt(b.slice(k, k + 2), 16));
+  return `rgb(${pa.map((v, k) => Math.round(v + (pb[k] - v) * t)).join(",")})`;
+}
+
+function drawBoundary(svg, doc, it, w, h) {
+  const b = doc.boundary;
+  const side = Math.min(w - 70, h - 50);
+  const box = { x: 52, y: 10, w: side, h: side };
+  const gx = b.xs.map(asNumber);
+  const gy = b.ys.map(asNumber);
+  const xs = scale(gx[0], gx[gx.length - 1], box.x, box.x + box.w);
+  const ys = scale(gy[0], gy[gy.length - 1], box.y + box.h, box.y);
+  const i = snapshotIndex(b.iterations, it.iteration);
+  const values = b.values[i];
+  const cw = box.w / gx.length;
+  const ch = box.h / gy.length;
+  const heat = svgEl("g", { class: "heat" }, svg);
+  const top = b.kind === "class" ? Math.max(1, ...values) : 1;
+  for (let r = 0; r < gy.length; r++) {
+    for (let c = 0; c < gx.length; c++) {
+      const v = values[r * gx.length + c] / top;
+      const colour = v < 0.5 ? mix("#ffffff", "#e69f00", Math.min(1, (0.5 - v) * 1.6))
+        : mix("#ffffff", "#56b4e9", Math.min(1, (v - 0.5) * 1.6));
+      svgEl("rect", { x: (box.x + c * cw).toFixed(1), y: (box.y + box.h - (r + 1) * ch).toFixed(1),
+        width: (cw + 0.6).toFixed(1), height: (ch + 0.6).toFixed(1), fill: colour }, heat);
+    }
+  }
+  axes(svg, box, xs, ys, doc.labels.x, doc.labels.y);
+  const data = doc.trace.data;
+  data.x.forEach((p, j) => {
+    const label = asNumber(Array.isArray(data.y[j]) ? data.y[j][0] : data.y[j]);
+    svgEl("circle", { cx: xs(asNumber(p[0])), cy: ys(asNumber(p[1])), r: 3.6,
+      fill: label >= 0.5 ? BLUE : "#b36b00", stroke: "#fff", "stroke-width": 1 }, svg);
+  });
+  const lx = box.x + box.w + 10;
+  svgEl("text", { x: lx, y: box.y + 12, class: "legend-text" }, svg, b.kind === "class" ? "class" : "P(class 1)");
+  svgEl("text", { x: lx, y: box.y + 30, class: "legend-text" }, svg, `iteration ${b.iterations[i]}`);
+  svgEl("circle", { cx: lx + 5, cy: box.y + 46, r: 4, fill: BLUE }, svg);
+  svgEl("text", { x: lx + 14, y: box.y + 50, class: "legend-text" }, svg, "1");
+  svgEl("circle", { cx: lx + 5, cy: box.y + 62, r: 4, fill: "#b36b00" }, svg);
+  svgEl("text", { x: lx + 14, y: box.y + 66, class: "legend-text" }, svg, "0");
+}
+
+export function drawLossHistory(svg, doc, pos, log) {
+  clearEl(svg);
+  const { w, h } = svgSize(svg);
+  const losses = doc.losses.map(asNumber);
+  const it = doc.trace.iterations[pos];
+  const box = { x: 52, y: 8, w: w - 62, h: h - 44 };
+  const shownLosses = log ? losses.filter((v) => v > 0) : losses;
+  let [lo, hi] = finiteRange(shownLosses);
+  if (hi > 1e12) hi = Math.min(hi, Math.max(...losses.slice(0, 20).filter(Number.isFinite)) * 10);
+  const f = log ? (v) => (v > 0 ? Math.log10(v) : NaN) : (v) => v;
+  const xs = scale(1, Math.max(2, losses.length), box.x, box.x + box.w);
+  const ys = scale(f(log ? lo : Math.min(lo, 0)), f(hi), box.y + box.h, box.y);
+  if (log) ys.ticks = ticks(ys.domain[0], ys.domain[1], 3).filter((t) => Number.isInteger(t));
+  axes(svg, box, xs, ys, "iteration", lossSymbol(doc.trace.loss) + (log ? " (log)" : ""),
+    log ? (t) => `1e${t}`.replace("-", "\u2212") : tickLabel);
+  const step = Math.max(1, Math.floor(losses.length / 600));
+  const pts = [];
+  for (let i = 0; i < losses.length; i += step) pts.push([xs(i + 1), ys(f(Math.min(losses[i], hi * 10)))]);
+  svgEl("path", { d: pathData(pts), class: "history", stroke: BLUE }, svg);
+  const x = xs(it.iteration);
+  svgEl("line", { x1: x, y1: box.y, x2: x, y2: box.y + box.h, class: "now-line" }, svg);
+  svgEl("circle", { cx: x, cy: ys(f(asNumber(it.loss))), r: 4, class: "current-point" }, svg);
+}

@@ -1,0 +1,65 @@
+// The iteration table as the command line prints it: samples (x, y, ŷ), the loss, and for each
+// optimized parameter its value, gradient, step size and new value.
+import { htmlEl, clearEl } from "./draw.js";
+import { fmt, asNumber, norm, shape, lossSymbol } from "./format.js";
+
+const MAX_ROWS = 8;
+
+function cell(v) {
+  if (Array.isArray(v)) return v.map((x) => fmt(x)).join(", ");
+  return fmt(v);
+}
+
+export function renderTable(container, doc, pos) {
+  clearEl(container);
+  const trace = doc.trace;
+  const it = trace.iterations[pos];
+  const sym = lossSymbol(trace.loss);
+  const where = trace.optimize.filter((n) => !Array.isArray(it.params[n])).slice(0, 4)
+    .map((n) => `${n} = ${fmt(it.params[n])}`).join(", ");
+  htmlEl("h3", { class: "iteration-title" }, container, `Iteration ${it.iteration}` + (where ? ` (${where})` : ""));
+  const data = trace.data || { x: [], y: [] };
+  const n = data.x.length;
+  const samples = htmlEl("table", { class: "numbers samples" }, container);
+  const head = htmlEl("tr", {}, htmlEl("thead", {}, samples));
+  for (const c of ["sample", "x_i", "y_i", "ŷ_i"]) htmlEl("th", { scope: "col" }, head, c);
+  const body = htmlEl("tbody", {}, samples);
+  for (let i = 0; i < Math.min(n, MAX_ROWS); i++) {
+    const tr = htmlEl("tr", {}, body);
+    htmlEl("td", {}, tr, String(i + 1));
+    htmlEl("td", {}, tr, cell(data.x[i]));
+    htmlEl("td", {}, tr, cell(data.y[i]));
+    htmlEl("td", {}, tr, cell(it.predictions[i]));
+  }
+  if (n > MAX_ROWS) htmlEl("td", { colspan: 4, class: "more" }, htmlEl("tr", {}, body), `… ${n - MAX_ROWS} more samples`);
+  htmlEl("p", { class: "loss-line" }, container, `${sym} = ${fmt(it.loss)}`);
+  const steps = htmlEl("table", { class: "numbers steps" }, container);
+  const sh = htmlEl("tr", {}, htmlEl("thead", {}, steps));
+  for (const c of ["parameter", "value", `gradient d${sym}/dθ`, "step size", "new value"]) htmlEl("th", { scope: "col" }, sh, c);
+  const sb = htmlEl("tbody", {}, steps);
+  for (const name of trace.optimize) {
+    const tr = htmlEl("tr", { "data-param": name }, sb);
+    htmlEl("th", { scope: "row" }, tr, name);
+    const value = it.params[name];
+    if (Array.isArray(value)) {
+      htmlEl("td", {}, tr, `${shape(value).join("×")} matrix`);
+      htmlEl("td", {}, tr, `norm ${fmt(norm(it.gradients[name]))}`);
+      htmlEl("td", {}, tr, `norm ${fmt(norm(it.step_sizes[name]))}`);
+      htmlEl("td", {}, tr, "");
+    } else {
+      for (const v of [value, it.gradients[name], it.step_sizes[name], it.new_values[name]]) htmlEl("td", {}, tr, fmt(v));
+    }
+  }
+  const rule = trace.optimizer === "gradient_descent"
+    ? `step size = gradient × learning rate (${fmt(trace.learning_rate, 4).replace(/0+$/, "").replace(/\.$/, "")}); new value = value − step size`
+    : `${trace.optimizer.replace("_", " ")}: the step size comes from its running averages; new value = value − step size`;
+  htmlEl("p", { class: "rule" }, container, rule);
+}
+
+export function stoppedText(doc) {
+  const f = doc.trace.final;
+  if (!f) return "";
+  if (f.stopped_by === "min_step") return `Converged after ${f.steps} step(s): every |step size| fell below the minimum step.`;
+  if (f.stopped_by === "max_steps") return `Stopped after ${f.steps} step(s): the maximum number of steps was reached.`;
+  return `Stopped after ${f.steps} step(s): the run diverged.`;
+}
