@@ -143,8 +143,13 @@ def _minimum(f: Any, grid: np.ndarray, values: np.ndarray) -> dict[str, Any]:
         return {"where": m.where, "at": to_json_value(m.at), "loss": to_json_value(m.loss)}
     finite = np.where(np.isfinite(values), values, np.inf)
     i = int(np.argmin(finite))
-    where = "inside" if 0 < i < len(grid) - 1 else "edge"
-    return {"where": where, "at": float(grid[i]), "loss": to_json_value(finite[i])}
+    if not 0 < i < len(grid) - 1 or not np.isfinite(finite[i - 1:i + 2]).all():
+        return {"where": "edge", "at": float(grid[i]), "loss": to_json_value(finite[i])}
+    a, b, c = finite[i - 1:i + 2]  # the parabola through the lowest grid point and its neighbours
+    h = grid[1] - grid[0]
+    bend = a - 2 * b + c
+    at = float(grid[i] + (0.5 * h * (a - c) / bend if bend > 0 else 0.0))
+    return {"where": "inside", "at": at, "loss": to_json_value(min(f(at), b))}
 
 
 def _snapshots(keep: list[int], most: int) -> list[int]:
@@ -159,8 +164,15 @@ def _outputs(job: Job, params: dict[str, Any], inputs: np.ndarray) -> np.ndarray
 
 
 def _drawn(values: np.ndarray) -> list[Any]:
-    """A curve's points to draw: six significant figures are more than a screen shows."""
-    return [to_json_value(float(f"{v:.6g}")) for v in values]
+    """A curve's points to draw, to five significant figures of its largest value (more than a
+    screen shows); non-finite points become null or "Infinity" as in a trace."""
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    if not finite.all():
+        return to_json_value(values)
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    decimals = 5 - int(math.floor(math.log10(top))) if top > 0 else 0
+    return np.round(values, max(0, decimals)).tolist()
 
 
 def predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:

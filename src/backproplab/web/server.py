@@ -39,6 +39,9 @@ SECURITY_HEADERS = {
                                "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
 }
 BUSY = "the server is busy working out other lessons; try again in a moment"
+# The engine's no_grad switch is one flag for the whole process, so two runs in two threads
+# would see each other's; runs take turns (under the GIL they could not run at once anyway).
+ENGINE = threading.Lock()
 
 
 def static_dir() -> Any:
@@ -72,8 +75,11 @@ class Runs:
 
 
 def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | None = None,
-               limits: Limits = LIMITS, concurrency: int = 2) -> Starlette:
-    """The lesson app: the page, its static files, ``/api/lesson`` and ``/api/detail``."""
+               limits: Limits = LIMITS, concurrency: int = 4) -> Starlette:
+    """The lesson app: the page, its static files, ``/api/lesson`` and ``/api/detail``.
+
+    ``concurrency`` requests may be admitted at once (working or waiting for their turn);
+    more get a 503 "busy" answer at once."""
     initial = initial or Settings()
     runs = Runs()
     slots = asyncio.Semaphore(concurrency)
@@ -104,8 +110,12 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
             return JSONResponse({"error": BUSY, "busy": True}, status_code=503,
                                 headers={**SECURITY_HEADERS, "Retry-After": "1"})
         async with slots:
+            def locked() -> Any:
+                with ENGINE:
+                    return fn()
+
             try:
-                doc = await run_in_threadpool(fn)
+                doc = await run_in_threadpool(locked)
             except (LessonError, ValueError, KeyError) as exc:
                 return error(exc)
         return Response(lesson.to_json(doc), media_type="application/json", headers=SECURITY_HEADERS)
