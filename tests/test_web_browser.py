@@ -1,0 +1,264 @@
+"""The lesson page in a real browser (Debian's chromium through Playwright): served, and as an
+exported file opened from disk with every network request blocked.
+
+Chromium must be installed (``apt-get install chromium``; ``.ci/run`` does it): without it these
+tests fail rather than skip, so a CI run can never pass without the browser checks.
+Set BACKPROPLAB_SCREENSHOTS=1 to write the screenshots into docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from backproplab.web.export import export
+from backproplab.web.settings import Settings
+from tests.web_helpers import live_server
+
+CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail(f"chromium is not installed at {CHROMIUM}: apt-get install chromium (the browser tests need it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+                              args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with live_server(Settings()) as url:
+        yield url
+
+
+class Page:
+    """A page at 1366×768 that records console errors, page errors and network requests."""
+
+    def __init__(self, browser, offline: bool = False) -> None:
+        self.page = browser.new_page(viewport={"width": 1366, "height": 768})
+        self.errors: list[str] = []
+        self.blocked: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        if offline:
+            def route(r):
+                if r.request.url.startswith("file:"):
+                    r.continue_()
+                else:
+                    self.blocked.append(r.request.url)
+                    r.abort()
+            self.page.route("**/*", route)
+
+    def open(self, url: str) -> Page:
+        self.page.goto(url)
+        self.page.wait_for_selector("#table h3")
+        return self
+
+    def wait_text(self, selector: str, text: str, present: bool = True) -> None:
+        """Wait until the element shows ``text`` (or no longer shows it); no eval, so CSP allows it."""
+        from playwright.sync_api import expect
+
+        check = expect(self.page.locator(selector))
+        (check.to_contain_text if present else check.not_to_contain_text)(text, timeout=15_000)
+
+    def text(self, selector: str) -> str:
+        return self.page.inner_text(selector)
+
+    def iteration(self) -> int:
+        return int(self.page.input_value("#iteration"))
+
+    def close(self) -> None:
+        self.page.close()
+
+
+def steps_and_derivation(p: Page) -> None:
+    """The worked example: three steps reach b3 = 2.44; w1's gradient at iteration 1 is 7.34."""
+    assert p.iteration() == 1 and "b3 = 0.00" in p.text("#table h3")
+    for _ in range(3):
+        p.page.click("#step")
+    assert p.iteration() == 4
+    assert "b3 = 2.44" in p.text("#table h3")
+    row = p.text("table.steps tbody tr")
+    assert re.search(r"b3\s+2\.44\s+−", row), row
+    p.page.keyboard.press("Home")
+    p.page.click("g.edge-label[data-param=w1]")
+    p.wait_text("#derivation", "7.34")
+    assert "dSSR/dw1 at iteration 1" in p.text("#derivation-title")
+    assert p.page.query_selector("#derivation .katex")  # typeset by KaTeX, not shown as source
+
+
+def keyboard(p: Page) -> None:
+    p.page.focus("body")
+    p.page.keyboard.press("ArrowRight")
+    p.page.keyboard.press("ArrowRight")
+    assert p.iteration() == 3
+    p.page.keyboard.press("ArrowLeft")
+    assert p.iteration() == 2
+    p.page.keyboard.press("End")
+    last = p.iteration()
+    assert last > 5 and p.text("#of") == f"/ {last}"
+    p.page.keyboard.press("Home")
+    assert p.iteration() == 1
+    p.page.fill("#speed", "30")
+    p.page.locator("#speed").blur()
+    p.page.keyboard.press(" ")
+    for _ in range(100):
+        if p.iteration() >= 3:
+            break
+        p.page.wait_for_timeout(20)
+    assert p.iteration() >= 3  # playing
+    p.page.keyboard.press(" ")
+    stopped = p.iteration()
+    p.page.wait_for_timeout(150)
+    assert p.iteration() == stopped
+
+
+def shared_url(browser, p: Page, offline: bool = False) -> None:
+    p.page.keyboard.press("Home")
+    p.page.keyboard.press("ArrowRight")
+    p.page.keyboard.press("ArrowRight")
+    p.page.click("g.edge-label[data-param=w3]")
+    url = p.page.url
+    assert "it=3" in url and "param=w3" in url
+    q = Page(browser, offline).open(url)
+    try:
+        assert q.iteration() == 3
+        assert q.text("#derivation-title") == p.text("#derivation-title") == "dSSR/dw3 at iteration 3"
+        assert q.page.input_value("#param") == "w3"
+        assert q.text("#table") == p.text("#table")
+    finally:
+        q.close()
+
+
+def test_served_page(browser, server):
+    p = Page(browser).open(server + "/")
+    try:
+        assert "b3 = 0.00" in p.text("#table h3") and p.errors == []
+        keyboard(p)
+        p.page.keyboard.press("Home")
+        shared_url(browser, p)
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_served_steps_and_derivation_with_optimize_all(browser, server):
+    p = Page(browser).open(server + "/#optimize=all")
+    try:
+        for box in p.page.query_selector_all("#optimize input.opt-box"):
+            assert box.is_checked()
+        p.page.click("g.edge-label[data-param=w1]")
+        p.wait_text("#derivation", "7.34")
+        # the default run (b3 only): three steps reach 2.44
+        q = Page(browser).open(server + "/")
+        steps_and_derivation(q)
+        q.close()
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_served_divergence_and_spec_errors(browser, server):
+    p = Page(browser).open(server + "/")
+    try:
+        p.page.fill("#lr", "10")
+        p.page.press("#lr", "Enter")
+        p.page.wait_for_selector("#banner.diverged")
+        text = p.text("#banner")
+        assert "The run diverged: step" in text and "stay playable" in text
+        last = int(p.text("#of").split("/")[1])
+        p.page.click("#last")
+        assert p.iteration() == last and last >= 2
+        p.page.click("#back")
+        assert p.iteration() == last - 1
+        p.page.click("#own")
+        p.page.fill("#spec-text", "version = 1\n[network\nkind = 'mlp'\n")
+        p.page.click("#run-spec")
+        p.wait_text("#spec-error", "spec")
+        error = p.text("#spec-error")
+        assert error.startswith("spec:2: not valid TOML") and "\n" not in error
+        p.page.fill("#spec-text", "version = 1\n[network]\nkind = 'mlp'\ninputs = 1\nlayers = [{size = 1}]\n"
+                    "[data]\ncsv = '../../etc/passwd'\nx = 'a'\ny = 'b'\n")
+        p.page.click("#run-spec")
+        p.wait_text("#spec-error", "server")
+        assert "cannot read a file on the server" in p.text("#spec-error")
+        assert [e for e in p.errors if "status of 4" not in e] == []  # the 4xx answers are expected
+    finally:
+        p.close()
+
+
+def test_screenshots(browser, server, tmp_path):
+    out = SHOTS if os.environ.get("BACKPROPLAB_SCREENSHOTS") else tmp_path
+    out.mkdir(parents=True, exist_ok=True)
+    p = Page(browser).open(server + "/#optimize=all&it=1&param=w1")
+    try:
+        p.wait_text("#derivation", "7.34")
+        p.page.screenshot(path=str(out / "dosage-iteration-1.png"))
+        p.page.keyboard.press("ArrowRight")
+        p.wait_text("#derivation-title", "iteration 2")
+        p.wait_text("#derivation", "working it out", present=False)
+        p.page.screenshot(path=str(out / "dosage-iteration-2.png"))
+        p.page.keyboard.press("End")
+        p.wait_text("#derivation", "working it out", present=False)
+        p.page.screenshot(path=str(out / "dosage-iteration-last.png"))
+        m = Page(browser).open(server + "/#preset=moons&it=250&param=W2")
+        m.wait_text("#derivation", "working it out", present=False)
+        m.page.screenshot(path=str(out / "moons-mid-training.png"))
+        assert m.page.query_selector_all("#predictions .heat rect") and m.errors == []
+        m.close()
+        for name in ("dosage-iteration-1", "dosage-iteration-2", "dosage-iteration-last", "moons-mid-training"):
+            assert (out / f"{name}.png").stat().st_size > 10_000
+        # fits a 1366×768 screen: nothing scrolls
+        assert p.page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    plain = folder / "lesson.html"
+    plain.write_text(export(Settings()), encoding="utf-8")
+    diverged = folder / "diverged.html"
+    diverged.write_text(export(Settings(lr=10.0)), encoding="utf-8")
+    return plain, diverged
+
+
+def test_exported_file_works_offline(browser, exported):
+    plain, diverged = exported
+    html = plain.read_text(encoding="utf-8")
+    assert "/static/" not in html and "http://" not in html.replace("http://www.w3.org", "")
+    p = Page(browser, offline=True).open(plain.as_uri())
+    try:
+        steps_and_derivation(p)
+        keyboard(p)
+        shared_url(browser, p, offline=True)
+        p.page.click("#own")
+        p.page.click("#run-spec")
+        assert "backproplab serve" in p.text("#spec-error")
+        fonts = p.page.evaluate("document.fonts.check('12px KaTeX_Main')")
+        assert fonts
+        assert p.errors == [] and p.blocked == []
+    finally:
+        p.close()
+    d = Page(browser, offline=True).open(diverged.as_uri())
+    try:
+        assert "The run diverged: step" in d.text("#banner")
+        d.page.click("#step")
+        assert d.iteration() == 2 and d.errors == [] and d.blocked == []
+    finally:
+        d.close()
