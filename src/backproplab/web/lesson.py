@@ -272,7 +272,7 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
                      "max_steps": job.spec.training["max_steps"],
                      "start": {n: to_json_value(v) for n, v in
                                (trace.iterations[0].params if trace.iterations else {}).items()
-                               if np.size(v) == 1}},
+                               if np.ndim(v) == 0}},
         "labels": labels,
         "trace": trace_dict(trace, keep),
         "losses": [to_json_value(v) for v in trace.losses()],

@@ -3,9 +3,9 @@
 import { htmlEl, clearEl } from "./draw.js";
 import { fmt, asNumber, lossSymbol } from "./format.js";
 import { drawNetwork } from "./network.js";
-import { drawLossCurve, drawPredictions, drawLossHistory } from "./charts.js";
+import { drawLossCurve, drawPredictions, drawLossHistory, curveNote } from "./charts.js";
 import { renderLatex, renderText, renderSource } from "./derivation.js";
-import { renderTable, stoppedText } from "./table.js";
+import { renderTable } from "./table.js";
 import { readHash, writeHash } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -174,18 +174,29 @@ function render() {
   const param = ui.selected.param;
   $("param").value = param;
   $("curve-title").textContent = lossSymbol(doc.trace.loss);
-  drawLossCurve($("curve"), doc, ui.pos, param, curveSlice(param));
-  $("pred-title").textContent = doc.boundary ? "Decision boundary (heat map) and data" : "Predictions: data, now (green), before (grey)";
-  drawPredictions($("predictions"), doc, ui.pos);
+  const slice = curveSlice(param);
+  drawLossCurve($("curve"), doc, ui.pos, param, slice);
+  $("curve-note").textContent = curveNote(doc, param, slice);
+  $("pred-title").textContent = doc.boundary ? "Decision boundary (heat map) and data" : "Predictions";
+  const shown = drawPredictions($("predictions"), doc, ui.pos);
+  predictionNote(shown);
   renderTable($("table"), doc, ui.pos);
   for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
     tr.classList.toggle("selected", tr.dataset.param === param);
   }
   drawLossHistory($("history"), doc, ui.pos, ui.log);
   renderDerivation();
-  const end = it.iteration === lastIteration() ? ` · ${stoppedText(doc)}` : "";
-  $("status").textContent = ui.busy ? $("status").textContent : end.replace(/^ · /, "");
   writeHash(hashState());
+}
+
+function predictionNote(shown) {
+  const note = $("pred-note");
+  clearEl(note);
+  if (!shown || !shown.now) return;
+  const key = (cls, text) => { htmlEl("span", { class: `key ${cls}` }, note); note.appendChild(document.createTextNode(text)); };
+  key("dot", "data  ");
+  key("green", `iteration ${shown.now}  `);
+  if (shown.before) key("grey", `iteration ${shown.before} (before)`);
 }
 
 function hashState() {

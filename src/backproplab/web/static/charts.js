@@ -58,9 +58,6 @@ export function drawLossCurve(svg, doc, pos, param, slice) {
     const mx = xs(asNumber(m.at));
     const my = ys(asNumber(m.loss));
     svgEl("path", { d: star(mx, my, 9), class: "minimum" }, plot);
-    const where = m.where === "outside" ? " (outside this range)" : "";
-    svgEl("text", { x: Math.min(Math.max(mx, box.x + 110), box.x + box.w - 110), y: my - 14, "text-anchor": "middle",
-      class: "minimum-label" }, plot, `true minimum: ${param} = ${fmt(m.at)}${where}`);
   }
   // numbered steps so far (the kept iterations up to now)
   const steps = its.slice(0, pos + 1);
@@ -86,11 +83,23 @@ export function drawLossCurve(svg, doc, pos, param, slice) {
     }
     svgEl("circle", { cx: xs(cur), cy: ys(curLoss), r: 6, class: "current-point" }, plot);
   }
-  const held = doc.trace.optimize.length > 1 ? ` · others held at iteration ${slice.iteration}` : "";
   const slope = Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "";
   svgEl("text", { x: box.x, y: 13, class: "slope-label" }, svg, slope);
   svgEl("text", { x: box.x, y: 29, class: "note-label" }, svg,
-    `iteration ${it.iteration}: ${param} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}${held}`);
+    `● iteration ${it.iteration}: ${param} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}`);
+}
+
+// The line under the loss curve's title: the true minimum, and what the slice holds fixed.
+export function curveNote(doc, param, slice) {
+  if (!slice) return "";
+  const m = slice.minimum;
+  let text = "";
+  if (m && m.at !== null && Number.isFinite(asNumber(m.at))) {
+    const where = m.where === "outside" ? " (beyond this range)" : m.where === "edge" ? " (lowest at the range's edge)" : "";
+    text = `★ true minimum ${param} = ${fmt(m.at)}${where}`;
+  } else if (m && m.where === "none") text = `no lowest point: the loss keeps falling as ${param} moves`;
+  if (doc.trace.optimize.length > 1) text += ` · other parameters held at iteration ${slice.iteration}`;
+  return text;
 }
 
 function star(x, y, r) {
@@ -145,17 +154,7 @@ export function drawPredictions(svg, doc, pos) {
   if (before) svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(before[j])])), class: "before", stroke: GREY }, plot);
   svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(now[j])])), class: "now", stroke: GREEN }, plot);
   xsData.forEach((x, j) => svgEl("circle", { cx: xs(x), cy: ys(ysData[j]), r: 5, class: "data-point" }, plot));
-  const legend = svgEl("g", { class: "legend" }, svg);
-  const items = [[GREEN, `iteration ${p.iterations[i]} (now)`]];
-  if (before) items.push([GREY, `iteration ${p.iterations[i - 1]} (before)`]);
-  items.push(["#000", "data"]);
-  items.forEach(([c, t], j) => {
-    const y = box.y + 10 + j * 15;
-    if (t === "data") svgEl("circle", { cx: box.x + box.w - 138, cy: y - 4, r: 4, fill: c }, legend);
-    else svgEl("line", { x1: box.x + box.w - 146, y1: y - 4, x2: box.x + box.w - 130, y2: y - 4, stroke: c,
-      "stroke-width": 3 }, legend);
-    svgEl("text", { x: box.x + box.w - 124, y, class: "legend-text" }, legend, t);
-  });
+  return { now: p.iterations[i], before: before ? p.iterations[i - 1] : null };
 }
 
 function mix(a, b, t) {

@@ -86,7 +86,7 @@ export function pathData(points) {
 export function svgSize(svg) {
   const r = svg.getBoundingClientRect();
   const w = Math.max(200, Math.round(r.width));
-  const h = Math.max(150, Math.round(r.height));
+  const h = Math.max(60, Math.round(r.height));
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   return { w, h };
 }

@@ -22,6 +22,7 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
   const { w, h } = svgSize(svg);
   const net = doc.network;
   const big = net.nodes.length > 12;
+  svg.classList.toggle("big", big);
   const layers = Math.max(...net.nodes.map((n) => n.layer)) + 1;
   const byLayer = [];
   for (const n of net.nodes) (byLayer[n.layer] = byLayer[n.layer] || []).push(n);

@@ -15,12 +15,17 @@ export function renderTable(container, doc, pos) {
   const trace = doc.trace;
   const it = trace.iterations[pos];
   const sym = lossSymbol(trace.loss);
-  const where = trace.optimize.filter((n) => !Array.isArray(it.params[n])).slice(0, 4)
-    .map((n) => `${n} = ${fmt(it.params[n])}`).join(", ");
+  const scalars = trace.optimize.filter((n) => !Array.isArray(it.params[n]));
+  const where = scalars.slice(0, 3).map((n) => `${n} = ${fmt(it.params[n])}`).join(", ") +
+    (scalars.length > 3 ? ", …" : "");
   htmlEl("h3", { class: "iteration-title" }, container, `Iteration ${it.iteration}` + (where ? ` (${where})` : ""));
+  if (pos === trace.iterations.length - 1) htmlEl("p", { class: "ended" }, container, stoppedText(doc));
   const data = trace.data || { x: [], y: [] };
   const n = data.x.length;
-  const samples = htmlEl("table", { class: "numbers samples" }, container);
+  const tables = htmlEl("div", { class: "tables" }, container);
+  const left = htmlEl("div", {}, tables);
+  const right = htmlEl("div", {}, tables);
+  const samples = htmlEl("table", { class: "numbers samples" }, left);
   const head = htmlEl("tr", {}, htmlEl("thead", {}, samples));
   for (const c of ["sample", "x_i", "y_i", "ŷ_i"]) htmlEl("th", { scope: "col" }, head, c);
   const body = htmlEl("tbody", {}, samples);
@@ -32,10 +37,10 @@ export function renderTable(container, doc, pos) {
     htmlEl("td", {}, tr, cell(it.predictions[i]));
   }
   if (n > MAX_ROWS) htmlEl("td", { colspan: 4, class: "more" }, htmlEl("tr", {}, body), `… ${n - MAX_ROWS} more samples`);
-  htmlEl("p", { class: "loss-line" }, container, `${sym} = ${fmt(it.loss)}`);
-  const steps = htmlEl("table", { class: "numbers steps" }, container);
+  htmlEl("p", { class: "loss-line" }, left, `${sym} = ${fmt(it.loss)}`);
+  const steps = htmlEl("table", { class: "numbers steps" }, right);
   const sh = htmlEl("tr", {}, htmlEl("thead", {}, steps));
-  for (const c of ["parameter", "value", `gradient d${sym}/dθ`, "step size", "new value"]) htmlEl("th", { scope: "col" }, sh, c);
+  for (const c of ["", "value", "gradient", "step size", "new value"]) htmlEl("th", { scope: "col" }, sh, c);
   const sb = htmlEl("tbody", {}, steps);
   for (const name of trace.optimize) {
     const tr = htmlEl("tr", { "data-param": name }, sb);
@@ -51,9 +56,9 @@ export function renderTable(container, doc, pos) {
     }
   }
   const rule = trace.optimizer === "gradient_descent"
-    ? `step size = gradient × learning rate (${fmt(trace.learning_rate, 4).replace(/0+$/, "").replace(/\.$/, "")}); new value = value − step size`
-    : `${trace.optimizer.replace("_", " ")}: the step size comes from its running averages; new value = value − step size`;
-  htmlEl("p", { class: "rule" }, container, rule);
+    ? `gradient = d${sym}/dθ; step size = gradient × ${String(trace.learning_rate).replace("-", "−")} (the learning rate); new value = value − step size`
+    : `gradient = d${sym}/dθ; ${trace.optimizer === "adam" ? "Adam" : "SGD"}'s step size comes from its running averages; new value = value − step size`;
+  htmlEl("p", { class: "rule" }, right, rule);
 }
 
 export function stoppedText(doc) {
