@@ -220,3 +220,20 @@ def test_the_written_spec_reads_back_to_the_same_settings(dosage_all):
     raw = tomllib.loads(dosage_all["source"]["spec_text"])
     assert raw["training"]["optimize"] == list(START) and raw["network"]["parameters"]["w1"] == 3.34
     assert tomllib.loads(to_toml(raw)) == raw
+
+
+@pytest.mark.parametrize("settings", [Settings(optimize="all", max_steps=12, min_step=0.0),
+                                      Settings(preset="moons", max_steps=3)])
+def test_the_documents_trace_is_the_json_trace(settings):
+    """Same schema and numbers as ``--json`` (plus each step's new values), kept iterations only."""
+    job = load_job(settings)
+    trace = lesson.train(job)
+    keep = [0, 2] if len(trace.iterations) > 2 else [0]
+    ours = lesson.trace_dict(trace, keep)
+    theirs = trace.to_dict()
+    assert [dict(it, new_values=None) for it in ours["iterations"]] == \
+        [dict(theirs["iterations"][i], iteration=i + 1, new_values=None) for i in keep]
+    assert {k: v for k, v in ours.items() if k not in ("iterations", "iterations_total")} == \
+        {k: v for k, v in theirs.items() if k != "iterations"}
+    name = trace.optimize[0]
+    assert np.allclose(ours["iterations"][0]["new_values"][name], np.asarray(trace.iterations[1].params[name]))

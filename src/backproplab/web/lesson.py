@@ -70,12 +70,37 @@ def kept_iterations(trace: Trace, budget: int = TRACE_BUDGET) -> list[int]:
     return sorted(set(head) | {int(i) for i in plots.subsample(n, most - len(head))})
 
 
+def _plain(value: Any) -> Any:
+    """``to_json_value`` with a fast path for finite floats and arrays (most of a long trace)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.isfinite(value).all():
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return to_json_value(value)
+
+
 def trace_dict(trace: Trace, keep: list[int]) -> dict[str, Any]:
-    """The ``--json`` trace, with only the kept iterations, each saying its 1-based number."""
-    d = dataclasses.replace(trace, iterations=[trace.iterations[i] for i in keep]).to_dict()
-    d["iterations"] = [dict(it, iteration=i + 1, new_values={n: to_json_value(trace.iterations[i].new_value(n))
-                                                             for n in trace.optimize})
-                       for it, i in zip(d["iterations"], keep)]
+    """The ``--json`` trace, with only the kept iterations, each saying its 1-based number and
+    the new values its step gave."""
+    if not keep:
+        d = trace.to_dict()
+        d["iterations_total"] = 0
+        return d
+    d = dataclasses.replace(trace, iterations=[trace.iterations[keep[0]]]).to_dict()
+    fields = list(d["iterations"][0])  # the trace's own schema, read from its own writer
+    iterations = []
+    for i in keep:
+        it = trace.iterations[i]
+        row = {f: i + 1 if f == "iteration" else _plain(getattr(it, f)) for f in fields
+               if f == "iteration" or hasattr(it, f)}
+        if len(row) != len(fields):
+            row = it.to_dict()
+        row["iteration"] = i + 1
+        row["new_values"] = {n: _plain(it.new_value(n)) for n in trace.optimize}
+        iterations.append(row)
+    d["iterations"] = iterations
     d["iterations_total"] = len(trace.iterations)
     return d
 
@@ -129,11 +154,25 @@ def curve(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
             return plots.loss_at(job.net, job.x, job.y, trace.loss, **{param: v})
 
         with np.errstate(all="ignore"):
-            values = np.array([f(v) for v in grid])
+            values = _curve_values(job, trace, held, param, grid)
+            if values is None:
+                values = np.array([f(v) for v in grid])
             minimum = _minimum(f, grid, values)
     finally:
         job.net.load_state_dict(saved)
     return {"iteration": k + 1, "grid": to_json_value(grid), "loss": to_json_value(values), "minimum": minimum}
+
+
+def _curve_values(job: Job, trace: Trace, held: dict[str, Any], param: str, grid: np.ndarray) -> np.ndarray | None:
+    """The loss at every grid value of ``param`` from one batched forward pass (None: not possible)."""
+    x = np.asarray(job.x, dtype=float)
+    outputs = _batched(job, [dict(held, **{param: v}) for v in grid], x)
+    if outputs is None or np.asarray(job.y).ndim != 1:
+        return None
+    loss = get_loss(trace.loss)
+    target = Tensor(job.y, name="y")
+    with no_grad():
+        return np.array([float(loss(Tensor(row), target).data) for row in outputs])
 
 
 def _minimum(f: Any, grid: np.ndarray, values: np.ndarray) -> dict[str, Any]:
@@ -163,6 +202,33 @@ def _outputs(job: Job, params: dict[str, Any], inputs: np.ndarray) -> np.ndarray
         return np.asarray(job.net(Tensor(inputs, name="x")).data, dtype=float).reshape(len(inputs), -1)
 
 
+def _batched(job: Job, rows: list[dict[str, Any]], x: np.ndarray) -> np.ndarray | None:
+    """The outputs for many parameter settings in one forward pass, one row per setting.
+
+    Networks of single-number parameters on one input broadcast: each parameter becomes a
+    column of its values. The first row is checked against an ordinary forward pass; any other
+    network (or any mismatch) answers None and is evaluated one setting at a time."""
+    names = [n for n, _ in job.net.named_parameters()]
+    if x.ndim != 1 or not rows or any(np.ndim(rows[0][n]) != 0 for n in names):
+        return None
+    saved = {n: p.data.copy() for n, p in job.net.named_parameters()}
+    try:
+        for name in names:
+            job.net.parameter(name).data = np.array([r[name] for r in rows], dtype=float).reshape(-1, 1)
+        with no_grad(), np.errstate(all="ignore"):
+            out = np.asarray(job.net(Tensor(x, name="x")).data, dtype=float)
+    except (ValueError, TypeError, IndexError):
+        return None
+    finally:
+        for name, data in saved.items():  # put the shapes back as well as the values
+            job.net.parameter(name).data = data
+    if out.shape != (len(rows), len(x)):
+        return None
+    first = _outputs(job, rows[0], x)[:, 0]
+    job.net.load_state_dict(saved)
+    return out if np.allclose(out[0], first, rtol=1e-12, atol=1e-12, equal_nan=True) else None
+
+
 def _drawn(values: np.ndarray) -> list[Any]:
     """A curve's points to draw, to five significant figures of its largest value (more than a
     screen shows); non-finite points become null or "Infinity" as in a trace."""
@@ -185,7 +251,10 @@ def predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | Non
     grid = np.linspace(flat.min() - pad, flat.max() + pad, PREDICTION_POINTS)
     inputs = grid if x.ndim == 1 else grid.reshape(-1, 1)
     snaps = _snapshots(keep, PREDICTION_SNAPSHOTS)
-    curves = [_drawn(_outputs(job, trace.iterations[i].params, inputs)[:, 0]) for i in snaps]
+    rows = _batched(job, [trace.iterations[i].params for i in snaps], inputs)
+    if rows is None:
+        rows = [_outputs(job, trace.iterations[i].params, inputs)[:, 0] for i in snaps]
+    curves = [_drawn(r) for r in rows]
     final = _drawn(_outputs(job, trace.final.params, inputs)[:, 0]) if trace.final else None
     return {"grid": to_json_value(grid), "iterations": [i + 1 for i in snaps], "curves": curves, "final": final}
 
