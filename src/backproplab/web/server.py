@@ -213,5 +213,8 @@ def serve(initial: Settings, host: str = "127.0.0.1", port: int = 8000, open_bro
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn has shut down; it passes Ctrl-C on once it is done
+        pass
     finally:
         sock.close()
+    say("stopped")
