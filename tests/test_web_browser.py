@@ -200,6 +200,30 @@ def test_served_divergence_and_spec_errors(browser, server):
         p.close()
 
 
+def test_hover_download_and_every_preset(browser, server, tmp_path):
+    p = Page(browser).open(server + "/")
+    try:
+        p.page.hover("g.edge-label[data-param=w1]")
+        tip = p.text("#tooltip")
+        assert "w1 = 3.34" in tip and "click for the chain rule" in tip
+        p.page.hover("g.bias-label[data-param=b3]")
+        assert "dSSR/db3 = −15.66" in p.text("#tooltip")
+        p.page.click("#own")
+        with p.page.expect_download() as download:
+            p.page.click("#download-spec")
+        p.page.click("#close-own")
+        saved = Path(download.value.path()).read_text(encoding="utf-8")
+        assert 'optimize = ["b3"]' in saved and "w1 = 3.34" in saved
+        for preset in ("classic", "regression"):
+            q = Page(browser).open(f"{server}/#preset={preset}&max_steps=15&it=3")
+            assert q.iteration() == 3 and q.page.query_selector_all("#network .node")
+            assert q.errors == [], (preset, q.errors)
+            q.close()
+        assert p.errors == []
+    finally:
+        p.close()
+
+
 def test_screenshots(browser, server, tmp_path):
     out = SHOTS if os.environ.get("BACKPROPLAB_SCREENSHOTS") else tmp_path
     out.mkdir(parents=True, exist_ok=True)

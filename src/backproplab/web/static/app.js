@@ -370,6 +370,7 @@ function wire() {
     if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); }
   });
   window.addEventListener("resize", () => render());
+  window.addEventListener("hashchange", () => window.location.reload());  // a link typed or pasted in
   wireOwn();
 }
 

@@ -129,7 +129,9 @@ export function drawPredictions(svg, doc, pos) {
   const box = { x: 52, y: 12, w: w - 66, h: h - 56 };
   if (!doc.predictions) {
     // several inputs or outputs: predicted against observed, sample by sample
-    const yhat = (it.predictions || []).map((v) => asNumber(Array.isArray(v) ? v[0] : v));
+    const yhat = (it.predictions || []).flat(Infinity).map(asNumber);
+    ysData.length = 0;
+    ysData.push(...(data.y || []).flat(Infinity).map(asNumber));
     const [lo, hi] = finiteRange(ysData.concat(yhat));
     const xs = scale(lo, hi, box.x, box.x + box.w);
     const ys = scale(lo, hi, box.y + box.h, box.y);

@@ -46,6 +46,15 @@ function prose(parent, text) {
   if (buf) parent.appendChild(document.createTextNode(unescapeText(buf)));
 }
 
+// A line without an alignment point among lines that have one would widen the first column for
+// all of them; it starts at the alignment column instead (the LaTeX itself is unchanged).
+function alignLines(body) {
+  const lines = body.split(/\\\\\s*\n/);
+  const aligned = (l) => l.replace(/\\begin\{(\w+)\}[\s\S]*?\\end\{\1\}/g, "").includes("&");  // not a matrix's &
+  if (!lines.some(aligned)) return body;
+  return lines.map((l) => (aligned(l) || !l.trim() ? l : `&${l}`)).join("\\\\\n");
+}
+
 export function renderLatex(container, latex) {
   clearEl(container);
   const chunks = latex.split(/\n\s*\n/);
@@ -56,7 +65,7 @@ export function renderLatex(container, latex) {
     if ((m = chunk.match(/^\\subsection\*\{([\s\S]*)\}$/))) {
       prose(htmlEl("h3", {}, container), m[1]);
     } else if ((m = chunk.match(/^\\begin\{align\*\}([\s\S]*)\\end\{align\*\}$/))) {
-      mathInto(container, `\\begin{aligned}${m[1]}\\end{aligned}`, true);
+      mathInto(container, `\\begin{aligned}${alignLines(m[1])}\\end{aligned}`, true);
     } else if ((m = chunk.match(/^\\begin\{tabular\}\{[^}]*\}([\s\S]*)\\end\{tabular\}$/))) {
       const table = htmlEl("table", { class: "tex-table" }, container);
       m[1].trim().split(/\s*\\\\\s*\n?/).forEach((row, r) => {

@@ -21,7 +21,8 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
   clearEl(svg);
   const { w, h } = svgSize(svg);
   const net = doc.network;
-  const big = net.nodes.length > 12;
+  const widest = Math.max(...Object.values(net.nodes.reduce((c, nd) => ({ ...c, [nd.layer]: (c[nd.layer] || 0) + 1 }), {})));
+  const big = widest > 4 || net.edges.length > 16;
   svg.classList.toggle("big", big);
   const layers = Math.max(...net.nodes.map((n) => n.layer)) + 1;
   const byLayer = [];
@@ -71,8 +72,9 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
     hookParam(g, e.param, e.index, hooks, () => describe(doc, it, e.param, e.index, sym));
     if (!big) {
       // the label sits beside the middle of its edge, on the side away from the diagram's centre line
-      const mx = (x1 + x2) / 2;
-      const my = (y1 + y2) / 2;
+      const t = net.edges.length > 4 ? 0.3 : 0.5;  // off the middle, where crossing edges meet
+      const mx = x1 + (x2 - x1) * t;
+      const my = y1 + (y2 - y1) * t;
       let nx = -dy / len;
       let ny = dx / len;
       const outward = my < h / 2 - 1 ? -1 : my > h / 2 + 1 ? 1 : -1;

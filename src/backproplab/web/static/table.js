@@ -47,10 +47,11 @@ export function renderTable(container, doc, pos) {
     htmlEl("th", { scope: "row" }, tr, name);
     const value = it.params[name];
     if (Array.isArray(value)) {
-      htmlEl("td", {}, tr, `${shape(value).join("×")} matrix`);
+      const dims = shape(value);
+      htmlEl("td", {}, tr, dims.length === 1 ? `${dims[0]} value${dims[0] === 1 ? "" : "s"}` : `${dims.join("×")} matrix`);
       htmlEl("td", {}, tr, `norm ${fmt(norm(it.gradients[name]))}`);
       htmlEl("td", {}, tr, `norm ${fmt(norm(it.step_sizes[name]))}`);
-      htmlEl("td", {}, tr, "");
+      htmlEl("td", {}, tr, "—");
     } else {
       for (const v of [value, it.gradients[name], it.step_sizes[name], it.new_values[name]]) htmlEl("td", {}, tr, fmt(v));
     }
