@@ -42,6 +42,50 @@ def measure(settings: Settings, everything: bool, repeats: int) -> tuple[float, 
     return statistics.median(train), statistics.median(total), size
 
 
+def concurrent(n: int = 50, concurrency: int = 4) -> tuple[int, list[float], list[float]]:
+    """``n`` recompute requests at once against a real server on loopback: (answered, all
+    latencies, answered latencies), each answer checked to be a lesson or a clear "busy"."""
+    import concurrent.futures
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from backproplab.web.server import bind, create_app
+
+    sock = bind("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(create_app(concurrency=concurrency), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        with httpx.Client(timeout=120) as http:
+            def one(i: int) -> tuple[int, float]:
+                t0 = time.perf_counter()
+                r = http.post(f"{url}/api/lesson", json={"lr": 0.01 * (i % 10 + 1), "max_steps": 200})
+                body = r.json()
+                if not (r.status_code == 200 and body["trace"]["iterations"] or
+                        r.status_code == 503 and "busy" in body["error"]):
+                    raise RuntimeError(f"unexpected answer {r.status_code}: {str(body)[:200]}")
+                return r.status_code, time.perf_counter() - t0
+
+            with concurrent.futures.ThreadPoolExecutor(n) as pool:
+                results = list(pool.map(one, range(n)))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+    times = sorted(t for _, t in results)
+    done = sorted(t for s, t in results if s == 200)
+    return len(done), times, done
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, max(0, int(round(q * len(values))) - 1))]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
@@ -57,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         train, total, size = measure(settings, everything, args.repeats)
         lines.append(f"| {name} | {train * 1000:,.0f} ms | {total * 1000:,.0f} | {size / 1e6:.2f} MB |")
         print(lines[-1])
+    answered, times, done = concurrent()
+    lines += ["", f"50 recompute requests at once on loopback (dosage, 200 steps, the server admitting 4 at a time): "
+              f"{answered} answered with a correct lesson, {50 - answered} with a clear 503 \"busy\"; none failed. "
+              f"Latency over all 50: p50 {percentile(times, 0.5) * 1000:.0f} ms, "
+              f"p95 {percentile(times, 0.95) * 1000:.0f} ms; over the answered ones: "
+              f"p50 {percentile(done, 0.5) * 1000:.0f} ms, "
+              f"p95 {percentile(done, 0.95) * 1000:.0f} ms."]
+    print(lines[-1])
     lines += ["", END]
     out = Path(args.output)
     text = out.read_text(encoding="utf-8") if out.exists() else ""
