@@ -140,3 +140,19 @@ def test_fifty_concurrent_recomputes_are_correct_or_busy():
               f"{statistics.median(times) * 1000:.0f} ms, p95 {times[int(0.95 * len(times)) - 1] * 1000:.0f} ms; "
               f"answered: p50 {statistics.median(done) * 1000:.0f} ms, max {done[-1] * 1000:.0f} ms")
         assert httpx.get(f"{url}/api/initial").status_code == 200  # still up
+
+
+def test_a_spec_file_given_to_serve_is_the_first_lesson():
+    from backproplab.web.settings import Settings
+
+    text = ("version = 1\nname = \"line\"\n[network]\nkind = \"formulas\"\ninputs = [\"x\"]\noutput = \"yhat\"\n"
+            "[network.nodes]\nyhat = \"w * x + b\"\n[network.parameters]\nw = 0.0\nb = 0.0\n"
+            "[data]\nx = [0.0, 1.0, 2.0]\ny = [1.0, 3.0, 5.0]\n[training]\noptimize = \"all\"\nmax_steps = 5\n")
+    app = TestClient(create_app(Settings(preset=None, spec_text=text), allowed_hosts=HOSTS))
+    assert app.get("/api/initial").json() == {"preset": None, "custom": True}
+    doc = app.get("/api/lesson").json()
+    assert doc["source"]["name"] == "line" and len(doc["trace"]["iterations"]) == 5
+    # SSR = Σ (y − (w x + b))²: at w = b = 0 its gradient is −2 Σ y x for w and −2 Σ y for b
+    assert doc["trace"]["iterations"][0]["gradients"] == {"w": -26.0, "b": -18.0}
+    again = app.post("/api/lesson", json={"spec_text": doc["source"]["spec_text"], "lr": 0.01}).json()
+    assert again["trace"]["learning_rate"] == 0.01 and again["source"]["name"] == "line"
