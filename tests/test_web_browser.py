@@ -238,8 +238,10 @@ def test_screenshots(browser, server, tmp_path):
         p.page.keyboard.press("End")
         p.wait_text("#derivation", "working it out", present=False)
         p.page.screenshot(path=str(out / "dosage-iteration-last.png"))
-        m = Page(browser).open(server + "/#preset=moons&it=250&param=W2")
+        m = Page(browser).open(server + "/#preset=moons&it=250&param=W2&entry=3,5")
         m.wait_text("#derivation", "working it out", present=False)
+        m.wait_text("#curve-note", "true minimum")
+        assert "W2[3,5] (parameter value)" in m.page.text_content("#curve")
         m.page.screenshot(path=str(out / "moons-mid-training.png"))
         assert m.page.query_selector_all("#predictions .heat rect") and m.errors == []
         m.close()

@@ -237,3 +237,29 @@ def test_the_documents_trace_is_the_json_trace(settings):
         {k: v for k, v in theirs.items() if k != "iterations"}
     name = trace.optimize[0]
     assert np.allclose(ours["iterations"][0]["new_values"][name], np.asarray(trace.iterations[1].params[name]))
+
+
+def test_a_matrix_entry_has_its_own_loss_curve():
+    """moons: the loss against one entry of W2, against a NumPy forward pass of the same MLP."""
+    settings = Settings(preset="moons", max_steps=20)
+    d = lesson.detail(settings, "W2", 5, index=[2, 4])
+    assert d["curve_key"] == "W2[3,5]" and d["curve"]["index"] == [2, 4]
+    doc = lesson.build(settings)
+    held = doc["trace"]["iterations"][4]["params"]
+    x, y = np.array(doc["trace"]["data"]["x"]), np.array(doc["trace"]["data"]["y"])
+
+    def bce(w2_entry: float) -> float:
+        p = {k: np.array(v) for k, v in held.items()}
+        p["W2"][2, 4] = w2_entry
+        z = np.tanh(np.tanh(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
+        z = z[:, 0]
+        return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+    grid, loss = d["curve"]["grid"], d["curve"]["loss"]
+    for i in range(0, len(grid), 30):
+        assert loss[i] == pytest.approx(bce(grid[i]), rel=1e-9)
+    at = held["W2"][2][4]
+    slope = (bce(at + 1e-6) - bce(at - 1e-6)) / 2e-6
+    assert doc["trace"]["iterations"][4]["gradients"]["W2"][2][4] == pytest.approx(slope, rel=1e-5, abs=1e-9)
+    with pytest.raises(LessonError, match="not in it"):
+        lesson.detail(settings, "W2", 5, index=[16, 0])

@@ -138,9 +138,16 @@ def explanation(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
             p.requires_grad = True
 
 
-def curve(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
-    """The loss against ``param`` with every other parameter held at iteration k (0-based)."""
+def curve_key(param: str, index: tuple[int, ...] | None = None) -> str:
+    """How a document names a loss curve: the parameter, or one entry of it (counted from 1)."""
+    return param if index is None else f"{param}[{','.join(str(i + 1) for i in index)}]"
+
+
+def curve(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The loss against ``param`` (or one entry of it) with everything else held at iteration k (0-based)."""
     held = trace.iterations[k].params if trace.iterations else trace.final.params
+    if index is not None:
+        return _entry_curve(job, trace, param, k, tuple(index), held)
     path = np.array([scalar(v) for v in trace.values(param)], dtype=float)
     path = path[np.isfinite(path)]
     lo, hi = (float(path.min()), float(path.max())) if path.size else (-1.0, 1.0)
@@ -161,6 +168,32 @@ def curve(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
     finally:
         job.net.load_state_dict(saved)
     return {"iteration": k + 1, "grid": to_json_value(grid), "loss": to_json_value(values), "minimum": minimum}
+
+
+def _entry_curve(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ...],
+                 held: dict[str, Any]) -> dict[str, Any]:
+    path = np.array([np.asarray(v, dtype=float)[index] for v in trace.values(param)], dtype=float)
+    path = path[np.isfinite(path)]
+    lo, hi = (float(path.min()), float(path.max())) if path.size else (-1.0, 1.0)
+    margin = max(0.5 * (hi - lo), 1.0)
+    grid = np.linspace(lo - margin, hi + margin, CURVE_POINTS)
+    saved = {n: p.data.copy() for n, p in job.net.named_parameters()}
+    base = np.array(held[param], dtype=float)
+    try:
+        _at(job, held)
+
+        def f(v: float) -> float:
+            value = base.copy()
+            value[index] = v
+            return plots.loss_at(job.net, job.x, job.y, trace.loss, **{param: value})
+
+        with np.errstate(all="ignore"):
+            values = np.array([f(v) for v in grid])
+            minimum = _minimum(f, grid, values)
+    finally:
+        job.net.load_state_dict(saved)
+    return {"iteration": k + 1, "index": list(index), "grid": to_json_value(grid), "loss": to_json_value(values),
+            "minimum": minimum}
 
 
 def _curve_values(job: Job, trace: Trace, held: dict[str, Any], param: str, grid: np.ndarray) -> np.ndarray | None:
@@ -286,7 +319,7 @@ def boundary(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
 
 
 def _curve_params(job: Job, trace: Trace) -> list[str]:
-    return [n for n in trace.optimize if job.net.parameter(n).data.size == 1][:CURVE_PARAMS]
+    return [n for n in trace.optimize if job.net.parameter(n).data.ndim == 0][:CURVE_PARAMS]
 
 
 def _curve_iterations(trace: Trace, keep: list[int], most: int) -> list[int]:
@@ -320,6 +353,11 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
     if trace.iterations:
         for name in _curve_params(job, trace)[:None if everything else 1]:
             curves[name] = [curve(job, trace, name, k) for k in _curve_iterations(trace, keep, 12 if everything else 1)]
+        if not curves:  # only matrices: the first entry of the first one, as the page selects it at first
+            name = trace.optimize[0]
+            index = (0,) * job.net.parameter(name).data.ndim
+            curves[curve_key(name, index)] = [curve(job, trace, name, k, index)
+                                              for k in _curve_iterations(trace, keep, 4 if everything else 1)]
         order = keep if everything else [0]
         which = names if everything else trace.optimize
         used = 0
@@ -357,8 +395,9 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
 
 
 def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job, Trace] | None = None,
-           limits: Limits = LIMITS) -> dict[str, Any]:
-    """One parameter at one iteration (1-based): its worked gradient and its loss curve there."""
+           limits: Limits = LIMITS, index: list[int] | None = None) -> dict[str, Any]:
+    """One parameter at one iteration (1-based): its worked gradient, and its loss curve there
+    (for a matrix, the curve of the entry at ``index``, counted from 0)."""
     if job_trace is None:
         job = load_job(settings, limits)
         start = {n: p.data.copy() for n, p in job.net.named_parameters()}
@@ -374,8 +413,12 @@ def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job,
         raise LessonError(f"iteration {iteration} is not in this run; choose 1 to {n}", 404)
     out: dict[str, Any] = {"param": param, "iteration": iteration,
                            "explanation": explanation(job, trace, param, iteration - 1)}
-    if param in trace.optimize and job.net.parameter(param).data.size == 1:
-        out["curve"] = curve(job, trace, param, iteration - 1)
+    shape = job.net.parameter(param).data.shape
+    if index is not None and (len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape))):
+        raise LessonError(f"{param} has shape {shape}; entry {[i + 1 for i in index]} is not in it", 404)
+    if param in trace.optimize and (job.net.parameter(param).data.ndim == 0 or index is not None):
+        out["curve"] = curve(job, trace, param, iteration - 1, None if index is None else tuple(index))
+        out["curve_key"] = curve_key(param, None if index is None else tuple(index))
     return out
 
 

@@ -145,6 +145,10 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
             if not isinstance(body, dict) or not isinstance(body.get("param"), str) or \
                     not isinstance(body.get("iteration"), int) or isinstance(body.get("iteration"), bool):
                 raise LessonError("detail needs settings, a parameter name (param) and an iteration number")
+            index = body.get("index")
+            if index is not None and not (isinstance(index, list) and len(index) <= 4 and all(
+                    isinstance(i, int) and not isinstance(i, bool) for i in index)):
+                raise LessonError("index should be a short list of whole numbers, such as [0, 2]")
             settings = settings_from_dict(body.get("settings") or {})
         except LessonError as exc:
             return error(exc)
@@ -152,7 +156,7 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
         def work() -> dict[str, Any]:
             job, trace, lock = runs.get(settings, limits)
             with lock:
-                return lesson.detail(settings, body["param"], body["iteration"], (job, trace), limits)
+                return lesson.detail(settings, body["param"], body["iteration"], (job, trace), limits, index)
 
         return await heavy(work)
 

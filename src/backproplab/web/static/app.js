@@ -1,8 +1,8 @@
 // The lesson page: reads a lesson document (embedded in an exported file, or from the server)
 // and draws everything from it. No number is computed here; only chosen and formatted.
 import { htmlEl, clearEl } from "./draw.js";
-import { fmt, asNumber, lossSymbol } from "./format.js";
-import { drawNetwork } from "./network.js";
+import { asNumber, lossSymbol, shape } from "./format.js";
+import { drawNetwork, paramKey } from "./network.js";
 import { drawLossCurve, drawPredictions, drawLossHistory, curveNote } from "./charts.js";
 import { renderLatex, renderText, renderSource } from "./derivation.js";
 import { renderTable } from "./table.js";
@@ -104,10 +104,19 @@ function load(doc, keep = {}) {
   ui.pos = keep.iteration ? posOf(keep.iteration) : 0;
   const names = its.length ? Object.keys(its[0].params) : [];
   const want = keep.param && names.includes(keep.param) ? keep.param : null;
-  ui.selected = { param: want || doc.trace.optimize[0] || names[0], index: null };
+  ui.selected = withIndex(want || doc.trace.optimize[0] || names[0], want ? keep.index : null);
   fillControls();
   divergenceBanner();
   render();
+}
+
+// A matrix parameter is selected together with one of its entries (the first, unless chosen).
+function withIndex(param, index) {
+  const value = iterations().length ? iterations()[0].params[param] : null;
+  if (!Array.isArray(value)) return { param, index: null };
+  const dims = shape(value);
+  const ok = index && index.length === dims.length && index.every((i, k) => i >= 0 && i < dims[k]);
+  return { param, index: ok ? index : dims.map(() => 0) };
 }
 
 function fillControls() {
@@ -158,7 +167,8 @@ function lastIteration() {
 }
 
 async function changed(extra = {}) {
-  const keep = { iteration: current() ? current().iteration : 1, param: ui.selected && ui.selected.param };
+  const keep = { iteration: current() ? current().iteration : 1, param: ui.selected && ui.selected.param,
+    index: ui.selected && ui.selected.index };
   try { await recompute(settingsFromControls(extra), keep); } catch (err) { fillControls(); }
 }
 
@@ -174,9 +184,11 @@ function render() {
   const param = ui.selected.param;
   $("param").value = param;
   $("curve-title").textContent = lossSymbol(doc.trace.loss);
-  const slice = curveSlice(param);
-  drawLossCurve($("curve"), doc, ui.pos, param, slice);
-  $("curve-note").textContent = curveNote(doc, param, slice);
+  const index = ui.selected.index;
+  const key = paramKey(param, index);
+  const slice = curveSlice(param, index);
+  drawLossCurve($("curve"), doc, ui.pos, param, slice, index, key);
+  $("curve-note").textContent = curveNote(doc, key, slice);
   $("pred-title").textContent = doc.boundary ? "Decision boundary (heat map) and data" : "Predictions";
   const shown = drawPredictions($("predictions"), doc, ui.pos);
   predictionNote(shown);
@@ -200,7 +212,8 @@ function predictionNote(shown) {
 }
 
 function hashState() {
-  const s = { it: current().iteration, param: ui.selected.param };
+  const s = { it: current().iteration, param: ui.selected.param,
+    entry: ui.selected.index ? ui.selected.index.map((i) => i + 1).join(",") : null };
   if (served && !ui.custom) {
     const doc = ui.doc;
     Object.assign(s, { preset: doc.source.preset, lr: doc.settings.lr, optimizer: doc.settings.optimizer,
@@ -211,16 +224,15 @@ function hashState() {
   return s;
 }
 
-function curveSlice(param) {
+function curveSlice(param, index) {
   const doc = ui.doc;
   const it = current();
-  const optimized = doc.trace.optimize.includes(param);
-  if (!optimized || Array.isArray(it.params[param])) return null;
-  const slices = doc.curves[param] || [];
+  if (!doc.trace.optimize.includes(param)) return null;
+  const slices = doc.curves[paramKey(param, index)] || [];
   if (doc.trace.optimize.length === 1 && slices.length) return slices[0];
   const exact = slices.find((s) => s.iteration === it.iteration);
   if (exact) return exact;
-  if (served && !ui.playing) fetchDetail(param, it.iteration);
+  if (served && !ui.playing) fetchDetail(param, it.iteration, index);
   let best = null;
   for (const s of slices) if (s.iteration <= it.iteration && (!best || s.iteration > best.iteration)) best = s;
   return best || slices[0] || undefined;
@@ -238,7 +250,7 @@ function renderDerivation() {
     clearEl(box);
     if (served) {
       htmlEl("p", { class: "missing" }, box, "working it out …");
-      if (!ui.playing) fetchDetail(param, it.iteration);
+      if (!ui.playing) fetchDetail(param, it.iteration, ui.selected.index);
     } else {
       const have = Object.keys(doc.explanations[param] || {});
       htmlEl("p", { class: "missing" }, box, `This file holds the worked gradient of ${param} for ${have.length} ` +
@@ -253,16 +265,16 @@ function renderDerivation() {
   else renderLatex(box, e.latex);
 }
 
-async function fetchDetail(param, iteration) {
-  const key = `${param}@${iteration}`;
+async function fetchDetail(param, iteration, index = null) {
+  const key = `${paramKey(param, index)}@${iteration}`;
   if (ui.pending.has(key)) return;
   ui.pending.add(key);
   try {
-    const d = await post("/api/detail", { settings: ui.settings || {}, param, iteration });
+    const d = await post("/api/detail", { settings: ui.settings || {}, param, iteration, index });
     const doc = ui.doc;
     (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
     if (d.curve) {
-      const list = (doc.curves[param] = doc.curves[param] || []);
+      const list = (doc.curves[d.curve_key] = doc.curves[d.curve_key] || []);
       if (!list.some((s) => s.iteration === d.curve.iteration)) list.push(d.curve);
     }
     if (current() && current().iteration === iteration) render();
@@ -279,7 +291,7 @@ async function fetchDetail(param, iteration) {
 function err503Delay() { return 800; }
 
 function select(param, index) {
-  ui.selected = { param, index: index || null };
+  ui.selected = withIndex(param, index || null);
   render();
 }
 
@@ -437,7 +449,8 @@ function settingsFromHash(h) {
 async function main() {
   wire();
   const h = readHash();
-  const keep = { iteration: h.it ? Number(h.it) : 1, param: h.param || null };
+  const keep = { iteration: h.it ? Number(h.it) : 1, param: h.param || null,
+    index: h.entry ? h.entry.split(",").map((v) => Number(v) - 1) : null };
   if (embedded) {
     ui.doc = JSON.parse(embedded.textContent);
     load(ui.doc, keep);

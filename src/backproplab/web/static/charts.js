@@ -24,23 +24,21 @@ function message(svg, text, w, h) {
 }
 
 // slice: {iteration, grid, loss, minimum}; path: the kept iterations up to the current one.
-export function drawLossCurve(svg, doc, pos, param, slice) {
+export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = param) {
   clearEl(svg);
   const { w, h } = svgSize(svg);
   const sym = lossSymbol(doc.trace.loss);
   const its = doc.trace.iterations;
   const it = its[pos];
   if (!slice) {
-    const why = !doc.trace.optimize.includes(param)
-      ? `${param} is not optimized in this run:\nno descent to draw. Optimize it, or pick another.`
-      : `The loss curve is drawn for single-number\nparameters; ${param} is a matrix.`;
+    const why = `${param} is not optimized in this run:\nno descent to draw. Optimize it, or pick another.`;
     message(svg, slice === undefined ? "working out the loss curve …" : why, w, h);
     return;
   }
   const box = { x: 58, y: 38, w: w - 72, h: h - 82 };
   const grid = slice.grid.map(asNumber);
   const loss = slice.loss.map(asNumber);
-  const cur = asNumber(it.params[param]);
+  const cur = asNumber(entry(it.params[param], index));
   const curLoss = asNumber(it.loss);
   let [ylo, yhi] = finiteRange(loss);
   if (Number.isFinite(curLoss) && curLoss > yhi) yhi = curLoss;
@@ -48,7 +46,7 @@ export function drawLossCurve(svg, doc, pos, param, slice) {
   const pad = (yhi - ylo) * 0.08;
   const xs = scale(grid[0], grid[grid.length - 1], box.x, box.x + box.w);
   const ys = scale(ylo - pad * 0.3, yhi + pad, box.y + box.h, box.y);
-  axes(svg, box, xs, ys, `${param} (parameter value)`, sym);
+  axes(svg, box, xs, ys, `${key} (parameter value)`, sym);
   const clip = svgEl("clipPath", { id: "curve-clip" }, svgEl("defs", {}, svg));
   svgEl("rect", { x: box.x, y: box.y, width: box.w, height: box.h }, clip);
   const plot = svgEl("g", { "clip-path": "url(#curve-clip)" }, svg);
@@ -61,7 +59,7 @@ export function drawLossCurve(svg, doc, pos, param, slice) {
   }
   // numbered steps so far (the kept iterations up to now)
   const steps = its.slice(0, pos + 1);
-  const pts = steps.map((s) => [xs(asNumber(s.params[param])), ys(asNumber(s.loss))]);
+  const pts = steps.map((s) => [xs(asNumber(entry(s.params[param], index))), ys(asNumber(s.loss))]);
   svgEl("path", { d: pathData(pts), class: "descent" }, plot);
   let lastLabel = -Infinity;
   steps.forEach((s, i) => {
@@ -74,7 +72,7 @@ export function drawLossCurve(svg, doc, pos, param, slice) {
     }
   });
   // the tangent at the current point: its slope is the gradient
-  const g = it.gradients && param in it.gradients ? asNumber(it.gradients[param]) : NaN;
+  const g = it.gradients && param in it.gradients ? asNumber(entry(it.gradients[param], index)) : NaN;
   if (Number.isFinite(cur) && Number.isFinite(curLoss)) {
     if (Number.isFinite(g)) {
       const half = 0.14 * (grid[grid.length - 1] - grid[0]);
@@ -86,7 +84,7 @@ export function drawLossCurve(svg, doc, pos, param, slice) {
   const slope = Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "";
   svgEl("text", { x: box.x, y: 13, class: "slope-label" }, svg, slope);
   svgEl("text", { x: box.x, y: 29, class: "note-label" }, svg,
-    `● iteration ${it.iteration}: ${param} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}`);
+    `● iteration ${it.iteration}: ${key} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}`);
 }
 
 // The line under the loss curve's title: the true minimum, and what the slice holds fixed.

@@ -89,6 +89,8 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
       hookParam(lg, e.param, null, hooks, () => describe(doc, it, e.param, null, sym));
     }
   }
+  const chosen = edgeLayer.querySelector(".selected");
+  if (chosen) edgeLayer.appendChild(chosen);  // drawn last, so no other edge hides it
   const defs = svgEl("defs", {}, svg);
   const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9,
     markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" }, defs);
