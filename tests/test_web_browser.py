@@ -234,6 +234,7 @@ def test_screenshots(browser, server, tmp_path):
         p.page.keyboard.press("ArrowRight")
         p.wait_text("#derivation-title", "iteration 2")
         p.wait_text("#derivation", "working it out", present=False)
+        p.page.wait_for_timeout(400)  # the step's 300 ms movement has ended
         p.page.screenshot(path=str(out / "dosage-iteration-2.png"))
         p.page.keyboard.press("End")
         p.wait_text("#derivation", "working it out", present=False)

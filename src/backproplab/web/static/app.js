@@ -173,6 +173,34 @@ async function changed(extra = {}) {
 }
 
 // --- drawing ------------------------------------------------------------------------------
+const STEP_MS = 300;
+const reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+// One step forward or back moves the point along the loss curve and the green curve towards
+// the data over about 300 ms; everything else (and every number) is at the new iteration at once.
+function animate(from) {
+  const start = performance.now();
+  const id = (ui.animation = {});
+  const frame = (now) => {
+    if (ui.animation !== id) return;
+    const t = Math.min(1, (now - start) / STEP_MS);
+    drawCharts({ from, t: 1 - (1 - t) * (1 - t) });
+    if (t < 1) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}
+
+function drawCharts(anim = null) {
+  const doc = ui.doc;
+  const param = ui.selected.param;
+  const index = ui.selected.index;
+  const key = paramKey(param, index);
+  const slice = curveSlice(param, index);
+  drawLossCurve($("curve"), doc, ui.pos, param, slice, index, key, anim);
+  $("curve-note").textContent = curveNote(doc, key, slice);
+  return drawPredictions($("predictions"), doc, ui.pos, anim);
+}
+
 function render() {
   const doc = ui.doc;
   const its = iterations();
@@ -184,14 +212,9 @@ function render() {
   const param = ui.selected.param;
   $("param").value = param;
   $("curve-title").textContent = lossSymbol(doc.trace.loss);
-  const index = ui.selected.index;
-  const key = paramKey(param, index);
-  const slice = curveSlice(param, index);
-  drawLossCurve($("curve"), doc, ui.pos, param, slice, index, key);
-  $("curve-note").textContent = curveNote(doc, key, slice);
   $("pred-title").textContent = doc.boundary ? "Decision boundary (heat map) and data" : "Predictions";
-  const shown = drawPredictions($("predictions"), doc, ui.pos);
-  predictionNote(shown);
+  ui.animation = null;
+  predictionNote(drawCharts());
   renderTable($("table"), doc, ui.pos);
   for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
     tr.classList.toggle("selected", tr.dataset.param === param);
@@ -314,8 +337,10 @@ function hover(text, ev) {
 // --- playing ------------------------------------------------------------------------------
 function go(pos) {
   const n = iterations().length;
+  const from = ui.pos;
   ui.pos = Math.max(0, Math.min(n - 1, pos));
   render();
+  if (Math.abs(ui.pos - from) === 1 && !ui.playing && !reducedMotion) animate(from);
 }
 
 function stop() {

@@ -24,7 +24,9 @@ function message(svg, text, w, h) {
 }
 
 // slice: {iteration, grid, loss, minimum}; path: the kept iterations up to the current one.
-export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = param) {
+// anim = {from, t}: partway (t from 0 to 1) from the kept iteration ``from`` to ``pos``; only the
+// marker moves, the numbers shown are those of ``pos``.
+export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = param, anim = null) {
   clearEl(svg);
   const { w, h } = svgSize(svg);
   const sym = lossSymbol(doc.trace.loss);
@@ -74,12 +76,19 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
   // the tangent at the current point: its slope is the gradient
   const g = it.gradients && param in it.gradients ? asNumber(entry(it.gradients[param], index)) : NaN;
   if (Number.isFinite(cur) && Number.isFinite(curLoss)) {
-    if (Number.isFinite(g)) {
+    let [px, py] = [xs(cur), ys(curLoss)];
+    if (anim && anim.t < 1) {
+      const was = its[anim.from];
+      const fx = xs(asNumber(entry(was.params[param], index)));
+      const fy = ys(asNumber(was.loss));
+      if (Number.isFinite(fx) && Number.isFinite(fy)) [px, py] = [fx + (px - fx) * anim.t, fy + (py - fy) * anim.t];
+    }
+    if (Number.isFinite(g) && !(anim && anim.t < 1)) {
       const half = 0.14 * (grid[grid.length - 1] - grid[0]);
       svgEl("line", { x1: xs(cur - half), y1: ys(curLoss - g * half), x2: xs(cur + half), y2: ys(curLoss + g * half),
         class: "tangent" }, plot);
     }
-    svgEl("circle", { cx: xs(cur), cy: ys(curLoss), r: 6, class: "current-point" }, plot);
+    svgEl("circle", { cx: px, cy: py, r: 6, class: "current-point" }, plot);
   }
   const slope = Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "";
   svgEl("text", { x: box.x, y: 13, class: "slope-label" }, svg, slope);
@@ -116,7 +125,7 @@ function snapshotIndex(iterations, k) {
   return best;
 }
 
-export function drawPredictions(svg, doc, pos) {
+export function drawPredictions(svg, doc, pos, anim = null) {
   clearEl(svg);
   const { w, h } = svgSize(svg);
   const it = doc.trace.iterations[pos];
@@ -141,7 +150,11 @@ export function drawPredictions(svg, doc, pos) {
   const p = doc.predictions;
   const grid = p.grid.map(asNumber);
   const i = snapshotIndex(p.iterations, it.iteration);
-  const now = p.curves[i].map(asNumber);
+  let now = p.curves[i].map(asNumber);
+  if (anim && anim.t < 1) {  // the green curve moves from where it was
+    const was = p.curves[snapshotIndex(p.iterations, doc.trace.iterations[anim.from].iteration)].map(asNumber);
+    now = now.map((v, j) => was[j] + (v - was[j]) * anim.t);
+  }
   const before = i > 0 ? p.curves[i - 1].map(asNumber) : null;
   const [lo, hi] = finiteRange(ysData.concat(now, before || []).filter((v) => Math.abs(v) < 1e6));
   const pad = (hi - lo) * 0.1;
