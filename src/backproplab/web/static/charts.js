@@ -105,7 +105,7 @@ export function curveNote(doc, param, slice) {
     const where = m.where === "outside" ? " (beyond this range)" : m.where === "edge" ? " (lowest at the range's edge)" : "";
     text = `★ true minimum ${param} = ${fmt(m.at)}${where}`;
   } else if (m && m.where === "none") text = `no lowest point: the loss keeps falling as ${param} moves`;
-  if (doc.trace.optimize.length > 1) text += ` · other parameters held at iteration ${slice.iteration}`;
+  if (doc.trace.optimize.length > 1) text += ` · others held at iteration ${slice.iteration}`;
   return text;
 }
 
