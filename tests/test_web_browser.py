@@ -150,6 +150,12 @@ def test_served_page(browser, server):
         keyboard(p)
         p.page.keyboard.press("Home")
         shared_url(browser, p)
+        # click a weight and type its starting value: the run is worked out again from there
+        p.page.click("g.edge-label[data-param=w3]")
+        p.page.fill("#derivation .start-edit input", "-1.0")
+        p.page.press("#derivation .start-edit input", "Enter")
+        p.wait_text("g.edge-label[data-param=w3]", "w3 = −1.00")
+        assert p.page.input_value("#optimize input.start[data-param=w3]") == "-1"
         assert p.errors == []
     finally:
         p.close()

@@ -286,6 +286,19 @@ function renderDerivation() {
   if (ui.view === "text") renderText(box, e.text);
   else if (ui.view === "latex") renderSource(box, e.latex);
   else renderLatex(box, e.latex);
+  startEditor(box, param);
+}
+
+// Clicking a weight also lets you type its starting value (the run is then worked out again).
+function startEditor(box, param) {
+  const header = document.querySelector(`#optimize input.start[data-param="${param}"]`);
+  if (!header || !served) return;
+  const p = htmlEl("p", { class: "start-edit" }, null);
+  const label = htmlEl("label", {}, p, `starting value of ${param} `);
+  const input = htmlEl("input", { type: "number", step: "any", class: "num", "aria-label": `starting value of ${param}` }, label);
+  input.value = header.value;
+  input.addEventListener("change", () => { header.value = input.value; changed(); });
+  box.insertBefore(p, box.firstChild);
 }
 
 async function fetchDetail(param, iteration, index = null) {
