@@ -95,6 +95,9 @@ def test_limits(client):
     assert r.status_code == 413 and "more than this page allows" in r.json()["error"]
     r = client.post("/api/lesson", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 400 and "not JSON" in r.json()["error"]
+    r = client.post("/api/lesson", content=b"[" * 100_000 + b"]" * 100_000,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "nests too deeply" in r.json()["error"]
     small = TestClient(create_app(allowed_hosts=HOSTS, limits=Limits(wall_seconds=1e-9)))
     r = small.post("/api/lesson", json={"min_step": 0, "max_steps": 3000})
     assert r.status_code == 413 and "took longer than" in r.json()["error"]

@@ -104,6 +104,8 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
             return json.loads(body.decode("utf-8")) if body else {}
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise LessonError("the request is not JSON; the page sends its settings as a JSON object") from None
+        except RecursionError:
+            raise LessonError("the request nests too deeply; the page sends a flat object of settings") from None
 
     async def heavy(fn: Callable[[], Any]) -> Response:
         if slots.locked():
@@ -118,6 +120,9 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
                 doc = await run_in_threadpool(locked)
             except (LessonError, ValueError, KeyError) as exc:
                 return error(exc)
+            except (ArithmeticError, MemoryError, RecursionError, RuntimeError) as exc:  # say it, keep serving
+                message = f"the server could not work this lesson out ({type(exc).__name__}: {exc})"
+                return JSONResponse({"error": message[:300]}, status_code=500, headers=SECURITY_HEADERS)
         return Response(lesson.to_json(doc), media_type="application/json", headers=SECURITY_HEADERS)
 
     async def page(request: Request) -> Response:
