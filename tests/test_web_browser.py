@@ -233,9 +233,9 @@ def test_hover_download_and_every_preset(browser, server, tmp_path):
 def test_screenshots(browser, server, tmp_path):
     out = SHOTS if os.environ.get("BACKPROPLAB_SCREENSHOTS") else tmp_path
     out.mkdir(parents=True, exist_ok=True)
-    p = Page(browser).open(server + "/#optimize=all&it=1&param=w1")
+    p = Page(browser).open(server + "/#it=1&param=b3")
     try:
-        p.wait_text("#derivation", "7.34")
+        p.wait_text("#derivation", "15.66")
         p.page.screenshot(path=str(out / "dosage-iteration-1.png"))
         p.page.keyboard.press("ArrowRight")
         p.wait_text("#derivation-title", "iteration 2")
@@ -244,6 +244,7 @@ def test_screenshots(browser, server, tmp_path):
         p.page.screenshot(path=str(out / "dosage-iteration-2.png"))
         p.page.keyboard.press("End")
         p.wait_text("#derivation", "working it out", present=False)
+        assert "b3 = 2.61" in p.text("#table h3")
         p.page.screenshot(path=str(out / "dosage-iteration-last.png"))
         m = Page(browser).open(server + "/#preset=moons&it=250&param=W2&entry=3,5")
         m.wait_text("#derivation", "working it out", present=False)
