@@ -67,7 +67,14 @@ def test_explanation_is_the_explainers_and_its_value_matches_central_differences
     assert e["value"] == pytest.approx(slope(START, "w1"), rel=1e-6)
     assert round(e["value"], 2) == 7.34 and "7.34" in e["text"] and "7.34" in e["latex"]
     assert "\\frac{\\partial \\mathrm{SSR}}{\\partial w_{1}}" in e["latex"]
-    # every parameter at every kept iteration, each the gradient the trace recorded
+    # within the size budget: every parameter at the first ten iterations and the last, then spread out
+    last = str(dosage_all["trace"]["iterations"][-1]["iteration"])
+    for name in START:
+        assert {str(k) for k in range(1, 11)} | {last} <= set(dosage_all["explanations"][name])
+    size = sum(len(e["latex"]) + len(e["text"]) for d in dosage_all["explanations"].values() for e in d.values())
+    assert size < lesson.EXPLAIN_BUDGET + 7 * 6000
+    assert not dosage_all["explanations_complete"] and len(dosage_all["trace"]["iterations"]) > 200
+    # each one the gradient the trace recorded
     for it in dosage_all["trace"]["iterations"][:4]:
         for name in START:
             got = dosage_all["explanations"][name][str(it["iteration"])]["value"]

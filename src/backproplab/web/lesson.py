@@ -329,6 +329,20 @@ def _curve_iterations(trace: Trace, keep: list[int], most: int) -> list[int]:
     return _snapshots(keep, most)
 
 
+def _explanation_order(keep: list[int], head: int = 10) -> list[int]:
+    """Which iterations to work out first while the budget lasts: the first few, the last, then
+    ever finer spread over the rest (halving the gaps), so a long run is covered from end to end."""
+    order = keep[:head] + keep[-1:]
+    rest = keep[head:-1]
+    step = max(1, len(rest) // 2)
+    while rest and step >= 1:
+        order += [k for k in rest[::step] if k not in order]
+        if step == 1:
+            break
+        step //= 2
+    return list(dict.fromkeys(order))
+
+
 def build(settings: Settings, *, limits: Limits = LIMITS, everything: bool = False) -> dict[str, Any]:
     """The lesson document for ``settings``.
 
@@ -358,7 +372,7 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
             index = (0,) * job.net.parameter(name).data.ndim
             curves[curve_key(name, index)] = [curve(job, trace, name, k, index)
                                               for k in _curve_iterations(trace, keep, 4 if everything else 1)]
-        order = keep if everything else [0]
+        order = _explanation_order(keep) if everything else [0]
         which = names if everything else trace.optimize
         used = 0
         for k in order:
