@@ -14,7 +14,8 @@ from backproplab.web import lesson
 from backproplab.web.server import static_dir
 from backproplab.web.settings import Settings
 
-MODULES = ("format.js", "draw.js", "network.js", "charts.js", "derivation.js", "table.js", "state.js", "app.js")
+MODULES = ("format.js", "draw.js", "network.js", "charts.js", "derivation.js", "table.js", "state.js", "own.js",
+           "app.js")
 IMPORT = re.compile(r"^import .*?;\s*$", re.M)
 
 

@@ -7,6 +7,7 @@ import { drawLossCurve, drawPredictions, drawLossHistory, curveNote } from "./ch
 import { renderLatex, renderText, renderSource } from "./derivation.js";
 import { renderTable } from "./table.js";
 import { readHash, writeHash } from "./state.js";
+import { wireOwn } from "./own.js";
 
 const $ = (id) => document.getElementById(id);
 const embedded = $("lesson-document");
@@ -421,50 +422,16 @@ function wire() {
   });
   window.addEventListener("resize", () => render());
   window.addEventListener("hashchange", () => window.location.reload());  // a link typed or pasted in
-  wireOwn();
-}
-
-function wireOwn() {
-  $("own").addEventListener("click", () => {
-    $("own-panel").hidden = false;
-    if (!$("spec-text").value) $("spec-text").value = ui.doc.source.spec_text;
-    $("spec-text").focus();
-  });
-  $("close-own").addEventListener("click", () => { $("own-panel").hidden = true; });
-  for (const [input, target] of [["spec-file", "spec-text"], ["csv-file", "csv-text"]]) {
-    $(input).addEventListener("change", async () => {
-      const f = $(input).files[0];
-      if (f) $(target).value = await f.text();
-    });
-  }
-  $("run-spec").addEventListener("click", async () => {
-    $("spec-error").textContent = "";
-    if (!served) {
-      $("spec-error").textContent = "This file holds one run and has no server to work out a new one; run " +
-        "'backproplab serve' (or 'backproplab run FILE.toml' on the downloaded spec).";
-      return;
-    }
-    const custom = { spec_text: $("spec-text").value, csv_text: $("csv-text").value || null };
-    try {
-      const doc = await post("/api/lesson", custom);
+  wireOwn({
+    served, post, doc: () => ui.doc,
+    loadCustom: (doc, custom) => {
       ui.custom = custom;
       ui.settings = { spec_text: custom.spec_text, csv_text: custom.csv_text };
-      $("own-panel").hidden = true;
       load(doc);
-    } catch (err) {
-      $("spec-error").textContent = err.message;
-    }
-  });
-  $("download-spec").addEventListener("click", () => {
-    const text = $("own-panel").hidden || !$("spec-text").value ? ui.doc.source.spec_text : $("spec-text").value;
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([text], { type: "application/toml" }));
-    a.download = `${ui.doc.source.name || "lesson"}.toml`;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
+    },
   });
 }
+
 
 function settingsFromHash(h) {
   const s = {};
