@@ -186,9 +186,13 @@ def hosts_for(host: str) -> list[str]:
     names = list(LOOPBACK)
     if host not in names:
         names.append(host)
-    if host in ("0.0.0.0", "::"):
+    if host in ("0.0.0.0", "::"):  # every address of this machine: its names and its own IP addresses
         names += [socket.gethostname(), socket.getfqdn()]
-    return names
+        try:
+            names += socket.gethostbyname_ex(socket.gethostname())[2]
+        except OSError:
+            pass
+    return list(dict.fromkeys(names))
 
 
 def bind(host: str, port: int) -> socket.socket:
