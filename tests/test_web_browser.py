@@ -94,6 +94,7 @@ def steps_and_derivation(p: Page) -> None:
     row = p.text("table.steps tbody tr")
     assert re.search(r"b3\s+2\.44\s+−", row), row
     p.page.keyboard.press("Home")
+    assert "new b3 = old b3 − step size = 0 − (−1.57) = 1.57" in p.text("pre.cli-lines")
     p.page.click("g.edge-label[data-param=w1]")
     p.wait_text("#derivation", "7.34")
     assert "dSSR/dw1 at iteration 1" in p.text("#derivation-title")

@@ -49,6 +49,20 @@ def test_export_of_a_spec_file_with_its_csv(capsys, tmp_path):
     assert round(doc["trace"]["final"]["params"]["b3"], 2) == 2.61
 
 
+def test_the_pages_step_lines_are_the_demos(capsys):
+    from backproplab.web import lesson
+    from backproplab.web.settings import Settings
+
+    code, out, _ = cli(capsys, "demo", "statquest", "--optimize", "w3,b3")
+    assert code == 0
+    doc = lesson.build(Settings(optimize=["w3", "b3"]))
+    printed = [line.strip() for line in out.splitlines()]
+    assert doc["cli_lines"]["1"] and all(line.strip() in printed for line in doc["cli_lines"]["1"])
+    d = lesson.detail(Settings(optimize=["w3", "b3"]), "w3", 2)
+    second = out.split("Iteration 2")[1].split("Iteration 3")[0]
+    assert all(line.strip() in second for line in d["cli_lines"])
+
+
 def test_mistakes_are_one_line(capsys, tmp_path):
     assert_clean_error(capsys, ["export", "statquset", "-o", str(tmp_path / "x.html")], "statquest")
     assert_clean_error(capsys, ["export", str(tmp_path / "none.toml"), "-o", str(tmp_path / "x.html")],

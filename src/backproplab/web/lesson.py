@@ -20,6 +20,7 @@ import numpy as np
 from backproplab import plots
 from backproplab.explain import explain
 from backproplab.losses import get_loss
+from backproplab.report import step_lines
 from backproplab.tensor import Tensor
 from backproplab.trace import Trace, scalar, to_json_value
 from backproplab.web.network import network_of
@@ -29,6 +30,7 @@ from backproplab.web.settings import LIMITS, Job, LessonError, Limits, Settings,
 VERSION = 1
 TRACE_BUDGET = 900_000  # bytes of trace iterations kept in a document
 EXPLAIN_BUDGET = 600_000  # bytes of worked gradients an exported document holds
+CLI_LINES = 1000  # iterations whose printed step lines an exported document holds
 CURVE_PARAMS = 8  # loss curves for at most this many optimized single-number parameters
 
 
@@ -145,6 +147,11 @@ def _curve_iterations(trace: Trace, keep: list[int], most: int) -> list[int]:
     return snapshots(keep, most)
 
 
+def cli_lines(trace: Trace, k: int) -> list[str]:
+    """Iteration k's gradient → step size → new value, exactly as ``backproplab demo`` prints them."""
+    return step_lines(trace, trace.iterations[k], 2)
+
+
 def _explanation_order(keep: list[int], head: int = 10) -> list[int]:
     """Which iterations to work out first while the budget lasts: the first few, the last, then
     ever finer spread over the rest (halving the gaps), so a long run is covered from end to end."""
@@ -215,6 +222,7 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
         "losses": [to_json_value(v) for v in trace.losses()],
         "network": network_of(job),
         "explanations": explanations,
+        "cli_lines": {str(k + 1): cli_lines(trace, k) for k in (keep[:CLI_LINES] if everything else keep[:1])},
         "explanations_complete": everything and all(
             str(k + 1) in explanations[n] for n in names for k in keep),
         "curves": curves,
@@ -241,7 +249,7 @@ def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job,
     n = len(trace.iterations)
     if not 1 <= iteration <= n:
         raise LessonError(f"iteration {iteration} is not in this run; choose 1 to {n}", 404)
-    out: dict[str, Any] = {"param": param, "iteration": iteration,
+    out: dict[str, Any] = {"param": param, "iteration": iteration, "cli_lines": cli_lines(trace, iteration - 1),
                            "explanation": explanation(job, trace, param, iteration - 1)}
     shape = job.net.parameter(param).data.shape
     if index is not None and (len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape))):

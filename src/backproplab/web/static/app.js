@@ -310,6 +310,7 @@ async function fetchDetail(param, iteration, index = null) {
     const d = await post("/api/detail", { settings: ui.settings || {}, param, iteration, index });
     const doc = ui.doc;
     (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
+    (doc.cli_lines = doc.cli_lines || {})[String(iteration)] = d.cli_lines;
     if (d.curve) {
       const list = (doc.curves[d.curve_key] = doc.curves[d.curve_key] || []);
       if (!list.some((s) => s.iteration === d.curve.iteration)) list.push(d.curve);

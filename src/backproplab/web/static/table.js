@@ -60,6 +60,8 @@ export function renderTable(container, doc, pos) {
     ? `gradient = d${sym}/dθ; step size = gradient × ${String(trace.learning_rate).replace("-", "−")} (the learning rate); new value = value − step size`
     : `gradient = d${sym}/dθ; ${trace.optimizer === "adam" ? "Adam" : "SGD"}'s step size comes from its running averages; new value = value − step size`;
   htmlEl("p", { class: "rule" }, right, rule);
+  const printed = (doc.cli_lines || {})[String(it.iteration)];
+  if (printed) htmlEl("pre", { class: "cli-lines", "aria-label": "as the command line prints it" }, container, printed.join("\n"));
 }
 
 export function stoppedText(doc) {
