@@ -63,6 +63,22 @@ def test_the_pages_step_lines_are_the_demos(capsys):
     assert all(line.strip() in second for line in d["cli_lines"])
 
 
+def test_the_downloaded_spec_reproduces_the_run(capsys, tmp_path):
+    """What the page's "download spec" saves: 'backproplab run' on it gives the page's trace."""
+    from backproplab.web import lesson
+    from backproplab.web.settings import Settings
+
+    doc = lesson.build(Settings(optimize=["w3", "b3"], lr=0.05, start={"w3": -1.0}, max_steps=40))
+    path = tmp_path / "downloaded.toml"
+    path.write_text(doc["source"]["spec_text"], encoding="utf-8")
+    code, out, err = cli(capsys, "run", str(path), "--json")
+    assert code == 0, err
+    run = json.loads(out)
+    assert run["optimize"] == ["w3", "b3"] and run["learning_rate"] == 0.05
+    assert [it["params"] for it in run["iterations"]] == [it["params"] for it in doc["trace"]["iterations"]]
+    assert run["iterations"][0]["params"]["w3"] == -1.0
+
+
 def test_mistakes_are_one_line(capsys, tmp_path):
     assert_clean_error(capsys, ["export", "statquset", "-o", str(tmp_path / "x.html")], "statquest")
     assert_clean_error(capsys, ["export", str(tmp_path / "none.toml"), "-o", str(tmp_path / "x.html")],
