@@ -169,6 +169,10 @@ def test_served_steps_and_derivation_with_optimize_all(browser, server):
             assert box.is_checked()
         p.page.click("g.edge-label[data-param=w1]")
         p.wait_text("#derivation", "7.34")
+        p.page.click("table.steps tr[data-param=w4]")  # a row of the table selects it everywhere
+        p.wait_text("#derivation-title", "dSSR/dw4")
+        assert p.page.input_value("#param") == "w4"
+        assert "selected" in p.page.get_attribute("g.edge-label[data-param=w4]", "class")
         # the default run (b3 only): three steps reach 2.44
         q = Page(browser).open(server + "/")
         steps_and_derivation(q)

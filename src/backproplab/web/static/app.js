@@ -219,6 +219,7 @@ function render() {
   renderTable($("table"), doc, ui.pos);
   for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
     tr.classList.toggle("selected", tr.dataset.param === param);
+    tr.addEventListener("click", () => select(tr.dataset.param, null));  // selects it everywhere
   }
   drawLossHistory($("history"), doc, ui.pos, ui.log);
   renderDerivation();
