@@ -91,7 +91,11 @@ def test_serve_starts_and_stops_cleanly_on_ctrl_c():
     proc = subprocess.Popen([sys.executable, "-m", "backproplab", "serve", "--port", "0", "--no-browser"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stderr.readline()
+        line = ""
+        for _ in range(50):  # skip anything printed before the server says where it is
+            line = proc.stderr.readline()
+            if line.startswith("serving") or not line:
+                break
         assert re.match(r"serving the lesson at http://127\.0\.0\.1:\d+/ \(Ctrl-C stops it\)", line), line
         import httpx
 
