@@ -1,4 +1,4 @@
-"""Optimizers, after ``torch.optim``, and a ``fit`` loop that records every step.
+"""Optimizers, after ``torch.optim``: the update rules (the loop that runs them is in ``loop``).
 
 ``GradientDescent`` is the textbook rule the worked example uses:
 step size = gradient × learning rate, new value = old value − step size,
@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from backproplab.autodiff import compile, where_not_finite
-from backproplab.losses import get_loss
+from backproplab import loop
 from backproplab.nn import Module
-from backproplab.tensor import Tensor, no_grad
-from backproplab.trace import Final, Iteration, Trace, exact
+from backproplab.tensor import Tensor
+from backproplab.trace import Iteration, Trace
 
 IN_PLACE_FROM = 256  # parameters with more entries than this are updated in place
-GROWTH_LIMIT = 20  # a loss that grows this many steps in a row has diverged
 
 
 def check_learning_rate(lr: Any) -> float:
@@ -42,7 +40,7 @@ class Optimizer(ABC):
     scalar_rule = False  # True where delta() is exactly gradient × lr (then single numbers take a fast path)
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        self.params: list[Tensor] = list(params)
+        self.params: list[Tensor] = loop.distinct(params)  # each parameter once, as torch.optim warns
         if not self.params:
             raise ValueError("the optimizer got no parameters to train")
         for p in self.params:
@@ -91,25 +89,6 @@ class Optimizer(ABC):
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
         """How far parameter ``i`` moves down, given its gradient."""
 
-    def _diverged(self, step: int, value: Tensor, params: dict[str, Tensor], run: Any, trace: Trace,
-                  growing: int) -> str:
-        """Run backward; say why the run must stop ('' if it need not), naming the step, parameter and op."""
-        advice = f"try a smaller learning rate, such as {self.lr / 10:g}"
-        if not np.all(np.isfinite(value.data)):
-            where = where_not_finite(run.tape) if run.tape is not None else "the loss"
-            return f"step {step}: the loss became {float(value.data)}; it first went wrong in {where}; {advice}"
-        if growing >= GROWTH_LIMIT:
-            first = trace.iterations[-GROWTH_LIMIT].loss
-            return (f"step {step}: the loss grew for {GROWTH_LIMIT} steps in a row (from {first:.4g} to "
-                    f"{float(value.data):.4g}); {advice}")
-        grads = run.backward()
-        for name, p in params.items():
-            if p.grad is not None and not np.all(np.isfinite(p.grad)):
-                kind = "NaN" if np.any(np.isnan(p.grad)) else "infinite"
-                return (f"step {step}: the gradient of {name} became {kind}; it first went wrong in "
-                        f"{where_not_finite(run.tape, grads)}; {advice}")
-        return ""
-
     def fit(
         self,
         model: Module | Callable[[Tensor], Tensor],
@@ -119,91 +98,12 @@ class Optimizer(ABC):
         max_steps: int | None = None,
         min_step: float | None = None,
         callback: Callable[[Iteration], None] | None = None,
+        scheduler: Any = None,
+        keep_every: int = 1,
     ) -> Trace:
-        """Train ``model`` on (x, y) and return the :class:`Trace` of every step.
-
-        Parameters that this optimizer does not train are frozen for the run, so no work
-        is spent on their gradients; their ``requires_grad`` is restored afterwards.
-        """
-        max_steps = self.max_steps if max_steps is None else int(max_steps)
-        min_step = self.min_step if min_step is None else float(min_step)
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
-        if not min_step >= 0:
-            raise ValueError(f"min_step must be zero or more, got {min_step}")
-        loss_fn = get_loss(loss)
-        loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
-        all_named = _named(model, self.params)
-        mine = {id(p) for p in self.params}
-        optimized = {n: p for n, p in all_named.items() if id(p) in mine}  # in the model's order
-        names = list(optimized)
-        name_of = {id(p): n for n, p in optimized.items()}
-        x_t = x if isinstance(x, Tensor) else Tensor(x, name="x", dtype=self.params[0].dtype)
-        y_t = y if isinstance(y, Tensor) else Tensor(y, name="y", dtype=self.params[0].dtype)
-
-        trace = Trace(loss=loss_name, learning_rate=self.lr, optimize=names, optimizer=self.name,
-                      inputs=exact(x_t.data), targets=exact(y_t.data))
-        saved = {id(p): p.requires_grad for p in all_named.values()}
-        for p in all_named.values():
-            p.requires_grad = id(p) in mine
-        stopped_by, message = "max_steps", ""
-        made: dict[str, Tensor] = {}
-
-        def loss_value() -> Tensor:
-            made["prediction"] = model(x_t)
-            return loss_fn(made["prediction"], y_t)
-
-        run = compile(loss_value)  # the graph is recorded once and replayed: same numbers, less work
-        growing = 0
-        try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
-                for step in range(max_steps):
-                    self.zero_grad()
-                    value = run.forward()
-                    prediction = made["prediction"]
-                    problem = self._diverged(step, value, optimized, run, trace, growing)
-                    if problem:
-                        stopped_by, message = "diverged", problem
-                        break
-                    growing = growing + 1 if trace.iterations and float(value.data) > trace.iterations[-1].loss else 0
-                    before = {n: exact(p.data) for n, p in all_named.items()}
-                    grads = {n: exact(p.grad) for n, p in optimized.items()}
-                    deltas = self.step()  # in the optimizer's order, which may differ from the model's
-                    steps = {name_of[id(p)]: exact(d) for p, d in zip(self.params, deltas)}
-                    it = Iteration(
-                        step=step, params=before, predictions=exact(prediction.data), loss=float(value.data),
-                        gradients=grads, step_sizes={n: steps[n] for n in names},
-                    )
-                    trace.iterations.append(it)
-                    if callback is not None:
-                        callback(it)
-                    if all(float(np.max(np.abs(d))) < min_step for d in deltas):
-                        stopped_by = "min_step"
-                        break
-                with no_grad():
-                    prediction = model(x_t)
-                    final_loss = float(loss_fn(prediction, y_t).data)
-        finally:
-            for p in all_named.values():
-                p.requires_grad = saved[id(p)]
-        trace.final = Final(
-            params={n: exact(p.data) for n, p in all_named.items()}, loss=final_loss,
-            steps=len(trace.iterations), converged=stopped_by == "min_step", stopped_by=stopped_by,
-            predictions=exact(prediction.data), message=message,
-        )
-        return trace
-
-
-def _named(model: Any, params: Sequence[Tensor]) -> dict[str, Tensor]:
-    """Every parameter of the model by name (the optimizer's own, if the model has none)."""
-    if isinstance(model, Module):
-        named: dict[str, Tensor] = dict(model.named_parameters())
-    else:
-        named = {}
-    for i, p in enumerate(params):
-        if all(q is not p for q in named.values()):
-            named[p.name or f"param{i}"] = p
-    return named
+        """Train ``model`` on (x, y) and return the :class:`Trace` of every step (see :func:`loop.fit`)."""
+        return loop.fit(self, model, x, y, loss=loss, max_steps=max_steps, min_step=min_step, callback=callback,
+                        scheduler=scheduler, keep_every=keep_every)
 
 
 class GradientDescent(Optimizer):

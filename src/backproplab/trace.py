@@ -1,21 +1,31 @@
 """What a training run did, step by step: the record every report, plot and explanation reads.
 
 Values are kept exact (floats, or arrays for matrix parameters); rounding happens only
-when something is displayed. Traces are saved as JSON, never pickled.
+when something is displayed. A run of many steps is stored compactly, one array per
+parameter with a row per iteration (see :class:`Iterations`), so memory grows by the
+numbers themselves and not by Python objects. Traces are saved as JSON, never pickled,
+and written iteration by iteration; :meth:`Trace.from_json` is the one loader and checks
+every field (see ``trace_json``).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, overload
 
 import numpy as np
 
 from backproplab.display import trace_html, trace_repr
+from backproplab.trace_json import TraceError, check_iteration, check_trace, parse_json
+
+__all__ = ["Final", "Iteration", "Iterations", "Trace", "TraceError", "exact", "scalar", "to_json_value"]
 
 Value = Any  # a float for a scalar parameter, an ndarray otherwise
+CHUNK_BYTES = 1 << 20  # rows are stored in blocks of about this size, so growing never copies
 
 
 def exact(value: Any) -> Value:
@@ -33,6 +43,8 @@ def scalar(value: Any) -> float | None:
 def to_json_value(value: Value) -> Any:
     """Plain JSON types; NaN becomes null and infinities "Infinity"/"-Infinity" (strict JSON)."""
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and np.all(np.isfinite(value)):
+            return value.tolist()  # the common case: no element needs a second look
         value = value.tolist()
     if isinstance(value, dict):
         return {k: to_json_value(v) for k, v in value.items()}
@@ -45,34 +57,29 @@ def to_json_value(value: Value) -> Any:
     return value
 
 
-def _number(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_number(v) for v in value]
-    return float("nan") if value is None else float(value)
-
-
-def _from_json_value(value: Any) -> Value:
-    value = _number(value)
-    return np.asarray(value, dtype=np.float64) if isinstance(value, list) else value
-
-
 @dataclass
 class Iteration:
     """One step: the state before the update, and the update itself."""
 
-    step: int
+    step: int  # 0-based; people see iteration step + 1
     params: dict[str, Value]  # every parameter, before the update
     predictions: Value
     loss: float
     gradients: dict[str, Value]  # of the optimized parameters
     step_sizes: dict[str, Value]  # old − new, so new = old − step size
+    lr: float | None = None  # the learning rate this step used (a scheduler may change it)
+
+    @property
+    def iteration(self) -> int:
+        """The 1-based number people see."""
+        return self.step + 1
 
     def new_value(self, name: str) -> Value:
         """The parameter's value after this step."""
         return self.params[name] - self.step_sizes[name]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "step": self.step,
             "iteration": self.step + 1,  # as people count them: iteration 1 is the starting values
             "params": to_json_value(self.params),
@@ -81,17 +88,151 @@ class Iteration:
             "gradients": to_json_value(self.gradients),
             "step_sizes": to_json_value(self.step_sizes),
         }
+        if self.lr is not None:
+            d["lr"] = to_json_value(self.lr)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Iteration:
-        return cls(
-            step=int(d["step"]),
-            params={k: _from_json_value(v) for k, v in d["params"].items()},
-            predictions=_from_json_value(d["predictions"]),
-            loss=_from_json_value(d["loss"]),
-            gradients={k: _from_json_value(v) for k, v in d["gradients"].items()},
-            step_sizes={k: _from_json_value(v) for k, v in d["step_sizes"].items()},
+        return cls(**check_iteration(d, "iteration"))
+
+
+class _Column:
+    """One value per row (a number, or an array of a fixed shape), in blocks that are never copied."""
+
+    def __init__(self, sample: Value) -> None:
+        arr = np.asarray(sample)
+        self.shape = arr.shape
+        self.dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+        self.rows_per_chunk = max(16, CHUNK_BYTES // max(1, self.dtype.itemsize * max(1, arr.size)))
+        self.chunks: list[np.ndarray] = []
+        self.n = 0
+
+    def fits(self, value: Value) -> bool:
+        if value is None or isinstance(value, (str, bool, dict)):
+            return False
+        return np.shape(value) == self.shape
+
+    def append(self, value: Value) -> None:
+        k = self.n % self.rows_per_chunk
+        if k == 0:
+            self.chunks.append(np.empty((self.rows_per_chunk, *self.shape), dtype=self.dtype))
+        self.chunks[-1][k] = value
+        self.n += 1
+
+    def get(self, i: int) -> Value:
+        row = self.chunks[i // self.rows_per_chunk][i % self.rows_per_chunk]
+        if not self.shape:
+            return float(row)
+        view = row.view()
+        view.flags.writeable = False  # the record of the run: read it, copy it to change it
+        return view
+
+    def all(self) -> np.ndarray:
+        """Every row as one new array."""
+        if not self.chunks:
+            return np.empty((0, *self.shape), dtype=self.dtype)
+        return np.concatenate(self.chunks)[: self.n]
+
+
+class Iterations(Sequence):
+    """The iterations of a run as a sequence of :class:`Iteration`, stored column by column.
+
+    Each item is made on demand from the stored rows, so ``trace.iterations[k].params["b3"]``
+    works as on a list while a long run costs only its numbers. Iterations that do not share
+    one layout (other names or shapes) are kept as objects instead.
+    """
+
+    def __init__(self, items: Sequence[Iteration] = ()) -> None:
+        self._objects: list[Iteration] | None = None
+        self._names: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
+        self._cols: dict[str, _Column] = {}
+        self._n = 0
+        for it in items:
+            self.append(it)
+
+    def __len__(self) -> int:
+        return len(self._objects) if self._objects is not None else self._n
+
+    @overload
+    def __getitem__(self, k: int) -> Iteration: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[Iteration]: ...
+
+    def __getitem__(self, k: int | slice) -> Iteration | list[Iteration]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        n = len(self)
+        i = int(k) + n if k < 0 else int(k)
+        if not 0 <= i < n:
+            raise IndexError(f"iteration index {k} out of range for a trace of {n} iteration(s)")
+        if self._objects is not None:
+            return self._objects[i]
+        pn, gn, sn = self._names or ((), (), ())
+        c = self._cols
+        lr = c["lr"].get(i)
+        return Iteration(
+            step=int(c["step"].get(i)), params={n: c["p:" + n].get(i) for n in pn},
+            predictions=c["predictions"].get(i), loss=c["loss"].get(i),
+            gradients={n: c["g:" + n].get(i) for n in gn}, step_sizes={n: c["s:" + n].get(i) for n in sn},
+            lr=None if math.isnan(lr) else lr,
         )
+
+    def __iter__(self) -> Iterator[Iteration]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} iteration(s)>"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Iterations, list)):
+            return len(self) == len(other) and all(
+                json.dumps(a.to_dict()) == json.dumps(b.to_dict()) for a, b in zip(self, other))
+        return NotImplemented
+
+    def record(self, step: int, params: dict[str, Value], predictions: Value, loss: float,
+               gradients: dict[str, Value], step_sizes: dict[str, Value], lr: float | None = None) -> None:
+        """Store one iteration's numbers (copied into the columns; no Iteration object is made)."""
+        names = (tuple(params), tuple(gradients), tuple(step_sizes))
+        row = {"step": step, "loss": loss, "lr": math.nan if lr is None else lr, "predictions": predictions}
+        row.update({"p:" + n: v for n, v in params.items()})
+        row.update({"g:" + n: v for n, v in gradients.items()})
+        row.update({"s:" + n: v for n, v in step_sizes.items()})
+        if self._objects is None and self._n == 0:
+            try:
+                self._cols = {key: _Column(v) for key, v in row.items()}
+                self._names = names
+            except (TypeError, ValueError):
+                self._objects = []
+        if self._objects is None and (names != self._names or not all(
+                c.fits(row[key]) for key, c in self._cols.items())):
+            self._objects = list(self)  # another layout: keep objects from here on
+        if self._objects is not None:
+            self._objects.append(Iteration(step, dict(params), predictions, loss, dict(gradients),
+                                           dict(step_sizes), lr))
+            return
+        for key, c in self._cols.items():
+            c.append(row[key])
+        self._n += 1
+
+    def append(self, it: Iteration) -> None:
+        self.record(it.step, it.params, it.predictions, it.loss, it.gradients, it.step_sizes, it.lr)
+
+    def column(self, kind: str, name: str = "") -> list[Value]:
+        """Every iteration's value of one field (``"loss"``, or ``"params"`` and a name) as a list."""
+        if self._objects is not None:
+            if kind in ("params", "gradients", "step_sizes"):
+                return [getattr(it, kind)[name] for it in self._objects]
+            return [getattr(it, kind) for it in self._objects]
+        key = {"params": "p:", "gradients": "g:", "step_sizes": "s:"}.get(kind, "") + (name or kind)
+        if self._n == 0:
+            return []
+        if key not in self._cols:
+            raise KeyError(name or kind)
+        c = self._cols[key]
+        return c.all().tolist() if not c.shape else [c.get(i) for i in range(self._n)]
 
 
 @dataclass
@@ -102,7 +243,7 @@ class Final:
     loss: float
     steps: int
     converged: bool
-    stopped_by: str  # "min_step", "max_steps" or "diverged"
+    stopped_by: str  # "min_step", "max_steps", "diverged" or "interrupted"
     predictions: Value = None
     message: str = ""
 
@@ -123,59 +264,82 @@ class Final:
 
 @dataclass
 class Trace:
-    """A whole run: settings, one :class:`Iteration` per step, and the :class:`Final` state."""
+    """A whole run: settings, one :class:`Iteration` per recorded step, and the :class:`Final` state.
+
+    With ``keep_every`` k > 1 only every k-th iteration (and the last) was recorded; each
+    recorded iteration's ``step`` says which one it is.
+    """
 
     loss: str
     learning_rate: float
     optimize: list[str]
     optimizer: str = "gradient_descent"
-    iterations: list[Iteration] = field(default_factory=list)
+    iterations: Iterations = field(default_factory=Iterations)
     final: Final | None = None
     inputs: Value = None  # the x the run was fitted on (kept for plots)
     targets: Value = None
+    keep_every: int = 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        if not isinstance(self.iterations, Iterations):
+            self.iterations = Iterations(self.iterations)
+
+    def _head(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "loss": self.loss,
             "learning_rate": self.learning_rate,
             "optimize": list(self.optimize),
             "optimizer": self.optimizer,
-            "iterations": [it.to_dict() for it in self.iterations],
-            "final": self.final.to_dict() if self.final else None,
         }
+        if self.keep_every != 1:
+            d["keep_every"] = self.keep_every
+        return d
+
+    def _tail(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"final": self.final.to_dict() if self.final else None}
         if self.inputs is not None:
             d["data"] = {"x": to_json_value(self.inputs), "y": to_json_value(self.targets)}
         return d
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**self._head(), "iterations": [it.to_dict() for it in self.iterations], **self._tail()}
+
+    def write_json(self, out: IO[str], indent: int | None = None) -> None:
+        """Write the trace as JSON, one iteration at a time (a long run never becomes one string).
+
+        Without ``indent`` the text is exactly ``json.dumps(trace.to_dict())``; with it, each
+        field and each iteration is on a line of its own.
+        """
+        nl, pad = ("\n", " " * indent) if indent is not None else ("", "")
+        sep = "," + nl if indent is not None else ", "
+
+        def fields(d: dict[str, Any]) -> str:
+            return sep.join(f"{pad}{json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in d.items())
+
+        out.write("{" + nl + fields(self._head()) + sep + f'{pad}"iterations": [' + nl)
+        for i, it in enumerate(self.iterations):
+            if i:
+                out.write(sep)
+            out.write(pad * 2 + json.dumps(it.to_dict(), allow_nan=False))
+        out.write(nl + pad + "]" + sep + fields(self._tail()) + nl + "}")
+
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        buf = io.StringIO()
+        self.write_json(buf, indent)
+        return buf.getvalue()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trace:
-        f = d.get("final")
-        data = d.get("data") or {}
-        return cls(
-            loss=d["loss"],
-            learning_rate=float(d["learning_rate"]),
-            optimize=list(d["optimize"]),
-            optimizer=d.get("optimizer", "gradient_descent"),
-            iterations=[Iteration.from_dict(it) for it in d["iterations"]],
-            final=Final(
-                params={k: _from_json_value(v) for k, v in f["params"].items()},
-                loss=_from_json_value(f["loss"]),
-                steps=int(f["steps"]),
-                converged=bool(f["converged"]),
-                stopped_by=f["stopped_by"],
-                predictions=_from_json_value(f["predictions"]) if "predictions" in f else None,
-                message=f.get("message", ""),
-            ) if f else None,
-            inputs=_from_json_value(data["x"]) if "x" in data else None,
-            targets=_from_json_value(data["y"]) if "y" in data else None,
-        )
+        """A trace from its JSON form, every field checked; a :class:`TraceError` names the first bad one."""
+        d = check_trace(d)
+        final = d.pop("final")
+        return cls(iterations=Iterations([Iteration(**it) for it in d.pop("iterations")]),
+                   final=Final(**final) if final is not None else None, **d)
 
     @classmethod
-    def from_json(cls, text: str) -> Trace:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes) -> Trace:
+        """The one loader for saved traces: a :class:`TraceError` (a ValueError) names any bad field."""
+        return cls.from_dict(parse_json(text))
 
     def __repr__(self) -> str:
         return trace_repr(self)
@@ -185,7 +349,7 @@ class Trace:
 
     def values(self, name: str) -> list[Value]:
         """The parameter's value at each iteration, then its final value: the descent path."""
-        return [it.params[name] for it in self.iterations] + ([self.final.params[name]] if self.final else [])
+        return self.iterations.column("params", name) + ([self.final.params[name]] if self.final else [])
 
     def losses(self) -> list[float]:
-        return [it.loss for it in self.iterations] + ([self.final.loss] if self.final else [])
+        return self.iterations.column("loss") + ([self.final.loss] if self.final else [])
