@@ -87,6 +87,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="stop after N steps (default: as the example says; 1000 for statquest)")
     p.add_argument("--min-step", type=non_negative_float, default=None, metavar="SIZE",
                    help="stop once every |step size| is below SIZE (default: as the example says; 0.0001)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines or notes on stderr")
 
 
 def add_display_options(p: argparse.ArgumentParser) -> None:
@@ -113,6 +114,11 @@ def add_run_outputs(p: argparse.ArgumentParser) -> None:
                    "computation graph) into DIR as PNG")
     p.add_argument("--svg", action="store_true", help="with --plot, write SVG copies too")
     p.add_argument("--save", metavar="FILE", default=None, help="also write the run (the trace) to FILE as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="with --save, overwrite FILE even if it is not a saved trace")
+    p.add_argument("--keep-every", type=positive_int, default=None, metavar="K",
+                   help="record every K-th iteration and the last (default: all of a run up to 10,000 steps, "
+                   "evenly thinned to at most 10,000 beyond, so memory stays flat)")
 
 
 SOURCE_HELP = f"a built-in example ({', '.join(PRESETS)}) or the path of a .toml spec file"

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backproplab import figures
+from backproplab import figures, output
 from backproplab.explain import explain, forward_table
 from backproplab.explain.document import Block
 from backproplab.explain.node import explain_node, graph_nodes
@@ -26,6 +30,7 @@ from backproplab.explain.run import explain_run
 from backproplab.explain.steps import adam_moments, method_name
 from backproplab.graph import to_dot, write_graph
 from backproplab.limits import allowing
+from backproplab.loop import Interrupted
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
 from backproplab.presets import PRESETS, Preset
@@ -35,6 +40,8 @@ from backproplab.tensor import Tensor
 from backproplab.trace import Trace
 
 PROGRESS_FROM = 200  # show a progress bar for runs allowed this many steps or more
+PROGRESS_SECONDS = 5.0  # without a terminal, a progress line this often
+KEEP_AT_MOST = 10_000  # a longer run keeps every k-th iteration by default, so memory stays flat
 
 
 class UsageError(Exception):
@@ -125,18 +132,52 @@ def load_job(source: str, args: argparse.Namespace) -> Job:
     raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
 
 
-def train(job: Job, args: argparse.Namespace, max_steps: int | None = None) -> Trace:
-    """Run the job's optimizer; the network ends at its final values."""
+def keep_every_for(args: argparse.Namespace, max_steps: int) -> int:
+    """--keep-every as given, else every iteration of a run up to KEEP_AT_MOST steps and evenly thinned beyond."""
+    given = getattr(args, "keep_every", None)
+    return int(given) if given else max(1, math.ceil(max_steps / KEEP_AT_MOST))
+
+
+def train(job: Job, args: argparse.Namespace, max_steps: int | None = None, keep_every: int | None = None) -> Trace:
+    """Run the job's optimizer; the network ends at its final values.
+
+    Ctrl-C raises ``loop.Interrupted`` with the steps done so far. On a terminal a progress
+    bar shows a long run; elsewhere a line goes to stderr every few seconds (not with --quiet).
+    """
     opt, _ = job.spec.optimizer(job.net)
     if max_steps is not None:
         opt.max_steps = max_steps
+    keep = keep_every or keep_every_for(args, opt.max_steps)
+    if keep > 1 and keep_every is None and not getattr(args, "quiet", False):
+        sys.stderr.write(f"note: a run of up to {opt.max_steps} steps keeps every {keep}th iteration and the last "
+                         f"(at most {KEEP_AT_MOST}); --keep-every 1 keeps them all\n")
+    fit = partial(opt.fit, job.net, job.x, job.y, loss=job.loss, keep_every=keep)
     err = Console(stderr=True)
-    if opt.max_steps >= PROGRESS_FROM and err.is_terminal and not getattr(args, "json", False):
+    if opt.max_steps < PROGRESS_FROM or getattr(args, "quiet", False):
+        return fit()
+    if err.is_terminal and not getattr(args, "json", False):
         columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("steps", total=opt.max_steps)
-            return opt.fit(job.net, job.x, job.y, loss=job.loss, callback=lambda it: progress.advance(task))
-    return opt.fit(job.net, job.x, job.y, loss=job.loss)
+            return fit(callback=lambda it: progress.advance(task))
+    if err.is_terminal:
+        return fit()
+    return fit(callback=progress_lines(opt.max_steps))
+
+
+def progress_lines(total: int, every: float = PROGRESS_SECONDS) -> Callable[[Any], None]:
+    """A fit callback that writes 'training: step N of M' to stderr every few seconds (for logs and pipes)."""
+    start = last = time.monotonic()
+
+    def report(it: Any) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every:
+            last = now
+            sys.stderr.write(f"training: step {it.step + 1} of at most {total} ({now - start:.0f} s)\n")
+            sys.stderr.flush()
+
+    return report
 
 
 def _at_iteration(job: Job, args: argparse.Namespace, k: int) -> Trace | None:
@@ -144,7 +185,7 @@ def _at_iteration(job: Job, args: argparse.Namespace, k: int) -> Trace | None:
     if k == 1:
         return None
     opt, _ = job.spec.optimizer(job.net)
-    trace = train(job, args, max_steps=min(k, opt.max_steps))
+    trace = train(job, args, max_steps=min(k, opt.max_steps), keep_every=1)  # every step, for Adam's moments
     if len(trace.iterations) < k:
         done = len(trace.iterations)
         how = "converged" if trace.final.converged else "stopped"
@@ -154,12 +195,35 @@ def _at_iteration(job: Job, args: argparse.Namespace, k: int) -> Trace | None:
     return trace
 
 
+def _save(trace: Trace, args: argparse.Namespace) -> None:
+    """Write the trace to --save FILE, iteration by iteration (replacing only a saved trace unless --force)."""
+    force = bool(getattr(args, "force", False))
+    with output.open_for_writing(args.save, force=force, ours=output.is_trace) as f:
+        trace.write_json(f, indent=1)
+        f.write("\n")
+    sys.stderr.write(f"wrote {args.save}\n")
+
+
+def _interrupted(trace: Trace, args: argparse.Namespace) -> int:
+    """Ctrl-C: keep what was done (--save, --json), say so, exit code 130."""
+    if getattr(args, "json", False):
+        trace.write_json(sys.stdout)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    kept = ""
+    if getattr(args, "save", None):
+        _save(trace, args)
+        kept = f"; the {trace.final.steps} step(s) done so far were written to {args.save}"
+    elif getattr(args, "json", False):
+        kept = "; the steps done so far were printed as JSON"
+    sys.stderr.write(f"backproplab {args.command}: interrupted after {trace.final.steps} step(s){kept}\n")
+    return 130
+
+
 def _finish(trace: Trace, args: argparse.Namespace) -> int:
     """Save the trace if asked, and report a run that diverged (exit code 1)."""
     if getattr(args, "save", None):
-        path = figures.output_path(args.save)
-        path.write_text(trace.to_json(indent=1) + "\n", encoding="utf-8")
-        sys.stderr.write(f"wrote {path}\n")
+        _save(trace, args)
     if trace.final is not None and trace.final.stopped_by == "diverged":
         sys.stderr.write(f"backproplab {args.command}: the run diverged: {trace.final.message} "
                          "(the steps up to there were kept: --json prints them, --save FILE writes them)\n")
@@ -170,9 +234,15 @@ def _finish(trace: Trace, args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """demo PRESET and run FILE: train, then report as text, JSON or a worked narrative; figures too."""
     job = load_job(args.source, args)
-    trace = train(job, args)
+    if args.save:
+        output.check(args.save, force=args.force, ours=output.is_trace, example="trace.json")  # before the work
+    try:
+        trace = train(job, args)
+    except Interrupted as stop:
+        return _interrupted(stop.trace, args)
     if args.json:
-        sys.stdout.write(trace.to_json() + "\n")
+        trace.write_json(sys.stdout)
+        sys.stdout.write("\n")
     elif args.explain:
         which = None if args.explain == "all" else [args.explain]
         if which and which[0] not in trace.optimize:
@@ -318,11 +388,7 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"{args.file}: a spec file name ends in .toml, such as mynet.toml")
     if path.exists() and not args.force:
         raise UsageError(f"{args.file} already exists; choose another name, or add --force to overwrite it")
-    figures.output_path(str(path))
-    try:
-        path.write_text(PRESETS[args.source].text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.file}: {exc.strerror}") from None
+    output.write_text(path, PRESETS[args.source].text)
     sys.stderr.write(f"wrote {path}; edit it, then run 'backproplab run {path}'\n")
     return 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from backproplab import plots
+from backproplab import output, plots
 from backproplab.graph import to_dot, write_graph
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
@@ -20,22 +20,15 @@ IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def output_path(text: str) -> Path:
-    """The output file, with its folder made; a ValueError if that cannot be done."""
-    path = Path(text)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"cannot create the folder for {text}: {exc.strerror}") from None
-    return path
+    """The output file, with its folder made; a ValueError (``output.WriteError``) if it cannot be written."""
+    return output.check(text, example="figure.png")
 
 
 def save(fig: Figure, path: Path) -> None:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"unknown image type '{path.suffix}' for {path} (use .png, .svg or .pdf)")
-    try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
+    with output.open_for_writing(path, "wb") as f:
+        fig.savefig(f, format=path.suffix.lower().lstrip("."), dpi=120)
 
 
 def _scalar_names(net: Module, names: list[str]) -> list[str]:
@@ -113,8 +106,15 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
 def animation(preset: Preset, net: Module, trace: Trace, param: str, path: Path) -> int:
     if path.suffix.lower() not in (".gif", ".mp4"):
         raise ValueError(f"an animation is written as .gif or .mp4, not '{path.suffix}'")
+    path = output.check(path, example="descent.gif")
     _start(net, trace)
-    return plots.animate_descent(net, trace.inputs, trace.targets, trace, param, str(path), loss=trace.loss)
+    existed = path.exists()
+    try:
+        return plots.animate_descent(net, trace.inputs, trace.targets, trace, param, str(path), loss=trace.loss)
+    except OSError as exc:
+        if not existed and path.is_file():
+            path.unlink()
+        raise output.WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def write_all(preset: Preset, net: Module, trace: Trace, folder: Path, svg: bool = False) -> list[tuple[Path, str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backproplab import output
 from backproplab.autodiff import backprop, topological_order
 from backproplab.explain.symbols import Namer
 from backproplab.tensor import Tensor
@@ -76,24 +77,22 @@ def to_dot(root: Tensor, *, digits: int = 3, gradients: bool = True) -> str:
 def write_graph(dot: str, path: str | Path) -> tuple[Path, str]:
     """Write ``path`` (.dot, .svg, .png or .pdf). Returns the file written and a note ('' if none).
 
-    Without Graphviz, an image request still writes the DOT file beside it and says how to
-    get Graphviz.
+    A name without a suffix gets the DOT text as it is (``-o /dev/stdout`` works). Without
+    Graphviz, an image request writes the DOT file beside it instead and says how to get
+    Graphviz. Any write failure is one :class:`~backproplab.output.WriteError`.
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt in ("dot", "gv", ""):
-        target = path if fmt else path.with_suffix(".dot")
-        target.write_text(dot, encoding="utf-8")
-        return target, ""
+        return output.write_text(path, dot), ""
     if fmt not in ("svg", "png", "pdf"):
         raise ValueError(f"unknown graph format '.{fmt}' (choose .dot, .svg, .png or .pdf)")
     exe = shutil.which("dot")
     if exe is None:
-        target = path.with_suffix(".dot")
-        target.write_text(dot, encoding="utf-8")
-        return target, GET_DOT
+        return output.write_text(path.with_suffix(".dot"), dot), GET_DOT
+    output.check(path, example="graph.svg")
     proc = subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=dot, text=True, capture_output=True,
                           timeout=120)
     if proc.returncode != 0:
-        raise ValueError(f"Graphviz could not draw the graph: {proc.stderr.strip()}")
+        raise output.WriteError(f"Graphviz could not write {path}: {proc.stderr.strip()[:300]}")
     return path, ""

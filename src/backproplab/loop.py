@@ -110,6 +110,21 @@ def _named_consumer(tape: Any, node: Tensor) -> Tensor | None:
     return None
 
 
+def _fed_by(node: Tensor, most: int = 3) -> str:
+    """', which uses w1, b1': the trainable leaves an op's result depends on."""
+    names: list[str] = []
+    stack, seen = [node], {id(node)}
+    while stack and len(names) < most:
+        for p in stack.pop().parents:
+            if id(p) not in seen and p.requires_grad:
+                seen.add(id(p))
+                if p.op is None:
+                    names.append(p.name or "a parameter")
+                else:
+                    stack.append(p)
+    return f", which uses {', '.join(names)}" if names else ""
+
+
 def first_not_finite(run: Compiled, model: Any) -> str:
     """Where the forward pass first made a NaN or infinity from finite inputs: the op, the node, its formula."""
     tape = run.tape
@@ -122,7 +137,7 @@ def first_not_finite(run: Compiled, model: Any) -> str:
         if node.op is not None and not np.all(np.isfinite(node.data)):
             owner = _named_consumer(tape, node)
             where = f"node {owner.name}{_formula(model, owner)}" if owner is not None else "the loss"
-            return f"{_cause(node)} in {where}"
+            return f"{_cause(node)} in {where}{_fed_by(node)}"
     return "no op (every value is finite)"
 
 

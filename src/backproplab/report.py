@@ -105,7 +105,7 @@ def render_run(
             f"{name} = {number(scalar(it.params[name]), digits)}"
             for name in trace.optimize if scalar(it.params[name]) is not None
         )
-        console.print(f"\n[bold]Iteration {i + 1}[/bold]" + (f" ({escape(where)})" if where else ""))
+        console.print(f"\n[bold]Iteration {it.step + 1}[/bold]" + (f" ({escape(where)})" if where else ""))
         if one_d:
             console.print(samples_table(trace, it, digits))
         console.print(f"{sym} = {number(it.loss, digits)}")
