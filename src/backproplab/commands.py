@@ -121,10 +121,12 @@ def load_job(source: str, args: argparse.Namespace) -> Job:
         # first without --optimize, which needs the network's names; the other settings already count
         plain = argparse.Namespace(**{**vars(args), "optimize": None})
         chosen = ["optimize=all"] if getattr(args, "optimize", None) else []
-        base = read(source, _overrides(plain, None) + chosen, **safety)
-        net, _ = base.build()
-        spec = read(source, _overrides(args, net), **safety)
-        net, (x, y) = spec.build()
+        first = _overrides(plain, None) + chosen
+        base = read(source, first, **safety)
+        built = base.build()
+        overrides = _overrides(args, built[0])
+        spec = read(source, overrides, **safety) if overrides != first else base  # read and build once if unchanged
+        net, (x, y) = spec.build() if spec is not base else built
         for warning in spec.warnings:
             sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
         title = f"{spec.name}: {spec.description}" if spec.description else spec.name

@@ -35,9 +35,11 @@ def _summary(arr: np.ndarray | None, digits: int) -> str:
     return f"{'×'.join(map(str, arr.shape))}, mean {arr.mean():.{digits}f}, norm {np.linalg.norm(arr):.{digits}f}"
 
 
+ESCAPES = str.maketrans({c: "\\" + c for c in '\\"{}|<>'})  # what a DOT record label must escape
+
+
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("{", "\\{").replace("}", "\\}").replace(
-        "|", "\\|").replace("<", "\\<").replace(">", "\\>")
+    return text.translate(ESCAPES)
 
 
 def to_dot(root: Tensor, *, digits: int = 3, gradients: bool = True) -> str:

@@ -35,6 +35,8 @@ from backproplab.trace import to_json_value
 FORMS = ("auto", "paths", "delta")
 MAX_PATHS = 200  # the most terms the paths form writes out, even when asked for explicitly
 MAX_LINK_WORK = 5_000  # the most unit-gradient VJPs spent finding entry-level links (about a second)
+MAX_NEST = 8  # an unnamed chain longer than this is cut into named δ steps
+MAX_DELTA_WORK = 2_000_000  # the most backward-rule steps one layer-by-layer explanation may write
 WIDE = 100  # a sum of terms longer than this is written one term per line
 SHORT = 24  # a factor whose formula with numbers fits in this many characters is shown filled in
 
@@ -308,26 +310,51 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     return filled
 
 
+def _share_stops(order: list[Tensor], reach: set[int], namer: Namer, wrt: Tensor) -> None:
+    """Give every unnamed node used more than once its own δ line (u₁, u₂, …).
+
+    Without it, a node shared by two consumers is written out once per path above it, and
+    a graph such as y = y + y repeated doubles its text at every level.
+    """
+    uses: dict[int, int] = {}
+    for node in order:
+        if node.op is not None and id(node) in reach:
+            for p in node.parents:
+                uses[id(p)] = uses.get(id(p), 0) + 1
+    for node in order:
+        if uses.get(id(node), 0) > 1 and node.op is not None and node is not wrt and not namer.stop(node):
+            namer.add_stop(node, namer.name(node))
+
+
 def _delta_blocks(loss: Tensor, wrt: Tensor, order: list[Tensor], grads: dict[int, np.ndarray], namer: Namer,
                   digits: int, reach: set[int]) -> tuple[list[Block], dict[str, Any]]:
     incoming: dict[int, list[tuple[str, str]]] = {}
     stops = [loss]
+    _share_stops(order, reach, namer, wrt)
+    work = [0]
 
     def walk(start: Tensor) -> None:
         stack = [(start, {"text": "δ_" + namer.name(start) if start is not loss else "1",
-                          "latex": rf"\delta_{{{latex_name(namer.name(start))}}}" if start is not loss else "1"})]
+                          "latex": rf"\delta_{{{latex_name(namer.name(start))}}}" if start is not loss else "1"}, 0)]
         while stack:
-            node, g = stack.pop()
+            node, g, depth = stack.pop()
             if node.op is None:
                 continue
             for k, parent in enumerate(node.parents):
                 if id(parent) not in reach:
                     continue
+                work[0] += 1
+                if work[0] > MAX_DELTA_WORK:
+                    raise ValueError(f"this explanation needs more than {MAX_DELTA_WORK} steps of work (the graph has "
+                                     f"{len(reach)} nodes between the loss and {namer.name(wrt)}); explain a smaller "
+                                     "network, or name fewer nodes")
                 nxt = {fmt: _compose(node, k, g[fmt], namer, fmt) for fmt in ("text", "latex")}
+                if not (namer.stop(parent) or parent is wrt) and depth + 1 >= MAX_NEST:
+                    namer.add_stop(parent, namer.name(parent))  # a long unnamed chain gets δ lines of its own
                 if namer.stop(parent) or parent is wrt:
                     incoming.setdefault(id(parent), []).append((nxt["text"], nxt["latex"]))
                 else:
-                    stack.append((parent, nxt))
+                    stack.append((parent, nxt, depth + 1))
 
     walk(loss)
     lines = [Math(f"δ_{namer.name(loss)} = d{namer.name(loss)}/d{namer.name(loss)} = 1",

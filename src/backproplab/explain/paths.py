@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,8 @@ class Link:
         return tidy(self.node.op.render(fmt, self.k, values))
 
 
+MAX_WALK = 50_000  # the most steps spent looking for paths before the layer-by-layer form is used instead
+MAX_REACH = 5_000  # a deeper graph is explained layer by layer: a path through it would be unreadable
 NEGATIVE_IN_PARENS = re.compile(r"\(\(([−-][0-9.]+(?:e[−-]?[0-9]+)?)\)\)")
 
 
@@ -195,13 +198,24 @@ class Paths:
 
     def enumerate(self, target: tuple[int, ...], limit: int) -> list[list[Link]]:
         """Every path from the loss to ``wrt[target]``, as the list of links along it."""
+        if len(self.reach) > MAX_REACH:
+            raise TooManyPathsError(f"more than {MAX_REACH} nodes between the loss and the parameter")
         good = self.leading_to(target)
         found: list[list[Link]] = []
-        stack: list[tuple[Tensor, tuple[int, ...], list[Link]]] = [(self.root, (), [])]
+        # a path is a linked list (link, rest) while it is being walked, so extending it costs nothing
+        stack: list[tuple[Tensor, tuple[int, ...], Any]] = [(self.root, (), None)]
+        work = 0
         while stack:
             node, e, path = stack.pop()
+            work += 1
+            if work > MAX_WALK:
+                raise TooManyPathsError(f"more than {MAX_WALK} steps of work")
             if node is self.wrt:
-                found.append(path)
+                links: list[Link] = []
+                while path is not None:
+                    link, path = path
+                    links.append(link)
+                found.append(links[::-1])
                 if len(found) > limit:
                     raise TooManyPathsError(f"more than {limit} terms")
                 continue
@@ -213,7 +227,7 @@ class Paths:
                 for f, value in reversed(self.links(node, k).get(e, [])):
                     if f in below:
                         refs, n = _refs(node, k, e, f)
-                        stack.append((parent, f, path + [Link(node, k, e, f, value, refs, n)]))
+                        stack.append((parent, f, (Link(node, k, e, f, value, refs, n), path)))
         return found
 
 

@@ -102,7 +102,8 @@ class Namer:
                 z = node.parents[0]
                 if z.op is not None:
                     self.names.setdefault(id(z), f"z{sub}")
-        self.stops = {key for key in self.names if key in {id(n) for n in order}}
+        in_order = {id(n) for n in order}  # built once: a set per name made naming quadratic
+        self.stops = {key for key in self.names if key in in_order}
 
     def add_stop(self, node: Tensor, name: str) -> None:
         self.names.setdefault(id(node), name)
