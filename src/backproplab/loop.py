@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from backproplab.autodiff import Compiled, compile, where_not_finite
+from backproplab.autodiff import Compiled, compile, topological_order, where_not_finite
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.tensor import Tensor, no_grad
@@ -69,13 +69,12 @@ def named_parameters(model: Any, params: Sequence[Tensor]) -> dict[str, Tensor]:
     return named
 
 
-def _formula(model: Any, node: Tensor | None) -> str:
-    """' (w1 * x / 0)': the formula a spec gave a named node, if any."""
+def _node(model: Any, node: Tensor) -> str:
+    """'node yhat (w1 * x / 0)': a named node as its spec wrote it, with its formula if it has one."""
     texts = getattr(model, "texts", None)
-    if node is None or not isinstance(texts, dict):
-        return ""
-    name = "yhat" if node.name == "ŷ" else node.name
-    return f" ({texts[name]})" if name in texts else ""
+    texts = texts if isinstance(texts, dict) else {}
+    name = "yhat" if node.name == "ŷ" and "yhat" in texts else node.name
+    return f"node {name} ({texts[name]})" if name in texts else f"node {name}"
 
 
 def _cause(node: Tensor) -> str:
@@ -97,12 +96,12 @@ def _cause(node: Tensor) -> str:
     return f"{op} overflowed"
 
 
-def _named_consumer(tape: Any, node: Tensor) -> Tensor | None:
+def _named_consumer(order: list[Tensor], node: Tensor) -> Tensor | None:
     """The node itself if named, else the first named node computed from it."""
     if node.name:
         return node
     frontier = {id(node)}
-    for later in tape.order:
+    for later in order:
         if any(id(p) in frontier for p in later.parents):
             if later.name:
                 return later
@@ -125,18 +124,34 @@ def _fed_by(node: Tensor, most: int = 3) -> str:
     return f", which uses {', '.join(names)}" if names else ""
 
 
-def first_not_finite(run: Compiled, model: Any) -> str:
-    """Where the forward pass first made a NaN or infinity from finite inputs: the op, the node, its formula."""
-    tape = run.tape
-    if tape is None:
-        return "the loss"
-    for node in tape.nodes:
-        if node.op is None and not np.all(np.isfinite(node.data)):
-            return f"the value of {node.name or 'an input'} itself, before any op"
-    for node in tape.order:
+def _bad_leaf(order: list[Tensor]) -> Tensor | None:
+    for node in order:
+        for t in (*node.parents, node):
+            if t.op is None and not np.all(np.isfinite(t.data)):
+                return t
+    return None
+
+
+def first_not_finite(run: Compiled, model: Any, again: Callable[[], Tensor] | None = None) -> str:
+    """Where the forward pass first made a NaN or infinity from finite inputs: the op, the node, its formula.
+
+    A value computed only from data is not recorded; ``again`` recomputes the loss with the
+    data recorded too, so the op that made it can still be named.
+    """
+    order = run.tape.order if run.tape is not None else []
+    leaf = _bad_leaf(order)
+    if leaf is not None and again is not None:
+        root = again()
+        order = topological_order(root) if root.requires_grad else order
+        leaf = _bad_leaf(order)
+    if leaf is not None:
+        owner = _named_consumer(order, leaf)
+        used = f", used in {_node(model, owner)}" if owner is not None and owner is not leaf else ""
+        return f"the value of {leaf.name or 'a constant'} itself{used}"
+    for node in order:
         if node.op is not None and not np.all(np.isfinite(node.data)):
-            owner = _named_consumer(tape, node)
-            where = f"node {owner.name}{_formula(model, owner)}" if owner is not None else "the loss"
+            owner = _named_consumer(order, node)
+            where = _node(model, owner) if owner is not None else "the loss"
             return f"{_cause(node)} in {where}{_fed_by(node)}"
     return "no op (every value is finite)"
 
@@ -144,8 +159,8 @@ def first_not_finite(run: Compiled, model: Any) -> str:
 class _Checks:
     """The divergence checks: non-finite loss or gradients, or a loss that keeps growing."""
 
-    def __init__(self, optimizer: Stepper, names: list[str], model: Any) -> None:
-        self.optimizer, self.names, self.model = optimizer, names, model
+    def __init__(self, optimizer: Stepper, names: list[str], model: Any, again: Callable[[], Tensor]) -> None:
+        self.optimizer, self.names, self.model, self.again = optimizer, names, model, again
         self.losses: deque[float] = deque(maxlen=GROWTH_LIMIT + 1)
         self.sizes: deque[dict[str, float]] = deque(maxlen=GROWTH_LIMIT + 1)
         self.growing = 0
@@ -159,11 +174,11 @@ class _Checks:
     def before_backward(self, step: int, value: Tensor, run: Compiled) -> str:
         loss = float(value.data)
         if not np.isfinite(loss):
-            return (f"iteration {step + 1}: the loss became {loss}: {first_not_finite(run, self.model)}; "
+            return (f"iteration {step + 1}: the loss became {loss}: {first_not_finite(run, self.model, self.again)}; "
                     f"{self.advice(step)}")
         if self.growing >= GROWTH_LIMIT:
             first, then, now = self.losses[-GROWTH_LIMIT], self.sizes[-GROWTH_LIMIT], self.sizes[-1]
-            grew = {n: now[n] / then[n] if then[n] else float("inf") for n in self.names}
+            grew = {n: now[n] - then[n] for n in self.names}  # by how much its largest step grew
             worst = max(grew, key=lambda n: grew[n]) if grew else ""
             blame = f"; the step of {worst} grew most ({then[worst]:.3g} to {now[worst]:.3g})" if worst else ""
             return (f"iteration {step + 1}: the loss grew for {GROWTH_LIMIT} steps in a row (from {first:.4g} to "
@@ -251,8 +266,11 @@ def fit(
         made["prediction"] = model(x_t)
         return loss_fn(made["prediction"], y_t)
 
+    def with_data_recorded() -> Tensor:  # for naming the op that made a bad value from the data alone
+        return loss_fn(model(Tensor(x_t.data, name=x_t.name or "x", requires_grad=True)), y_t)
+
     run = compile(loss_value)  # the graph is recorded once and replayed: same numbers, less work
-    checks = _Checks(optimizer, names, model)
+    checks = _Checks(optimizer, names, model, with_data_recorded)
     pending: Iteration | None = None  # the latest step not recorded (thinned out), kept in case it is the last
     done = 0
     prediction: Tensor | None = None
