@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 
 import numpy as np
 import pytest
 
 import backproplab as bl
 from backproplab import Tensor, losses
+from backproplab.explain import core
 from backproplab.graph import GET_DOT, to_dot, write_graph
 
 
@@ -60,3 +62,49 @@ def test_without_graphviz_the_dot_file_is_written_and_the_note_says_how(tmp_path
     path, note = write_graph(to_dot(loss), tmp_path / "g.svg")
     assert path.suffix == ".dot" and path.exists() and note == GET_DOT
     assert "apt-get install graphviz" in note
+
+
+def chain(n: int) -> tuple[Tensor, Tensor]:
+    """A chain of ``n`` named nodes that all use one parameter w."""
+    w = Tensor(0.5, requires_grad=True, name="w")
+    h = w * Tensor([0.0, 0.5, 1.0], name="x")
+    for i in range(n):
+        h = (bl.tanh(h) if i % 2 else h * 0.5 + w).named(f"h{i}")
+    return w, (h * h).sum()
+
+
+def test_a_name_without_a_suffix_gets_the_dot_text_as_it_is(tmp_path):
+    path, note = write_graph("digraph {}\n", tmp_path / "graph")
+    assert path == tmp_path / "graph" and note == "" and path.read_text() == "digraph {}\n"
+    assert not (tmp_path / "graph.dot").exists()
+
+
+def test_to_dot_names_a_long_chain_in_linear_time():
+    times = []
+    for n in (1000, 8000):
+        _, loss = chain(n)
+        start = time.perf_counter()
+        dot = to_dot(loss)
+        times.append(time.perf_counter() - start)
+        assert dot.count("shape=record") >= n and f"h{n - 1}" in dot
+    assert times[1] < 20 * times[0] + 0.5, times  # 8× the nodes: about 8× the time, not 64×
+
+
+def test_shared_unnamed_nodes_get_their_own_delta_lines():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+    y = w * 1.0
+    for _ in range(60):
+        y = y + y
+    exp = bl.explain(y.sum(), w)
+    text = exp.to_text()
+    assert len(text) < 20_000 and text.count("δ_u") >= 60
+    np.testing.assert_allclose(exp.gradient, [2.0 ** 60, 2.0 ** 60])
+
+
+def test_a_deep_chain_is_explained_layer_by_layer_within_its_budget(monkeypatch):
+    w, loss = chain(3000)
+    exp = bl.explain(loss, w)
+    assert exp.form == "delta" and exp.to_text().count("δ_h") >= 3000
+    monkeypatch.setattr(core, "MAX_DELTA_WORK", 100)
+    with pytest.raises(ValueError, match=r"this explanation needs more than 100 steps of work \(the graph has"):
+        bl.explain(loss, w, form="delta")
