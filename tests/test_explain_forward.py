@@ -159,9 +159,11 @@ def test_names_cannot_restyle_the_terminal_report():
     net, (x, y) = bl.presets.statquest()
     trace = bl.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1, max_steps=2).fit(net, x, y, "ssr")
     trace.optimize = ["[red]b3[/red]"]
-    for it in trace.iterations:
+    renamed = list(trace.iterations)  # items are made on demand from the stored rows: rename copies
+    for it in renamed:
         for table in (it.params, it.gradients, it.step_sizes):
             table["[red]b3[/red]"] = table.pop("b3")
+    trace.iterations = renamed
     trace.final.params["[red]b3[/red]"] = trace.final.params.pop("b3")
     console = Console(record=True, width=200)
     render_run(trace, console, title="[blink]dosage[/blink]")

@@ -88,7 +88,7 @@ from backproplab.tensor import (  # noqa: E402
     tensor,
 )
 from backproplab.tensor_methods import MaxResult  # noqa: E402
-from backproplab.trace import Trace  # noqa: E402
+from backproplab.trace import Trace, TraceError  # noqa: E402
 
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
 bool_ = np.bool_
@@ -98,7 +98,7 @@ abs, max, min, pow, sum = functions.abs, functions.max, functions.min, functions
 
 __all__ = [
     "MLP", "Explanation", "Generator", "Linear", "MaxResult", "Module", "Parameter", "Sequential", "ShapeError",
-    "Tensor", "Trace", "add", "arange", "argmax", "argmin", "as_tensor", "backprop", "bool_", "cat",
+    "Tensor", "Trace", "TraceError", "add", "arange", "argmax", "argmin", "as_tensor", "backprop", "bool_", "cat",
     "central_difference", "chunk", "clamp", "clip", "compile", "concat", "cos", "datasets", "div", "enable_grad",
     "exp", "explain", "eye", "flatten", "forward_table", "float32", "float64", "full", "full_like", "functional",
     "grad_check", "int32", "int64", "is_grad_enabled", "linspace", "log", "log10", "log2", "log_softmax", "logsumexp",

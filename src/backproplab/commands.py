@@ -11,9 +11,9 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,16 @@ def train(job: Job, args: argparse.Namespace, max_steps: int | None = None, keep
     if keep > 1 and keep_every is None and not getattr(args, "quiet", False):
         sys.stderr.write(f"note: a run of up to {opt.max_steps} steps keeps every {keep}th iteration and the last "
                          f"(at most {KEEP_AT_MOST}); --keep-every 1 keeps them all\n")
-    fit = partial(opt.fit, job.net, job.x, job.y, loss=job.loss, keep_every=keep)
+    def fit(**options: Any) -> Trace:
+        """The run, with the loop's warnings (an unused parameter …) as one 'note:' line each."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                return opt.fit(job.net, job.x, job.y, loss=job.loss, keep_every=keep, **options)
+            finally:
+                for message in dict.fromkeys(str(w.message) for w in caught):
+                    sys.stderr.write(f"note: {message}\n")
+
     err = Console(stderr=True)
     if opt.max_steps < PROGRESS_FROM or getattr(args, "quiet", False):
         return fit()
