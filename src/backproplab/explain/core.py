@@ -28,7 +28,7 @@ from backproplab.explain.document import Block, Math, to_html, to_latex, to_mark
 from backproplab.explain.entry import entry_blocks
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
 from backproplab.explain.steps import step_rule_text, step_work
-from backproplab.explain.symbols import Namer, attr_values, element, fmt_number, latex_name, term
+from backproplab.explain.symbols import Namer, attr_values, element, fmt_number, latex_name, name_shared_nodes, term
 from backproplab.tensor import Tensor
 from backproplab.trace import to_json_value
 
@@ -310,27 +310,11 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     return filled
 
 
-def _share_stops(order: list[Tensor], reach: set[int], namer: Namer, wrt: Tensor) -> None:
-    """Give every unnamed node used more than once its own δ line (u₁, u₂, …).
-
-    Without it, a node shared by two consumers is written out once per path above it, and
-    a graph such as y = y + y repeated doubles its text at every level.
-    """
-    uses: dict[int, int] = {}
-    for node in order:
-        if node.op is not None and id(node) in reach:
-            for p in node.parents:
-                uses[id(p)] = uses.get(id(p), 0) + 1
-    for node in order:
-        if uses.get(id(node), 0) > 1 and node.op is not None and node is not wrt and not namer.stop(node):
-            namer.add_stop(node, namer.name(node))
-
-
 def _delta_blocks(loss: Tensor, wrt: Tensor, order: list[Tensor], grads: dict[int, np.ndarray], namer: Namer,
                   digits: int, reach: set[int]) -> tuple[list[Block], dict[str, Any]]:
     incoming: dict[int, list[tuple[str, str]]] = {}
     stops = [loss]
-    _share_stops(order, reach, namer, wrt)
+    name_shared_nodes(order, reach, namer, wrt)
     work = [0]
 
     def walk(start: Tensor) -> None:

@@ -122,6 +122,22 @@ class Namer:
         return self.names[key]
 
 
+def name_shared_nodes(order: list[Tensor], reach: set[int], namer: Namer, wrt: Tensor) -> None:
+    """Give every unnamed node used more than once its own δ line (u₁, u₂, …).
+
+    Without it, a node shared by two consumers is written out once per path above it, and
+    a graph such as y = y + y repeated doubles its text at every level.
+    """
+    uses: dict[int, int] = {}
+    for node in order:
+        if node.op is not None and id(node) in reach:
+            for p in node.parents:
+                uses[id(p)] = uses.get(id(p), 0) + 1
+    for node in order:
+        if uses.get(id(node), 0) > 1 and node.op is not None and node is not wrt and not namer.stop(node):
+            namer.add_stop(node, namer.name(node))
+
+
 @dataclass(frozen=True)
 class Sym:
     """One entry of a named node: ``h1_i`` for sample i, ``W1[1,2]`` for a weight, ``b3`` alone."""
