@@ -21,3 +21,17 @@ def test_benchmark_harness_smoke_run(tmp_path):
     assert "all agree" in text
     assert "| statquest | float64 | backproplab, bl.compile replay |" in text
     assert "× its time" in text and "does not grow" in text
+
+
+def test_memory_results_replace_their_own_section_and_keep_the_rest(tmp_path):
+    from benchmarks import memory
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\n| timing table |\n")
+    memory.write_section(out, ["| case A | 0 | 1.0 | 1.0 | 10 MB | < 300 MB (met) |"], "python -m benchmarks.memory")
+    memory.write_section(out, ["| case B | 0 | 2.0 | 2.0 | 20 MB | < 300 MB (met) |"], "python -m benchmarks.memory")
+    text = out.read_text()
+    assert text.startswith("# Benchmark results\n\n| timing table |") and text.count(memory.MARK) == 1
+    assert "case B" in text and "case A" not in text
+    spec = memory.chain_spec(5)
+    assert 'output = "h5"' in spec and spec.count("\nh") == 5

@@ -8,10 +8,9 @@ unnamed elementwise results as the expression that made them (``w1·x_i + b1``).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-
-import numpy as np
 
 from backproplab import ops
 from backproplab.display import exact_number, latex_number, number, wrap
@@ -35,7 +34,7 @@ def fmt_number(value: float, digits: int, fmt: str, data: bool = False) -> str:
     value = float(value)
     if data:
         text = exact_number(value, digits, minus(fmt))
-    elif np.isfinite(value) and round(value, digits) == value:
+    elif math.isfinite(value) and round(value, digits) == value:  # math, not NumPy: called per number shown
         text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
         text = ("0" if text in ("-0", "") else text).replace("-", minus(fmt))
     else:
