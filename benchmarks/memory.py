@@ -61,9 +61,9 @@ def cases(steps: int, chain: int, folder: Path) -> list[tuple[str, tuple[str, ..
          ("demo", "statquest", "--optimize", "all", "--min-step", "0", "--max-steps", str(steps), "--json",
           "--quiet"), rss),
         (f"explain w1 on a chain of {chain:,} formula nodes", ("explain", str(spec), "--param", "w1"),
-         f"< {DEEP_TARGET_S:g} s"),
+         f"< {DEEP_TARGET_S:g} s of CPU"),
         (f"graph of a chain of {chain:,} formula nodes", ("graph", str(spec), "-o", str(folder / "chain.dot")),
-         f"< {DEEP_TARGET_S:g} s"),
+         f"< {DEEP_TARGET_S:g} s of CPU"),
     ]
 
 
@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         for label, cmd, target in cases(args.steps, args.chain, Path(tmp)):
             print(f"measuring: {label}", file=sys.stderr)
             r = measure(*cmd)
-            met = r["peak_mb"] < RSS_TARGET_MB if "MB" in target else r["seconds"] < DEEP_TARGET_S
+            # time targets are judged on the process's own CPU time: wall-clock time on a shared machine
+            # measures the other work too (both are in the table)
+            met = r["peak_mb"] < RSS_TARGET_MB if "MB" in target else r["cpu"] < DEEP_TARGET_S
             if r["rc"] != 0 or not met:
                 failed.append(f"{label}: exit {r['rc']}, {r['seconds']:.1f} s, {r['peak_mb']:.0f} MB {r['err']}")
             rows.append(f"| {label} | {r['rc']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['peak_mb']:.0f} MB "
