@@ -189,7 +189,7 @@ def test_served_divergence_and_spec_errors(browser, server):
         p.page.press("#lr", "Enter")
         p.page.wait_for_selector("#banner.diverged")
         text = p.text("#banner")
-        assert "The run diverged: step" in text and "stay playable" in text
+        assert "The run diverged: iteration" in text and "stay playable" in text
         last = int(p.text("#of").split("/")[1])
         p.page.click("#last")
         assert p.iteration() == last and last >= 2
@@ -296,7 +296,7 @@ def test_exported_file_works_offline(browser, exported):
         p.close()
     d = Page(browser, offline=True).open(diverged.as_uri())
     try:
-        assert "The run diverged: step" in d.text("#banner")
+        assert "The run diverged: iteration" in d.text("#banner")
         d.page.click("#step")
         assert d.iteration() == 2 and d.errors == [] and d.blocked == []
     finally:
