@@ -360,7 +360,8 @@ def log_softmax(z: Array) -> Array:
 
 softmax_cross_entropy = Op(
     "softmax_cross_entropy", ("z", "y"),
-    lambda z, y: -np.add.reduce(y * log_softmax(z), axis=None) / (z.size // z.shape[-1]),
+    # classes with target 0 add nothing, even where ln softmax is −inf (logits ±1e308), as in PyTorch
+    lambda z, y: -np.add.reduce(y * log_softmax(z), axis=None, where=y != 0) / (z.size // z.shape[-1]),
     (
         lambda g, out, z, y: (np.exp(log_softmax(z)) * np.add.reduce(y, axis=-1, keepdims=True) - y)
         * (g / (z.size // z.shape[-1])),
