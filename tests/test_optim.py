@@ -149,3 +149,158 @@ def test_step_sizes_belong_to_their_parameters_whatever_the_order_given():
     for it in trace.iterations:
         for name in ("w1", "b3"):
             assert it.step_sizes[name] == it.gradients[name] * 0.1
+
+
+# --- weight decay, Nesterov, AdamW and learning-rate schedules, against PyTorch float64 ----------
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from backproplab import lr_scheduler  # noqa: E402
+from backproplab.optim import AdamW  # noqa: E402
+
+RATE = st.floats(1e-3, 0.3)
+DECAY = st.sampled_from([0.0, 0.0, 1e-3, 0.05, 0.5])
+
+
+@st.composite
+def optimizer_case(draw):
+    kind = draw(st.sampled_from(["sgd", "adam", "adamw"]))
+    lr = draw(RATE)
+    if kind == "sgd":
+        momentum = draw(st.sampled_from([0.0, 0.5, 0.9, 0.99]))
+        nesterov = momentum > 0 and draw(st.booleans())
+        dampening = 0.0 if nesterov else draw(st.sampled_from([0.0, 0.0, 0.3]))
+        kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=draw(DECAY), nesterov=nesterov)
+    else:
+        kw = dict(lr=lr, betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.5, 0.9999))),
+                  eps=draw(st.sampled_from([1e-8, 1e-6, 1e-3])), weight_decay=draw(DECAY))
+    schedule = draw(st.sampled_from([None, ("StepLR", dict(step_size=draw(st.integers(1, 10)), gamma=0.5)),
+                                     ("ExponentialLR", dict(gamma=draw(st.floats(0.8, 1.0)))),
+                                     ("CosineAnnealingLR", dict(T_max=draw(st.integers(1, 30)),
+                                                                eta_min=draw(st.sampled_from([0.0, 1e-3]))))]))
+    return kind, kw, schedule, draw(st.integers(0, 2**31))
+
+
+@needs_torch
+@given(optimizer_case())
+def test_optimizers_and_schedules_follow_torch_for_50_steps(case):
+    """One manual loop (zero_grad, backward, step, schedule step) in each engine, from the same start."""
+    import torch
+
+    kind, kw, schedule, seed = case
+    rng = np.random.default_rng(seed)
+    x, y, w0, b0 = rng.normal(size=(6, 3)), rng.normal(size=(6, 2)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    ours = [bl.Tensor(w0, requires_grad=True), bl.Tensor(b0, requires_grad=True)]
+    theirs = [torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)]
+    mine = {"sgd": SGD, "adam": Adam, "adamw": AdamW}[kind](ours, **kw)
+    ref = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[kind](theirs, **kw)
+    if schedule is not None:
+        my_sched = getattr(lr_scheduler, schedule[0])(mine, **schedule[1])
+        ref_sched = getattr(torch.optim.lr_scheduler, schedule[0])(ref, **schedule[1])
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    for _ in range(50):
+        mine.zero_grad()
+        ref.zero_grad()
+        a = bl.losses.mse(bl.tanh(bl.Tensor(x) @ ours[0] + ours[1]), y)
+        b = torch.nn.functional.mse_loss(torch.tanh(tx @ theirs[0] + theirs[1]), ty)
+        a.backward()
+        b.backward()
+        mine.step()
+        ref.step()
+        if schedule is not None:
+            my_sched.step()
+            ref_sched.step()
+            assert my_sched.get_last_lr() == ref_sched.get_last_lr() and my_sched.last_epoch == ref_sched.last_epoch
+        assert a.item() == pytest.approx(b.item(), rel=1e-10, abs=1e-12)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@needs_torch
+@given(st.sampled_from(["StepLR", "ExponentialLR", "CosineAnnealingLR"]), st.floats(1e-3, 2.0),
+       st.integers(1, 12), st.floats(0.05, 1.0), st.sampled_from([0.0, 1e-4, 0.01]))
+def test_schedules_set_the_same_rates_as_torch(name, lr, period, gamma, eta_min):
+    import torch
+
+    kw = {"StepLR": dict(step_size=period, gamma=gamma), "ExponentialLR": dict(gamma=gamma),
+          "CosineAnnealingLR": dict(T_max=period, eta_min=min(eta_min, lr))}[name]
+    opt = GradientDescent([bl.Tensor([1.0], requires_grad=True)], lr=lr)
+    ref = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    ours, theirs = getattr(lr_scheduler, name)(opt, **kw), getattr(torch.optim.lr_scheduler, name)(ref, **kw)
+    assert ours.get_last_lr() == theirs.get_last_lr() == [lr] and ours.last_epoch == 0
+    for _ in range(4 * period + 3):
+        ref.step()
+        ours.step()
+        theirs.step()
+        assert ours.get_last_lr() == theirs.get_last_lr() == [opt.lr] and ours.last_epoch == theirs.last_epoch
+
+
+def test_step_and_cosine_schedules_by_hand():
+    opt = SGD([bl.Tensor([1.0], requires_grad=True)], lr=1.0)
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    rates = [opt.lr]
+    for _ in range(5):
+        sched.step()
+        rates.append(opt.lr)
+    assert rates == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    opt.lr = 2.0
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    for _ in range(4):
+        sched.step()
+    assert opt.lr == 0.0 and sched.get_last_lr() == [0.0]  # the bottom of the cosine: lr 0 is allowed there
+    sched.step()
+    assert opt.lr == pytest.approx(2.0 * (1 - np.cos(np.pi / 4)) / 2)
+
+
+def test_setting_lr_is_checked_and_used_by_the_next_step():
+    w = bl.Tensor([1.0, 2.0], requires_grad=True)
+    opt = GradientDescent([w], lr=0.1)
+    w.grad = np.array([1.0, 1.0])
+    opt.step()
+    opt.lr = 0.25
+    w.grad = np.array([1.0, 1.0])
+    steps = opt.step()
+    np.testing.assert_array_equal(steps[0], [0.25, 0.25])
+    np.testing.assert_array_equal(w.data, [1.0 - 0.1 - 0.25, 2.0 - 0.1 - 0.25])
+    for bad in (-0.1, float("nan"), "fast"):
+        with pytest.raises(ValueError, match="learning rate must be"):
+            opt.lr = bad
+    assert opt.lr == 0.25
+
+
+def test_weight_decay_and_nesterov_by_hand():
+    w = bl.Tensor([2.0], requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=0.5, weight_decay=0.1, nesterov=True)
+    for _ in range(2):
+        w.grad = np.array([1.0])
+        opt.step()
+    # step 1: g = 1 + 0.1·2 = 1.2, v = 1.2, move 0.1·(1.2 + 0.5·1.2) = 0.18 → 1.82
+    # step 2: g = 1 + 0.182 = 1.182, v = 0.6 + 1.182 = 1.782, move 0.1·(1.182 + 0.891) = 0.2073
+    assert w.data[0] == pytest.approx(2.0 - 0.18 - 0.2073)
+    p = bl.Tensor([3.0], requires_grad=True)
+    opt = AdamW([p], lr=0.1, weight_decay=0.5)
+    p.grad = np.array([0.0])
+    opt.step()
+    assert p.data[0] == pytest.approx(3.0 * (1 - 0.1 * 0.5))  # a zero gradient: only the decay moves it
+    assert bl.optim.OPTIMIZERS["adamw"] is AdamW and AdamW.name == "adamw"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: SGD(p, lr=0.1, nesterov=True), "Nesterov momentum needs a momentum above 0 and dampening 0"),
+    (lambda p: SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening 0"),
+    (lambda p: SGD(p, lr=0.1, weight_decay=-1), "weight_decay must be at least 0, got -1"),
+    (lambda p: SGD(p, lr=0.1, momentum=1.5), r"momentum must be in \[0, 1\), got 1.5"),
+    (lambda p: Adam(p, eps=-1), "eps must be at least 0, got -1; try 1e-8"),
+    (lambda p: Adam(p, betas=0.9), "betas must be two numbers"),
+    (lambda p: AdamW(p, weight_decay="a lot"), "weight_decay must be a number"),
+    (lambda p: lr_scheduler.StepLR(SGD(p), step_size=0), "step_size must be a positive whole number, got 0"),
+    (lambda p: lr_scheduler.StepLR(SGD(p), step_size=1.5), "step_size must be a positive whole number"),
+    (lambda p: lr_scheduler.ExponentialLR(SGD(p), gamma=-0.5), "gamma must be a positive number"),
+    (lambda p: lr_scheduler.CosineAnnealingLR(SGD(p), T_max=0), "T_max must be a positive whole number"),
+    (lambda p: lr_scheduler.CosineAnnealingLR(SGD(p), T_max=5, eta_min=-1), "eta_min must be zero or a positive"),
+])
+def test_bad_optimizer_and_schedule_settings_are_clear_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([bl.Tensor([1.0], requires_grad=True)])
+    with pytest.raises(TypeError, match="needs an optimizer"):
+        lr_scheduler.StepLR([1.0], step_size=1)

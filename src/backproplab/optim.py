@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from backproplab import loop
+from backproplab import loop, lr_scheduler  # noqa: F401 - lr_scheduler also reachable as backproplab.optim.lr_scheduler, as in PyTorch
 from backproplab.nn import Module
 from backproplab.tensor import Tensor
 from backproplab.trace import Iteration, Trace
@@ -22,15 +22,27 @@ from backproplab.trace import Iteration, Trace
 IN_PLACE_FROM = 256  # parameters with more entries than this are updated in place
 
 
-def check_learning_rate(lr: Any) -> float:
-    """A positive, finite number, or a ValueError that says so."""
+def check_learning_rate(lr: Any, allow_zero: bool = False) -> float:
+    """A positive, finite number (or zero, where a schedule may reach it), or a ValueError that says so."""
     try:
         value = float(lr)
     except (TypeError, ValueError):
         raise ValueError(f"the learning rate must be a number, got {lr!r}") from None
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"the learning rate must be a positive number, got {lr!r}; try 0.1")
     return value
+
+
+def _check_setting(value: Any, name: str, low: float = 0.0, high: float = math.inf, hint: str = "") -> float:
+    """A number in [low, high), or a ValueError naming the setting."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not (low <= number < high):
+        span = f"at least {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
+        raise ValueError(f"{name} must be {span}, got {value!r}{hint}")
+    return number
 
 
 class Optimizer(ABC):
@@ -46,10 +58,20 @@ class Optimizer(ABC):
         for p in self.params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"the optimizer takes tensors, got {type(p).__name__}")
-        self.lr = check_learning_rate(lr)
+        self._lr = check_learning_rate(lr)
         self._rates: dict[np.dtype, np.ndarray] = {}
         self.min_step = 1e-4
         self.max_steps = 1000
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; a scheduler (``backproplab.lr_scheduler``) may change it between steps."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = check_learning_rate(value, allow_zero=True)  # a schedule such as cosine annealing may reach 0
+        self._rates = {}
 
     def zero_grad(self) -> None:
         """Clear the gradients before the next backward(), as in PyTorch."""
@@ -135,54 +157,97 @@ class GradientDescent(Optimizer):
 
 
 class SGD(Optimizer):
-    """Gradient descent with momentum, as ``torch.optim.SGD``: v = μ·v + g; step = lr·v."""
+    """Stochastic gradient descent, as ``torch.optim.SGD``.
+
+    g = gradient + weight_decay·p (L2); with momentum μ, v = μ·v + (1 − dampening)·g (v = g
+    at the first step) and the step is lr·v, or lr·(g + μ·v) with Nesterov momentum.
+    """
 
     name = "sgd"
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, momentum: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(params, lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = _check_setting(momentum, "momentum", 0.0, 1.0)
+        self.dampening = _check_setting(dampening, "dampening", 0.0, 1.0)
+        self.weight_decay = _check_setting(weight_decay, "weight_decay")
+        if nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError("Nesterov momentum needs a momentum above 0 and dampening 0")
+        self.nesterov = bool(nesterov)
         self.velocity: list[np.ndarray | None] = [None] * len(self.params)
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
+        if self.weight_decay:
+            grad = grad + self.weight_decay * self.params[i].data
         if self.momentum:
             v = self.velocity[i]
-            v = grad.copy() if v is None else self.momentum * v + grad
+            v = grad.copy() if v is None else v * self.momentum + (1 - self.dampening) * grad
             self.velocity[i] = v
-            return self.lr * v
+            grad = grad + self.momentum * v if self.nesterov else v
         return self.lr * grad
 
 
 class Adam(Optimizer):
-    """Adam, as ``torch.optim.Adam``: steps scaled by running moments of the gradient."""
+    """Adam, as ``torch.optim.Adam``: steps scaled by running moments of the gradient.
+
+    ``weight_decay`` adds weight_decay·p to the gradient (L2, as PyTorch's Adam does);
+    ``AdamW`` decays the parameter itself instead.
+    """
 
     name = "adam"
+    decoupled = False
 
     def __init__(
-        self, params: Iterable[Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+        self, params: Iterable[Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+        weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.beta1, self.beta2 = (float(b) for b in betas)
+        try:
+            self.beta1, self.beta2 = (float(b) for b in betas)
+        except (TypeError, ValueError):
+            raise ValueError(f"Adam's betas must be two numbers in [0, 1), got {betas!r}") from None
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"Adam's betas must be in [0, 1), got {betas}")
-        self.eps = float(eps)
+        self.eps = _check_setting(eps, "eps", hint="; try 1e-8")
+        self.weight_decay = _check_setting(weight_decay, "weight_decay")
         self.m: list[np.ndarray | None] = [None] * len(self.params)
         self.v: list[np.ndarray | None] = [None] * len(self.params)
         self.t = [0] * len(self.params)
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
+        """PyTorch's order of operations, so trajectories agree to the last bits."""
+        p = self.params[i].data
+        if self.weight_decay and not self.decoupled:
+            grad = grad + self.weight_decay * p
         self.t[i] += 1
         m = self.m[i] if self.m[i] is not None else np.zeros_like(grad)
         v = self.v[i] if self.v[i] is not None else np.zeros_like(grad)
-        m = self.beta1 * m + (1 - self.beta1) * grad
-        v = self.beta2 * v + (1 - self.beta2) * grad * grad
+        w = 1 - self.beta1  # torch's lerp of m towards the gradient, with its two branches
+        m = m + w * (grad - m) if w < 0.5 else grad - (grad - m) * (1 - w)
+        v = v * self.beta2 + (1 - self.beta2) * (grad * grad)
         self.m[i], self.v[i] = m, v
-        m_hat = m / (1 - self.beta1 ** self.t[i])
-        v_hat = v / (1 - self.beta2 ** self.t[i])
-        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        step_size = self.lr / (1 - self.beta1 ** self.t[i])
+        denom = np.sqrt(v) / (1 - self.beta2 ** self.t[i]) ** 0.5 + self.eps
+        delta = step_size * (m / denom)
+        if self.weight_decay and self.decoupled:
+            return p - (p * (1 - self.lr * self.weight_decay) - delta)  # decay the parameter, then step
+        return delta
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"gradient_descent": GradientDescent, "sgd": SGD, "adam": Adam}
+class AdamW(Adam):
+    """AdamW, as ``torch.optim.AdamW``: Adam with decoupled weight decay, p ← p·(1 − lr·weight_decay) − Adam's step."""
+
+    name = "adamw"
+    decoupled = True
+
+    def __init__(
+        self, params: Iterable[Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "gradient_descent": GradientDescent, "sgd": SGD, "adam": Adam, "adamw": AdamW,
+}
 """Optimizers by the names the CLI and spec files use."""
