@@ -332,3 +332,29 @@ def test_every_loss_op_states_its_local_derivative_in_text_and_latex(op):
 def test_bad_loss_input_is_one_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+EXPLAINED = {
+    "l1": lambda z: losses.l1_loss(z, np.full(z.shape, 0.3)),
+    "huber": lambda z: losses.huber_loss(z, np.full(z.shape, 0.3), delta=0.5, reduction="sum"),
+    "bce": lambda z: losses.binary_cross_entropy(z.sigmoid(), np.full(z.shape, 0.25), [1.0, 2.0, 0.5]),
+    "bce_logits_none": lambda z: losses.bce_with_logits(z, np.full(z.shape, 0.25), reduction="none").sum(),
+    "mse_none": lambda z: losses.mse(z, np.ones(z.shape), reduction="none").sum(),
+    "nll": lambda z: losses.nll_loss(z, [0, 2, 1, 1], reduction="sum"),
+    "ce_options": lambda z: losses.cross_entropy(z, [0, 2, -100, 1], [1.0, 2.0, 3.0], label_smoothing=0.2),
+    "ce_probabilities": lambda z: losses.cross_entropy(z, np.full(z.shape, 1 / 3), reduction="sum"),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPLAINED))
+def test_explanations_through_the_new_losses_add_up_to_the_engines_gradient(name):
+    import backproplab as bl
+
+    rng = np.random.default_rng(7)
+    W = bl.Parameter(rng.normal(size=(2, 3)), name="W")
+    loss = EXPLAINED[name](Tensor(rng.normal(size=(4, 2)), name="x") @ W)
+    loss.backward()
+    for index in [(0, 0), (1, 2)]:
+        e = bl.explain(loss, W, index=index, form="paths", max_terms=10_000)
+        assert e.gradient == pytest.approx(float(W.grad[index]), rel=1e-12, abs=1e-15)
+    np.testing.assert_allclose(bl.explain(loss, W, form="delta").gradient, W.grad, rtol=1e-12, atol=1e-15)

@@ -184,7 +184,12 @@ def optimizer_case(draw):
 @needs_torch
 @given(optimizer_case())
 def test_optimizers_and_schedules_follow_torch_for_50_steps(case):
-    """One manual loop (zero_grad, backward, step, schedule step) in each engine, from the same start."""
+    """A manual loop (zero_grad, backward, step, schedule step) in each engine from the same start.
+
+    Both optimizers get the very same gradients (backproplab's), so the comparison is of the
+    update rules alone: with a high rate and small betas Adam is chaotic, and the last-bit
+    differences between two engines' tanh and matmul would otherwise grow with every step.
+    """
     import torch
 
     kind, kw, schedule, seed = case
@@ -197,23 +202,20 @@ def test_optimizers_and_schedules_follow_torch_for_50_steps(case):
     if schedule is not None:
         my_sched = getattr(lr_scheduler, schedule[0])(mine, **schedule[1])
         ref_sched = getattr(torch.optim.lr_scheduler, schedule[0])(ref, **schedule[1])
-    tx, ty = torch.tensor(x), torch.tensor(y)
     for _ in range(50):
         mine.zero_grad()
         ref.zero_grad()
-        a = bl.losses.mse(bl.tanh(bl.Tensor(x) @ ours[0] + ours[1]), y)
-        b = torch.nn.functional.mse_loss(torch.tanh(tx @ theirs[0] + theirs[1]), ty)
-        a.backward()
-        b.backward()
+        bl.losses.mse(bl.tanh(bl.Tensor(x) @ ours[0] + ours[1]), y).backward()
+        for p, q in zip(ours, theirs):
+            q.grad = torch.tensor(p.grad)
         mine.step()
         ref.step()
         if schedule is not None:
             my_sched.step()
             ref_sched.step()
             assert my_sched.get_last_lr() == ref_sched.get_last_lr() and my_sched.last_epoch == ref_sched.last_epoch
-        assert a.item() == pytest.approx(b.item(), rel=1e-10, abs=1e-12)
-    for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for p, q in zip(ours, theirs):
+            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 @needs_torch
