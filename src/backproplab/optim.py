@@ -88,7 +88,7 @@ class Optimizer(ABC):
             data = p.data
             if self.scalar_rule and data.ndim == 0 and data.dtype == np.float64:
                 # one float64 number: Python's float arithmetic is the same IEEE arithmetic, without NumPy's overhead
-                delta = float(p.grad) * self.lr
+                delta = float(p.grad) * self._lr
                 p.data = np.asarray(float(data) - delta)
                 steps.append(np.asarray(delta))
                 continue
@@ -104,7 +104,7 @@ class Optimizer(ABC):
         """The learning rate as a 0-d array of the parameters' dtype (cheaper than a Python float)."""
         cached = self._rates.get(dtype)
         if cached is None:
-            cached = self._rates[dtype] = np.asarray(self.lr, dtype=dtype)
+            cached = self._rates[dtype] = np.asarray(self._lr, dtype=dtype)
         return cached
 
     @abstractmethod
