@@ -217,7 +217,8 @@ def _nll(log_probs: Tensor, labels: np.ndarray, weight: np.ndarray | None, ignor
         per = per * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
     if reduction != "mean" or plain:
         return _reduce(per, reduction)
-    return _reduce(per, "sum") / float(np.sum(w_y))  # PyTorch's weighted mean: Σ w_y·loss / Σ w_y
+    with np.errstate(invalid="ignore", divide="ignore"):  # every position ignored: NaN, as in PyTorch
+        return _reduce(per, "sum") / float(np.sum(w_y))  # PyTorch's weighted mean: Σ w_y·loss / Σ w_y
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
