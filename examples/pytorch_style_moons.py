@@ -12,6 +12,7 @@ Run it with ``python examples/pytorch_style_moons.py``.
 from __future__ import annotations
 
 import backproplab as bl
+import backproplab.functional as F
 
 STEPS = 150
 LR = 0.05
@@ -33,7 +34,7 @@ def train(model: bl.Module, X, y, steps: int = STEPS) -> tuple[list[float], floa
     for _ in range(steps):
         optimizer.zero_grad()
         logits = model(X)
-        loss = bl.losses.cross_entropy(logits, y)  # PyTorch: F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y)
         loss.backward()
         optimizer.step()
         scheduler.step()

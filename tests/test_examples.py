@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import backproplab as bl
 
@@ -33,11 +32,6 @@ def _example(name: str):
     return module
 
 
-WAITS_FOR_ARGMAX = pytest.mark.skipif(not hasattr(bl.Tensor, "argmax"),
-                                      reason="the script's accuracy line needs Tensor.argmax, == and .float()")
-
-
-@WAITS_FOR_ARGMAX
 @needs_torch
 def test_pytorch_style_script_gives_torch_float64_numbers():
     """The ported script and the same loop in PyTorch, from the same weights: every loss and weight to 1e-9."""
@@ -77,7 +71,6 @@ def test_pytorch_style_script_gives_torch_float64_numbers():
     assert accuracy == their_accuracy and accuracy > 0.9
 
 
-@WAITS_FOR_ARGMAX
 def test_pytorch_style_script_runs_as_a_script():
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "pytorch_style_moons.py")],
                           capture_output=True, text=True, timeout=120)

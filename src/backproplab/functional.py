@@ -11,13 +11,20 @@ import numpy as np
 
 from backproplab import ops
 from backproplab.functions import log_softmax, softmax
-from backproplab.losses import bce_with_logits as binary_cross_entropy_with_logits
-from backproplab.losses import cross_entropy
-from backproplab.losses import mse as mse_loss
+from backproplab.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
 from backproplab.tensor import Tensor, apply, relu, sigmoid, tanh
 
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "elu", "gelu", "leaky_relu", "log_softmax",
-           "logsigmoid", "mse_loss", "one_hot", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "elu", "gelu", "huber_loss",
+           "l1_loss", "leaky_relu", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid",
+           "silu", "softmax", "softplus", "tanh"]
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002 - PyTorch's names

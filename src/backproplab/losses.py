@@ -248,7 +248,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
             probs = np.zeros(logits.shape, dtype=logits.dtype)
             probs[np.arange(raw.shape[0]), raw.astype(np.int64)] = 1.0
             return apply(ops.softmax_cross_entropy, logits, Tensor(probs, name="y")).named("CE")
-        log_probs = logits - logits.logsumexp(axis=1, keepdims=True)
+        log_probs = logits.log_softmax(dim=1)
         return _nll(log_probs, raw, w, ignore_index, reduction, label_smoothing, "cross_entropy").named("CE")
     t = target if isinstance(target, Tensor) else Tensor(raw, dtype=logits.dtype, name="y")
     if plain:
@@ -257,7 +257,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
         t = t * (1.0 - label_smoothing) + label_smoothing / classes
     if w is not None:
         t = t * Tensor(w.reshape((1, classes) + (1,) * (logits.ndim - 2)))
-    log_probs = logits - logits.logsumexp(axis=1, keepdims=True)
+    log_probs = logits.log_softmax(dim=1)
     return _reduce(-(log_probs * t).sum(axis=1), reduction).named("CE")
 
 
