@@ -168,12 +168,14 @@ def test_explain_bad_arguments(capsys, args, message):
 
 
 def test_demo_plot_writes_every_figure(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "demo", "statquest", "--plot", str(tmp_path / "figs"), "--svg")
+    code, _, err = run_cli(capsys, "demo", "statquest", "--plot", str(tmp_path / "figs"), "--svg", "--dpi", "40")
     assert code == 0
     names = {p.name for p in (tmp_path / "figs").iterdir()}
-    for stem in ("loss-curve-b3", "predictions", "loss-history", "network", "contour"):
+    for stem in ("ssr-vs-b3", "predictions-iteration-1-and-2", "loss-per-iteration", "network-final-values",
+                 "contour-ssr-over-w3-and-b3"):
         assert f"{stem}.png" in names and f"{stem}.svg" in names
-    assert "graph.svg" in names or "graph.dot" in names
+    assert "computation-graph.svg" in names or "computation-graph.dot" in names
+    assert "index.md" in names
     assert "wrote" in err
 
 

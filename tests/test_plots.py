@@ -54,9 +54,8 @@ def test_loss_curve_is_pink_has_the_minimum_the_tangent_and_the_steps():
     assert curve.get_color() == plots.PINK
     np.testing.assert_array_equal(line(ax, "descent-path").get_xdata(), trace.values("b3"))
     np.testing.assert_array_equal(line(ax, "descent-path").get_ydata(), trace.losses())
-    grid = curve.get_xdata()
     minimum = line(ax, "minimum").get_xdata()[0]
-    assert abs(minimum - trace.final.params["b3"]) <= grid[1] - grid[0]
+    assert abs(minimum - trace.final.params["b3"]) <= 1e-3  # the run stops within min_step of it
     tangent = line(ax, "tangent")
     (x0, x1), (y0, y1) = tangent.get_xdata(), tangent.get_ydata()
     assert (y1 - y0) / (x1 - x0) == pytest.approx(trace.iterations[0].gradients["b3"], rel=1e-9)
@@ -85,7 +84,9 @@ def test_loss_history_and_log_scale():
     _, _, _, trace = fitted()
     fig = plots.loss_history(trace, log=True)
     assert fig.axes[0].get_yscale() == "log"
-    np.testing.assert_array_equal(line(fig.axes[0], "loss-history").get_ydata(), trace.losses())
+    history = line(fig.axes[0], "loss-history")
+    np.testing.assert_array_equal(history.get_ydata(), trace.losses())
+    assert list(history.get_xdata()) == list(range(1, len(trace.losses()) + 1)), "iterations count from 1"
     assert_not_blank(fig)
 
 
@@ -124,10 +125,10 @@ def test_network_diagram_edges_and_neurons():
     fig = plots.network_diagram(net)
     ax = fig.axes[0]
     assert len([ln for ln in ax.get_lines() if ln.get_gid() == "edge"]) == 4
-    assert len([c for c in ax.collections if c.get_gid() == "neuron"]) == 4
+    assert len([c for c in ax.patches if c.get_gid() == "neuron"]) == 4
     mlp = bl.MLP([3, 5, 2])
     assert len([ln for ln in plots.network_diagram(mlp).axes[0].get_lines() if ln.get_gid() == "edge"]) == 25
-    with pytest.raises(ValueError, match="MLP-style"):
+    with pytest.raises(ValueError, match="no layer structure"):
         plots.network_diagram(bl.nn.Module())
 
 

@@ -209,7 +209,7 @@ def test_divergence_with_learning_rate_10_stops_clearly_and_keeps_the_trace(caps
     assert data["final"]["stopped_by"] == "diverged" and len(data["iterations"]) >= 1
     assert json.loads(save.read_text())["iterations"] == data["iterations"]
     code, _, err = run(capsys, "demo", "statquest", "--lr", "10", "--optimize", "all", "--plot", str(tmp_path / "p"))
-    assert code == 1 and (tmp_path / "p" / "loss-history.png").exists()
+    assert code == 1 and (tmp_path / "p" / "loss-per-iteration.png").exists()
 
 
 def test_non_finite_values_name_the_step_the_parameter_and_the_op(capsys, tmp_path):

@@ -20,7 +20,8 @@ from backproplab.presets import PRESETS
 from backproplab.web import commands as web_commands
 
 FORMATS = ("text", "md", "latex", "html", "json")
-PLOT_KINDS = ("loss-curve", "predictions", "loss-history", "contour", "network", "decision-boundary", "animation")
+PLOT_KINDS = ("loss-curve", "predictions", "residuals", "fit-series", "final-fit", "loss-history", "contour", "network",
+              "decision-boundary", "animation")
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,6 +52,18 @@ non_negative_float = number_arg(float, lambda v: v >= 0, "zero or a positive num
 positive_int = number_arg(int, lambda v: v >= 1, "1 or more")
 step_arg = number_arg(int, lambda v: v >= 0, "0 or more")
 digits_arg = number_arg(int, lambda v: 0 <= v <= 12, "between 0 and 12")
+dpi_arg = number_arg(int, lambda v: 20 <= v <= 1200, "between 20 and 1200")
+
+
+def span_arg(text: str) -> tuple[float, float]:
+    """LO,HI for --span: two finite numbers, low before high."""
+    try:
+        lo, hi = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not two numbers such as -1,4") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise argparse.ArgumentTypeError(f"must be LO,HI with LO below HI, got {text}")
+    return lo, hi
 
 
 def add_iteration_option(p: argparse.ArgumentParser, what: str) -> None:
@@ -113,6 +126,7 @@ def add_run_outputs(p: argparse.ArgumentParser) -> None:
                    help="also write the figures (loss curve, predictions, loss per iteration, contour, network, "
                    "computation graph) into DIR as PNG")
     p.add_argument("--svg", action="store_true", help="with --plot, write SVG copies too")
+    p.add_argument("--dpi", type=dpi_arg, default=120, metavar="N", help="with --plot, PNG resolution (default: 120)")
     p.add_argument("--save", metavar="FILE", default=None, help="also write the run (the trace) to FILE as JSON")
     p.add_argument("--force", action="store_true",
                    help="with --save, overwrite FILE even if it is not a saved trace")
@@ -201,8 +215,16 @@ def build_parser() -> Parser:
                       help="the parameter for loss-curve and animation (default: the first one optimized)")
     plot.add_argument("--params", default=None, metavar="A,B",
                       help="the two parameters of a contour map (default: the first two optimized, or w3,b3)")
-    add_iteration_option(plot, "for predictions: show the predictions before and after the step taken")
+    add_iteration_option(plot, "the figure: predictions before and after its step; the loss curve's slice and "
+                         "tangent; the contour's slice (default: the end); the network's values (default: the end)")
+    plot.set_defaults(iteration=None)  # each figure has its own default: the start, or the end of the run
     plot.add_argument("--log", action="store_true", help="for loss-history: a log-scale loss axis")
+    plot.add_argument("--span", type=span_arg, default=None, metavar="LO,HI",
+                      help="for loss-curve: the range of the parameter (default: the path and the lowest point)")
+    plot.add_argument("--no-steps", dest="steps", action="store_false", help="for loss-curve: leave out the steps")
+    plot.add_argument("--no-tangent", dest="tangent", action="store_false",
+                      help="for loss-curve: leave out the tangent")
+    plot.add_argument("--dpi", type=dpi_arg, default=120, metavar="N", help="PNG resolution (default: 120)")
     add_training_options(plot)
 
     graph = sub.add_parser(
@@ -215,6 +237,20 @@ def build_parser() -> Parser:
     graph.add_argument("-o", "--output", required=True, metavar="FILE", help="graph.dot, graph.svg, graph.png …")
     add_iteration_option(graph, "draw the graph")
     add_training_options(graph)
+
+    export = sub.add_parser(
+        "export-figures", help="write every figure of a worked example, with an index",
+        description="Write every figure of a worked example into DIR as PNG and SVG, with file names that say "
+        "what each figure is, an animation of the descent, the computation graph, and index.md listing each file "
+        "and what it shows.",
+        epilog="Example: backproplab export-figures statquest figures/ --dpi 200",
+    )
+    export.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    export.add_argument("folder", metavar="DIR", help="the folder to write into (made if missing)")
+    export.add_argument("--dpi", type=dpi_arg, default=150, metavar="N", help="PNG resolution (default: 150)")
+    export.add_argument("--no-svg", dest="svg", action="store_false", help="PNG only")
+    export.add_argument("--no-animation", dest="animate", action="store_false", help="leave out the GIF")
+    add_training_options(export)
 
     sub.add_parser("presets", help="list the built-in examples", description="List the built-in examples.")
 

@@ -130,7 +130,8 @@ def load_job(source: str, args: argparse.Namespace) -> Job:
         for warning in spec.warnings:
             sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
         title = f"{spec.name}: {spec.description}" if spec.description else spec.name
-        return check_explain_name(Job(title, spec, net, x, y, Preset(spec.name)), getattr(args, "explain", None))
+        return check_explain_name(Job(title, spec, net, x, y, figures.hints_for_spec(spec)),
+                                  getattr(args, "explain", None))
     raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
 
 
@@ -265,7 +266,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     else:
         render_run(trace, console, digits=args.digits, every=args.every, title=job.title)
     if args.plot:
-        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg):
+        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi):
             sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
     return _finish(trace, args)
 
@@ -359,14 +360,21 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         frames = figures.animation(job.preset, job.net, trace, param, out)
         sys.stderr.write(f"wrote {out} ({frames} frames)\n")
         return 0
-    if args.iteration > len(trace.iterations):
-        raise UsageError(f"--iteration {args.iteration}: the run has {len(trace.iterations)} iteration(s); choose "
-                         f"--iteration from 1 to {len(trace.iterations)}")
     fig = figures.one(job.preset, job.net, trace, args.kind, param=args.param, params=args.params,
-                      step=args.iteration - 1, log=args.log)
-    figures.save(fig, out)
+                      iteration=args.iteration, log=args.log, span=args.span, steps=args.steps, tangent=args.tangent)
+    figures.save(fig, out, args.dpi)
     sys.stderr.write(f"wrote {out}\n")
     return 0
+
+
+def cmd_export_figures(args: argparse.Namespace, console: Console) -> int:
+    """Every figure of a worked example, PNG and SVG, with index.md."""
+    job = load_job(args.source, args)
+    trace = train(job, args)
+    for path, note in figures.export(job.preset, job.net, trace, Path(args.folder), svg=args.svg, dpi=args.dpi,
+                                     animate=args.animate, title=job.title):
+        sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+    return _finish(trace, args)
 
 
 def cmd_graph(args: argparse.Namespace, console: Console) -> int:
@@ -406,4 +414,5 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
 
 COMMANDS: dict[str, Any] = {"demo": cmd_run, "run": cmd_run, "explain": cmd_explain, "forward": cmd_forward,
                             "plot": cmd_plot,
-                            "graph": cmd_graph, "presets": cmd_presets, "new": cmd_new}
+                            "graph": cmd_graph, "presets": cmd_presets, "new": cmd_new,
+                            "export-figures": cmd_export_figures}

@@ -1,9 +1,15 @@
 """The figures of a worked example, by name, for the command line: which plot, which
-parameters, and where the files go. The drawing itself is in ``plots``."""
+parameters, and where the files go. The drawing itself is in ``plots``.
+
+Every figure is saved through :func:`save`; :func:`export` writes the whole set for a run,
+with file names that say what each figure is and an ``index.md`` that lists them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -12,11 +18,13 @@ from backproplab import output, plots
 from backproplab.graph import to_dot, write_graph
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
-from backproplab.presets import Preset
+from backproplab.plots.base import position, short_loss, state, state_name, states
+from backproplab.presets import PRESETS, Preset
 from backproplab.tensor import Tensor
 from backproplab.trace import Trace
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+DPI = 120
 
 
 def output_path(text: str) -> Path:
@@ -24,11 +32,25 @@ def output_path(text: str) -> Path:
     return output.check(text, example="figure.png")
 
 
-def save(fig: Figure, path: Path) -> None:
+def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
+    """Write one figure (.png, .svg or .pdf): the one place figures reach the disk."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"unknown image type '{path.suffix}' for {path} (use .png, .svg or .pdf)")
     with output.open_for_writing(path, "wb") as f:
-        fig.savefig(f, format=path.suffix.lower().lstrip("."), dpi=120)
+        fig.savefig(f, format=path.suffix.lower().lstrip("."), dpi=dpi)
+
+
+def hints_for_spec(spec: Any) -> Preset:
+    """How a spec file's figures are labelled: its CSV column names, else its preset's names."""
+    base = PRESETS.get(spec.name)
+    x_label, y_label = (base.x_label, base.y_label) if base else ("x", "y")
+    data = spec.data
+    if "csv" in data:
+        x_label = data["x"] if isinstance(data["x"], str) else ", ".join(data["x"])
+        y_label = data["y"] if isinstance(data["y"], str) else ", ".join(data["y"])
+    elif base is None and spec.network.get("inputs"):
+        x_label = ", ".join(spec.network["inputs"])
+    return Preset(spec.name, x_label=x_label, y_label=y_label, contour=base.contour if base else None)
 
 
 def _scalar_names(net: Module, names: list[str]) -> list[str]:
@@ -77,29 +99,61 @@ def _start(net: Module, trace: Trace) -> None:
         net.load_state_dict(trace.iterations[0].params)
 
 
+def _check_iteration(trace: Trace, iteration: int, steps_only: bool) -> None:
+    """A one-line error for an iteration the run does not have (predictions need one with a step)."""
+    last = trace.iterations[-1].step + 1 if steps_only and trace.iterations else states(trace)
+    try:
+        position(trace, iteration)
+        ok = iteration <= last
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"--iteration {iteration} is not in this run; choose --iteration from 1 to {last} "
+                         "(iteration 1 is the start)")
+
+
 def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | None = None,
-        params: str | None = None, step: int = 0, log: bool = False) -> Figure:
-    """One figure of the run by name."""
+        params: str | None = None, iteration: int | None = None, log: bool = False,
+        span: tuple[float, float] | None = None, steps: bool = True, tangent: bool = True) -> Figure:
+    """One figure of the run by name; ``iteration`` counts from 1 (iteration 1 is the start)."""
     x, y = np.asarray(trace.inputs), np.asarray(trace.targets)
+    labels = {"x_label": preset.x_label, "y_label": preset.y_label}
+    n = states(trace)
     _start(net, trace)
+    if iteration is not None:
+        _check_iteration(trace, iteration, steps_only=kind == "predictions")
     if kind == "loss-curve":
-        return plots.loss_curve(net, x, y, pick_param(net, trace, param), loss=trace.loss, trace=trace)
+        return plots.loss_curve(net, x, y, pick_param(net, trace, param), loss=trace.loss, trace=trace,
+                                iteration=iteration or 1, span=span, steps=steps, tangent=tangent)
     if kind == "predictions":
-        return plots.predictions(net, x, y, trace=trace, step=step, x_label=preset.x_label, y_label=preset.y_label)
+        return plots.predictions(net, x, y, trace=trace, iteration=iteration or 1, **labels)
+    if kind == "residuals":
+        return plots.residuals(net, x, y, trace=trace, iteration=iteration or 1, loss=trace.loss, **labels)
+    if kind == "fit-series":
+        return plots.fit_series(net, x, y, trace, **labels)
+    if kind == "final-fit":
+        return plots.final_fit(net, x, y, trace, loss=trace.loss, **labels)
     if kind == "loss-history":
         return plots.loss_history(trace, log=log)
     if kind == "contour":
         pair = pick_pair(preset, net, trace, params)
-        return plots.loss_contour(net, x, y, pair, loss=trace.loss, trace=trace)
+        return plots.loss_contour(net, x, y, pair, loss=trace.loss, trace=trace, iteration=iteration)
     if kind == "network":
-        net.load_state_dict(trace.final.params)
-        return plots.network_diagram(net)
+        k = iteration or n
+        net.load_state_dict(state(trace, k))
+        which = "starting values" if k == 1 else "final values" if k == n else "values"
+        fig = plots.network_diagram(net, when=f"{which}, {state_name(trace, k)}")
+        _start(net, trace)
+        return fig
     if kind == "decision-boundary":
         if x.ndim != 2 or x.shape[1] != 2 or y.ndim != 1:
             raise ValueError("a decision boundary needs class labels and two inputs per sample "
                              "(moons, circles, xor, spiral)")
         net.load_state_dict(trace.final.params)
-        return plots.decision_boundary(net, x, y)
+        fig = plots.decision_boundary(net, x, y)
+        fig.axes[0].set_title(f"Decision boundary at {state_name(trace, n)}", fontsize=10)
+        _start(net, trace)
+        return fig
     raise ValueError(f"unknown figure {kind!r}")
 
 
@@ -110,41 +164,124 @@ def animation(preset: Preset, net: Module, trace: Trace, param: str, path: Path)
     _start(net, trace)
     existed = path.exists()
     try:
-        return plots.animate_descent(net, trace.inputs, trace.targets, trace, param, str(path), loss=trace.loss)
+        return plots.animate_descent(net, trace.inputs, trace.targets, trace, param, str(path), loss=trace.loss,
+                                     x_label=preset.x_label, y_label=preset.y_label)
     except OSError as exc:
         if not existed and path.is_file():
             path.unlink()
         raise output.WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def write_all(preset: Preset, net: Module, trace: Trace, folder: Path, svg: bool = False) -> list[tuple[Path, str]]:
-    """Every figure of the run into ``folder``; returns (file, note) for each file written."""
-    folder = output_path(str(folder / "x")).parent
-    written: list[tuple[Path, str]] = []
-    jobs: list[tuple[str, dict]] = [(f"loss-curve-{p}", {"kind": "loss-curve", "param": p})
-                                    for p in _scalar_names(net, trace.optimize)[:4]]
+@dataclass
+class Planned:
+    stem: str
+    what: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def plan(preset: Preset, net: Module, trace: Trace) -> list[Planned]:
+    """Every figure that fits this run: its file name (without suffix), what it shows, how to draw it."""
     x, y = np.asarray(trace.inputs), np.asarray(trace.targets)
+    loss = short_loss(trace.loss)
+    n = states(trace)
+    end = state_name(trace, n)
     one_input = (x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1)) and y.size == len(x)
     labels = x.ndim == 2 and x.shape[1] == 2 and y.ndim == 1 and trace.loss in ("bce", "cross_entropy")
+    scalars = _scalar_names(net, trace.optimize)
+    jobs: list[Planned] = []
     if one_input:
-        jobs.append(("predictions", {"kind": "predictions"}))
+        jobs.append(Planned("data-and-residuals", f"The data, the predictions at iteration 1 (dark) and each "
+                            f"residual y − ŷ as a vertical line, with the {loss}.", {"kind": "residuals"}))
+    others = len(trace.optimize) > 1
+    for k, p in enumerate(scalars):
+        slice_note = " (a slice: the other parameters held at iteration 1; the loss along the run drawn apart)" \
+            if others else ""
+        jobs.append(Planned(f"{trace.loss}-vs-{p}", f"{loss} against {p} (pink) with its lowest point, the tangent at "
+                            f"iteration 1 and every numbered step{slice_note}.", {"kind": "loss-curve", "param": p}))
+        if k == 0:
+            jobs.append(Planned(f"{trace.loss}-vs-{p}-curve-only", f"{loss} against {p} alone: the curve and its "
+                                "lowest point, no steps and no tangent.",
+                                {"kind": "loss-curve", "param": p, "steps": False, "tangent": False}))
+    if one_input and trace.iterations:
+        jobs.append(Planned("predictions-iteration-1-and-2", "The predictions at iteration 1 (dark) and the new "
+                            "predictions after its step (green).", {"kind": "predictions", "iteration": 1}))
+        jobs.append(Planned("predictions-every-iteration", "One green curve per iteration, older ones fainter, "
+                            "from the start (dark) to the end.", {"kind": "fit-series"}))
+        jobs.append(Planned("final-fit", f"The final fit (green), at {end}, with the start (dark) and the "
+                            "residuals left.", {"kind": "final-fit"}))
     elif labels:
-        jobs.append(("decision-boundary", {"kind": "decision-boundary"}))
-    jobs.append(("loss-history", {"kind": "loss-history", "log": True}))
-    if getattr(net, "layer_weights", None) and net.layer_weights():
-        jobs.append(("network", {"kind": "network"}))
-    if len(_scalar_names(net, trace.optimize)) >= 2 or preset.contour:
-        jobs.append(("contour", {"kind": "contour"}))
-    if not np.all(np.isfinite(trace.losses())):
-        jobs = [job for job in jobs if job[0] == "loss-history"]  # a diverged run: only its history is drawable
-    for stem, options in jobs:
-        fig = one(preset, net, trace, **options)
+        jobs.append(Planned("decision-boundary", "The predicted class over the plane at the end of the run, "
+                            "with the data.", {"kind": "decision-boundary"}))
+    jobs.append(Planned("loss-per-iteration", f"The {loss} at every iteration (log scale).",
+                        {"kind": "loss-history", "log": True}))
+    if len(scalars) >= 2 or preset.contour:
+        a, b = pick_pair(preset, net, trace, None)
+        jobs.append(Planned(f"contour-{trace.loss}-over-{a}-and-{b}", f"A contour map of the {loss} over {a} and "
+                            f"{b} through {end}, with the descent path.", {"kind": "contour"}))
+    try:
+        plots.network_layout(net)
+        jobs.append(Planned("network-starting-values", "The network with its starting values (iteration 1).",
+                            {"kind": "network", "iteration": 1}))
+        jobs.append(Planned("network-final-values", f"The network with its final values, at {end}.",
+                            {"kind": "network"}))
+    except ValueError:
+        pass
+    return jobs
+
+
+def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool = True, dpi: int = DPI,
+           animate: bool = False, title: str = "") -> list[tuple[Path, str]]:
+    """Every figure of the run into ``folder`` (PNG, and SVG unless ``svg`` is False), the
+    computation graph, an animation if asked, and ``index.md`` listing what each file shows.
+
+    Returns (file, note) for each file written.
+    """
+    folder = output_path(str(folder / "x")).parent
+    written: list[tuple[Path, str]] = []
+    rows: list[tuple[list[str], str]] = []
+    diverged = trace.final is not None and trace.final.stopped_by == "diverged" or not np.all(
+        np.isfinite(trace.losses()))
+    jobs = plan(preset, net, trace)
+    if diverged:  # the values ran away: only the loss per iteration is worth drawing
+        jobs = [job for job in jobs if job.options["kind"] == "loss-history"]
+    for job in jobs:
+        fig = one(preset, net, trace, **job.options)
+        files = []
         for suffix in (".png", ".svg") if svg else (".png",):
-            save(fig, folder / f"{stem}{suffix}")
-            written.append((folder / f"{stem}{suffix}", ""))
+            save(fig, folder / f"{job.stem}{suffix}", dpi)
+            written.append((folder / f"{job.stem}{suffix}", ""))
+            files.append(f"{job.stem}{suffix}")
+        rows.append((files, job.what))
+    if animate and not diverged:
+        scalars = _scalar_names(net, trace.optimize)
+        if scalars:
+            path = folder / f"descent-{scalars[0]}.gif"
+            frames = animation(preset, net, trace, scalars[0], path)
+            written.append((path, ""))
+            rows.append(([path.name], f"An animation ({frames} frames, one per iteration): the point moving down "
+                          f"the {short_loss(trace.loss)} curve with its tangent, and the predictions moving."))
     _start(net, trace)
-    x, y = trace.inputs, trace.targets
-    loss = get_loss(trace.loss)(net(Tensor(x, name="x")), Tensor(y, name="y"))
-    written.append(write_graph(to_dot(loss), folder / ("graph.svg" if svg else "graph.dot")))
+    loss = get_loss(trace.loss)(net(Tensor(trace.inputs, name="x")), Tensor(trace.targets, name="y"))
+    dot = to_dot(loss)
+    graphs: list[str] = []
+    for suffix in (".png", ".svg") if svg else (".png",):
+        graph, note = write_graph(dot, folder / f"computation-graph{suffix}")
+        written.append((graph, note))
+        graphs.append(graph.name)
+        if note:  # no Graphviz: the DOT file is written once, with the note
+            break
+    rows.append((graphs, "The computation graph at iteration 1: every node with its value and gradient."))
+    index = folder / "index.md"
+    lines = [f"# Figures{': ' + title if title else ''}", "",
+             "Iterations are counted from 1; iteration 1 is the start.", "", "| file | what it shows |", "|---|---|"]
+    lines += [f"| {', '.join(f'[{f}]({f})' for f in files)} | {what} |" for files, what in rows]
+    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    written.append((index, ""))
     net.load_state_dict(trace.final.params)
     return written
+
+
+def write_all(preset: Preset, net: Module, trace: Trace, folder: Path, svg: bool = False,
+              dpi: int = DPI) -> list[tuple[Path, str]]:
+    """Every figure of the run into ``folder`` as PNG (and SVG with ``svg``), with index.md."""
+    return export(preset, net, trace, folder, svg=svg, dpi=dpi)

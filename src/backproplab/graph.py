@@ -24,15 +24,22 @@ GET_DOT = ("Graphviz's 'dot' program is not installed, so only the DOT file was 
 MAX_ENTRIES = 6
 
 
+def _number(value: float, digits: int) -> str:
+    """Rounded for display, and never "-0.000": a value that rounds to zero is shown as 0."""
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
 def _summary(arr: np.ndarray | None, digits: int) -> str:
     if arr is None:
         return "—"
     arr = np.asarray(arr, dtype=float)
     if arr.size == 1:
-        return f"{float(arr.reshape(-1)[0]):.{digits}f}"
+        return _number(float(arr.reshape(-1)[0]), digits)
     if arr.size <= MAX_ENTRIES:
-        return "[" + ", ".join(f"{v:.{digits}f}" for v in arr.reshape(-1)) + "]"
-    return f"{'×'.join(map(str, arr.shape))}, mean {arr.mean():.{digits}f}, norm {np.linalg.norm(arr):.{digits}f}"
+        return "[" + ", ".join(_number(v, digits) for v in arr.reshape(-1)) + "]"
+    return (f"{'×'.join(map(str, arr.shape))}, mean {_number(arr.mean(), digits)}, "
+            f"norm {_number(np.linalg.norm(arr), digits)}")
 
 
 ESCAPES = str.maketrans({c: "\\" + c for c in '\\"{}|<>'})  # what a DOT record label must escape
@@ -54,7 +61,8 @@ def to_dot(root: Tensor, *, digits: int = 3, gradients: bool = True) -> str:
                 nodes.append(t)
     grads = backprop(root, np.ones_like(root.data), order) if gradients and root.requires_grad else {}
     namer = Namer(order, root)
-    lines = ["digraph backproplab {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    lines = ["digraph backproplab {", "  rankdir=TB;", "  ranksep=0.3;", "  nodesep=0.25;",
+             '  node [fontname="Helvetica", fontsize=10];']
     for t in nodes:
         tid = f"t{id(t)}"
         named = namer.stop(t) or t.name

@@ -1,0 +1,273 @@
+"""The network's predictions against the data: residuals (Part 1), before and after a step,
+one curve per iteration, the final fit (Part 3), and the animation of the descent.
+
+As in the worked example, green is kept for new predictions; the starting or current
+curve is dark grey.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from backproplab.nn import Module
+from backproplab.plots.base import (
+    DARK,
+    GREEN,
+    OKABE_ITO,
+    curve_inputs,
+    figure_for,
+    held_note,
+    loss_at,
+    new_figure,
+    num,
+    numbers,
+    position,
+    predict,
+    scalar_path,
+    short_loss,
+    state,
+    state_name,
+    states,
+    subsample,
+    values_set,
+)
+from backproplab.trace import Trace, scalar
+
+
+def _data(ax: Axes, x: Any, y: Any) -> None:
+    ax.plot(np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1), "o",
+            color=OKABE_ITO["black"], ms=8, label="observed data", gid="data", zorder=4)
+
+
+def _which(trace: Trace, values: dict[str, Any]) -> str:
+    """The trained parameters' values, for a curve's label, when there are few."""
+    named = [(n, scalar(values[n])) for n in trace.optimize]
+    if len(named) > 2 or any(v is None for _, v in named):
+        return ""
+    return " (" + ", ".join(f"{n} = {num(v)}" for n, v in named) + ")"
+
+
+def _axes_names(ax: Axes, x_label: str, y_label: str) -> None:
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+
+
+def residuals(model: Module, x: Any, y: Any, *, trace: Trace | None = None, iteration: int = 1, loss: str = "ssr",
+              ax: Axes | None = None, x_label: str = "x", y_label: str = "y") -> Figure:
+    """The data, the prediction curve, and each residual y − ŷ as a vertical line (Part 1)."""
+    fig, ax = figure_for(ax)
+    values = state(trace, iteration) if trace is not None and trace.iterations else None
+    grid, inputs = curve_inputs(x)
+    xs = np.asarray(x, dtype=float).reshape(-1)
+    ys = np.asarray(y, dtype=float).reshape(-1)
+    fitted = predict(model, np.asarray(x, dtype=float), values)
+    when = state_name(trace, iteration) if values is not None else "the current values"
+    ax.plot(grid, predict(model, inputs, values), color=DARK, lw=2, label=f"predictions ŷ at {when}",
+            gid="predictions")
+    for k, (xi, yi, fi) in enumerate(zip(xs, ys, fitted)):
+        ax.plot([xi, xi], [yi, fi], color=OKABE_ITO["vermillion"], lw=1.5, ls="--", gid="residual",
+                label="residuals y − ŷ" if k == 0 else None)
+        if len(xs) <= 12:
+            ax.annotate(num(yi - fi), (xi, (yi + fi) / 2), textcoords="offset points", xytext=(5, 0), fontsize=8,
+                        color=OKABE_ITO["vermillion"], va="center", gid="residual-label")
+    _data(ax, x, y)
+    _axes_names(ax, x_label, y_label)
+    with values_set(model, values):
+        total = loss_at(model, x, y, loss)
+    ax.set_title(f"Residuals at {when}: {short_loss(loss)} = {num(total)}", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def predictions(model: Module, x: Any, y: Any, *, trace: Trace | None = None, step: int | None = None,
+                iteration: int = 1, ax: Axes | None = None, x_label: str = "x", y_label: str = "y") -> Figure:
+    """The predictions at ``iteration`` (dark) and the new predictions after its step (green).
+
+    ``iteration`` counts from 1 as the terminal does; ``step`` is the 0-based index (step = iteration − 1).
+    """
+    fig, ax = figure_for(ax)
+    grid, inputs = curve_inputs(x)
+    if trace is not None and trace.iterations:
+        if step is not None:
+            if not 0 <= step < len(trace.iterations):
+                raise ValueError(f"step must be between 0 and {len(trace.iterations) - 1}, got {step}")
+            iteration = step + 1
+        at = position(trace, iteration)
+        if at >= len(trace.iterations):
+            raise ValueError(f"iteration must be between 1 and {trace.iterations[-1].step + 1} for this run (a step "
+                             f"is taken from each), got {iteration}")
+        following = numbers(trace)[at + 1]
+        before, after = state(trace, iteration), state(trace, following)
+        ax.plot(grid, predict(model, inputs, before), color=DARK, lw=2, ls="--",
+                label=f"predictions at iteration {iteration}{_which(trace, before)}", gid="before")
+        ax.plot(grid, predict(model, inputs, after), color=GREEN, lw=2.5,
+                label=f"new predictions, {state_name(trace, following)}{_which(trace, after)}", gid="after")
+        title = f"Predictions before and after the step of iteration {iteration}"
+    else:
+        ax.plot(grid, predict(model, inputs), color=DARK, lw=2.5, label="predictions", gid="after")
+        title = "Predictions"
+    _data(ax, x, y)
+    _axes_names(ax, x_label, y_label)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def fit_series(model: Module, x: Any, y: Any, trace: Trace, *, most: int = 15, ax: Axes | None = None,
+               x_label: str = "x", y_label: str = "y") -> Figure:
+    """One green curve per iteration, older ones fainter, from the start (dark) to the end."""
+    if not trace.iterations:
+        raise ValueError("the run has no iterations to draw")
+    fig, ax = figure_for(ax)
+    grid, inputs = curve_inputs(x)
+    nums = numbers(trace)
+    n = len(nums)
+    ax.plot(grid, predict(model, inputs, state(trace, nums[0])), color=DARK, lw=2, ls="--",
+            label=f"iteration 1 (start){_which(trace, state(trace, nums[0]))}", gid="start")
+    picked = range(1, n) if n - 1 <= most else sorted(
+        {int(i) for i in np.round(np.geomspace(1, n - 1, most))})  # spaced to show the early steps, which move most
+    shown = [nums[i] for i in picked]
+    for rank, k in enumerate(shown, start=1):
+        alpha = 0.15 + 0.85 * rank / len(shown)
+        label = None
+        if k == shown[-1]:
+            label = f"{state_name(trace, k)}{_which(trace, state(trace, k))}"
+        elif rank == 1:
+            label = "new predictions, one curve per iteration (older ones fainter)"
+        ax.plot(grid, predict(model, inputs, state(trace, k)), color=GREEN, lw=2 if k == shown[-1] else 1.3,
+                alpha=alpha, label=label, gid=f"iteration-{k}")
+    _data(ax, x, y)
+    _axes_names(ax, x_label, y_label)
+    thinned = "" if len(shown) == n - 1 else f"\n({len(shown)} of {nums[-1]} shown, most of them early: big steps)"
+    ax.set_title(f"Predictions at each iteration{thinned}", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def final_fit(model: Module, x: Any, y: Any, trace: Trace, *, loss: str = "ssr", ax: Axes | None = None,
+              x_label: str = "x", y_label: str = "y") -> Figure:
+    """Where the run ended: the final predictions (green), the start (dark), and the residuals left."""
+    if not trace.iterations:
+        raise ValueError("the run has no iterations to draw")
+    fig, ax = figure_for(ax)
+    grid, inputs = curve_inputs(x)
+    n = states(trace)
+    end = state(trace, n)
+    ax.plot(grid, predict(model, inputs, state(trace, 1)), color=DARK, lw=1.5, ls="--",
+            label=f"iteration 1 (start){_which(trace, state(trace, 1))}", gid="start")
+    ax.plot(grid, predict(model, inputs, end), color=GREEN, lw=2.5,
+            label=f"final predictions{_which(trace, end)}", gid="final")
+    xs, ys = np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1)
+    fitted = predict(model, np.asarray(x, dtype=float), end)
+    tiny = np.max(np.abs(ys - fitted)) < 0.01 * (np.ptp(ys) or 1.0)
+    for k, (xi, yi, fi) in enumerate(zip(xs, ys, fitted)):
+        ax.plot([xi, xi], [yi, fi], color=OKABE_ITO["vermillion"], lw=1.5, ls="--", gid="residual",
+                label=("residuals left (too small to see)" if tiny else "residuals left") if k == 0 else None)
+    _data(ax, x, y)
+    _axes_names(ax, x_label, y_label)
+    with values_set(model, end):
+        total = loss_at(model, x, y, loss)
+    ax.set_title(f"The final fit, {state_name(trace, n)}: {short_loss(loss)} = {num(total)}", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def animate_descent(model: Module, x: Any, y: Any, trace: Trace, param: str, path: str, *, loss: str = "ssr",
+                    fps: int = 3, most_frames: int = 60, x_label: str = "x", y_label: str = "y") -> int:
+    """A GIF (or MP4, if ffmpeg is installed and the path ends in .mp4) of the descent.
+
+    Left: the point moving down the loss curve, with its tangent. Right: the predictions
+    moving toward the data. Frames are labelled by iteration, counted from 1. Returns the
+    number of frames written.
+    """
+    from matplotlib import animation
+
+    if path.endswith(".mp4") and not animation.FFMpegWriter.isAvailable():
+        raise ValueError("MP4 needs ffmpeg, which is not installed; write a .gif instead (no ffmpeg needed)")
+    fig, draw, count = descent_frames(model, x, y, trace, param, loss=loss, most_frames=most_frames,
+                                      x_label=x_label, y_label=y_label)
+    anim = animation.FuncAnimation(fig, draw, frames=count, blit=False)
+    if path.endswith(".mp4"):
+        anim.save(path, writer=animation.FFMpegWriter(fps=fps))
+    else:
+        anim.save(path, writer=animation.PillowWriter(fps=fps))
+    return count
+
+
+def _slice_loss(model: Module, x: Any, y: Any, loss: str, base: dict[str, Any], param: str, value: float) -> float:
+    with values_set(model, base):
+        return loss_at(model, x, y, loss, **{param: value})
+
+
+def descent_frames(model: Module, x: Any, y: Any, trace: Trace, param: str, *, loss: str = "ssr",
+                   most_frames: int = 60, x_label: str = "x", y_label: str = "y") -> tuple[Figure, Any, int]:
+    """The animation's figure, the function that draws frame n, and the number of frames."""
+    from backproplab.plots.curves import loss_curve, minimum_label, slope_at
+    from backproplab.plots.minimum import find_minimum
+
+    values = scalar_path(trace, param)
+    nums = numbers(trace)
+    at = [int(i) for i in subsample(len(values), most_frames)]
+    frames = [nums[i] for i in at]
+    fig = new_figure((11, 4.6))
+    left, right = fig.subplots(1, 2)
+    loss_curve(model, x, y, param, loss=loss, trace=trace, ax=left, steps=False, iteration=1)
+    curve_line = next(ln for ln in left.get_lines() if ln.get_gid() == "loss-curve")
+    tangent = next(ln for ln in left.get_lines() if ln.get_gid() == "tangent")
+    tangent.set_label("tangent at the point (slope = gradient)")
+    moving = [n for n in trace.optimize if n != param]
+    star = None
+    if moving:  # the slice changes from frame to frame, and so does its lowest point
+        for old in [ln for ln in left.get_lines() if ln.get_gid() in ("minimum", "minimum-note")]:
+            old.remove()
+        (star,) = left.plot([], [], marker="*", ms=14, color=OKABE_ITO["black"], ls="none", gid="minimum",
+                            label="lowest point of this slice")
+    legend = left.legend(fontsize=7, loc="upper right")
+    grid_b = curve_line.get_xdata()
+    half = 0.12 * (grid_b[-1] - grid_b[0])
+    for static in [ln for ln in left.get_lines() if ln.get_gid() == "shown-point"]:
+        static.remove()  # the moving point takes its place
+    (point,) = left.plot([], [], "o", color=OKABE_ITO["vermillion"], ms=10, gid="moving-point")
+    grid, inputs = curve_inputs(x)
+    _data(right, x, y)
+    curves = [predict(model, inputs, state(trace, k)) for k in frames]
+    right.plot(grid, curves[0], color=DARK, lw=1.5, ls="--", label="iteration 1 (start)", gid="start")
+    (line,) = right.plot(grid, curves[0], color=GREEN, lw=2.5, label="new predictions", gid="predictions")
+    lo, hi = min(c.min() for c in curves), max(c.max() for c in curves)
+    right.set_ylim(min(lo, np.min(y)) - 0.2, max(hi, np.max(y)) + 0.2)
+    _axes_names(right, x_label, y_label)
+    right.legend(fontsize=8, loc="upper right")
+    title = right.set_title("")
+
+    def draw(n: int) -> tuple:
+        k, v = frames[n], values[at[n]]
+        base = state(trace, k)
+        with values_set(model, base):
+            here = loss_at(model, x, y, loss)
+            if moving:
+                curve_line.set_ydata([loss_at(model, x, y, loss, **{param: v}) for v in grid_b])
+        if moving:
+            m = find_minimum(lambda v: _slice_loss(model, x, y, loss, base, param, v), grid_b,
+                             np.asarray(curve_line.get_ydata()))
+            star.set_data(*(([m.at], [m.loss]) if m.where == "inside" else ([], [])))
+            legend.get_texts()[-1].set_text(minimum_label(param, m, loss, of_slice=True))
+            left.set_title(f"{short_loss(loss)} as a function of {param}\n"
+                           + held_note(model, [param], trace, k, 70), fontsize=9)
+        slope = slope_at(model, x, y, loss, param, v, base)
+        ts = np.array([v - half, v + half])
+        tangent.set_data(ts, here + slope * (ts - v))
+        point.set_data([v], [here])
+        line.set_ydata(curves[n])
+        line.set_visible(k > 1)
+        title.set_text(f"{state_name(trace, k)}: {param} = {num(v)}")
+        return point, line, title, tangent
+
+    draw(0)
+    fig.draw_without_rendering()
+    if not moving:  # the layout never changes between frames: work it out once
+        fig.set_layout_engine("none")
+    return fig, draw, len(frames)
