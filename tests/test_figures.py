@@ -391,3 +391,16 @@ def test_crowded_weight_labels_overlap_neither_each_other_nor_circles():
     circles = [p.get_window_extent() for p in ax.patches if p.get_gid() == "neuron"]
     for i, a in enumerate(boxes):
         assert not any(a.overlaps(b) for b in boxes[i + 1:] + circles), labels[i].get_text()
+
+
+def test_figures_and_the_terminal_show_the_same_iteration(capsys):
+    _, out, _ = cli(capsys, "demo", "statquest")
+    net, x, y, trace = fitted()
+    fig, draw, _ = plots.fits.descent_frames(net, x, y, trace, "b3")
+    for k in (1, 2, 3):
+        shown = next(line for line in out.splitlines() if line.strip().startswith(f"Iteration {k} ("))
+        value = shown.split("b3 = ")[1].split(")")[0]
+        before = line(plots.predictions(net, x, y, trace=trace, iteration=k).axes[0], "before")
+        assert f"iteration {k} (b3 = {value})" in before.get_label()
+        draw(k - 1)
+        assert fig.axes[1].get_title() == f"iteration {k}: b3 = {value}"
