@@ -202,9 +202,10 @@ def build_parser() -> Parser:
 
     plot = sub.add_parser(
         "plot", help="draw one figure of a worked example",
-        description="Draw one figure: the loss against a parameter (pink, with the tangent and every step), the "
-        "predictions before and after a step (green), the loss per iteration, a contour map over two parameters, "
-        "the network, the decision boundary, or an animation of the descent.",
+        description="Draw one figure: the data with the residuals, the loss against a parameter (pink, with its "
+        "lowest point, the tangent and every step), the predictions before and after a step (green), one curve per "
+        "iteration, the final fit, the loss per iteration, a contour map over two parameters, the network, the "
+        "decision boundary, or an animation of the descent. 'export-figures' writes them all.",
         epilog="Example: backproplab plot statquest loss-curve --param b3 -o ssr_b3.png",
     )
     plot.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
@@ -215,9 +216,11 @@ def build_parser() -> Parser:
                       help="the parameter for loss-curve and animation (default: the first one optimized)")
     plot.add_argument("--params", default=None, metavar="A,B",
                       help="the two parameters of a contour map (default: the first two optimized, or w3,b3)")
-    add_iteration_option(plot, "the figure: predictions before and after its step; the loss curve's slice and "
-                         "tangent; the contour's slice (default: the end); the network's values (default: the end)")
-    plot.set_defaults(iteration=None)  # each figure has its own default: the start, or the end of the run
+    plot.add_argument("--iteration", "--step", dest="iteration", type=positive_int, default=None, metavar="K",
+                      help="the iteration shown, counted as the demo prints them (iteration 1 is the starting "
+                      "values; --step K means the same): predictions before and after its step, the loss curve's "
+                      "slice and tangent (default: 1), the contour's slice and the network's values (default: "
+                      "the end of the run)")
     plot.add_argument("--log", action="store_true", help="for loss-history: a log-scale loss axis")
     plot.add_argument("--span", type=span_arg, default=None, metavar="LO,HI",
                       help="for loss-curve: the range of the parameter (default: the path and the lowest point)")
