@@ -17,7 +17,7 @@ from backproplab import figures, plots
 from backproplab.graph import to_dot
 from backproplab.optim import GradientDescent
 from backproplab.plots.minimum import find_minimum
-from backproplab.plots.network import _as_dict, network_layout
+from backproplab.plots.network import layout_data, network_layout
 from backproplab.presets import PRESETS
 from backproplab.spec import read
 from tests.conftest import cli
@@ -269,7 +269,7 @@ def test_a_spec_from_the_preset_draws_the_same_network(tmp_path):
     spec_net, _ = read(path).build()
     preset_net, _ = PRESETS["statquest"].build()
     assert type(spec_net) is not type(preset_net)
-    assert _as_dict(network_layout(spec_net)) == _as_dict(network_layout(preset_net))
+    assert layout_data(network_layout(spec_net)) == layout_data(network_layout(preset_net))
     hints = figures.hints_for_spec(read(path))
     assert (hints.x_label, hints.y_label, hints.contour) == ("dosage", "efficacy", ("w3", "b3"))
 

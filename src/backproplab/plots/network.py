@@ -257,7 +257,7 @@ def _label_edges(ax: Axes, layout: Layout, where: dict[str, tuple[float, float]]
             taken.append(label.get_window_extent())
 
 
-def _as_dict(layout: Layout) -> dict[str, Any]:
+def layout_data(layout: Layout) -> dict[str, Any]:
     """Plain data, for comparing two diagrams."""
     return {"columns": [[(u.name, u.activation, u.bias, u.bias_value) for u in c] for c in layout.columns],
             "edges": sorted((e.source, e.target, e.weight, e.value) for e in layout.edges), "more": layout.more}
