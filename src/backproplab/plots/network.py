@@ -184,8 +184,10 @@ def network_diagram(model: Module, *, ax: Axes | None = None, values: bool | Non
     tallest = max(len(c) + (1 if m else 0) for c, m in zip(layout.columns, layout.more))
     between = max([sum(1 for e in layout.edges if where_column(layout, e.target) == c) for c in range(1, n_cols)]
                   + [0])
-    fig, ax = figure_for(ax, (1.4 + 2.1 * n_cols * (1 + 0.12 * max(0, between - 4)), 1.8 + 1.0 * tallest))
     gap_x, gap_y, radius = 3.0 + 0.35 * max(0, between - 4), 1.6, 0.38  # room for the labels of many edges
+    width = (n_cols - 1) * gap_x + 2.4
+    height = (tallest - 1) * gap_y + 2 * radius + 2.2
+    fig, ax = figure_for(ax, (0.75 * width + 0.4, 0.75 * height + 0.8))  # the drawing's own proportions
     where: dict[str, tuple[float, float]] = {}
     for c, column in enumerate(layout.columns):
         count = len(column) + (1 if layout.more[c] else 0)
