@@ -266,7 +266,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     else:
         render_run(trace, console, digits=args.digits, every=args.every, title=job.title)
     if args.plot:
-        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi):
+        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi,
+                                            title=job.title):
             sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
     return _finish(trace, args)
 

@@ -272,8 +272,13 @@ def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool
             break
     rows.append((graphs, "The computation graph at iteration 1: every node with its value and gradient."))
     index = folder / "index.md"
-    lines = [f"# Figures{': ' + title if title else ''}", "",
-             "Iterations are counted from 1; iteration 1 is the start.", "", "| file | what it shows |", "|---|---|"]
+    run = (f"The run: {trace.optimizer.replace('_', ' ')}, learning rate {trace.learning_rate:g}, optimizing "
+           f"{', '.join(trace.optimize)}"
+           + (f"; {trace.final.steps} steps, stopped by {trace.final.stopped_by.replace('_', ' ')}." if trace.final
+              else "."))
+    lines = [f"# Figures{': ' + title if title else ''}", "", run,
+             "Iterations are counted from 1, as the terminal counts them; iteration 1 is the start.", "",
+             "| file | what it shows |", "|---|---|"]
     lines += [f"| {', '.join(f'[{f}]({f})' for f in files)} | {what} |" for files, what in rows]
     index.write_text("\n".join(lines) + "\n", encoding="utf-8")
     written.append((index, ""))
@@ -282,6 +287,6 @@ def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool
 
 
 def write_all(preset: Preset, net: Module, trace: Trace, folder: Path, svg: bool = False,
-              dpi: int = DPI) -> list[tuple[Path, str]]:
+              dpi: int = DPI, title: str = "") -> list[tuple[Path, str]]:
     """Every figure of the run into ``folder`` as PNG (and SVG with ``svg``), with index.md."""
-    return export(preset, net, trace, folder, svg=svg, dpi=dpi)
+    return export(preset, net, trace, folder, svg=svg, dpi=dpi, title=title)
