@@ -72,7 +72,7 @@ def residuals(model: Module, x: Any, y: Any, *, trace: Trace | None = None, iter
         ax.plot([xi, xi], [yi, fi], color=OKABE_ITO["vermillion"], lw=1.5, ls="--", gid="residual",
                 label="residuals y − ŷ" if k == 0 else None)
         if len(xs) <= 12:
-            ax.annotate(num(yi - fi), (xi, (yi + fi) / 2), textcoords="offset points", xytext=(5, 0), fontsize=8,
+            ax.annotate(num(yi - fi), (xi, (yi + fi) / 2), textcoords="offset points", xytext=(8, 0), fontsize=8,
                         color=OKABE_ITO["vermillion"], va="center", gid="residual-label")
     _data(ax, x, y)
     _axes_names(ax, x_label, y_label)
