@@ -40,6 +40,14 @@ def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
         fig.savefig(f, format=path.suffix.lower().lstrip("."), dpi=dpi)
 
 
+def save_text(path: Path, text: str) -> None:
+    """Write a text file beside the figures (the index): the one place text reaches the disk here."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def hints_for_spec(spec: Any) -> Preset:
     """How a spec file's figures are labelled: its CSV column names, else its preset's names."""
     base = PRESETS.get(spec.name)
@@ -280,7 +288,7 @@ def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool
              "Iterations are counted from 1, as the terminal counts them; iteration 1 is the start.", "",
              "| file | what it shows |", "|---|---|"]
     lines += [f"| {', '.join(f'[{f}]({f})' for f in files)} | {what} |" for files, what in rows]
-    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    save_text(index, "\n".join(lines) + "\n")
     written.append((index, ""))
     net.load_state_dict(trace.final.params)
     return written
