@@ -20,7 +20,7 @@ from backproplab.plots.minimum import find_minimum
 from backproplab.plots.network import layout_data, network_layout
 from backproplab.presets import PRESETS
 from backproplab.spec import read
-from tests.conftest import cli
+from tests.conftest import assert_clean_error, cli
 
 
 @pytest.fixture(autouse=True)
@@ -404,3 +404,18 @@ def test_figures_and_the_terminal_show_the_same_iteration(capsys):
         assert f"iteration {k} (b3 = {value})" in before.get_label()
         draw(k - 1)
         assert fig.axes[1].get_title() == f"iteration {k}: b3 = {value}"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["plot", "statquest", "loss-curve", "--dpi", "5", "-o", "x.png"], "between 20 and 1200"),
+    (["plot", "statquest", "loss-curve", "--span", "1", "-o", "x.png"], "not two numbers"),
+    (["plot", "statquest", "contour", "--iteration", "40", "-o", "x.png"], "choose --iteration from 1 to 13"),
+    (["export-figures", "nope", "out"], "unknown preset 'nope'"),
+])
+def test_figure_options_are_checked(capsys, args, message):
+    assert_clean_error(capsys, args, message)
+
+
+def test_export_into_a_file_is_a_clean_error(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    assert_clean_error(capsys, ["export-figures", "statquest", str(tmp_path / "file" / "figs")], "cannot")
