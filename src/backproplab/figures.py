@@ -266,8 +266,9 @@ def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool
             path = folder / f"descent-{scalars[0]}.gif"
             frames = animation(preset, net, trace, scalars[0], path)
             written.append((path, ""))
-            rows.append(([path.name], f"An animation ({frames} frames, one per iteration): the point moving down "
-                          f"the {short_loss(trace.loss)} curve with its tangent, and the predictions moving."))
+            rows.append(([path.name], f"An animation in {frames} frames, from iteration 1 to the end: the point "
+                          f"moving down the {short_loss(trace.loss)} curve with its tangent, and the predictions "
+                          "moving toward the data."))
     _start(net, trace)
     loss = get_loss(trace.loss)(net(Tensor(trace.inputs, name="x")), Tensor(trace.targets, name="y"))
     dot = to_dot(loss)
