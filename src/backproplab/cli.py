@@ -223,7 +223,8 @@ def build_parser() -> Parser:
                       "the end of the run)")
     plot.add_argument("--log", action="store_true", help="for loss-history: a log-scale loss axis")
     plot.add_argument("--span", type=span_arg, default=None, metavar="LO,HI",
-                      help="for loss-curve: the range of the parameter (default: the path and the lowest point)")
+                      help="for loss-curve: the range of the parameter (default: the path and the lowest point); "
+                      "with a negative LO write it with '=', as --span=-1,4")
     plot.add_argument("--no-steps", dest="steps", action="store_false", help="for loss-curve: leave out the steps")
     plot.add_argument("--no-tangent", dest="tangent", action="store_false",
                       help="for loss-curve: leave out the tangent")
