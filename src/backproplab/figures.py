@@ -158,7 +158,9 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
             raise ValueError("a decision boundary needs class labels and two inputs per sample "
                              "(moons, circles, xor, spiral)")
         net.load_state_dict(trace.final.params)
-        fig = plots.decision_boundary(net, x, y)
+        names = [n.strip() for n in preset.x_label.split(",")]  # two CSV columns name the two axes
+        axes = {"x_label": names[0], "y_label": names[1]} if len(names) == 2 else {}
+        fig = plots.decision_boundary(net, x, y, **axes)
         fig.axes[0].set_title(f"Decision boundary at {state_name(trace, n)}", fontsize=10)
         _start(net, trace)
         return fig
