@@ -422,3 +422,16 @@ def test_figure_options_are_checked(capsys, args, message):
 def test_export_into_a_file_is_a_clean_error(capsys, tmp_path):
     (tmp_path / "file").write_text("")
     assert_clean_error(capsys, ["export-figures", "statquest", str(tmp_path / "file" / "figs")], "cannot")
+
+
+def test_decision_boundary_axes_take_two_column_names():
+    from backproplab import datasets
+    from backproplab.optim import Adam
+    from backproplab.presets import Preset
+
+    X, labels = datasets.make("xor", n=40, seed=2)
+    net = bl.MLP([2, 4, 1], "tanh", seed=0)
+    trace = Adam(net.parameters(), lr=0.05).fit(net, X, labels.astype(float), loss="bce", max_steps=5, min_step=0)
+    ax = figures.one(Preset("mine", x_label="width, height"), net, trace, "decision-boundary").axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("width", "height")
+    assert "after iteration 5" in ax.get_title()
