@@ -42,10 +42,7 @@ def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
 
 def save_text(path: Path, text: str) -> None:
     """Write a text file beside the figures (the index): the one place text reaches the disk here."""
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
+    output.write_text(path, text)
 
 
 def hints_for_spec(spec: Any) -> Preset:
