@@ -191,13 +191,13 @@ def trace_html(trace: object, digits: int = 4, head: int = 3, tail: int = 2, col
     rows = []
     for i in picks:
         if i < 0:
-            hidden = len(its) - head - tail
+            hidden = its[n - tail].step - its[head - 1].step - 1  # by iteration number: long runs keep only some
             rows.append(f'<tr><td colspan="{2 + len(names)}" style="text-align:center">… {hidden} iteration(s) '
                         "not shown …</td></tr>")
             continue
         it = its[i]
         values = [number(it.loss, digits)] + [number(_scalar(it.params[n]), digits) for n in names]
-        rows.append(f"<tr><td>{i + 1}</td>" + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>")
+        rows.append(f"<tr><td>{it.step + 1}</td>" + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>")
     losses = [it.loss for it in its]
     final = getattr(trace, "final", None)
     ending = ""

@@ -80,13 +80,13 @@ def explain_run(
     moments = {name: run_moments(trace, name) for name in trace.optimize if trace.optimizer == "adam"}
     try:
         for i in shown_iterations(n, every):
-            if i > previous + 1:
-                blocks.append(Block("para", [f"… {i - previous - 1} iteration(s) not shown …"]))
-            previous = i
-            it = trace.iterations[i]
+            it = trace.iterations[i]  # a long run may keep only some iterations: it.step says which
+            if it.step > previous + 1:
+                blocks.append(Block("para", [f"… {it.step - previous - 1} iteration(s) not shown …"]))
+            previous = it.step
             where = ", ".join(f"{p} = {fmt_number(scalar(it.params[p]), digits, 'text')}" for p in trace.optimize
                               if scalar(it.params[p]) is not None)
-            blocks.append(Block("heading", [f"Iteration {i + 1}" + (f" ({where})" if where else "")]))
+            blocks.append(Block("heading", [f"Iteration {it.step + 1}" + (f" ({where})" if where else "")]))
             model.load_state_dict(it.params)
             for name, p in named.items():
                 p.requires_grad = name in trace.optimize
@@ -107,7 +107,7 @@ def explain_run(
             named[name].data = data
             named[name].requires_grad = flag
     return Explanation(sym, ", ".join(trace.optimize), None, "run", digits, blocks,
-                       {"iterations": [i + 1 for i in shown_iterations(n, every)],
+                       {"iterations": [trace.iterations[i].step + 1 for i in shown_iterations(n, every)],
                         "stopped_by": trace.final.stopped_by})
 
 
