@@ -273,6 +273,7 @@ class Compiled:
         self.tape: Tape | None = None
         self._last: Tensor | None = None
         self.records = 0  # how many times the graph was (re)recorded
+        self.program: Any = None  # the tape as generated code (backproplab.codegen), made at the first replay
 
     def forward(self) -> Tensor:
         """Run the forward pass (replayed when nothing changed) and return the root."""
@@ -284,10 +285,18 @@ class Compiled:
             if not root.requires_grad:
                 self.tape, self._last = None, root
                 return root
-            self.tape = Tape(root)
+            self.tape, self.program = Tape(root), None
             self.records += 1
             return root
-        tape.forward()
+        program = self.program
+        if program is None:
+            from backproplab.codegen import make_program  # generated code reads the tape: a layer above it
+
+            program = self.program = make_program(tape)
+        if program is False:
+            tape.forward()
+        else:
+            program.forward()
         return tape.root
 
     def backward(self) -> list[Any]:
@@ -299,6 +308,8 @@ class Compiled:
         tape = self.tape
         if not tape.root.requires_grad or tape.root.data.shape != tape.seed.shape:
             _seed(tape.root, None)  # raises the same clear error backward() would
+        if self.program:
+            return list(self.program.backward(tape.seed))
         grads, owned = tape.gradients(tape.seed, tape.values())
         tape.store(grads, owned)
         return grads
@@ -307,6 +318,19 @@ class Compiled:
         root = self.forward()
         self.backward()
         return root
+
+    @property
+    def source(self) -> str:
+        """The replay as readable Python: the forward and backward pass, one line per op and per gradient."""
+        if self.tape is None:
+            raise RuntimeError("call the compiled function once first: the graph is recorded on the first call")
+        if self.program is None:
+            from backproplab.codegen import make_program
+
+            self.program = make_program(self.tape)
+        if self.program is False:
+            raise RuntimeError("this graph is too long to write out as code; it is replayed op by op")
+        return self.program.source
 
 
 def compile(fn: Callable[[], Tensor]) -> Compiled:  # noqa: A001 - the name users expect

@@ -1,0 +1,287 @@
+"""A recorded tape written out as straight-line Python: one function per pass.
+
+:func:`generate` reads a :class:`~backproplab.autodiff.Tape` and writes the forward pass
+and the backward pass as two plain Python functions that call NumPy directly, one line
+per op and one per gradient, with a comment naming each op and its local derivative. It
+is the backward pass a person would write by hand, and the fastest way to replay a graph:
+no per-op dispatch, no tuples, no lookups.
+
+The calculus still lives in one place. ``INLINE`` below holds faster *spellings* of some
+ops' forward and VJP from ``ops.py`` (the same NumPy calls in the same order, so results
+are bit for bit the same, which the tests check op by op); every other op, and every op
+whose attributes are not plain numbers, is called through the op table itself.
+
+Safety: the generated text is made only of this module's templates, slot numbers, shapes
+and numbers (each checked to be a plain ``int``, ``bool``, ``float`` or ``None``). Node
+names and any other user text never enter it; comments are the op table's own statements,
+with anything that is not printable escaped. The text is compiled once with ``compile()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backproplab.autodiff import Tape, unbroadcast
+
+BUFFER_FROM = 4096  # arrays with at least this many entries are written into buffers kept between steps
+MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a huge function costs more than it saves)
+
+
+@dataclass(frozen=True)
+class Inline:
+    """How to write one op's forward and VJPs as expressions.
+
+    Placeholders: ``{0}``, ``{1}`` the op's inputs; ``{g}`` the upstream gradient; ``{out}``
+    the op's result; ``{o}`` where ``, out=BUFFER`` goes when the result has a buffer (only
+    on calls whose result has the final shape); attribute names such as ``{axis}``. A VJP
+    of exactly ``"{g}"`` passes the gradient through unchanged.
+    """
+
+    forward: str | None
+    vjps: tuple[str | None, ...] = ()
+
+
+INLINE: dict[str, Inline] = {
+    "add": Inline("add({0}, {1}{o})", ("{g}", "{g}")),
+    "sub": Inline("subtract({0}, {1}{o})", ("{g}", "negative({g}{o})")),
+    "mul": Inline("multiply({0}, {1}{o})", ("multiply({g}, {1}{o})", "multiply({g}, {0}{o})")),
+    "div": Inline("divide({0}, {1}{o})",
+                  ("divide({g}, {1}{o})", "divide(multiply(negative({g}{o}), {out}{o}), {1}{o})")),
+    "pow": Inline("power({0}, {1}{o})"),
+    "neg": Inline("negative({0}{o})", ("negative({g}{o})",)),
+    "exp": Inline("exp({0}{o})", ("multiply({g}, {out}{o})",)),
+    "log": Inline("log({0}{o})", ("divide({g}, {0}{o})",)),
+    "softplus": Inline("logaddexp(0.0, {0}{o})", ("multiply({g}, exp(subtract({0}, {out}{o}){o}){o})",)),
+    "sigmoid": Inline("exp(negative(logaddexp(0.0, negative({0}{o}){o}){o}){o})",
+                      ("multiply(multiply({g}, {out}{o}), subtract(1.0, {out}){o})",)),
+    "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract(1.0, multiply({out}, {out}{o}){o}){o})",)),
+    "relu": Inline("maximum({0}, 0.0{o})", ("multiply({g}, greater({0}, 0){o})",)),
+    "identity": Inline("{0}", ("{g}",)),
+    "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
+    "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
+    "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
+    "reshape": Inline("reshape({0}, {shape})"),
+    "transpose": Inline("transpose({0})"),
+    "ssr": Inline(None, ("multiply(multiply(subtract({0}, {1}{o}), 2.0{o}), {g}{o})",
+                         "multiply(multiply(subtract({1}, {0}{o}), 2.0{o}), {g}{o})")),
+    "mse": Inline(None, ("multiply(multiply(subtract({0}, {1}{o}), {two_over_n}{o}), {g}{o})",
+                         "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})")),
+}
+"""Faster spellings of the op table's forward and VJPs, by op name (None: call the op itself)."""
+
+NAMESPACE: dict[str, Any] = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
+    "negative": np.negative, "exp": np.exp, "log": np.log, "logaddexp": np.logaddexp, "tanh": np.tanh,
+    "maximum": np.maximum, "greater": np.greater, "add_reduce": np.add.reduce, "mean": np.mean,
+    "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
+    "array": np.array, "empty_like": np.empty_like, "unbroadcast": unbroadcast,
+}
+"""The only names the generated code uses besides its own numbered variables."""
+
+
+def literal(value: Any) -> str:
+    """A Python literal for a plain number, bool, None or tuple of them; ValueError for anything else."""
+    if value is None or type(value) in (bool, int):
+        return repr(value)
+    if type(value) is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("not a finite number")
+        return repr(value)
+    if type(value) is tuple:
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    raise ValueError(f"no literal for {type(value).__name__}")
+
+
+def comment(text: str) -> str:
+    """Text safe inside a ``#`` comment: every character that is not printable is escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class Program:
+    """The generated source for one tape, and the forward and backward functions compiled from it."""
+
+    def __init__(self, tape: Tape, buffer_from: int = BUFFER_FROM) -> None:
+        self.tape = tape
+        self.buffer_from = buffer_from
+        self.slot = {id(n): i for i, n in enumerate(tape.nodes)}
+        self.fns: list[Any] = []  # op functions called as they are (no inline form), by number
+        self.buffers: list[np.ndarray] = []
+        self.source = self._write()
+        namespace = dict(NAMESPACE)
+        exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above, from templates and numbers only
+        self.forward, self.backward = namespace["make"](tape.nodes, self.fns, self.buffers)
+
+    def _fn(self, fn: Any) -> str:
+        self.fns.append(fn)
+        return f"f{len(self.fns) - 1}"
+
+    def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> str:
+        self.buffers.append(np.empty(shape, dtype))
+        return f"b{len(self.buffers) - 1}"
+
+    def _write(self) -> str:
+        tape = self.tape
+        forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs] + self._forward_lines()
+        backward = self._backward_lines()
+        lines = ["def make(nodes, fns, bufs):"]
+        lines += [f"    n{i} = nodes[{i}]" for i in range(len(tape.nodes))]
+        lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
+        lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
+        lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed):", *_indent(backward, 8)]
+        lines += ["", "    return forward, backward", ""]
+        return "\n".join(lines)
+
+    def _op_comment(self, i: int, node: Any) -> list[str]:
+        """``# mul (slot 5): d(a·b)/da = b; d(a·b)/db = a``, from the op table, wrapped at 100 characters."""
+        op = node.op
+        text = comment(f"{op.name} (slot {i}): " + "; ".join(op.rule(k) for k in range(len(op.args))))
+        out, line = [], "#"
+        for word in text.split(" "):
+            if len(line) + 1 + len(word) > 100 and line != "#":
+                out.append(line)
+                line = "#  "
+            line += " " + word
+        return [*out, line]
+
+    def _extra(self, node: Any, ins: tuple[int, ...]) -> dict[str, str] | None:
+        """The node's attributes as literals (and derived constants); None if one is not a plain value."""
+        out: dict[str, str] = {}
+        try:
+            for key, value in (node.attrs or {}).items():
+                out[key] = literal(value)
+        except ValueError:
+            return None
+        if node.op.name == "mse":
+            out["two_over_n"] = literal(2.0 / self.tape.nodes[ins[1]].data.size)
+        return out
+
+    def _forward_lines(self) -> list[str]:
+        lines: list[str] = []
+        for i, node, bound, ins in self.tape.forward_program:
+            lines += self._op_comment(i, node)
+            value = node.data
+            form = INLINE.get(node.op.name)
+            expr = None
+            if form is not None and form.forward is not None:
+                extra = self._extra(node, ins)
+                if extra is not None:
+                    buf = None
+                    if "{o}" in form.forward and value.size >= self.buffer_from:
+                        buf = self._buffer(value.shape, value.dtype)
+                    expr = _fill(form.forward, [f"v{j}" for j in ins], extra, buf)
+            if expr is None:
+                expr = f"{self._fn(bound)}({', '.join(f'v{j}' for j in ins)})"
+            if value.ndim == 0:
+                expr = f"asarray({expr})"
+            lines += [f"v{i} = {expr}", f"n{i}.data = v{i}"]
+        return lines
+
+    def _backward_lines(self) -> list[str]:
+        """The backward pass. The VJPs' result shapes come from running them once on the recorded values."""
+        tape = self.tape
+        nodes = tape.nodes
+        values = [n.data for n in nodes]
+        grads: list[Any] = [None] * len(nodes)
+        root = len(tape.order) - 1
+        grads[root] = tape.seed
+        owned = {root: False}  # per gradient: a fresh array that nothing else holds (may be added into, handed on)
+        holder: dict[int, str] = {}  # gradients that are a buffer kept between steps, and which one
+        used: set[int] = set()
+        body: list[str] = []
+        for i, ins, edges in tape.backward_program:
+            node = nodes[i]
+            op = node.op
+            body += self._op_comment(i, node)
+            form = INLINE.get(op.name)
+            extra = self._extra(node, ins) if form is not None else None
+            ks = [k for k, parent in enumerate(node.parents) if parent.requires_grad]
+            args = [values[j] for j in ins]
+            for k, (bound, p, shape) in zip(ks, edges):
+                local = bound(grads[i], values[i], *args)
+                if type(local) is not np.ndarray:
+                    local = np.asarray(local)
+                template = form.vjps[k] if form is not None and extra is not None and k < len(form.vjps) else None
+                if op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
+                    template = None  # 1-D operands: the op's own VJP promotes them
+                buf, expr = None, None
+                if template == "{g}":
+                    expr, fresh = f"g{i}", False
+                    used.add(i)
+                elif template is not None:
+                    if "{o}" in template and local.size >= self.buffer_from:
+                        buf = self._buffer(local.shape, local.dtype)
+                    expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
+                                 [f"v{j}" for j in ins], extra, buf)
+                    used.update(j for j in (*ins, i) if expr and f"v{j}" in expr)
+                    fresh = True
+                if template is None or expr is None:
+                    expr = f"{self._fn(bound)}(g{i}, v{i}{''.join(f', v{j}' for j in ins)})"
+                    used.update((*ins, i))
+                    fresh, buf = False, None
+                if local.ndim == 0 and template != "{g}":
+                    expr = f"asarray({expr})"
+                if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
+                    if not shape:
+                        expr, buf = f"asarray(add_reduce({expr}, axis=None))", None
+                    elif local.ndim == len(shape) + 1 and local.shape[1:] == shape:
+                        buf = self._buffer(shape, local.dtype) if local.size >= self.buffer_from else None
+                        expr = f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})"
+                    else:
+                        expr, buf = f"unbroadcast({expr}, {literal(tuple(int(n) for n in shape))})", None
+                    local = unbroadcast(local, shape)
+                    fresh = True
+                if grads[p] is None:
+                    body.append(f"g{p} = {expr}")
+                    grads[p], owned[p] = local, fresh
+                    if buf is not None and fresh:
+                        holder[p] = buf
+                elif owned[p]:
+                    body.append(f"g{p} += {expr}")
+                    grads[p] = grads[p] + local
+                else:
+                    total = f"g{p} + {expr}"
+                    body.append(f"g{p} = asarray({total})" if local.ndim == 0 else f"g{p} = {total}")
+                    grads[p], owned[p] = grads[p] + local, True
+                    holder.pop(p, None)
+        lines = [f"g{root} = seed"] + [f"v{j} = n{j}.data" for j in sorted(used)]
+        guards, nonlocals = [], []
+        store = []
+        for i, node in tape.keep:
+            if grads[i] is None:
+                continue
+            same = grads[i].dtype == node.data.dtype
+            if i in holder and owned[i] and same:  # handed to .grad last step and not cleared: use a new buffer
+                buf = holder[i]
+                guards += [f"if n{i}.grad is {buf}:", f"    {buf} = empty_like({buf})"]
+                nonlocals.append(buf)
+            if owned[i] and same:
+                handoff = f"g{i}"
+            else:
+                handoff = f"array(g{i}, copy=True)" if same else f"array(g{i}, dtype=n{i}.data.dtype)"
+            store += [f"if n{i}.grad is None:", f"    n{i}.grad = {handoff}", "else:", f"    n{i}.grad += g{i}"]
+        head = [f"nonlocal {', '.join(nonlocals)}"] if nonlocals else []
+        names = [f"g{i}" if grads[i] is not None else "None" for i in range(len(nodes))]
+        return [*head, *guards, *lines, *body, *store, f"return ({', '.join(names)},)"]
+
+
+def _fill(template: str, args: list[str], extra: dict[str, str], buf: str | None) -> str | None:
+    """The template filled in; None when the node lacks an attribute the template names."""
+    try:
+        return template.format(*args, o=f", out={buf}" if buf else "", **extra)
+    except (KeyError, IndexError):
+        return None
+
+
+def _indent(lines: list[str], n: int) -> list[str]:
+    return [" " * n + line if line else "" for line in lines]
+
+
+def make_program(tape: Tape) -> Program | bool:
+    """The tape as generated code, or False for a tape too long to be worth compiling."""
+    if len(tape.forward_program) > MAX_OPS:
+        return False
+    return Program(tape)
