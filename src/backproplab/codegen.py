@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from backproplab.autodiff import Tape, unbroadcast
+from backproplab.ops import OPS
 
-BUFFER_FROM = 4096  # arrays with at least this many entries are written into buffers kept between steps
+BUFFER_FROM = 256  # arrays with at least this many entries are written into buffers kept between steps
 MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a huge function costs more than it saves)
 
 
@@ -42,6 +43,7 @@ class Inline:
 
     forward: str | None
     vjps: tuple[str | None, ...] = ()
+    unit_vjps: tuple[str | None, ...] = ()  # the VJPs when G is exactly 1 (the loss's own seed): x·1 is x, bit for bit
 
 
 INLINE: dict[str, Inline] = {
@@ -58,7 +60,7 @@ INLINE: dict[str, Inline] = {
     "sigmoid": Inline("exp(negative(logaddexp(0.0, negative({0}{o}){o}){o}){o})",
                       ("multiply(multiply({g}, {out}{o}), subtract(1.0, {out}){o})",)),
     "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract(1.0, multiply({out}, {out}{o}){o}){o})",)),
-    "relu": Inline("maximum({0}, 0.0{o})", ("multiply({g}, greater({0}, 0){o})",)),
+    "relu": Inline("maximum({0}, 0.0{o})", ("multiply({g}, greater({0}, 0{o}){o})",)),
     "identity": Inline("{0}", ("{g}",)),
     "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
     "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
@@ -66,9 +68,12 @@ INLINE: dict[str, Inline] = {
     "reshape": Inline("reshape({0}, {shape})"),
     "transpose": Inline("transpose({0})"),
     "ssr": Inline(None, ("multiply(multiply(subtract({0}, {1}{o}), 2.0{o}), {g}{o})",
-                         "multiply(multiply(subtract({1}, {0}{o}), 2.0{o}), {g}{o})")),
+                         "multiply(multiply(subtract({1}, {0}{o}), 2.0{o}), {g}{o})"),
+                  ("multiply(subtract({0}, {1}{o}), 2.0{o})", "multiply(subtract({1}, {0}{o}), 2.0{o})")),
     "mse": Inline(None, ("multiply(multiply(subtract({0}, {1}{o}), {two_over_n}{o}), {g}{o})",
-                         "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})")),
+                         "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})"),
+                  ("multiply(subtract({0}, {1}{o}), {two_over_n}{o})",
+                   "multiply(subtract({1}, {0}{o}), {two_over_n}{o})")),
 }
 """Faster spellings of the op table's forward and VJPs, by op name (None: call the op itself)."""
 
@@ -164,7 +169,7 @@ class Program:
         for i, node, bound, ins in self.tape.forward_program:
             lines += self._op_comment(i, node)
             value = node.data
-            form = INLINE.get(node.op.name)
+            form = _inline(node.op)
             expr = None
             if form is not None and form.forward is not None:
                 extra = self._extra(node, ins)
@@ -196,7 +201,7 @@ class Program:
             node = nodes[i]
             op = node.op
             body += self._op_comment(i, node)
-            form = INLINE.get(op.name)
+            form = _inline(op)
             extra = self._extra(node, ins) if form is not None else None
             ks = [k for k, parent in enumerate(node.parents) if parent.requires_grad]
             args = [values[j] for j in ins]
@@ -205,6 +210,9 @@ class Program:
                 if type(local) is not np.ndarray:
                     local = np.asarray(local)
                 template = form.vjps[k] if form is not None and extra is not None and k < len(form.vjps) else None
+                if (i == root and template is not None and k < len(form.unit_vjps) and np.all(tape.seed == 1)
+                        and np.result_type(*args) == local.dtype):
+                    template = form.unit_vjps[k]  # the seed is 1: multiplying by it changes no bit
                 if op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
                     template = None  # 1-D operands: the op's own VJP promotes them
                 buf, expr = None, None
@@ -225,8 +233,9 @@ class Program:
                 if local.ndim == 0 and template != "{g}":
                     expr = f"asarray({expr})"
                 if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
-                    if not shape:
-                        expr, buf = f"asarray(add_reduce({expr}, axis=None))", None
+                    if not shape:  # into a 0-d array of its own: one call instead of a sum and an asarray
+                        buf = self._buffer((), local.dtype)
+                        expr = f"add_reduce({expr}, None, None, {buf})"
                     elif local.ndim == len(shape) + 1 and local.shape[1:] == shape:
                         buf = self._buffer(shape, local.dtype) if local.size >= self.buffer_from else None
                         expr = f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})"
@@ -263,9 +272,20 @@ class Program:
             else:
                 handoff = f"array(g{i}, copy=True)" if same else f"array(g{i}, dtype=n{i}.data.dtype)"
             store += [f"if n{i}.grad is None:", f"    n{i}.grad = {handoff}", "else:", f"    n{i}.grad += g{i}"]
-        head = [f"nonlocal {', '.join(nonlocals)}"] if nonlocals else []
+        head = [f"nonlocal {', '.join(part)}" for part in _chunks(nonlocals)]
         names = [f"g{i}" if grads[i] is not None else "None" for i in range(len(nodes))]
-        return [*head, *guards, *lines, *body, *store, f"return ({', '.join(names)},)"]
+        result = ["return (", *(f"    {', '.join(part)}," for part in _chunks(names)), ")"]
+        return [*head, *guards, *lines, *body, *store, *result]
+
+
+def _inline(op: Any) -> Inline | None:
+    """The inline form of a table op; None for an op that is not the table's own (it is called as it is)."""
+    form = INLINE.get(op.name)
+    return form if form is not None and OPS.get(op.name) is op else None
+
+
+def _chunks(names: list[str], size: int = 12) -> list[list[str]]:
+    return [names[k:k + size] for k in range(0, len(names), size)]
 
 
 def _fill(template: str, args: list[str], extra: dict[str, str], buf: str | None) -> str | None:
@@ -284,4 +304,4 @@ def make_program(tape: Tape) -> Program | bool:
     """The tape as generated code, or False for a tape too long to be worth compiling."""
     if len(tape.forward_program) > MAX_OPS:
         return False
-    return Program(tape)
+    return Program(tape, BUFFER_FROM)

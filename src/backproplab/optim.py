@@ -60,6 +60,8 @@ class Optimizer(ABC):
                 raise TypeError(f"the optimizer takes tensors, got {type(p).__name__}")
         self._lr = check_learning_rate(lr)
         self._rates: dict[np.dtype, np.ndarray] = {}
+        self._scalars: list[np.ndarray | None] = [None] * len(self.params)  # single numbers stepped in place
+        self._scalar_steps: list[Any] = [None] * len(self.params)  # their step sizes, as 0-d arrays
         self.min_step = 1e-4
         self.max_steps = 1000
 
@@ -81,16 +83,21 @@ class Optimizer(ABC):
     def step(self) -> list[np.ndarray]:
         """Move every parameter with a gradient, in place; returns each step size (old − new)."""
         steps = []
+        lr, known, outs = self._lr, self._scalars, self._scalar_steps
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 steps.append(np.zeros_like(p.data))
                 continue
             data = p.data
-            if self.scalar_rule and data.ndim == 0 and data.dtype == np.float64:
-                # one float64 number: Python's float arithmetic is the same IEEE arithmetic, without NumPy's overhead
-                delta = float(p.grad) * self._lr
-                p.data = np.asarray(float(data) - delta)
-                steps.append(np.asarray(delta))
+            if data is known[i] or self._scalar(i, data):
+                # one float64 number: Python's float arithmetic is the same IEEE arithmetic, without NumPy's
+                # overhead; written into the parameter's own array, the step size into one kept per parameter
+                delta = float(grad) * lr
+                data[()] = float(data) - delta
+                out = outs[i]
+                out[()] = delta
+                steps.append(out)
                 continue
             delta = self.delta(i, p.grad)
             if data.size > IN_PLACE_FROM and data.flags.writeable and data.dtype == delta.dtype:
@@ -99,6 +106,17 @@ class Optimizer(ABC):
                 p.data = data - delta  # small: a new array is cheaper than NumPy's in-place machinery
             steps.append(delta)
         return steps
+
+    def _scalar(self, i: int, data: np.ndarray) -> bool:
+        """Whether parameter ``i`` is one float64 number updated by the scalar rule, in its own writeable array."""
+        if len(self._scalars) != len(self.params):
+            self._scalars = [None] * len(self.params)
+            self._scalar_steps = [None] * len(self.params)
+        if not (self.scalar_rule and data.shape == () and data.dtype == np.float64 and data.flags.writeable):
+            return False
+        self._scalars[i] = data
+        self._scalar_steps[i] = np.empty((), np.float64)
+        return True
 
     def rate(self, dtype: np.dtype) -> np.ndarray:
         """The learning rate as a 0-d array of the parameters' dtype (cheaper than a Python float)."""
