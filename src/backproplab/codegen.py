@@ -19,6 +19,7 @@ with anything that is not printable escaped. The text is compiled once with ``co
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,8 +117,8 @@ class Program:
         self.fns: list[Any] = []  # op functions called as they are (no inline form), by number
         self.buffers: list[np.ndarray] = []
         self.source = self._write()
-        namespace = dict(NAMESPACE)
-        exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above, from templates and numbers only
+        namespace: dict[str, Any] = {}
+        exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above: templates, numbers
         self.forward, self.backward = namespace["make"](tape.nodes, self.fns, self.buffers)
 
     def _fn(self, fn: Any) -> str:
@@ -130,7 +131,9 @@ class Program:
 
     def _write(self) -> str:
         tape = self.tape
-        forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs] + self._forward_lines()
+        ops = self._forward_lines()
+        code = "\n".join(line for line in ops if not line.startswith("#"))
+        forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs if re.search(rf"\bv{i}\b", code)] + ops
         backward = self._backward_lines()
         lines = ["def make(nodes, fns, bufs):"]
         lines += [f"    n{i} = nodes[{i}]" for i in range(len(tape.nodes))]
@@ -138,7 +141,7 @@ class Program:
         lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
         lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed):", *_indent(backward, 8)]
         lines += ["", "    return forward, backward", ""]
-        return "\n".join(lines)
+        return "\n".join(_imports(lines) + lines)
 
     def _op_comment(self, i: int, node: Any) -> list[str]:
         """``# mul (slot 5): d(a·b)/da = b; d(a·b)/db = a``, from the op table, wrapped at 100 characters."""
@@ -218,13 +221,12 @@ class Program:
                 buf, expr = None, None
                 if template == "{g}":
                     expr, fresh = f"g{i}", False
-                    used.add(i)
                 elif template is not None:
                     if "{o}" in template and local.size >= self.buffer_from:
                         buf = self._buffer(local.shape, local.dtype)
                     expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
                                  [f"v{j}" for j in ins], extra, buf)
-                    used.update(j for j in (*ins, i) if expr and f"v{j}" in expr)
+                    used.update(j for j in (*ins, i) if expr and re.search(rf"\bv{j}\b", expr))
                     fresh = True
                 if template is None or expr is None:
                     expr = f"{self._fn(bound)}(g{i}, v{i}{''.join(f', v{j}' for j in ins)})"
@@ -276,6 +278,20 @@ class Program:
         names = [f"g{i}" if grads[i] is not None else "None" for i in range(len(nodes))]
         result = ["return (", *(f"    {', '.join(part)}," for part in _chunks(names)), ")"]
         return [*head, *guards, *lines, *body, *store, *result]
+
+
+def _imports(lines: list[str]) -> list[str]:
+    """The import lines for the NumPy functions the code calls (and nothing else, so ruff finds none unused)."""
+    code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    used = sorted(name for name in NAMESPACE if re.search(rf"\b{name}\b", code))
+    numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - {"unbroadcast"})
+    out = ["# The replay of a recorded graph, written by backproplab.codegen.", ""]
+    line = f"from numpy import {', '.join(numpy_names)}"
+    out += [line] if len(line) <= 120 else ["from numpy import (", *(f"    {n}," for n in numpy_names), ")"]
+    if "unbroadcast" in used:
+        out += ["", "from backproplab.autodiff import unbroadcast"]
+    out += ["", "add_reduce = add.reduce", "", ""] if "add_reduce" in used else ["", ""]
+    return out
 
 
 def _inline(op: Any) -> Inline | None:

@@ -1,0 +1,276 @@
+"""The replay as generated code: bit-identical to the plain path, readable, deterministic, ruff-clean, and
+built from the op table and slot numbers only (no user text can enter it)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import backproplab as bl
+from backproplab import Tensor, losses, ops
+from backproplab.codegen import INLINE, NAMESPACE, comment, literal
+from backproplab.ops import Op
+from backproplab.tensor import apply
+from tests.test_compile import assert_bit_identical, plain_and_compiled
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dosage_run():
+    net, (x, y) = bl.presets.statquest()
+    xt, yt = Tensor(x, name="x"), Tensor(y, name="y")
+    run = bl.compile(lambda: losses.ssr(net(xt), yt))
+    run()
+    return run
+
+
+def test_classic_2_2_2_network_bit_identical():
+    def make():
+        net, (x, y) = bl.presets.get_preset("classic").build()
+        xt, yt = Tensor(x), Tensor(y)
+        return net, lambda: losses.mse(net(xt), yt)
+
+    plain, compiled = plain_and_compiled(make, steps=4)
+    assert_bit_identical(plain, compiled)
+    assert len(plain[0][1]) == 10  # w1..w8, b1, b2: every parameter was compared
+
+
+def test_large_mlp_with_buffers_bit_identical_and_accumulating():
+    """Arrays big enough to live in buffers between steps: values, accumulation without zero_grad, float32."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float64, np.float32):
+        x = rng.normal(size=(40, 30)).astype(dtype)
+        labels = rng.integers(0, 5, 40)
+        results = []
+        for compiled in (False, True):
+            net = bl.MLP([30, 20, 5], ["tanh", "identity"], seed=1, dtype=dtype)
+            xt = Tensor(x)
+            fn = lambda net=net, xt=xt: losses.cross_entropy(net(xt), labels)  # noqa: E731
+            run = bl.compile(fn) if compiled else None
+            grads = []
+            for step in range(4):
+                if step != 2:  # step 2 keeps the gradients of step 1: they must add up, as in PyTorch
+                    net.zero_grad()
+                if compiled:
+                    run()
+                else:
+                    fn().backward()
+                grads.append([p.grad.copy() for p in net.parameters()])
+                with bl.no_grad():
+                    for p in net.parameters():
+                        p.data -= 0.1 * p.grad
+            results.append(grads)
+        for a, b in zip(*results):
+            for ga, gb in zip(a, b):
+                assert ga.dtype == gb.dtype and ga.tobytes() == gb.tobytes()
+        assert "out=b" in run.source  # the buffers were really used
+
+
+@st.composite
+def graphs(draw):
+    """A random graph over a few leaves: elementwise ops, broadcasting, reductions, matmul, reuse of nodes."""
+    seed = draw(st.integers(0, 10_000))
+    steps = draw(st.lists(st.tuples(st.sampled_from(
+        ["add", "sub", "mul", "div", "neg", "exp", "tanh", "sigmoid", "softplus", "relu", "matmul", "sum0", "T",
+         "reshape", "mean"]), st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=12))
+    return seed, steps
+
+
+def _build(seed, steps, leaves):
+    """Apply the drawn steps to the leaves; returns a scalar loss."""
+    pool = list(leaves)
+    for name, i, j in steps:
+        a, b = pool[i % len(pool)], pool[j % len(pool)]
+        if name in ("add", "sub", "mul", "div"):
+            if a.shape != b.shape and a.shape != () and b.shape != () and a.shape[-1:] != b.shape[-1:]:
+                b = b.sum()
+            if name == "div":
+                b = b * b + 1.0
+            out = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b}[name]
+        elif name == "matmul":
+            if a.ndim != 2:
+                continue
+            out = a @ a.T
+        elif name == "sum0":
+            out = a.sum(axis=0) if a.ndim else a.sum()
+        elif name == "mean":
+            out = a.mean()
+        elif name == "T":
+            out = a.T if a.ndim == 2 else -a
+        elif name == "reshape":
+            out = a.reshape(-1)
+        elif name == "neg":
+            out = -a
+        else:
+            out = getattr(bl, name)(a * 0.5)
+        pool.append(out)
+    total = pool[-1].sum()
+    for t in pool[:-1]:
+        total = total + t.sum() * 0.25  # every intermediate reaches the loss: gradients meet and add up
+    return total
+
+
+@given(graphs())
+@settings(deadline=None)
+def test_random_graphs_bit_identical(graph):
+    seed, steps = graph
+    rng = np.random.default_rng(seed)
+    values = [rng.normal(size=(4, 3)), rng.normal(size=3), np.asarray(rng.normal())]
+    histories = []
+    for compiled in (False, True):
+        leaves = [bl.Parameter(v.copy(), f"p{k}") for k, v in enumerate(values)]
+        fn = lambda leaves=leaves: _build(seed, steps, leaves)  # noqa: E731
+        run = bl.compile(fn) if compiled else None
+        history = []
+        for _ in range(3):
+            for p in leaves:
+                p.grad = None
+            loss = run() if compiled else fn()
+            if not compiled:
+                loss.backward()
+            history.append((loss.data.copy(), [np.array(p.grad, copy=True) for p in leaves]))
+            for p in leaves:
+                p.data = p.data - 0.01 * p.grad
+        histories.append(history)
+    assert_bit_identical(*histories)
+
+
+def _eval(template, args, g=None, out=None, attrs=None, buf=None):
+    """Evaluate an inline template on arrays, in the generated code's namespace."""
+    names = {f"a{k}": a for k, a in enumerate(args)} | {"G": g, "OUT": out, "BUF": buf}
+    text = template.replace("{g}", "G").replace("{out}", "OUT")
+    expr = text.format(*(f"a{k}" for k in range(len(args))), o=", out=BUF" if buf is not None else "", **(attrs or {}))
+    return np.asarray(eval(expr, dict(NAMESPACE), names))  # noqa: S307 - the module's own templates
+
+
+@pytest.mark.parametrize("name", sorted(INLINE))
+def test_every_inline_form_equals_the_op_table_bit_for_bit(name):
+    """The inline spellings are the same calculus as ops.py: same forward, same VJPs, with and without buffers."""
+    op = ops.OPS[name]
+    form = INLINE[name]
+    rng = np.random.default_rng(3)
+    for dtype in (np.float64, np.float32):
+        if name == "matmul":
+            args = [rng.normal(size=(5, 4)).astype(dtype), rng.normal(size=(4, 3)).astype(dtype)]
+        elif name in ("log", "pow"):
+            args = [rng.uniform(0.5, 2.0, size=(5, 4)).astype(dtype), rng.uniform(0.5, 2.0, size=(5, 4)).astype(dtype)]
+        else:
+            args = [rng.normal(size=(5, 4)).astype(dtype), rng.normal(size=(5, 4)).astype(dtype)]
+        args = args[: len(op.args)]
+        attrs = {"sum": {"axis": 0, "keepdims": False}, "mean": {"axis": 1, "keepdims": True},
+                 "reshape": {"shape": (4, 5)}}.get(name, {})
+        literal_attrs = {k: literal(v) for k, v in attrs.items()}
+        if name == "mse":
+            literal_attrs["two_over_n"] = literal(2.0 / args[1].size)
+        out = np.asarray(op.forward(*args, **attrs))
+        if form.forward is not None:
+            got = _eval(form.forward, args, attrs=literal_attrs)
+            assert got.dtype == out.dtype and got.tobytes() == out.tobytes()
+            if "{o}" in form.forward:
+                got = _eval(form.forward, args, attrs=literal_attrs, buf=np.empty_like(out))
+                assert got.tobytes() == out.tobytes()
+        g = rng.normal(size=out.shape).astype(dtype)
+        for k, template in enumerate(form.vjps):
+            if template is None:
+                continue
+            want = np.asarray(op.vjps[k](g, out, *args, **attrs))
+            for buf in (None, np.empty_like(want)):
+                if buf is not None and "{o}" not in template:
+                    continue
+                got = _eval(template, args, g=g, out=out, attrs=literal_attrs, buf=buf)
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (name, k, buf is not None)
+        one = np.ones_like(out)
+        for k, template in enumerate(form.unit_vjps):
+            want = np.asarray(op.vjps[k](one, out, *args, **attrs))
+            got = _eval(template, args, out=out, attrs=literal_attrs)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_source_reads_like_a_hand_written_backward_pass():
+    source = _dosage_run().source
+    assert "def forward():" in source and "def backward(seed):" in source
+    assert "# softplus (slot" in source and "σ(z)" in source  # the op and its derivative statement
+    assert "logaddexp(0.0, v" in source  # NumPy called directly, no dispatch
+    assert "partial" not in source and "len(" not in source
+
+
+def test_source_is_deterministic():
+    assert _dosage_run().source == _dosage_run().source
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
+                    reason="ruff is not installed")
+def test_generated_source_is_ruff_clean(tmp_path):
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    files = []
+    for k, run in enumerate([_dosage_run(), _hostile_run()[0]]):
+        path = tmp_path / f"replay{k}.py"
+        path.write_text(run.source, encoding="utf-8")
+        files.append(str(path))
+    net = bl.MLP([30, 20, 5], "relu")
+    x = Tensor(np.ones((40, 30)))
+    big = bl.compile(lambda: losses.cross_entropy(net(x), np.zeros(40, int)))
+    big()
+    (tmp_path / "replay_big.py").write_text(big.source, encoding="utf-8")
+    files.append(str(tmp_path / "replay_big.py"))
+    proc = subprocess.run([ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), *files],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+HOSTILE = "w'\"\n# import os; os.system('x')\r\n\"\"\"\u2028\x00 #"
+
+
+def _hostile_run():
+    """A graph whose every name, and even one op's name and statements, is hostile text."""
+    evil_op = Op(HOSTILE, ("z",), lambda z: z * 3.0, (lambda g, out, z: g * 3.0,), (HOSTILE, HOSTILE),
+                 ((HOSTILE, HOSTILE),))
+    w = bl.Parameter([1.0, 2.0], HOSTILE)
+    x = Tensor([3.0, 4.0], name=HOSTILE)
+    run = bl.compile(lambda: (apply(evil_op, w * x).named(HOSTILE) + w).sum().named(HOSTILE))
+    run()
+    return run, w
+
+
+def test_hostile_names_never_enter_the_generated_code():
+    run, w = _hostile_run()
+    source = run.source
+    assert "import os" not in source.replace("\\n# import os", "")  # only ever inside an escaped comment
+    for line in source.splitlines():
+        stripped = line.strip()
+        assert not stripped.startswith("# import") and "os.system" not in line.split("#")[0]
+    assert "\x00" not in source and "\u2028" not in source and "\r" not in source
+    compile(source, "<test>", "exec")  # still one well-formed module
+    w.grad = None
+    run()
+    np.testing.assert_array_equal(w.grad, [10.0, 13.0])  # d/dw of Σ(3·w·x + w) = 3x + 1: the op ran as itself
+
+
+def test_comment_escapes_and_literal_refuses_anything_but_plain_numbers():
+    assert "\n" not in comment("a\nb\r\u2028c") and comment("σ(z)·2") == "σ(z)·2"
+    assert literal((1, 2)) == "(1, 2)" and literal((3,)) == "(3,)" and literal(None) == "None"
+
+    class Sneaky(int):
+        def __repr__(self):
+            return "__import__('os')"
+
+    for bad in (Sneaky(1), "x", np.int64(1), float("nan"), [1]):
+        with pytest.raises(ValueError):
+            literal(bad)
+
+
+def test_a_custom_op_named_like_a_table_op_is_called_as_itself():
+    fake_add = Op("add", ("a", "b"), lambda a, b: a - b, (lambda g, out, a, b: g, lambda g, out, a, b: -g),
+                  ("$a + $b", "$a + $b"), (("1", "1"), ("1", "1")))
+    w = bl.Parameter([1.0, 2.0], "w")
+    run = bl.compile(lambda: apply(fake_add, w, Tensor([5.0, 5.0])).sum())
+    run()
+    assert run().item() == -7.0  # replayed through the op's own forward, not np.add
+    assert "add(v" not in run.source.split("def backward")[0]
