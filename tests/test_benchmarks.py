@@ -20,7 +20,9 @@ def test_benchmark_harness_smoke_run(tmp_path):
     text = out.read_text()
     assert "all agree" in text
     assert "| statquest | float64 | backproplab, bl.compile replay |" in text
-    assert "× its time" in text and "does not grow" in text
+    assert "× its time" in text and "replayed training steps" in text
+    assert "| statquest (float64) | replay vs the floor (its time) | ≤ 1.3× |" in text  # the targets, each judged
+    assert "| statquest (float64) | replay vs the plain path (times faster) | ≥ 1× |" in text
 
 
 def test_memory_results_replace_their_own_section_and_keep_the_rest(tmp_path):
