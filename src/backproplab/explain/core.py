@@ -371,6 +371,22 @@ def _delta_blocks(loss: Tensor, wrt: Tensor, order: list[Tensor], grads: dict[in
 
 
 # --- the entry point -----------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """What a paths-form explanation needs besides the numbers: the graph's order, its entry-level
+    links and the paths found; and the engine's gradient, by ``id`` of the parameter."""
+
+    order: list[Tensor]
+    paths: Paths
+    found: list[list[Any]]
+    grads: dict[int, np.ndarray]
+
+
+def paths_limit(form: str, max_terms: int) -> int:
+    """The most terms the paths form writes out."""
+    return max(max_terms, MAX_PATHS) if form == "paths" else max_terms
+
+
 def explain(
     loss: Tensor,
     wrt: Tensor,
@@ -383,6 +399,7 @@ def explain(
     step_rule: str = "gradient_descent",
     step: float | None = None,
     moments: tuple[float, float, float] | None = None,
+    prepared: Prepared | None = None,
 ) -> Explanation:
     """Work out d loss / d wrt by the chain rule, from the recorded graph.
 
@@ -390,7 +407,8 @@ def explain(
     (paths for a single entry when there are at most ``max_terms`` terms, else delta).
     ``index`` picks the entry of a tensor parameter for the paths form. With ``lr``, the
     gradient-descent step (step size and new value) is worked out too; ``step_rule``, ``step``
-    and ``moments`` (Adam's m̂, v̂, ε) describe another optimizer's step.
+    and ``moments`` (Adam's m̂, v̂, ε) describe another optimizer's step. ``prepared`` is the
+    structure of a paths-form explanation of this very graph, built once (see ``explain.plan``).
     """
     if not isinstance(loss, Tensor) or not isinstance(wrt, Tensor):
         raise TypeError("explain(loss, wrt=...) takes two tensors: the loss and a parameter")
@@ -400,7 +418,10 @@ def explain(
         raise ValueError(f"unknown form {form!r} (choose from: {', '.join(FORMS)})")
     if not 0 <= int(digits) <= 12:
         raise ValueError(f"digits must be between 0 and 12, got {digits}")
-    order = topological_order(loss) if loss.requires_grad else [loss]
+    if prepared is not None:
+        order = prepared.order
+    else:
+        order = topological_order(loss) if loss.requires_grad else [loss]
     namer = Namer(order, loss)
     namer.add_stop(wrt, wrt.name or "θ")
     loss_name, wrt_name = namer.name(loss), namer.name(wrt)
@@ -411,9 +432,9 @@ def explain(
                       Block("para", [f"{loss_name} does not depend on {wrt_name} here (or {wrt_name} does not "
                                      "require a gradient), so the gradient is 0."])]
         return exp
-    grads = backprop(loss, np.ones_like(loss.data), order)
+    grads = prepared.grads if prepared is not None else backprop(loss, np.ones_like(loss.data), order)
     engine = grads[id(wrt)]
-    paths = Paths(order, loss, wrt)
+    paths = prepared.paths if prepared is not None else Paths(order, loss, wrt)
 
     if index is not None:
         target = (index,) if isinstance(index, int) else tuple(index)
@@ -427,11 +448,14 @@ def explain(
     fallback = ""
     entry = None
     if use_paths:
-        limit = max(max_terms, MAX_PATHS) if form == "paths" else max_terms
+        limit = paths_limit(form, max_terms)
         try:
-            if paths.cost(order) > MAX_LINK_WORK:
-                raise TooManyPathsError("too much work entry by entry")
-            found = paths.enumerate(target, limit)
+            if prepared is not None:
+                found = prepared.found
+            else:
+                if paths.cost(order) > MAX_LINK_WORK:
+                    raise TooManyPathsError("too much work entry by entry")
+                found = paths.enumerate(target, limit)
         except TooManyPathsError:
             use_paths = False
             shown_wrt = term(namer, wrt, target, "text", False, None)[0]

@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 
 from backproplab.display import precision
-from backproplab.explain.core import Explanation, explain, num
+from backproplab.explain.core import Explanation, num
 from backproplab.explain.document import Block, Math
-from backproplab.explain.steps import method_name, run_moments
+from backproplab.explain.plan import RunExplainer
+from backproplab.explain.steps import method_name
 from backproplab.explain.symbols import fmt_number, latex_name
-from backproplab.losses import get_loss
 from backproplab.nn import Module
-from backproplab.tensor import Tensor
 from backproplab.trace import Trace, scalar
 
 HEAD_ROWS, TAIL_ROWS = 8, 2  # rows of a long predictions table: the first and the last few
@@ -65,10 +64,7 @@ def explain_run(
     the run's parameters are left as they were."""
     if trace.inputs is None or not trace.iterations:
         raise ValueError("this trace has no iterations or no data to explain")
-    loss_fn = get_loss(trace.loss)
     sym = LOSS_NAMES.get(trace.loss, trace.loss)
-    named = dict(model.named_parameters())
-    saved = {n: (p.data.copy(), p.requires_grad) for n, p in named.items()}
     blocks: list[Block] = []
     if title:
         blocks.append(Block("heading", [title]))
@@ -77,35 +73,24 @@ def explain_run(
                                  "value is computed exactly."]))
     n = len(trace.iterations)
     previous = -1
-    moments = {name: run_moments(trace, name) for name in trace.optimize if trace.optimizer == "adam"}
-    try:
-        for i in shown_iterations(n, every):
-            it = trace.iterations[i]  # a long run may keep only some iterations: it.step says which
-            if it.step > previous + 1:
-                blocks.append(Block("para", [f"… {it.step - previous - 1} iteration(s) not shown …"]))
-            previous = it.step
-            where = ", ".join(f"{p} = {fmt_number(scalar(it.params[p]), digits, 'text')}" for p in trace.optimize
-                              if scalar(it.params[p]) is not None)
-            blocks.append(Block("heading", [f"Iteration {it.step + 1}" + (f" ({where})" if where else "")]))
-            model.load_state_dict(it.params)
-            for name, p in named.items():
-                p.requires_grad = name in trace.optimize
-            prediction = model(Tensor(trace.inputs, name="x"))
-            loss = loss_fn(prediction, Tensor(trace.targets, name="y"))
-            table = predictions_table(trace, prediction.data, digits)
-            if table is not None:
-                blocks.append(table)
-            blocks.append(Block("para", [f"{sym} = {num(float(loss.data), digits, 'text')}"]))
-            for name in params or trace.optimize:
-                exp = explain(loss, named[name], digits=digits, form=form, lr=trace.learning_rate,
-                              step_rule=trace.optimizer, step=scalar(it.step_sizes[name]),
-                              moments=moments[name][i] if name in moments else None)
-                blocks += exp.blocks
-        blocks += _ending(trace, digits)
-    finally:
-        for name, (data, flag) in saved.items():
-            named[name].data = data
-            named[name].requires_grad = flag
+    shown = shown_iterations(n, every)
+    plan = RunExplainer(trace, model, params, digits=digits, form=form, iterations=shown)  # the model is copied
+    for i in shown:
+        it = trace.iterations[i]  # a long run may keep only some iterations: it.step says which
+        if it.step > previous + 1:
+            blocks.append(Block("para", [f"… {it.step - previous - 1} iteration(s) not shown …"]))
+        previous = it.step
+        where = ", ".join(f"{p} = {fmt_number(scalar(it.params[p]), digits, 'text')}" for p in trace.optimize
+                          if scalar(it.params[p]) is not None)
+        blocks.append(Block("heading", [f"Iteration {it.step + 1}" + (f" ({where})" if where else "")]))
+        prediction, loss = plan.prediction_and_loss(i + 1)  # the plan counts the iterations the trace kept
+        table = predictions_table(trace, prediction, digits)
+        if table is not None:
+            blocks.append(table)
+        blocks.append(Block("para", [f"{sym} = {num(loss, digits, 'text')}"]))
+        for name in params or trace.optimize:
+            blocks += plan.explanation(name, i + 1).blocks
+    blocks += _ending(trace, digits)
     return Explanation(sym, ", ".join(trace.optimize), None, "run", digits, blocks,
                        {"iterations": [trace.iterations[i].step + 1 for i in shown_iterations(n, every)],
                         "stopped_by": trace.final.stopped_by})
