@@ -28,20 +28,18 @@ def topological_order(root: Tensor) -> list[Tensor]:
     """Every node that ``root`` depends on through recorded ops, inputs before outputs."""
     order: list[Tensor] = []
     seen: set[int] = {id(root)}
-    stack: list[tuple[Tensor, int]] = [(root, 0)]
+    stack = [(root, iter(root.parents))]
+    append, push, pop = order.append, stack.append, stack.pop
     while stack:
-        node, i = stack[-1]
-        parents = node.parents
-        while i < len(parents) and (id(parents[i]) in seen or not parents[i].requires_grad):
-            i += 1
-        if i < len(parents):
-            stack[-1] = (node, i + 1)
-            child = parents[i]
-            seen.add(id(child))
-            stack.append((child, 0))
+        node, parents = stack[-1]
+        for child in parents:  # resumes where this node's last visit stopped
+            if child.requires_grad and id(child) not in seen:
+                seen.add(id(child))
+                push((child, iter(child.parents)))
+                break
         else:
-            stack.pop()
-            order.append(node)
+            pop()
+            append(node)
     return order
 
 
@@ -259,10 +257,64 @@ def _seed(root: Tensor, gradient: Any) -> np.ndarray:
 
 
 def backward(root: Tensor, gradient: Any = None) -> None:
-    """Add d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient."""
+    """Add d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient.
+
+    The same walk as :meth:`Tape.gradients` (same order, same sums, so the same bits), without
+    building a replayable tape first: a graph used once needs no forward program.
+    """
     seed = _seed(root, gradient)
-    tape = Tape(root)
-    tape.store(*tape.gradients(seed, tape.values()))
+    order = topological_order(root)
+    grads: dict[int, Any] = {id(root): seed}
+    owned: set[int] = set()  # gradients we allocated ourselves and may add into in place
+    ndarray = np.ndarray
+    for node in reversed(order):
+        op = node.op
+        if op is None:
+            continue
+        g = grads.get(id(node))
+        if g is None:
+            continue
+        out, parents, attrs = node.data, node.parents, node.attrs
+        args = [p.data for p in parents]
+        for k, parent in enumerate(parents):
+            if not parent.requires_grad:
+                continue
+            vjp = op.vjps[k]
+            if vjp is None:
+                raise RuntimeError(f"{op.name} has no gradient with respect to its input {op.args[k]!r}")
+            local = vjp(g, out, *args, **attrs) if attrs else vjp(g, out, *args)
+            if type(local) is not ndarray:
+                local = np.asarray(local)
+            key = id(parent)
+            prev = grads.get(key)
+            shape = parent.data.shape
+            if local.shape != shape:
+                local = unbroadcast(local, shape)  # a new array: ours to add into
+                if prev is None:
+                    grads[key] = local
+                    owned.add(key)
+                    continue
+            if prev is None:
+                grads[key] = local
+                if local.size > OWN_FROM and local.base is None and local is not g and local is not out and all(
+                        local is not a for a in args):
+                    owned.add(key)  # a new array from the op's backward: nobody else holds it
+            elif key in owned:
+                prev += local
+            else:
+                grads[key] = np.asarray(prev + local)  # a fresh array (0-d too) we may add into
+                owned.add(key)
+    for node in order:
+        if node.op is not None and not node._retain:
+            continue
+        g = grads.get(id(node))
+        if g is None:
+            continue
+        if node.grad is None:
+            own = id(node) in owned and g.dtype == node.data.dtype
+            node.grad = g if own else np.array(g, dtype=node.data.dtype, copy=True)
+        else:
+            node.grad += g
 
 
 class Compiled:
