@@ -266,28 +266,27 @@ def backward(root: Tensor, gradient: Any = None) -> None:
     order = topological_order(root)
     grads: dict[int, Any] = {id(root): seed}
     owned: set[int] = set()  # gradients we allocated ourselves and may add into in place
-    ndarray = np.ndarray
+    ndarray, asarray, get = np.ndarray, np.asarray, grads.get
     for node in reversed(order):
         op = node.op
         if op is None:
             continue
-        g = grads.get(id(node))
+        g = get(id(node))
         if g is None:
             continue
         out, parents, attrs = node.data, node.parents, node.attrs
         args = [p.data for p in parents]
-        for k, parent in enumerate(parents):
+        for k, (parent, vjp) in enumerate(zip(parents, op.vjps)):
             if not parent.requires_grad:
                 continue
-            vjp = op.vjps[k]
             if vjp is None:
                 raise RuntimeError(f"{op.name} has no gradient with respect to its input {op.args[k]!r}")
             local = vjp(g, out, *args, **attrs) if attrs else vjp(g, out, *args)
             if type(local) is not ndarray:
-                local = np.asarray(local)
+                local = asarray(local)
             key = id(parent)
-            prev = grads.get(key)
-            shape = parent.data.shape
+            prev = get(key)
+            shape = args[k].shape
             if local.shape != shape:
                 local = unbroadcast(local, shape)  # a new array: ours to add into
                 if prev is None:
@@ -302,7 +301,7 @@ def backward(root: Tensor, gradient: Any = None) -> None:
             elif key in owned:
                 prev += local
             else:
-                grads[key] = np.asarray(prev + local)  # a fresh array (0-d too) we may add into
+                grads[key] = asarray(prev + local)  # a fresh array (0-d too) we may add into
                 owned.add(key)
     for node in order:
         if node.op is not None and not node._retain:
