@@ -274,3 +274,14 @@ def test_a_custom_op_named_like_a_table_op_is_called_as_itself():
     run()
     assert run().item() == -7.0  # replayed through the op's own forward, not np.add
     assert "add(v" not in run.source.split("def backward")[0]
+
+
+def test_the_readme_shows_the_generated_code_as_it_is():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Speed"):readme.index("## What each part is for")]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    source = _dosage_run().source
+    lines = [line for line in shown.splitlines() if line.strip() and line.strip() != "..."]
+    assert len(lines) >= 6
+    for line in lines:
+        assert line in source, line
