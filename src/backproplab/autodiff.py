@@ -266,7 +266,7 @@ def backward(root: Tensor, gradient: Any = None) -> None:
     order = topological_order(root)
     grads: dict[int, Any] = {id(root): seed}
     owned: set[int] = set()  # gradients we allocated ourselves and may add into in place
-    ndarray, asarray, get = np.ndarray, np.asarray, grads.get
+    ndarray, asarray, add_reduce, get = np.ndarray, np.asarray, np.add.reduce, grads.get
     for node in reversed(order):
         op = node.op
         if op is None:
@@ -287,8 +287,8 @@ def backward(root: Tensor, gradient: Any = None) -> None:
             key = id(parent)
             prev = get(key)
             shape = args[k].shape
-            if local.shape != shape:
-                local = unbroadcast(local, shape)  # a new array: ours to add into
+            if local.shape != shape:  # summed back to the operand's shape: a new array, ours to add into
+                local = asarray(add_reduce(local, axis=None)) if not shape else unbroadcast(local, shape)
                 if prev is None:
                     grads[key] = local
                     owned.add(key)

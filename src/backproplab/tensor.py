@@ -305,28 +305,48 @@ def _constant(value: Any, like: np.dtype | None) -> Tensor:
 
 def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
     """Run ``op`` forward on tensors (or numbers) and record it if a gradient is needed."""
-    like = None
-    for a in args:
-        if isinstance(a, Tensor):
-            like = a.data.dtype
-            break
-    inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
+    if len(args) == 2:  # the common cases first, without generators: this runs for every op of every step
+        a, b = args
+        if not isinstance(a, Tensor):
+            b_is_tensor = isinstance(b, Tensor)
+            a = _constant(a, b.data.dtype if b_is_tensor else None)
+            if not b_is_tensor:  # neither is a tensor: each number keeps its own type
+                b = _constant(b, None)
+        elif not isinstance(b, Tensor):
+            b = _constant(b, a.data.dtype)
+        inputs: tuple[Tensor, ...] = (a, b)
+        needs_grad = _grad_enabled and (a.requires_grad or b.requires_grad)
+    elif len(args) == 1:
+        a = args[0]
+        inputs = (a if isinstance(a, Tensor) else _constant(a, None),)
+        needs_grad = _grad_enabled and inputs[0].requires_grad
+    else:
+        like = None
+        for a in args:
+            if isinstance(a, Tensor):
+                like = a.data.dtype
+                break
+        inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
+        needs_grad = _grad_enabled and any(t.requires_grad for t in inputs)
     try:
-        if attrs:
-            out = op.forward(*(t.data for t in inputs), **attrs)
+        if len(inputs) == 2:
+            out = op.forward(inputs[0].data, inputs[1].data, **attrs) if attrs else op.forward(
+                inputs[0].data, inputs[1].data)
+        elif attrs:
+            out = op.forward(*[t.data for t in inputs], **attrs)
         else:
-            out = op.forward(*(t.data for t in inputs))
+            out = op.forward(*[t.data for t in inputs])
     except ValueError as exc:
         message = ops.shape_message(op, [t.data for t in inputs], attrs)
         if message is None:
             raise
         raise ShapeError(message) from exc
     result = Tensor.__new__(Tensor)
-    result.data = out if isinstance(out, np.ndarray) else np.asarray(out)
+    result.data = out if type(out) is np.ndarray or isinstance(out, np.ndarray) else np.asarray(out)
     result.grad = None
     result.name = None
     result._retain = False
-    if _grad_enabled and any(t.requires_grad for t in inputs):
+    if needs_grad:
         result.requires_grad = True
         result.op = op
         result.parents = inputs
