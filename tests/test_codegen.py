@@ -285,3 +285,27 @@ def test_the_readme_shows_the_generated_code_as_it_is():
     assert len(lines) >= 6
     for line in lines:
         assert line in source, line
+
+
+def test_replayed_steps_keep_no_memory():
+    """The peak traced memory of the last window of replayed steps is within 5% of an early window's."""
+    import tracemalloc
+
+    net, (x, y) = bl.presets.statquest()
+    xt, yt = Tensor(x), Tensor(y)
+    run = bl.compile(lambda: losses.ssr(net(xt), yt))
+    opt = bl.optim.GradientDescent(net.parameters(), lr=0.01)
+    peaks = []
+    tracemalloc.start()
+    try:
+        for _ in range(6):
+            tracemalloc.reset_peak()
+            for _ in range(300):
+                opt.zero_grad()
+                run()
+                opt.step()
+            peaks.append(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
+    assert run.records == 1 and run.program
+    assert peaks[-1] <= 1.05 * peaks[1], peaks

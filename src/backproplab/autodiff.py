@@ -360,7 +360,7 @@ class Compiled:
         if not tape.root.requires_grad or tape.root.data.shape != tape.seed.shape:
             _seed(tape.root, None)  # raises the same clear error backward() would
         if self.program:
-            return list(self.program.backward(tape.seed))
+            return self.program.backward(tape.seed)
         grads, owned = tape.gradients(tape.seed, tape.values())
         tape.store(grads, owned)
         return grads

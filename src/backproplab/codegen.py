@@ -276,7 +276,7 @@ class Program:
             store += [f"if n{i}.grad is None:", f"    n{i}.grad = {handoff}", "else:", f"    n{i}.grad += g{i}"]
         head = [f"nonlocal {', '.join(part)}" for part in _chunks(nonlocals)]
         names = [f"g{i}" if grads[i] is not None else "None" for i in range(len(nodes))]
-        result = ["return (", *(f"    {', '.join(part)}," for part in _chunks(names)), ")"]
+        result = ["return [", *(f"    {', '.join(part)}," for part in _chunks(names)), "]"]
         return [*head, *guards, *lines, *body, *store, *result]
 
 
