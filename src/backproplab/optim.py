@@ -150,7 +150,8 @@ class GradientDescent(Optimizer):
     """Plain gradient descent: step size = gradient × learning rate; new = old − step size.
 
     For large parameters the step sizes are written into a buffer kept per parameter (a new
-    array every step would cost more in page faults than the arithmetic); the array that
+    array every step would cost more in page faults than the arithmetic), and so are those of
+    single float64 numbers, which are also updated in their own array; the array that
     ``step()`` returns for such a parameter is therefore reused by the next step.
     """
 
