@@ -113,7 +113,6 @@ class Program:
     def __init__(self, tape: Tape, buffer_from: int = BUFFER_FROM) -> None:
         self.tape = tape
         self.buffer_from = buffer_from
-        self.slot = {id(n): i for i, n in enumerate(tape.nodes)}
         self.fns: list[Any] = []  # op functions called as they are (no inline form), by number
         self.buffers: list[np.ndarray] = []
         self.source = self._write()
