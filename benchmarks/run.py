@@ -220,15 +220,17 @@ def memory_growth(window: int, steps: int) -> tuple[int, int, int, int]:
         run()
         opt.step()
 
+    first = last = 0  # only two numbers are kept: a growing list of peaks would be traced memory itself
     tracemalloc.start()
-    peaks = []
-    for _ in range(steps // window + 1):
+    for w in range(steps // window + 1):
         tracemalloc.reset_peak()
         for _ in range(window):
             step()
-        peaks.append(tracemalloc.get_traced_memory()[1])
+        last = tracemalloc.get_traced_memory()[1]
+        if w == 1:
+            first = last
     tracemalloc.stop()
-    return peaks[1], peaks[-1], window, steps
+    return first, last, window, steps
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -328,8 +328,8 @@ class Compiled:
 
     def forward(self) -> Tensor:
         """Run the forward pass (replayed when nothing changed) and return the root."""
-        tape = self.tape
-        if tape is None or not is_grad_enabled() or not tape.unchanged():
+        tape, program = self.tape, self.program
+        if tape is None or not is_grad_enabled() or not (program.unchanged() if program else tape.unchanged()):
             root = self.fn()
             if not isinstance(root, Tensor):
                 raise TypeError(f"the compiled function must return a Tensor, got {type(root).__name__}")
@@ -339,7 +339,6 @@ class Compiled:
             self.tape, self.program = Tape(root), None
             self.records += 1
             return root
-        program = self.program
         if program is None:
             from backproplab.codegen import make_program  # generated code reads the tape: a layer above it
 

@@ -118,7 +118,8 @@ class Program:
         self.source = self._write()
         namespace: dict[str, Any] = {}
         exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above: templates, numbers
-        self.forward, self.backward = namespace["make"](tape.nodes, self.fns, self.buffers)
+        state = [value for _node, data, _shape, dtype, _flag in tape._state for value in (data, dtype)]
+        self.unchanged, self.forward, self.backward = namespace["make"](tape.nodes, self.fns, self.buffers, state)
 
     def _fn(self, fn: Any) -> str:
         self.fns.append(fn)
@@ -134,13 +135,26 @@ class Program:
         code = "\n".join(line for line in ops if not line.startswith("#"))
         forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs if re.search(rf"\bv{i}\b", code)] + ops
         backward = self._backward_lines()
-        lines = ["def make(nodes, fns, bufs):"]
+        lines = ["def make(nodes, fns, bufs, state):"]
         lines += [f"    n{i} = nodes[{i}]" for i in range(len(tape.nodes))]
         lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
         lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
+        lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
         lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed):", *_indent(backward, 8)]
-        lines += ["", "    return forward, backward", ""]
+        lines += ["", "    return unchanged, forward, backward", ""]
         return "\n".join(_imports(lines) + lines)
+
+    def _unchanged_lines(self) -> list[str]:
+        """Tape.unchanged written out: each input still has its recorded shape, dtype and requires_grad."""
+        lines = []
+        for k, ((i, _), (_node, _data, shape, _dtype, flag)) in enumerate(zip(self.tape.inputs, self.tape._state)):
+            lines += [f"d = n{i}.data",
+                      f"if d is not state[{2 * k}] and (d.shape != {literal(tuple(int(n) for n in shape))} "
+                      f"or d.dtype != state[{2 * k + 1}]):",
+                      "    return False",
+                      f"if n{i}.requires_grad is not {literal(bool(flag))}:",
+                      "    return False"]
+        return [*lines, "return True"]
 
     def _op_comment(self, i: int, node: Any) -> list[str]:
         """``# mul (slot 5): d(a·b)/da = b; d(a·b)/db = a``, from the op table, wrapped at 100 characters."""
