@@ -31,9 +31,10 @@ from backproplab.trace import Trace, scalar
 class RunExplainer:
     """``explain`` for every parameter at every iteration of ``trace``: structure once, numbers per iteration.
 
-    ``explanation(name, k)`` is ``bl.explain`` of parameter ``name`` at iteration ``k`` (1-based),
-    with the step of that iteration, as ``explain_run`` shows it. The model is copied, so the
-    one passed in is left as it is.
+    ``explanation(name, k)`` is ``bl.explain`` of parameter ``name`` at the k-th iteration the
+    trace kept (1-based; for a trace that kept every iteration, iteration k), with that
+    iteration's step, as ``explain_run`` shows it. The model is copied, so the one passed in
+    is left as it is.
     """
 
     def __init__(self, trace: Trace, model: Module, params: list[str] | None = None, *, digits: int = 2,
@@ -149,7 +150,7 @@ class RunExplainer:
         """``bl.explain`` of ``name`` at ``iteration`` (1-based), with that iteration's step."""
         k = iteration - 1
         if not 0 <= k < len(self.trace.iterations):
-            raise ValueError(f"iteration {iteration} is not in this run (1 to {len(self.trace.iterations)})")
+            raise ValueError(f"iteration {iteration} is not in this run's trace (1 to {len(self.trace.iterations)})")
         it = self.trace.iterations[k]
         moments = self.moments[name][k] if name in self.moments else None
         options = {"digits": self.digits, "form": self.form, "max_terms": self.max_terms,
