@@ -188,3 +188,32 @@ def test_leaf_flags_follow_pytorch():
     assert not (w * 2).requires_grad
     with pytest.raises(TypeError, match="only floating point tensors can require gradients"):
         Tensor([1, 2], dtype=np.int64).requires_grad_()
+
+
+def test_no_grad_holds_in_its_own_thread_only():
+    """As in PyTorch, grad mode is per thread: a no_grad block elsewhere must not stop this thread's recording."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_no_grad() -> None:
+        with bl.no_grad():
+            entered.set()
+            release.wait(5)
+
+    other = threading.Thread(target=hold_no_grad)
+    other.start()
+    try:
+        assert entered.wait(5)
+        w = bl.Tensor([1.0, -2.0], requires_grad=True)
+        loss = (w * w).sum()
+        assert bl.is_grad_enabled() and loss.requires_grad
+        loss.backward()
+        np.testing.assert_array_equal(w.grad, [2.0, -4.0])
+    finally:
+        release.set()
+        other.join()
+    with bl.no_grad():
+        assert not bl.is_grad_enabled()
+        assert not (bl.Tensor([1.0], requires_grad=True) * 2).requires_grad
+    assert bl.is_grad_enabled()

@@ -8,8 +8,9 @@ the last tensor that reaches it is dropped.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,34 +22,37 @@ from backproplab.tensor_methods import TensorMethods
 DEFAULT_DTYPE = np.float64
 _FLOAT_DTYPES = (np.float32, np.float64)
 
-_grad_enabled = True
+class _GradMode(threading.local):
+    """Whether ops are recorded, per thread as in PyTorch: a server may train in several threads at once."""
+
+    enabled = True
+
+
+_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    """Whether new ops are being recorded for backward."""
-    return _grad_enabled
+    """Whether new ops are being recorded for backward (in this thread)."""
+    return _mode.enabled
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    previous, _mode.enabled = _mode.enabled, enabled
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def no_grad() -> AbstractContextManager[None]:
     """Run ops without recording them (for updates and evaluation), as ``torch.no_grad``."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+    return _grad_mode(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> AbstractContextManager[None]:
     """Record ops again inside a ``no_grad`` block."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+    return _grad_mode(True)
 
 
 class ShapeError(ValueError, RuntimeError):
@@ -315,11 +319,11 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
         elif not isinstance(b, Tensor):
             b = _constant(b, a.data.dtype)
         inputs: tuple[Tensor, ...] = (a, b)
-        needs_grad = _grad_enabled and (a.requires_grad or b.requires_grad)
+        needs_grad = _mode.enabled and (a.requires_grad or b.requires_grad)
     elif len(args) == 1:
         a = args[0]
         inputs = (a if isinstance(a, Tensor) else _constant(a, None),)
-        needs_grad = _grad_enabled and inputs[0].requires_grad
+        needs_grad = _mode.enabled and inputs[0].requires_grad
     else:
         like = None
         for a in args:
@@ -327,7 +331,7 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
                 like = a.data.dtype
                 break
         inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
-        needs_grad = _grad_enabled and any(t.requires_grad for t in inputs)
+        needs_grad = _mode.enabled and any(t.requires_grad for t in inputs)
     try:
         if len(inputs) == 2:
             out = op.forward(inputs[0].data, inputs[1].data, **attrs) if attrs else op.forward(
