@@ -107,3 +107,34 @@ def test_fit_uses_the_replay_and_matches_a_plain_loop():
         for name, p in net2.named_parameters():
             assert float(p.grad) == it.gradients[name]
             p.data = p.data - 0.05 * p.grad
+
+
+def test_a_mask_taken_from_moving_parameters_is_never_replayed_stale():
+    """where(w > 0, …) inside a compiled step: each call must use the mask of the current w, as the plain path does."""
+    w = bl.Tensor([1.5, -0.5, 0.25], requires_grad=True)
+    w_plain = bl.Tensor(w.data.copy(), requires_grad=True)
+
+    def loss_of(p):
+        return (bl.where(p > 0, p * p, p * 3.0).sum() + p[p.argmax()] * 2.0)
+
+    run = bl.compile(lambda: loss_of(w))
+    for _ in range(5):
+        w.grad = w_plain.grad = None
+        compiled_loss = run()
+        plain_loss = loss_of(w_plain)
+        plain_loss.backward()
+        assert float(compiled_loss.data) == float(plain_loss.data)
+        np.testing.assert_array_equal(w.grad, w_plain.grad)
+        with bl.no_grad():  # cross zero, so the mask and the argmax change
+            w.data = w.data - 0.6
+            w_plain.data = w_plain.data - 0.6
+
+
+def test_a_mask_of_fixed_data_keeps_the_replay():
+    x = bl.Tensor([-1.0, 2.0, 3.0])
+    w = bl.Tensor(0.5, requires_grad=True)
+    run = bl.compile(lambda: bl.where(x > 0, x * w, x * 0.0).sum())
+    for _ in range(3):
+        w.grad = None
+        run()
+    assert run.records == 1 and float(w.grad) == 5.0

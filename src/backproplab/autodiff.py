@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from backproplab.tensor import Tensor, is_grad_enabled
+from backproplab.tensor_methods import RECORDING
 
 EMPTY: dict[str, Any] = {}
 OWN_FROM = 64  # a new backward result bigger than this is handed to .grad without a copy
@@ -325,12 +326,16 @@ class Compiled:
         self._last: Tensor | None = None
         self.records = 0  # how many times the graph was (re)recorded
         self.program: Any = None  # the tape as generated code (backproplab.codegen), made at the first replay
+        self.replayable = True  # False when the graph holds a mask or index taken from values that change
 
     def forward(self) -> Tensor:
         """Run the forward pass (replayed when nothing changed) and return the root."""
         tape, program = self.tape, self.program
-        if tape is None or not is_grad_enabled() or not (program.unchanged() if program else tape.unchanged()):
+        if (tape is None or not self.replayable or not is_grad_enabled()
+                or not (program.unchanged() if program else tape.unchanged())):
+            RECORDING.value_dependent = False
             root = self.fn()
+            self.replayable = not RECORDING.value_dependent
             if not isinstance(root, Tensor):
                 raise TypeError(f"the compiled function must return a Tensor, got {type(root).__name__}")
             if not root.requires_grad:
@@ -387,7 +392,9 @@ def compile(fn: Callable[[], Tensor]) -> Compiled:  # noqa: A001 - the name user
     """Record ``fn``'s graph once, then replay it: forward + backward without rebuilding the graph.
 
     ``fn`` takes no arguments and returns the loss; it must compute the same ops on every
-    call (no branches on values). Change inputs and parameters through ``.data``; a change
+    call (no branches on values). A graph that uses a comparison or an argmax of values that
+    need gradients is recorded anew at every call instead, since its masks would go stale.
+    Change inputs and parameters through ``.data``; a change
     of shape, dtype or ``requires_grad`` records the graph again. Calling the result runs
     forward and backward and returns the loss; gradients accumulate in ``.grad`` exactly as
     ``loss.backward()`` would leave them, bit for bit.

@@ -8,6 +8,7 @@ any inputs) and ``_wrap`` (a new tensor without a graph) are its hooks.
 
 from __future__ import annotations
 
+import threading
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -147,6 +148,7 @@ class TensorMethods:
         return self._extreme("min", dim, keepdim, axis, keepdims)
 
     def _arg(self, fn: Any, name: str, dim: Any, keepdim: bool) -> Any:
+        _note_value_dependent(self)
         if dim is None:
             return self._wrap(np.asarray(fn(self.data), dtype=np.int64))
         dim = one_dim(dim, self.data.ndim, name)
@@ -404,7 +406,26 @@ class TensorMethods:
         return self.data.size
 
 
+class _Recording(threading.local):
+    """Set when a result with no gradient (a comparison, an argmax) is taken from a tensor that needs one.
+
+    A recorded graph keeps such a result as a constant, so ``bl.compile`` must not replay that
+    graph: the mask or index would be stale once the parameters move.
+    """
+
+    value_dependent = False
+
+
+RECORDING = _Recording()
+
+
+def _note_value_dependent(*operands: Any) -> None:
+    if any(getattr(t, "requires_grad", False) for t in operands):
+        RECORDING.value_dependent = True
+
+
 def _compare(fn: Any, a: TensorMethods, other: Any) -> Any:
+    _note_value_dependent(a, other)
     return a._wrap(fn(a.data, _data(other)))
 
 
