@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Part 2: the loss against one parameter
+#
+# Keep every weight and bias of the dosage network fixed except the last bias, b3, and ask:
+# how does the SSR change as b3 changes? The answer is a curve (drawn pink), and the best b3
+# is its lowest point. This notebook draws the curve, finds its true minimum, and shows why
+# trying many values of b3 (a grid search) is a wasteful way to find it.
+
+# %%
+import numpy as np
+
+import backproplab as bl
+import backproplab.plots
+
+net, (x, y) = bl.presets.statquest()
+softplus = lambda z: np.log1p(np.exp(z))
+
+# %% [markdown]
+# ## SSR as b3 varies
+#
+# `bl.plots.loss_at` evaluates the loss with one parameter set to a value (and puts it back after).
+
+# %%
+for b3 in (0.0, 1.0, 2.0, 3.0):
+    print(f"b3 = {b3:.1f}: SSR = {bl.plots.loss_at(net, x, y, 'ssr', b3=b3):.2f}")
+
+# %% [markdown]
+# ŷ = w3·h1 + w4·h2 + b3, so b3 shifts every prediction by the same amount. With the rest of the
+# network written f(x) = w3·h1 + w4·h2, the SSR is Σ (y − f − b3)², a parabola in b3, and its
+# lowest point is where the mean residual is zero: b3 = mean(y − f). That closed form is the
+# independent check for everything below.
+
+# %%
+f = -1.22 * softplus(3.34 * x - 1.43) - 2.30 * softplus(-3.53 * x + 0.57)
+best_b3 = float(np.mean(y - f))
+best_ssr = float(np.sum((y - f - best_b3) ** 2))
+print(f"true minimum: b3 = {best_b3:.4f}, SSR = {best_ssr:.4f}")
+assert round(best_b3, 2) == 2.61
+for b3 in (0.0, 1.0, 2.0, 3.0):
+    assert np.isclose(bl.plots.loss_at(net, x, y, "ssr", b3=b3), np.sum((y - f - b3) ** 2), rtol=1e-12)
+
+# %% [markdown]
+# ## The pink curve
+#
+# The star marks the lowest point; the dashed line is the tangent at b3 = 0, whose slope is the
+# gradient dSSR/db3 that Part 3 uses.
+
+# %%
+fig = bl.plots.loss_curve(net, x, y, "b3", span=(-1.0, 5.0))
+fig
+
+# %%
+ax = fig.axes[0]
+drawn = {line.get_gid(): line for line in ax.lines}
+curve_x, curve_y = (np.asarray(v) for v in drawn["loss-curve"].get_data())
+np.testing.assert_allclose(curve_y, [np.sum((y - f - b) ** 2) for b in curve_x], rtol=1e-12)  # pink = SSR(b3)
+star_x, star_y = (float(np.asarray(v)[0]) for v in drawn["minimum"].get_data())
+spacing = curve_x[1] - curve_x[0]
+assert abs(star_x - best_b3) <= spacing, (star_x, best_b3)
+assert star_y >= best_ssr - 1e-12 and star_y <= np.sum((y - f - star_x) ** 2) + 1e-12
+
+# %% [markdown]
+# ## Why a grid search is wasteful
+#
+# To find the minimum by trying values, we need a range that contains it (we only know that
+# because we drew the curve) and a fine grid: 601 values from −1 to 5 pin b3 down to ±0.005,
+# at the cost of 601 forward passes. Halving the error doubles the work, and with two
+# parameters the grid is 601 × 601 = 361,201 forward passes.
+
+# %%
+grid = np.linspace(-1.0, 5.0, 601)
+losses = np.array([bl.plots.loss_at(net, x, y, "ssr", b3=b) for b in grid])
+grid_best = grid[np.argmin(losses)]
+print(f"grid search: b3 ≈ {grid_best:.3f} after {grid.size} evaluations (error {abs(grid_best - best_b3):.4f})")
+assert abs(grid_best - best_b3) <= (grid[1] - grid[0]) / 2 + 1e-12
+
+# %% [markdown]
+# Gradient descent (Part 3) uses the slope instead. Each step costs one forward and one
+# backward pass, takes big steps where the curve is steep and small ones near the bottom,
+# and needs no range to search.
+
+# %%
+opt = bl.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1)
+trace = opt.fit(net, x, y, loss="ssr")
+steps = len(trace.iterations)
+print(f"gradient descent: b3 = {trace.final.params['b3']:.4f} after {steps} steps")
+assert abs(trace.final.params["b3"] - best_b3) < 1e-3
+assert steps < grid.size / 10

@@ -1,0 +1,130 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Part 3: gradient descent on b3
+#
+# The worked example: start at b3 = 0, compute the slope of the SSR with respect to b3 by the
+# chain rule, take a step of slope × learning rate (0.1) downhill, and repeat until the steps
+# are tiny. The numbers to look for: the first gradient is −15.66 (the article rounds it to
+# −15.7), so b3 moves to 1.57; the next gradient is −6.26, so b3 moves to 2.19; the run
+# converges to b3 ≈ 2.61.
+
+# %%
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from IPython.display import Image
+
+import backproplab as bl
+import backproplab.plots
+
+net, (x, y) = bl.presets.statquest()
+softplus = lambda z: np.log1p(np.exp(z))
+f = -1.22 * softplus(3.34 * x - 1.43) - 2.30 * softplus(-3.53 * x + 0.57)  # ŷ without b3
+
+
+def dssr_db3(b3: float) -> float:
+    """By hand: SSR = Σ (y − ŷ)², ŷ = f + b3, so dSSR/db3 = Σ −2 (y − ŷ) × 1."""
+    return float(np.sum(-2 * (y - (f + b3))))
+
+
+# %% [markdown]
+# ## The chain rule in numbers, at b3 = 0
+#
+# dSSR/db3 = Σᵢ dSSR/dŷᵢ · dŷᵢ/db3 = Σᵢ −2 (yᵢ − ŷᵢ) · 1. `bl.explain` writes it out from the
+# recorded graph, with each local derivative taken from the op table, and works out the step.
+
+# %%
+loss = bl.losses.ssr(net(x), y)
+explanation = bl.explain(loss, wrt=net.b3, lr=0.1)
+explanation
+
+# %%
+print(explanation)
+
+# %%
+assert np.isclose(float(explanation.gradient), dssr_db3(0.0), rtol=1e-12)
+assert round(float(explanation.gradient), 2) == -15.66 and round(float(explanation.gradient), 1) == -15.7
+assert "-15.66" in explanation.to_text().replace("−", "-")
+assert np.isclose(bl.central_difference(lambda b3: bl.losses.ssr(net(x), y), [net.b3], 0), dssr_db3(0.0), rtol=1e-6)
+
+# %% [markdown]
+# ## Iteration by iteration
+#
+# `fit` records every iteration. Iteration 1 is the starting state (b3 = 0): its gradient and
+# step size, and the new value b3 − step size.
+
+# %%
+opt = bl.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1)
+trace = opt.fit(net, x, y, loss="ssr")
+trace
+
+# %%
+print(f"{'iteration':>9} {'b3':>8} {'dSSR/db3':>9} {'step size':>9} {'new b3':>8}")
+for k, it in enumerate(trace.iterations, start=1):
+    b3, g, step = it.params["b3"], it.gradients["b3"], it.step_sizes["b3"]
+    print(f"{k:>9} {b3:>8.4f} {g:>9.4f} {step:>9.4f} {b3 - step:>8.4f}")
+
+# %% [markdown]
+# Check every iteration against the hand formula and the rule new b3 = b3 − gradient × 0.1,
+# starting from b3 = 0:
+
+# %%
+b3 = 0.0
+for it in trace.iterations:
+    assert np.isclose(it.params["b3"], b3, rtol=1e-12, atol=1e-15)
+    assert np.isclose(it.gradients["b3"], dssr_db3(b3), rtol=1e-12, atol=1e-12)
+    b3 = b3 - 0.1 * dssr_db3(b3)
+first, second, third = trace.iterations[:3]
+assert round(first.gradients["b3"], 2) == -15.66 and round(first.step_sizes["b3"], 2) == -1.57
+assert round(second.params["b3"], 2) == 1.57 and round(second.gradients["b3"], 2) == -6.26
+assert round(third.params["b3"], 2) == 2.19
+best_b3 = float(np.mean(y - f))  # the bottom of the parabola (Part 2)
+assert round(trace.final.params["b3"], 2) == 2.61 and abs(trace.final.params["b3"] - best_b3) < 1e-3
+assert trace.final.stopped_by == "min_step" and abs(trace.final.params["b3"] - b3) < 1e-12
+
+# %% [markdown]
+# ## The pink curve with every step
+#
+# The steps are big where the curve is steep and shrink as it flattens: the step size is
+# proportional to the slope.
+
+# %%
+net.load_state_dict({"b3": 0.0})
+fig = bl.plots.loss_curve(net, x, y, "b3", trace=trace)
+fig
+
+# %%
+drawn = {line.get_gid(): line for line in fig.axes[0].lines}
+path_x, path_y = (np.asarray(v) for v in drawn["descent-path"].get_data())
+np.testing.assert_allclose(path_y, [np.sum((y - f - b) ** 2) for b in path_x], rtol=1e-12)  # each dot on the curve
+
+# %% [markdown]
+# ## The predictions after a step
+#
+# The new predictions are drawn green: b3 lifts the whole curve towards the data.
+
+# %%
+fig = bl.plots.predictions(net, x, y, trace=trace, step=1)
+fig
+
+# %% [markdown]
+# ## The animation
+#
+# Each frame is one iteration: the point on the pink curve and the prediction curve it gives.
+
+# %%
+folder = Path(tempfile.mkdtemp())
+gif = folder / "descent.gif"
+frames = bl.plots.animate_descent(net, x, y, trace, "b3", str(gif))
+assert gif.stat().st_size > 0 and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+Image(filename=str(gif))
