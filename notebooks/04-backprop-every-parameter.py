@@ -125,6 +125,6 @@ fig
 assert np.allclose(net(x).data, y, atol=0.05)
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
 xs, ys = (np.asarray(v) for v in drawn["after"].get_data())
-expected = final["w3"] * softplus(final["w1"] * xs + final["b1"]) + final["w4"] * softplus(final["w2"] * xs + final["b2"]) \
-    + final["b3"]
+expected = final["w3"] * softplus(final["w1"] * xs + final["b1"]) \
+    + final["w4"] * softplus(final["w2"] * xs + final["b2"]) + final["b3"]
 np.testing.assert_allclose(ys, expected, rtol=1e-10)

@@ -8,6 +8,7 @@ attributes, as in PyTorch.
 from __future__ import annotations
 
 import difflib
+import html
 import operator
 import reprlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -165,6 +166,28 @@ class Module:
             if arr.shape != p.shape:
                 raise ValueError(f"parameter {name!r} has shape {p.shape}, got a value of shape {arr.shape}")
             p.data = arr.copy()
+
+    def __repr__(self) -> str:
+        """The class and its parameters: the value of a single number, the shape of the rest."""
+        parts = [f"{n}={p.item():.4g}" if p.data.size == 1 else f"{n}: {p.shape}" for n, p in self.named_parameters()]
+        more = f", … {len(parts) - SHOWN_CHOICES} more" if len(parts) > SHOWN_CHOICES else ""
+        return f"{type(self).__name__}({', '.join(parts[:SHOWN_CHOICES])}{more})"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: one row per parameter, with its shape, dtype, whether it trains, and its gradient."""
+        rows = []
+        for name, p in self.named_parameters():
+            value = f"{p.item():.4g}" if p.data.size == 1 else f"{p.data.size} values"
+            if p.grad is None:
+                grad = "none yet" if p.requires_grad else "frozen"
+            else:
+                g = np.asarray(p.grad)
+                grad = f"{g.item():.4g}" if g.size == 1 else f"norm {np.linalg.norm(g):.4g}"
+            cells = (name, str(p.shape), str(p.dtype), value, "yes" if p.requires_grad else "no", grad)
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        head = "".join(f"<th>{h}</th>" for h in ("parameter", "shape", "dtype", "value", "requires_grad", "grad"))
+        return (f"<div><b>{html.escape(repr(self))}</b><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 class Activation(Module):

@@ -85,6 +85,9 @@ def _check_grad_dtype(dtype: np.dtype) -> None:
         )
 
 
+REPR_VALUES = 12  # a tensor with more entries shows its shape instead of its values
+
+
 class Tensor(TensorMethods):
     """An n-dimensional array with reverse-mode autodiff, shaped after ``torch.Tensor``.
 
@@ -179,14 +182,26 @@ class Tensor(TensorMethods):
         return float(self.data)
 
     def __repr__(self) -> str:
+        """One line, as in PyTorch: the values (or, past a few, the shape), then what autodiff knows."""
         extra = ""
+        if self.data.size <= REPR_VALUES:
+            body = np.array2string(self.data, precision=4, separator=", ", suppress_small=True)
+        else:
+            body = f"shape={self.data.shape}"
         if self.name:
             extra += f", name={self.name!r}"
-        if self.requires_grad:
-            extra += ", requires_grad=True"
-        if self.data.dtype != DEFAULT_DTYPE:
+        if self.data.dtype != DEFAULT_DTYPE or self.data.size > REPR_VALUES:
             extra += f", dtype={self.data.dtype}"
-        body = np.array2string(self.data, precision=4, separator=", ", suppress_small=True)
+        if self.op is not None:
+            extra += f", grad_fn=<{self.op.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        if self.grad is not None:
+            grad = np.asarray(self.grad)
+            shown = np.array2string(grad, precision=4, separator=", ", suppress_small=True)
+            extra += f", grad={shown}" if grad.size <= REPR_VALUES else f", grad=<{grad.shape} array>"
+        elif self.requires_grad and self.op is None:
+            extra += ", grad=None"
         return f"Tensor({body}{extra})"
 
     # --- autodiff -------------------------------------------------------------------------
