@@ -44,3 +44,17 @@ def test_notebook_runs_and_its_asserts_pass(path, tmp_path):
     if "bl.plots." in text:
         shown = [o for o in outputs if "image/png" in o.get("data", {})]
         assert shown, f"{path.name} draws figures, but none displayed itself as an image"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_has_its_ipynb_twin_with_the_same_cells_and_no_outputs(path):
+    """The .ipynb a learner opens must say what the tested .py says (run `jupytext --sync notebooks/*.py`)."""
+    import nbformat
+
+    twin = path.with_suffix(".ipynb")
+    assert twin.exists(), f"{twin.name} is missing; run: jupytext --to ipynb {path.name}"
+    stored = nbformat.read(twin, as_version=4)
+    expected = jupytext.read(path)
+    assert [(c.cell_type, c.source) for c in stored.cells] == [(c.cell_type, c.source) for c in expected.cells], \
+        f"{twin.name} differs from {path.name}; run: jupytext --sync {path.name}"
+    assert not any(c.get("outputs") for c in stored.cells if c.cell_type == "code"), f"{twin.name} keeps outputs"

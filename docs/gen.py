@@ -1,0 +1,346 @@
+"""Pages of the documentation that are generated from the code, so they cannot go stale.
+
+``pages()`` returns {path: text or bytes}; ``docs/hooks.py`` hands them to MkDocs at build time.
+Each page reads the thing it documents: the op table from ``backproplab.ops``, the command line
+from the argparse parser, the spec fields from the spec checker itself (it is asked which
+fields each table allows), the error messages from the catalogue of bad input that the tests
+check, the series from the notebooks executed in a fresh kernel, and the gallery from figures
+drawn by the command line.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+Page = dict[str, "str | bytes"]
+
+
+# --- the op table ---------------------------------------------------------------------------------
+def _cell(text: str) -> str:
+    return text.replace("|", "&#124;").replace("\n", " ")
+
+
+def _math(latex: str) -> str:
+    return "$" + latex.replace("|", r"\vert ") + "$"
+
+
+def ops_page() -> str:
+    from backproplab import ops
+
+    lines = ["# The op table", "",
+             "Every primitive operation is defined once, in `backproplab.ops`: its forward computation, "
+             "its backward rule (a vector-Jacobian product per input) and its local derivative in words "
+             "and in LaTeX. The engine runs the first two; the explainer prints the third. This page is "
+             "generated from that table.", "",
+             f"{len(ops.OPS)} ops; the activations a layer may use are "
+             + ", ".join(f"`{n}`" for n in ops.ACTIVATIONS) + ".", "",
+             "| op | forward | local derivative | in words |", "|---|---|---|---|"]
+    for name, op in ops.OPS.items():
+        names = {a: a for a in (*op.args, *op.attrs, "n")}
+        forward = _math(op.render("latex", "expr", names))
+        rules = "<br>".join(_math(op.rule(k, "latex")) for k in range(len(op.args)))
+        words = "<br>".join(_cell(op.rule(k, "text")) for k in range(len(op.args)))
+        if not op.elementwise:
+            words += "<br>backward: " + "; ".join(_cell(op.backward_rule(k)) for k in range(len(op.args)))
+        lines.append(f"| `{name}` | {forward} | {rules} | {words} |")
+    return "\n".join(lines) + "\n"
+
+
+# --- the command line -------------------------------------------------------------------------------
+def cli_page() -> str:
+    from backproplab.cli import build_parser
+
+    os.environ["COLUMNS"] = "100"
+    parser = build_parser()
+    lines = ["# Command line", "", "Generated from the `backproplab` command's own argument parser.", "",
+             "```text", parser.format_help().rstrip(), "```", ""]
+    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, sub in subparsers.choices.items():
+        lines += [f"## backproplab {name}", "", "```text", sub.format_help().rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+# --- spec files ------------------------------------------------------------------------------------
+PROBE = "zz_not_a_field"
+TABLES = [  # (where the table is, which preset, the line of its file the probe goes after)
+    ("top level", "statquest", 'name = "statquest"'),
+    ("network (kind = \"formulas\")", "statquest", 'output = "yhat"'),
+    ("network (kind = \"mlp\")", "moons", "inputs = 2"),
+    ("network.layers[i]", "moons", "{ size = 16, activation = \"tanh\""),
+    ("data (inline lists)", "statquest", "y = [0.0, 1.0, 0.0]"),
+    ("data (csv)", "statquest", 'csv = "data.csv"'),
+    ("data (generated)", "moons", 'dataset = "moons"'),
+    ("training", "statquest", 'loss = "ssr"'),
+]
+
+
+def allowed_fields(preset: str, after: str) -> list[str]:
+    """Ask the spec checker which fields the table holding ``after`` allows: it names them when it
+    meets a field it does not know."""
+    from backproplab.presets import PRESETS
+    from backproplab.spec import SpecError, parse
+
+    text = PRESETS[preset].text
+    if after.startswith("csv"):  # the dosage data moved to a CSV file (the fields are checked before it is read)
+        inline = re.search(r"^x = .*\ny = .*$", text, re.M).group(0)
+        text = text.replace(inline, 'csv = "data.csv"\nx = ["dose"]\ny = "effect"', 1)
+    assert after in text, after
+    if after.startswith("{"):
+        probed = text.replace(after, after + f", {PROBE} = 1", 1)
+    else:
+        probed = text.replace(after, after + f"\n{PROBE} = 1", 1)
+    try:
+        parse(probed)
+    except SpecError as err:
+        found = re.search(r"choose from: ([^)]*)\)", str(err))
+        if found and PROBE in str(err):
+            return [f.strip() for f in found.group(1).split(",")]
+        raise
+    raise AssertionError(f"the spec checker accepted an unknown field after {after!r}")
+
+
+def catalogue() -> list[tuple[str, list[str], list[str]]]:
+    """(case, command, expected message parts) from the tests' table of bad input."""
+    path = ROOT / "tests" / "test_spec_catalogue.py"
+    if not path.exists():
+        return []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    rows = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "CASES" for t in node.targets):
+            for row in node.value.elts:
+                try:
+                    case = ast.literal_eval(row.elts[0])
+                    command = ast.literal_eval(row.elts[2])
+                    expected = ast.literal_eval(row.elts[3])
+                except (ValueError, IndexError):
+                    continue
+                parts = [expected] if isinstance(expected, str) else list(expected)
+                rows.append((case, [str(c) for c in command], parts))
+    return rows
+
+
+def spec_page() -> str:
+    from backproplab import datasets, ops
+    from backproplab.losses import LOSSES
+    from backproplab.optim import OPTIMIZERS
+    from backproplab.presets import PRESETS
+    from backproplab.spec_check import SETTING_RULES, optimizer_settings
+
+    lines = ["# Your own networks", "",
+             "A spec file (TOML) describes a whole worked example: the network, its starting values, the "
+             "data and the training. `backproplab new mynet.toml --from statquest` writes an editable copy "
+             "of a built-in one; `backproplab run mynet.toml` trains it. The lists on this page are "
+             "generated from the spec reader itself.", "",
+             "## Fields, table by table", "",
+             "Each table allows these fields and no others (a misspelt field is an error with a "
+             "did-you-mean):", "", "| table | fields |", "|---|---|"]
+    for where, preset, after in TABLES:
+        lines.append(f"| {where} | " + ", ".join(f"`{f}`" for f in allowed_fields(preset, after)) + " |")
+    lines += ["", "A `[data]` table gives either `x` and `y` as inline lists, or `csv` with the column "
+              "names `x` and `y`, or `dataset` (generated in code).", "",
+              "## Choices", "", "**Activations** (`network.layers[i].activation`; also the functions a formula "
+              "may call):", ""]
+    for name, op in ops.ACTIVATIONS.items():
+        lines.append(f"- `{name}`: {_cell(op.rule(0, 'text'))}")
+    lines += ["", "**Losses** (`training.loss`):", ""]
+    for name, fn in LOSSES.items():
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        lines.append(f"- `{name}`: {doc}")
+    lines += ["", "**Optimizers** (`[training.optimizer]`: `name` and its settings, with their defaults):", ""]
+    for name, cls in OPTIMIZERS.items():
+        settings = {k: v for k, v in optimizer_settings(name).items() if k != "name"}
+        shown = ", ".join(f"`{k} = {v!r}`" for k, v in settings.items())
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        lines.append(f"- `{name}`: {doc} Settings: {shown}.")
+    lines += ["", "Each setting's range:", ""]
+    for key, (_, rule) in SETTING_RULES.items():
+        lines.append(f"- `{key}`: {rule}")
+    lines += ["", "**Generated data sets** (`data.dataset`, with `n`, `seed` and `noise`):", ""]
+    for name, fn in datasets.DATASETS.items():
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        lines.append(f"- `{name}`: {doc}")
+    lines += ["", "## CSV data", "",
+              "`csv = \"file.csv\"` reads a comma-separated file whose first row names the columns; "
+              "`x = [\"dose\"]` (a list of column names) gives the inputs and `y = \"effect\"` the target. "
+              "Every other cell must be a number. The file must be a regular file inside the spec's own folder "
+              "(`--data-dir DIR` allows another folder). Paths are relative to the spec file.", "",
+              "## Two complete specs", "", "The dosage example, a network of formulas with inline data:", "",
+              "```toml", PRESETS["statquest"].text.rstrip(), "```", "",
+              "Two moons, layers of units with generated data:", "", "```toml", PRESETS["moons"].text.rstrip(),
+              "```", "", "## Every error message", "",
+              "A mistake gets one line that names the file and the field and says what to do, with exit code 2. "
+              "These are the cases the test suite checks (the message is shown as far as the tests pin it "
+              "down; `{d}` is the folder of the spec):", "", "| mistake | command | message |", "|---|---|---|"]
+    for case, command, parts in catalogue():
+        shown = " … ".join(f"`{_cell(p)}`" for p in parts)
+        lines.append(f"| {_cell(case)} | `backproplab {_cell(' '.join(command))}` | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+# --- the series: notebooks executed, as Markdown ---------------------------------------------------
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "src").rglob("*.py")) + sorted(NOTEBOOKS.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def execute(path: Path) -> Any:
+    import jupytext
+    import nbclient
+
+    nb = jupytext.read(path)
+    with tempfile.TemporaryDirectory() as folder:
+        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                resources={"metadata": {"path": folder}}).execute()
+    return nb
+
+
+def _output_markdown(out: Any, stem: str, n: int, files: Page) -> str:
+    kind = out.get("output_type")
+    if kind == "stream":
+        return "```text\n" + "".join(out.get("text", "")).rstrip() + "\n```\n"
+    data = out.get("data", {})
+    if "image/png" in data:
+        name = f"{stem}-{n}.png"
+        files[f"series/img/{name}"] = base64.b64decode(data["image/png"])
+        return f"![output](img/{name})\n"
+    if "image/gif" in data:
+        name = f"{stem}-{n}.gif"
+        files[f"series/img/{name}"] = base64.b64decode(data["image/gif"])
+        return f"![animation](img/{name})\n"
+    if "text/markdown" in data:
+        return "".join(data["text/markdown"]) + "\n"
+    if "text/html" in data:
+        return '<div class="nb-output" markdown="0">\n' + "".join(data["text/html"]) + "\n</div>\n"
+    if "text/plain" in data:
+        return "```text\n" + "".join(data["text/plain"]).rstrip() + "\n```\n"
+    return ""
+
+
+def notebook_markdown(nb: Any, stem: str, files: Page) -> str:
+    note = (f'!!! note "Run it yourself"\n    `notebooks/{stem}.ipynb` (or `{stem}.py`, a jupytext notebook). '
+            "Every number below was computed when this page was built, and checked by the notebook's asserts.\n")
+    parts = []
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source + "\n")
+            if len(parts) == 1:
+                parts.append(note)
+        elif cell.cell_type == "code":
+            parts.append("```python\n" + cell.source.rstrip() + "\n```\n")
+            for out in cell.get("outputs", []):
+                n += 1
+                parts.append(_output_markdown(out, stem, n, files))
+    return "\n".join(parts)
+
+
+def notebook_paths() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]-*.py"))
+
+
+def notebook_title(path: Path) -> str:
+    """The notebook's first heading ('# # Part 1: the forward pass' in the percent format)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# # "):
+            return line[4:].strip()
+    return path.stem
+
+
+def series_pages(files: Page) -> list[tuple[str, str]]:
+    """Execute each notebook (cached by the hash of the source) and write it as a page."""
+    import nbformat
+
+    cache = Path(tempfile.gettempdir()) / f"backproplab-docs-{_source_hash()}"
+    cache.mkdir(exist_ok=True)
+    titles = []
+    for path in notebook_paths():
+        stored = cache / f"{path.stem}.ipynb"
+        if stored.exists():
+            nb = nbformat.read(stored, as_version=4)
+        else:
+            nb = execute(path)
+            nbformat.write(nb, stored)
+        files[f"series/{path.stem}.md"] = notebook_markdown(nb, path.stem, files)
+        titles.append((path.stem, notebook_title(path)))
+    return titles
+
+
+def series_index(titles: list[tuple[str, str]]) -> str:
+    lines = ["# The series", "",
+             "The worked example and what follows it, as notebooks in `notebooks/`. Each runs top to bottom "
+             "in seconds and asserts the numbers it shows, so the test suite fails if one goes wrong. The "
+             "pages below are the notebooks executed when this site was built.", ""]
+    lines += [f"1. [{title}]({stem}.md)" for stem, title in titles]
+    return "\n".join(lines) + "\n"
+
+
+# --- gallery -----------------------------------------------------------------------------------------
+GALLERY = [  # (command after `backproplab`, what it shows)
+    ("demo statquest --plot {out}", "gradient descent on b3: every figure of the run"),
+    ("demo statquest --optimize all --max-steps 2000 --plot {out}", "all seven parameters trained"),
+    ("run moons --max-steps 200 --plot {out}", "two moons, an MLP trained with Adam"),
+]
+
+
+def gallery(files: Page) -> str:
+    lines = ["# Gallery", "", "Every figure below was drawn when this site was built, by the command above it.", ""]
+    for i, (command, what) in enumerate(GALLERY):
+        with tempfile.TemporaryDirectory() as folder:
+            args = command.format(out=folder).split()
+            done = subprocess.run([sys.executable, "-m", "backproplab", *args], capture_output=True, text=True,
+                                  env={**os.environ, "MPLBACKEND": "Agg"})
+            if done.returncode != 0:
+                raise RuntimeError(f"backproplab {command}: {done.stderr.strip()}")
+            lines += [f"## {what}", "", f"```bash\nbackproplab {command.format(out='out/')}\n```", ""]
+            for image in sorted(Path(folder).glob("*.png")) + sorted(Path(folder).glob("*.gif")):
+                name = f"gallery/{i}-{image.name}"
+                files[name] = image.read_bytes()
+                lines += [f"**{image.stem}**", "", f"![{image.stem}]({i}-{image.name})", ""]
+    return "\n".join(lines) + "\n"
+
+
+# --- speed ---------------------------------------------------------------------------------------------
+def speed_page() -> str:
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    body = re.sub(r"^# .*\n", "", results, count=1)
+    return ("# Speed\n\nFrom `benchmarks/RESULTS.md`, written by `python -m benchmarks` (install its extras with "
+            "`pip install \".[bench]\"`).\n\n" + body)
+
+
+def pages() -> Page:
+    files: Page = {}
+    files["ops.md"] = ops_page()
+    files["cli.md"] = cli_page()
+    files["own-networks.md"] = spec_page()
+    files["speed.md"] = speed_page()
+    titles = series_pages(files)
+    files["series/index.md"] = series_index(titles)
+    files["gallery/index.md"] = gallery(files)
+    return files
+
+
+if __name__ == "__main__":  # python docs/gen.py OUT: write the generated pages into OUT, to read them
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs-generated")
+    with redirect_stdout(io.StringIO()):
+        made = pages()
+    for rel, content in made.items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    print(f"wrote {len(made)} files into {out}")
