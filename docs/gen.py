@@ -174,10 +174,12 @@ def spec_page() -> str:
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         lines.append(f"- `{name}`: {doc}")
     lines += ["", "## CSV data", "",
-              "`csv = \"file.csv\"` reads a comma-separated file whose first row names the columns; "
-              "`x = [\"dose\"]` (a list of column names) gives the inputs and `y = \"effect\"` the target. "
-              "Every other cell must be a number. The file must be a regular file inside the spec's own folder "
-              "(`--data-dir DIR` allows another folder). Paths are relative to the spec file.", "",
+              "`csv = \"file.csv\"` reads a UTF-8 comma-separated file whose first non-empty row names the "
+              "columns (each name once). `x` and `y` each name one column (`y = \"effect\"`) or a list of "
+              "columns (`x = [\"dose\"]`); other columns are ignored. Every row has as many fields as the "
+              "header, every chosen cell is a number, and empty rows are skipped. The path is relative to the "
+              "spec file, and the file must be a regular file inside the spec's own folder (`--data-dir DIR` "
+              "allows another folder).", "",
               "## Two complete specs", "", "The dosage example, a network of formulas with inline data:", "",
               "```toml", PRESETS["statquest"].text.rstrip(), "```", "",
               "Two moons, layers of units with generated data:", "", "```toml", PRESETS["moons"].text.rstrip(),
