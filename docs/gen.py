@@ -325,12 +325,33 @@ def speed_page() -> str:
             "`pip install \".[bench]\"`).\n\n" + body)
 
 
+def readme_section(title: str) -> str:
+    """A section of the README, without its heading, up to the next heading or the closing remark."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |^Run `backproplab --help`|\Z)", text, re.M | re.S)
+    if not found:
+        raise RuntimeError(f"the README has no section {title!r}")
+    return found.group(1).strip() + "\n"
+
+
+def pytorch_page() -> str:
+    return ("# Differences from PyTorch\n\n"
+            "[Part 7 of the series](series/07-from-pytorch-habits.md) runs the usual PyTorch training loop "
+            "(`zero_grad()`, `backward()`, `step()`) and checks that it takes the very steps `fit()` takes. "
+            "What backproplab adds: `bl.explain` and `bl.forward_table` (every gradient and every forward "
+            "value worked out with the numbers), derivative statements on every op ([the op table](ops.md)), "
+            "`GradientDescent` with `min_step` stopping and a recorded `Trace`, and `bl.compile`, which "
+            "replays a recorded graph. The rest of this page is the README's list of differences.\n\n"
+            + readme_section("Differences from PyTorch"))
+
+
 def pages() -> Page:
     files: Page = {}
     files["ops.md"] = ops_page()
     files["cli.md"] = cli_page()
     files["own-networks.md"] = spec_page()
     files["speed.md"] = speed_page()
+    files["pytorch.md"] = pytorch_page()
     titles = series_pages(files)
     files["series/index.md"] = series_index(titles)
     files["gallery/index.md"] = gallery(files)
