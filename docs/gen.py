@@ -122,12 +122,10 @@ def catalogue() -> list[tuple[str, list[str], list[str]]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "CASES" for t in node.targets):
             for row in node.value.elts:
-                try:
-                    case = ast.literal_eval(row.elts[0])
-                    command = ast.literal_eval(row.elts[2])
-                    expected = ast.literal_eval(row.elts[3])
-                except (ValueError, IndexError):
-                    continue
+                case = ast.literal_eval(row.elts[0])
+                command = [c.value if isinstance(c, ast.Constant) else ast.unparse(c).upper()
+                           for c in row.elts[2].elts]  # a value made in code (such as HUGE) by its name
+                expected = ast.literal_eval(row.elts[3])
                 parts = [expected] if isinstance(expected, str) else list(expected)
                 rows.append((case, [str(c) for c in command], parts))
     return rows

@@ -1,0 +1,69 @@
+"""The generated documentation pages cover what they document: every op, every command, every
+spec field the presets use, every catalogued error. (The site itself is built by CI with
+``mkdocs build --strict``.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from backproplab import ops
+from backproplab.cli import build_parser
+from backproplab.presets import PRESETS
+from backproplab.spec import TOP_LEVEL
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def gen():
+    spec = importlib.util.spec_from_file_location("docs_gen", ROOT / "docs" / "gen.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_op_page_has_a_row_for_every_op_with_its_derivative(gen):
+    page = gen.ops_page()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    assert [r.split("`")[1] for r in rows] == list(ops.OPS)
+    softplus = next(r for r in rows if r.startswith("| `softplus`"))
+    assert "e^z/(1 + e^z) = σ(z)" in softplus
+
+
+def test_cli_page_has_every_command(gen):
+    page = gen.cli_page()
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name in sub.choices:
+        assert f"## backproplab {name}\n" in page
+    assert "--iteration" in page
+
+
+def test_spec_fields_are_the_checkers_own_and_cover_the_presets(gen):
+    assert gen.allowed_fields("statquest", 'name = "statquest"') == list(TOP_LEVEL)
+    statquest = tomllib.loads(PRESETS["statquest"].text)
+    moons = tomllib.loads(PRESETS["moons"].text)
+    assert set(statquest["training"]) <= set(gen.allowed_fields("statquest", 'loss = "ssr"'))
+    assert set(statquest["network"]) <= set(gen.allowed_fields("statquest", 'output = "yhat"'))
+    assert set(moons["network"]) <= set(gen.allowed_fields("moons", "inputs = 2"))
+    assert set(moons["data"]) <= set(gen.allowed_fields("moons", 'dataset = "moons"'))
+    assert gen.allowed_fields("statquest", 'csv = "data.csv"') == ["csv", "x", "y"]
+
+
+def test_error_page_lists_every_catalogued_case(gen):
+    from tests.test_spec_catalogue import CASES
+
+    rows = gen.catalogue()
+    assert len(rows) == len(CASES)
+    page = gen.spec_page()
+    for case, _command, parts in rows:
+        assert case.replace("|", "&#124;") in page
+        assert all(p.replace("|", "&#124;") in page for p in parts)
