@@ -41,9 +41,14 @@ def test_notebook_runs_and_its_asserts_pass(path, tmp_path):
     outputs = _outputs(nb)
     errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors
+    bundles = [o.get("data", {}) for o in outputs]
     if "bl.plots." in text:
-        shown = [o for o in outputs if "image/png" in o.get("data", {})]
+        shown = [b for b in bundles if "image/png" in b]
         assert shown, f"{path.name} draws figures, but none displayed itself as an image"
+    if "bl.explain(" in text:  # an explanation displays as typeset math, with HTML beside it
+        assert any("\\frac" in b.get("text/latex", "") and "text/html" in b for b in bundles), path.name
+    if "\ntrace\n" in text:  # a trace displays its table and a loss sparkline
+        assert any("<table" in b.get("text/html", "") and "<svg" in b.get("text/html", "") for b in bundles)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
