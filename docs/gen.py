@@ -51,7 +51,7 @@ def ops_page() -> str:
     for name, op in ops.OPS.items():
         names = {a: a for a in (*op.args, *op.attrs, "n")}
         forward = _math(op.render("latex", "expr", names))
-        rules = "<br>".join(_math(op.rule(k, "latex")) for k in range(len(op.args)))
+        rules = "<br>".join(_math(r"\displaystyle " + op.rule(k, "latex")) for k in range(len(op.args)))
         words = "<br>".join(_cell(op.rule(k, "text")) for k in range(len(op.args)))
         if not op.elementwise:
             words += "<br>backward: " + "; ".join(_cell(op.backward_rule(k)) for k in range(len(op.args)))
