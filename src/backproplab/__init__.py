@@ -107,3 +107,12 @@ __all__ = [
     "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub",
     "tanh", "tensor", "topological_order", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
+
+
+def __getattr__(name: str):
+    """``bl.widgets`` is imported when first used: it needs the notebook extra (anywidget)."""
+    if name == "widgets":
+        import importlib
+
+        return importlib.import_module("backproplab.widgets")
+    raise AttributeError(f"module 'backproplab' has no attribute {name!r}")

@@ -11,7 +11,10 @@ import { wireOwn } from "./own.js";
 
 const $ = (id) => document.getElementById(id);
 const embedded = $("lesson-document");
-const served = !embedded;
+// The notebook widget embeds the document too, but answers the page's requests as the server
+// does, by messages to the notebook (see backproplab/widgets/lesson.js).
+const hosted = Boolean(embedded && embedded.dataset.host === "widget");
+const served = !embedded || hosted;
 const PRESETS = ["statquest", "classic", "xor", "moons", "circles", "spiral", "regression"];
 
 const ui = { doc: null, pos: 0, selected: null, view: "typeset", playing: false, timer: null, custom: null,
@@ -70,7 +73,31 @@ function settingsFromControls(extra = {}) {
   return Object.assign(s, extra);
 }
 
+const asked = new Map();
+let asks = 0;
+
+function askHost(url, body) {
+  const id = ++asks;
+  window.parent.postMessage({ backproplab: "request", id, url, body }, "*");
+  return new Promise((resolve, reject) => asked.set(id, { resolve, reject }));
+}
+
+window.addEventListener("message", (ev) => {
+  const m = ev.data || {};
+  if (!hosted || ev.source !== window.parent) return;
+  if (m.backproplab === "answer" && asked.has(m.id)) {
+    const { resolve, reject } = asked.get(m.id);
+    asked.delete(m.id);
+    if (m.ok) resolve(m.data);
+    else reject(Object.assign(new Error(m.error), { status: m.status }));
+  } else if (m.backproplab === "document") {
+    stop();
+    load(m.doc, { iteration: current() ? current().iteration : 1, param: ui.selected && ui.selected.param });
+  }
+});
+
 async function post(url, body) {
+  if (hosted) return askHost(url, body);
   const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   let data = null;
   try { data = await res.json(); } catch (err) { data = { error: `the server answered ${res.status}` }; }
@@ -223,7 +250,8 @@ function render() {
   }
   drawLossHistory($("history"), doc, ui.pos, ui.log);
   renderDerivation();
-  writeHash(hashState());
+  if (hosted) window.parent.postMessage({ backproplab: "state", iteration: it.iteration, param }, "*");
+  else writeHash(hashState());  // in the widget the address is the notebook's, not the page's
 }
 
 function predictionNote(shown) {
