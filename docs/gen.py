@@ -291,27 +291,38 @@ def series_index(titles: list[tuple[str, str]]) -> str:
 
 
 # --- gallery -----------------------------------------------------------------------------------------
-GALLERY = [  # (command after `backproplab`, what it shows)
-    ("demo statquest --plot {out}", "gradient descent on b3: every figure of the run"),
-    ("demo statquest --optimize all --max-steps 2000 --plot {out}", "all seven parameters trained"),
-    ("run moons --max-steps 200 --plot {out}", "two moons, an MLP trained with Adam"),
+GALLERY = [  # (command after `backproplab`, what the run is)
+    "export-figures statquest {out}",
+    "export-figures statquest {out} --optimize all --max-steps 2000 --no-animation",
+    "export-figures moons {out} --max-steps 200 --no-animation",
 ]
+ROW = re.compile(r"^\| \[([^\]]+)\]\([^)]*\)[^|]* \| (.*) \|$")
 
 
 def gallery(files: Page) -> str:
-    lines = ["# Gallery", "", "Every figure below was drawn when this site was built, by the command above it.", ""]
-    for i, (command, what) in enumerate(GALLERY):
+    """Every figure of three runs, drawn by `backproplab export-figures` as the site is built, with
+    the line its own index.md gives it."""
+    lines = ["# Gallery", "", "Every figure below was drawn when this site was built, by the command above it "
+             "(which also writes SVG files and an index.md that lists them). The line under each figure is "
+             "from that index.", ""]
+    for i, command in enumerate(GALLERY):
         with tempfile.TemporaryDirectory() as folder:
-            args = command.format(out=folder).split()
+            args = [*command.format(out=folder).split(), "--no-svg", "--dpi", "80"]
             done = subprocess.run([sys.executable, "-m", "backproplab", *args], capture_output=True, text=True,
                                   env={**os.environ, "MPLBACKEND": "Agg"})
             if done.returncode != 0:
                 raise RuntimeError(f"backproplab {command}: {done.stderr.strip()}")
-            lines += [f"## {what}", "", f"```bash\nbackproplab {command.format(out='out/')}\n```", ""]
-            for image in sorted(Path(folder).glob("*.png")) + sorted(Path(folder).glob("*.gif")):
-                name = f"gallery/{i}-{image.name}"
-                files[name] = image.read_bytes()
-                lines += [f"**{image.stem}**", "", f"![{image.stem}]({i}-{image.name})", ""]
+            index = (Path(folder) / "index.md").read_text(encoding="utf-8").splitlines()
+            title = index[0].lstrip("# ").strip()
+            lines += [f"## {title}", "", f"```bash\nbackproplab {command.format(out='figures/')}\n```", ""]
+            lines += [line for line in index[1:4] if line and not line.startswith("|")] + [""]
+            for row in index:
+                found = ROW.match(row)
+                if not found:
+                    continue
+                name, what = found.groups()
+                files[f"gallery/{i}-{name}"] = (Path(folder) / name).read_bytes()
+                lines += [f"![{name}]({i}-{name})", "", f"*{name}*: {what}", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -83,16 +83,23 @@ assert round(ssr, 1) == 20.4
 # ## The residuals in a picture
 #
 # The data (dots), the network's prediction curve over every dosage from 0 to 1, and each
-# residual as a vertical line from the observation to the prediction. The SSR adds up the
-# squares of these lines' lengths.
+# residual as a dashed vertical line from the observation to the prediction. The SSR adds up
+# the squares of these lines' lengths.
 
 # %%
-fig = bl.plots.predictions(net, x, y)
+fig = bl.plots.residuals(net, x, y, x_label="dosage", y_label="efficacy")
 fig
 
 # %%
 ax = fig.axes[0]
-curve = max(ax.lines, key=lambda line: len(line.get_xdata()))
-xs, ys = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
+drawn = {}
+for line in ax.lines:
+    drawn.setdefault(line.get_gid(), []).append(line)
+xs, ys = (np.asarray(v) for v in drawn["predictions"][0].get_data())
 by_hand = -1.22 * softplus(3.34 * xs - 1.43) - 2.30 * softplus(-3.53 * xs + 0.57)
 np.testing.assert_allclose(ys, by_hand, rtol=1e-12)
+assert len(drawn["residual"]) == 3
+for line, xi, yi, fi in zip(drawn["residual"], x, y, yhat):
+    lx, ly = (np.asarray(v, dtype=float) for v in line.get_data())
+    assert np.allclose(lx, [xi, xi]) and np.allclose(sorted(ly), sorted([yi, fi]), rtol=1e-12)
+assert "20.42" in ax.get_title()

@@ -118,6 +118,38 @@ fig = bl.plots.predictions(net, x, y, trace=trace, step=1)
 fig
 
 # %% [markdown]
+# ## One green curve per iteration
+#
+# The start is dashed; each later iteration is a green curve, older ones fainter. The curve
+# moves up by the step size each time, and the moves shrink.
+
+# %%
+fig = bl.plots.fit_series(net, x, y, trace)
+fig
+
+# %%
+drawn = {line.get_gid(): line for line in fig.axes[0].lines}
+for k in (2, 3):
+    xs, ys = (np.asarray(v) for v in drawn[f"iteration-{k}"].get_data())
+    b3_k = trace.iterations[k - 1].params["b3"]
+    np.testing.assert_allclose(ys, -1.22 * softplus(3.34 * xs - 1.43) - 2.30 * softplus(-3.53 * xs + 0.57) + b3_k,
+                               rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# ## The final fit
+
+# %%
+fig = bl.plots.final_fit(net, x, y, trace)
+fig
+
+# %%
+drawn = {line.get_gid(): line for line in fig.axes[0].lines}
+xs, ys = (np.asarray(v) for v in drawn["final"].get_data())
+final_b3 = trace.final.params["b3"]
+np.testing.assert_allclose(ys, -1.22 * softplus(3.34 * xs - 1.43) - 2.30 * softplus(-3.53 * xs + 0.57) + final_b3,
+                           rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
 # ## The animation
 #
 # Each frame is one iteration: the point on the pink curve and the prediction curve it gives.

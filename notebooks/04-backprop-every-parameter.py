@@ -118,13 +118,13 @@ fig
 # After training, the network's curve passes close to all three observations.
 
 # %%
-fig = bl.plots.predictions(net, x, y)
+fig = bl.plots.final_fit(net, x, y, trace)
 fig
 
 # %%
 assert np.allclose(net(x).data, y, atol=0.05)
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
-xs, ys = (np.asarray(v) for v in drawn["after"].get_data())
+xs, ys = (np.asarray(v) for v in drawn["final"].get_data())
 expected = final["w3"] * softplus(final["w1"] * xs + final["b1"]) \
     + final["w4"] * softplus(final["w2"] * xs + final["b2"]) + final["b3"]
 np.testing.assert_allclose(ys, expected, rtol=1e-10)
