@@ -292,9 +292,10 @@ def series_index(titles: list[tuple[str, str]]) -> str:
 
 # --- gallery -----------------------------------------------------------------------------------------
 GALLERY = [  # (command after `backproplab`, what the run is)
-    "export-figures statquest {out}",
-    "export-figures statquest {out} --optimize all --max-steps 2000 --no-animation",
-    "export-figures moons {out} --max-steps 200 --no-animation",
+    ("export-figures statquest {out}", "The dosage network: gradient descent on b3"),
+    ("export-figures statquest {out} --optimize all --max-steps 2000 --no-animation",
+     "The dosage network: all seven parameters"),
+    ("export-figures moons {out} --max-steps 200 --no-animation", "Two moons: an MLP trained with Adam"),
 ]
 ROW = re.compile(r"^\| \[([^\]]+)\]\([^)]*\)[^|]* \| (.*) \|$")
 
@@ -305,7 +306,7 @@ def gallery(files: Page) -> str:
     lines = ["# Gallery", "", "Every figure below was drawn when this site was built, by the command above it "
              "(which also writes SVG files and an index.md that lists them). The line under each figure is "
              "from that index.", ""]
-    for i, command in enumerate(GALLERY):
+    for i, (command, heading) in enumerate(GALLERY):
         with tempfile.TemporaryDirectory() as folder:
             args = [*command.format(out=folder).split(), "--no-svg", "--dpi", "80"]
             done = subprocess.run([sys.executable, "-m", "backproplab", *args], capture_output=True, text=True,
@@ -313,9 +314,8 @@ def gallery(files: Page) -> str:
             if done.returncode != 0:
                 raise RuntimeError(f"backproplab {command}: {done.stderr.strip()}")
             index = (Path(folder) / "index.md").read_text(encoding="utf-8").splitlines()
-            title = index[0].lstrip("# ").strip()
-            lines += [f"## {title}", "", f"```bash\nbackproplab {command.format(out='figures/')}\n```", ""]
-            lines += [line for line in index[1:4] if line and not line.startswith("|")] + [""]
+            lines += [f"## {heading}", "", f"```bash\nbackproplab {command.format(out='figures/')}\n```", ""]
+            lines += [line.lstrip("# ") for line in index[:4] if line and not line.startswith("|")] + [""]
             for row in index:
                 found = ROW.match(row)
                 if not found:
