@@ -321,6 +321,9 @@ def gallery(files: Page) -> str:
                 if not found:
                     continue
                 name, what = found.groups()
+                if not name.endswith((".png", ".gif")):  # a graph as DOT text where Graphviz is missing
+                    lines += [f"*{name}* (not drawn here): {what}", ""]
+                    continue
                 files[f"gallery/{i}-{name}"] = (Path(folder) / name).read_bytes()
                 lines += [f"![{name}]({i}-{name})", "", f"*{name}*: {what}", ""]
     return "\n".join(lines) + "\n"
