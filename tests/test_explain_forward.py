@@ -102,6 +102,19 @@ def test_headers_name_the_optimizer_and_what_it_trains(capsys):
     assert "Adam on W1, b1, W2, b2" in out and "Gradient descent" not in out
 
 
+def test_no_heading_names_an_optimizer_the_run_does_not_use(capsys):
+    """The title comes from the spec's description: with the optimizer overridden, nothing may still say Adam."""
+    from backproplab.presets import PRESETS
+    from backproplab.optim import OPTIMIZERS
+
+    for name in PRESETS:
+        _, out, _ = cli(capsys, "run", name, "--set", "optimizer.name=sgd", "--max-steps", "1")
+        head = out.split("Iteration 1")[0]
+        assert "SGD on" in head, (name, head)
+        others = [o.replace("_", " ") for o in OPTIMIZERS if o != "sgd"] + ["Adam"]
+        assert not any(o.lower() in head.lower() for o in others), (name, head)
+
+
 def manual_adam(grads: list[float], lr: float, b1=0.9, b2=0.999, eps=1e-8) -> list[tuple[float, float, float]]:
     m = v = 0.0
     out = []
