@@ -104,8 +104,8 @@ def test_headers_name_the_optimizer_and_what_it_trains(capsys):
 
 def test_no_heading_names_an_optimizer_the_run_does_not_use(capsys):
     """The title comes from the spec's description: with the optimizer overridden, nothing may still say Adam."""
-    from backproplab.presets import PRESETS
     from backproplab.optim import OPTIMIZERS
+    from backproplab.presets import PRESETS
 
     for name in PRESETS:
         _, out, _ = cli(capsys, "run", name, "--set", "optimizer.name=sgd", "--max-steps", "1")
