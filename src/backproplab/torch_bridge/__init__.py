@@ -1,0 +1,13 @@
+"""The PyTorch bridge: explain the gradients of a PyTorch model, and hand networks over to PyTorch.
+
+Nothing in backproplab imports this package, and it imports PyTorch only when one of its
+functions is called; without PyTorch each call says how to install it.
+"""
+
+from __future__ import annotations
+
+from backproplab.torch_bridge._torch import TorchBridgeError, TorchMissingError
+from backproplab.torch_bridge.convert import TorchNetwork, from_torch
+from backproplab.torch_bridge.explain import explain_torch
+
+__all__ = ["TorchBridgeError", "TorchMissingError", "TorchNetwork", "explain_torch", "from_torch"]
