@@ -88,6 +88,7 @@ from backproplab.tensor import (  # noqa: E402
     tensor,
 )
 from backproplab.tensor_methods import MaxResult  # noqa: E402
+from backproplab.torch_bridge import explain_torch, from_torch, to_torch  # noqa: E402 - imports torch only when called
 from backproplab.trace import Trace, TraceError  # noqa: E402
 
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
@@ -107,6 +108,7 @@ __all__ = [
     "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub",
     "tanh", "tensor", "topological_order", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
+__all__ += ["explain_torch", "from_torch", "to_torch"]
 
 
 def __getattr__(name: str):

@@ -9,5 +9,7 @@ from __future__ import annotations
 from backproplab.torch_bridge._torch import TorchBridgeError, TorchMissingError
 from backproplab.torch_bridge.convert import TorchNetwork, from_torch
 from backproplab.torch_bridge.explain import explain_torch
+from backproplab.torch_bridge.export import save, to_torch, torch_source
 
-__all__ = ["TorchBridgeError", "TorchMissingError", "TorchNetwork", "explain_torch", "from_torch"]
+__all__ = ["TorchBridgeError", "TorchMissingError", "TorchNetwork", "explain_torch", "from_torch", "save", "to_torch",
+           "torch_source"]
