@@ -143,16 +143,20 @@ def formula_source(net: formula.FormulaNet, pt_name: str = "network.pt") -> tupl
     torch = require_torch()
     params = dict(net.named_parameters())
     for name in params:
-        if not name.isidentifier() or keyword.iskeyword(name) or hasattr(torch.nn.Module, name):
-            raise TorchBridgeError(f"the parameter {name!r} cannot be a PyTorch module attribute; rename it to export")
+        if hasattr(torch.nn.Module(), name) or not name.isidentifier():
+            raise TorchBridgeError(f"the parameter {name!r} has the name of a PyTorch module's attribute; rename it "
+                                   "to export the network")
     dtype = _torch_dtype(next(iter(params.values())).dtype) if params else "torch.float64"
     local = _local(list(net.inputs) + list(net.formulas))
-    ref = {name: f"self.{name}" for name in params} | local
+    ref = {name: f"getattr(self, {name!r})" if keyword.iskeyword(name) or keyword.issoftkeyword(name)
+           else f"self.{name}" for name in params} | local
     lines = [HEADER.format(doc=f"A formula network with inputs {', '.join(net.inputs)}, exported from backproplab.",
                            cls=CLASS, pt=pt_name),
              f"class {CLASS}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
     for name, p in params.items():
-        lines.append(f"        self.{name} = nn.Parameter(torch.zeros({tuple(p.shape)!r}, dtype={dtype}))")
+        value = f"nn.Parameter(torch.zeros({tuple(p.shape)!r}, dtype={dtype}))"
+        plain = ref[name] == f"self.{name}"
+        lines.append(f"        self.{name} = {value}" if plain else f"        self.register_parameter({name!r}, {value})")
     lines += ["", "    def forward(self, inputs):", "        if inputs.dim() == 2:  # one column per input"]
     lines += [f"            {local[name]} = inputs[:, {k}]" for k, name in enumerate(net.inputs)]
     lines.append("        else:")
