@@ -135,6 +135,16 @@ def add_run_outputs(p: argparse.ArgumentParser) -> None:
                    "evenly thinned to at most 10,000 beyond, so memory stays flat)")
 
 
+def add_torch_model_options(p: argparse.ArgumentParser) -> None:
+    """Options for explaining a PyTorch model built by FILE.py:FUNCTION."""
+    p.add_argument("--data", default=None, metavar="FILE.csv",
+                   help="for FILE.py:FUNCTION: the data, a CSV file with a header row; the inputs, then the target "
+                   "in the last column. With a PyTorch model, --index counts from 0, as PyTorch does (1,0)")
+    p.add_argument("--loss", default=None, choices=("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy",
+                                                    "nll"),
+                   help="for FILE.py:FUNCTION: the loss, PyTorch's with its default mean (default: mse)")
+
+
 SOURCE_HELP = f"a built-in example ({', '.join(PRESETS)}) or the path of a .toml spec file"
 
 
@@ -178,7 +188,8 @@ def build_parser() -> Parser:
         "form, each factor's local derivative, the numbers sample by sample, and the gradient-descent step.",
         epilog="Example: backproplab explain statquest --param w1 --iteration 3 --optimize all",
     )
-    explain.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    explain.add_argument("source", metavar="SOURCE", help=SOURCE_HELP + "; or FILE.py:FUNCTION, a function in your "
+                         "own Python file that returns a PyTorch model (this runs your file, as python would)")
     explain.add_argument("--param", default=None, metavar="NAME", help="the parameter to explain, such as b3 or w1")
     explain.add_argument("--node", default=None, metavar="NAME",
                          help="instead of a parameter, a node inside the network (h1, z1, yhat): d(loss)/d(node) "
@@ -188,6 +199,7 @@ def build_parser() -> Parser:
                          help="for a matrix parameter, the entry to explain, counted from 1 (such as 1,2)")
     add_training_options(explain)
     add_display_options(explain)
+    add_torch_model_options(explain)
 
     forward = sub.add_parser(
         "forward", help="the forward pass as a table: every node per sample, the residuals and the loss",
@@ -255,6 +267,17 @@ def build_parser() -> Parser:
     export.add_argument("--no-svg", dest="svg", action="store_false", help="PNG only")
     export.add_argument("--no-animation", dest="animate", action="store_false", help="leave out the GIF")
     add_training_options(export)
+
+    export_torch = sub.add_parser(
+        "export-torch", help="write a network as a PyTorch module: a state_dict and a Python file defining it",
+        description="Write the network of a built-in example or spec file for PyTorch: FILE.pt holds the state_dict "
+        "(tensors only, loadable with torch.load(FILE, weights_only=True)) and FILE.py the module's class, "
+        "generated from the network's layers or formulas. Needs PyTorch: pip install \"backproplab[torch]\".",
+        epilog="Example: backproplab export-torch mynet.toml -o mynet.pt",
+    )
+    export_torch.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    export_torch.add_argument("-o", "--output", required=True, metavar="FILE.pt", help="the state_dict to write")
+    add_training_options(export_torch)
 
     sub.add_parser("presets", help="list the built-in examples", description="List the built-in examples.")
 

@@ -304,6 +304,13 @@ def _recorded_step(trace: Trace, name: str, k: int, index: tuple[int, ...] | Non
 
 
 def cmd_explain(args: argparse.Namespace, console: Console) -> int:
+    from backproplab.torch_bridge.cli import cmd_explain_model, is_model_source
+
+    if is_model_source(args.source):  # a PyTorch model built by a function in the user's own file
+        return cmd_explain_model(args)
+    if getattr(args, "data", None) or getattr(args, "loss", None):
+        raise UsageError("--data and --loss are for a PyTorch model (FILE.py:FUNCTION); a spec names its own data "
+                         "and loss")
     job = load_job(args.source, args)
     if (args.param is None) == (args.node is None):
         raise UsageError("say what to explain: --param NAME (a parameter, such as w1) or --node NAME (a node "
@@ -413,7 +420,18 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_export_torch(args: argparse.Namespace, console: Console) -> int:
+    """The network of a preset or spec file as a PyTorch state_dict and a module file beside it."""
+    from backproplab.torch_bridge.cli import cmd_export_torch as export
+
+    pt, py = export(load_job(args.source, args), args.output)
+    console.print(f"wrote {pt} (the state_dict: load it with torch.load(..., weights_only=True)) and {py} "
+                  "(the module that uses it)", markup=False)
+    return 0
+
+
 COMMANDS: dict[str, Any] = {"demo": cmd_run, "run": cmd_run, "explain": cmd_explain, "forward": cmd_forward,
                             "plot": cmd_plot,
                             "graph": cmd_graph, "presets": cmd_presets, "new": cmd_new,
                             "export-figures": cmd_export_figures}
+COMMANDS["export-torch"] = cmd_export_torch

@@ -11,7 +11,6 @@ import numpy as np
 from backproplab.explain import Explanation, explain
 from backproplab.explain.document import Block
 from backproplab.tensor import Tensor
-from backproplab.torch_bridge import table
 from backproplab.torch_bridge._torch import TorchBridgeError, require_torch
 from backproplab.torch_bridge.convert import TorchNetwork, from_torch, unknown_parameter
 

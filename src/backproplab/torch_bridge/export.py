@@ -156,7 +156,8 @@ def formula_source(net: formula.FormulaNet, pt_name: str = "network.pt") -> tupl
     for name, p in params.items():
         value = f"nn.Parameter(torch.zeros({tuple(p.shape)!r}, dtype={dtype}))"
         plain = ref[name] == f"self.{name}"
-        lines.append(f"        self.{name} = {value}" if plain else f"        self.register_parameter({name!r}, {value})")
+        lines.append(f"        self.{name} = {value}" if plain
+                     else f"        self.register_parameter({name!r}, {value})")
     lines += ["", "    def forward(self, inputs):", "        if inputs.dim() == 2:  # one column per input"]
     lines += [f"            {local[name]} = inputs[:, {k}]" for k, name in enumerate(net.inputs)]
     lines.append("        else:")
