@@ -70,7 +70,7 @@ def test_users_file_mistakes_are_one_line(tmp_path, capsys):
 
 def test_explain_help_says_the_file_is_run(capsys):
     code, out, _ = cli(capsys, "explain", "--help")
-    assert code == 0 and "this runs your file" in out.replace("\n", " ").replace("  ", " ")
+    assert code == 0 and "this runs your file" in " ".join(out.split())
 
 
 def test_export_torch_writes_a_state_dict_and_a_module(tmp_path, capsys):

@@ -37,7 +37,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, where: str = "
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise TorchBridgeError(f"{where} takes {weight.shape[-1]} input features, but its input has shape "
                                f"{tuple(x.shape)}; check the data's columns against the model's first layer")
-    z = matmul(x, weight.T)
+    wt = weight.T
+    if weight.name:
+        wt.named(f"{weight.name}ᵀ")
+    z = matmul(x, wt)
     return z + bias if bias is not None else z
 
 
@@ -60,6 +63,13 @@ def _refuse(given: dict[str, Any], name: str, *settings: str) -> None:
             raise TorchBridgeError(f"{name}: the {s}= setting is not supported by backproplab; leave it out")
 
 
+def _squared_error(prediction: Any, target: Any, reduction: str) -> Tensor:
+    """PyTorch's mse_loss; summed, it is the worked examples' SSR, and is named so."""
+    if reduction == "sum":
+        return losses.ssr(prediction, target)
+    return losses.mse(prediction, target, reduction=reduction)
+
+
 def loss_handlers(torch: Any) -> dict[Any, Handler]:
     """torch.nn.functional's losses → backproplab.losses, keyed by the torch function."""
     tf = torch.nn.functional
@@ -67,7 +77,7 @@ def loss_handlers(torch: Any) -> dict[Any, Handler]:
     def mse(*args: Any, **kwargs: Any) -> Tensor:
         g = _bound(tf.mse_loss, args, kwargs, "mse_loss")
         _refuse(g, "mse_loss", "weight")
-        return losses.mse(g["input"], g["target"], reduction=g.get("reduction", "mean"))
+        return _squared_error(g["input"], g["target"], g.get("reduction", "mean"))
 
     def l1(*args: Any, **kwargs: Any) -> Tensor:
         g = _bound(tf.l1_loss, args, kwargs, "l1_loss")
@@ -203,7 +213,7 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
         nn.Identity: lambda module, params, where, x, *rest: x,
         nn.Flatten: lambda module, params, where, x: functions.flatten(x, module.start_dim, module.end_dim),
         nn.Dropout: lambda module, params, where, x: _dropout(module, x),
-        nn.MSELoss: lambda m, p, w, a, b: losses.mse(a, b, reduction=m.reduction),
+        nn.MSELoss: lambda m, p, w, a, b: _squared_error(a, b, m.reduction),
         nn.L1Loss: lambda m, p, w, a, b: losses.l1_loss(a, b, reduction=m.reduction),
         nn.HuberLoss: lambda m, p, w, a, b: losses.huber_loss(a, b, reduction=m.reduction, delta=m.delta),
         nn.BCELoss: lambda m, p, w, a, b: losses.binary_cross_entropy(a, b, to_tensor(m.weight),
