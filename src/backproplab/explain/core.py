@@ -302,8 +302,9 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     if upstream == "1" and (filled.startswith("G ⊙ (") or filled.startswith(r"G \odot \left(")):
         inner = filled[len("G ⊙ ("):-1] if fmt == "text" else filled[len(r"G \odot \left("):-len(r"\right)")]
         return inner
-    g = upstream if " " not in upstream else (f"({upstream})" if fmt == "text" else rf"\left({upstream}\right)")
-    filled = re.sub(r"\bG\b", lambda _: g, filled)
+    plain = " " not in upstream and "·" not in upstream  # a product in front of ᵀ needs its parentheses
+    g = upstream if plain else (f"({upstream})" if fmt == "text" else rf"\left({upstream}\right)")
+    filled = re.sub(r"(?<!\w)G(?![A-Za-z0-9_])", lambda _: g, filled)  # "Gᵀ" too: ᵀ counts as a letter to \b
     parent = link_node.parents[k]
     if op.elementwise and parent.shape != link_node.shape:
         filled = (f"{filled}, summed over the broadcast axes" if fmt == "text" else rf"\textstyle\sum_{{i}} {filled}")

@@ -131,6 +131,13 @@ def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tu
     return links
 
 
+def _untransposed(t: Tensor, index: tuple[int, int]) -> tuple[Tensor, tuple[int, int]]:
+    """An unnamed Wᵀ's entry [j, o] is W[o, j]: name the entry of the tensor a reader knows."""
+    if t.op is not None and t.op.name == "transpose" and t.name is None and t.parents[0].ndim == 2:
+        return t.parents[0], (index[1], index[0])
+    return t, index
+
+
 def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
     """What the op's formula for this pair of entries refers to, and the n it divides by."""
     op, parents = node.op, node.parents
@@ -140,7 +147,7 @@ def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
         a, b = parents
         if a.ndim == 2 and b.ndim == 2:
             (i, col), j = e, (f[1] if k == 0 else f[0])
-            return {"a": (a, (i, j)), "b": (b, (j, col))}, None
+            return {"a": _untransposed(a, (i, j)), "b": _untransposed(b, (j, col))}, None
         if a.ndim == 1 and b.ndim == 2:
             j = f[0] if k == 0 else f[0]
             return {"a": (a, (j,)), "b": (b, (j, e[0]))}, None
