@@ -88,7 +88,7 @@ class TorchNetwork(Module):
                         f"{type(layer).__name__} (the layer {node.target!r}, used at {where_used(node)}) is not "
                         f"supported by backproplab; supported layers: {', '.join(self._layer_names())}")
             elif node.op == "call_function" and node.target not in self._functions:
-                name = getattr(node.target, "__qualname__", None) or repr(node.target)
+                name = getattr(node.target, "__name__", None) or repr(node.target)
                 module = getattr(node.target, "__module__", "") or ""
                 raise TorchBridgeError(f"the function {module + '.' if module else ''}{name} (used at "
                                        f"{where_used(node)}) is not supported by backproplab")
@@ -148,7 +148,7 @@ class TorchNetwork(Module):
                 return out
             if node.op == "call_method":
                 return table.call_method(node.target, args[0], args[1:], kwargs)
-            return self._functions[node.target](*args, **kwargs)
+            return self._functions[node.target](*args, **_plain_kwargs(kwargs))
         except TorchBridgeError as exc:
             raise TorchBridgeError(f"{exc} (at {where_used(node)})") from None
         except (ValueError, TypeError, IndexError, KeyError) as exc:
@@ -163,6 +163,15 @@ class TorchNetwork(Module):
             for name, p in model.named_parameters():
                 p.copy_(torch.from_numpy(np.array(self._params[name].data)))
         return model
+
+
+def _plain_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """PyTorch's settings that change nothing here: in-place (nothing is written in place in backproplab,
+    so the values are the same), the warning's stack level, and dtype=None."""
+    if kwargs.get("dtype") is not None:
+        raise TorchBridgeError("dtype= inside the forward is not supported; convert the model with .double() "
+                               "or .float() instead")
+    return {k: v for k, v in kwargs.items() if k not in ("inplace", "_stacklevel", "dtype")}
 
 
 def _layer_output_name(target: str, layer: Any) -> str:
