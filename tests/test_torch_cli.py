@@ -95,3 +95,6 @@ def test_export_torch_errors(tmp_path, capsys, monkeypatch):
     assert_clean_error(capsys, ["export-torch", "statquest", "-o", str(tmp_path / "x.pt")],
                        'pip install "backproplab[torch]"')
     assert not (tmp_path / "x.pt").exists()
+    model_file, data = write_model(tmp_path)
+    assert_clean_error(capsys, ["explain", f"{model_file}:build", "--param", "0.weight", "--data", str(data)],
+                       'pip install "backproplab[torch]"')

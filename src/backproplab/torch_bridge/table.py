@@ -119,8 +119,8 @@ def _softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 
 def _getattr(obj: Any, name: str) -> Any:
-    if isinstance(obj, Tensor) and name in ("shape", "ndim", "T", "mT", "dtype"):
-        return obj.T if name in ("T", "mT") else getattr(obj, name)
+    if isinstance(obj, Tensor) and name in ("shape", "ndim", "T", "mT"):
+        return obj.transpose(-2, -1) if name == "mT" else getattr(obj, name)
     raise TorchBridgeError(f"the attribute .{name} is not supported by backproplab")
 
 
@@ -131,6 +131,7 @@ def function_handlers(torch: Any) -> dict[Any, Handler]:
         operator.add: operator.add, operator.sub: operator.sub, operator.mul: operator.mul,
         operator.truediv: operator.truediv, operator.pow: operator.pow, operator.neg: operator.neg,
         operator.pos: operator.pos, operator.matmul: operator.matmul, operator.getitem: operator.getitem,
+        operator.gt: operator.gt, operator.ge: operator.ge, operator.lt: operator.lt, operator.le: operator.le,
         getattr: _getattr,
         torch.add: functions.add, torch.sub: functions.sub, torch.subtract: functions.sub,
         torch.mul: functions.mul, torch.multiply: functions.mul, torch.div: functions.div,
