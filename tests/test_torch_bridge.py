@@ -205,6 +205,8 @@ def test_hand_written_module_with_a_residual_connection():
         for index in [(0,) * p.dim(), tuple(n - 1 for n in p.shape)]:
             exp = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt=name, index=index)
             assert exp.gradient == pytest.approx(p.grad[index].item(), rel=1e-9, abs=1e-12)
+    same = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt=model.fc2.bias, index=(1,))
+    assert same.gradient == pytest.approx(model.fc2.bias.grad[1].item(), rel=1e-9, abs=1e-12)
     whole = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt="fc1.weight", form="delta")
     np.testing.assert_allclose(whole.gradient, model.fc1.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
 

@@ -71,12 +71,13 @@ def torch_gradient(model: Any, loss_fn: Any, x: Any, y: Any, name: str) -> tuple
     return float(loss.detach()), value
 
 
-def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any, wrt: str, *, index: tuple[int, ...] | None = None,
+def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any, wrt: Any, *, index: tuple[int, ...] | None = None,
                   digits: int = 2, form: str = "auto", lr: float | None = None) -> Explanation:
     """d loss / d parameter of a PyTorch model, worked out by the chain rule with the numbers put in.
 
     ``wrt`` names a parameter as ``model.named_parameters()`` does, optionally with one entry
-    counted from 0 as in PyTorch: ``"0.weight[1,0]"`` (or ``wrt="0.weight", index=(1, 0)``).
+    counted from 0 as in PyTorch: ``"0.weight[1,0]"`` (or ``wrt="0.weight", index=(1, 0)``, or
+    ``wrt=model[0].weight, index=(1, 0)``).
     The explanation writes entries counting from 1, as all of backproplab's explanations do.
     Before it is returned, the explained value is checked against PyTorch's own gradient (to
     1e-9 in float64, 1e-5 in float32): a number that is not PyTorch's is never explained.
@@ -84,6 +85,11 @@ def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any, wrt: str, *, index: 
     torch = require_torch()
     net = from_torch(model)
     loss_net = loss_network(loss_fn)
+    if not isinstance(wrt, str):  # the parameter itself, such as model[0].weight
+        names = [n for n, p in model.named_parameters() if p is wrt]
+        if not names:
+            raise TorchBridgeError("wrt should be a parameter of the model or its name, such as '0.weight[1,0]'")
+        wrt = names[0]
     name, parsed = parse_wrt(wrt)
     index = parsed if parsed is not None else (tuple(index) if index is not None else None)
     if name not in dict(net.named_parameters()):
