@@ -283,6 +283,9 @@ def test_conv2d_and_lstm_are_refused_by_name_and_line():
         bl.from_torch(WithLSTM())
     text = one_line(info.value)
     assert "LSTM" in text and "'rnn'" in text and "self.rnn(x)" in text
+    with pytest.raises(TorchBridgeError) as info:
+        bl.from_torch(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Conv2d(1, 1, 3)))
+    assert "Conv2d (the layer '1', used at item 1 of the Sequential) is not supported" in one_line(info.value)
 
 
 def test_unsupported_function_is_named_with_its_line():

@@ -23,13 +23,19 @@ from backproplab.torch_bridge._torch import TorchBridgeError, require_torch
 _FILE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)')
 
 
-def where_used(node: Any, module: Any = None) -> str:
-    """'line 12 of model.py (fc2 = …)': the line of the model's code that made this call, if fx recorded it."""
+def where_used(node: Any, root: Any = None) -> str:
+    """'line 12 of model.py (fc2 = …)': the line of the model's code that made this call, if fx recorded it;
+    for a layer of a Sequential, which item it is."""
     trace = node.meta.get("stack_trace") or getattr(node, "stack_trace", None) or ""
     found = [f for f in _FILE_LINE.findall(trace) if "/torch/" not in f[0].replace("\\", "/")]
     if found:
         path, line, _func, code = found[-1]
         return f"line {line} of {path.rsplit('/', 1)[-1]} ({code.strip()[:60]})"
+    if node.op == "call_module" and root is not None:
+        parent_path, _, item = node.target.rpartition(".")
+        parent = root.get_submodule(parent_path) if parent_path else root
+        if type(parent).__name__ == "Sequential":
+            return f"item {item} of the Sequential{' ' + repr(parent_path) if parent_path else ''}"
     return f"the model's forward, at the step fx calls {node.name!r}"
 
 
@@ -85,8 +91,9 @@ class TorchNetwork(Module):
                 layer = self._gm.get_submodule(node.target)
                 if type(layer) not in self._layers:
                     raise TorchBridgeError(
-                        f"{type(layer).__name__} (the layer {node.target!r}, used at {where_used(node)}) is not "
-                        f"supported by backproplab; supported layers: {', '.join(self._layer_names())}")
+                        f"{type(layer).__name__} (the layer {node.target!r}, used at "
+                        f"{where_used(node, self._original)}) is not supported by backproplab; supported layers: "
+                        f"{', '.join(self._layer_names())}")
             elif node.op == "call_function" and node.target not in self._functions:
                 name = getattr(node.target, "__name__", None) or repr(node.target)
                 module = getattr(node.target, "__module__", "") or ""
@@ -150,10 +157,11 @@ class TorchNetwork(Module):
                 return table.call_method(node.target, args[0], args[1:], kwargs)
             return self._functions[node.target](*args, **_plain_kwargs(kwargs))
         except TorchBridgeError as exc:
-            raise TorchBridgeError(f"{exc} (at {where_used(node)})") from None
+            raise TorchBridgeError(f"{exc} (at {where_used(node, self._original)})") from None
         except (ValueError, TypeError, IndexError, KeyError) as exc:
             what = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", node.target)
-            raise TorchBridgeError(f"{what} failed at {where_used(node)}: {str(exc).splitlines()[0][:200]}") from None
+            raise TorchBridgeError(f"{what} failed at {where_used(node, self._original)}: "
+                                   f"{str(exc).splitlines()[0][:200]}") from None
 
     def to_torch(self) -> Any:
         """The original PyTorch module (a copy) with this network's current parameter values."""
