@@ -128,3 +128,11 @@ def test_networks_that_cannot_be_exported_say_so():
     net = FormulaNet({"training": 1.0}, {"yhat": "training * x"}, "yhat", ["x"])
     with pytest.raises(TorchBridgeError, match="'training' has the name of a PyTorch module's attribute"):
         bl.to_torch(net)
+
+
+def test_every_formula_function_and_activation_has_a_pytorch_form():
+    from backproplab import formula, ops
+    from backproplab.torch_bridge.export import TORCH_FUNCTIONS
+
+    assert set(formula.FUNCTIONS) <= set(TORCH_FUNCTIONS)
+    assert set(ops.ACTIVATIONS) - {"identity"} <= set(TORCH_FUNCTIONS)
