@@ -329,6 +329,9 @@ def test_shape_mismatch_between_model_and_data():
         bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt="0.weight[0,0]")
     text = one_line(info.value)
     assert "takes 3 input features" in text and "(4, 5)" in text and "'0'" in text
+    with pytest.raises(TorchBridgeError) as info:  # PyTorch would broadcast (4, 1) against (4,) to (4, 4)
+        bl.explain_torch(model, torch.nn.functional.mse_loss, x[:, :3], y[:, 0], wrt="0.weight[0,0]")
+    assert "y has shape (4,) but the model's output has shape (4, 1)" in one_line(info.value)
 
 
 def test_bad_parameter_names_and_entries():

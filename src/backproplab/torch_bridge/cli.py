@@ -108,8 +108,13 @@ def cmd_explain_model(args: argparse.Namespace) -> int:
         if not np.all(y == np.round(y)):
             raise ValueError(f"{loss_name}: the target column must hold class numbers (0, 1, 2, …)")
         y = y.astype(np.int64)
-    else:
-        y = y.reshape(-1, 1)
+    else:  # one target per output, in the output's shape ((n,) or (n, 1))
+        with torch.no_grad():
+            try:
+                shape = tuple(model(torch.from_numpy(x).to(next(model.parameters()).dtype)).shape)
+            except (RuntimeError, StopIteration):
+                shape = (len(y), 1)
+        y = y.reshape(shape) if int(np.prod(shape)) == len(y) else y.reshape(-1, 1)
     tf = torch.nn.functional
     loss_fn = {"mse": tf.mse_loss, "l1": tf.l1_loss, "huber": tf.huber_loss, "bce": tf.binary_cross_entropy,
                "bce_with_logits": tf.binary_cross_entropy_with_logits, "cross_entropy": tf.cross_entropy,

@@ -4,6 +4,7 @@ against PyTorch's own autograd before it is shown."""
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -59,13 +60,19 @@ def torch_gradient(model: Any, loss_fn: Any, x: Any, y: Any, name: str) -> tuple
     """PyTorch's own loss and gradient of ``name``, without touching the model's ``.grad``."""
     torch = require_torch()
     params = dict(model.named_parameters())
-    with torch.enable_grad():
+    with torch.enable_grad(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            loss = loss_fn(model(x), y)
+            out = model(x)
+            loss = loss_fn(out, y)
         except (RuntimeError, ValueError, IndexError) as exc:
             raise TorchBridgeError(f"PyTorch cannot run the model and loss on this data (x of shape "
                                    f"{tuple(x.shape)}, y of shape {tuple(y.shape)}): "
                                    f"{str(exc).strip().splitlines()[0][:200]}") from None
+    if any("target size" in str(w.message) for w in caught):
+        raise TorchBridgeError(f"y has shape {tuple(y.shape)} but the model's output has shape {tuple(out.shape)}; "
+                               f"PyTorch would broadcast one against the other, so reshape y to {tuple(out.shape)}")
+    with torch.enable_grad():
         (grad,) = torch.autograd.grad(loss, [params[name]], allow_unused=True)
     value = np.zeros(tuple(params[name].shape)) if grad is None else grad.detach().cpu().numpy()
     return float(loss.detach()), value
