@@ -399,3 +399,26 @@ def test_explanations_through_x_times_w_transposed_name_the_weight():
     assert "dŷ[i,1]/dtanh1[i,2] = 2.weight[1,2]" in text
     delta = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt="0.weight", form="delta").to_text()
     assert "dMSE/d0.weight = (xᵀ·δ_linear0)ᵀ = " in delta
+
+
+def test_tied_weights_are_one_parameter():
+    import torch
+
+    class Tied(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = torch.nn.Linear(3, 3)
+            self.dec = torch.nn.Linear(3, 3)
+            self.dec.weight = self.enc.weight
+
+        def forward(self, x):
+            return self.dec(torch.tanh(self.enc(x))) + self.enc.weight.sum()
+
+    torch.manual_seed(4)
+    model = Tied().double()
+    x, y = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    net = bl.from_torch(model)
+    assert [n for n, _ in net.named_parameters()] == ["enc.weight", "enc.bias", "dec.bias"]
+    exp = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt="enc.weight[2,0]")
+    assert exp.gradient == pytest.approx(model.enc.weight.grad[2, 0].item(), rel=1e-9)

@@ -74,6 +74,8 @@ class TorchNetwork(Module):
         self.dtype = np.dtype(dtype)
         for name, p in original.named_parameters():
             self._params[name] = Parameter(p.detach().cpu().numpy(), name, requires_grad=p.requires_grad)
+        # a parameter shared by two layers (tied weights) is one parameter, under its first name
+        object.__setattr__(self, "_names", {id(p): name for name, p in original.named_parameters()})
         self._check_supported()
 
     def __getitem__(self, name: str) -> Parameter:
@@ -99,8 +101,7 @@ class TorchNetwork(Module):
                 module = getattr(node.target, "__module__", "") or ""
                 raise TorchBridgeError(f"the function {module + '.' if module else ''}{name} (used at "
                                        f"{where_used(node)}) is not supported by backproplab")
-            elif node.op == "call_method" and node.target not in table.METHODS | {
-                    "size", "dim", "contiguous", "clone", "detach", "t"}:
+            elif node.op == "call_method" and node.target not in table.ALL_METHODS:
                 raise TorchBridgeError(f"the tensor method .{node.target}() (used at {where_used(node)}) is not "
                                        "supported by backproplab")
 
@@ -108,15 +109,15 @@ class TorchNetwork(Module):
         return sorted(t.__name__ for t in self._layers)
 
     def _attribute(self, target: str) -> Any:
-        if target in self._params:
-            return self._params[target]
         value = self._gm
         for part in target.split("."):
             value = getattr(value, part)
-        return table.to_tensor(value)
+        if id(value) in self._names:
+            return self._params[self._names[id(value)]]
+        return table.to_tensor(value)  # a buffer or a constant tensor
 
-    def _layer_params(self, prefix: str, layer: Any) -> dict[str, Parameter]:
-        return {name: self._params[f"{prefix}.{name}"] for name, _ in layer.named_parameters(recurse=False)}
+    def _layer_params(self, layer: Any) -> dict[str, Parameter]:
+        return {name: self._params[self._names[id(p)]] for name, p in layer.named_parameters(recurse=False)}
 
     # --- running ------------------------------------------------------------------------------------
     def forward(self, *inputs: Any) -> Any:
@@ -149,7 +150,7 @@ class TorchNetwork(Module):
             if node.op == "call_module":
                 layer = self._gm.get_submodule(node.target)
                 where = f"the layer {node.target!r} ({type(layer).__name__})"
-                out = self._layers[type(layer)](layer, self._layer_params(node.target, layer), where, *args, **kwargs)
+                out = self._layers[type(layer)](layer, self._layer_params(layer), where, *args, **kwargs)
                 if isinstance(out, Tensor) and out.op is not None and out.name is None:
                     out.named(_layer_output_name(node.target, layer))
                 return out

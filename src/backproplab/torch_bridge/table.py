@@ -162,6 +162,8 @@ METHODS = frozenset({
     "unsqueeze", "expand", "expand_as", "relu", "tanh", "sigmoid", "softmax", "log_softmax", "softplus",
 })
 """Tensor methods a forward may call; each is backproplab's method of the same name and arguments."""
+ALL_METHODS = METHODS | {"size", "dim", "contiguous", "clone", "detach", "t"}
+"""Those and the methods ``call_method`` handles itself."""
 
 
 def call_method(name: str, obj: Any, args: tuple, kwargs: dict) -> Any:
