@@ -98,3 +98,14 @@ def test_export_torch_errors(tmp_path, capsys, monkeypatch):
     model_file, data = write_model(tmp_path)
     assert_clean_error(capsys, ["explain", f"{model_file}:build", "--param", "0.weight", "--data", str(data)],
                        'pip install "backproplab[torch]"')
+
+
+def test_only_explain_runs_a_python_file(tmp_path, capsys):
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "model.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n\ndef build():\n    return None\n",
+                                       encoding="utf-8")
+    source = f"{tmp_path / 'model.py'}:build"
+    for command in (["run", source], ["forward", source], ["export-torch", source, "-o", str(tmp_path / "m.pt")]):
+        code, _out, err = cli(capsys, *command)
+        assert code == 2 and "Traceback" not in err
+    assert not marker.exists()
