@@ -422,3 +422,14 @@ def test_tied_weights_are_one_parameter():
     assert [n for n, _ in net.named_parameters()] == ["enc.weight", "enc.bias", "dec.bias"]
     exp = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt="enc.weight[2,0]")
     assert exp.gradient == pytest.approx(model.enc.weight.grad[2, 0].item(), rel=1e-9)
+
+
+def test_the_readme_section_runs():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## From PyTorch and back", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+    assert type(namespace["model2"]).__name__ == "Sequential" and namespace["net"]["0.weight"].shape == (3, 2)
