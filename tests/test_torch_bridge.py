@@ -433,3 +433,25 @@ def test_the_readme_section_runs():
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
     assert type(namespace["model2"]).__name__ == "Sequential" and namespace["net"]["0.weight"].shape == (3, 2)
+
+
+def test_in_place_calls_are_refused_where_they_would_change_the_answer():
+    import torch
+    import torch.nn.functional as F
+
+    class Overwrites(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            h = self.fc(x)
+            a = F.relu(h, inplace=True)
+            return a + h  # h was overwritten by relu in PyTorch
+
+    with pytest.raises(TorchBridgeError) as info:
+        bl.from_torch(Overwrites())
+    assert "inplace=True" in one_line(info.value) and "a = F.relu(h, inplace=True)" in one_line(info.value)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(inplace=True), torch.nn.Linear(3, 1)).double()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    assert bl.from_torch(model)(bl.Tensor(x.numpy())).data == pytest.approx(model(x).detach().numpy(), rel=1e-12)

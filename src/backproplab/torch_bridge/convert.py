@@ -90,6 +90,10 @@ class TorchNetwork(Module):
         """Refuse, before anything runs, every call the table does not have, naming it and its line."""
         for node in self._gm.graph.nodes:
             if node.op == "call_module":
+                self._check_in_place(node, bool(getattr(self._gm.get_submodule(node.target), "inplace", False)))
+            elif node.op == "call_function":
+                self._check_in_place(node, node.kwargs.get("inplace") is True)
+            if node.op == "call_module":
                 layer = self._gm.get_submodule(node.target)
                 if type(layer) not in self._layers:
                     raise TorchBridgeError(
@@ -104,6 +108,14 @@ class TorchNetwork(Module):
             elif node.op == "call_method" and node.target not in table.ALL_METHODS:
                 raise TorchBridgeError(f"the tensor method .{node.target}() (used at {where_used(node)}) is not "
                                        "supported by backproplab")
+
+    def _check_in_place(self, node: Any, in_place: bool) -> None:
+        """An in-place call is the same as a plain one only when nothing else reads its input afterwards."""
+        first = node.args[0] if node.args else None
+        if in_place and hasattr(first, "users") and len(first.users) > 1:
+            raise TorchBridgeError(f"an in-place call (inplace=True, used at {where_used(node, self._original)}) "
+                                   "overwrites a tensor the forward uses again; backproplab computes without "
+                                   "overwriting, so use inplace=False there")
 
     def _layer_names(self) -> list[str]:
         return sorted(t.__name__ for t in self._layers)
@@ -175,8 +187,8 @@ class TorchNetwork(Module):
 
 
 def _plain_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """PyTorch's settings that change nothing here: in-place (nothing is written in place in backproplab,
-    so the values are the same), the warning's stack level, and dtype=None."""
+    """PyTorch's settings that change nothing here: in-place (checked before: its input is read by nothing
+    else, so the values are the same), the warning's stack level, and dtype=None."""
     if kwargs.get("dtype") is not None:
         raise TorchBridgeError("dtype= inside the forward is not supported; convert the model with .double() "
                                "or .float() instead")
