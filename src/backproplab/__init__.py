@@ -89,7 +89,6 @@ from backproplab.tensor import (  # noqa: E402
 )
 from backproplab.tensor_methods import MaxResult  # noqa: E402
 from backproplab.torch_bridge import explain_torch, from_torch, to_torch  # noqa: E402 - imports torch only when called
-from backproplab.torch_bridge import explain_torch, from_torch, to_torch  # noqa: E402 - imports torch only when called
 from backproplab.trace import Trace, TraceError  # noqa: E402
 
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
