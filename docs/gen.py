@@ -364,6 +364,7 @@ def pages() -> Page:
     files["own-networks.md"] = spec_page()
     files["speed.md"] = speed_page()
     files["pytorch.md"] = pytorch_page()
+    files["from-pytorch.md"] = "# From PyTorch and back\n\n" + readme_section("From PyTorch and back")
     titles = series_pages(files)
     files["series/index.md"] = series_index(titles)
     files["gallery/index.md"] = gallery(files)

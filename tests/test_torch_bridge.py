@@ -455,3 +455,16 @@ def test_in_place_calls_are_refused_where_they_would_change_the_answer():
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(inplace=True), torch.nn.Linear(3, 1)).double()
     x = torch.randn(4, 2, dtype=torch.float64)
     assert bl.from_torch(model)(bl.Tensor(x.numpy())).data == pytest.approx(model(x).detach().numpy(), rel=1e-12)
+
+
+def test_the_docs_page_is_the_readme_section():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location("docs_gen_bridge", root / "docs" / "gen.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    page = gen.readme_section("From PyTorch and back")
+    assert "bl.explain_torch(model" in page and "export-torch" in page and "## Speed" not in page
+    assert "from-pytorch.md" in (root / "mkdocs.yml").read_text(encoding="utf-8")
