@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from backproplab.spec import SpecError
@@ -212,6 +212,8 @@ def test_settings_are_checked():
 
 @given(st.dictionaries(st.sampled_from(["lr", "min_step", "max_steps"]),
                        st.one_of(st.floats(allow_nan=True), st.integers(-5, 10), st.text(max_size=3)), max_size=3))
+@example({"max_steps": float("inf")})  # int(inf) overflows: it must still be the one-line message
+@example({"max_steps": "1e999", "lr": float("-inf")})
 def test_odd_settings_are_a_clear_error_or_accepted(d):
     try:
         s = settings_from_dict(d)

@@ -82,7 +82,7 @@ def _number(d: dict[str, Any], key: str, kind: type, ok: Any, rule: str) -> Any:
         return None
     try:
         value = kind(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(inf) overflows
         value = None
     if value is None or not math.isfinite(value) or not ok(value):
         raise LessonError(f"{key.replace('_', '-')} must be {rule}, got {d.get(key)!r}")
