@@ -84,7 +84,7 @@ CASES: dict[str, Case] = {
                       ops=("gelu_tanh",)),
     "logsigmoid": Case(lambda a: F.logsigmoid(a), lambda a: TF.logsigmoid(a), domain=(-30, 30), ops=("logsigmoid",)),
     "softplus_beta": Case(lambda a: F.softplus(a, beta=2.0, threshold=5.0), lambda a: TF.softplus(a, 2.0, 5.0),
-                          ops=("softplus_beta",)),
+                          kinks=(2.5,), ops=("softplus_beta",)),  # it turns linear where beta·x > threshold
     "softmax": Case(lambda a, d: F.softmax(a, dim=d), lambda a, d: TF.softmax(a, dim=d), dim=True,
                     domain=(-30, 30), ops=("softmax",)),
     "log_softmax": Case(lambda a, d: a.log_softmax(d), lambda a, d: a.log_softmax(d), dim=True, domain=(-30, 30),
