@@ -13,7 +13,6 @@ explanation is returned, so a wrong explanation cannot be shown.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import numpy as np
 
 from backproplab.autodiff import backprop, topological_order
 from backproplab.display import hand_value, number, precision, rounding_note, sum_note
-from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_mathjax, to_text
+from backproplab.explain.document import Block, Math, Rendered
 from backproplab.explain.entry import entry_blocks
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
 from backproplab.explain.steps import step_rule_text, step_work
@@ -42,7 +41,7 @@ SHORT = 24  # a factor whose formula with numbers fits in this many characters i
 
 
 @dataclass
-class Explanation:
+class Explanation(Rendered):
     """A worked gradient. Render it with ``to_text``, ``to_markdown``, ``to_latex``, ``to_html``
     or ``to_dict``; in Jupyter it displays itself."""
 
@@ -54,33 +53,12 @@ class Explanation:
     blocks: list[Block] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
-    def to_text(self) -> str:
-        return to_text(self.blocks)
-
-    def to_markdown(self) -> str:
-        return to_markdown(self.blocks)
-
-    def to_latex(self, document: bool = False) -> str:
-        return to_latex(self.blocks, document=document)
-
-    def to_html(self, full_page: bool = False) -> str:
-        return to_html(self.blocks, full_page=full_page, title=f"d{self.loss}/d{self.wrt}")
+    def html_title(self) -> str:
+        return f"d{self.loss}/d{self.wrt}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"loss": self.loss, "wrt": self.wrt, "form": self.form, "digits": self.digits,
                 "gradient": to_json_value(self.gradient), **to_json_value(self.details)}
-
-    def render(self, fmt: str) -> str:
-        """One of: text, md (markdown), latex, html, json."""
-        renderers = {"text": self.to_text, "md": self.to_markdown, "markdown": self.to_markdown,
-                     "latex": lambda: self.to_latex(document=True), "html": lambda: self.to_html(full_page=True),
-                     "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
-        if fmt not in renderers:
-            raise ValueError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
-        return renderers[fmt]()
-
-    def __str__(self) -> str:
-        return self.to_text()
 
     def __repr__(self) -> str:
         value = np.asarray(self.gradient, dtype=float) if self.gradient is not None else None
@@ -92,15 +70,6 @@ class Explanation:
             norm = fmt_number(float(np.linalg.norm(value)), self.digits, "text")
             shown_value = f": a {value.shape} array, norm {norm}"
         return f"<Explanation d{self.loss}/d{self.wrt}{shown_value} ({self.form} form; print() it to read the working)>"
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def _repr_latex_(self) -> str:
-        return to_mathjax(self.blocks)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
 
 
 # --- shared pieces ---------------------------------------------------------------------------

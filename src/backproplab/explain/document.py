@@ -8,8 +8,10 @@ on GitHub and in Jupyter, ``align*`` in a paper, and self-contained HTML with no
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from backproplab.explain.symbols import latex_escape
 
@@ -264,3 +266,49 @@ def to_mathjax(blocks: list[Block]) -> str:
         else:
             rows.append(f"&{parts}")
     return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+
+class Rendered:
+    """What every worked document shares (an explanation, a forward table): one list of blocks,
+    rendered to each format by the same functions, so the formats cannot disagree."""
+
+    blocks: list[Block]
+
+    def html_title(self) -> str:
+        return "backproplab"
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_text(self) -> str:
+        return to_text(self.blocks)
+
+    def to_markdown(self) -> str:
+        return to_markdown(self.blocks)
+
+    def to_latex(self, document: bool = False) -> str:
+        return to_latex(self.blocks, document=document)
+
+    def to_html(self, full_page: bool = False) -> str:
+        return to_html(self.blocks, full_page=full_page, title=self.html_title())
+
+    def render(self, fmt: str) -> str:
+        """One of: text, md (markdown), latex, html, json."""
+        renderers = {"text": self.to_text, "md": self.to_markdown, "markdown": self.to_markdown,
+                     "latex": lambda: self.to_latex(document=True), "html": lambda: self.to_html(full_page=True),
+                     "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
+        if fmt not in renderers:
+            raise ValueError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
+        return renderers[fmt]()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_latex_(self) -> str:
+        return to_mathjax(self.blocks)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()

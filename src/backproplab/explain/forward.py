@@ -5,7 +5,6 @@ table's expression templates.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,7 @@ import numpy as np
 from backproplab import ops
 from backproplab.autodiff import topological_order
 from backproplab.display import precision, sum_note
-from backproplab.explain.document import Block, Math, to_html, to_latex, to_markdown, to_mathjax, to_text
+from backproplab.explain.document import Block, Math, Rendered
 from backproplab.explain.paths import count
 from backproplab.explain.symbols import LOSS_OPS, Namer, fmt_number, is_data, latex_name
 from backproplab.losses import get_loss
@@ -38,7 +37,7 @@ class Column:
 
 
 @dataclass
-class ForwardTable:
+class ForwardTable(Rendered):
     """The forward pass, sample by sample. Render it with ``to_text``, ``to_markdown``,
     ``to_latex``, ``to_html`` or ``to_dict``; in Jupyter it displays itself."""
 
@@ -48,46 +47,16 @@ class ForwardTable:
     blocks: list[Block] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
-    def to_text(self) -> str:
-        return to_text(self.blocks)
-
-    def to_markdown(self) -> str:
-        return to_markdown(self.blocks)
-
-    def to_latex(self, document: bool = False) -> str:
-        return to_latex(self.blocks, document=document)
-
-    def to_html(self, full_page: bool = False) -> str:
-        return to_html(self.blocks, full_page=full_page, title=f"the forward pass and {self.loss}")
+    def html_title(self) -> str:
+        return f"the forward pass and {self.loss}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"loss": self.loss, "value": to_json_value(self.value), "digits": self.digits,
                 **to_json_value(self.details)}
 
-    def render(self, fmt: str) -> str:
-        """One of: text, md (markdown), latex, html, json."""
-        renderers = {"text": self.to_text, "md": self.to_markdown, "markdown": self.to_markdown,
-                     "latex": lambda: self.to_latex(document=True), "html": lambda: self.to_html(full_page=True),
-                     "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
-        if fmt not in renderers:
-            raise ValueError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
-        return renderers[fmt]()
-
-    def __str__(self) -> str:
-        return self.to_text()
-
     def __repr__(self) -> str:
         return (f"<ForwardTable {self.loss} = {fmt_number(self.value, self.digits, 'text')}, "
                 f"{self.details.get('samples', 0)} sample(s), {len(self.details.get('columns', []))} column(s)>")
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_latex_(self) -> str:
-        return to_mathjax(self.blocks)
 
 
 def _symbol(namer: Namer, node: Tensor, per_sample: bool, fmt: str, unit: int | None = None) -> str:
