@@ -3,8 +3,6 @@ their curves, slices say what they hold, labels do not overlap, every figure get
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -15,27 +13,13 @@ from matplotlib.text import Text
 import backproplab as bl
 from backproplab import figures, plots
 from backproplab.graph import to_dot
-from backproplab.optim import GradientDescent
 from backproplab.plots.minimum import find_minimum
 from backproplab.plots.network import layout_data, network_layout
 from backproplab.presets import PRESETS
 from backproplab.spec import read
 from backproplab.trace import Trace
 from tests.conftest import assert_clean_error, cli
-
-
-@pytest.fixture(autouse=True)
-def no_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-
-
-def fitted(names=("b3",), lr=0.1, **kw):
-    net, (x, y) = bl.presets.statquest()
-    trace = GradientDescent(net.parameters(only=list(names)), lr=lr, **kw).fit(net, x, y)
-    net.load_state_dict(trace.iterations[0].params)
-    return net, x, y, trace
+from tests.figure_helpers import fitted, no_warnings  # noqa: F401 - no_warnings applies to every test here
 
 
 def lines(ax, gid):

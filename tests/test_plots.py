@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -11,21 +9,8 @@ from PIL import Image
 
 import backproplab as bl
 from backproplab import datasets, plots
-from backproplab.optim import Adam, GradientDescent
-
-
-@pytest.fixture(autouse=True)
-def no_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-
-
-def fitted(names=("b3",), lr=0.1, **kw):
-    net, (x, y) = bl.presets.statquest()
-    trace = GradientDescent(net.parameters(only=list(names)), lr=lr, **kw).fit(net, x, y)
-    net.load_state_dict(trace.iterations[0].params)
-    return net, x, y, trace
+from backproplab.optim import Adam
+from tests.figure_helpers import fitted, no_warnings  # noqa: F401 - no_warnings applies to every test here
 
 
 def pixels(fig) -> np.ndarray:
