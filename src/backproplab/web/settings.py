@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from backproplab import commands
 from backproplab import spec as spec_module
-from backproplab.nn import Module, unknown_name_message
+from backproplab.nn import unknown_name_message
 from backproplab.optim import OPTIMIZERS
 from backproplab.presets import PRESETS, Preset
 from backproplab.spec import Spec, SpecError
@@ -128,16 +129,10 @@ def settings_from_dict(d: Any) -> Settings:
 
 
 @dataclass
-class Job:
-    """A checked spec with the page's settings applied, built and ready to train."""
+class Job(commands.Job):
+    """The command line's job, built from the page's settings, with the spec as the page sent it."""
 
-    title: str
-    spec: Spec
-    net: Module
-    x: np.ndarray
-    y: np.ndarray
-    preset: Preset
-    raw: dict[str, Any]
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 def _csv_columns(text: str, data: dict[str, Any]) -> dict[str, Any]:
