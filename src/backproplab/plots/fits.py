@@ -68,9 +68,8 @@ def residuals(model: Module, x: Any, y: Any, *, trace: Trace | None = None, iter
     when = state_name(trace, iteration) if values is not None else "the current values"
     ax.plot(grid, predict(model, inputs, values), color=DARK, lw=2, label=f"predictions ŷ at {when}",
             gid="predictions")
-    for k, (xi, yi, fi) in enumerate(zip(xs, ys, fitted)):
-        ax.plot([xi, xi], [yi, fi], color=OKABE_ITO["vermillion"], lw=1.5, ls="--", gid="residual",
-                label="residuals y − ŷ" if k == 0 else None)
+    _residual_lines(ax, xs, ys, fitted, "residuals y − ŷ")
+    for xi, yi, fi in zip(xs, ys, fitted):
         if len(xs) <= 12:
             ax.annotate(num(yi - fi), (xi, (yi + fi) / 2), textcoords="offset points", xytext=(8, 0), fontsize=8,
                         color=OKABE_ITO["vermillion"], va="center", gid="residual-label")
@@ -81,6 +80,13 @@ def residuals(model: Module, x: Any, y: Any, *, trace: Trace | None = None, iter
     ax.set_title(f"Residuals at {when}: {short_loss(loss)} = {num(total)}", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     return fig
+
+
+def _residual_lines(ax: Axes, xs: np.ndarray, ys: np.ndarray, fitted: np.ndarray, label: str) -> None:
+    """Each residual as a dashed vertical line from the data point to the prediction; one legend entry."""
+    for k, (xi, yi, fi) in enumerate(zip(xs, ys, fitted)):
+        ax.plot([xi, xi], [yi, fi], color=OKABE_ITO["vermillion"], lw=1.5, ls="--", gid="residual",
+                label=label if k == 0 else None)
 
 
 def predictions(model: Module, x: Any, y: Any, *, trace: Trace | None = None, step: int | None = None,
@@ -164,9 +170,7 @@ def final_fit(model: Module, x: Any, y: Any, trace: Trace, *, loss: str = "ssr",
     xs, ys = np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1)
     fitted = predict(model, np.asarray(x, dtype=float), end)
     tiny = np.max(np.abs(ys - fitted)) < 0.01 * (np.ptp(ys) or 1.0)
-    for k, (xi, yi, fi) in enumerate(zip(xs, ys, fitted)):
-        ax.plot([xi, xi], [yi, fi], color=OKABE_ITO["vermillion"], lw=1.5, ls="--", gid="residual",
-                label=("residuals left (too small to see)" if tiny else "residuals left") if k == 0 else None)
+    _residual_lines(ax, xs, ys, fitted, "residuals left (too small to see)" if tiny else "residuals left")
     _data(ax, x, y)
     _axes_names(ax, x_label, y_label)
     with values_set(model, end):
