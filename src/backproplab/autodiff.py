@@ -187,7 +187,7 @@ def _label(node: Tensor) -> str:
     return f"{node.op.name} ({node.name})" if node.name else node.op.name
 
 
-def _fed_by(node: Tensor, most: int = 3) -> str:
+def fed_by(node: Tensor, most: int = 3) -> str:
     """', which uses w1, b1': the trainable leaves an op's result depends on."""
     names: list[str] = []
     stack, seen = [node], {id(node)}
@@ -215,7 +215,7 @@ def where_not_finite(tape: Tape, grads: list[Any] | None = None) -> str:
                 return f"the value of {node.name or 'an input'} itself"
         for node in tape.order:
             if node.op is not None and not np.all(np.isfinite(node.data)):
-                return f"the forward pass of {_label(node)}{_fed_by(node)}"
+                return f"the forward pass of {_label(node)}{fed_by(node)}"
         return "no op (every value is finite)"
     for i, _ins, edges in tape.backward_program:
         g = grads[i]

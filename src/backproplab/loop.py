@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from backproplab.autodiff import Compiled, compile, topological_order, where_not_finite
+from backproplab.autodiff import Compiled, compile, fed_by, topological_order, where_not_finite
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.tensor import Tensor, no_grad
@@ -109,21 +109,6 @@ def _named_consumer(order: list[Tensor], node: Tensor) -> Tensor | None:
     return None
 
 
-def _fed_by(node: Tensor, most: int = 3) -> str:
-    """', which uses w1, b1': the trainable leaves an op's result depends on."""
-    names: list[str] = []
-    stack, seen = [node], {id(node)}
-    while stack and len(names) < most:
-        for p in stack.pop().parents:
-            if id(p) not in seen and p.requires_grad:
-                seen.add(id(p))
-                if p.op is None:
-                    names.append(p.name or "a parameter")
-                else:
-                    stack.append(p)
-    return f", which uses {', '.join(names)}" if names else ""
-
-
 def _bad_leaf(order: list[Tensor]) -> Tensor | None:
     for node in order:
         for t in (*node.parents, node):
@@ -152,7 +137,7 @@ def first_not_finite(run: Compiled, model: Any, again: Callable[[], Tensor] | No
         if node.op is not None and not np.all(np.isfinite(node.data)):
             owner = _named_consumer(order, node)
             where = _node(model, owner) if owner is not None else "the loss"
-            return f"{_cause(node)} in {where}{_fed_by(node)}"
+            return f"{_cause(node)} in {where}{fed_by(node)}"
     return "no op (every value is finite)"
 
 
