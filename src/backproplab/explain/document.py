@@ -200,23 +200,48 @@ HTML_STYLE = (
 )
 
 
-def to_html(blocks: list[Block], full_page: bool = False, title: str = "backproplab") -> str:
-    """Self-contained HTML: inline CSS, no scripts, nothing fetched from the network."""
-    out = [HTML_STYLE, '<div class="bpl">']
+# In a notebook the same HTML carries each formula twice: as Unicode, and as TeX for MathJax.
+# Notebook hosts that typeset their HTML outputs (JupyterLab, Notebook 7, classic Notebook) mark
+# them with these classes, and there the TeX is shown; anywhere else (VS Code, a browser) the
+# Unicode is, so no host ever shows raw TeX.
+NOTEBOOK_STYLE = (
+    "<style>.bpl .bpl-tex{display:none}"
+    ".jp-RenderedHTMLCommon .bpl .bpl-tex,.rendered_html .bpl .bpl-tex{display:inline}"
+    ".jp-RenderedHTMLCommon .bpl div.bpl-tex,.rendered_html .bpl div.bpl-tex{display:block}"
+    ".jp-RenderedHTMLCommon .bpl .bpl-uni,.rendered_html .bpl .bpl-uni{display:none}</style>"
+)
+
+
+def _html_math(m: Math, tex: bool) -> str:
+    """One inline formula: Unicode, and with ``tex`` also its TeX between \\( \\) for MathJax."""
+    uni = html.escape(m.text).replace(chr(10), "<br>")
+    if not tex:
+        return uni
+    return f'<span class="bpl-uni">{uni}</span><span class="bpl-tex">\\({html.escape(m.latex)}\\)</span>'
+
+
+def to_html(blocks: list[Block], full_page: bool = False, title: str = "backproplab", tex: bool = False) -> str:
+    """Self-contained HTML: inline CSS, no scripts, nothing fetched from the network. With ``tex``
+    (a notebook's display) each formula also carries its TeX for the host's MathJax."""
+    out = [HTML_STYLE + (NOTEBOOK_STYLE if tex else ""), '<div class="bpl">']
     for b in blocks:
         inner = "".join(
-            html.escape(p) if isinstance(p, str) else f'<span class="math">{html.escape(p.text)}</span>'
+            html.escape(p) if isinstance(p, str) else f'<span class="math">{_html_math(p, tex)}</span>'
             for p in b.parts
         )
         if b.kind == "heading":
             out.append(f"<h3>{inner}</h3>")
         elif b.kind == "lines":
-            out.append("<pre>" + "\n".join(html.escape(line.text) for line in b.lines) + "</pre>")
+            shown = "<pre" + (' class="bpl-uni"' if tex else "") + ">"
+            out.append(shown + "\n".join(html.escape(line.text) for line in b.lines) + "</pre>")
+            if tex:
+                body = html.escape(aligned_lines(b.lines))
+                out.append(f'<div class="bpl-tex">\\[\\begin{{aligned}}{body}\\end{{aligned}}\\]</div>')
         elif b.kind == "note":
             out.append(f'<p class="note">Note: {inner}</p>')
         elif b.kind == "table":
-            head = "".join(f"<th>{html.escape(c.text).replace(chr(10), '<br>')}</th>" for c in b.header)
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(c.text)}</td>" for c in r) + "</tr>" for r in b.rows)
+            head = "".join(f"<th>{_html_math(c, tex)}</th>" for c in b.header)
+            body = "".join("<tr>" + "".join(f"<td>{_html_math(c, tex)}</td>" for c in r) + "</tr>" for r in b.rows)
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         else:
             out.append(f"<p>{inner}</p>")
@@ -305,7 +330,8 @@ class Rendered:
         return self.to_text()
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        """Jupyter picks HTML over LaTeX and Markdown, so this HTML carries the TeX for its MathJax."""
+        return to_html(self.blocks, tex=True)
 
     def _repr_latex_(self) -> str:
         return to_mathjax(self.blocks)
