@@ -1,0 +1,307 @@
+"""The notebook widget and the explanation inside a real JupyterLab (and Notebook 7), driven by
+Debian's chromium through Playwright.
+
+One ``jupyter lab`` server runs for the module, on a free port, with its own config, data,
+runtime and IPython folders, so nothing of the user's setup can change what it shows; its
+kernel is this interpreter's ipykernel. The tests open a notebook, run its cells as a learner
+would (Shift+Enter), press the lesson page's step button inside the widget's output, and read
+both what the page shows and what Python reports in the next cell. Every expected number comes
+from the lesson document worked out in this process, never from a copied string.
+
+Chromium and JupyterLab are required: without them these tests fail in CI (``CI=true``) and
+skip elsewhere only for JupyterLab, which ``pip install ".[test]"`` brings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    import jupyterlab  # noqa: F401  # in CI a missing JupyterLab is an error, not a skip
+else:
+    pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (pip install '.[test]')")
+pytest.importorskip("playwright")
+pytest.importorskip("anywidget")
+
+from backproplab.widgets import Lesson  # noqa: E402
+
+CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
+TOKEN = "backproplab-test-token"
+WAIT = 90_000  # ms: a cold JupyterLab and kernel on two cores take a while the first time
+
+CELLS = [
+    "import backproplab as bl\nw = bl.widgets.Lesson()\nw",
+    "net, (x, y) = bl.presets.statquest()\nbl.explain(bl.losses.ssr(net(x), y), wrt=net.b3, lr=0.1)",
+    'print("iteration", w.iteration, "b3", repr(w.trace_so_far().iterations[-1].params["b3"]))',
+    'print("lr", w.lr, "step", repr(w.document["trace"]["iterations"][0]["step_sizes"]["b3"]))',
+    "w.lr = 0.3",
+]
+WIDGET, EXPLANATION, READ_ITERATION, READ_LR, SET_LR = range(len(CELLS))
+
+
+def notebook_json(cells: list[str]) -> str:
+    return json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [],
+                   "source": source} for i, source in enumerate(cells)],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    })
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory):
+    """A JupyterLab server of its own: (base URL, root folder); stopped with its whole process group."""
+    home = tmp_path_factory.mktemp("jupyter")
+    root = home / "notebooks"
+    root.mkdir()
+    env = dict(os.environ)
+    for var, name in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
+                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")]:
+        (home / name).mkdir()
+        env[var] = str(home / name)
+    env.pop("JUPYTER_PATH", None)
+    env.pop("JUPYTERLAB_SETTINGS_DIR", None)
+    env.pop("JUPYTERLAB_WORKSPACES_DIR", None)
+    # The kernel is this interpreter: the private data folder comes first on the kernel search path.
+    spec = home / "data" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python"}))
+    # No news or update pop-up over the notebook.
+    settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port = free_port()
+    log = (home / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+         "--LabApp.extension_manager=readonly"],
+        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{(home / 'server.log').read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            if time.time() > deadline:
+                pytest.fail(f"jupyter lab did not answer in 60 s:\n{(home / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url, root
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not exe:
+        pytest.fail("chromium is not installed: apt-get install chromium (the JupyterLab tests need it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+class Notebook:
+    """One notebook open in the browser, with the cells above, run one at a time."""
+
+    def __init__(self, browser, jupyter, name: str, app: str) -> None:
+        url, root = jupyter
+        (root / name).write_text(notebook_json(CELLS))
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(f"{e}\n{e.stack}"))
+        self.page.goto(f"{url}/{app}/{name}?token={TOKEN}")
+        self.page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=WAIT)
+        self.accept_kernel_dialog()
+
+    def own_errors(self) -> list[str]:
+        """The page errors not raised inside Notebook 7's own bundles (it raises a few while it starts)."""
+        return [e for e in self.errors if "/static/notebook/" not in e]
+
+    def accept_kernel_dialog(self) -> None:
+        """If JupyterLab asks which kernel to use, take the one it offers (this interpreter's)."""
+        dialog = self.page.locator(".jp-Dialog")
+        with contextlib.suppress(Exception):
+            dialog.wait_for(timeout=1500)
+            dialog.locator(".jp-mod-accept").click()
+
+    def cell(self, index: int):
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+    def run(self, index: int) -> None:
+        """Click into the cell's editor and press Shift+Enter, as a learner runs a cell."""
+        cell = self.cell(index)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Shift+Enter")
+
+    def output_text(self, index: int, contains: str) -> str:
+        """The cell's output once it contains ``contains`` (a printed label)."""
+        out = self.cell(index).locator(".jp-OutputArea-output")
+        out.filter(has_text=contains).first.wait_for(timeout=WAIT)
+        return out.first.inner_text()
+
+    def widget(self):
+        """The lesson page inside the widget's output, once it has drawn the document."""
+        frame = self.cell(WIDGET).frame_locator(".jp-OutputArea-output iframe")
+        frame.locator("#table table.steps").wait_for(timeout=WAIT)
+        return frame
+
+    def close(self) -> None:
+        self.page.close()
+
+
+def shown(value: float) -> str:
+    """A number as the page shows it at 2 decimals (true minus); used for values of 0.1 or more."""
+    return f"{value:.2f}".replace("-", "\u2212")
+
+
+def steps_row(frame, param: str) -> list[str]:
+    """The page's step table row for ``param``: value, gradient, step size, new value."""
+    row = frame.locator(f'#table table.steps tr[data-param="{param}"]')
+    return [c.strip() for c in row.locator("td").all_inner_texts()][-4:]
+
+
+def expect_row(frame, iteration: int, trace) -> None:
+    """The page shows ``iteration``, and its b3 row holds that iteration's numbers from ``trace``."""
+    it, after = trace.iterations[iteration - 1], trace.iterations[iteration]
+    want = [shown(it.params["b3"]), shown(it.gradients["b3"]), shown(it.step_sizes["b3"]), shown(after.params["b3"])]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if frame.locator("#iteration").input_value() == str(iteration) and steps_row(frame, "b3") == want:
+            return
+        time.sleep(0.1)
+    assert frame.locator("#iteration").input_value() == str(iteration)
+    assert steps_row(frame, "b3") == want
+
+
+def parse(text: str) -> dict[str, str]:
+    words = text.split()
+    return dict(zip(words[::2], words[1::2]))
+
+
+@pytest.fixture(scope="module")
+def lab(browser, jupyter):
+    nb = Notebook(browser, jupyter, "lesson.ipynb", "lab/tree")
+    nb.run(WIDGET)
+    nb.run(EXPLANATION)
+    yield nb
+    nb.close()
+
+
+def test_the_widget_steps_in_jupyterlab_and_python_reads_the_iteration(lab, tmp_path):
+    expected = Lesson().trace  # the same settings, worked out in this process
+    frame = lab.widget()
+    expect_row(frame, 1, expected)
+    frame.locator("#step").click()
+    expect_row(frame, 2, expected)  # b3: 0 → 1.57, and the next step's numbers
+    lab.page.screenshot(path=str(tmp_path / "jupyterlab-widget.png"))
+    lab.run(READ_ITERATION)
+    said = parse(lab.output_text(READ_ITERATION, "iteration"))
+    assert said["iteration"] == "2"
+    assert float(said["b3"]) == expected.iterations[1].params["b3"]
+    assert not lab.errors, lab.errors
+
+
+def test_the_widget_fits_its_output(lab, tmp_path):
+    """The frame is as tall as the widget asks, as wide as the output, and the page's controls are in it."""
+    iframe = lab.cell(WIDGET).locator(".jp-OutputArea-output iframe")
+    iframe.evaluate("f => f.scrollIntoView({block: 'end'})")
+    lab.page.screenshot(path=str(tmp_path / "jupyterlab-widget-bottom.png"))
+    frame_box = lab.cell(WIDGET).locator(".jp-OutputArea-output iframe").bounding_box()
+    output_box = lab.cell(WIDGET).locator(".jp-OutputArea-output").bounding_box()
+    assert abs(frame_box["height"] - Lesson().height) <= 1
+    assert frame_box["width"] >= output_box["width"] - 2
+    frame = lab.widget()
+    width = frame.locator("body").evaluate("b => b.clientWidth")
+    for control in ("#step", "#lr", "#iteration", "#min-step", "#max-steps"):
+        box = frame.locator(control).evaluate("e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; }")
+        assert 0 <= box[0] and box[1] <= width, (control, box, width)
+        clipped = frame.locator(control).evaluate("e => e.scrollWidth > e.clientWidth + 1")
+        assert not clipped, f"{control} cuts off its value"
+
+
+def test_a_change_in_the_page_and_from_python_is_worked_out_again(lab):
+    frame = lab.widget()
+    iteration = int(frame.locator("#iteration").input_value())
+    lr = frame.locator("#lr")
+    lr.fill("0.05")
+    lr.dispatch_event("change")
+    expect_row(frame, iteration, Lesson(lr=0.05).trace)  # the page asked Python and drew its answer
+    lab.run(READ_LR)
+    said = parse(lab.output_text(READ_LR, "lr"))
+    slow = Lesson(lr=0.05).trace
+    assert said["lr"] == "0.05" and float(said["step"]) == slow.iterations[0].step_sizes["b3"]
+    lab.run(SET_LR)  # w.lr = 0.3 in Python: the page gets the new document
+    fast = Lesson(lr=0.3).trace
+    expect_row(frame, iteration, fast)
+    assert frame.locator("#lr").input_value() == "0.3"
+    assert not lab.errors, lab.errors
+
+
+def test_the_explanation_shows_typeset_math(lab):
+    """JupyterLab typesets the explanation's maths with MathJax 3; no TeX source is left in sight."""
+    out = lab.cell(EXPLANATION).locator(".jp-OutputArea-output").first
+    out.wait_for(timeout=WAIT)
+    math = out.locator("mjx-container")
+    with contextlib.suppress(Exception):
+        math.first.wait_for(timeout=15_000)
+    text = out.inner_text()
+    assert math.count() > 0, f"no typeset maths in the explanation's output:\n{text[:500]}"
+    for tex in ("\\frac", "\\partial", "\\sum", "$$", "\\("):
+        assert tex not in text, f"raw TeX {tex!r} in the explanation's output:\n{text[:500]}"
+
+
+def test_the_widget_steps_in_notebook_7(browser, jupyter):
+    pytest.importorskip("notebook", minversion="7")
+    nb = Notebook(browser, jupyter, "lesson-notebook7.ipynb", "notebooks")
+    try:
+        nb.run(WIDGET)
+        expected = Lesson().trace
+        frame = nb.widget()
+        frame.locator("#step").click()
+        frame.locator("#step").click()
+        expect_row(frame, 3, expected)  # b3: 0 → 1.57 → 2.19
+        nb.cell(READ_ITERATION).scroll_into_view_if_needed()
+        nb.run(READ_ITERATION)
+        said = parse(nb.output_text(READ_ITERATION, "iteration"))
+        assert said["iteration"] == "3"
+        assert float(said["b3"]) == expected.iterations[2].params["b3"]
+        assert not nb.own_errors(), nb.own_errors()
+    finally:
+        nb.close()
