@@ -254,6 +254,14 @@ def test_the_widget_fits_its_output(lab, tmp_path):
         assert 0 <= box[0] and box[1] <= width, (control, box, width)
         clipped = frame.locator(control).evaluate("e => e.scrollWidth > e.clientWidth + 1")
         assert not clipped, f"{control} cuts off its value"
+    # The network panel is narrower here than on a full page: still no label hides another.
+    boxes = frame.locator("#network").evaluate("""svg => [...svg.querySelectorAll('g.edge-label, g.bias-label')]
+        .map(g => { const r = g.querySelector('rect').getBoundingClientRect();
+                    return [g.textContent, r.left, r.top, r.right, r.bottom]; })""")
+    assert len(boxes) == 7  # w1, b1, w2, b2, w3, w4, b3
+    for i, (name, *a) in enumerate(boxes):
+        for other, *b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], f"{name} overlaps {other}"
 
 
 def test_a_change_in_the_page_and_from_python_is_worked_out_again(lab):

@@ -50,6 +50,7 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
 
   const edgeLayer = svgEl("g", { class: "edges" }, svg);
   const labelLayer = svgEl("g", { class: "edge-labels" }, svg);
+  const taken = [];  // the weight labels' boxes: a bias label moves out of their way in a narrow panel
   for (const e of net.edges) {
     const a = pos[e.from];
     const b = pos[e.to];
@@ -84,8 +85,9 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
       const label = `${e.param} = ${fmt(v)}`;
       const lg = svgEl("g", { class: "param edge-label" + (isSelected(e.param) ? " selected" : "") }, labelLayer);
       const text = svgEl("text", { x: lx, y: ly, "text-anchor": "middle", fill: colour }, lg, label);
-      lg.insertBefore(svgEl("rect", { x: lx - label.length * 3.6 - 3, y: ly - 12, width: label.length * 7.2 + 6,
-        height: 16, rx: 3, class: "label-bg" }), text);
+      const box = { x: lx - label.length * 3.6 - 3, y: ly - 12, width: label.length * 7.2 + 6, height: 16 };
+      taken.push(box);
+      lg.insertBefore(svgEl("rect", { ...box, rx: 3, class: "label-bg" }), text);
       hookParam(lg, e.param, null, hooks, () => describe(doc, it, e.param, null, sym));
     }
   }
@@ -124,7 +126,12 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
       const label = `${b.param} = ${fmt(v)}`;
       const below = p.y >= h / 2 - 1;
       const act = n.activation !== "input" && n.activation !== "identity" ? 16 : 0;
-      const by = below ? p.y + r + 16 + act + i * 18 : p.y - r - 8 - i * 18;
+      let by = below ? p.y + r + 16 + act + i * 18 : p.y - r - 8 - i * 18;
+      const half = label.length * 3.6 + 3;
+      const hits = (y) => taken.some((t) => p.x - half < t.x + t.width && t.x < p.x + half && y - 12 < t.y + t.height
+        && t.y < y + 4);
+      for (let k = 0; k < 3 && hits(by) && (below ? by + 22 <= h : by >= 30); k++) by += below ? 18 : -18;
+      taken.push({ x: p.x - half, y: by - 12, width: 2 * half, height: 16 });
       const bg = svgEl("g", { class: "param bias-label" + (isSelected(b.param) ? " selected" : "") }, g);
       svgEl("rect", { x: p.x - label.length * 3.6 - 3, y: by - 12, width: label.length * 7.2 + 6, height: 16, rx: 3,
         class: "label-bg" }, bg);
