@@ -280,10 +280,17 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     return filled
 
 
-def _delta_blocks(loss: Tensor, wrt: Tensor, order: list[Tensor], grads: dict[int, np.ndarray], namer: Namer,
-                  digits: int, reach: set[int]) -> tuple[list[Block], dict[str, Any]]:
+@dataclass
+class DeltaPlan:
+    """The layer-by-layer form without its numbers: the first line, then per δ step the node, its
+    label (text, LaTeX), the rule it comes by (text, LaTeX) and its name."""
+
+    first: Math
+    steps: list[tuple[Tensor, str, str, str, str, str]]
+
+
+def delta_plan(loss: Tensor, wrt: Tensor, order: list[Tensor], namer: Namer, reach: set[int]) -> DeltaPlan:
     incoming: dict[int, list[tuple[str, str]]] = {}
-    stops = [loss]
     name_shared_nodes(order, reach, namer, wrt)
     work = [0]
 
@@ -311,25 +318,32 @@ def _delta_blocks(loss: Tensor, wrt: Tensor, order: list[Tensor], grads: dict[in
                     stack.append((parent, nxt, depth + 1))
 
     walk(loss)
-    lines = [Math(f"δ_{namer.name(loss)} = d{namer.name(loss)}/d{namer.name(loss)} = 1",
-                  rf"\delta_{{{latex_name(namer.name(loss))}}} = 1")]
-    details = []
+    first = Math(f"δ_{namer.name(loss)} = d{namer.name(loss)}/d{namer.name(loss)} = 1",
+                 rf"\delta_{{{latex_name(namer.name(loss))}}} = 1")
+    steps = []
     for node in reversed(order):
         if node is loss or id(node) not in incoming:
             continue
         name = namer.name(node)
         text_expr = " + ".join(t for t, _ in incoming[id(node)])
         latex_expr = " + ".join(latex for _, latex in incoming[id(node)])
-        value = grads[id(node)]
         label_t = f"δ_{name}" if node is not wrt else f"d{namer.name(loss)}/d{name}"
         label_l = (rf"\delta_{{{latex_name(name)}}}" if node is not wrt
                    else d(latex_name(namer.name(loss)), latex_name(name), "latex"))
+        steps.append((node, label_t, label_l, text_expr, latex_expr, name))
+        if node is not wrt:
+            walk(node)
+    return DeltaPlan(first, steps)
+
+
+def _delta_blocks(plan: DeltaPlan, grads: dict[int, np.ndarray], digits: int) -> tuple[list[Block], dict[str, Any]]:
+    lines = [plan.first]
+    details = []
+    for node, label_t, label_l, text_expr, latex_expr, name in plan.steps:
+        value = grads[id(node)]
         lines.append(Math(f"{label_t} = {text_expr} = {_matrix(value, digits, 'text')}",
                           rf"{label_l} = {latex_expr} = {_matrix(value, digits, 'latex')}"))
         details.append({"node": name, "rule": text_expr, "value": value})
-        if node is not wrt:
-            walk(node)
-            stops.append(node)
     blocks = [
         Block("para", ["Layer by layer: δ of a node is the gradient of the loss with respect to it (",
                        Math("δ = ∂L/∂node", r"\delta = \partial L / \partial \text{node}"),
@@ -343,13 +357,24 @@ def _delta_blocks(loss: Tensor, wrt: Tensor, order: list[Tensor], grads: dict[in
 # --- the entry point -----------------------------------------------------------------------------
 @dataclass
 class Prepared:
-    """What a paths-form explanation needs besides the numbers: the graph's order, its entry-level
-    links and the paths found; and the engine's gradient, by ``id`` of the parameter."""
+    """What an explanation needs besides the numbers, built once: the graph's order, its entry-level
+    links and the paths found (None: not path by path); and the engine's gradients, by ``id`` of
+    the node. ``entry`` is the entry form with this iteration's numbers (called as
+    :func:`entry_blocks` is, without the graph), ``delta`` the layer-by-layer form's structure."""
 
     order: list[Tensor]
     paths: Paths
-    found: list[list[Any]]
+    found: list[list[Any]] | None
     grads: dict[int, np.ndarray]
+    entry: Any = None
+    delta: DeltaPlan | None = None
+
+
+def namer_for(order: list[Tensor], loss: Tensor, wrt: Tensor) -> Namer:
+    """The names an explanation of d loss / d wrt uses."""
+    namer = Namer(order, loss)
+    namer.add_stop(wrt, wrt.name or "θ")
+    return namer
 
 
 def paths_limit(form: str, max_terms: int) -> int:
@@ -378,7 +403,7 @@ def explain(
     ``index`` picks the entry of a tensor parameter for the paths form. With ``lr``, the
     gradient-descent step (step size and new value) is worked out too; ``step_rule``, ``step``
     and ``moments`` (Adam's m̂, v̂, ε) describe another optimizer's step. ``prepared`` is the
-    structure of a paths-form explanation of this very graph, built once (see ``explain.plan``).
+    structure of this explanation of this very graph, built once (see ``explain.plan``).
     """
     if not isinstance(loss, Tensor) or not isinstance(wrt, Tensor):
         raise TypeError("explain(loss, wrt=...) takes two tensors: the loss and a parameter")
@@ -392,8 +417,7 @@ def explain(
         order = prepared.order
     else:
         order = topological_order(loss) if loss.requires_grad else [loss]
-    namer = Namer(order, loss)
-    namer.add_stop(wrt, wrt.name or "θ")
+    namer = namer_for(order, loss, wrt)
     loss_name, wrt_name = namer.name(loss), namer.name(wrt)
     if all(n is not wrt for n in order):
         zero = np.zeros_like(wrt.data)
@@ -421,6 +445,8 @@ def explain(
         limit = paths_limit(form, max_terms)
         try:
             if prepared is not None:
+                if prepared.found is None:
+                    raise TooManyPathsError("not path by path")
                 found = prepared.found
             else:
                 if paths.cost(order) > MAX_LINK_WORK:
@@ -430,7 +456,8 @@ def explain(
             use_paths = False
             shown_wrt = term(namer, wrt, target, "text", False, None)[0]
             param_latex = term(namer, wrt, target, "latex", False, None)[0]
-            entry = entry_blocks(loss, wrt, target, order, grads, namer, digits, loss_name, shown_wrt, param_latex)
+            make = prepared.entry if prepared is not None and prepared.entry is not None else entry_blocks
+            entry = make(loss, wrt, target, order, grads, namer, digits, loss_name, shown_wrt, param_latex)
             if entry is None and form == "paths":
                 raise ValueError(f"d{loss_name}/d{wrt_name} has more than {limit} terms entry by entry; "
                                  "use the layer-by-layer form (form='delta', --form delta)") from None
@@ -469,7 +496,8 @@ def explain(
         blocks.append(Block("heading", [f"d{loss_name}/d{wrt_name}, layer by layer"]))
         if fallback:
             blocks.append(Block("note", [fallback]))
-        body, details = _delta_blocks(loss, wrt, order, grads, namer, digits, paths.reach)
+        plan = prepared.delta if prepared is not None and prepared.delta is not None else None
+        body, details = _delta_blocks(plan or delta_plan(loss, wrt, order, namer, paths.reach), grads, digits)
         blocks += body
         gradient = engine.copy() if engine.ndim else float(engine)
         form_used = "delta"

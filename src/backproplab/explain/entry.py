@@ -8,6 +8,7 @@ one term per sample. The δ values are the engine's; the sum is checked against 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,17 +27,49 @@ def _consumer(order: list[Tensor], wrt: Tensor) -> Tensor | None:
     return users[0] if len(users) == 1 else None
 
 
-def _named_alias(order: list[Tensor], node: Tensor, namer: Namer, grads: dict[int, np.ndarray]) -> Tensor:
-    """The named node that shares ``node``'s gradient (z1 for x·W1, since adding b1 passes δ through)."""
-    current = node
-    while not namer.stop(current):
-        users = [n for n in order if n.op is not None and any(p is current for p in n.parents)]
-        if len(users) != 1 or users[0].op.name != "add" or users[0].shape != current.shape:
+def alias_chain(order: list[Tensor], node: Tensor, namer: Namer) -> list[Tensor]:
+    """``node`` and the adds above it that may pass its gradient straight through, up to a named node
+    (z1 above x·W1, since adding b1 passes δ through); which of them shares the gradient is in
+    :func:`named_alias`."""
+    chain = [node]
+    while not namer.stop(chain[-1]):
+        users = [n for n in order if n.op is not None and any(p is chain[-1] for p in n.parents)]
+        if len(users) != 1 or users[0].op.name != "add" or users[0].shape != chain[-1].shape:
             break
-        if not np.array_equal(grads[id(users[0])], grads[id(current)]):
-            break
-        current = users[0]
-    return current
+        chain.append(users[0])
+    return chain
+
+
+def named_alias(chain: list[Tensor], grads: dict[int, np.ndarray]) -> Tensor:
+    """The last node of ``chain`` that still shares the first one's gradient."""
+    for below, above in zip(chain, chain[1:]):
+        if not np.array_equal(grads[id(above)], grads[id(below)]):
+            return below
+    return chain[-1]
+
+
+@dataclass
+class EntryPlan:
+    """Which entry form a weight or bias has: the op that uses it, the inputs it multiplies (None
+    for a bias) and the nodes that may carry its unit's δ. The numbers come separately."""
+
+    user: Tensor
+    inputs: Tensor | None
+    chain: list[Tensor]
+
+
+def entry_plan(wrt: Tensor, order: list[Tensor], namer: Namer) -> EntryPlan | None:
+    """The entry form's structure when ``wrt`` is a layer's weight (x·W) or bias (+ b); None for any
+    other use, where the layer-by-layer form is the way."""
+    user = _consumer(order, wrt)
+    if user is None or wrt.data.ndim not in (1, 2):
+        return None
+    if user.op.name == "matmul" and user.parents[1] is wrt and wrt.data.ndim == 2 and user.parents[0].data.ndim == 2:
+        return EntryPlan(user, user.parents[0], alias_chain(order, user, namer))
+    if (user.op.name == "add" and user.parents[1] is wrt and wrt.data.ndim == 1
+            and user.data.ndim == 2 and user.shape[1] == wrt.shape[0]):
+        return EntryPlan(user, None, alias_chain(order, user, namer))
+    return None
 
 
 def entry_blocks(loss: Tensor, wrt: Tensor, target: tuple[int, ...], order: list[Tensor],
@@ -44,29 +77,31 @@ def entry_blocks(loss: Tensor, wrt: Tensor, target: tuple[int, ...], order: list
                  loss_name: str, shown_wrt: str, param_latex: str) -> tuple[list[Block], dict[str, Any]] | None:
     """The short working for ``wrt[target]`` when ``wrt`` is a layer's weight (x·W) or bias (+ b);
     None for any other use, where the layer-by-layer form is the way."""
-    user = _consumer(order, wrt)
-    if user is None or wrt.data.ndim not in (1, 2):
+    plan = entry_plan(wrt, order, namer)
+    if plan is None:
         return None
-    if user.op.name == "matmul" and user.parents[1] is wrt and wrt.data.ndim == 2 and user.parents[0].data.ndim == 2:
-        j, k = target
-        inputs = user.parents[0]
-        through = _named_alias(order, user, namer, grads)
-        factor_values = inputs.data[:, j]
-        factor_sym = {fmt: sym(namer, inputs, (0, j)).render(fmt, True) for fmt in ("text", "latex")}
+    through = named_alias(plan.chain, grads)
+    k = target[-1]
+    factor_values = plan.inputs.data[:, target[0]] if plan.inputs is not None else np.ones(plan.user.shape[0])
+    return entry_work(plan, target, through, grads[id(through)][:, k], factor_values, float(grads[id(wrt)][target]),
+                      namer, digits, loss_name, shown_wrt, param_latex)
+
+
+def entry_work(plan: EntryPlan, target: tuple[int, ...], through: Tensor, delta: np.ndarray,
+               factor_values: np.ndarray, exact: float, namer: Namer, digits: int, loss_name: str, shown_wrt: str,
+               param_latex: str, terms: np.ndarray | None = None) -> tuple[list[Block], dict[str, Any]]:
+    """The entry form with its numbers put in: δ of the unit per sample, the factor it is multiplied by
+    (``terms`` is their product when it was already worked out) and the engine's gradient."""
+    k = target[-1]
+    if plan.inputs is not None:
+        j = target[0]
+        factor_sym = {fmt: sym(namer, plan.inputs, (0, j)).render(fmt, True) for fmt in ("text", "latex")}
         role = (f"{shown_wrt} multiplies input {j + 1} ({factor_sym['text']}) into unit {k + 1} of "
                 f"{namer.name(through)}, once for every sample")
-    elif (user.op.name == "add" and user.parents[1] is wrt and wrt.data.ndim == 1
-          and user.data.ndim == 2 and user.shape[1] == wrt.shape[0]):
-        (k,) = target
-        through = _named_alias(order, user, namer, grads)
-        factor_values = np.ones(user.shape[0])
+    else:
         factor_sym = {"text": "1", "latex": "1"}
         role = f"{shown_wrt} is added to unit {k + 1} of {namer.name(through)}, once for every sample"
-    else:
-        return None
-    delta = grads[id(through)][:, k]
-    terms = delta * factor_values
-    exact = float(grads[id(wrt)][target])
+    terms = delta * factor_values if terms is None else terms
     total = math.fsum(terms)
     tol = 1e-9 if delta.dtype == np.float64 else 1e-5  # float32's own rounding, summed over the samples
     if not math.isclose(total, exact, rel_tol=tol, abs_tol=tol * 1e-3 * max(1.0, abs(exact))):

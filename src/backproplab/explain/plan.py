@@ -2,175 +2,298 @@
 
 The structure of a parameter's explanation (its paths, factors and formulas) is the same at
 every iteration of a run; only the numbers change. :class:`RunExplainer` records the run's
-graph once, finds each parameter's paths once, then fills in the numbers of every iteration
-from the recorded parameter values: the graph is replayed (``bl.compile``, bit for bit the
-plain path's numbers) and each link's local derivative is evaluated for all iterations at
-once, with the op's own VJP on the values stacked along a new first axis. An explanation is
-rendered only when asked for, and is string for string the one ``bl.explain`` gives at that
-iteration.
+graph once, builds each explanation's structure once, then fills in the numbers of every
+iteration from the recorded parameter values: the graph is replayed (``bl.compile``, bit for
+bit the plain path's numbers) and the numbers each form shows are taken for all iterations at
+once, stacked along a new first axis:
+
+* **paths** (one entry, every path written out): each link's local derivative, from the op's
+  own VJP on the stacked values;
+* **entry** (one entry of a layer's weight or bias, one term per sample): the unit's δ, the
+  input it multiplies and their products;
+* **delta** (layer by layer): the replayed gradients themselves; the δ rules are written once.
+
+An explanation is rendered only when asked for, and is string for string the one
+``bl.explain`` gives at that iteration. It is worked out afresh (``bl.explain`` on a new graph)
+only where a structure cannot be shared: a parameter the loss does not depend on, an index that
+does not fit, an explanation that is an error (too much work, ``form="paths"`` with too many
+terms), an iteration that was not filled in, or a graph that is recorded anew at every step (a
+mask taken from values).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from backproplab.autodiff import compile, unbroadcast
-from backproplab.explain.core import Explanation, Prepared, explain, paths_limit
+from backproplab.explain.core import (
+    MAX_LINK_WORK, Explanation, Prepared, delta_plan, explain, namer_for, paths_limit,
+)
+from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
 from backproplab.explain.paths import Paths, TooManyPathsError
-from backproplab.explain.steps import run_moments
+from backproplab.explain.steps import adam_moments
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.ops import OPS
 from backproplab.tensor import Tensor
-from backproplab.trace import Trace, scalar
+from backproplab.trace import Trace
+
+Key = tuple[str, tuple[int, ...] | None]  # a parameter, and the entry explained (None: as explain picks)
 
 
 class RunExplainer:
     """``explain`` for every parameter at every iteration of ``trace``: structure once, numbers per iteration.
 
-    ``explanation(name, k)`` is ``bl.explain`` of parameter ``name`` at the k-th iteration the
-    trace kept (1-based; for a trace that kept every iteration, iteration k), with that
-    iteration's step, as ``explain_run`` shows it. The model is copied, so the one passed in
-    is left as it is.
+    ``explanation(name, k, index)`` is ``bl.explain`` of parameter ``name`` (of its entry ``index``,
+    counted from 0) at the k-th iteration the trace kept (1-based; for a trace that kept every
+    iteration, iteration k), with that iteration's step, as ``explain_run`` and ``backproplab
+    explain`` show it. ``iterations`` (0-based) are the ones filled in at once, default all; more
+    can be added with :meth:`fill`. ``requires_grad`` names the parameters the graph records
+    gradients for (default: the optimized ones); ``moments=False`` leaves Adam's m̂ and v̂ out of
+    the step. The model is copied, so the one passed in is left as it is.
     """
 
     def __init__(self, trace: Trace, model: Module, params: list[str] | None = None, *, digits: int = 2,
-                 form: str = "auto", max_terms: int = 64, iterations: list[int] | None = None) -> None:
+                 form: str = "auto", max_terms: int = 64, iterations: Iterable[int] | None = None,
+                 requires_grad: list[str] | None = None, moments: bool = True) -> None:
         if trace.inputs is None or not trace.iterations:
             raise ValueError("this trace has no iterations or no data to explain")
         self.trace, self.digits, self.form, self.max_terms = trace, digits, form, max_terms
+        self.use_moments = moments and trace.optimizer == "adam"
         self.model = _copy(model)
         self.named = dict(self.model.named_parameters())
         self.names = list(params or trace.optimize)
         unknown = [n for n in self.names if n not in self.named]
         if unknown:
             raise KeyError(f"no parameter named {unknown[0]!r}")
+        requires = set(trace.optimize if requires_grad is None else requires_grad)
         for name, p in self.named.items():
-            p.requires_grad = name in trace.optimize
+            p.requires_grad = name in requires
         self.loss_fn = get_loss(trace.loss)
-        self.moments = {n: run_moments(trace, n) for n in self.names if trace.optimizer == "adam"}
         self.model.load_state_dict(trace.iterations[0].params)
         x, y = Tensor(trace.inputs, name="x"), Tensor(trace.targets, name="y")
         self.run = compile(lambda: self.loss_fn(self.model(x), y))
         self.loss = self.run.forward()
         self.tape = self.run.tape
-        self.iterations = list(range(len(trace.iterations))) if iterations is None else list(iterations)
-        self.rows = {k: row for row, k in enumerate(self.iterations)}  # iteration index -> row of the numbers
-        self.structure: dict[str, Prepared | None] = {n: self._structure(self.named[n]) for n in self.names}
-        self._fill()
-
-    # --- built once ----------------------------------------------------------------------------
-    def _structure(self, wrt: Tensor) -> Prepared | None:
-        """The paths of ``wrt``'s explanation, or None when it is not written path by path."""
-        if self.tape is None or not (self.form == "paths" or (self.form == "auto" and wrt.data.size == 1)):
-            return None
-        order = self.tape.order
-        if all(n is not wrt for n in order):
-            return None
-        paths = Paths(order, self.loss, wrt)
-        try:
-            if self.form != "paths" and paths.cost(order) > 5_000:
-                return None
-            found = paths.enumerate((0,) * wrt.data.ndim, paths_limit(self.form, self.max_terms))
-        except TooManyPathsError:
-            return None
-        return Prepared(order, paths, found, {})
+        self.nodes = self.tape.nodes if self.tape is not None else []
+        self.slot = {id(n): i for i, n in enumerate(self.nodes)}
+        self.iterations: list[int] = []
+        self.rows: dict[int, int] = {}  # iteration index -> row of the numbers
+        self.values: list[list[np.ndarray]] = []
+        self.grads: list[list[Any]] = []
+        self.structure: dict[Key, Prepared | None] = {}
+        self._numbers: dict[Key, Any] = {}
+        self._stacks: dict[tuple[int, bool], np.ndarray] = {}
+        self._moments: dict[Key, list[Any]] = {}
+        self.fill(range(len(trace.iterations)) if iterations is None else iterations)
+        for name in self.names:  # the structure and the numbers of every named parameter, now
+            self.numbers((name, None))
 
     # --- numbers, for every iteration at once --------------------------------------------------
-    def _fill(self) -> None:
-        """Every node's value and every gradient per iteration (replayed), then every link's value."""
-        nodes = self.tape.nodes if self.tape is not None else []
-        slot = {id(n): i for i, n in enumerate(nodes)}
-        values: list[list[np.ndarray]] = []
-        grads: list[list[Any]] = []
+    def fill(self, iterations: Iterable[int]) -> None:
+        """Replay the graph at these iterations (0-based) and keep every node's value and gradient."""
+        new = [k for k in dict.fromkeys(iterations) if k not in self.rows]
+        if not new:
+            return
         params = list(self.named.values())
-        for k in self.iterations:
+        for k in new:
             self.model.load_state_dict(self.trace.iterations[k].params)
             for p in params:
                 p.grad = None
             self.run.forward()
             g = self.run.backward()
-            values.append([n.data.copy() for n in nodes])
-            grads.append([None if a is None else np.array(a, copy=True) for a in g])
-        self.values = values
-        self.stacked = [np.stack([v[i] for v in values]) for i in range(len(nodes))] if values else []
-        self.grads = {n: [g[slot[id(self.named[n])]] for g in grads] for n in self.names if self.structure[n]}
-        self.link_values: dict[str, np.ndarray] = {}
-        local_cache: dict[tuple[int, int], np.ndarray] = {}
-        for name, prepared in self.structure.items():
-            if prepared is None:
-                continue
-            links = [link for path in prepared.found for link in path]
-            columns = [self._link_column(link, slot, local_cache) for link in links]
-            self.link_values[name] = np.stack(columns, axis=1) if columns else np.empty((len(values), 0))
+            if self.run.tape is not self.tape:  # recorded anew (a mask from values): nothing to share
+                self.tape = None
+            self.rows[k] = len(self.iterations)
+            self.iterations.append(k)
+            self.values.append([n.data.copy() for n in self.nodes])
+            self.grads.append([None if a is None else np.array(a, copy=True) for a in g])
+        self._stacks.clear()
+        self._numbers.clear()
 
-    def _link_column(self, link: Any, slot: dict[int, int], cache: dict) -> np.ndarray:
+    def stacked(self, node: Tensor, grads: bool = False) -> np.ndarray:
+        """A node's value (or gradient) at every filled-in iteration, along a new first axis."""
+        key = (self.slot[id(node)], grads)
+        if key not in self._stacks:
+            rows = self.grads if grads else self.values
+            self._stacks[key] = np.stack([row[key[0]] for row in rows])
+        return self._stacks[key]
+
+    def numbers(self, key: Key) -> Any:
+        """The numbers ``key``'s explanation shows, for every filled-in iteration (None: not shared)."""
+        if key not in self.structure:
+            self.structure[key] = self._structure(*key)
+        prepared = self.structure[key]
+        if prepared is None:
+            return None
+        if key not in self._numbers:
+            if prepared.found is not None:
+                self._numbers[key] = self._link_values(prepared)
+            elif prepared.entry is not None:
+                self._numbers[key] = self._entry_numbers(prepared.entry, self.named[key[0]], self._target(key))
+            else:
+                self._numbers[key] = True  # the layer-by-layer form shows the replayed gradients as they are
+        return self._numbers[key]
+
+    def _link_values(self, prepared: Prepared) -> np.ndarray:
+        """Every link's value at every iteration: (iterations, links)."""
+        cache: dict[tuple, np.ndarray] = {}
+        links = [link for path in prepared.found or [] for link in path]
+        columns = [self._link_column(link, cache) for link in links]
+        return np.stack(columns, axis=1) if columns else np.empty((len(self.values), 0))
+
+    def _link_column(self, link: Any, cache: dict) -> np.ndarray:
         """One link's local derivative at every iteration."""
         node = link.node
         if node.op.elementwise:
             key = (id(node), link.k)
             local = cache.get(key)
             if local is None:
-                local = cache[key] = self._elementwise_local(node, link.k, slot)
+                local = cache[key] = self._elementwise_local(node, link.k)
             return local[(slice(None), *link.out_index)]
-        return np.array([self._jacobian_entry(link, slot, k, cache) for k in range(len(self.values))])
+        return np.array([self._jacobian_entry(link, row, cache) for row in range(len(self.values))])
 
-    def _elementwise_local(self, node: Tensor, k: int, slot: dict[int, int]) -> np.ndarray:
+    def _elementwise_local(self, node: Tensor, k: int) -> np.ndarray:
         """d node / d input_k entry by entry, for all iterations in one call of the op's VJP."""
-        out = self.stacked[slot[id(node)]]
+        out = self.stacked(node)
         width = out.ndim - 1
 
         def lift(a: np.ndarray) -> np.ndarray:  # (iterations, ...) lined up with the output's axes
             return a.reshape((a.shape[0],) + (1,) * (width - (a.ndim - 1)) + a.shape[1:])
 
-        inputs = [lift(self.stacked[slot[id(p)]]) for p in node.parents]
+        inputs = [lift(self.stacked(p)) for p in node.parents]
         local = node.op.vjps[k](np.ones_like(out), out, *inputs, **(node.attrs or {}))
         return np.broadcast_to(local, out.shape)
 
-    def _jacobian_entry(self, link: Any, slot: dict[int, int], k: int, cache: dict) -> float:
+    def _jacobian_entry(self, link: Any, row: int, cache: dict) -> float:
         """One entry of a non-elementwise op's Jacobian at one iteration: the op's VJP of a unit
         gradient at that output entry, as ``paths`` computes it (which entries are linked is known)."""
         node = link.node
-        key = (id(node), link.k, link.out_index, k)
+        key = (id(node), link.k, link.out_index, row)
         col = cache.get(key)
         if col is None:
-            row = self.values[k]
-            out = row[slot[id(node)]]
+            values = self.values[row]
+            out = values[self.slot[id(node)]]
             g = np.zeros_like(out)
             g[link.out_index] = 1.0
-            local = node.op.vjps[link.k](g, out, *[row[slot[id(p)]] for p in node.parents], **(node.attrs or {}))
+            local = node.op.vjps[link.k](g, out, *[values[self.slot[id(p)]] for p in node.parents],
+                                         **(node.attrs or {}))
             col = cache[key] = unbroadcast(np.asarray(local), node.parents[link.k].data.shape)
         return float(col[link.in_index])
 
+    def _entry_numbers(self, plan: EntryPlan, wrt: Tensor, target: tuple[int, ...]) -> dict[str, Any]:
+        """The entry form's numbers at every iteration: which node carries the unit's δ, δ per sample,
+        the input it multiplies, their products and the engine's gradient."""
+        rows = len(self.values)
+        k = target[-1]
+        chain = plan.chain
+        through = np.full(rows, len(chain) - 1)  # the first node of the chain whose gradient differs
+        for at in reversed(range(len(chain) - 1)):  # from the one below it ends the chain there
+            below, above = self.stacked(chain[at], True), self.stacked(chain[at + 1], True)
+            same = (below == above).reshape(rows, -1).all(axis=1)
+            through[~same] = at
+        delta = np.empty((rows, plan.user.shape[0]), dtype=self.stacked(chain[0], True).dtype)
+        for at in np.unique(through):
+            delta[through == at] = self.stacked(chain[at], True)[through == at][:, :, k]
+        factors = (self.stacked(plan.inputs)[:, :, target[0]] if plan.inputs is not None
+                   else np.ones((rows, plan.user.shape[0])))
+        exact = self.stacked(wrt, True)[(slice(None), *target)]
+        return {"through": through, "delta": delta, "factors": factors, "terms": delta * factors, "exact": exact}
+
+    # --- built once ----------------------------------------------------------------------------
+    def _target(self, key: Key) -> tuple[int, ...]:
+        name, index = key
+        return (0,) * self.named[name].data.ndim if index is None else index
+
+    def _structure(self, name: str, index: tuple[int, ...] | None) -> Prepared | None:
+        """The structure of ``name``'s explanation (of its entry ``index``), decided as ``explain``
+        decides it; None where it is worked out afresh (see the module's docstring)."""
+        wrt = self.named[name]
+        if self.tape is None or all(n is not wrt for n in self.tape.order):
+            return None
+        if index is not None and (len(index) != wrt.data.ndim or any(not 0 <= i < n for i, n in zip(index, wrt.shape))):
+            return None
+        order = self.tape.order
+        paths = Paths(order, self.loss, wrt)
+        prepared = Prepared(order, paths, None, {})
+        namer = namer_for(order, self.loss, wrt)
+        if self.form == "paths" or (self.form == "auto" and (wrt.data.size == 1 or index is not None)):
+            try:
+                if paths.cost(order) > MAX_LINK_WORK:
+                    raise TooManyPathsError("too much work entry by entry")
+                prepared.found = paths.enumerate(self._target((name, index)), paths_limit(self.form, self.max_terms))
+                return prepared
+            except TooManyPathsError:
+                prepared.entry = entry_plan(wrt, order, namer)
+                if prepared.entry is not None:
+                    return prepared
+                if self.form == "paths":
+                    return None  # explain says why: too many terms
+        try:
+            prepared.delta = delta_plan(self.loss, wrt, order, namer, paths.reach)
+        except ValueError:
+            return None  # explain says why: too much work
+        return prepared
+
     # --- rendered on demand --------------------------------------------------------------------
-    def explanation(self, name: str, iteration: int) -> Explanation:
-        """``bl.explain`` of ``name`` at ``iteration`` (1-based), with that iteration's step."""
+    def explanation(self, name: str, iteration: int, index: tuple[int, ...] | list[int] | None = None) -> Explanation:
+        """``bl.explain`` of ``name`` (its entry ``index``, from 0) at ``iteration`` (1-based), with that iteration's step."""
         k = iteration - 1
         if not 0 <= k < len(self.trace.iterations):
             raise ValueError(f"iteration {iteration} is not in this run's trace (1 to {len(self.trace.iterations)})")
-        it = self.trace.iterations[k]
-        moments = self.moments[name][k] if name in self.moments else None
-        options = {"digits": self.digits, "form": self.form, "max_terms": self.max_terms,
-                   "lr": self.trace.learning_rate, "step_rule": self.trace.optimizer,
-                   "step": scalar(it.step_sizes[name]), "moments": moments}
-        prepared = self.structure.get(name)
-        if prepared is None or k not in self.rows:
-            return self._plain(name, it, options)
+        if name not in self.named:
+            raise KeyError(f"no parameter named {name!r}")
+        key: Key = (name, None if index is None else tuple(int(i) for i in index))
+        options = self._options(key, k)
+        numbers = self.numbers(key)
+        if numbers is None or k not in self.rows:
+            return self._plain(name, self.trace.iterations[k], options, key[1])
+        prepared = self.structure[key]
         row = self.set_values(iteration)
-        links = [link for path in prepared.found for link in path]
-        for link, value in zip(links, self.link_values[name][row].tolist()):
-            link.value = value
         wrt = self.named[name]
-        prepared.grads = {id(wrt): self.grads[name][row]}
-        return explain(self.loss, wrt, prepared=prepared, **options)
+        grads = self.grads[row]
+        if prepared.found is not None:
+            links = [link for path in prepared.found for link in path]
+            for link, value in zip(links, numbers[row].tolist()):
+                link.value = value
+            prepared.grads = {id(wrt): grads[self.slot[id(wrt)]]}
+        elif prepared.entry is not None:
+            prepared.grads = {id(wrt): grads[self.slot[id(wrt)]]}
+            prepared.entry = _EntryAt(prepared.entry, numbers, row)
+        else:
+            wanted = [wrt] + [step[0] for step in prepared.delta.steps]
+            prepared.grads = {id(n): grads[self.slot[id(n)]] for n in wanted}
+        try:
+            return explain(self.loss, wrt, prepared=prepared, index=key[1], **options)
+        finally:
+            if isinstance(prepared.entry, _EntryAt):
+                prepared.entry = prepared.entry.plan
+
+    def _options(self, key: Key, k: int) -> dict[str, Any]:
+        """What ``explain`` is told besides the graph: the digits, the form and iteration k's step."""
+        name, index = key
+        options: dict[str, Any] = {"digits": self.digits, "form": self.form, "max_terms": self.max_terms,
+                                   "step_rule": self.trace.optimizer, "lr": None, "step": None, "moments": None}
+        if name in self.trace.optimize:
+            options["lr"] = self.trace.learning_rate
+            options["step"] = _entry(self.trace.iterations[k].step_sizes[name], index)
+            if self.use_moments:
+                if key not in self._moments:
+                    its = self.trace.iterations
+                    self._moments[key] = adam_moments([_entry(it.gradients[name], index) for it in its],
+                                                      [_entry(it.step_sizes[name], index) for it in its],
+                                                      self.trace.learning_rate)
+                options["moments"] = self._moments[key][k]
+        return options
 
     def set_values(self, iteration: int) -> int:
         """Put iteration ``iteration``'s values (1-based) into the recorded graph; returns its row."""
         row = self.rows[iteration - 1]
-        for node, value in zip(self.tape.nodes, self.values[row]):
+        for node, value in zip(self.nodes, self.values[row]):
             node.data = value
         return row
 
@@ -179,12 +302,34 @@ class RunExplainer:
         self.set_values(iteration)
         return self.loss.parents[0].data, float(self.loss.data)
 
-    def _plain(self, name: str, it: Any, options: dict[str, Any]) -> Explanation:
+    def _plain(self, name: str, it: Any, options: dict[str, Any], index: tuple[int, ...] | None) -> Explanation:
         model = _copy(self.model)
         model.load_state_dict(it.params)
         x, y = Tensor(self.trace.inputs, name="x"), Tensor(self.trace.targets, name="y")
         loss = self.loss_fn(model(x), y)
-        return explain(loss, dict(model.named_parameters())[name], **options)
+        return explain(loss, dict(model.named_parameters())[name], index=index, **options)
+
+
+class _EntryAt:
+    """The entry form at one iteration, called as ``explain`` calls ``entry_blocks``."""
+
+    def __init__(self, plan: EntryPlan, numbers: dict[str, Any], row: int) -> None:
+        self.plan, self.numbers, self.row = plan, numbers, row
+
+    def __call__(self, loss: Tensor, wrt: Tensor, target: tuple[int, ...], order: list[Tensor], grads: Any,
+                 namer: Any, digits: int, loss_name: str, shown_wrt: str, param_latex: str) -> Any:
+        n, row = self.numbers, self.row
+        return entry_work(self.plan, target, self.plan.chain[n["through"][row]], n["delta"][row], n["factors"][row],
+                          float(n["exact"][row]), namer, digits, loss_name, shown_wrt, param_latex,
+                          terms=n["terms"][row])
+
+
+def _entry(value: Any, index: tuple[int, ...] | None) -> float | None:
+    """One entry of a recorded gradient or step (the only one of a single number); None if there is none."""
+    arr = np.asarray(value, dtype=float)
+    if index is not None and arr.ndim == len(index):
+        return float(arr[index])
+    return float(arr.reshape(-1)[0]) if arr.size == 1 else None
 
 
 def _copy(model: Module) -> Module:

@@ -13,12 +13,14 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from backproplab import plots
-from backproplab.explain import explain
+from backproplab.explain import Explanation, RunExplainer, explain
 from backproplab.losses import get_loss
 from backproplab.report import step_lines
 from backproplab.tensor import Tensor
@@ -114,26 +116,60 @@ def _loss_tensor(job: Job, trace: Trace, requires: list[str] | None = None) -> T
     return get_loss(trace.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
 
 
+def _worked(work: Callable[[], Explanation], optimized: bool) -> dict[str, Any]:
+    """An explanation as the page shows it (LaTeX and text), or the reason there is none."""
+    try:
+        exp = work()
+        return {"latex": exp.to_latex(), "text": exp.to_text(), "value": to_json_value(scalar(exp.gradient)),
+                "optimized": optimized}
+    except (ValueError, RecursionError) as exc:
+        return {"error": str(exc.args[0] if exc.args else exc)}
+
+
 def explanation(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
     """The explainer's own working of d loss / d param at iteration k (0-based): LaTeX and text."""
     it = trace.iterations[k]
     saved = {n: p.data.copy() for n, p in job.net.named_parameters()}
-    try:
+    optimized = param in trace.optimize
+
+    def work() -> Explanation:
         _at(job, it.params)
         loss = _loss_tensor(job, trace)
-        optimized = param in trace.optimize
         lr = trace.learning_rate if optimized else None
         step = scalar(it.step_sizes[param]) if optimized else None
-        exp = explain(loss, job.net.parameter(param), lr=lr, step_rule=trace.optimizer, step=step)
-        value = scalar(exp.gradient)
-        return {"latex": exp.to_latex(), "text": exp.to_text(), "value": to_json_value(value),
-                "optimized": optimized}
-    except (ValueError, RecursionError) as exc:
-        return {"error": str(exc.args[0] if exc.args else exc)}
+        return explain(loss, job.net.parameter(param), lr=lr, step_rule=trace.optimizer, step=step)
+
+    try:
+        return _worked(work, optimized)
     finally:
         job.net.load_state_dict(saved)
         for _, p in job.net.named_parameters():
             p.requires_grad = True
+
+
+def worked_gradients(job: Job, trace: Trace, names: list[str], order: list[int],
+                 budget: int | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`explanation` of every one of ``names`` at the iterations ``order`` (0-based), in that order
+    while the worked gradients fit ``budget`` bytes: each explanation's structure is built once and
+    the iterations' numbers are filled in together (:class:`RunExplainer`), a growing batch at a time."""
+    out: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in names}
+    every = [n for n, _ in job.net.named_parameters()]
+    try:
+        plan = RunExplainer(trace, job.net, names, iterations=order[:16], requires_grad=every, moments=False)
+    except (ValueError, RecursionError):  # no structure to share: one at a time, each with its own message
+        plan = None
+    used = 0
+    for at, k in enumerate(order):
+        if plan is not None and k not in plan.rows:
+            plan.fill(order[at:at + len(plan.iterations)])  # twice as many each time: no more replayed than used
+        for name in names:
+            e = (_worked(partial(plan.explanation, name, k + 1), name in trace.optimize) if plan is not None
+                 else explanation(job, trace, name, k))
+            used += len(e.get("latex", "")) + len(e.get("text", ""))
+            out[name][str(k + 1)] = e
+        if budget is not None and used > budget:
+            break
+    return out
 
 
 def _curve_params(job: Job, trace: Trace) -> list[str]:
@@ -195,16 +231,10 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
             index = (0,) * job.net.parameter(name).data.ndim
             curves[curve_key(name, index)] = [curve(job, trace, name, k, index)
                                               for k in _curve_iterations(trace, keep, 4 if everything else 1)]
-        order = _explanation_order(keep) if everything else [0]
-        which = names if everything else trace.optimize
-        used = 0
-        for k in order:
-            for name in which:
-                e = explanation(job, trace, name, k)
-                used += len(e.get("latex", "")) + len(e.get("text", ""))
-                explanations[name][str(k + 1)] = e
-            if used > EXPLAIN_BUDGET:
-                break
+        if everything:
+            explanations.update(worked_gradients(job, trace, names, _explanation_order(keep), EXPLAIN_BUDGET))
+        else:
+            explanations.update({n: {"1": explanation(job, trace, n, 0)} for n in trace.optimize})
     source = {"preset": settings.preset, "name": job.spec.name, "title": job.title, "spec_text": to_toml(job.raw),
               "kind": job.spec.network["kind"]}
     labels = {"x": job.preset.x_label, "y": job.preset.y_label}
