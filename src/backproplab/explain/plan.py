@@ -30,9 +30,7 @@ from typing import Any
 import numpy as np
 
 from backproplab.autodiff import compile, unbroadcast
-from backproplab.explain.core import (
-    MAX_LINK_WORK, Explanation, Prepared, delta_plan, explain, namer_for, paths_limit,
-)
+from backproplab.explain.core import MAX_LINK_WORK, Explanation, Prepared, delta_plan, explain, namer_for, paths_limit
 from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
 from backproplab.explain.paths import Paths, TooManyPathsError
 from backproplab.explain.steps import adam_moments
@@ -241,7 +239,7 @@ class RunExplainer:
 
     # --- rendered on demand --------------------------------------------------------------------
     def explanation(self, name: str, iteration: int, index: tuple[int, ...] | list[int] | None = None) -> Explanation:
-        """``bl.explain`` of ``name`` (its entry ``index``, from 0) at ``iteration`` (1-based), with that iteration's step."""
+        """``bl.explain`` of ``name`` (its entry ``index``, from 0) at ``iteration`` (1-based), with its step."""
         k = iteration - 1
         if not 0 <= k < len(self.trace.iterations):
             raise ValueError(f"iteration {iteration} is not in this run's trace (1 to {len(self.trace.iterations)})")
@@ -328,7 +326,8 @@ def _entry(value: Any, index: tuple[int, ...] | None) -> float | None:
     """One entry of a recorded gradient or step (the only one of a single number); None if there is none."""
     arr = np.asarray(value, dtype=float)
     if index is not None and arr.ndim == len(index):
-        return float(arr[index])
+        fits = all(0 <= i < n for i, n in zip(index, arr.shape))
+        return float(arr[index]) if fits else None  # explain says why the index does not fit
     return float(arr.reshape(-1)[0]) if arr.size == 1 else None
 
 
