@@ -12,8 +12,10 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
+
 from backproplab.web import lesson
-from backproplab.web.settings import Settings
+from backproplab.web.settings import Settings, load_job
 
 START = "<!-- lesson page: python -m benchmarks.lesson -->"
 END = "<!-- /lesson page -->"
@@ -28,8 +30,6 @@ CASES = [
 
 def measure(settings: Settings, everything: bool, repeats: int) -> tuple[float, float, int]:
     """Median seconds to train, median seconds for the whole recompute (train, document, JSON), bytes."""
-    from backproplab.web.settings import load_job
-
     train, total, size = [], [], 0
     for _ in range(repeats):
         job = load_job(settings)
@@ -82,6 +82,70 @@ def concurrent(n: int = 50, concurrency: int = 4) -> tuple[int, list[float], lis
     return len(done), times, done
 
 
+def _afresh(trace, net, name: str, k: int, index: tuple[int, ...] | None) -> str:
+    """Iteration k's explanation the way it was made before: the model at its values, a new graph, explain()."""
+    from backproplab.explain import explain
+    from backproplab.losses import get_loss
+    from backproplab.tensor import Tensor
+    from backproplab.trace import scalar
+
+    it = trace.iterations[k - 1]
+    net.load_state_dict(it.params)
+    loss = get_loss(trace.loss)(net(Tensor(trace.inputs, name="x")), Tensor(trace.targets, name="y"))
+    step = np.asarray(it.step_sizes[name])
+    return explain(loss, net.parameter(name), lr=trace.learning_rate, step_rule=trace.optimizer,
+                   step=float(step[index]) if index is not None else scalar(step), index=index).to_text()
+
+
+def whole_runs(steps: int, sample: int) -> list[str]:
+    """Moons' explanations at every iteration of a long run: built once and filled in (RunExplainer), and
+    one at a time on a new graph as before (timed on ``sample`` iterations spread over the run, scaled up)."""
+    from backproplab.explain.plan import RunExplainer
+
+    job = load_job(Settings(preset="moons", max_steps=steps))
+    start = {n: p.data.copy() for n, p in job.net.named_parameters()}
+    trace = lesson.train(job)
+    job.net.load_state_dict(start)
+    n = len(trace.iterations)
+    every = [(name, None) for name in trace.optimize]
+    entries = [("W1", (1, 15)), ("b1", (15,)), ("W2", (15, 15)), ("b2", (15,)), ("W3", (15, 0)), ("b3", (0,))]
+    rows = ["", f"Moons' worked gradients at every iteration of a {n:,}-iteration run, rendered as text. Before: each "
+            "one on a new graph with `bl.explain` (timed on "
+            f"{sample} iterations spread over the run, times {n / sample:g}). After: `RunExplainer`, the structure "
+            "built once per explanation and the numbers of every iteration filled in together, then each rendered.",
+            "", "| explanations | before | after: built and filled | after: rendered too | one, once built |",
+            "|---|---:|---:|---:|---:|"]
+    for what, keys in ((f"all {len(every)} parameters, as explain picks (layer by layer; b3 entry by entry)", every),
+                       (f"one entry of each of the {len(entries)} parameters (--index)", entries)):
+        picks = np.linspace(1, n, sample).round().astype(int)
+        t0 = time.perf_counter()
+        for k in picks:
+            for name, index in keys:
+                _afresh(trace, job.net, name, int(k), index)
+        before = (time.perf_counter() - t0) * n / sample
+        job.net.load_state_dict(start)
+        t0 = time.perf_counter()
+        plan = RunExplainer(trace, job.net)
+        for key in keys:
+            plan.numbers(key)
+        built = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for k in range(1, n + 1):
+            for name, index in keys:
+                plan.explanation(name, k, index).to_text()
+        rendered = time.perf_counter() - t0
+        name, index = keys[0]
+        one = []
+        for k in picks:
+            t0 = time.perf_counter()
+            plan.explanation(name, int(k), index)
+            one.append(time.perf_counter() - t0)
+        rows.append(f"| {what}: {len(keys) * n:,} | {before:,.1f} s | {built:.2f} s | {built + rendered:.2f} s "
+                    f"({before / (built + rendered):,.0f}× faster) | {statistics.median(one) * 1000:.2f} ms |")
+        print(rows[-1])
+    return rows
+
+
 def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, int(round(q * len(values))) - 1))]
 
@@ -89,6 +153,8 @@ def percentile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sample", type=int, default=20, help="iterations the explanations made one at a time are "
+                        "timed on")
     parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
     lines = [START, "", "## The lesson page's documents", "",
@@ -109,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
               f"p50 {percentile(done, 0.5) * 1000:.0f} ms, "
               f"p95 {percentile(done, 0.95) * 1000:.0f} ms."]
     print(lines[-1])
+    lines += whole_runs(2000, args.sample)
     lines += ["", END]
     out = Path(args.output)
     text = out.read_text(encoding="utf-8") if out.exists() else ""
