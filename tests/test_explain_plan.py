@@ -179,6 +179,29 @@ def test_what_is_worked_out_afresh_still_agrees_with_explain():
     assert plan.explanation("w1", 2).to_text() == want.to_text()
 
 
+class Gated(bl.nn.Module):
+    """ReLU written with a comparison: a mask taken from values, so the graph is recorded anew every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = bl.nn.Parameter(0.5, "w")
+        self.b = bl.nn.Parameter(0.1, "b")
+
+    def forward(self, x):
+        z = x * self.w + self.b
+        return z * (z > 0)
+
+
+def test_a_graph_recorded_anew_every_step_is_explained_afresh_and_agrees():
+    net = Gated()
+    x, y = np.array([-1.0, 0.5, 2.0]), np.array([0.0, 1.0, 2.0])
+    trace = bl.optim.GradientDescent(net.parameters(), lr=0.05, max_steps=4, min_step=0).fit(net, x, y)
+    plan = RunExplainer(trace, net)
+    assert kind(plan, "w") is None and kind(plan, "b") is None
+    for k in (1, 4):
+        assert plan.explanation("w", k).to_latex() == reference(trace, net, "w", k).to_latex()
+
+
 def test_float32_matrices_agree_with_explain():
     net = bl.MLP([2, 4, 1], "tanh", seed=1, dtype=np.float32)
     x = np.array([[0.5, -1.0], [1.0, 2.0], [0.0, 0.3], [1.5, -0.2]], dtype=np.float32)

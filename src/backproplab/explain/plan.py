@@ -41,6 +41,7 @@ from backproplab.tensor import Tensor
 from backproplab.trace import Trace
 
 Key = tuple[str, tuple[int, ...] | None]  # a parameter, and the entry explained (None: as explain picks)
+Gather = tuple[str, int, Any]  # ("value" | "grad", node, column or None) or ("same", node, node): kept per row
 
 
 class RunExplainer:
@@ -81,45 +82,94 @@ class RunExplainer:
         self.slot = {id(n): i for i, n in enumerate(self.nodes)}
         self.iterations: list[int] = []
         self.rows: dict[int, int] = {}  # iteration index -> row of the numbers
-        self.values: list[list[np.ndarray]] = []
-        self.grads: list[list[Any]] = []
         self.structure: dict[Key, Prepared | None] = {}
         self._numbers: dict[Key, Any] = {}
-        self._stacks: dict[tuple[int, bool], np.ndarray] = {}
+        self._gathered: dict[Gather, list[np.ndarray]] = {}
+        self._stacks: dict[Gather, np.ndarray] = {}
+        self._current: tuple[int, list[Any]] | None = None  # the iteration replayed last, and its gradients
         self._moments: dict[Key, list[Any]] = {}
+        for name in self.names:  # the structure of every named parameter's explanation, once
+            self.structure[(name, None)] = self._structure(name, None)
         self.fill(range(len(trace.iterations)) if iterations is None else iterations)
-        for name in self.names:  # the structure and the numbers of every named parameter, now
-            self.numbers((name, None))
 
     # --- numbers, for every iteration at once --------------------------------------------------
     def fill(self, iterations: Iterable[int]) -> None:
-        """Replay the graph at these iterations (0-based) and keep every node's value and gradient."""
+        """Add these iterations (0-based): the graph is replayed at each, once for all the explanations
+        built so far, keeping only the values and gradients they show (a column of a layer, not all of it)."""
         new = [k for k in dict.fromkeys(iterations) if k not in self.rows]
-        if not new:
-            return
-        params = list(self.named.values())
         for k in new:
-            self.model.load_state_dict(self.trace.iterations[k].params)
-            for p in params:
-                p.grad = None
-            self.run.forward()
-            g = self.run.backward()
-            if self.run.tape is not self.tape:  # recorded anew (a mask from values): nothing to share
-                self.tape = None
             self.rows[k] = len(self.iterations)
             self.iterations.append(k)
-            self.values.append([n.data.copy() for n in self.nodes])
-            self.grads.append([None if a is None else np.array(a, copy=True) for a in g])
-        self._stacks.clear()
-        self._numbers.clear()
+        if new or not self._numbers:
+            self._numbers.clear()
+            keys = [key for key, prepared in self.structure.items() if prepared is not None]
+            self._gather({g for key in keys for g in self._wanted(key)})
+            for key in keys:
+                self.numbers(key)
+        if self.tape is None:  # recorded anew at some iteration: no structure holds for every one
+            self.structure = dict.fromkeys(self.structure)
 
-    def stacked(self, node: Tensor, grads: bool = False) -> np.ndarray:
-        """A node's value (or gradient) at every filled-in iteration, along a new first axis."""
-        key = (self.slot[id(node)], grads)
-        if key not in self._stacks:
-            rows = self.grads if grads else self.values
-            self._stacks[key] = np.stack([row[key[0]] for row in rows])
-        return self._stacks[key]
+    def _replay(self, k: int) -> list[Any]:
+        """Iteration k's values in the recorded graph, and its gradients (node by node)."""
+        if self._current is None or self._current[0] != k:
+            self.model.load_state_dict(self.trace.iterations[k].params)
+            for p in self.named.values():
+                p.grad = None
+            self.run.forward()
+            grads = self.run.backward()
+            if self.run.tape is not self.tape:  # recorded anew (a mask from values): nothing to share
+                self.tape = None
+            self._current = (k, grads)
+        return self._current[1]
+
+    def _gather(self, wanted: set[Gather]) -> None:
+        """Replay the rows some of ``wanted`` lacks and keep a copy of each at every row."""
+        lists = [(g, self._gathered.setdefault(g, [])) for g in wanted]
+        start = min((len(got) for _, got in lists), default=len(self.iterations))
+        for row in range(start, len(self.iterations)):
+            grads = self._replay(self.iterations[row])
+            for (what, a, b), got in lists:
+                if len(got) > row:
+                    continue
+                if what == "same":  # whether two nodes' whole gradients are equal
+                    got.append(np.array(np.array_equal(grads[a], grads[b])))
+                    continue
+                x = grads[a] if what == "grad" else self.nodes[a].data
+                got.append(np.array(x if b is None else x[:, b], copy=True))
+
+    def stacked(self, node: Tensor, grads: bool = False, column: int | None = None) -> np.ndarray:
+        """A node's value (or gradient; or only its column ``column``) at every filled-in iteration,
+        along a new first axis."""
+        g = ("grad" if grads else "value", self.slot[id(node)], column)
+        self._gather({g})
+        if g not in self._stacks or len(self._stacks[g]) != len(self.iterations):
+            self._stacks[g] = np.stack(self._gathered[g])
+        return self._stacks[g]
+
+    def _same(self, below: Tensor, above: Tensor) -> np.ndarray:
+        """Per row, whether the two nodes' gradients are equal, entry for entry."""
+        g = ("same", self.slot[id(below)], self.slot[id(above)])
+        self._gather({g})
+        return np.array(self._gathered[g], dtype=bool)
+
+    def _wanted(self, key: Key) -> set[Gather]:
+        """What the numbers of ``key``'s explanation are worked out from, at every row."""
+        prepared = self.structure[key]
+        if prepared is None:
+            return set()
+        if prepared.found is not None:
+            nodes = {id(n): n for path in prepared.found for link in path for n in (link.node, *link.node.parents)}
+            return {("value", self.slot[i], None) for i in nodes}
+        plan = prepared.entry
+        if plan is None:
+            return set()
+        target = self._target(key)
+        wanted = {("grad", self.slot[id(c)], target[-1]) for c in plan.chain}
+        wanted |= {("same", self.slot[id(a)], self.slot[id(b)]) for a, b in zip(plan.chain, plan.chain[1:])}
+        wanted.add(("grad", self.slot[id(self.named[key[0]])], None))
+        if plan.inputs is not None:
+            wanted.add(("value", self.slot[id(plan.inputs)], target[0]))
+        return wanted
 
     def numbers(self, key: Key) -> Any:
         """The numbers ``key``'s explanation shows, for every filled-in iteration (None: not shared)."""
@@ -129,6 +179,7 @@ class RunExplainer:
         if prepared is None:
             return None
         if key not in self._numbers:
+            self._gather(self._wanted(key))
             if prepared.found is not None:
                 self._numbers[key] = self._link_values(prepared)
             elif prepared.entry is not None:
@@ -142,7 +193,7 @@ class RunExplainer:
         cache: dict[tuple, np.ndarray] = {}
         links = [link for path in prepared.found or [] for link in path]
         columns = [self._link_column(link, cache) for link in links]
-        return np.stack(columns, axis=1) if columns else np.empty((len(self.values), 0))
+        return np.stack(columns, axis=1) if columns else np.empty((len(self.iterations), 0))
 
     def _link_column(self, link: Any, cache: dict) -> np.ndarray:
         """One link's local derivative at every iteration."""
@@ -153,7 +204,8 @@ class RunExplainer:
             if local is None:
                 local = cache[key] = self._elementwise_local(node, link.k)
             return local[(slice(None), *link.out_index)]
-        return np.array([self._jacobian_entry(link, row, cache) for row in range(len(self.values))])
+        stacks = [self.stacked(node)] + [self.stacked(p) for p in node.parents]
+        return np.array([self._jacobian_entry(link, row, stacks, cache) for row in range(len(self.iterations))])
 
     def _elementwise_local(self, node: Tensor, k: int) -> np.ndarray:
         """d node / d input_k entry by entry, for all iterations in one call of the op's VJP."""
@@ -167,37 +219,33 @@ class RunExplainer:
         local = node.op.vjps[k](np.ones_like(out), out, *inputs, **(node.attrs or {}))
         return np.broadcast_to(local, out.shape)
 
-    def _jacobian_entry(self, link: Any, row: int, cache: dict) -> float:
+    def _jacobian_entry(self, link: Any, row: int, stacks: list[np.ndarray], cache: dict) -> float:
         """One entry of a non-elementwise op's Jacobian at one iteration: the op's VJP of a unit
         gradient at that output entry, as ``paths`` computes it (which entries are linked is known)."""
         node = link.node
         key = (id(node), link.k, link.out_index, row)
         col = cache.get(key)
         if col is None:
-            values = self.values[row]
-            out = values[self.slot[id(node)]]
+            out = stacks[0][row]
             g = np.zeros_like(out)
             g[link.out_index] = 1.0
-            local = node.op.vjps[link.k](g, out, *[values[self.slot[id(p)]] for p in node.parents],
-                                         **(node.attrs or {}))
+            local = node.op.vjps[link.k](g, out, *[s[row] for s in stacks[1:]], **(node.attrs or {}))
             col = cache[key] = unbroadcast(np.asarray(local), node.parents[link.k].data.shape)
         return float(col[link.in_index])
 
     def _entry_numbers(self, plan: EntryPlan, wrt: Tensor, target: tuple[int, ...]) -> dict[str, Any]:
         """The entry form's numbers at every iteration: which node carries the unit's δ, δ per sample,
         the input it multiplies, their products and the engine's gradient."""
-        rows = len(self.values)
+        rows = len(self.iterations)
         k = target[-1]
         chain = plan.chain
         through = np.full(rows, len(chain) - 1)  # the first node of the chain whose gradient differs
         for at in reversed(range(len(chain) - 1)):  # from the one below it ends the chain there
-            below, above = self.stacked(chain[at], True), self.stacked(chain[at + 1], True)
-            same = (below == above).reshape(rows, -1).all(axis=1)
-            through[~same] = at
-        delta = np.empty((rows, plan.user.shape[0]), dtype=self.stacked(chain[0], True).dtype)
+            through[~self._same(chain[at], chain[at + 1])] = at
+        delta = np.empty((rows, plan.user.shape[0]), dtype=self.stacked(chain[0], True, k).dtype)
         for at in np.unique(through):
-            delta[through == at] = self.stacked(chain[at], True)[through == at][:, :, k]
-        factors = (self.stacked(plan.inputs)[:, :, target[0]] if plan.inputs is not None
+            delta[through == at] = self.stacked(chain[at], True, k)[through == at]
+        factors = (self.stacked(plan.inputs, False, target[0]) if plan.inputs is not None
                    else np.ones((rows, plan.user.shape[0])))
         exact = self.stacked(wrt, True)[(slice(None), *target)]
         return {"through": through, "delta": delta, "factors": factors, "terms": delta * factors, "exact": exact}
@@ -251,9 +299,11 @@ class RunExplainer:
         if numbers is None or k not in self.rows:
             return self._plain(name, self.trace.iterations[k], options, key[1])
         prepared = self.structure[key]
-        row = self.set_values(iteration)
+        row = self.rows[k]
+        grads = self._replay(k)
+        if self.tape is None:  # the graph was recorded anew at this iteration
+            return self._plain(name, self.trace.iterations[k], options, key[1])
         wrt = self.named[name]
-        grads = self.grads[row]
         if prepared.found is not None:
             links = [link for path in prepared.found for link in path]
             for link, value in zip(links, numbers[row].tolist()):
@@ -264,7 +314,7 @@ class RunExplainer:
             prepared.entry = _EntryAt(prepared.entry, numbers, row)
         else:
             wanted = [wrt] + [step[0] for step in prepared.delta.steps]
-            prepared.grads = {id(n): grads[self.slot[id(n)]] for n in wanted}
+            prepared.grads = {id(n): np.array(grads[self.slot[id(n)]], copy=True) for n in wanted}
         try:
             return explain(self.loss, wrt, prepared=prepared, index=key[1], **options)
         finally:
@@ -290,10 +340,8 @@ class RunExplainer:
 
     def set_values(self, iteration: int) -> int:
         """Put iteration ``iteration``'s values (1-based) into the recorded graph; returns its row."""
-        row = self.rows[iteration - 1]
-        for node, value in zip(self.nodes, self.values[row]):
-            node.data = value
-        return row
+        self._replay(iteration - 1)
+        return self.rows[iteration - 1]
 
     def prediction_and_loss(self, iteration: int) -> tuple[np.ndarray, float]:
         """The model's output and the loss at ``iteration`` (1-based), as the run computed them."""
