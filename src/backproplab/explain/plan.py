@@ -13,6 +13,10 @@ once, stacked along a new first axis:
   input it multiplies and their products;
 * **delta** (layer by layer): the replayed gradients themselves; the δ rules are written once.
 
+Only what these numbers are worked out from is kept per iteration (for a layer's entry, one
+column of δ and of its inputs), so a long run of a wide network stays small; the graph is
+replayed once more for the iteration an explanation is rendered at.
+
 An explanation is rendered only when asked for, and is string for string the one
 ``bl.explain`` gives at that iteration. It is worked out afresh (``bl.explain`` on a new graph)
 only where a structure cannot be shared: a parameter the loss does not depend on, an index that
