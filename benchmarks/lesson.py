@@ -126,8 +126,7 @@ def whole_runs(steps: int, sample: int) -> list[str]:
         job.net.load_state_dict(start)
         t0 = time.perf_counter()
         plan = RunExplainer(trace, job.net)
-        for key in keys:
-            plan.numbers(key)
+        plan.prepare(keys)
         built = time.perf_counter() - t0
         t0 = time.perf_counter()
         for k in range(1, n + 1):

@@ -106,10 +106,18 @@ class RunExplainer:
             self.iterations.append(k)
         if new or not self._numbers:
             self._numbers.clear()
-            keys = [key for key, prepared in self.structure.items() if prepared is not None]
-            self._gather({g for key in keys for g in self._wanted(key)})
-            for key in keys:
-                self.numbers(key)
+            self.prepare(list(self.structure))
+
+    def prepare(self, keys: list[Key]) -> None:
+        """Build these explanations' structures (parameter, entry or None) and fill in their numbers,
+        with one replay of the iterations for all of them."""
+        for key in keys:
+            if key not in self.structure:
+                self.structure[key] = self._structure(*key)
+        keys = [key for key in keys if self.structure[key] is not None]
+        self._gather({g for key in keys for g in self._wanted(key)})
+        for key in keys:
+            self.numbers(key)
         if self.tape is None:  # recorded anew at some iteration: no structure holds for every one
             self.structure = dict.fromkeys(self.structure)
 
