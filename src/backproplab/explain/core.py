@@ -290,6 +290,7 @@ class DeltaPlan:
 
 
 def delta_plan(loss: Tensor, wrt: Tensor, order: list[Tensor], namer: Namer, reach: set[int]) -> DeltaPlan:
+    """Which δ lines the layer-by-layer form writes and by which rules: the same at every iteration."""
     incoming: dict[int, list[tuple[str, str]]] = {}
     name_shared_nodes(order, reach, namer, wrt)
     work = [0]
@@ -496,8 +497,9 @@ def explain(
         blocks.append(Block("heading", [f"d{loss_name}/d{wrt_name}, layer by layer"]))
         if fallback:
             blocks.append(Block("note", [fallback]))
-        plan = prepared.delta if prepared is not None and prepared.delta is not None else None
-        body, details = _delta_blocks(plan or delta_plan(loss, wrt, order, namer, paths.reach), grads, digits)
+        plan = (prepared.delta if prepared is not None and prepared.delta is not None
+                else delta_plan(loss, wrt, order, namer, paths.reach))
+        body, details = _delta_blocks(plan, grads, digits)
         blocks += body
         gradient = engine.copy() if engine.ndim else float(engine)
         form_used = "delta"

@@ -148,7 +148,7 @@ def explanation(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
 
 
 def worked_gradients(job: Job, trace: Trace, names: list[str], order: list[int],
-                 budget: int | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+                     budget: int | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """:func:`explanation` of every one of ``names`` at the iterations ``order`` (0-based), in that order
     while the worked gradients fit ``budget`` bytes: each explanation's structure is built once and
     the iterations' numbers are filled in together (:class:`RunExplainer`), a growing batch at a time."""
@@ -161,7 +161,7 @@ def worked_gradients(job: Job, trace: Trace, names: list[str], order: list[int],
     used = 0
     for at, k in enumerate(order):
         if plan is not None and k not in plan.rows:
-            plan.fill(order[at:at + len(plan.iterations)])  # twice as many each time: no more replayed than used
+            plan.fill(order[at:at + len(plan.iterations)])  # twice as many each time: at most about twice those used
         for name in names:
             e = (_worked(partial(plan.explanation, name, k + 1), name in trace.optimize) if plan is not None
                  else explanation(job, trace, name, k))
