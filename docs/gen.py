@@ -210,6 +210,9 @@ def execute(path: Path) -> Any:
     return nb
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
 def _output_markdown(out: Any, stem: str, n: int, files: Page) -> str:
     kind = out.get("output_type")
     if kind == "stream":
@@ -223,6 +226,10 @@ def _output_markdown(out: Any, stem: str, n: int, files: Page) -> str:
         name = f"{stem}-{n}.gif"
         files[f"series/img/{name}"] = base64.b64decode(data["image/gif"])
         return f"![animation](img/{name})\n"
+    if WIDGET in data:  # a site has no kernel to answer the widget: a picture of the same page
+        return ('!!! note "The interactive lesson"\n    In Jupyter this output is the lesson page as a widget. '
+                "Here is the same page at iteration 2; `backproplab serve` opens it in a browser.\n\n"
+                "![The lesson page at iteration 2](../screenshots/dosage-iteration-2.png)\n")
     if "text/markdown" in data:
         return "".join(data["text/markdown"]) + "\n"
     if "text/html" in data:

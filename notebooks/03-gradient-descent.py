@@ -160,3 +160,18 @@ gif = folder / "descent.gif"
 frames = bl.plots.animate_descent(net, x, y, trace, "b3", str(gif))
 assert gif.stat().st_size > 0 and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
 Image(filename=str(gif))
+
+# %% [markdown]
+# ## Step through it yourself
+#
+# In JupyterLab, Notebook 7 or VS Code the next cell shows the interactive lesson (the page of
+# `backproplab serve`): press ▶ to step through the iterations above, or change the learning rate
+# or the starting value of b3, and Python works the run out again. Python can read what the page
+# shows: `lesson.iteration` is the iteration on screen and `lesson.trace_so_far()` the run up to it.
+
+# %%
+lesson = bl.widgets.Lesson()
+shown = [it.params["b3"] for it in lesson.trace.iterations]
+assert shown == [it.params["b3"] for it in trace.iterations]  # the same run as above, number for number
+assert lesson.iteration == 1 and len(lesson.trace_so_far().iterations) == 1
+lesson

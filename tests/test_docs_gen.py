@@ -5,6 +5,7 @@ spec field the presets use, every catalogued error. (The site itself is built by
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -67,3 +68,13 @@ def test_error_page_lists_every_catalogued_case(gen):
     for case, _command, parts in rows:
         assert case.replace("|", "&#124;") in page
         assert all(p.replace("|", "&#124;") in page for p in parts)
+
+
+def test_a_widget_output_becomes_a_picture_of_the_same_page(gen):
+    out = {"output_type": "execute_result",
+           "data": {gen.WIDGET: {"model_id": "x", "version_major": 2}, "text/plain": "Lesson(...)"}}
+    md = gen._output_markdown(out, "03-gradient-descent", 1, {})
+    shot = re.search(r"\]\(\.\./(screenshots/[^)]+)\)", md).group(1)
+    assert (ROOT / "docs" / shot).stat().st_size > 10_000 and "Lesson(...)" not in md
+    assert gen._output_markdown({"output_type": "execute_result", "data": {"text/plain": "7"}}, "s", 1, {}) \
+        == "```text\n7\n```\n"
