@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import backproplab as bl
 from backproplab import Tensor, losses, ops
-from backproplab.codegen import INLINE, NAMESPACE, comment, literal
+from backproplab.codegen import CONSTANTS, INLINE, NAMESPACE, comment, literal
 from backproplab.ops import Op
 from backproplab.tensor import apply
 from tests.test_compile import assert_bit_identical, plain_and_compiled
@@ -89,7 +89,9 @@ def _build(seed, steps, leaves):
     for name, i, j in steps:
         a, b = pool[i % len(pool)], pool[j % len(pool)]
         if name in ("add", "sub", "mul", "div"):
-            if a.shape != b.shape and a.shape != () and b.shape != () and a.shape[-1:] != b.shape[-1:]:
+            try:
+                np.broadcast_shapes(a.shape, b.shape)
+            except ValueError:  # (4, 3) and (3, 3), say: b becomes one number
                 b = b.sum()
             if name == "div":
                 b = b * b + 1.0
@@ -143,23 +145,43 @@ def test_random_graphs_bit_identical(graph):
     assert_bit_identical(*histories)
 
 
-def _eval(template, args, g=None, out=None, attrs=None, buf=None):
-    """Evaluate an inline template on arrays, in the generated code's namespace."""
+def _eval(template, args, g=None, out=None, attrs=None, buf=None, numbers=None, keep=None):
+    """Evaluate an inline template on arrays, in the generated code's namespace.
+
+    ``numbers`` maps the templates' number placeholders to values: 0-d arrays are passed by name,
+    as the generated code does; anything else is written as a literal. ``keep`` is the form's kept
+    value, evaluated first on the same arguments.
+    """
     names = {f"a{k}": a for k, a in enumerate(args)} | {"G": g, "OUT": out, "BUF": buf}
+    fills = dict(attrs or {})
+    if keep is not None:
+        names["KEEP"] = _eval(keep, args, attrs=attrs)
+        fills["keep"] = "KEEP"
+    for key, value in (numbers or {}).items():
+        if isinstance(value, np.ndarray):
+            names[f"C_{key}"] = value
+            fills[key] = f"C_{key}"
+        else:
+            fills[key] = literal(value)
     text = template.replace("{g}", "G").replace("{out}", "OUT")
-    expr = text.format(*(f"a{k}" for k in range(len(args))), o=", out=BUF" if buf is not None else "", **(attrs or {}))
+    expr = text.format(*(f"a{k}" for k in range(len(args))), o=", out=BUF" if buf is not None else "", **fills)
     return np.asarray(eval(expr, dict(NAMESPACE), names))  # noqa: S307 - the module's own templates
 
 
 @pytest.mark.parametrize("name", sorted(INLINE))
-def test_every_inline_form_equals_the_op_table_bit_for_bit(name):
-    """The inline spellings are the same calculus as ops.py: same forward, same VJPs, with and without buffers."""
+@pytest.mark.parametrize("as_arrays", [False, True], ids=["literal numbers", "numbers as 0-d arrays"])
+def test_every_inline_form_equals_the_op_table_bit_for_bit(name, as_arrays):
+    """The inline spellings are the same calculus as ops.py: same forward, same VJPs, with and without buffers,
+    with the templates' numbers written as Python literals or passed as 0-d arrays of the operands' dtype."""
     op = ops.OPS[name]
     form = INLINE[name]
     rng = np.random.default_rng(3)
     for dtype in (np.float64, np.float32):
         if name == "matmul":
             args = [rng.normal(size=(5, 4)).astype(dtype), rng.normal(size=(4, 3)).astype(dtype)]
+        elif name == "softmax_cross_entropy":
+            labels = rng.integers(0, 4, 5)
+            args = [rng.normal(size=(5, 4)).astype(dtype), np.eye(4, dtype=dtype)[labels]]
         elif name in ("log", "pow"):
             args = [rng.uniform(0.5, 2.0, size=(5, 4)).astype(dtype), rng.uniform(0.5, 2.0, size=(5, 4)).astype(dtype)]
         else:
@@ -168,14 +190,21 @@ def test_every_inline_form_equals_the_op_table_bit_for_bit(name):
         attrs = {"sum": {"axis": 0, "keepdims": False}, "mean": {"axis": 1, "keepdims": True},
                  "reshape": {"shape": (4, 5)}}.get(name, {})
         literal_attrs = {k: literal(v) for k, v in attrs.items()}
+        numbers = dict(CONSTANTS)
         if name == "mse":
-            literal_attrs["two_over_n"] = literal(2.0 / args[1].size)
+            literal_attrs["n"] = literal(args[1].size)
+            numbers["two_over_n"] = 2.0 / args[1].size
+        if name == "softmax_cross_entropy":
+            literal_attrs["rows"] = literal(args[0].shape[0])
+        if as_arrays:
+            numbers = {k: np.asarray(v, dtype) for k, v in numbers.items()}
+        same = {"attrs": literal_attrs, "numbers": numbers, "keep": form.keep}
         out = np.asarray(op.forward(*args, **attrs))
         if form.forward is not None:
-            got = _eval(form.forward, args, attrs=literal_attrs)
+            got = _eval(form.forward, args, **same)
             assert got.dtype == out.dtype and got.tobytes() == out.tobytes()
             if "{o}" in form.forward:
-                got = _eval(form.forward, args, attrs=literal_attrs, buf=np.empty_like(out))
+                got = _eval(form.forward, args, buf=np.empty_like(out), **same)
                 assert got.tobytes() == out.tobytes()
         g = rng.normal(size=out.shape).astype(dtype)
         for k, template in enumerate(form.vjps):
@@ -185,12 +214,12 @@ def test_every_inline_form_equals_the_op_table_bit_for_bit(name):
             for buf in (None, np.empty_like(want)):
                 if buf is not None and "{o}" not in template:
                     continue
-                got = _eval(template, args, g=g, out=out, attrs=literal_attrs, buf=buf)
+                got = _eval(template, args, g=g, out=out, buf=buf, **same)
                 assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (name, k, buf is not None)
         one = np.ones_like(out)
         for k, template in enumerate(form.unit_vjps):
             want = np.asarray(op.vjps[k](one, out, *args, **attrs))
-            got = _eval(template, args, out=out, attrs=literal_attrs)
+            got = _eval(template, args, out=out, **same)
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
 
 
@@ -198,7 +227,9 @@ def test_source_reads_like_a_hand_written_backward_pass():
     source = _dosage_run().source
     assert "def forward():" in source and "def backward(seed):" in source
     assert "# softplus (slot" in source and "σ(z)" in source  # the op and its derivative statement
-    assert "logaddexp(0.0, v" in source  # NumPy called directly, no dispatch
+    assert "logaddexp(c0, v" in source and "c0 = consts[0]  # 0.0 as float64" in source  # NumPy called directly
+    # the seven gradients of single numbers, and the loss, are sums of three entries in Python floats
+    assert source.count(".tolist()") == 8 and "add_reduce" not in source
     assert "partial" not in source and "len(" not in source
 
 
@@ -310,3 +341,98 @@ def test_replayed_steps_keep_no_memory():
         tracemalloc.stop()
     assert run.records == 1 and run.program
     assert peaks[-1] <= 1.05 * peaks[1], peaks
+
+
+@given(st.integers(1, 9), st.sampled_from(["ssr", "mse"]), st.sampled_from([np.float64, np.float32]),
+       st.sampled_from(["softplus", "tanh", "sigmoid"]), st.integers(0, 10_000))
+@settings(deadline=None, max_examples=60)
+def test_single_number_parameters_over_short_vectors_bit_identical(n, loss_name, dtype, act, seed):
+    """Gradients of single numbers summed over a few entries (Python floats in float64), the loss too;
+    a parameter used twice, gradients kept across steps, -0.0 and exact zeros in the data."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n).astype(dtype)
+    x[rng.random(n) < 0.3] = 0.0
+    x[rng.random(n) < 0.2] = -0.0
+    y = rng.normal(size=n).astype(dtype)
+    start = rng.normal(size=4).astype(dtype)
+    histories = []
+    for compiled in (False, True):
+        w, b, v, c = (bl.Parameter(np.asarray(value), name) for value, name in zip(start, "wbvc"))
+        xt, yt = Tensor(x), Tensor(y)
+
+        def fn(w=w, b=b, v=v, c=c, xt=xt, yt=yt):
+            h = getattr(bl, act)(w * xt + b)
+            return getattr(losses, loss_name)(v * h + w * h * c + c, yt)  # w and c reach the loss twice
+
+        run = bl.compile(fn) if compiled else None
+        history = []
+        for step in range(4):
+            if step != 2:  # step 2 keeps step 1's gradients: they add up
+                for p in (w, b, v, c):
+                    p.grad = None
+            loss = run() if compiled else fn()
+            if not compiled:
+                loss.backward()
+            history.append((loss.data.copy(), [np.array(p.grad, copy=True) for p in (w, b, v, c)]))
+            for p in (w, b, v, c):
+                p.data = p.data - dtype(0.05) * p.grad
+        histories.append(history)
+    assert_bit_identical(*histories)
+    source = run.source
+    floats = dtype == np.float64 and n <= 7
+    assert (".tolist()" in source) == floats  # single numbers as Python floats only where that gives the same bits
+    assert ("add_reduce" in source) == (not floats)
+
+
+def test_numpy_sums_short_float64_vectors_in_the_order_the_replay_writes():
+    """The replay's Python float sums rely on it; were it ever false, the replay would fall back to add_reduce."""
+    from backproplab.codegen import FLOAT_SUM_UPTO, float_sums_in_order
+
+    assert float_sums_in_order()
+    rng = np.random.default_rng(7)
+    for n in range(1, FLOAT_SUM_UPTO + 1):
+        for _ in range(200):
+            a = rng.normal(size=n) * 10.0 ** rng.integers(-15, 15, n)
+            total = 0.0
+            for item in a.tolist():
+                total = total + item
+            assert np.add.reduce(a).tobytes() == np.float64(total).tobytes()
+    assert np.add.reduce(np.array([-0.0, -0.0])).tobytes() == np.float64(0.0 + -0.0 + -0.0).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cross_entropy_keeps_its_log_softmax_for_the_backward_pass(dtype):
+    """ln softmax is computed once per step, in the forward, and is what the backward pass uses, even when
+    the code is made (by .source) before any replayed forward pass."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 4)).astype(dtype)
+    labels = rng.integers(0, 3, 8)
+    results = []
+    for compiled in (False, True):
+        net = bl.MLP([4, 6, 3], ["relu", "identity"], seed=2, dtype=dtype)
+        xt = Tensor(x)
+        fn = lambda net=net, xt=xt: losses.cross_entropy(net(xt), labels)  # noqa: E731
+        grads = []
+        if compiled:
+            run = bl.compile(fn)
+            run.forward()  # recorded
+            source = run.source  # the code exists before it has run
+            run.backward()
+        else:
+            fn().backward()
+        grads.append([p.grad.copy() for p in net.parameters()])
+        for _ in range(3):
+            with bl.no_grad():
+                for p in net.parameters():
+                    p.data -= 0.1 * p.grad
+            net.zero_grad()
+            if compiled:
+                run()
+            else:
+                fn().backward()
+            grads.append([p.grad.copy() for p in net.parameters()])
+        results.append(grads)
+    for a, b in zip(*results):
+        for ga, gb in zip(a, b):
+            assert ga.dtype == gb.dtype and ga.tobytes() == gb.tobytes()
+    assert source.count("log_softmax(") == 2 and "log_softmax(n" in source  # once in the forward, once when made

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 
 from backproplab.autodiff import Tape, unbroadcast
-from backproplab.ops import OPS
+from backproplab.ops import OPS, log_softmax
 
 BUFFER_FROM = 256  # arrays with at least this many entries are written into buffers kept between steps
+FLOAT_SUM_UPTO = 7  # float64 vectors up to this long are summed to one number in Python floats (see float_sum)
 MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a huge function costs more than it saves)
 
 
@@ -38,13 +40,15 @@ class Inline:
 
     Placeholders: ``{0}``, ``{1}`` the op's inputs; ``{g}`` the upstream gradient; ``{out}``
     the op's result; ``{o}`` where ``, out=BUFFER`` goes when the result has a buffer (only
-    on calls whose result has the final shape); attribute names such as ``{axis}``. A VJP
-    of exactly ``"{g}"`` passes the gradient through unchanged.
+    on calls whose result has the final shape); attribute names such as ``{axis}``; the
+    numbers in ``CONSTANTS`` (``{zero}``, ``{two}``, …); ``{keep}`` the value of ``keep``. A
+    VJP of exactly ``"{g}"`` passes the gradient through unchanged.
     """
 
     forward: str | None
     vjps: tuple[str | None, ...] = ()
     unit_vjps: tuple[str | None, ...] = ()  # the VJPs when G is exactly 1 (the loss's own seed): x·1 is x, bit for bit
+    keep: str | None = None  # a value the forward and the VJPs share: computed once per step, in the forward
 
 
 INLINE: dict[str, Inline] = {
@@ -57,35 +61,52 @@ INLINE: dict[str, Inline] = {
     "neg": Inline("negative({0}{o})", ("negative({g}{o})",)),
     "exp": Inline("exp({0}{o})", ("multiply({g}, {out}{o})",)),
     "log": Inline("log({0}{o})", ("divide({g}, {0}{o})",)),
-    "softplus": Inline("logaddexp(0.0, {0}{o})", ("multiply({g}, exp(subtract({0}, {out}{o}){o}){o})",)),
-    "sigmoid": Inline("exp(negative(logaddexp(0.0, negative({0}{o}){o}){o}){o})",
-                      ("multiply(multiply({g}, {out}{o}), subtract(1.0, {out}){o})",)),
-    "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract(1.0, multiply({out}, {out}{o}){o}){o})",)),
-    "relu": Inline("maximum({0}, 0.0{o})", ("multiply({g}, greater({0}, 0{o}){o})",)),
+    "softplus": Inline("logaddexp({zero}, {0}{o})", ("multiply({g}, exp(subtract({0}, {out}{o}){o}){o})",)),
+    "sigmoid": Inline("exp(negative(logaddexp({zero}, negative({0}{o}){o}){o}){o})",
+                      ("multiply(multiply({g}, {out}{o}), subtract({one}, {out}){o})",)),
+    "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract({one}, multiply({out}, {out}{o}){o}){o})",)),
+    "relu": Inline("maximum({0}, {zero}{o})", ("multiply({g}, greater({0}, {int_zero}{o}){o})",)),
     "identity": Inline("{0}", ("{g}",)),
     "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
     "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
     "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
     "reshape": Inline("reshape({0}, {shape})"),
     "transpose": Inline("transpose({0})"),
-    "ssr": Inline(None, ("multiply(multiply(subtract({0}, {1}{o}), 2.0{o}), {g}{o})",
-                         "multiply(multiply(subtract({1}, {0}{o}), 2.0{o}), {g}{o})"),
-                  ("multiply(subtract({0}, {1}{o}), 2.0{o})", "multiply(subtract({1}, {0}{o}), 2.0{o})")),
-    "mse": Inline(None, ("multiply(multiply(subtract({0}, {1}{o}), {two_over_n}{o}), {g}{o})",
-                         "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})"),
+    "ssr": Inline("add_reduce(square(subtract({1}, {0})), None)",
+                  ("multiply(multiply(subtract({0}, {1}{o}), {two}{o}), {g}{o})",
+                   "multiply(multiply(subtract({1}, {0}{o}), {two}{o}), {g}{o})"),
+                  ("multiply(subtract({0}, {1}{o}), {two}{o})", "multiply(subtract({1}, {0}{o}), {two}{o})")),
+    "mse": Inline("add_reduce(square(subtract({1}, {0})), None) / {n}",
+                  ("multiply(multiply(subtract({0}, {1}{o}), {two_over_n}{o}), {g}{o})",
+                   "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})"),
                   ("multiply(subtract({0}, {1}{o}), {two_over_n}{o})",
                    "multiply(subtract({1}, {0}{o}), {two_over_n}{o})")),
+    "softmax_cross_entropy": Inline(
+        "negative(add_reduce(multiply({1}, {keep}), None, where=not_equal({1}, {int_zero}))) / {rows}",
+        ("multiply(subtract(multiply(exp({keep}), add_reduce({1}, axis=-1, keepdims=True)), {1}), divide({g}, {rows}))",
+         "multiply({keep}, divide(negative({g}), {rows}))"),
+        keep="log_softmax({0})"),
 }
 """Faster spellings of the op table's forward and VJPs, by op name (None: call the op itself)."""
+
+CONSTANTS: dict[str, Any] = {"zero": 0.0, "one": 1.0, "two": 2.0, "int_zero": 0}
+"""The plain numbers the templates use, by placeholder. Where every array in a call has one float
+dtype, each is passed as a 0-d array of that dtype instead of a Python number: NumPy then picks
+the same loop (a Python number takes the array's dtype) and skips the conversion, which costs
+more than the arithmetic on a few entries. Elsewhere the Python literal is written."""
 
 NAMESPACE: dict[str, Any] = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
     "negative": np.negative, "exp": np.exp, "log": np.log, "logaddexp": np.logaddexp, "tanh": np.tanh,
     "maximum": np.maximum, "greater": np.greater, "add_reduce": np.add.reduce, "mean": np.mean,
     "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
-    "array": np.array, "empty_like": np.empty_like, "unbroadcast": unbroadcast,
+    "array": np.array, "empty_like": np.empty_like, "square": np.square, "not_equal": np.not_equal,
+    "unbroadcast": unbroadcast, "log_softmax": log_softmax,
 }
 """The only names the generated code uses besides its own numbered variables."""
+
+OWN = {"unbroadcast": "backproplab.autodiff", "log_softmax": "backproplab.ops"}
+"""The names in NAMESPACE that are backproplab's own, by module (the rest are NumPy's)."""
 
 
 def literal(value: Any) -> str:
@@ -115,11 +136,15 @@ class Program:
         self.buffer_from = buffer_from
         self.fns: list[Any] = []  # op functions called as they are (no inline form), by number
         self.buffers: list[np.ndarray] = []
+        self.consts: list[np.ndarray] = []  # the templates' numbers as 0-d arrays (see CONSTANTS), by number
+        self._const_names: dict[tuple[str, str], str] = {}
+        self.kept: dict[int, str] = {}  # slots whose op keeps a value for its VJPs: the value from the recorded data
         self.source = self._write()
         namespace: dict[str, Any] = {}
         exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above: templates, numbers
         state = [value for _node, data, _shape, dtype, _flag in tape._state for value in (data, dtype)]
-        self.unchanged, self.forward, self.backward = namespace["make"](tape.nodes, self.fns, self.buffers, state)
+        self.unchanged, self.forward, self.backward = namespace["make"](
+            tape.nodes, self.fns, self.buffers, self.consts, state)
 
     def _fn(self, fn: Any) -> str:
         self.fns.append(fn)
@@ -129,16 +154,41 @@ class Program:
         self.buffers.append(np.empty(shape, dtype))
         return f"b{len(self.buffers) - 1}"
 
+    def _const(self, value: float, dtype: np.dtype) -> str:
+        """The name of a 0-d array holding ``value`` in ``dtype``, made once per program."""
+        key = (repr(float(value)), dtype.str)
+        name = self._const_names.get(key)
+        if name is None:
+            self.consts.append(np.asarray(value, dtype))
+            name = self._const_names[key] = f"c{len(self.consts) - 1}"
+        return name
+
+    def _numbers(self, template: str, ins: tuple[int, ...], arrays: list[Any]) -> dict[str, str]:
+        """The template's numbers: 0-d arrays when every array of the call has one float dtype, else literals."""
+        values = {k: v for k, v in CONSTANTS.items() if "{" + k + "}" in template}
+        if "{two_over_n}" in template:
+            values["two_over_n"] = 2.0 / self.tape.nodes[ins[1]].data.size
+        dtypes = {np.asarray(a).dtype for a in arrays}
+        dtype = dtypes.pop() if len(dtypes) == 1 else None
+        if dtype is not None and dtype.kind == "f":
+            return {k: self._const(v, dtype) for k, v in values.items()}
+        return {k: literal(v) for k, v in values.items()}
+
     def _write(self) -> str:
         tape = self.tape
         ops = self._forward_lines()
         code = "\n".join(line for line in ops if not line.startswith("#"))
         forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs if re.search(rf"\bv{i}\b", code)] + ops
+        forward = [f"nonlocal {', '.join(part)}" for part in _chunks([f"k{i}" for i in self.kept])] + forward
         backward = self._backward_lines()
-        lines = ["def make(nodes, fns, bufs, state):"]
+        code += "\n".join(line for line in backward if not line.lstrip().startswith("#"))
+        lines = ["def make(nodes, fns, bufs, consts, state):"]
         lines += [f"    n{i} = nodes[{i}]" for i in range(len(tape.nodes))]
         lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
         lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
+        lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
+                  for k in range(len(self.consts)) if re.search(rf"\bc{k}\b", code)]
+        lines += [f"    k{i} = {expr}" for i, expr in self.kept.items()]
         lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
         lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed):", *_indent(backward, 8)]
         lines += ["", "    return unchanged, forward, backward", ""]
@@ -177,8 +227,24 @@ class Program:
         except ValueError:
             return None
         if node.op.name == "mse":
-            out["two_over_n"] = literal(2.0 / self.tape.nodes[ins[1]].data.size)
+            out["n"] = literal(int(self.tape.nodes[ins[1]].data.size))
+        if node.op.name == "softmax_cross_entropy":
+            z = self.tape.nodes[ins[0]].data
+            out["rows"] = literal(int(z.size // z.shape[-1]))
         return out
+
+    def _float_loss(self, i: int, node: Any, ins: tuple[int, ...]) -> list[str] | None:
+        """SSR or MSE of two short float64 vectors as Python float arithmetic (see ``float_sum``); else None."""
+        if node.op.name not in ("ssr", "mse") or _inline(node.op) is None:
+            return None
+        yhat, y = (self.tape.nodes[j].data for j in ins)
+        if not (_float_sum(y) and yhat.shape == y.shape and yhat.dtype == node.data.dtype == np.float64):
+            return None
+        names = [f"s{k}" for k in range(y.size)]
+        total = " + ".join(["0.0", *(f"{s} * {s}" for s in names)])  # Σ r·r in NumPy's order (float_sums_in_order)
+        if node.op.name == "mse":
+            total = f"({total}) / {y.size}"
+        return [f"{_unpack(names)} = subtract(v{ins[1]}, v{ins[0]}).tolist()", f"v{i} = array({total})"]
 
     def _forward_lines(self) -> list[str]:
         lines: list[str] = []
@@ -187,12 +253,23 @@ class Program:
             value = node.data
             form = _inline(node.op)
             expr = None
+            small = self._float_loss(i, node, ins)
+            if small is not None:
+                lines += [*small, f"n{i}.data = v{i}"]
+                continue
             if form is not None and form.forward is not None:
                 extra = self._extra(node, ins)
                 if extra is not None:
                     buf = None
                     if "{o}" in form.forward and value.size >= self.buffer_from:
                         buf = self._buffer(value.shape, value.dtype)
+                    extra.update(self._numbers(form.forward, ins, [*(self.tape.nodes[j].data for j in ins), value]))
+                    if form.keep is not None:
+                        keep = _fill(form.keep, [f"v{j}" for j in ins], extra, None)
+                        if keep is not None:
+                            lines.append(f"k{i} = {keep}")
+                            self.kept[i] = _fill(form.keep, [f"n{j}.data" for j in ins], extra, None)
+                            extra["keep"] = f"k{i}"
                     expr = _fill(form.forward, [f"v{j}" for j in ins], extra, buf)
             if expr is None:
                 expr = f"{self._fn(bound)}({', '.join(f'v{j}' for j in ins)})"
@@ -231,14 +308,20 @@ class Program:
                     template = form.unit_vjps[k]  # the seed is 1: multiplying by it changes no bit
                 if op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
                     template = None  # 1-D operands: the op's own VJP promotes them
+                if template is not None and "{keep}" in template:
+                    if i not in self.kept:
+                        template = None  # the forward did not keep the value: the op's own VJP computes it
+                    else:
+                        template = template.replace("{keep}", f"k{i}")
                 buf, expr = None, None
                 if template == "{g}":
                     expr, fresh = f"g{i}", False
                 elif template is not None:
                     if "{o}" in template and local.size >= self.buffer_from:
                         buf = self._buffer(local.shape, local.dtype)
+                    numbers = self._numbers(template, ins, [*args, values[i], grads[i], local])
                     expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
-                                 [f"v{j}" for j in ins], extra, buf)
+                                 [f"v{j}" for j in ins], {**extra, **numbers}, buf)
                     used.update(j for j in (*ins, i) if expr and re.search(rf"\bv{j}\b", expr))
                     fresh = True
                 if template is None or expr is None:
@@ -250,7 +333,13 @@ class Program:
                 if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
                     if not shape:  # into a 0-d array of its own: one call instead of a sum and an asarray
                         buf = self._buffer((), local.dtype)
-                        expr = f"add_reduce({expr}, None, None, {buf})"
+                        if template is not None and _float_sum(local):
+                            names = [f"s{k}" for k in range(local.size)]
+                            total = " + ".join(["0.0", *names])  # NumPy's order: see float_sums_in_order
+                            body += [f"{_unpack(names)} = {expr}.tolist()", f"{buf}[()] = {total}"]
+                            expr = buf
+                        else:
+                            expr = f"add_reduce({expr}, None, None, {buf})"
                     elif local.ndim == len(shape) + 1 and local.shape[1:] == shape:
                         buf = self._buffer(shape, local.dtype) if local.size >= self.buffer_from else None
                         expr = f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})"
@@ -297,14 +386,45 @@ def _imports(lines: list[str]) -> list[str]:
     """The import lines for the NumPy functions the code calls (and nothing else, so ruff finds none unused)."""
     code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
     used = sorted(name for name in NAMESPACE if re.search(rf"\b{name}\b", code))
-    numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - {"unbroadcast"})
+    numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - set(OWN))
     out = ["# The replay of a recorded graph, written by backproplab.codegen.", ""]
     line = f"from numpy import {', '.join(numpy_names)}"
     out += [line] if len(line) <= 120 else ["from numpy import (", *(f"    {n}," for n in numpy_names), ")"]
-    if "unbroadcast" in used:
-        out += ["", "from backproplab.autodiff import unbroadcast"]
+    own = [f"from {module} import {name}" for name, module in sorted(OWN.items(), key=lambda kv: kv[1]) if name in used]
+    if own:
+        out += ["", *own]
     out += ["", "add_reduce = add.reduce", "", ""] if "add_reduce" in used else ["", ""]
     return out
+
+
+@cache
+def float_sums_in_order() -> bool:
+    """Whether NumPy sums a float64 vector of up to ``FLOAT_SUM_UPTO`` entries as ``0.0 + a0 + a1 + …``.
+
+    Its pairwise summation does so below 8 entries (starting from +0.0, so a sum of -0.0s is
+    +0.0). Such a sum is then written as Python float additions in that same order: the same
+    IEEE additions, so the same bits as the plain path's ``np.add.reduce``, at a fraction of a
+    reduction's fixed cost. Checked once per process on vectors whose entries span forty
+    orders of magnitude, where another order gives other bits.
+    """
+    rng = np.random.default_rng(0)
+    for n in range(1, FLOAT_SUM_UPTO + 1):
+        for a in [np.full(n, -0.0), *(rng.normal(size=n) * 10.0 ** rng.integers(-20, 20, n) for _ in range(300))]:
+            total = 0.0
+            for item in a.tolist():
+                total = total + item
+            if np.add.reduce(a, axis=None).tobytes() != np.float64(total).tobytes():
+                return False
+    return True
+
+
+def _float_sum(a: np.ndarray) -> bool:
+    """Whether the sum of ``a`` to one number may be written as Python float additions (``float_sums_in_order``)."""
+    return a.ndim == 1 and 1 <= a.size <= FLOAT_SUM_UPTO and a.dtype == np.float64 and float_sums_in_order()
+
+
+def _unpack(names: list[str]) -> str:
+    return ", ".join(names) if len(names) > 1 else f"[{names[0]}]"
 
 
 def _inline(op: Any) -> Inline | None:
