@@ -11,6 +11,12 @@ ops' forward and VJP from ``ops.py`` (the same NumPy calls in the same order, so
 are bit for bit the same, which the tests check op by op); every other op, and every op
 whose attributes are not plain numbers, is called through the op table itself.
 
+Single numbers are kept in whichever form is faster, with the same bits: the templates'
+numbers (the 2.0 of d(y − ŷ)²/dŷ) are 0-d arrays of the operands' dtype, which NumPy takes
+faster than Python floats, and a short float64 vector summed to one number (the gradient
+of a single-number parameter over a few samples) is added up in Python floats, in the
+order NumPy's own summation adds them.
+
 Safety: the generated text is made only of this module's templates, slot numbers, shapes
 and numbers (each checked to be a plain ``int``, ``bool``, ``float`` or ``None``). Node
 names and any other user text never enter it; comments are the op table's own statements,
@@ -30,7 +36,7 @@ from backproplab.autodiff import Tape, unbroadcast
 from backproplab.ops import OPS, log_softmax
 
 BUFFER_FROM = 256  # arrays with at least this many entries are written into buffers kept between steps
-FLOAT_SUM_UPTO = 7  # float64 vectors up to this long are summed to one number in Python floats (see float_sum)
+FLOAT_SUM_UPTO = 7  # float64 vectors up to this long are summed to one number in Python floats (float_sums_in_order)
 MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a huge function costs more than it saves)
 
 
@@ -234,7 +240,7 @@ class Program:
         return out
 
     def _float_loss(self, i: int, node: Any, ins: tuple[int, ...]) -> list[str] | None:
-        """SSR or MSE of two short float64 vectors as Python float arithmetic (see ``float_sum``); else None."""
+        """SSR or MSE of two short float64 vectors in Python float arithmetic (``float_sums_in_order``); else None."""
         if node.op.name not in ("ssr", "mse") or _inline(node.op) is None:
             return None
         yhat, y = (self.tape.nodes[j].data for j in ins)
