@@ -198,7 +198,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
         if len(joined) > WIDE:  # one term per line, as the LaTeX form does
             joined = "\n    + ".join(shown["text"])
         # a term that starts with a minus is braced, so "+ −2" is set as a sign, not as "+ − 2"
-        terms = [shown["latex"][0]] + [f"{{{t}}}" if t.startswith("-") else t for t in shown["latex"][1:]]
+        terms = [f"{{{t}}}" if t.startswith("-") and k else t for k, t in enumerate(shown["latex"])]
         lines.append(Math(f"{lhs['text']} = " + joined, rf"{lhs['latex']} &= " + r" \\ &\quad + ".join(terms)))
         if len(ordered) > 1:  # a single term: its value is the total, shown next
             lines.append(Math("= " + " + ".join(num(v, digits, "text", True) for v in values),
