@@ -9,6 +9,7 @@ function render({ model, el }) {
   frame.srcdoc = model.get("_page");
   el.appendChild(frame);
   let shown = model.get("revision");  // the revision of the document the page holds
+  let told = "";  // the revision, iteration and parameter the page last told Python it shows
 
   const fromPage = (ev) => {
     if (ev.source !== frame.contentWindow) return;
@@ -16,8 +17,14 @@ function render({ model, el }) {
     if (m.backproplab === "request") {
       model.send({ kind: "request", id: m.id, url: m.url, body: m.body });
     } else if (m.backproplab === "state") {
+      // The page says so on every redraw; Python hears only of a change (marimo re-runs cells on each),
+      // and of every new document even at the same iteration, so cells reading the run run again.
+      const param = m.param || "";
+      const now = `${shown} ${m.iteration} ${param}`;
+      if (now === told) return;
+      told = now;
       model.set("iteration", m.iteration);
-      model.set("selected", m.param || "");
+      model.set("selected", param);
       model.save_changes();
     }
   };
