@@ -267,6 +267,40 @@ def test_screenshots(browser, server, tmp_path):
         p.close()
 
 
+NO_OVERLAP = """els => els.map(e => { const r = e.getBoundingClientRect();
+    return [e.id || e.textContent, r.left, r.top, r.right, r.bottom]; })"""
+
+
+def _disjoint(boxes: list) -> None:
+    for i, (name, *a) in enumerate(boxes):
+        for other, *b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], f"{name} overlaps {other}"
+
+
+@pytest.mark.parametrize("width", [708, 480])
+def test_a_narrow_page_stacks_its_panels_and_clips_nothing(browser, server, width):
+    """A notebook's output or a phone: panels side by side at most two, none cut off or overlapping."""
+    p = Page(browser)
+    p.page.set_viewport_size({"width": width, "height": 900})
+    try:
+        p.open(server + "/#it=2&param=b3")
+        p.wait_text("#derivation", "6.26")
+        panels = p.page.locator("main > section:visible").evaluate_all(NO_OVERLAP)
+        assert len(panels) == 5
+        _disjoint(panels)
+        for name, left, _, right, _ in panels:
+            assert left >= 0 and right <= width + 1 and right - left >= min(width, 700) / 2 - 20, (name, left, right)
+        _disjoint(p.page.locator("#network g.edge-label rect, #network g.bias-label rect").evaluate_all(NO_OVERLAP))
+        for note in ("#curve-panel", "#pred-panel"):  # every line of a chart's notes shows whole
+            cut = p.page.locator(f"{note} .note-line").evaluate_all(
+                "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+            assert cut == [], (note, cut)
+        assert p.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+        assert p.errors == []
+    finally:
+        p.close()
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
