@@ -83,11 +83,14 @@ def test_to_dot_names_a_long_chain_in_linear_time():
     times = []
     for n in (1000, 8000):
         _, loss = chain(n)
-        start = time.perf_counter()
-        dot = to_dot(loss)
-        times.append(time.perf_counter() - start)
+        best = float("inf")
+        for _ in range(3):  # this process's CPU time, best of three: other work on the machine does not count
+            start = time.process_time()
+            dot = to_dot(loss)
+            best = min(best, time.process_time() - start)
+        times.append(best)
         assert dot.count("shape=record") >= n and f"h{n - 1}" in dot
-    assert times[1] < 20 * times[0] + 0.5, times  # 8× the nodes: about 8× the time, not 64×
+    assert times[1] < 24 * times[0] + 0.5, times  # 8× the nodes: about 8× the time, not 64×
 
 
 def test_shared_unnamed_nodes_get_their_own_delta_lines():
