@@ -296,6 +296,8 @@ def test_a_narrow_page_stacks_its_panels_and_clips_nothing(browser, server, widt
                 "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
             assert cut == [], (note, cut)
         assert p.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+        notes = p.page.locator("#derivation p.note").all_inner_texts()
+        assert notes and not [n for n in notes if re.search(r"(^|[\s(;:,=])-\d", n)], notes  # signs are minus signs
         assert p.errors == []
     finally:
         p.close()

@@ -10,7 +10,8 @@ const TEXT_ESCAPES = [
 function unescapeText(text) {
   let out = text;
   for (const [re, to] of TEXT_ESCAPES) out = out.replace(re, to);
-  return out;
+  // LaTeX's text mode writes a minus sign as "-" (pdflatex has no −); a number's sign is a minus again
+  return out.replace(/(^|[\s(;:,=])-(?=\d)/g, "$1−");
 }
 
 function mathInto(parent, tex, display) {
