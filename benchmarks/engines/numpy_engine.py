@@ -97,20 +97,20 @@ def _mlp3(p, x, y, lr, loss_name):
         picked = (np.arange(n), y)
         inv_n = dtype.type(1.0 / n)
     else:
-        scale = dtype.type(-2.0 / z3.size)
-    rate = dtype.type(lr)
-    matmul, multiply, subtract, maximum, greater = np.matmul, np.multiply, np.subtract, np.maximum, np.greater
-    reduce = np.add.reduce
+        two_over_n, sq = np.asarray(2.0 / z3.size, dtype), np.empty_like(z3)
+    rate, zero = np.asarray(lr, dtype), np.zeros((), dtype)  # 0-d arrays: NumPy takes them faster than Python numbers
+    matmul, multiply, subtract, add = np.matmul, np.multiply, np.subtract, np.add
+    maximum, greater, reduce = np.maximum, np.greater, np.add.reduce
 
     def grads():
         matmul(x, W1, out=z1)
-        np.add(z1, b1, out=z1)
-        maximum(z1, 0, out=a1)
+        add(z1, b1, out=z1)
+        maximum(z1, zero, out=a1)
         matmul(a1, W2, out=z2)
-        np.add(z2, b2, out=z2)
-        maximum(z2, 0, out=a2)
+        add(z2, b2, out=z2)
+        maximum(z2, zero, out=a2)
         matmul(a2, W3, out=z3)
-        np.add(z3, b3, out=z3)
+        add(z3, b3, out=z3)
         if cross_entropy:
             m = z3.max(axis=1, keepdims=True)
             np.subtract(z3, m, out=d3)
@@ -121,18 +121,18 @@ def _mlp3(p, x, y, lr, loss_name):
             subtract(d3, onehot, out=d3)
             multiply(d3, inv_n, out=d3)
         else:
-            np.subtract(z3, y, out=d3)  # ŷ − y
-            loss = reduce(d3 * d3, axis=None) / d3.size
-            multiply(d3, -scale, out=d3)
+            subtract(z3, y, out=d3)  # ŷ − y
+            loss = reduce(multiply(d3, d3, out=sq), axis=None) / d3.size
+            multiply(d3, two_over_n, out=d3)
         matmul(a2.T, d3, out=gW3)
         reduce(d3, axis=0, out=gb3)
         matmul(d3, W3.T, out=d2)
-        greater(z2, 0, out=m2)
+        greater(z2, zero, out=m2)
         multiply(d2, m2, out=d2)
         matmul(a1.T, d2, out=gW2)
         reduce(d2, axis=0, out=gb2)
         matmul(d2, W2.T, out=d1)
-        greater(z1, 0, out=m1)
+        greater(z1, zero, out=m1)
         multiply(d1, m1, out=d1)
         matmul(x_t, d1, out=gW1)
         reduce(d1, axis=0, out=gb1)

@@ -195,6 +195,8 @@ class Program:
         lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
                   for k in range(len(self.consts)) if re.search(rf"\bc{k}\b", code)]
         lines += [f"    k{i} = {expr}" for i, expr in self.kept.items()]
+        for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
+            lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
         lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
         lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed):", *_indent(backward, 8)]
         lines += ["", "    return unchanged, forward, backward", ""]
@@ -205,8 +207,7 @@ class Program:
         lines = []
         for k, ((i, _), (_node, _data, shape, _dtype, flag)) in enumerate(zip(self.tape.inputs, self.tape._state)):
             lines += [f"d = n{i}.data",
-                      f"if d is not state[{2 * k}] and (d.shape != {literal(tuple(int(n) for n in shape))} "
-                      f"or d.dtype != state[{2 * k + 1}]):",
+                      f"if d is not i{k} and (d.shape != {literal(tuple(int(n) for n in shape))} or d.dtype != t{k}):",
                       "    return False",
                       f"if n{i}.requires_grad is not {literal(bool(flag))}:",
                       "    return False"]

@@ -62,6 +62,7 @@ class Optimizer(ABC):
         self._rates: dict[np.dtype, np.ndarray] = {}
         self._scalars: list[np.ndarray | None] = [None] * len(self.params)  # single numbers stepped in place
         self._scalar_steps: list[Any] = [None] * len(self.params)  # their step sizes, as 0-d arrays
+        self._all_scalars: list[tuple[Tensor, np.ndarray, np.ndarray]] | None = None  # see step()
         self.min_step = 1e-4
         self.max_steps = 1000
 
@@ -82,9 +83,34 @@ class Optimizer(ABC):
 
     def step(self) -> list[np.ndarray]:
         """Move every parameter with a gradient, in place; returns each step size (old − new)."""
+        every = self._all_scalars
+        if every is not None and len(every) == len(self.params):
+            # every parameter is one float64 number stepped in place (as below): one loop with nothing to look up
+            steps = []
+            lr = self._lr
+            for p, data, out in every:
+                grad = p.grad
+                if grad is None or p.data is not data:
+                    self._all_scalars = None
+                    return steps + self._step_from(len(steps))
+                delta = float(grad) * lr
+                data[()] = float(data) - delta
+                out[()] = delta
+                steps.append(out)
+            return steps
+        steps = self._step_from(0)
+        known = self._scalars
+        params = self.params
+        if self.scalar_rule and params[0].data is known[0] and all(p.data is known[i] for i, p in enumerate(params)):
+            self._all_scalars = [(p, p.data, out) for p, out in zip(self.params, self._scalar_steps)]
+        return steps
+
+    def _step_from(self, start: int) -> list[np.ndarray]:
+        """Move parameters ``start`` onwards; returns their step sizes."""
         steps = []
         lr, known, outs = self._lr, self._scalars, self._scalar_steps
-        for i, p in enumerate(self.params):
+        for i in range(start, len(self.params)):
+            p = self.params[i]
             grad = p.grad
             if grad is None:
                 steps.append(np.zeros_like(p.data))
