@@ -151,6 +151,30 @@ def test_step_sizes_belong_to_their_parameters_whatever_the_order_given():
             assert it.step_sizes[name] == it.gradients[name] * 0.1
 
 
+
+def test_single_number_parameters_step_right_when_one_is_replaced_or_has_no_gradient():
+    """Single float64 numbers take one fast loop; a replaced array or a missing gradient must still be handled."""
+    values = [0.5, -1.25, 3.0]
+    ps = [bl.Parameter(np.array(v), f"p{k}") for k, v in enumerate(values)]
+    opt = GradientDescent(ps, lr=0.1)
+    grads = [np.array(2.0), np.array(-4.0), np.array(0.5)]
+    for step in range(6):
+        for p, g in zip(ps, grads):
+            p.grad = g.copy()
+        if step == 3:
+            ps[1].data = np.array(10.0)  # a new array: the loop must move it, not the one it knew
+            values[1] = 10.0
+        if step == 4:
+            ps[2].grad = None  # no gradient: this one stays where it is
+        steps = opt.step()
+        for k, (p, g) in enumerate(zip(ps, grads)):
+            moved = not (step == 4 and k == 2)
+            expected = values[k] - float(g) * 0.1 if moved else values[k]
+            assert float(p.data) == expected
+            assert float(steps[k]) == (float(g) * 0.1 if moved else 0.0)
+            values[k] = expected
+    assert ps[1].data.shape == () and ps[1].data.dtype == np.float64
+
 # --- weight decay, Nesterov, AdamW and learning-rate schedules, against PyTorch float64 ----------
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
