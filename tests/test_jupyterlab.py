@@ -17,27 +17,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-    import jupyterlab  # noqa: F401  # in CI a missing JupyterLab is an error, not a skip
-else:
-    pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (pip install '.[test]')")
+from tests.host_helpers import chromium, free_port, require, server
+
+require("jupyterlab")
 pytest.importorskip("playwright")
 pytest.importorskip("anywidget")
 
 from backproplab.widgets import Lesson  # noqa: E402
 
-CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "backproplab-test-token"
 WAIT = 90_000  # ms: a cold JupyterLab and kernel on two cores take a while the first time
 
@@ -58,12 +51,6 @@ def notebook_json(cells: list[str]) -> str:
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
         "nbformat": 4, "nbformat_minor": 5,
     })
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -92,48 +79,18 @@ def jupyter(tmp_path_factory):
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port = free_port()
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-         "--LabApp.extension_manager=readonly"],
-        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+            "--LabApp.extension_manager=readonly"]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{(home / 'server.log').read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            if time.time() > deadline:
-                pytest.fail(f"jupyter lab did not answer in 60 s:\n{(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.2)
+    with server(args, env=env, cwd=root, log_path=home / "server.log", health=f"{url}/api/status?token={TOKEN}",
+                name="jupyter lab"):
         yield url, root
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        pytest.fail("chromium is not installed: apt-get install chromium (the JupyterLab tests need it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+    yield from chromium("the JupyterLab tests")
 
 
 class Notebook:

@@ -15,28 +15,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-    import marimo  # noqa: F401  # in CI a missing marimo is an error, not a skip
-else:
-    pytest.importorskip("marimo", reason="marimo is not installed (pip install '.[test]')")
+from tests.host_helpers import chromium, free_port, require, server
+
+require("marimo")
 pytest.importorskip("playwright")
 pytest.importorskip("anywidget")
 
 from backproplab.widgets import Lesson  # noqa: E402
 
-CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
 WAIT = 60_000  # ms: a cold marimo kernel on two cores takes a while to import everything
 
 NOTEBOOK = '''import marimo
@@ -85,12 +78,6 @@ def _(faster, mo, w):
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def marimo_server(home: Path, mode: str) -> Iterator[str]:
     """``marimo edit`` or ``marimo run`` on the notebook above; yields its URL; stopped with its process group."""
@@ -109,45 +96,14 @@ def marimo_server(home: Path, mode: str) -> Iterator[str]:
     args = [sys.executable, "-m", "marimo", mode, "lesson.py", "--headless", "--no-token", "--port", str(port)]
     if mode == "edit":
         args.append("--skip-update-check")
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(args, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    tail = lambda: (home / "server.log").read_text()[-3000:]
-    try:
-        deadline = time.time() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"marimo {mode} exited with {proc.returncode}:\n{tail()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            if time.time() > deadline:
-                pytest.fail(f"marimo {mode} did not answer in 60 s:\n{tail()}")
-            time.sleep(0.2)
+    with server(args, env=env, cwd=root, log_path=home / "server.log", health=f"{url}/health", name=f"marimo {mode}"):
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        pytest.fail("chromium is not installed: apt-get install chromium (the marimo tests need it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+    yield from chromium("the marimo tests")
 
 
 class Notebook:

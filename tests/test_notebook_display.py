@@ -8,14 +8,13 @@ from __future__ import annotations
 import html
 import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 import backproplab as bl
 from backproplab import Tensor, losses
 from backproplab.explain.document import Math
+from tests.host_helpers import chromium
 
 CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
 
@@ -89,15 +88,8 @@ def test_hostile_names_stay_text_in_the_notebook_html():
 @pytest.fixture(scope="module")
 def page():
     pytest.importorskip("playwright")
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        pytest.fail("chromium is not installed: apt-get install chromium (the display's browser test needs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        yield b.new_page()
-        b.close()
+    for browser in chromium("the display's browser test"):
+        yield browser.new_page()
 
 
 def test_a_reader_sees_unicode_in_a_plain_host_and_tex_in_a_jupyter_host(page):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -19,6 +17,7 @@ pytest.importorskip("anywidget")
 pytest.importorskip("playwright")
 
 from backproplab.widgets import Lesson  # noqa: E402
+from tests.host_helpers import chromium  # noqa: E402
 
 CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
 HARNESS = """<!doctype html><html><head><meta charset="utf-8"></head><body><div id="out"></div>
@@ -45,15 +44,7 @@ widget.default.render({ model, el: document.getElementById("out") });
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        pytest.fail("chromium is not installed: apt-get install chromium (the widget's browser test needs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+    yield from chromium("the widget's browser tests")
 
 
 def open_widget(browser, w: Lesson):

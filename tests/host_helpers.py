@@ -1,0 +1,79 @@
+"""What the tests of real notebook hosts share (JupyterLab, Notebook 7, marimo): the optional
+package that is required in CI, a server of their own on a free port, stopped with its whole
+process group, and Debian's chromium through Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
+
+
+def require(module: str) -> None:
+    """Skip without ``module``; in CI (CI=true) its absence is an error, so the tests really run there."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        importlib.import_module(module)
+    else:
+        pytest.importorskip(module, reason=f"{module} is not installed (pip install '.[test]')")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(args: list[str], *, env: dict[str, str], cwd: Path, log_path: Path, health: str,
+           name: str) -> Iterator[None]:
+    """Run ``args`` until the ``health`` URL answers 200 (60 s at most); stop its whole process group after."""
+    log = log_path.open("w")
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    tail = lambda: log_path.read_text()[-3000:]
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"{name} exited with {proc.returncode}:\n{tail()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(health, timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            if time.time() > deadline:
+                pytest.fail(f"{name} did not answer in 60 s:\n{tail()}")
+            time.sleep(0.2)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def chromium(purpose: str) -> Iterator:
+    """Debian's chromium through Playwright, for a module-scoped fixture; fails (never skips) without it."""
+    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not exe:
+        pytest.fail(f"chromium is not installed: apt-get install chromium ({purpose} need it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
