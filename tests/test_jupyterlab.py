@@ -18,12 +18,11 @@ import contextlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.host_helpers import chromium, free_port, require, server
+from tests.host_helpers import chromium, expect_row, free_port, require, server, shown
 
 require("jupyterlab")
 pytest.importorskip("playwright")
@@ -141,30 +140,6 @@ class Notebook:
 
     def close(self) -> None:
         self.page.close()
-
-
-def shown(value: float) -> str:
-    """A number as the page shows it at 2 decimals (true minus); used for values of 0.1 or more."""
-    return f"{value:.2f}".replace("-", "\u2212")
-
-
-def steps_row(frame, param: str) -> list[str]:
-    """The page's step table row for ``param``: value, gradient, step size, new value."""
-    row = frame.locator(f'#table table.steps tr[data-param="{param}"]')
-    return [c.strip() for c in row.locator("td").all_inner_texts()][-4:]
-
-
-def expect_row(frame, iteration: int, trace) -> None:
-    """The page shows ``iteration``, and its b3 row holds that iteration's numbers from ``trace``."""
-    it, after = trace.iterations[iteration - 1], trace.iterations[iteration]
-    want = [shown(it.params["b3"]), shown(it.gradients["b3"]), shown(it.step_sizes["b3"]), shown(after.params["b3"])]
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if frame.locator("#iteration").input_value() == str(iteration) and steps_row(frame, "b3") == want:
-            return
-        time.sleep(0.1)
-    assert frame.locator("#iteration").input_value() == str(iteration)
-    assert steps_row(frame, "b3") == want
 
 
 def parse(text: str) -> dict[str, str]:
