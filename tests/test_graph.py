@@ -13,11 +13,7 @@ import backproplab as bl
 from backproplab import Tensor, losses
 from backproplab.explain import core
 from backproplab.graph import GET_DOT, to_dot, write_graph
-
-
-def dosage_loss():
-    net, (x, y) = bl.presets.statquest()
-    return net, losses.ssr(net(Tensor(x, name="x")), Tensor(y, name="y"))
+from tests.test_explain import dosage_loss
 
 
 def test_dot_has_every_tensor_op_and_edge_with_values():

@@ -15,13 +15,13 @@ import backproplab as bl
 from backproplab import Tensor, losses
 from backproplab.explain.document import Math
 from tests.host_helpers import chromium
+from tests.test_explain import dosage_loss
 
 CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
 
 
 def dosage_explanation(name: str = "w1"):
-    net, (x, y) = bl.presets.statquest()
-    loss = losses.ssr(net(Tensor(x, name="x")), Tensor(y, name="y"))
+    net, loss = dosage_loss()
     return bl.explain(loss, dict(net.named_parameters())[name])
 
 
