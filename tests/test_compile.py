@@ -35,8 +35,14 @@ def plain_and_compiled(make, steps=5, lr=0.05):
 def assert_bit_identical(a, b):
     for (loss_a, grads_a), (loss_b, grads_b) in zip(a, b):
         assert loss_a.tobytes() == loss_b.tobytes()
-        for ga, gb in zip(grads_a, grads_b):
-            assert ga.dtype == gb.dtype and ga.tobytes() == gb.tobytes()
+        assert_same_arrays(grads_a, grads_b)
+
+
+def assert_same_arrays(a, b):
+    """The same dtype and the same bits, array by array."""
+    assert len(a) == len(b)
+    for ga, gb in zip(a, b):
+        assert ga.dtype == gb.dtype and ga.tobytes() == gb.tobytes()
 
 
 def test_dosage_network_bit_identical():
