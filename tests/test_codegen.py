@@ -42,6 +42,20 @@ def test_classic_2_2_2_network_bit_identical():
     assert len(plain[0][1]) == 10  # w1..w8, b1, b2: every parameter was compared
 
 
+def mlp_cross_entropy(sizes, acts, seed, x, labels, dtype):
+    """An MLP and its cross-entropy on (x, labels), as a step function to run plain or compiled."""
+    net = bl.MLP(sizes, acts, seed=seed, dtype=dtype)
+    xt = Tensor(x)
+    return net, lambda: losses.cross_entropy(net(xt), labels)
+
+
+def descend(net, lr=0.1):
+    """One plain gradient-descent step on every parameter."""
+    with bl.no_grad():
+        for p in net.parameters():
+            p.data -= lr * p.grad
+
+
 def test_large_mlp_with_buffers_bit_identical_and_accumulating():
     """Arrays big enough to live in buffers between steps: values, accumulation without zero_grad, float32."""
     rng = np.random.default_rng(0)
@@ -50,9 +64,7 @@ def test_large_mlp_with_buffers_bit_identical_and_accumulating():
         labels = rng.integers(0, 5, 40)
         results = []
         for compiled in (False, True):
-            net = bl.MLP([30, 20, 5], ["tanh", "identity"], seed=1, dtype=dtype)
-            xt = Tensor(x)
-            fn = lambda net=net, xt=xt: losses.cross_entropy(net(xt), labels)  # noqa: E731
+            net, fn = mlp_cross_entropy([30, 20, 5], ["tanh", "identity"], 1, x, labels, dtype)
             run = bl.compile(fn) if compiled else None
             grads = []
             for step in range(4):
@@ -63,9 +75,7 @@ def test_large_mlp_with_buffers_bit_identical_and_accumulating():
                 else:
                     fn().backward()
                 grads.append([p.grad.copy() for p in net.parameters()])
-                with bl.no_grad():
-                    for p in net.parameters():
-                        p.data -= 0.1 * p.grad
+                descend(net)
             results.append(grads)
         for a, b in zip(*results):
             assert_same_arrays(a, b)
@@ -409,9 +419,7 @@ def test_cross_entropy_keeps_its_log_softmax_for_the_backward_pass(dtype):
     labels = rng.integers(0, 3, 8)
     results = []
     for compiled in (False, True):
-        net = bl.MLP([4, 6, 3], ["relu", "identity"], seed=2, dtype=dtype)
-        xt = Tensor(x)
-        fn = lambda net=net, xt=xt: losses.cross_entropy(net(xt), labels)  # noqa: E731
+        net, fn = mlp_cross_entropy([4, 6, 3], ["relu", "identity"], 2, x, labels, dtype)
         grads = []
         if compiled:
             run = bl.compile(fn)
@@ -422,9 +430,7 @@ def test_cross_entropy_keeps_its_log_softmax_for_the_backward_pass(dtype):
             fn().backward()
         grads.append([p.grad.copy() for p in net.parameters()])
         for _ in range(3):
-            with bl.no_grad():
-                for p in net.parameters():
-                    p.data -= 0.1 * p.grad
+            descend(net)
             net.zero_grad()
             if compiled:
                 run()
