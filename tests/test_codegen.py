@@ -49,6 +49,15 @@ def mlp_cross_entropy(sizes, acts, seed, x, labels, dtype):
     return net, lambda: losses.cross_entropy(net(xt), labels)
 
 
+def backward(net, fn, run):
+    """One backward pass, replayed by ``run`` or plain; returns a copy of every parameter's gradient."""
+    if run is not None:
+        run()
+    else:
+        fn().backward()
+    return [p.grad.copy() for p in net.parameters()]
+
+
 def descend(net, lr=0.1):
     """One plain gradient-descent step on every parameter."""
     with bl.no_grad():
@@ -70,11 +79,7 @@ def test_large_mlp_with_buffers_bit_identical_and_accumulating():
             for step in range(4):
                 if step != 2:  # step 2 keeps the gradients of step 1: they must add up, as in PyTorch
                     net.zero_grad()
-                if compiled:
-                    run()
-                else:
-                    fn().backward()
-                grads.append([p.grad.copy() for p in net.parameters()])
+                grads.append(backward(net, fn, run))
                 descend(net)
             results.append(grads)
         for a, b in zip(*results):
@@ -432,11 +437,7 @@ def test_cross_entropy_keeps_its_log_softmax_for_the_backward_pass(dtype):
         for _ in range(3):
             descend(net)
             net.zero_grad()
-            if compiled:
-                run()
-            else:
-                fn().backward()
-            grads.append([p.grad.copy() for p in net.parameters()])
+            grads.append(backward(net, fn, run if compiled else None))
         results.append(grads)
     for a, b in zip(*results):
         assert_same_arrays(a, b)
