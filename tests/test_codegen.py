@@ -239,7 +239,7 @@ def test_every_inline_form_equals_the_op_table_bit_for_bit(name, as_arrays):
 
 def test_source_reads_like_a_hand_written_backward_pass():
     source = _dosage_run().source
-    assert "def forward():" in source and "def backward(seed):" in source
+    assert "def forward():" in source and "def backward(seed, slots=True):" in source
     assert "# softplus (slot" in source and "σ(z)" in source  # the op and its derivative statement
     assert "logaddexp(c0, v" in source and "c0 = consts[0]  # 0.0 as float64" in source  # NumPy called directly
     # the seven gradients of single numbers, and the loss, are sums of three entries in Python floats

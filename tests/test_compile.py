@@ -144,3 +144,74 @@ def test_a_mask_of_fixed_data_keeps_the_replay():
         w.grad = None
         run()
     assert run.records == 1 and float(w.grad) == 5.0
+
+
+def _kept_history(compiled, make, steps=4):
+    """Train with a PyTorch-style loop that keeps every step's .grad and hidden values, as a learner's list does."""
+    net, fn, hidden = make()
+    params = net.parameters()
+    run = bl.compile(fn) if compiled else None
+    grads, values = [], []
+    for _ in range(steps):
+        for p in params:
+            p.grad = None
+        if compiled:
+            run()
+        else:
+            fn().backward()
+        grads.append([p.grad for p in params])  # the arrays themselves, not copies
+        values += [h.data for h in hidden()]
+        with bl.no_grad():
+            for p in params:
+                p.data -= 0.05 * p.grad
+    return grads, values
+
+
+@pytest.mark.parametrize("size", ["single numbers", "large arrays"])
+def test_arrays_a_user_keeps_are_never_overwritten_by_the_next_replay(size):
+    """The replay writes into buffers kept between steps, but never into one that something else still holds."""
+    rng = np.random.default_rng(3)
+    if size == "single numbers":
+        def make():
+            net, (x, y) = bl.presets.statquest()
+            xt, yt = Tensor(x), Tensor(y)
+            seen = []
+            return net, lambda: losses.ssr(net(xt), yt), lambda: seen
+    else:
+        x = rng.normal(size=(40, 30))
+        y = rng.uniform(size=(40, 1))
+
+        def make():
+            net = bl.MLP([30, 20, 1], ["tanh", "identity"], seed=1)
+            xt = Tensor(x)
+            seen = []
+
+            def fn():
+                seen[:] = [net.linears[0](xt)]  # a large hidden value (40 × 20) kept by the user's code
+                return losses.mse(net.linears[1](bl.tanh(seen[0])), y)
+            return net, fn, lambda: seen
+    plain, compiled = _kept_history(False, make), _kept_history(True, make)
+    for step_plain, step_compiled in zip(plain[0], compiled[0]):
+        assert_same_arrays(step_plain, step_compiled)
+    assert len({id(g) for step in compiled[0] for g in step}) == sum(len(step) for step in compiled[0])
+    if size == "large arrays":
+        assert_same_arrays(plain[1], compiled[1])
+
+
+def test_a_buffer_nothing_else_holds_is_reused():
+    """After zero_grad(), with the last .grad dropped, the replay writes into the same arrays: no new memory."""
+    net, (x, y) = bl.presets.statquest()
+    xt, yt = Tensor(x), Tensor(y)
+    opt = bl.optim.GradientDescent(net.parameters(), lr=0.05)
+    run = bl.compile(lambda: losses.ssr(net(xt), yt))
+    ids = []
+    for _ in range(4):
+        opt.zero_grad()
+        run()
+        ids.append([id(p.grad) for p in net.parameters()])
+        opt.step()
+    assert ids[2] == ids[3]  # replayed steps (the first two record and compile)
+    held = net.parameters()[0].grad
+    opt.zero_grad()
+    run()
+    assert net.parameters()[0].grad is not held  # still held here, so the step wrote elsewhere

@@ -217,3 +217,20 @@ def test_no_grad_holds_in_its_own_thread_only():
         assert not bl.is_grad_enabled()
         assert not (bl.Tensor([1.0], requires_grad=True) * 2).requires_grad
     assert bl.is_grad_enabled()
+
+
+def test_grad_mode_is_restored_after_an_error_and_nests():
+    """no_grad counts its open blocks for a fast check: an error inside one must not leave recording off."""
+    import importlib
+
+    tensor = importlib.import_module("backproplab.tensor")  # the module: bl.tensor is the factory
+    w = bl.Tensor([1.0], requires_grad=True)
+    with pytest.raises(ZeroDivisionError):
+        with bl.no_grad():
+            1 / 0
+    assert bl.is_grad_enabled() and tensor._disabled == 0 and (w * 2).requires_grad
+    with bl.no_grad():
+        with bl.enable_grad():
+            assert bl.is_grad_enabled() and (w * 2).requires_grad
+        assert not bl.is_grad_enabled() and not (w * 2).requires_grad
+    assert tensor._disabled == 0 and (w * 2).requires_grad

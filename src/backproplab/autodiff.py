@@ -355,7 +355,12 @@ class Compiled:
         return tape.root
 
     def backward(self) -> list[Any]:
-        """Add the gradients of the last forward pass into the leaves' ``.grad``; returns them all, by slot."""
+        """Add the gradients of the last forward pass into the leaves' ``.grad``; returns them all, by slot.
+
+        In a replay the returned arrays of nodes that keep no ``.grad`` are the replay's own buffers,
+        overwritten by the next replay: copy what you keep. ``.grad`` arrays are never overwritten
+        while anything still holds them.
+        """
         if self.tape is None:
             if self._last is not None:
                 _seed(self._last, None)  # the same clear error as loss.backward() on such a tensor
@@ -371,16 +376,8 @@ class Compiled:
 
     def __call__(self) -> Tensor:
         program = self.program
-        if program and self.replayable and is_grad_enabled() and program.unchanged():
-            # the replay, with forward()'s and backward()'s checks that hold for it taken once
-            program.forward()
-            tape = self.tape
-            root = tape.root
-            if root.requires_grad and root.data.shape == tape.seed.shape:
-                program.backward(tape.seed)
-            else:
-                self.backward()  # raises the same clear error loss.backward() would
-            return root
+        if program and self.replayable and is_grad_enabled() and program.replay():
+            return self.tape.root  # replayed: forward() and backward() with their checks taken once
         root = self.forward()
         self.backward()
         return root

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
@@ -78,15 +79,18 @@ INLINE: dict[str, Inline] = {
     "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
     "reshape": Inline("reshape({0}, {shape})"),
     "transpose": Inline("transpose({0})"),
-    "ssr": Inline("add_reduce(square(subtract({1}, {0})), None)",
-                  ("multiply(multiply(subtract({0}, {1}{o}), {two}{o}), {g}{o})",
+    # ssr and mse keep ŷ − y from the forward for the VJP: (ŷ − y)² is (y − ŷ)² bit for bit (negation is exact)
+    "ssr": Inline("add_reduce(square({keep}), None)",
+                  ("multiply(multiply({keep}, {two}{o}), {g}{o})",
                    "multiply(multiply(subtract({1}, {0}{o}), {two}{o}), {g}{o})"),
-                  ("multiply(subtract({0}, {1}{o}), {two}{o})", "multiply(subtract({1}, {0}{o}), {two}{o})")),
-    "mse": Inline("add_reduce(square(subtract({1}, {0})), None) / {n}",
-                  ("multiply(multiply(subtract({0}, {1}{o}), {two_over_n}{o}), {g}{o})",
+                  ("multiply({keep}, {two}{o})", "multiply(subtract({1}, {0}{o}), {two}{o})"),
+                  keep="subtract({0}, {1}{o})"),
+    "mse": Inline("add_reduce(square({keep}), None) / {n}",
+                  ("multiply(multiply({keep}, {two_over_n}{o}), {g}{o})",
                    "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})"),
-                  ("multiply(subtract({0}, {1}{o}), {two_over_n}{o})",
-                   "multiply(subtract({1}, {0}{o}), {two_over_n}{o})")),
+                  ("multiply({keep}, {two_over_n}{o})",
+                   "multiply(subtract({1}, {0}{o}), {two_over_n}{o})"),
+                  keep="subtract({0}, {1}{o})"),
     "softmax_cross_entropy": Inline(
         "negative(add_reduce(multiply({1}, {keep}), None, where=not_equal({1}, {int_zero}))) / {rows}",
         ("multiply(subtract(multiply(exp({keep}), add_reduce({1}, axis=-1, keepdims=True)), {1}), divide({g}, {rows}))",
@@ -107,12 +111,12 @@ NAMESPACE: dict[str, Any] = {
     "maximum": np.maximum, "greater": np.greater, "add_reduce": np.add.reduce, "mean": np.mean,
     "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
     "array": np.array, "empty_like": np.empty_like, "square": np.square, "not_equal": np.not_equal,
-    "unbroadcast": unbroadcast, "log_softmax": log_softmax,
+    "unbroadcast": unbroadcast, "log_softmax": log_softmax, "getrefcount": getrefcount,
 }
 """The only names the generated code uses besides its own numbered variables."""
 
-OWN = {"unbroadcast": "backproplab.autodiff", "log_softmax": "backproplab.ops"}
-"""The names in NAMESPACE that are backproplab's own, by module (the rest are NumPy's)."""
+OWN = {"unbroadcast": "backproplab.autodiff", "log_softmax": "backproplab.ops", "getrefcount": "sys"}
+"""The names in NAMESPACE that are not NumPy's, by module."""
 
 
 def literal(value: Any) -> str:
@@ -145,19 +149,22 @@ class Program:
         self.consts: list[np.ndarray] = []  # the templates' numbers as 0-d arrays (see CONSTANTS), by number
         self._const_names: dict[tuple[str, str], str] = {}
         self.kept: dict[int, str] = {}  # slots whose op keeps a value for its VJPs: the value from the recorded data
+        self.guarded: list[str] = []  # the buffers the pass being written checks before writing (see guard)
         self.source = self._write()
         namespace: dict[str, Any] = {}
         exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above: templates, numbers
         state = [value for _node, data, _shape, dtype, _flag in tape._state for value in (data, dtype)]
-        self.unchanged, self.forward, self.backward = namespace["make"](
-            tape.nodes, self.fns, self.buffers, self.consts, state)
+        self.unchanged, self.forward, self.backward, self.replay = namespace["make"](
+            tape.nodes, self.fns, self.buffers, self.consts, state, tape.seed)
+        self.buffers = []  # now held by the generated functions alone, which guard() relies on
 
     def _fn(self, fn: Any) -> str:
         self.fns.append(fn)
         return f"f{len(self.fns) - 1}"
 
-    def _buffer(self, shape: tuple[int, ...], dtype: np.dtype) -> str:
-        self.buffers.append(np.empty(shape, dtype))
+    def _buffer(self, like: np.ndarray) -> str:
+        """A buffer of ``like``'s shape, dtype and memory order: a reduction over it adds in the same order."""
+        self.buffers.append(np.empty_like(like))
         return f"b{len(self.buffers) - 1}"
 
     def _const(self, value: float, dtype: np.dtype) -> str:
@@ -185,10 +192,13 @@ class Program:
         ops = self._forward_lines()
         code = "\n".join(line for line in ops if not line.startswith("#"))
         forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs if re.search(rf"\bv{i}\b", code)] + ops
-        forward = [f"nonlocal {', '.join(part)}" for part in _chunks([f"k{i}" for i in self.kept])] + forward
+        rebound = [f"k{i}" for i in self.kept if re.search(rf"^k{i} = ", code, re.MULTILINE)]
+        forward = _nonlocal(rebound + self.guarded) + forward
+        self.guarded = []
         backward = self._backward_lines()
+        backward = _nonlocal(self.guarded) + backward
         code += "\n".join(line for line in backward if not line.lstrip().startswith("#"))
-        lines = ["def make(nodes, fns, bufs, consts, state):"]
+        lines = ["def make(nodes, fns, bufs, consts, state, seed):"]
         lines += [f"    n{i} = nodes[{i}]" for i in range(len(tape.nodes))]
         lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
         lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
@@ -198,8 +208,13 @@ class Program:
         for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
             lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
         lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
-        lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed):", *_indent(backward, 8)]
-        lines += ["", "    return unchanged, forward, backward", ""]
+        lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed, slots=True):", *_indent(backward, 8)]
+        root = len(tape.order) - 1
+        lines += ["", "    def replay():", *_indent([
+            "# the graph as recorded: forward and backward, without the list of every node's gradient",
+            f"if n{root}.requires_grad is not True or not unchanged():",
+            "    return False", "forward()", "backward(seed, False)", "return True"], 8)]
+        lines += ["", "    return unchanged, forward, backward, replay", ""]
         return "\n".join(_imports(lines) + lines)
 
     def _unchanged_lines(self) -> list[str]:
@@ -240,20 +255,34 @@ class Program:
             out["rows"] = literal(int(z.size // z.shape[-1]))
         return out
 
+    def _keep(self, i: int, form: Inline, ins: tuple[int, ...], extra: dict[str, str]) -> str | None:
+        """The line that computes the op's kept value in the forward (into a buffer of its own), or None."""
+        into = "{o}" in form.keep  # written into the value kept from the recorded data: its own buffer
+        keep = _fill(form.keep, [f"v{j}" for j in ins], extra, f"k{i}" if into else None)
+        if keep is None:
+            return None
+        self.kept[i] = _fill(form.keep, [f"n{j}.data" for j in ins], extra, None)
+        extra["keep"] = f"k{i}"
+        return keep if into else f"k{i} = {keep}"
+
     def _float_loss(self, i: int, node: Any, ins: tuple[int, ...]) -> list[str] | None:
         """SSR or MSE of two short float64 vectors in Python float arithmetic (``float_sums_in_order``); else None."""
-        if node.op.name not in ("ssr", "mse") or _inline(node.op) is None:
+        form = _inline(node.op)
+        if node.op.name not in ("ssr", "mse") or form is None:
             return None
         yhat, y = (self.tape.nodes[j].data for j in ins)
         if not (_float_sum(y) and yhat.shape == y.shape and yhat.dtype == node.data.dtype == np.float64):
             return None
+        keep = self._keep(i, form, ins, {})
         names = [f"s{k}" for k in range(y.size)]
         total = " + ".join(["0.0", *(f"{s} * {s}" for s in names)])  # Σ r·r in NumPy's order (float_sums_in_order)
         if node.op.name == "mse":
             total = f"({total}) / {y.size}"
-        return [f"{_unpack(names)} = subtract(v{ins[1]}, v{ins[0]}).tolist()", f"v{i} = array({total})"]
+        return [keep, f"{_unpack(names)} = k{i}.tolist()", f"v{i} = array({total})"]
 
     def _forward_lines(self) -> list[str]:
+        """The forward pass. An op's inner steps write into a buffer of their own; its result, which
+        becomes the node's ``.data``, does so only when large (see ``guard``), else it is a new array."""
         lines: list[str] = []
         for i, node, bound, ins in self.tape.forward_program:
             lines += self._op_comment(i, node)
@@ -267,23 +296,36 @@ class Program:
             if form is not None and form.forward is not None:
                 extra = self._extra(node, ins)
                 if extra is not None:
-                    buf = None
-                    if "{o}" in form.forward and value.size >= self.buffer_from:
-                        buf = self._buffer(value.shape, value.dtype)
                     extra.update(self._numbers(form.forward, ins, [*(self.tape.nodes[j].data for j in ins), value]))
                     if form.keep is not None:
-                        keep = _fill(form.keep, [f"v{j}" for j in ins], extra, None)
+                        keep = self._keep(i, form, ins, extra)
                         if keep is not None:
-                            lines.append(f"k{i} = {keep}")
-                            self.kept[i] = _fill(form.keep, [f"n{j}.data" for j in ins], extra, None)
-                            extra["keep"] = f"k{i}"
-                    expr = _fill(form.forward, [f"v{j}" for j in ins], extra, buf)
+                            lines.append(keep)
+                    buf = f"b{len(self.buffers)}"  # claimed below if the expression uses it
+                    expr = _fill(form.forward, [f"v{j}" for j in ins], extra, buf if value.ndim else None)
+                    held = expr is not None and value.size >= self.buffer_from
+                    if expr is not None and not held:
+                        expr = _fresh_result(expr, buf)
+                    if expr is not None and re.search(rf"\b{buf}\b", expr):
+                        self._buffer(value)
+                        if held:
+                            lines += self.guard(buf, f"n{i}.data")
             if expr is None:
                 expr = f"{self._fn(bound)}({', '.join(f'v{j}' for j in ins)})"
             if value.ndim == 0:
                 expr = f"asarray({expr})"
             lines += [f"v{i} = {expr}", f"n{i}.data = v{i}"]
         return lines
+
+    def guard(self, buf: str, holder: str | None = None) -> list[str]:
+        """A buffer that something besides this code still holds (a ``.grad`` or ``.data`` from the last
+        step, or an array a user kept) is left to its holder: the step writes into a new one instead.
+
+        ``getrefcount`` counts the holders; ``unheld()`` is its count for a buffer held by this code alone.
+        """
+        self.guarded.append(buf)
+        limit = f"{unheld()} + ({holder} is {buf})" if holder else f"{unheld()}"
+        return [f"if getrefcount({buf}) > {limit}:", f"    {buf} = empty_like({buf})"]
 
     def _backward_lines(self) -> list[str]:
         """The backward pass. The VJPs' result shapes come from running them once on the recorded values."""
@@ -324,8 +366,8 @@ class Program:
                 if template == "{g}":
                     expr, fresh = f"g{i}", False
                 elif template is not None:
-                    if "{o}" in template and local.size >= self.buffer_from:
-                        buf = self._buffer(local.shape, local.dtype)
+                    if "{o}" in template and local.ndim:  # see guard(): only a .grad it becomes is ever held
+                        buf = self._buffer(local)
                     numbers = self._numbers(template, ins, [*args, values[i], grads[i], local])
                     expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
                                  [f"v{j}" for j in ins], {**extra, **numbers}, buf)
@@ -339,7 +381,7 @@ class Program:
                     expr = f"asarray({expr})"
                 if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
                     if not shape:  # into a 0-d array of its own: one call instead of a sum and an asarray
-                        buf = self._buffer((), local.dtype)
+                        buf = self._buffer(np.empty((), local.dtype))
                         if template is not None and _float_sum(local):
                             names = [f"s{k}" for k in range(local.size)]
                             total = " + ".join(["0.0", *names])  # NumPy's order: see float_sums_in_order
@@ -348,7 +390,7 @@ class Program:
                         else:
                             expr = f"add_reduce({expr}, None, None, {buf})"
                     elif local.ndim == len(shape) + 1 and local.shape[1:] == shape:
-                        buf = self._buffer(shape, local.dtype) if local.size >= self.buffer_from else None
+                        buf = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
                         expr = f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})"
                     else:
                         expr, buf = f"unbroadcast({expr}, {literal(tuple(int(n) for n in shape))})", None
@@ -368,25 +410,22 @@ class Program:
                     grads[p], owned[p] = grads[p] + local, True
                     holder.pop(p, None)
         lines = [f"g{root} = seed"] + [f"v{j} = n{j}.data" for j in sorted(used)]
-        guards, nonlocals = [], []
+        guards = []
         store = []
         for i, node in tape.keep:
             if grads[i] is None:
                 continue
             same = grads[i].dtype == node.data.dtype
-            if i in holder and owned[i] and same:  # handed to .grad last step and not cleared: use a new buffer
-                buf = holder[i]
-                guards += [f"if n{i}.grad is {buf}:", f"    {buf} = empty_like({buf})"]
-                nonlocals.append(buf)
+            if i in holder and owned[i] and same:  # handed to .grad: a new buffer while that is still held
+                guards += self.guard(holder[i])
             if owned[i] and same:
                 handoff = f"g{i}"
             else:
                 handoff = f"array(g{i}, copy=True)" if same else f"array(g{i}, dtype=n{i}.data.dtype)"
             store += [f"if n{i}.grad is None:", f"    n{i}.grad = {handoff}", "else:", f"    n{i}.grad += g{i}"]
-        head = [f"nonlocal {', '.join(part)}" for part in _chunks(nonlocals)]
         names = [f"g{i}" if grads[i] is not None else "None" for i in range(len(nodes))]
-        result = ["return [", *(f"    {', '.join(part)}," for part in _chunks(names)), "]"]
-        return [*head, *guards, *lines, *body, *store, *result]
+        result = ["if slots:", "    return [", *(f"        {', '.join(part)}," for part in _chunks(names)), "    ]"]
+        return [*guards, *lines, *body, *store, *result]
 
 
 def _imports(lines: list[str]) -> list[str]:
@@ -395,13 +434,30 @@ def _imports(lines: list[str]) -> list[str]:
     used = sorted(name for name in NAMESPACE if re.search(rf"\b{name}\b", code))
     numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - set(OWN))
     out = ["# The replay of a recorded graph, written by backproplab.codegen.", ""]
+    if "getrefcount" in used:  # the standard library's, first
+        out += ["from sys import getrefcount", ""]
     line = f"from numpy import {', '.join(numpy_names)}"
     out += [line] if len(line) <= 120 else ["from numpy import (", *(f"    {n}," for n in numpy_names), ")"]
-    own = [f"from {module} import {name}" for name, module in sorted(OWN.items(), key=lambda kv: kv[1]) if name in used]
+    own = [f"from {module} import {name}" for name, module in sorted(OWN.items(), key=lambda kv: kv[1])
+           if name in used and module.startswith("backproplab")]
     if own:
         out += ["", *own]
     out += ["", "add_reduce = add.reduce", "", ""] if "add_reduce" in used else ["", ""]
     return out
+
+
+@cache
+def unheld() -> int:
+    """What ``sys.getrefcount`` reports for an array that one closure variable alone holds (2 on CPython 3.11).
+
+    Measured, not assumed, since Python versions count the call's own reference differently.
+    """
+    buf = np.empty(1)
+
+    def probe() -> int:
+        return getrefcount(buf)
+
+    return probe()
 
 
 @cache
@@ -440,6 +496,16 @@ def _inline(op: Any) -> Inline | None:
     return form if form is not None and OPS.get(op.name) is op else None
 
 
+def _nonlocal(names: list[str]) -> list[str]:
+    return [f"nonlocal {', '.join(part)}" for part in _chunks(names)]
+
+
+def _fresh_result(expr: str, buf: str) -> str:
+    """The expression with its outermost call writing a new array instead of into ``buf``."""
+    tail = f", {buf})"
+    return expr[: -len(tail)] + ")" if expr.endswith(tail) else expr
+
+
 def _chunks(names: list[str], size: int = 12) -> list[list[str]]:
     return [names[k:k + size] for k in range(0, len(names), size)]
 
@@ -447,7 +513,7 @@ def _chunks(names: list[str], size: int = 12) -> list[list[str]]:
 def _fill(template: str, args: list[str], extra: dict[str, str], buf: str | None) -> str | None:
     """The template filled in; None when the node lacks an attribute the template names."""
     try:
-        return template.format(*args, o=f", out={buf}" if buf else "", **extra)
+        return template.format(*args, o=f", {buf}" if buf else "", **extra)
     except (KeyError, IndexError):
         return None
 

@@ -268,9 +268,8 @@ def fit(
                 if step == 0:
                     _unused(run, optimized, value)
                 problem = checks.before_backward(step, value, run)
-                if not problem:
-                    grads_by_slot = run.backward()
-                    problem = checks.after_backward(step, run, grads_by_slot, optimized)
+                if not problem:  # the list is not kept: the replay reuses a .grad array only nothing else holds
+                    problem = checks.after_backward(step, run, run.backward(), optimized)
                 if problem:
                     stopped_by, message = "diverged", problem
                     break

@@ -29,20 +29,29 @@ class _GradMode(threading.local):
 
 
 _mode = _GradMode()
+_lock = threading.Lock()
+_disabled = 0  # no_grad blocks open now, in any thread: while there are none, every thread records
 
 
 def is_grad_enabled() -> bool:
     """Whether new ops are being recorded for backward (in this thread)."""
-    return _mode.enabled
+    return not _disabled or _mode.enabled  # the count first: a thread-local costs more than a global
 
 
 @contextmanager
 def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _disabled
+    if not enabled:
+        with _lock:
+            _disabled += 1
     previous, _mode.enabled = _mode.enabled, enabled
     try:
         yield
     finally:
         _mode.enabled = previous
+        if not enabled:
+            with _lock:
+                _disabled -= 1
 
 
 def no_grad() -> AbstractContextManager[None]:
@@ -334,11 +343,11 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
         elif not isinstance(b, Tensor):
             b = _constant(b, a.data.dtype)
         inputs: tuple[Tensor, ...] = (a, b)
-        needs_grad = _mode.enabled and (a.requires_grad or b.requires_grad)
+        needs_grad = (not _disabled or _mode.enabled) and (a.requires_grad or b.requires_grad)
     elif len(args) == 1:
         a = args[0]
         inputs = (a if isinstance(a, Tensor) else _constant(a, None),)
-        needs_grad = _mode.enabled and inputs[0].requires_grad
+        needs_grad = (not _disabled or _mode.enabled) and inputs[0].requires_grad
     else:
         like = None
         for a in args:
@@ -346,7 +355,7 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
                 like = a.data.dtype
                 break
         inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
-        needs_grad = _mode.enabled and any(t.requires_grad for t in inputs)
+        needs_grad = (not _disabled or _mode.enabled) and any(t.requires_grad for t in inputs)
     try:
         if len(inputs) == 2:
             out = op.forward(inputs[0].data, inputs[1].data, **attrs) if attrs else op.forward(
