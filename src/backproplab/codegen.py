@@ -208,7 +208,8 @@ class Program:
         for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
             lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
         lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
-        lines += ["", "    def forward():", *_indent(forward, 8), "", "    def backward(seed, slots=True):", *_indent(backward, 8)]
+        lines += ["", "    def forward():", *_indent(forward, 8)]
+        lines += ["", "    def backward(seed, slots=True):", *_indent(backward, 8)]
         root = len(tape.order) - 1
         lines += ["", "    def replay():", *_indent([
             "# the graph as recorded: forward and backward, without the list of every node's gradient",
