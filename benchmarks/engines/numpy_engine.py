@@ -2,11 +2,12 @@
 
 Written straight-line for each workload, the way a careful NumPy programmer would: no
 graph, no loops over layers, no dicts in the step, NumPy's functions called directly, every
-array of a fixed shape preallocated and filled in place (``out=``), single-number
-parameters as 0-d arrays of the data's dtype (which NumPy takes faster than Python floats)
-and short sums added up in Python floats. The maths is the engines' own (stable softplus
-and log-sum-exp), with constant factors taken out of sums where that saves work; the
-first-step check in ``run.py`` holds every engine to these numbers.
+array of a fixed shape preallocated and filled in place (``out`` passed by position, which
+NumPy parses faster than the keyword, except to ``maximum``, which deprecates it),
+single-number parameters as 0-d arrays of the data's dtype (which NumPy takes faster than
+Python floats) and short sums added up in Python floats. The maths is the engines' own
+(stable softplus and log-sum-exp), with constant factors taken out of sums where that saves
+work; the first-step check in ``run.py`` holds every engine to these numbers.
 """
 
 from __future__ import annotations
@@ -38,40 +39,40 @@ def _statquest(p, x, y, lr):
     multiply, add, subtract, logaddexp, exp = np.multiply, np.add, np.subtract, np.logaddexp, np.exp
 
     def grads():
-        logaddexp(zero, add(multiply(w1, x, out=z1), b1, out=z1), out=h1)  # softplus, stable
-        logaddexp(zero, add(multiply(w2, x, out=z2), b2, out=z2), out=h2)
-        add(multiply(w3, h1, out=t), multiply(w4, h2, out=u), out=t)
-        subtract(add(t, b3, out=t), y, out=r)  # ŷ − y; dSSR/dŷ = 2(ŷ − y)
+        logaddexp(zero, add(multiply(w1, x, z1), b1, z1), h1)  # softplus, stable
+        logaddexp(zero, add(multiply(w2, x, z2), b2, z2), h2)
+        add(multiply(w3, h1, t), multiply(w4, h2, u), t)
+        subtract(add(t, b3, t), y, r)  # ŷ − y; dSSR/dŷ = 2(ŷ − y)
         r0, r1, r2 = r.tolist()
         loss = r0 * r0 + r1 * r1 + r2 * r2
         gb3 = 2.0 * (r0 + r1 + r2)
-        s0, s1, s2 = multiply(r, h1, out=t).tolist()
+        s0, s1, s2 = multiply(r, h1, t).tolist()
         g3 = 2.0 * (s0 + s1 + s2)
-        s0, s1, s2 = multiply(r, h2, out=u).tolist()
+        s0, s1, s2 = multiply(r, h2, u).tolist()
         g4 = 2.0 * (s0 + s1 + s2)
-        multiply(r, exp(subtract(z1, h1, out=q1), out=q1), out=q1)  # (ŷ − y)·σ(z1); σ(z) = e^(z − softplus(z))
-        c = 2.0 * float(w3)
+        multiply(r, exp(subtract(z1, h1, q1), q1), q1)  # (ŷ − y)·σ(z1); σ(z) = e^(z − softplus(z))
+        c = 2.0 * w3.item()
         s0, s1, s2 = q1.tolist()
         gb1 = c * (s0 + s1 + s2)
-        s0, s1, s2 = multiply(q1, x, out=q1).tolist()
+        s0, s1, s2 = multiply(q1, x, q1).tolist()
         g1 = c * (s0 + s1 + s2)
-        multiply(r, exp(subtract(z2, h2, out=q2), out=q2), out=q2)
-        c = 2.0 * float(w4)
+        multiply(r, exp(subtract(z2, h2, q2), q2), q2)
+        c = 2.0 * w4.item()
         s0, s1, s2 = q2.tolist()
         gb2 = c * (s0 + s1 + s2)
-        s0, s1, s2 = multiply(q2, x, out=q2).tolist()
+        s0, s1, s2 = multiply(q2, x, q2).tolist()
         g2 = c * (s0 + s1 + s2)
         return loss, g1, gb1, g2, gb2, g3, g4, gb3
 
     def step():
         _, g1, gb1, g2, gb2, g3, g4, gb3 = grads()
-        w1[()] = float(w1) - lr * g1
-        b1[()] = float(b1) - lr * gb1
-        w2[()] = float(w2) - lr * g2
-        b2[()] = float(b2) - lr * gb2
-        w3[()] = float(w3) - lr * g3
-        w4[()] = float(w4) - lr * g4
-        b3[()] = float(b3) - lr * gb3
+        w1[()] = w1.item() - lr * g1
+        b1[()] = b1.item() - lr * gb1
+        w2[()] = w2.item() - lr * g2
+        b2[()] = b2.item() - lr * gb2
+        w3[()] = w3.item() - lr * g3
+        w4[()] = w4.item() - lr * g4
+        b3[()] = b3.item() - lr * gb3
 
     def first():
         loss, *g = grads()
@@ -103,49 +104,49 @@ def _mlp3(p, x, y, lr, loss_name):
     maximum, greater, reduce = np.maximum, np.greater, np.add.reduce
 
     def grads():
-        matmul(x, W1, out=z1)
-        add(z1, b1, out=z1)
-        maximum(z1, zero, out=a1)
-        matmul(a1, W2, out=z2)
-        add(z2, b2, out=z2)
+        matmul(x, W1, z1)
+        add(z1, b1, z1)
+        maximum(z1, zero, out=a1)  # maximum deprecates a positional out
+        matmul(a1, W2, z2)
+        add(z2, b2, z2)
         maximum(z2, zero, out=a2)
-        matmul(a2, W3, out=z3)
-        add(z3, b3, out=z3)
+        matmul(a2, W3, z3)
+        add(z3, b3, z3)
         if cross_entropy:
             m = z3.max(axis=1, keepdims=True)
-            np.subtract(z3, m, out=d3)
-            np.exp(d3, out=d3)
+            np.subtract(z3, m, d3)
+            np.exp(d3, d3)
             s = reduce(d3, axis=1, keepdims=True)
             loss = (reduce(np.log(s[:, 0]) + m[:, 0]) - reduce(z3[picked])) / n
-            np.divide(d3, s, out=d3)
-            subtract(d3, onehot, out=d3)
-            multiply(d3, inv_n, out=d3)
+            np.divide(d3, s, d3)
+            subtract(d3, onehot, d3)
+            multiply(d3, inv_n, d3)
         else:
-            subtract(z3, y, out=d3)  # ŷ − y
-            loss = reduce(multiply(d3, d3, out=sq), axis=None) / d3.size
-            multiply(d3, two_over_n, out=d3)
-        matmul(a2.T, d3, out=gW3)
+            subtract(z3, y, d3)  # ŷ − y
+            loss = reduce(multiply(d3, d3, sq), axis=None) / d3.size
+            multiply(d3, two_over_n, d3)
+        matmul(a2.T, d3, gW3)
         reduce(d3, axis=0, out=gb3)
-        matmul(d3, W3.T, out=d2)
-        greater(z2, zero, out=m2)
-        multiply(d2, m2, out=d2)
-        matmul(a1.T, d2, out=gW2)
+        matmul(d3, W3.T, d2)
+        greater(z2, zero, m2)
+        multiply(d2, m2, d2)
+        matmul(a1.T, d2, gW2)
         reduce(d2, axis=0, out=gb2)
-        matmul(d2, W2.T, out=d1)
-        greater(z1, zero, out=m1)
-        multiply(d1, m1, out=d1)
-        matmul(x_t, d1, out=gW1)
+        matmul(d2, W2.T, d1)
+        greater(z1, zero, m1)
+        multiply(d1, m1, d1)
+        matmul(x_t, d1, gW1)
         reduce(d1, axis=0, out=gb1)
         return loss
 
     def step():
         grads()
-        subtract(W1, multiply(gW1, rate, out=gW1), out=W1)
-        subtract(b1, multiply(gb1, rate, out=gb1), out=b1)
-        subtract(W2, multiply(gW2, rate, out=gW2), out=W2)
-        subtract(b2, multiply(gb2, rate, out=gb2), out=b2)
-        subtract(W3, multiply(gW3, rate, out=gW3), out=W3)
-        subtract(b3, multiply(gb3, rate, out=gb3), out=b3)
+        subtract(W1, multiply(gW1, rate, gW1), W1)
+        subtract(b1, multiply(gb1, rate, gb1), b1)
+        subtract(W2, multiply(gW2, rate, gW2), W2)
+        subtract(b2, multiply(gb2, rate, gb2), b2)
+        subtract(W3, multiply(gW3, rate, gW3), W3)
+        subtract(b3, multiply(gb3, rate, gb3), b3)
 
     def first():
         loss = grads()
