@@ -338,10 +338,19 @@ def gallery(files: Page) -> str:
 
 # --- speed ---------------------------------------------------------------------------------------------
 def speed_page() -> str:
+    """The README's section on speed, the dosage network's generated code in full, and the benchmark results."""
+    import backproplab as bl
+
     results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
     body = re.sub(r"^# .*\n", "", results, count=1)
-    return ("# Speed\n\nFrom `benchmarks/RESULTS.md`, written by `python -m benchmarks` (install its extras with "
-            "`pip install \".[bench]\"`).\n\n" + body)
+    net, (x, y) = bl.presets.statquest()
+    run = bl.compile(lambda: bl.losses.ssr(net(bl.Tensor(x, name="x")), bl.Tensor(y, name="y")))
+    run()
+    return ("# Speed\n\n" + readme_section("Speed")
+            + "\n## The dosage network's replay in full\n\n`run.source` for the network above, written when "
+              "this page was built:\n\n```python\n" + run.source + "```\n\n"
+            + "## Measured\n\nFrom `benchmarks/RESULTS.md`, written by `python -m benchmarks` (install its "
+              "extras with `pip install \".[bench]\"`).\n\n" + body)
 
 
 def readme_section(title: str) -> str:

@@ -114,3 +114,31 @@ assert compiled_params == eager_params   # the same numbers, bit for bit
 # %% [markdown]
 # Timings vary from machine to machine; `python -m benchmarks` compares one training step with
 # PyTorch, micrograd and hand-written NumPy, and writes `benchmarks/RESULTS.md`.
+
+# %% [markdown]
+# ## The replay is code you can read
+#
+# `bl.compile` writes the recorded graph out as two plain Python functions that call NumPy
+# directly, and `.source` shows them. The backward pass below is the one a person would write
+# by hand for the dosage network: one line per gradient, each op's derivative from the op
+# table as a comment. The gradient of each single-number parameter is a sum over the three
+# samples, added up in Python floats (`s0 + s1 + s2`).
+
+# %%
+net3, _ = bl.presets.statquest()
+replay = bl.compile(lambda: bl.losses.ssr(net3(x_t), y_t))
+for _ in range(2):   # the first call records the graph; the second runs the code below
+    for p in net3.parameters():
+        p.grad = None
+    replay()
+source = replay.source
+backward = source[source.index("    def backward"):source.index("    def replay")]
+print(backward)
+
+# %%
+assert "d softplus(z)/dz = e^z/(1 + e^z) = σ(z)" in backward   # the op table's own statement
+assert backward.count(".tolist()") == 7                          # one sum for each of the 7 parameters
+plain, _ = bl.presets.statquest()
+bl.losses.ssr(plain(x_t), y_t).backward()
+assert all(a.grad.item() == b.grad.item() for a, b in zip(net3.parameters(), plain.parameters()))  # bit for bit
+print(f"dSSR/db3 = {net3.b3.grad.item():.2f}, as in the worked example")
