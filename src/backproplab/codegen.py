@@ -135,6 +135,12 @@ def literal(value: Any) -> str:
     raise ValueError(f"no literal for {type(value).__name__}")
 
 
+def label(name: str, most: int = 24) -> str:
+    """A node's name for a comment: escaped (see ``comment``) and cut to ``most`` characters."""
+    text = comment(str(name))
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def comment(text: str) -> str:
     """Text safe inside a ``#`` comment: every character that is not printable is escaped."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
@@ -201,7 +207,8 @@ class Program:
         backward = _nonlocal(self.guarded) + backward
         code += "\n".join(line for line in backward if not line.lstrip().startswith("#"))
         lines = ["def make(nodes, fns, bufs, consts, state, seed):"]
-        lines += [f"    n{i} = nodes[{i}]" for i in range(len(tape.nodes))]
+        lines += [f"    n{i} = nodes[{i}]" + (f"  # {label(node.name)}" if node.name else "")
+                  for i, node in enumerate(tape.nodes)]
         lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
         lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
         lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
@@ -232,9 +239,10 @@ class Program:
         return [*lines, "return True"]
 
     def _op_comment(self, i: int, node: Any) -> list[str]:
-        """``# mul (slot 5): d(a·b)/da = b; d(a·b)/db = a``, from the op table, wrapped at 100 characters."""
+        """``# add (slot 4, z1): d(a + b)/da = 1; d(a + b)/db = 1``, from the op table, wrapped at 100 characters."""
         op = node.op
-        text = comment(f"{op.name} (slot {i}): " + "; ".join(op.rule(k) for k in range(len(op.args))))
+        slot = f"slot {i}, {label(node.name)}" if node.name else f"slot {i}"
+        text = comment(f"{op.name} ({slot}): " + "; ".join(op.rule(k) for k in range(len(op.args))))
         out, line = [], "#"
         for word in text.split(" "):
             if len(line) + 1 + len(word) > 100 and line != "#":
