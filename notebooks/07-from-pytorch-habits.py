@@ -121,8 +121,11 @@ assert compiled_params == eager_params   # the same numbers, bit for bit
 # `bl.compile` writes the recorded graph out as two plain Python functions that call NumPy
 # directly, and `.source` shows them. The backward pass below is the one a person would write
 # by hand for the dosage network: one line per gradient, each op's derivative from the op
-# table as a comment. The gradient of each single-number parameter is a sum over the three
-# samples, added up in Python floats (`s0 + s1 + s2`).
+# table as a comment, and each node named (`n1` is w1, so `g1` is dSSR/dw1). The gradient of
+# each single-number parameter is a sum over the three samples, added up in Python floats
+# (`s0 + s1 + s2`). The first lines make sure the step never writes into an array that
+# something else still holds, such as a `.grad` you kept from an earlier step: that one stays
+# yours, and the step writes into a new array.
 
 # %%
 net3, _ = bl.presets.statquest()
