@@ -1,8 +1,9 @@
 """A recorded tape written out as straight-line Python: one function per pass.
 
-:func:`generate` reads a :class:`~backproplab.autodiff.Tape` and writes the forward pass
+:class:`Program` reads a :class:`~backproplab.autodiff.Tape` and writes the forward pass
 and the backward pass as two plain Python functions that call NumPy directly, one line
-per op and one per gradient, with a comment naming each op and its local derivative. It
+per op and one per gradient, with a comment naming each op, its node and its local
+derivative. It
 is the backward pass a person would write by hand, and the fastest way to replay a graph:
 no per-op dispatch, no tuples, no lookups.
 
@@ -17,10 +18,14 @@ faster than Python floats, and a short float64 vector summed to one number (the 
 of a single-number parameter over a few samples) is added up in Python floats, in the
 order NumPy's own summation adds them.
 
+Arrays of a fixed shape are written into buffers kept between steps (``out`` passed by
+position). A buffer that can reach the user (a node's ``.data``, a ``.grad``) is first
+checked: one that something else still holds is left to it (see ``Program.guard``).
+
 Safety: the generated text is made only of this module's templates, slot numbers, shapes
-and numbers (each checked to be a plain ``int``, ``bool``, ``float`` or ``None``). Node
-names and any other user text never enter it; comments are the op table's own statements,
-with anything that is not printable escaped. The text is compiled once with ``compile()``.
+and numbers (each checked to be a plain ``int``, ``bool``, ``float`` or ``None``). User
+text never enters the code: node names appear only in comments, cut short, beside the op
+table's own statements, with anything that is not printable escaped. The text is compiled once with ``compile()``.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import numpy as np
 from backproplab.autodiff import Tape, unbroadcast
 from backproplab.ops import OPS, log_softmax
 
-BUFFER_FROM = 256  # arrays with at least this many entries are written into buffers kept between steps
+BUFFER_FROM = 256  # a node's .data this large is written into a buffer kept between steps (smaller: a new array)
 FLOAT_SUM_UPTO = 7  # float64 vectors up to this long are summed to one number in Python floats (float_sums_in_order)
 MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a huge function costs more than it saves)
 
@@ -377,7 +382,7 @@ class Program:
                 if template == "{g}":
                     expr, fresh = f"g{i}", False
                 elif template is not None:
-                    if "{o}" in template and local.ndim:  # see guard(): only a .grad it becomes is ever held
+                    if "{o}" in template and local.ndim:  # the slot list's arrays are the replay's; a .grad is guarded
                         buf = self._buffer(local)
                     numbers = self._numbers(template, ins, [*args, values[i], grads[i], local])
                     expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
