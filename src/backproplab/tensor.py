@@ -333,6 +333,7 @@ def _constant(value: Any, like: np.dtype | None) -> Tensor:
 
 def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
     """Run ``op`` forward on tensors (or numbers) and record it if a gradient is needed."""
+    recording = not _disabled or _mode.enabled  # is_grad_enabled(), without the call: this runs for every op
     if len(args) == 2:  # the common cases first, without generators: this runs for every op of every step
         a, b = args
         if not isinstance(a, Tensor):
@@ -343,11 +344,11 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
         elif not isinstance(b, Tensor):
             b = _constant(b, a.data.dtype)
         inputs: tuple[Tensor, ...] = (a, b)
-        needs_grad = (not _disabled or _mode.enabled) and (a.requires_grad or b.requires_grad)
+        needs_grad = recording and (a.requires_grad or b.requires_grad)
     elif len(args) == 1:
         a = args[0]
         inputs = (a if isinstance(a, Tensor) else _constant(a, None),)
-        needs_grad = (not _disabled or _mode.enabled) and inputs[0].requires_grad
+        needs_grad = recording and inputs[0].requires_grad
     else:
         like = None
         for a in args:
@@ -355,7 +356,7 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
                 like = a.data.dtype
                 break
         inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
-        needs_grad = (not _disabled or _mode.enabled) and any(t.requires_grad for t in inputs)
+        needs_grad = recording and any(t.requires_grad for t in inputs)
     try:
         if len(inputs) == 2:
             out = op.forward(inputs[0].data, inputs[1].data, **attrs) if attrs else op.forward(
