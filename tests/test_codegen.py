@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import backproplab as bl
@@ -134,10 +134,19 @@ def _build(seed, steps, leaves):
     return total
 
 
-@given(graphs())
-@settings(deadline=None)
-def test_random_graphs_bit_identical(graph):
-    seed, steps = graph
+LAYOUTS = {
+    "C": np.ascontiguousarray,
+    "Fortran": np.asfortranarray,
+    "strided view": lambda a: np.repeat(a, 2, axis=-1)[..., ::2] if a.ndim else a,
+}
+
+
+def _histories(seed, steps, layouts=None):
+    """Three steps of the drawn graph (or one per layout), plain and compiled: each step's loss and gradients.
+
+    ``layouts`` names, per step, the memory layout the first (4 × 3) leaf's data is given
+    before that step (same values, other strides).
+    """
     rng = np.random.default_rng(seed)
     values = [rng.normal(size=(4, 3)), rng.normal(size=3), np.asarray(rng.normal())]
     histories = []
@@ -146,7 +155,9 @@ def test_random_graphs_bit_identical(graph):
         fn = lambda leaves=leaves: _build(seed, steps, leaves)  # noqa: E731
         run = bl.compile(fn) if compiled else None
         history = []
-        for _ in range(3):
+        for step in range(len(layouts) if layouts else 3):
+            if layouts:
+                leaves[0].data = LAYOUTS[layouts[step]](leaves[0].data)
             for p in leaves:
                 p.grad = None
             with np.errstate(all="ignore"):  # bits are compared, infinities and NaNs included
@@ -157,7 +168,21 @@ def test_random_graphs_bit_identical(graph):
             for p in leaves:
                 p.data = p.data - 0.01 * p.grad
         histories.append(history)
-    assert_bit_identical(*histories)
+    return histories
+
+
+@given(graphs())
+@settings(deadline=None)
+def test_random_graphs_bit_identical(graph):
+    assert_bit_identical(*_histories(*graph))
+
+
+@given(graphs(), st.lists(st.sampled_from(sorted(LAYOUTS)), min_size=4, max_size=4))
+@settings(deadline=None)
+@example((0, [("sigmoid", 0, 0)]), ["C", "C", "Fortran", "Fortran"])  # a C-ordered buffer summed in another order
+def test_an_input_laid_out_otherwise_in_memory_is_recorded_again(graph, layouts):
+    """The replay's buffers keep the recorded layout; an input given with other strides must not reuse them."""
+    assert_bit_identical(*_histories(*graph, layouts=layouts))
 
 
 def _eval(template, args, g=None, out=None, attrs=None, buf=None, numbers=None, keep=None):

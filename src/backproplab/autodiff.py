@@ -108,10 +108,14 @@ class Tape:
         self.seed = np.ones_like(root.data)  # read-only use: the vjps never write into their g
 
     def unchanged(self) -> bool:
-        """Whether every input still has the shape, dtype and requires_grad it was recorded with."""
+        """Whether every input still has the shape, dtype, memory layout and requires_grad it was recorded with.
+
+        The layout (strides) matters to the generated replay, whose buffers keep the recorded one.
+        """
         for node, data, shape, dtype, flag in self._state:
             current = node.data
-            if current is not data and (current.shape != shape or current.dtype != dtype):
+            if current is not data and (current.shape != shape or current.dtype != dtype
+                                        or current.strides != data.strides):
                 return False
             if node.requires_grad is not flag:
                 return False
@@ -402,8 +406,8 @@ def compile(fn: Callable[[], Tensor]) -> Compiled:  # noqa: A001 - the name user
     ``fn`` takes no arguments and returns the loss; it must compute the same ops on every
     call (no branches on values). A graph that uses a comparison or an argmax of values that
     need gradients is recorded anew at every call instead, since its masks would go stale.
-    Change inputs and parameters through ``.data``; a change
-    of shape, dtype or ``requires_grad`` records the graph again. Calling the result runs
+    Change inputs and parameters through ``.data``; a change of shape, dtype, memory layout
+    (a transposed or Fortran-ordered array) or ``requires_grad`` records the graph again. Calling the result runs
     forward and backward and returns the loss; gradients accumulate in ``.grad`` exactly as
     ``loss.backward()`` would leave them, bit for bit.
     """

@@ -233,11 +233,18 @@ class Program:
         return "\n".join(_imports(lines) + lines)
 
     def _unchanged_lines(self) -> list[str]:
-        """Tape.unchanged written out: each input still has its recorded shape, dtype and requires_grad."""
+        """Tape.unchanged written out, and each input's memory layout (strides) as recorded.
+
+        The buffers keep the recorded layout, and a sum adds in memory order: an input laid out
+        otherwise (a transposed or Fortran-ordered array) is recorded again, so that the bits still
+        equal the plain path's.
+        """
         lines = []
-        for k, ((i, _), (_node, _data, shape, _dtype, flag)) in enumerate(zip(self.tape.inputs, self.tape._state)):
+        for k, ((i, _), (_node, data, shape, _dtype, flag)) in enumerate(zip(self.tape.inputs, self.tape._state)):
+            shape_text = literal(tuple(int(n) for n in shape))
+            strides = literal(tuple(int(n) for n in data.strides))
             lines += [f"d = n{i}.data",
-                      f"if d is not i{k} and (d.shape != {literal(tuple(int(n) for n in shape))} or d.dtype != t{k}):",
+                      f"if d is not i{k} and (d.shape != {shape_text} or d.dtype != t{k} or d.strides != {strides}):",
                       "    return False",
                       f"if n{i}.requires_grad is not {literal(bool(flag))}:",
                       "    return False"]
