@@ -211,6 +211,40 @@ def test_served_divergence_and_spec_errors(browser, server):
         p.close()
 
 
+def test_a_long_run_says_which_iterations_the_page_keeps(browser, server):
+    """2,000 moons steps are more than the page keeps: it says how many it keeps, and a typed iteration it
+    does not keep shows the nearest kept one before it, with a note naming both."""
+    from backproplab.web import lesson
+
+    doc = lesson.build(Settings(preset="moons", max_steps=2000))
+    kept = [it["iteration"] for it in doc["trace"]["iterations"]]
+    total = doc["trace"]["iterations_total"]
+    assert total == 2000 and len(kept) < total  # the document really is a subset
+    missing = next(k for k in range(1, total) if k not in kept)
+    before = max(k for k in kept if k < missing)
+    p = Page(browser).open(f"{server}/#preset=moons&max_steps=2000")
+    try:
+        p.wait_text("#of", "/ 2000")
+        assert p.text("#kept").strip() == f"· {len(kept)} kept"
+        assert f"keeps {len(kept)} of the run's 2000 iterations" in p.page.get_attribute("#kept", "title")
+        p.page.fill("#iteration", str(missing))
+        p.page.press("#iteration", "Enter")
+        assert p.iteration() == before
+        assert p.text("#banner") == (f"Iteration {missing} is not kept in this page; showing {before}, "
+                                     "the nearest kept one before it.")
+        p.page.click("#step")  # stepping goes to the next kept iteration, and the note goes
+        assert p.iteration() == kept[kept.index(before) + 1] and not p.page.is_visible("#banner")
+        p.page.fill("#iteration", str(kept[-1]))
+        p.page.press("#iteration", "Enter")
+        assert p.iteration() == 2000 and not p.page.is_visible("#banner")
+        q = Page(browser).open(server + "/")  # the worked example keeps every iteration and says nothing
+        assert q.text("#kept") == "" and q.text("#of") == f"/ {q.page.get_attribute('#iteration', 'max')}"
+        q.close()
+        assert p.errors == []
+    finally:
+        p.close()
+
+
 def test_hover_download_and_every_preset(browser, server, tmp_path):
     p = Page(browser).open(server + "/")
     try:

@@ -158,7 +158,12 @@ function fillControls() {
   $("optimizer").value = doc.settings.optimizer;
   $("min-step").value = doc.settings.min_step;
   $("max-steps").value = doc.settings.max_steps;
+  const kept = iterations().length, total = doc.trace.iterations_total ?? kept;
   $("of").textContent = `/ ${lastIteration()}`;
+  $("kept").textContent = kept < total ? ` · ${kept} kept` : "";
+  $("kept").title = kept < total ? `This page keeps ${kept} of the run's ${total} iterations (a size budget): ` +
+    "the first few, the last, and evenly spaced ones between. Stepping goes from one kept iteration to the " +
+    "next; the loss chart has every iteration, and 'backproplab run --json' writes every one." : "";
   $("iteration").max = lastIteration();
   const box = $("optimize");
   for (const el of [...box.querySelectorAll(".opt")]) el.remove();
@@ -380,11 +385,24 @@ function hover(text, ev) {
 
 // --- playing ------------------------------------------------------------------------------
 function go(pos) {
+  if (ui.skipNote) { divergenceBanner(); ui.skipNote = false; }
   const n = iterations().length;
   const from = ui.pos;
   ui.pos = Math.max(0, Math.min(n - 1, pos));
   render();
   if (Math.abs(ui.pos - from) === 1 && !ui.playing && !reducedMotion) animate(from);
+}
+
+// A typed iteration the document does not keep shows the nearest kept one before it, and says so.
+function goTyped() {
+  stop();
+  const want = Number($("iteration").value);
+  go(posOf(want));
+  const shown = current().iteration;
+  if (Number.isInteger(want) && want > shown && want <= lastIteration()) {
+    banner(`Iteration ${want} is not kept in this page; showing ${shown}, the nearest kept one before it.`, "note");
+    ui.skipNote = true;
+  }
 }
 
 function stop() {
@@ -416,7 +434,7 @@ function wire() {
   $("first").addEventListener("click", () => { stop(); go(0); });
   $("last").addEventListener("click", () => { stop(); go(iterations().length - 1); });
   $("play").addEventListener("click", togglePlay);
-  $("iteration").addEventListener("change", () => { stop(); go(posOf(Number($("iteration").value))); });
+  $("iteration").addEventListener("change", goTyped);
   $("param").addEventListener("change", () => select($("param").value, null));
   for (const id of ["lr", "optimizer", "min-step", "max-steps"]) $(id).addEventListener("change", () => changed());
   $("preset").addEventListener("change", () => {
