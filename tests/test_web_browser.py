@@ -77,6 +77,13 @@ class Page:
     def text(self, selector: str) -> str:
         return self.page.inner_text(selector)
 
+    def wait_iteration(self, k: int) -> None:
+        """Wait until the page shows iteration ``k`` (one asked of the server comes a moment later)."""
+        from playwright.sync_api import expect
+
+        expect(self.page.locator("#table h3")).to_have_text(re.compile(rf"^Iteration {k}\b"), timeout=15_000)
+        assert self.iteration() == k
+
     def iteration(self) -> int:
         return int(self.page.input_value("#iteration"))
 
@@ -211,36 +218,73 @@ def test_served_divergence_and_spec_errors(browser, server):
         p.close()
 
 
-def test_a_long_run_says_which_iterations_the_page_keeps(browser, server):
-    """2,000 moons steps are more than the page keeps: it says how many it keeps, and a typed iteration it
-    does not keep shows the nearest kept one before it, with a note naming both."""
+def _moons_2000() -> tuple[list[int], int, int]:
+    """The iterations a 2,000-step moons document keeps, the first one it leaves out, and the kept one before it."""
     from backproplab.web import lesson
 
     doc = lesson.build(Settings(preset="moons", max_steps=2000))
     kept = [it["iteration"] for it in doc["trace"]["iterations"]]
-    total = doc["trace"]["iterations_total"]
-    assert total == 2000 and len(kept) < total  # the document really is a subset
-    missing = next(k for k in range(1, total) if k not in kept)
-    before = max(k for k in kept if k < missing)
+    assert doc["trace"]["iterations_total"] == 2000 and len(kept) < 2000  # the document really is a subset
+    missing = next(k for k in range(1, 2000) if k not in kept)
+    return kept, missing, max(k for k in kept if k < missing)
+
+
+def test_a_long_run_asks_for_the_iterations_its_document_leaves_out(browser, server):
+    """2,000 moons steps are more than a document holds: the page says how many it holds, and stepping
+    or typing reaches every other iteration, asked of the server, with its own numbers."""
+    from backproplab.web import lesson
+
+    kept, missing, before = _moons_2000()
     p = Page(browser).open(f"{server}/#preset=moons&max_steps=2000")
     try:
         p.wait_text("#of", "/ 2000")
+        assert p.text("#kept").strip() == f"· {len(kept)} held, the rest on request"
+        assert f"holds {len(kept)} of the run's 2000 iterations" in p.page.get_attribute("#kept", "title")
+        p.page.fill("#iteration", str(missing))
+        p.page.press("#iteration", "Enter")
+        p.wait_iteration(missing)
+        assert not p.page.is_visible("#banner")
+        p.wait_text("#predictions", f"iteration {missing}")  # its own decision boundary, not a kept one's
+        p.page.click("#step")  # one iteration on, though the document skips it too
+        p.wait_iteration(missing + 1)
+        p.page.click("#back")
+        p.page.click("#back")
+        p.wait_iteration(missing - 1)
+        assert missing - 1 == before
+        p.page.fill("#iteration", str(missing))  # held now: no second request
+        p.page.press("#iteration", "Enter")
+        p.wait_iteration(missing)
+        # the asked-for row is the run's own: its loss is the loss chart's at that iteration, and the table shows it
+        settings = Settings(preset="moons", max_steps=2000)
+        row = lesson.detail(settings, "b3", missing)["row"]
+        assert row["iteration"] == missing and row["loss"] == lesson.build(settings)["losses"][missing - 1]
+        table = p.text("#table")
+        (g,) = row["gradients"]["b3"]
+        assert f"BCE = {row['loss']:.2f}" in table and f"dBCE/db3 = {g:.2g}".replace("-", "−") in table
+        assert p.errors == []
+        q = Page(browser).open(server + "/")  # the worked example keeps every iteration and says nothing
+        assert q.text("#kept") == "" and q.text("#of") == f"/ {q.page.get_attribute('#iteration', 'max')}"
+        q.close()
+    finally:
+        p.close()
+
+
+def test_an_exported_long_run_says_which_iteration_it_shows(browser, tmp_path):
+    """A file has no server to ask: a typed iteration it does not keep shows the kept one before it, and says so."""
+    kept, missing, before = _moons_2000()
+    path = tmp_path / "moons.html"
+    path.write_text(export(Settings(preset="moons", max_steps=2000)), encoding="utf-8")
+    p = Page(browser, offline=True).open(path.as_uri())
+    try:
         assert p.text("#kept").strip() == f"· {len(kept)} kept"
-        assert f"keeps {len(kept)} of the run's 2000 iterations" in p.page.get_attribute("#kept", "title")
         p.page.fill("#iteration", str(missing))
         p.page.press("#iteration", "Enter")
         assert p.iteration() == before
         assert p.text("#banner") == (f"Iteration {missing} is not kept in this page; showing {before}, "
                                      "the nearest kept one before it.")
-        p.page.click("#step")  # stepping goes to the next kept iteration, and the note goes
+        p.page.click("#step")  # play and step go from kept to kept here, and the note goes
         assert p.iteration() == kept[kept.index(before) + 1] and not p.page.is_visible("#banner")
-        p.page.fill("#iteration", str(kept[-1]))
-        p.page.press("#iteration", "Enter")
-        assert p.iteration() == 2000 and not p.page.is_visible("#banner")
-        q = Page(browser).open(server + "/")  # the worked example keeps every iteration and says nothing
-        assert q.text("#kept") == "" and q.text("#of") == f"/ {q.page.get_attribute('#iteration', 'max')}"
-        q.close()
-        assert p.errors == []
+        assert p.errors == [] and p.blocked == []
     finally:
         p.close()
 

@@ -272,3 +272,19 @@ def test_a_matrix_entry_has_its_own_loss_curve():
     assert doc["trace"]["iterations"][4]["gradients"]["W2"][2][4] == pytest.approx(slope, rel=1e-5, abs=1e-9)
     with pytest.raises(LessonError, match="not in it"):
         lesson.detail(settings, "W2", 5, index=[16, 0])
+
+
+@pytest.mark.parametrize("preset, field, key", [("moons", "boundary", "values"), ("statquest", "prediction", "curves")])
+def test_an_asked_for_iteration_brings_its_own_snapshot(preset, field, key):
+    """The decision boundary or prediction curve that detail() sends for an iteration equals the one a
+    document holds for it, and another iteration's differs (a page puts it in its place)."""
+    settings = Settings(preset=preset, max_steps=40)
+    doc = lesson.build(settings)
+    held = doc["boundary" if field == "boundary" else "predictions"]
+    k = held["iterations"][-1]
+    ours = lesson.detail(settings, doc["trace"]["optimize"][0], k)
+    assert ours["row"]["iteration"] == k and ours["row"]["loss"] == doc["losses"][k - 1]
+    assert np.allclose(ours[field], held[key][-1], rtol=1e-4, atol=1e-3 if field == "boundary" else 1e-9)
+    first = lesson.detail(settings, doc["trace"]["optimize"][0], 1)
+    assert not np.allclose(first[field], ours[field])
+    assert "prediction" not in ours if field == "boundary" else "boundary" not in ours

@@ -91,6 +91,10 @@ def test_detail_and_the_trace_so_far_follow_the_pages_iteration():
     w._on_page_message(w, {"kind": "request", "id": 1, "url": "/api/detail",
                            "body": {"param": "w1", "iteration": 2}}, [])
     assert sent[-1]["ok"] and "explanation" in sent[-1]["data"]
+    row = sent[-1]["data"]["row"]  # the page puts it in place of an iteration its document does not hold
+    b3 = -0.1 * dssr_db3(0.0)
+    assert row["iteration"] == 2 and np.isclose(row["params"]["b3"], b3, atol=1e-12)
+    assert np.isclose(row["gradients"]["b3"], dssr_db3(b3), rtol=1e-12)
     w.iteration = 3  # as the page sets it when the learner steps
     so_far = w.trace_so_far()
     assert len(so_far.iterations) == 3

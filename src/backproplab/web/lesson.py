@@ -26,7 +26,7 @@ from backproplab.report import step_lines
 from backproplab.tensor import Tensor
 from backproplab.trace import Trace, scalar, to_json_value
 from backproplab.web.network import network_of
-from backproplab.web.samples import boundary, curve, curve_key, predictions, snapshots
+from backproplab.web.samples import boundary, curve, curve_key, predictions, snapshot, snapshots
 from backproplab.web.settings import LIMITS, Job, LessonError, Limits, Settings, load_job, to_toml
 
 VERSION = 1
@@ -264,8 +264,10 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
 
 def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job, Trace] | None = None,
            limits: Limits = LIMITS, index: list[int] | None = None) -> dict[str, Any]:
-    """One parameter at one iteration (1-based): its worked gradient, and its loss curve there
-    (for a matrix, the curve of the entry at ``index``, counted from 0)."""
+    """One parameter at one iteration (1-based): its worked gradient, its loss curve there (for a
+    matrix, the curve of the entry at ``index``, counted from 0), and the iteration's row of the
+    trace with its prediction curve or decision boundary, which a page whose document does not keep
+    that iteration puts in their places."""
     if job_trace is None:
         job = load_job(settings, limits)
         start = {n: p.data.copy() for n, p in job.net.named_parameters()}
@@ -280,7 +282,9 @@ def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job,
     if not 1 <= iteration <= n:
         raise LessonError(f"iteration {iteration} is not in this run; choose 1 to {n}", 404)
     out: dict[str, Any] = {"param": param, "iteration": iteration, "cli_lines": cli_lines(trace, iteration - 1),
-                           "explanation": explanation(job, trace, param, iteration - 1)}
+                           "explanation": explanation(job, trace, param, iteration - 1),
+                           "row": trace_dict(trace, [iteration - 1])["iterations"][0],
+                           **snapshot(job, trace, iteration - 1)}
     shape = job.net.parameter(param).data.shape
     if index is not None and (len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape))):
         raise LessonError(f"{param} has shape {shape}; entry {[i + 1 for i in index]} is not in it", 404)

@@ -163,15 +163,23 @@ def _drawn(values: np.ndarray) -> list[Any]:
     return np.round(values, max(0, decimals)).tolist()
 
 
-def predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
-    """The network's output over the input range at snapshots of the run (one input, one output)."""
+def _prediction_grid(job: Job) -> tuple[np.ndarray, np.ndarray] | None:
+    """The input range a prediction curve is drawn over, and the inputs to feed (one input, one output)."""
     x = np.asarray(job.x, dtype=float)
     if not (x.ndim == 1 or x.ndim == 2 and x.shape[1] == 1):
         return None
     flat = x.reshape(-1)
     pad = 0.1 * (np.ptp(flat) or 1.0)
     grid = np.linspace(flat.min() - pad, flat.max() + pad, PREDICTION_POINTS)
-    inputs = grid if x.ndim == 1 else grid.reshape(-1, 1)
+    return grid, grid if x.ndim == 1 else grid.reshape(-1, 1)
+
+
+def predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
+    """The network's output over the input range at snapshots of the run (one input, one output)."""
+    found = _prediction_grid(job)
+    if found is None:
+        return None
+    grid, inputs = found
     snaps = snapshots(keep, PREDICTION_SNAPSHOTS)
     rows = _batched(job, [trace.iterations[i].params for i in snaps], inputs)
     if rows is None:
@@ -181,27 +189,49 @@ def predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | Non
     return {"grid": to_json_value(grid), "iterations": [i + 1 for i in snaps], "curves": curves, "final": final}
 
 
-def boundary(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
-    """Decision-boundary snapshots for 2-D classification: P(class 1) (or the class) on a grid."""
+def _boundary_grid(job: Job, loss: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The grid a decision boundary is drawn on (2-D classification only): its xs, ys and inputs."""
     x = np.asarray(job.x, dtype=float)
-    loss = trace.loss
     if x.ndim != 2 or x.shape[1] != 2 or loss not in ("bce", "cross_entropy"):
         return None
     pad = 0.15 * np.ptp(x, axis=0)
     xs = np.linspace(x[:, 0].min() - pad[0], x[:, 0].max() + pad[0], BOUNDARY_SIDE)
     ys = np.linspace(x[:, 1].min() - pad[1], x[:, 1].max() + pad[1], BOUNDARY_SIDE)
     gx, gy = np.meshgrid(xs, ys)
-    inputs = np.column_stack([gx.ravel(), gy.ravel()])
+    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def _boundary_values(job: Job, params: dict[str, Any], inputs: np.ndarray, loss: str) -> list[float]:
+    """P(class 1) (or the class) in each cell of the grid."""
+    out = _outputs(job, params, inputs)
+    if loss == "bce":
+        v = 1 / (1 + np.exp(-np.clip(out[:, 0], -60, 60)))
+    else:
+        v = np.argmax(out, axis=1).astype(float)
+    return [round(float(a), 3) for a in v]  # a colour per cell: three decimals are plenty
+
+
+def boundary(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
+    """Decision-boundary snapshots for 2-D classification: P(class 1) (or the class) on a grid."""
+    found = _boundary_grid(job, trace.loss)
+    if found is None:
+        return None
+    xs, ys, inputs = found
     snaps = snapshots(keep, BOUNDARY_SNAPSHOTS)
+    values = [_boundary_values(job, trace.iterations[i].params, inputs, trace.loss) for i in snaps]
+    final = _boundary_values(job, trace.final.params, inputs, trace.loss) if trace.final else None
+    return {"xs": to_json_value(xs), "ys": to_json_value(ys), "kind": "probability" if trace.loss == "bce" else "class",
+            "iterations": [i + 1 for i in snaps], "values": values, "final": final}
 
-    def values(params: dict[str, Any]) -> list[float]:
-        out = _outputs(job, params, inputs)
-        if loss == "bce":
-            v = 1 / (1 + np.exp(-np.clip(out[:, 0], -60, 60)))
-        else:
-            v = np.argmax(out, axis=1).astype(float)
-        return [round(float(a), 3) for a in v]  # a colour per cell: three decimals are plenty
 
-    return {"xs": to_json_value(xs), "ys": to_json_value(ys), "kind": "probability" if loss == "bce" else "class",
-            "iterations": [i + 1 for i in snaps], "values": [values(trace.iterations[i].params) for i in snaps],
-            "final": values(trace.final.params) if trace.final else None}
+def snapshot(job: Job, trace: Trace, k: int) -> dict[str, Any]:
+    """Iteration k's (0-based) prediction curve or decision boundary, as ``predictions`` or ``boundary``
+    would hold it, for a page that asks for an iteration its document does not keep."""
+    params = trace.iterations[k].params
+    found = _boundary_grid(job, trace.loss)
+    if found is not None:
+        return {"boundary": _boundary_values(job, params, found[2], trace.loss)}
+    grid = _prediction_grid(job)
+    if grid is not None:
+        return {"prediction": _drawn(_outputs(job, params, grid[1])[:, 0])}
+    return {}

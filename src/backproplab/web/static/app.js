@@ -160,10 +160,13 @@ function fillControls() {
   $("max-steps").value = doc.settings.max_steps;
   const kept = iterations().length, total = doc.trace.iterations_total ?? kept;
   $("of").textContent = `/ ${lastIteration()}`;
-  $("kept").textContent = kept < total ? ` · ${kept} kept` : "";
-  $("kept").title = kept < total ? `This page keeps ${kept} of the run's ${total} iterations (a size budget): ` +
-    "the first few, the last, and evenly spaced ones between. Stepping goes from one kept iteration to the " +
-    "next; the loss chart has every iteration, and 'backproplab run --json' writes every one." : "";
+  $("kept").textContent = kept < total ? (served ? ` · ${kept} held, the rest on request` : ` · ${kept} kept`) : "";
+  $("kept").title = kept >= total ? "" : `This page holds ${kept} of the run's ${total} iterations (a size ` +
+    "budget): the first few, the last, and evenly spaced ones between. The loss chart has every iteration. " +
+    (served ? "Stepping one at a time or typing an iteration asks for any other one; play goes from held one " +
+      "to held one."
+      : "This file cannot work out the others: play and step go from kept one to kept one; 'backproplab serve' " +
+        "or 'backproplab run --json' has every one.");
   $("iteration").max = lastIteration();
   const box = $("optimize");
   for (const el of [...box.querySelectorAll(".opt")]) el.remove();
@@ -341,14 +344,10 @@ async function fetchDetail(param, iteration, index = null) {
   if (ui.pending.has(key)) return;
   ui.pending.add(key);
   try {
-    const d = await post("/api/detail", { settings: ui.settings || {}, param, iteration, index });
     const doc = ui.doc;
-    (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
-    (doc.cli_lines = doc.cli_lines || {})[String(iteration)] = d.cli_lines;
-    if (d.curve) {
-      const list = (doc.curves[d.curve_key] = doc.curves[d.curve_key] || []);
-      if (!list.some((s) => s.iteration === d.curve.iteration)) list.push(d.curve);
-    }
+    const d = await post("/api/detail", { settings: ui.settings || {}, param, iteration, index });
+    if (ui.doc !== doc) return;  // a new run came meanwhile: this answer is about the old one
+    keepDetail(doc, param, iteration, d);
     if (current() && current().iteration === iteration) render();
   } catch (err) {
     if (err.status !== 503) {
@@ -357,6 +356,24 @@ async function fetchDetail(param, iteration, index = null) {
     }
   } finally {
     setTimeout(() => ui.pending.delete(key), err503Delay());
+  }
+}
+
+// Snapshots are kept in iteration order, numbers and values side by side.
+function insertSnapshot(iterations, values, iteration, value) {
+  if (iterations.includes(iteration)) return;
+  let at = iterations.findIndex((n) => n > iteration);
+  if (at < 0) at = iterations.length;
+  iterations.splice(at, 0, iteration);
+  values.splice(at, 0, value);
+}
+
+function keepDetail(doc, param, iteration, d) {
+  (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
+  (doc.cli_lines = doc.cli_lines || {})[String(iteration)] = d.cli_lines;
+  if (d.curve) {
+    const list = (doc.curves[d.curve_key] = doc.curves[d.curve_key] || []);
+    if (!list.some((s) => s.iteration === d.curve.iteration)) list.push(d.curve);
   }
 }
 
@@ -393,16 +410,68 @@ function go(pos) {
   if (Math.abs(ui.pos - from) === 1 && !ui.playing && !reducedMotion) animate(from);
 }
 
-// A typed iteration the document does not keep shows the nearest kept one before it, and says so.
-function goTyped() {
+// A typed iteration the document does not hold is asked for (served), or the nearest kept one before it
+// is shown, and the page says so.
+async function goTyped() {
   stop();
   const want = Number($("iteration").value);
+  if (Number.isInteger(want) && want >= 1 && want <= lastIteration() && await fetchRow(want)) {
+    go(posOf(want));
+    return;
+  }
   go(posOf(want));
   const shown = current().iteration;
   if (Number.isInteger(want) && want > shown && want <= lastIteration()) {
     banner(`Iteration ${want} is not kept in this page; showing ${shown}, the nearest kept one before it.`, "note");
     ui.skipNote = true;
   }
+}
+
+// Moves through the run happen one after another: a step that waits for an asked-for iteration is not
+// overtaken by the next key press.
+function navigate(move) {
+  ui.nav = (ui.nav || Promise.resolve()).then(move).catch(() => {});
+  return ui.nav;
+}
+
+// ← and → move one iteration; on a served page an iteration between two held ones is asked for first.
+async function stepBy(delta) {
+  stop();
+  const it = current();
+  const next = iterations()[ui.pos + delta];
+  if (it && next && next.iteration !== it.iteration + delta && await fetchRow(it.iteration + delta)) {
+    go(posOf(it.iteration + delta));
+    return;
+  }
+  go(ui.pos + delta);
+}
+
+// The row of an iteration the document does not hold, from the server (or the notebook's Python), put in
+// its place with the selected parameter's worked gradient; false where there is no one to ask.
+async function fetchRow(iteration) {
+  const doc = ui.doc, sel = ui.selected;
+  if (!served) return false;
+  if (iterations().some((it) => it.iteration === iteration)) return true;
+  let d;
+  try {
+    d = await post("/api/detail", { settings: ui.settings || {}, param: sel.param, iteration, index: sel.index });
+  } catch (err) {
+    return false;
+  }
+  if (ui.doc !== doc || !d.row || d.row.iteration !== iteration) return false;  // a new run came meanwhile
+  const its = doc.trace.iterations;
+  if (!its.some((it) => it.iteration === iteration)) {
+    let at = its.findIndex((it) => it.iteration > iteration);
+    if (at < 0) at = its.length;
+    its.splice(at, 0, d.row);
+    if (at <= ui.pos) ui.pos += 1;  // the same iteration stays current until go() moves
+    if (d.boundary && doc.boundary) insertSnapshot(doc.boundary.iterations, doc.boundary.values, iteration, d.boundary);
+    if (d.prediction && doc.predictions) {
+      insertSnapshot(doc.predictions.iterations, doc.predictions.curves, iteration, d.prediction);
+    }
+  }
+  keepDetail(doc, sel.param, iteration, d);
+  return true;
 }
 
 function stop() {
@@ -429,12 +498,12 @@ function togglePlay() {
 }
 
 function wire() {
-  $("step").addEventListener("click", () => { stop(); go(ui.pos + 1); });
-  $("back").addEventListener("click", () => { stop(); go(ui.pos - 1); });
-  $("first").addEventListener("click", () => { stop(); go(0); });
-  $("last").addEventListener("click", () => { stop(); go(iterations().length - 1); });
-  $("play").addEventListener("click", togglePlay);
-  $("iteration").addEventListener("change", goTyped);
+  $("step").addEventListener("click", () => navigate(() => stepBy(1)));
+  $("back").addEventListener("click", () => navigate(() => stepBy(-1)));
+  $("first").addEventListener("click", () => navigate(() => { stop(); go(0); }));
+  $("last").addEventListener("click", () => navigate(() => { stop(); go(iterations().length - 1); }));
+  $("play").addEventListener("click", () => navigate(togglePlay));
+  $("iteration").addEventListener("change", () => navigate(goTyped));
   $("param").addEventListener("change", () => select($("param").value, null));
   for (const id of ["lr", "optimizer", "min-step", "max-steps"]) $(id).addEventListener("change", () => changed());
   $("preset").addEventListener("change", () => {
@@ -464,9 +533,9 @@ function wire() {
     const tag = (ev.target && ev.target.tagName) || "";
     if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || !$("own-panel").hidden) return;
     if (ev.key === " " && tag === "BUTTON") return;
-    const keys = { ArrowRight: () => { stop(); go(ui.pos + 1); }, ArrowLeft: () => { stop(); go(ui.pos - 1); },
+    const keys = { ArrowRight: () => stepBy(1), ArrowLeft: () => stepBy(-1),
       " ": togglePlay, Home: () => { stop(); go(0); }, End: () => { stop(); go(iterations().length - 1); } };
-    if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); }
+    if (keys[ev.key]) { ev.preventDefault(); navigate(keys[ev.key]); }
   });
   window.addEventListener("resize", () => render());
   window.addEventListener("hashchange", () => window.location.reload());  // a link typed or pasted in
