@@ -19,7 +19,7 @@ KNOWN = {
     "documentclass", "usepackage", "begin", "end", "subsection", "frac", "partial", "sum", "hat", "mathrm",
     "cdot", "times", "sigma", "tanh", "ln", "operatorname", "mathbb", "left", "right", "odot", "top", "text",
     "quad", "approx", "delta", "noindent", "textit", "theta", "Sigma", "textstyle", "dots", "infty", "textbackslash",
-    "textasciitilde", "textasciicircum", "to",
+    "textasciitilde", "textasciicircum", "to", "surd", "epsilon", "sqrt",
 }
 
 
@@ -35,7 +35,22 @@ def documents() -> dict[str, str]:
         "mlp_paths": explain(mlp_loss, mlp.parameter("W1"), index=(1, 2), lr=0.1).to_latex(document=True),
         "mlp_delta": explain(mlp_loss, mlp.parameter("W1")).to_latex(document=True),
         "run": explain_run(trace, net).to_latex(document=True),
+        **{name: e.to_latex(document=True) for name, e in stepped().items()},
     }
+
+
+def stepped() -> dict:
+    """Explanations whose step prose uses the most symbols: Adam's (with and without its m̂ and v̂) and SGD's."""
+    net, (x, y) = bl.presets.statquest()
+    loss = losses.ssr(net(Tensor(x, name="x")), Tensor(y, name="y"))
+    return {
+        "adam": explain(loss, net.w1, lr=0.05, step_rule="adam", step=0.05, moments=(7.3, 53.9, 1e-8)),
+        "adam_page": explain(loss, net.b3, lr=0.05, step_rule="adam", step=0.05),
+        "sgd": explain(loss, net.w3, lr=0.1, step_rule="sgd", step=0.2),
+    }
+
+
+STEPPED = ["adam", "adam_page", "sgd"]
 
 
 def structural_problems(tex: str) -> list[str]:
@@ -60,18 +75,21 @@ def structural_problems(tex: str) -> list[str]:
     for paragraph in re.split(r"\n\s*\n", tex):
         if len(re.findall(r"(?<!\\)\$", paragraph)) % 2:
             problems.append(f"unbalanced $ in: {paragraph[:60]!r}")
+    if re.search(r"(?<!\\)\$\$", tex):
+        problems.append("two formulas side by side ($$ opens display maths)")
     if any(ord(ch) > 127 for ch in tex):
         problems.append("non-ASCII characters (pdflatex would need extra packages)")
     return problems
 
 
-@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run"])
+@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run", *STEPPED])
 def test_latex_passes_the_structural_check(name):
     assert structural_problems(documents()[name]) == []
 
 
 def test_the_structural_check_can_fail():
-    for bad in (r"\frac{a}{b", r"\foo{x}", "$x", r"\begin{align*} x", r"\begin{align*}\end{aligned}", "ŷ"):
+    for bad in (r"\frac{a}{b", r"\foo{x}", "$x", r"\begin{align*} x", r"\begin{align*}\end{aligned}", "ŷ",
+                r"$\surd$$\hat{v}$"):
         assert structural_problems(bad), bad
 
 
@@ -79,10 +97,20 @@ NO_TEX = "no TeX engine installed (apt-get install texlive-latex-base)"
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason=NO_TEX)
-@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run"])
+@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run", *STEPPED])
 def test_latex_compiles_with_pdflatex(name, tmp_path):
     (tmp_path / "doc.tex").write_text(documents()[name], encoding="ascii")
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", STEPPED)
+def test_every_symbol_of_the_prose_reaches_latex(name):
+    """No character of the explainer's words is lost on the way to LaTeX (an unknown one would become ?)."""
+    e = stepped()[name]
+    tex, text = e.to_latex(), e.to_text()
+    assert tex.count("?") == text.count("?") == 0
+    if name.startswith("adam"):
+        assert r"$\hat{m}$/($\surd\hat{v}$ + $\epsilon$)" in tex

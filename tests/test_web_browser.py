@@ -238,8 +238,9 @@ def test_a_long_run_asks_for_the_iterations_its_document_leaves_out(browser, ser
     p = Page(browser).open(f"{server}/#preset=moons&max_steps=2000")
     try:
         p.wait_text("#of", "/ 2000")
-        assert p.text("#kept").strip() == f"· {len(kept)} held, the rest on request"
-        assert f"holds {len(kept)} of the run's 2000 iterations" in p.page.get_attribute("#kept", "title")
+        assert p.text("#kept").strip() == f"· {len(kept)} held"
+        title = p.page.get_attribute("#kept", "title")
+        assert f"holds {len(kept)} of the run's 2000 iterations" in title and "asks for any other one" in title
         p.page.fill("#iteration", str(missing))
         p.page.press("#iteration", "Enter")
         p.wait_iteration(missing)
@@ -330,7 +331,12 @@ def test_screenshots(browser, server, tmp_path):
         assert "b3 = 2.61" in p.text("#table h3")
         p.page.screenshot(path=str(out / "dosage-iteration-last.png"))
         m = Page(browser).open(server + "/#preset=moons&it=250&param=W2&entry=3,5")
+        m.wait_iteration(250)  # a link to an iteration the document leaves out reaches it
+        m.wait_text("#derivation-title", "dBCE/dW2[3,5] at iteration 250")  # the entry's own chain rule
         m.wait_text("#derivation", "working it out", present=False)
+        assert "multiplies input 3" in m.text("#derivation .entry-working") and \
+            "into unit 5 of z2" in m.text("#derivation .entry-working")
+        assert "layer by layer" in m.text("#derivation details.whole-working summary")
         m.wait_text("#curve-note", "true minimum")
         assert "W2[3,5] (parameter value)" in m.page.text_content("#curve")
         m.page.screenshot(path=str(out / "moons-mid-training.png"))

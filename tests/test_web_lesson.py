@@ -288,3 +288,32 @@ def test_an_asked_for_iteration_brings_its_own_snapshot(preset, field, key):
     first = lesson.detail(settings, doc["trace"]["optimize"][0], 1)
     assert not np.allclose(first[field], ours[field])
     assert "prediction" not in ours if field == "boundary" else "boundary" not in ours
+
+
+def test_an_entry_of_a_matrix_has_its_own_worked_gradient():
+    """detail() with an entry sends that entry's chain rule beside the whole matrix's: its value is the
+    trace's gradient entry and a central difference of a NumPy BCE, and its step is the entry's own."""
+    settings = Settings(preset="moons", max_steps=8)
+    d = lesson.detail(settings, "W1", 4, index=[0, 1])
+    assert d["entry_key"] == "W1[1,2]" and d["entry"]["optimized"]
+    text = d["entry"]["text"]
+    assert text.startswith("dBCE/dW1[1,2]") and "dBCE/dW1[1,2] = Σ_i δ_z1[i,2] · x[i,1]" in text
+    assert d["explanation"]["text"].startswith("dBCE/dW1")  # the whole matrix, layer by layer, still comes
+    row = d["row"]
+    held = {k: np.array(v) for k, v in row["params"].items()}
+    data = lesson.build(settings)["trace"]["data"]
+    x, labels = np.array(data["x"]), np.array(data["y"], dtype=float).reshape(-1)
+
+    def bce(entry: float) -> float:
+        p = {k: v.copy() for k, v in held.items()}
+        p["W1"][0, 1] = entry
+        z = (np.tanh(np.tanh(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"])[:, 0]
+        return float(np.mean(np.maximum(z, 0) - z * labels + np.log1p(np.exp(-np.abs(z)))))
+
+    at = held["W1"][0, 1]
+    slope = (bce(at + 1e-6) - bce(at - 1e-6)) / 2e-6
+    assert d["entry"]["value"] == row["gradients"]["W1"][0][1] == pytest.approx(slope, rel=1e-5, abs=1e-9)
+    step = row["step_sizes"]["W1"][0][1]
+    shown = f"({step:.2g})" if step < 0 else f"{step:.2g}"
+    line = f"new W1[1,2] = old W1[1,2] − step size = {at:.2f} − {shown} = {at - step:.2f}"
+    assert line.replace("-", "−") in text  # the entry's own step, not the matrix's

@@ -43,9 +43,16 @@ LATEX_TEXT_ESCAPES = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "−": "-", "×": r"$\times$", "≈": r"$\approx$", "→": r"$\to$", "…": r"\dots{}", "·": r"$\cdot$",
     "‘": "`", "’": "'", "ŷ": r"$\hat{y}$", "Σ": r"$\Sigma$", "σ": r"$\sigma$", "δ": r"$\delta$",
-    "∂": r"$\partial$", "⊙": r"$\odot$", "ᵀ": r"$^{\top}$", "²": r"$^{2}$", "θ": r"$\theta$", "∞": r"$\infty$",
+    "∂": r"$\partial$", "⊙": r"$\odot$", "ᵀ": r"$^{\top}$", "θ": r"$\theta$", "∞": r"$\infty$",
+    "√": r"$\surd$", "≤": r"$\leq$", "≥": r"$\geq$", "±": r"$\pm$", "─": "-",
+    "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$", "ε": r"$\epsilon$", "λ": r"$\lambda$", "μ": r"$\mu$",
+    "π": r"$\pi$", "φ": r"$\varphi$", "Φ": r"$\Phi$", "Π": r"$\Pi$",
     **{d: f"$_{{{i}}}$" for i, d in enumerate("₀₁₂₃₄₅₆₇₈₉")},
+    **{d: f"$^{{{i}}}$" for i, d in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},
 }
+"""Every character the explainer's own words use, for LaTeX text mode; anything else becomes ``?``."""
+
+ADJACENT_MATH = re.compile(r"(?<!\\)\$\$")  # $\surd$$\hat{v}$ would open display maths: one formula instead
 
 
 SCIENTIFIC = re.compile(r"(?<![\w.])([−-]?\d+(?:\.\d+)?)e([−-]?\d+)\b")
@@ -57,12 +64,25 @@ def latex_text(text: str) -> str:
     pieces = []
     last = 0
     for m in SCIENTIFIC.finditer(text):
-        pieces.append("".join(LATEX_TEXT_ESCAPES.get(ch, ch) for ch in text[last:m.start()]))
+        pieces.append(_escape(text[last:m.start()]))
         mantissa, exponent = (g.replace("−", "-") for g in m.groups())
         pieces.append(rf"${mantissa} \times 10^{{{int(exponent)}}}$")
         last = m.end()
-    pieces.append("".join(LATEX_TEXT_ESCAPES.get(ch, ch) for ch in text[last:]))
-    return "".join(pieces).encode("ascii", "replace").decode("ascii")
+    pieces.append(_escape(text[last:]))
+    return ADJACENT_MATH.sub("", "".join(pieces).encode("ascii", "replace").decode("ascii"))
+
+
+def _escape(text: str) -> str:
+    """Each character by LATEX_TEXT_ESCAPES; a letter with a combining circumflex (m̂, v̂) as \\hat."""
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "\u0302":
+            continue
+        if ch.isascii() and ch.isalpha() and text[i + 1:i + 2] == "\u0302":
+            out.append(rf"$\hat{{{ch}}}$")
+        else:
+            out.append(LATEX_TEXT_ESCAPES.get(ch, ch))
+    return "".join(out)
 
 
 def _text_parts(parts: list[Part]) -> str:
@@ -165,7 +185,7 @@ def to_markdown(blocks: list[Block]) -> str:
 
 
 def _tex_parts(parts: list[Part]) -> str:
-    return "".join(latex_text(p) if isinstance(p, str) else f"${p.latex}$" for p in parts)
+    return ADJACENT_MATH.sub("", "".join(latex_text(p) if isinstance(p, str) else f"${p.latex}$" for p in parts))
 
 
 LATEX_PREAMBLE = "\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n\\begin{document}\n"

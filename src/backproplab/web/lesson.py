@@ -126,8 +126,9 @@ def _worked(work: Callable[[], Explanation], optimized: bool) -> dict[str, Any]:
         return {"error": str(exc.args[0] if exc.args else exc)}
 
 
-def explanation(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
-    """The explainer's own working of d loss / d param at iteration k (0-based): LaTeX and text."""
+def explanation(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The explainer's own working of d loss / d param (or of one entry of a matrix, counted from 0)
+    at iteration k (0-based): LaTeX and text."""
     it = trace.iterations[k]
     saved = {n: p.data.copy() for n, p in job.net.named_parameters()}
     optimized = param in trace.optimize
@@ -136,8 +137,9 @@ def explanation(job: Job, trace: Trace, param: str, k: int) -> dict[str, Any]:
         _at(job, it.params)
         loss = _loss_tensor(job, trace)
         lr = trace.learning_rate if optimized else None
-        step = scalar(it.step_sizes[param]) if optimized else None
-        return explain(loss, job.net.parameter(param), lr=lr, step_rule=trace.optimizer, step=step)
+        steps = it.step_sizes[param] if optimized else None
+        step = None if steps is None else float(np.asarray(steps)[index]) if index is not None else scalar(steps)
+        return explain(loss, job.net.parameter(param), lr=lr, step_rule=trace.optimizer, step=step, index=index)
 
     try:
         return _worked(work, optimized)
@@ -288,6 +290,9 @@ def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job,
     shape = job.net.parameter(param).data.shape
     if index is not None and (len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape))):
         raise LessonError(f"{param} has shape {shape}; entry {[i + 1 for i in index]} is not in it", 404)
+    if index is not None:  # the entry's own chain rule, beside the whole matrix's layer by layer
+        out["entry"] = explanation(job, trace, param, iteration - 1, tuple(index))
+        out["entry_key"] = curve_key(param, tuple(index))
     if param in trace.optimize and (job.net.parameter(param).data.ndim == 0 or index is not None):
         out["curve"] = curve(job, trace, param, iteration - 1, None if index is None else tuple(index))
         out["curve_key"] = curve_key(param, None if index is None else tuple(index))

@@ -136,6 +136,10 @@ function load(doc, keep = {}) {
   fillControls();
   divergenceBanner();
   render();
+  const k = keep.iteration;  // an iteration the document does not hold (a link, a new run): asked for
+  if (served && Number.isInteger(k) && k <= lastIteration() && current() && current().iteration !== k) {
+    navigate(async () => { if (await fetchRow(k)) go(posOf(k)); });
+  }
 }
 
 // A matrix parameter is selected together with one of its entries (the first, unless chosen).
@@ -160,7 +164,7 @@ function fillControls() {
   $("max-steps").value = doc.settings.max_steps;
   const kept = iterations().length, total = doc.trace.iterations_total ?? kept;
   $("of").textContent = `/ ${lastIteration()}`;
-  $("kept").textContent = kept < total ? (served ? ` · ${kept} held, the rest on request` : ` · ${kept} kept`) : "";
+  $("kept").textContent = kept < total ? (served ? ` · ${kept} held` : ` · ${kept} kept`) : "";
   $("kept").title = kept >= total ? "" : `This page holds ${kept} of the run's ${total} iterations (a size ` +
     "budget): the first few, the last, and evenly spaced ones between. The loss chart has every iteration. " +
     (served ? "Stepping one at a time or typing an iteration asks for any other one; play goes from held one " +
@@ -242,7 +246,7 @@ function render() {
   const its = iterations();
   if (!its.length) { banner("The run has no iterations to show.", "error"); return; }
   const it = current();
-  $("iteration").value = it.iteration;
+  if (!ui.typing) $("iteration").value = it.iteration;  // not over a number being typed
   const hooks = { select, hover };
   drawNetwork($("network"), doc, it, ui.selected, hooks);
   const param = ui.selected.param;
@@ -304,9 +308,10 @@ function renderDerivation() {
   const it = current();
   const param = ui.selected.param;
   const sym = lossSymbol(doc.trace.loss);
-  $("derivation-title").textContent = `d${sym}/d${param} at iteration ${it.iteration}`;
+  const key = workingKey();
+  $("derivation-title").textContent = `d${sym}/d${key} at iteration ${it.iteration}`;
   const box = $("derivation");
-  const e = (doc.explanations[param] || {})[String(it.iteration)];
+  const e = (doc.explanations[key] || {})[String(it.iteration)];
   if (!e) {
     clearEl(box);
     if (served) {
@@ -321,10 +326,28 @@ function renderDerivation() {
     return;
   }
   if (e.error) { clearEl(box); htmlEl("p", { class: "missing" }, box, e.error); return; }
+  const whole = key !== param && (doc.explanations[param] || {})[String(it.iteration)];
+  if (!whole || whole.error) {
+    showWorking(box, e);
+  } else {
+    clearEl(box);
+    showWorking(htmlEl("div", { class: "entry-working" }, box), e);
+    const fold = htmlEl("details", { class: "whole-working" }, box);
+    htmlEl("summary", {}, fold, `d${sym}/d${param} as a whole, layer by layer: how δ comes down from the loss`);
+    showWorking(htmlEl("div", {}, fold), whole);
+  }
+  startEditor(box, param);
+}
+
+// Served, a selected entry of a matrix has its own chain rule; the whole matrix's, layer by layer, folds below it.
+function workingKey() {
+  return served && ui.selected.index ? paramKey(ui.selected.param, ui.selected.index) : ui.selected.param;
+}
+
+function showWorking(box, e) {
   if (ui.view === "text") renderText(box, e.text);
   else if (ui.view === "latex") renderSource(box, e.latex);
   else renderLatex(box, e.latex);
-  startEditor(box, param);
 }
 
 // Clicking a weight also lets you type its starting value (the run is then worked out again).
@@ -370,6 +393,7 @@ function insertSnapshot(iterations, values, iteration, value) {
 
 function keepDetail(doc, param, iteration, d) {
   (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
+  if (d.entry) (doc.explanations[d.entry_key] = doc.explanations[d.entry_key] || {})[String(iteration)] = d.entry;
   (doc.cli_lines = doc.cli_lines || {})[String(iteration)] = d.cli_lines;
   if (d.curve) {
     const list = (doc.curves[d.curve_key] = doc.curves[d.curve_key] || []);
@@ -452,12 +476,16 @@ async function fetchRow(iteration) {
   const doc = ui.doc, sel = ui.selected;
   if (!served) return false;
   if (iterations().some((it) => it.iteration === iteration)) return true;
-  let d;
-  try {
-    d = await post("/api/detail", { settings: ui.settings || {}, param: sel.param, iteration, index: sel.index });
-  } catch (err) {
-    return false;
+  let d = null;
+  for (let tries = 0; !d && tries < 40; tries++) {  // the server may be busy with a worked gradient: wait for it
+    try {
+      d = await post("/api/detail", { settings: ui.settings || {}, param: sel.param, iteration, index: sel.index });
+    } catch (err) {
+      if (err.status !== 503) return false;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
+  if (!d) return false;
   if (ui.doc !== doc || !d.row || d.row.iteration !== iteration) return false;  // a new run came meanwhile
   const its = doc.trace.iterations;
   if (!its.some((it) => it.iteration === iteration)) {
@@ -503,7 +531,9 @@ function wire() {
   $("first").addEventListener("click", () => navigate(() => { stop(); go(0); }));
   $("last").addEventListener("click", () => navigate(() => { stop(); go(iterations().length - 1); }));
   $("play").addEventListener("click", () => navigate(togglePlay));
-  $("iteration").addEventListener("change", () => navigate(goTyped));
+  $("iteration").addEventListener("input", () => { ui.typing = true; });
+  $("iteration").addEventListener("blur", () => { ui.typing = false; });
+  $("iteration").addEventListener("change", () => { ui.typing = false; navigate(goTyped); });
   $("param").addEventListener("change", () => select($("param").value, null));
   for (const id of ["lr", "optimizer", "min-step", "max-steps"]) $(id).addEventListener("change", () => changed());
   $("preset").addEventListener("change", () => {
@@ -526,7 +556,7 @@ function wire() {
     });
   }
   $("copy").addEventListener("click", () => {
-    const e = (ui.doc.explanations[ui.selected.param] || {})[String(current().iteration)];
+    const e = (ui.doc.explanations[workingKey()] || {})[String(current().iteration)];
     if (e && navigator.clipboard) navigator.clipboard.writeText(ui.view === "text" ? e.text : e.latex).catch(() => {});
   });
   document.addEventListener("keydown", (ev) => {
