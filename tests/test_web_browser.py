@@ -238,7 +238,7 @@ def test_a_long_run_asks_for_the_iterations_its_document_leaves_out(browser, ser
     p = Page(browser).open(f"{server}/#preset=moons&max_steps=2000")
     try:
         p.wait_text("#of", "/ 2000")
-        assert p.text("#kept").strip() == f"· {len(kept)} held"
+        assert p.text("#kept").strip() == f"({len(kept)} held)"
         title = p.page.get_attribute("#kept", "title")
         assert f"holds {len(kept)} of the run's 2000 iterations" in title and "asks for any other one" in title
         p.page.fill("#iteration", str(missing))
@@ -277,7 +277,7 @@ def test_an_exported_long_run_says_which_iteration_it_shows(browser, tmp_path):
     path.write_text(export(Settings(preset="moons", max_steps=2000)), encoding="utf-8")
     p = Page(browser, offline=True).open(path.as_uri())
     try:
-        assert p.text("#kept").strip() == f"· {len(kept)} kept"
+        assert p.text("#kept").strip() == f"({len(kept)} kept)"
         p.page.fill("#iteration", str(missing))
         p.page.press("#iteration", "Enter")
         assert p.iteration() == before

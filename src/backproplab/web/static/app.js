@@ -164,7 +164,7 @@ function fillControls() {
   $("max-steps").value = doc.settings.max_steps;
   const kept = iterations().length, total = doc.trace.iterations_total ?? kept;
   $("of").textContent = `/ ${lastIteration()}`;
-  $("kept").textContent = kept < total ? (served ? ` · ${kept} held` : ` · ${kept} kept`) : "";
+  $("kept").textContent = kept < total ? (served ? ` (${kept} held)` : ` (${kept} kept)`) : "";
   $("kept").title = kept >= total ? "" : `This page holds ${kept} of the run's ${total} iterations (a size ` +
     "budget): the first few, the last, and evenly spaced ones between. The loss chart has every iteration. " +
     (served ? "Stepping one at a time or typing an iteration asks for any other one; play goes from held one " +
