@@ -4,7 +4,7 @@ Each engine runs in its own process on the same data and starting values. Before
 every engine's first-step loss and gradients are checked against the hand-written NumPy
 reference. Each run warms up, times enough steps to fill ``--min-time`` seconds, repeats
 ``--repeats`` times, and reports the median µs per step. Ratios are against PyTorch (same
-dtype, its faster thread setting) and against hand-written NumPy, measured in the same run.
+dtype, its faster thread setting) and against hand-written NumPy: round by round, then the median.
 """
 
 from __future__ import annotations
@@ -109,44 +109,56 @@ def available(engine: str) -> bool:
     return need is None or importlib.util.find_spec(need) is not None
 
 
+def per_round(res: dict, engines: tuple[str, ...]) -> list[float] | None:
+    """Each round's µs per step of the fastest of ``engines`` (those that ran), round by round."""
+    runs = [res[e]["runs_us"] for e in engines if e in res]
+    return [min(r) for r in zip(*runs)] if runs else None
+
+
+def paired(res: dict, num: tuple[str, ...], den: tuple[str, ...]) -> list[float] | None:
+    """Round by round, num's time over den's. A round times every engine back to back, so a slow
+    spell of the machine that falls on a round falls on both sides of its ratio."""
+    a, b = per_round(res, num), per_round(res, den)
+    return [x / y for x, y in zip(a, b)] if a and b else None
+
+
+TORCH = ("torch-1", "torch")
+
+
 def _ratio_rows(results: dict, key: tuple[str, str]) -> list[str]:
     rows = []
     res = results[key]
-    torch_times = [res[e]["median_us"] for e in ("torch-1", "torch") if e in res]
-    torch_best = min(torch_times) if torch_times else None
-    floor = res[FLOOR]["median_us"] if FLOOR in res else None
     for engine, r in res.items():
-        us = r["median_us"]
-        vs_torch = f"{torch_best / us:.2f}× faster" if torch_best else "—"
-        vs_floor = f"{us / floor:.2f}× its time" if floor else "—"
-        rows.append(f"| {key[0]} | {key[1]} | {ENGINES[engine][2]} | {us:,.1f} | {vs_torch} | {vs_floor} |")
+        vs_torch, vs_floor = paired(res, TORCH, (engine,)), paired(res, (engine,), (FLOOR,))
+        torch_text = f"{statistics.median(vs_torch):.2f}× faster" if vs_torch else "—"
+        floor_text = f"{statistics.median(vs_floor):.2f}× its time" if vs_floor else "—"
+        rows.append(f"| {key[0]} | {key[1]} | {ENGINES[engine][2]} | {r['median_us']:,.1f} | {torch_text} | "
+                    f"{floor_text} |")
     return rows
 
 
 def target_rows(results: dict) -> list[str]:
-    """Each target of the replay and the plain path: what was asked, what this run measured, met or missed."""
+    """Each target of the replay and the plain path: what was asked, what this run measured (the median
+    of the rounds' ratios, and their range), met or missed."""
     rows = []
     for key, res in results.items():
         floor_target, replay_torch, plain_torch = TARGETS[key]
-        torch_times = [res[e]["median_us"] for e in ("torch-1", "torch") if e in res]
-        torch_best = min(torch_times) if torch_times else None
-        replay, plain = res.get(REPLAY, {}).get("median_us"), res.get(PLAIN, {}).get("median_us")
-        floor = res.get(FLOOR, {}).get("median_us")
         label = f"{key[0]} ({key[1]})"
 
-        def row(what: str, value: float | None, limit: float | None, at_most: bool, unit: str) -> None:
-            if value is None or limit is None:
+        def row(what: str, ratios: list[float] | None, limit: float | None, at_most: bool) -> None:
+            if not ratios or limit is None:
                 return
+            value = statistics.median(ratios)
             ok = value <= limit if at_most else value >= limit
             sign = "≤" if at_most else "≥"
+            spread = f" (rounds {min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
             verdict = "met" if ok else "MISSED"
-            rows.append(f"| {label} | {what} | {sign} {limit:g}{unit} | {value:.2f}{unit} | {verdict} |")
+            rows.append(f"| {label} | {what} | {sign} {limit:g}× | {value:.2f}×{spread} | {verdict} |")
 
-        row("replay vs the floor (its time)", replay / floor if replay and floor else None, floor_target, True, "×")
-        speed = (lambda us: torch_best / us if torch_best and us else None)
-        row("replay vs PyTorch (times faster)", speed(replay), replay_torch, False, "×")
-        row("plain path vs PyTorch (times faster)", speed(plain), plain_torch, False, "×")
-        row("replay vs the plain path (times faster)", plain / replay if plain and replay else None, 1.0, False, "×")
+        row("replay vs the floor (its time)", paired(res, (REPLAY,), (FLOOR,)), floor_target, True)
+        row("replay vs PyTorch (times faster)", paired(res, TORCH, (REPLAY,)), replay_torch, False)
+        row("plain path vs PyTorch (times faster)", paired(res, TORCH, (PLAIN,)), plain_torch, False)
+        row("replay vs the plain path (times faster)", paired(res, (PLAIN,), (REPLAY,)), 1.0, False)
     return rows
 
 
@@ -283,8 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         "# Benchmark results", "",
         f"Measured {date.today().isoformat()} with `python -m benchmarks{' --quick' if args.quick else ''}` on "
         f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, NumPy "
-        f"{np.__version__}. Each number is the median of {repeats} runs of at least {min_time:g} s each, one per "
-        "process, in rounds that interleave the engines; ratios are taken within this run. The floor is "
+        f"{np.__version__}. Each time is the median of {repeats} runs of at least {min_time:g} s each, one per "
+        "process, in rounds that time every engine back to back; each ratio is the median of the rounds' own "
+        "ratios (the targets table gives their range), so a slow spell of the machine falls on both sides of "
+        "it. The floor is "
         "`benchmarks/engines/numpy_engine.py`: straight-line NumPy written for each workload, no graph. NumPy's BLAS "
         + (f"ran with {args.blas_threads} thread(s) in every process" if args.blas_threads else "ran with its default "
            "threads") + "; PyTorch is timed with 1 thread and with its default.", "",

@@ -37,3 +37,24 @@ def test_memory_results_replace_their_own_section_and_keep_the_rest(tmp_path):
     assert "case B" in text and "case A" not in text
     spec = memory.chain_spec(5)
     assert 'output = "h5"' in spec and spec.count("\nh") == 5
+
+
+def test_ratios_are_taken_round_by_round():
+    """A slow round falls on both engines of that round: the paired ratio stays 1.5 where the ratio of
+    medians would say 1.2, and the targets table gives the median and the range of the rounds' ratios."""
+    from benchmarks import run
+
+    res = {"backproplab-compiled": {"runs_us": [15.0, 30.0, 15.0], "median_us": 15.0},
+           "backproplab": {"runs_us": [60.0, 120.0, 45.0], "median_us": 60.0},
+           "numpy": {"runs_us": [10.0, 20.0, 12.5], "median_us": 12.5},
+           "torch-1": {"runs_us": [150.0, 300.0, 150.0], "median_us": 150.0},
+           "torch": {"runs_us": [160.0, 290.0, 140.0], "median_us": 160.0}}
+    assert run.paired(res, ("backproplab-compiled",), ("numpy",)) == [1.5, 1.5, 1.2]
+    assert run.per_round(res, run.TORCH) == [150.0, 290.0, 140.0]  # the faster PyTorch setting of each round
+    rows = run.target_rows({("statquest", "float64"): res})
+    assert "| statquest (float64) | replay vs the floor (its time) | ≤ 1.3× | 1.50× (rounds 1.20–1.50) | MISSED |" \
+        in rows
+    assert any(r.startswith("| statquest (float64) | replay vs the plain path (times faster) | ≥ 1× | 4.00×")
+               for r in rows)
+    table = run._ratio_rows({("statquest", "float64"): res}, ("statquest", "float64"))
+    assert "| statquest | float64 | backproplab, bl.compile replay | 15.0 | 9.67× faster | 1.50× its time |" in table
