@@ -248,6 +248,7 @@ def test_a_long_run_asks_for_the_iterations_its_document_leaves_out(browser, ser
         p.wait_text("#predictions", f"iteration {missing}")  # its own decision boundary, not a kept one's
         p.page.click("#step")  # one iteration on, though the document skips it too
         p.wait_iteration(missing + 1)
+        assert p.text("#kept").strip() == f"({len(kept) + 2} held)"  # the two asked for count too
         p.page.click("#back")
         p.page.click("#back")
         p.wait_iteration(missing - 1)

@@ -162,15 +162,8 @@ function fillControls() {
   $("optimizer").value = doc.settings.optimizer;
   $("min-step").value = doc.settings.min_step;
   $("max-steps").value = doc.settings.max_steps;
-  const kept = iterations().length, total = doc.trace.iterations_total ?? kept;
   $("of").textContent = `/ ${lastIteration()}`;
-  $("kept").textContent = kept < total ? (served ? ` (${kept} held)` : ` (${kept} kept)`) : "";
-  $("kept").title = kept >= total ? "" : `This page holds ${kept} of the run's ${total} iterations (a size ` +
-    "budget): the first few, the last, and evenly spaced ones between. The loss chart has every iteration. " +
-    (served ? "Stepping one at a time or typing an iteration asks for any other one; play goes from held one " +
-      "to held one."
-      : "This file cannot work out the others: play and step go from kept one to kept one; 'backproplab serve' " +
-        "or 'backproplab run --json' has every one.");
+  showHeld();
   $("iteration").max = lastIteration();
   const box = $("optimize");
   for (const el of [...box.querySelectorAll(".opt")]) el.remove();
@@ -199,6 +192,19 @@ function fillControls() {
   const sel = $("param");
   clearEl(sel);
   for (const name of names) htmlEl("option", { value: name }, sel, name);
+}
+
+// How many of the run's iterations the page holds, when not all: the rest are asked for (served) or not here.
+function showHeld() {
+  const held = iterations().length, total = ui.doc.trace.iterations_total ?? held;
+  $("kept").textContent = held < total ? (served ? ` (${held} held)` : ` (${held} kept)`) : "";
+  $("kept").title = held >= total ? "" : `This page holds ${held} of the run's ${total} iterations (a size ` +
+    "budget): the first few, the last, evenly spaced ones between" + (served ? " and those asked for. " : ". ") +
+    "The loss chart has every iteration. " +
+    (served ? "Stepping one at a time or typing an iteration asks for any other one; play goes from held one " +
+      "to held one."
+      : "This file cannot work out the others: play and step go from kept one to kept one; 'backproplab serve' " +
+        "or 'backproplab run --json' has every one.");
 }
 
 function lastIteration() {
@@ -493,6 +499,7 @@ async function fetchRow(iteration) {
     if (at < 0) at = its.length;
     its.splice(at, 0, d.row);
     if (at <= ui.pos) ui.pos += 1;  // the same iteration stays current until go() moves
+    showHeld();
     if (d.boundary && doc.boundary) insertSnapshot(doc.boundary.iterations, doc.boundary.values, iteration, d.boundary);
     if (d.prediction && doc.predictions) {
       insertSnapshot(doc.predictions.iterations, doc.predictions.curves, iteration, d.prediction);
