@@ -112,5 +112,6 @@ def test_every_symbol_of_the_prose_reaches_latex(name):
     e = stepped()[name]
     tex, text = e.to_latex(), e.to_text()
     assert tex.count("?") == text.count("?") == 0
+    assert "old value $-$ step size" in tex and "value - step" not in tex  # a minus sign, not a hyphen
     if name.startswith("adam"):
         assert r"$\hat{m}$/($\surd\hat{v}$ + $\epsilon$)" in tex

@@ -41,7 +41,7 @@ class Block:
 LATEX_TEXT_ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "−": "-", "×": r"$\times$", "≈": r"$\approx$", "→": r"$\to$", "…": r"\dots{}", "·": r"$\cdot$",
+    "−": "$-$", "×": r"$\times$", "≈": r"$\approx$", "→": r"$\to$", "…": r"\dots{}", "·": r"$\cdot$",
     "‘": "`", "’": "'", "ŷ": r"$\hat{y}$", "Σ": r"$\Sigma$", "σ": r"$\sigma$", "δ": r"$\delta$",
     "∂": r"$\partial$", "⊙": r"$\odot$", "ᵀ": r"$^{\top}$", "θ": r"$\theta$", "∞": r"$\infty$",
     "√": r"$\surd$", "≤": r"$\leq$", "≥": r"$\geq$", "±": r"$\pm$", "─": "-",
