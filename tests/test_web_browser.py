@@ -287,6 +287,9 @@ def test_an_exported_long_run_says_which_iteration_it_shows(browser, tmp_path):
         p.page.click("#step")  # play and step go from kept to kept here, and the note goes
         assert p.iteration() == kept[kept.index(before) + 1] and not p.page.is_visible("#banner")
         assert p.errors == [] and p.blocked == []
+        q = Page(browser, offline=True).open(f"{path.as_uri()}#it={missing}")  # a link to it says so too
+        assert q.iteration() == before and q.text("#banner").startswith(f"Iteration {missing} is not kept")
+        q.close()
     finally:
         p.close()
 

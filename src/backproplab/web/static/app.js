@@ -137,8 +137,17 @@ function load(doc, keep = {}) {
   divergenceBanner();
   render();
   const k = keep.iteration;  // an iteration the document does not hold (a link, a new run): asked for
-  if (served && Number.isInteger(k) && k <= lastIteration() && current() && current().iteration !== k) {
-    navigate(async () => { if (await fetchRow(k)) go(posOf(k)); });
+  if (Number.isInteger(k) && k <= lastIteration() && current() && current().iteration !== k) {
+    navigate(async () => { if (await fetchRow(k)) go(posOf(k)); else notKept(k); });
+  }
+}
+
+// Where an iteration cannot be had, the page says which one it shows instead, until the next move.
+function notKept(want) {
+  const shown = current().iteration;
+  if (want > shown && want <= lastIteration()) {
+    banner(`Iteration ${want} is not kept in this page; showing ${shown}, the nearest kept one before it.`, "note");
+    ui.skipNote = true;
   }
 }
 
@@ -450,11 +459,7 @@ async function goTyped() {
     return;
   }
   go(posOf(want));
-  const shown = current().iteration;
-  if (Number.isInteger(want) && want > shown && want <= lastIteration()) {
-    banner(`Iteration ${want} is not kept in this page; showing ${shown}, the nearest kept one before it.`, "note");
-    ui.skipNote = true;
-  }
+  if (Number.isInteger(want)) notKept(want);
 }
 
 // Moves through the run happen one after another: a step that waits for an asked-for iteration is not
