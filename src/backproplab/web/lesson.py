@@ -136,9 +136,10 @@ def explanation(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ..
     def work() -> Explanation:
         _at(job, it.params)
         loss = _loss_tensor(job, trace)
-        lr = trace.learning_rate if optimized else None
-        steps = it.step_sizes[param] if optimized else None
-        step = None if steps is None else float(np.asarray(steps)[index]) if index is not None else scalar(steps)
+        lr = step = None
+        if optimized:  # the step the run took: the entry's own where an entry is explained
+            lr, steps = trace.learning_rate, it.step_sizes[param]
+            step = float(np.asarray(steps)[index]) if index is not None else scalar(steps)
         return explain(loss, job.net.parameter(param), lr=lr, step_rule=trace.optimizer, step=step, index=index)
 
     try:
@@ -283,13 +284,13 @@ def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job,
     n = len(trace.iterations)
     if not 1 <= iteration <= n:
         raise LessonError(f"iteration {iteration} is not in this run; choose 1 to {n}", 404)
+    shape = job.net.parameter(param).data.shape
+    if index is not None and (len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape))):
+        raise LessonError(f"{param} has shape {shape}; entry {[i + 1 for i in index]} is not in it", 404)
     out: dict[str, Any] = {"param": param, "iteration": iteration, "cli_lines": cli_lines(trace, iteration - 1),
                            "explanation": explanation(job, trace, param, iteration - 1),
                            "row": trace_dict(trace, [iteration - 1])["iterations"][0],
                            **snapshot(job, trace, iteration - 1)}
-    shape = job.net.parameter(param).data.shape
-    if index is not None and (len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape))):
-        raise LessonError(f"{param} has shape {shape}; entry {[i + 1 for i in index]} is not in it", 404)
     if index is not None:  # the entry's own chain rule, beside the whole matrix's layer by layer
         out["entry"] = explanation(job, trace, param, iteration - 1, tuple(index))
         out["entry_key"] = curve_key(param, tuple(index))
