@@ -397,11 +397,16 @@ async function fetchDetail(param, iteration, index = null) {
   }
 }
 
+// Where k goes in an ascending list of iteration numbers.
+function placeOf(numbers, k) {
+  const at = numbers.findIndex((n) => n > k);
+  return at < 0 ? numbers.length : at;
+}
+
 // Snapshots are kept in iteration order, numbers and values side by side.
 function insertSnapshot(iterations, values, iteration, value) {
   if (iterations.includes(iteration)) return;
-  let at = iterations.findIndex((n) => n > iteration);
-  if (at < 0) at = iterations.length;
+  const at = placeOf(iterations, iteration);
   iterations.splice(at, 0, iteration);
   values.splice(at, 0, value);
 }
@@ -454,12 +459,9 @@ function go(pos) {
 async function goTyped() {
   stop();
   const want = Number($("iteration").value);
-  if (Number.isInteger(want) && want >= 1 && want <= lastIteration() && await fetchRow(want)) {
-    go(posOf(want));
-    return;
-  }
+  if (Number.isInteger(want) && want >= 1 && want <= lastIteration()) await fetchRow(want);
   go(posOf(want));
-  if (Number.isInteger(want)) notKept(want);
+  if (Number.isInteger(want)) notKept(want);  // says nothing where the iteration was had
 }
 
 // Moves through the run happen one after another: a step that waits for an asked-for iteration is not
@@ -500,8 +502,7 @@ async function fetchRow(iteration) {
   if (ui.doc !== doc || !d.row || d.row.iteration !== iteration) return false;  // a new run came meanwhile
   const its = doc.trace.iterations;
   if (!its.some((it) => it.iteration === iteration)) {
-    let at = its.findIndex((it) => it.iteration > iteration);
-    if (at < 0) at = its.length;
+    const at = placeOf(its.map((it) => it.iteration), iteration);
     its.splice(at, 0, d.row);
     if (at <= ui.pos) ui.pos += 1;  // the same iteration stays current until go() moves
     showHeld();
