@@ -267,3 +267,94 @@ def test_a_note_when_the_factors_shown_do_not_multiply_to_the_product_shown():
             assert f"sample {k + 1}:" not in text
     assert "sample 3: 5.54" in text  # −2 × 2.61 × (−1.22) × 0.87 × 1 = 5.54, shown 5.56
     assert exp.details["terms"][2]["value"] == pytest.approx(5.557348, abs=1e-6)
+
+
+# --- graphs a learner writes by hand, with no names in between ----------------------------------
+CURVES = {
+    "exp": lambda t: t.exp(),
+    "tanh": lambda t: t.tanh(),
+    "sigmoid": lambda t: t.sigmoid(),
+    "softplus": lambda t: bl.functional.softplus(t),
+    "leaky_relu": lambda t: bl.functional.leaky_relu(t, 0.1),
+    "elu": lambda t: bl.functional.elu(t),
+    "silu": lambda t: bl.functional.silu(t),
+    "square": lambda t: t**2,
+    "cube": lambda t: t**3,
+    "log1p_exp": lambda t: (t.exp() + 1.0).log(),
+}
+
+
+def chain_line(text: str) -> str:
+    return next(line.strip() for line in text.splitlines() if line.strip().startswith("dL/dw = ") and "/d" in line[9:])
+
+
+def test_the_first_loss_a_learner_writes_has_a_real_chain_rule():
+    w, b = bl.Parameter(0.5, "w"), bl.Parameter(0.1, "b")
+    x, y = Tensor([0.0, 0.5, 1.0], name="x"), Tensor([0.0, 1.0, 0.0], name="y")
+    loss = ((w * x + b - y) ** 2).sum()
+    text = explain(loss, w).to_text()
+    assert "dL/dw = Σ_i dL/du₁_i · du₁_i/dw" in text  # not the empty "Σ_i dL/dw"
+    assert "u₁_i = (w·x_i + b) − y_i" in text  # the name is defined
+    assert "dL/du₁_i = 2·u₁_i" in text  # 2·u^(2 − 1) (0 where 2 = 0) with its arithmetic done
+    assert "(0 where" not in text and "^(2" not in text
+    assert "2·(−0.65) × 0.5" in text  # the second sample's factors, filled in
+
+
+@given(st.lists(st.sampled_from(sorted(CURVES)), min_size=0, max_size=3), st.sampled_from(["sum", "mean"]),
+       st.floats(-1.5, 1.5), st.floats(-1.0, 1.0))
+def test_every_chain_of_unnamed_ops_is_cut_at_named_steps_and_adds_up(curves, reduce, w0, b0):
+    w, b = bl.Parameter(w0, "w"), bl.Parameter(b0, "b")
+    x = Tensor([-1.0, 0.5, 2.0], name="x")
+
+    def loss_at(value: float) -> Tensor:
+        w.data = np.array(value)
+        t = w * x + b
+        for name in curves:
+            t = CURVES[name](t)
+        return getattr(t, reduce)()
+
+    e = explain(loss_at(w0), w)
+    text = e.to_text()
+    line = chain_line(text)
+    factors = line.split(" = ", 1)[1].replace("Σ_i ", "").split(" · ")
+    assert all(f != "dL/dw" for f in factors), line
+    names = set(re.findall(r"[uza][₁-₉]+", line))
+    assert names, line
+    defined = {m.group(1) for m in re.finditer(r"^  ([uza][₁-₉]+)_i = ", text, re.M)}
+    assert names <= defined, text
+    h = 1e-6  # an independent oracle: central differences of the loss itself
+    numeric = (float(loss_at(w0 + h).data) - float(loss_at(w0 - h).data)) / (2 * h)
+    total = sum(t["value"] for t in e.details["terms"])
+    assert total == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+def test_a_scalar_used_twice_sums_over_its_paths_not_over_samples():
+    w = bl.Parameter(0.5, "w")
+    loss = (w * w).exp()
+    text = explain(loss, w).to_text()
+    assert "dL/dw = Σ_paths dL/du₁ · du₁/dw" in text and "Σ_i" not in text
+    assert "u₁ = w·w" in text
+    assert explain(loss, w).gradient == pytest.approx(2 * 0.5 * np.exp(0.25), rel=1e-12)
+
+
+def test_a_conditional_factor_is_bracketed_in_a_product():
+    w = bl.Parameter(0.5, "w")
+    loss = bl.functional.leaky_relu(w * Tensor([-1.0, 2.0], name="x")).mean()
+    text = explain(loss, w).to_text()
+    assert "dL/du₁_i = 1/2 × (1 if u₁_i > 0 else 0.01 (0.01 at u₁_i = 0, PyTorch's value))" in text
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ("2·a^(2 − 1) (0 where 2 = 0)", "2·a"),
+    ("3·a^(3 − 1) (0 where 3 = 0)", "3·a^2"),
+    ("0.5·a^(0.5 − 1) (0 where 0.5 = 0)", "0.5·a^(−0.5)"),
+    ("−1·a^(−1 − 1) (0 where −1 = 0)", "−1·a^(−2)"),
+    ("0·a^(0 − 1) (0 where 0 = 0)", "0·a^(−1) (0 where 0 = 0)"),  # the clause holds: kept
+    ("b·a^(b − 1) (0 where b = 0)", "b·a^(b − 1) (0 where b = 0)"),  # a tensor exponent: left alone
+    (r"2\,{a}^{2 - 1} \text{ (0 where } 2 = 0\text{)}", r"2\,{a}"),
+    (r"3\,{a}^{3 - 1} \text{ (0 where } 3 = 0\text{)}", r"3\,{a}^{2}"),
+])
+def test_a_constant_exponent_has_its_arithmetic_done(before, after):
+    from backproplab.explain.paths import tidy
+
+    assert tidy(before) == after

@@ -36,6 +36,18 @@ def documents() -> dict[str, str]:
         "mlp_delta": explain(mlp_loss, mlp.parameter("W1")).to_latex(document=True),
         "run": explain_run(trace, net).to_latex(document=True),
         **{name: e.to_latex(document=True) for name, e in stepped().items()},
+        **{name: e.to_latex(document=True) for name, e in unnamed().items()},
+    }
+
+
+def unnamed() -> dict:
+    """Graphs written by hand with nothing named in between: generated names, their definitions, Σ over paths."""
+    w, b = bl.Parameter(0.5, "w"), bl.Parameter(0.1, "b")
+    x, y = Tensor([0.0, 0.5, 1.0], name="x"), Tensor([0.0, 1.0, 0.0], name="y")
+    return {
+        "unnamed_square": explain(((w * x + b - y) ** 2).sum(), w, lr=0.1),
+        "unnamed_cube": explain((((w * x).exp() - y) ** 3).mean(), w),
+        "unnamed_paths": explain((w * w).exp(), w),
     }
 
 
@@ -51,6 +63,7 @@ def stepped() -> dict:
 
 
 STEPPED = ["adam", "adam_page", "sgd"]
+UNNAMED = ["unnamed_square", "unnamed_cube", "unnamed_paths"]
 
 
 def structural_problems(tex: str) -> list[str]:
@@ -82,7 +95,7 @@ def structural_problems(tex: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run", *STEPPED])
+@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run", *STEPPED, *UNNAMED])
 def test_latex_passes_the_structural_check(name):
     assert structural_problems(documents()[name]) == []
 
@@ -97,7 +110,7 @@ NO_TEX = "no TeX engine installed (apt-get install texlive-latex-base)"
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason=NO_TEX)
-@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run", *STEPPED])
+@pytest.mark.parametrize("name", ["b3", "w1", "mlp_paths", "mlp_delta", "run", *STEPPED, *UNNAMED])
 def test_latex_compiles_with_pdflatex(name, tmp_path):
     (tmp_path / "doc.tex").write_text(documents()[name], encoding="ascii")
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,

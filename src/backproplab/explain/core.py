@@ -25,9 +25,19 @@ from backproplab.autodiff import backprop, topological_order
 from backproplab.display import hand_value, number, precision, rounding_note, sum_note
 from backproplab.explain.document import Block, Math, Rendered
 from backproplab.explain.entry import entry_blocks
-from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split
+from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split, tidy
 from backproplab.explain.steps import step_rule_text, step_work
-from backproplab.explain.symbols import Namer, attr_values, element, fmt_number, latex_name, name_shared_nodes, term
+from backproplab.explain.symbols import (
+    LOSS_OPS,
+    Namer,
+    aligned,
+    attr_values,
+    element,
+    fmt_number,
+    latex_name,
+    name_shared_nodes,
+    term,
+)
 from backproplab.tensor import Tensor
 from backproplab.trace import to_json_value
 
@@ -103,7 +113,7 @@ def product(parts: list[str], fmt: str, keep_ones: bool = False) -> str:
     if not parts:
         return "1"
     if len(parts) > 1:
-        parts = [f"({p})" if _top_level_sum(p) else p for p in parts]
+        parts = [f"({p})" if _top_level_sum(p) or " if " in p else p for p in parts]
     return (" × " if fmt == "text" else r" \times ").join(parts)
 
 
@@ -152,13 +162,20 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
             first = group[0]
             factors = (" · " if fmt == "text" else r" \cdot ").join(
                 d(*_factor_name(f, namer, fmt, True), fmt) for f in first.factors)
-            pieces.append((sigma[fmt] if len(group) > 1 else "") + factors)
+            if len(group) > 1:  # Σ_i where the terms are the samples; otherwise the paths themselves
+                factors = (sigma if _indexed(first, namer) else over_paths)[fmt] + factors
+            pieces.append(factors)
         return " + ".join(pieces)
 
+    over_paths = {"text": "Σ_paths ", "latex": r"\sum_{\text{paths}} "}
     lhs = {"text": d(loss_name, wrt_text, "text"), "latex": d(latex_name(loss_name), wrt_latex, "latex")}
     blocks.append(Block("para", [f"By the chain rule, along every path from the loss to {wrt_text}:"]))
     blocks.append(Block("lines", lines=[Math(f"{lhs['text']} = {chain_form('text')}",
                                              rf"{lhs['latex']} = {chain_form('latex')}")]))
+    defined = _definitions(terms, namer)
+    if defined:
+        blocks.append(Block("para", ["where"]))
+        blocks.append(Block("lines", lines=defined))
     factor_lines = []
     seen = set()
     for group in chains.values():
@@ -200,9 +217,9 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
         # a term that starts with a minus is braced, so "+ −2" is set as a sign, not as "+ − 2"
         terms = [f"{{{t}}}" if t.startswith("-") and k else t for k, t in enumerate(shown["latex"])]
         lines.append(Math(f"{lhs['text']} = " + joined, rf"{lhs['latex']} &= " + r" \\ &\quad + ".join(terms)))
-        if len(ordered) > 1:  # a single term: its value is the total, shown next
-            lines.append(Math("= " + " + ".join(num(v, digits, "text", True) for v in values),
-                              "&= " + " + ".join(num(v, digits, "latex", True) for v in values)))
+        sums = " + ".join(num(v, digits, "text", True) for v in values)
+        if len(ordered) > 1 and sums != joined:  # a single term, or terms already numbers: shown next
+            lines.append(Math("= " + sums, "&= " + " + ".join(num(v, digits, "latex", True) for v in values)))
     else:
         for t, s_t, s_l in zip(ordered, shown["text"], shown["latex"]):
             label = _term_label(t, namer)
@@ -225,6 +242,41 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
         "product_notes": product_notes,
     }
     return blocks, details
+
+
+def _indexed(t: Term, namer: Namer) -> bool:
+    """Whether a path's factors name a sample (ŷ_i), so that its group is a sum over samples."""
+    for f in t.factors:
+        for node, idx in (f.top, f.bottom):
+            if idx and term(namer, node, idx, "text", False, None)[0] != term(namer, node, idx, "text", True, None)[0]:
+                return True
+    return False
+
+
+def _definitions(terms: list[Term], namer: Namer) -> list[Math]:
+    """What each generated name in the chain stands for (u₁_i = w·x_i), innermost first."""
+    found: dict[int, tuple[Tensor, tuple[int, ...]]] = {}
+    for t in terms:
+        for f in t.factors:
+            for node, idx in (f.top, f.bottom):
+                if node.op is not None and not node.name and node.parents and id(node) not in found:
+                    found[id(node)] = (node, idx)
+    lines = []
+    for node, idx in reversed(found.values()):  # found from the loss down
+        if node.op.name in LOSS_OPS or not node.op.elementwise:
+            continue
+        sides = {}
+        for fmt in ("text", "latex"):
+            values = {}
+            for arg, parent in zip(node.op.args, node.parents):
+                text, prec = term(namer, parent, aligned(idx, parent.shape), fmt, True, None)
+                values[arg] = text if prec >= 9 or prec > node.op.prec else (
+                    f"({text})" if fmt == "text" else rf"\left({text}\right)")
+            values.update(attr_values(node, fmt))
+            own = term(namer, node, idx, fmt, True, None)[0]
+            sides[fmt] = f"{own} = {tidy(node.op.render(fmt, 'expr', values))}"
+        lines.append(Math(sides["text"], sides["latex"]))
+    return lines
 
 
 def _term_label(t: Term, namer: Namer) -> str:
@@ -268,7 +320,7 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     n = count(link_node)
     values["n"] = "n" if n is None else str(n)
     values.update(attr_values(link_node, fmt))
-    filled = Template(template).safe_substitute(values)
+    filled = tidy(Template(template).safe_substitute(values))
     if upstream == "1" and (filled.startswith("G ⊙ (") or filled.startswith(r"G \odot \left(")):
         inner = filled[len("G ⊙ ("):-1] if fmt == "text" else filled[len(r"G \odot \left("):-len(r"\right)")]
         return inner

@@ -58,9 +58,34 @@ MAX_REACH = 5_000  # a deeper graph is explained layer by layer: a path through 
 NEGATIVE_IN_PARENS = re.compile(r"\(\(([−-][0-9.]+(?:e[−-]?[0-9]+)?)\)\)")
 
 
+LITERAL = r"[−-]?\d+(?:\.\d+)?"
+POWER_LESS_ONE = re.compile(rf"\^(?:\(({LITERAL}) − 1\)|\{{({LITERAL}) - 1\}})")
+NOT_ZERO_CLAUSE = re.compile(rf" (?:\(0 where ({LITERAL}) = 0\)|\\text\{{ \(0 where \}} ({LITERAL}) = 0\\text\{{\)\}})")
+
+
+def _literal(text: str) -> float:
+    return float(text.replace("−", "-"))
+
+
+def _power(match: re.Match) -> str:
+    """x^(2 − 1) → x, x^(3 − 1) → x^2: a constant exponent's arithmetic done (text or LaTeX)."""
+    latex = match.group(1) is None
+    power = _literal(match.group(2) if latex else match.group(1)) - 1
+    if power == 1:
+        return ""
+    shown = f"{power:g}"
+    if latex:
+        return f"^{{{shown}}}"
+    return f"^({shown.replace('-', '−')})" if power < 0 else f"^{shown}"
+
+
 def tidy(text: str) -> str:
-    """f((−0.33)) → f(−0.33): a negative number already inside the template's own parentheses."""
-    return NEGATIVE_IN_PARENS.sub(r"(\1)", text)
+    """Fill-in leftovers made readable: f((−0.33)) → f(−0.33), a negative number already inside
+    the template's own parentheses; and, where pow's exponent is a number, 2·a^(2 − 1) (0 where
+    2 = 0) → 2·a."""
+    text = NEGATIVE_IN_PARENS.sub(r"(\1)", text)
+    text = NOT_ZERO_CLAUSE.sub(lambda m: "" if _literal(m.group(1) or m.group(2)) != 0 else m.group(0), text)
+    return POWER_LESS_ONE.sub(_power, text)
 
 
 def count(node: Tensor) -> int | None:

@@ -101,8 +101,31 @@ class Namer:
                 z = node.parents[0]
                 if z.op is not None:
                     self.names.setdefault(id(z), f"z{sub}")
+        self._name_nonlinear_inputs(order, root)
         in_order = {id(n) for n in order}  # built once: a set per name made naming quadratic
         self.stops = {key for key in self.names if key in in_order}
+
+    def _name_nonlinear_inputs(self, order: list[Tensor], root: Tensor) -> None:
+        """Name what a curved op bends (``u₁`` for the w·x_i of e^(w·x_i)), as a teacher writes
+        u = w·x before differentiating e^u; a graph with no such op gets its summand named.
+
+        Without a name between the loss and a parameter, the chain rule of (w·x_i)².sum() had
+        one factor, dL/dw, and read dL/dw = Σ_i dL/dw. An op is curved in an argument when its
+        derivative statement for that argument mentions the argument itself (e^z, 2·a, not b).
+        """
+        named = False
+        for node in order:
+            op = node.op
+            if op is None or not op.elementwise or op.name in LOSS_OPS:
+                continue
+            for arg, parent, (partial, _) in zip(op.args, node.parents, op.partials):
+                if parent.op is not None and f"${arg}" in partial and id(parent) not in self.names:
+                    self.name(parent)
+                    named = True
+        if named or any(id(n) in self.names for n in order if n.op is not None and n is not root):
+            return
+        if root.op is not None and root.op.name in ("sum", "mean") and root.parents and root.parents[0].op is not None:
+            self.name(root.parents[0])
 
     def add_stop(self, node: Tensor, name: str) -> None:
         self.names.setdefault(id(node), name)
