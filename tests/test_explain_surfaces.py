@@ -205,9 +205,11 @@ def test_the_readme_python_section_prints_what_it_says(capsys):
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## In Python"):readme.index("## Your own networks")]
-    code = "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
-    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    first, *rest = re.findall(r"```python\n(.*?)```", section, re.S)
+    exec(compile(first, "README.md", "exec"), {})  # noqa: S102 - the README's own example
     totals = re.findall(r"\n  = (\S+)\n", plain(capsys.readouterr().out))
+    exec(compile("import backproplab as bl\n" + "\n".join(rest), "README.md", "exec"), {})  # noqa: S102 - the rest runs too
+    capsys.readouterr()
     start, end = totals[0], totals[-1]
     # the engine's own gradients, before and after training b3
     net, (x, y) = bl.presets.statquest()
@@ -281,3 +283,20 @@ def test_hostile_names_in_the_forward_table():
     md = table.to_markdown()
     assert not re.search(r"(?<!\\)<\s*img", md)
     assert "<img" not in table.to_html(full_page=True)
+
+
+def test_the_readme_shows_what_a_loss_written_by_hand_prints(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    at = readme.index("A loss written by hand")
+    code = re.search(r"```python\n(.*?)```", readme[at:], re.S).group(1)
+    shown = re.search(r"```text\n(.*?)```", readme[at:], re.S).group(1)
+    exec(compile("import backproplab as bl\n" + code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    printed = capsys.readouterr().out
+    assert shown in printed  # the lines the README quotes are the engine's, word for word
+    w = 0.5  # and the sum it prints is the gradient: a central difference of Σ (w·x + b − y)²
+    x, y = np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.0])
+    h = 1e-6
+    numeric = (np.sum(((w + h) * x + 0.1 - y) ** 2) - np.sum(((w - h) * x + 0.1 - y) ** 2)) / (2 * h)
+    assert float(plain(re.findall(r"\n  = (\S+)\n", printed)[-1])) == pytest.approx(numeric, abs=0.005)
