@@ -271,6 +271,47 @@ def test_a_long_run_asks_for_the_iterations_its_document_leaves_out(browser, ser
         p.close()
 
 
+def test_a_held_arrow_key_asks_only_for_the_iteration_it_ends_on(browser, server):
+    """Presses that come while the server works out an iteration are added up into one move: a held key
+    asks for the iteration it ends on, not for every left-out one it passes."""
+    kept, _, _ = _moons_2000()
+    p = Page(browser).open(f"{server}/#preset=moons&max_steps=2000")
+    try:
+        p.wait_text("#of", "/ 2000")
+        asked: list[int] = []
+        held: list = []  # the server's answers, held back until every press is in, as on a slow server
+
+        def hold(route) -> None:
+            asked.append(route.request.post_data_json["iteration"])
+            held.append(route)
+
+        p.page.route("**/api/detail", hold)
+
+        def presses(key: str, n: int, target: int) -> list[int]:
+            before = len(asked)
+            for _ in range(n):
+                p.page.keyboard.press(key)
+            for _ in range(300):
+                while held:
+                    held.pop(0).continue_()
+                if p.iteration() == target and not held:
+                    break
+                p.page.wait_for_timeout(50)
+            p.wait_iteration(target)
+            return asked[before:]
+
+        p.page.focus("body")
+        start = p.iteration()
+        assert sum(k not in kept for k in range(start + 1, start + 13)) > 2  # the way passes left-out iterations
+        on = presses("ArrowRight", 12, start + 12)
+        assert len(on) <= 3 and on[-1] == start + 12, on  # one at a time, it asked for every iteration passed
+        back = presses("ArrowLeft", 5, start + 7)
+        assert len(back) <= 3 and back[-1] == start + 7, back
+        assert p.errors == []
+    finally:
+        p.close()
+
+
 def test_an_exported_long_run_says_which_iteration_it_shows(browser, tmp_path):
     """A file has no server to ask: a typed iteration it does not keep shows the kept one before it, and says so."""
     kept, missing, before = _moons_2000()

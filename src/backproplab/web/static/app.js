@@ -377,23 +377,42 @@ function startEditor(box, param) {
   box.insertBefore(p, box.firstChild);
 }
 
+// Worked gradients are asked for one at a time, as the server works them out; a wish the page has moved
+// past by the time its turn comes is dropped, so stepping quickly asks only for where it stops.
+function askDetail(body, stillWanted = () => true) {
+  const turn = (ui.lane || Promise.resolve()).then(() => (stillWanted() ? post("/api/detail", body) : null));
+  ui.lane = turn.catch(() => {});
+  return turn;
+}
+
 async function fetchDetail(param, iteration, index = null) {
   const key = `${paramKey(param, index)}@${iteration}`;
   if (ui.pending.has(key)) return;
   ui.pending.add(key);
+  const doc = ui.doc, moves = ui.moves;
+  const here = () => ui.doc === doc && current() && current().iteration === iteration;
+  let again = 0;
   try {
-    const doc = ui.doc;
-    const d = await post("/api/detail", { settings: ui.settings || {}, param, iteration, index });
+    const d = await askDetail({ settings: ui.settings || {}, param, iteration, index }, () => here() && ui.moves === moves);
+    if (!d) {  // the page was asked to move before its turn came: where it stops is asked for instead
+      (ui.nav || Promise.resolve()).then(() => { if (here()) render(); });
+      return;
+    }
     if (ui.doc !== doc) return;  // a new run came meanwhile: this answer is about the old one
     keepDetail(doc, param, iteration, d);
-    if (current() && current().iteration === iteration) render();
+    if (here()) render();
   } catch (err) {
-    if (err.status !== 503) {
+    if (err.status === 503) {
+      again = err503Delay();  // busy: asked again after a moment, if the page is still there
+    } else {
       clearEl($("derivation"));
       htmlEl("p", { class: "missing" }, $("derivation"), err.message);
+      again = -err503Delay();  // not asked again at once: the message stays until the next move
     }
   } finally {
-    setTimeout(() => ui.pending.delete(key), err503Delay());
+    if (again > 0) setTimeout(() => { ui.pending.delete(key); if (here()) render(); }, again);
+    else if (again < 0) setTimeout(() => ui.pending.delete(key), -again);
+    else ui.pending.delete(key);
   }
 }
 
@@ -467,17 +486,34 @@ async function goTyped() {
 // Moves through the run happen one after another: a step that waits for an asked-for iteration is not
 // overtaken by the next key press.
 function navigate(move) {
+  ui.moves = (ui.moves || 0) + 1;  // a worked gradient asked for before this move may no longer be wanted
   ui.nav = (ui.nav || Promise.resolve()).then(move).catch(() => {});
   return ui.nav;
 }
 
 // ← and → move one iteration; on a served page an iteration between two held ones is asked for first.
+// Presses that come while a step waits for the server are added up into one move, so a held key asks
+// for the iteration it ends on, not for every one it passes.
+function stepKey(delta) {
+  ui.ahead = (ui.ahead || 0) + delta;
+  if (ui.stepQueued) return ui.nav;
+  ui.stepQueued = true;
+  return navigate(async () => {
+    ui.stepQueued = false;
+    const by = ui.ahead;
+    ui.ahead = 0;
+    if (by) await stepBy(by);
+  });
+}
+
 async function stepBy(delta) {
   stop();
-  const it = current();
-  const next = iterations()[ui.pos + delta];
-  if (it && next && next.iteration !== it.iteration + delta && await fetchRow(it.iteration + delta)) {
-    go(posOf(it.iteration + delta));
+  const it = current(), its = iterations();
+  if (!it) return;
+  const want = Math.max(its[0].iteration, Math.min(lastIteration(), it.iteration + delta));
+  const next = its[ui.pos + delta];
+  if (want !== it.iteration && (!next || next.iteration !== want) && await fetchRow(want)) {
+    go(posOf(want));
     return;
   }
   go(ui.pos + delta);
@@ -492,7 +528,7 @@ async function fetchRow(iteration) {
   let d = null;
   for (let tries = 0; !d && tries < 40; tries++) {  // the server may be busy with a worked gradient: wait for it
     try {
-      d = await post("/api/detail", { settings: ui.settings || {}, param: sel.param, iteration, index: sel.index });
+      d = await askDetail({ settings: ui.settings || {}, param: sel.param, iteration, index: sel.index });
     } catch (err) {
       if (err.status !== 503) return false;
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -539,8 +575,8 @@ function togglePlay() {
 }
 
 function wire() {
-  $("step").addEventListener("click", () => navigate(() => stepBy(1)));
-  $("back").addEventListener("click", () => navigate(() => stepBy(-1)));
+  $("step").addEventListener("click", () => stepKey(1));
+  $("back").addEventListener("click", () => stepKey(-1));
   $("first").addEventListener("click", () => navigate(() => { stop(); go(0); }));
   $("last").addEventListener("click", () => navigate(() => { stop(); go(iterations().length - 1); }));
   $("play").addEventListener("click", () => navigate(togglePlay));
@@ -576,8 +612,9 @@ function wire() {
     const tag = (ev.target && ev.target.tagName) || "";
     if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || !$("own-panel").hidden) return;
     if (ev.key === " " && tag === "BUTTON") return;
-    const keys = { ArrowRight: () => stepBy(1), ArrowLeft: () => stepBy(-1),
-      " ": togglePlay, Home: () => { stop(); go(0); }, End: () => { stop(); go(iterations().length - 1); } };
+    const steps = { ArrowRight: 1, ArrowLeft: -1 };
+    const keys = { " ": togglePlay, Home: () => { stop(); go(0); }, End: () => { stop(); go(iterations().length - 1); } };
+    if (steps[ev.key]) { ev.preventDefault(); stepKey(steps[ev.key]); }
     if (keys[ev.key]) { ev.preventDefault(); navigate(keys[ev.key]); }
   });
   window.addEventListener("resize", () => render());
