@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import backproplab as bl
@@ -303,8 +303,10 @@ def test_the_first_loss_a_learner_writes_has_a_real_chain_rule():
 @given(st.lists(st.sampled_from(sorted(CURVES)), min_size=0, max_size=3), st.sampled_from(["sum", "mean"]),
        st.floats(-1.5, 1.5), st.floats(-1.0, 1.0))
 def test_every_chain_of_unnamed_ops_is_cut_at_named_steps_and_adds_up(curves, reduce, w0, b0):
-    w, b = bl.Parameter(w0, "w"), bl.Parameter(b0, "b")
     x = Tensor([-1.0, 0.5, 2.0], name="x")
+    if "leaky_relu" in curves:  # at its kink a central difference gives neither side's slope
+        assume(np.all(np.abs(w0 * x.data + b0) > 1e-3))
+    w, b = bl.Parameter(w0, "w"), bl.Parameter(b0, "b")
 
     def loss_at(value: float) -> Tensor:
         w.data = np.array(value)

@@ -117,7 +117,7 @@ def entry_work(plan: EntryPlan, target: tuple[int, ...], through: Tensor, delta:
     n = len(terms)
     blocks = [
         Block("para", [f"{role}. By the chain rule, summed over the samples, with δ_{zt} = d{loss_name}/d{zt} "
-                       "(the layer-by-layer form, --form delta, shows how δ comes down from the loss):"]),
+                       "(the layer-by-layer form shows how δ comes down from the loss):"]),
         Block("lines", lines=[Math(f"{lhs_t} = {general_t}", f"{lhs_l} = {general_l}")]),
     ]
     rows_at = list(range(n)) if n <= HEAD + TAIL + 2 else list(range(HEAD)) + [-1] + list(range(n - TAIL, n))
