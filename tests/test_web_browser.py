@@ -239,6 +239,14 @@ def test_a_long_run_asks_for_the_iterations_its_document_leaves_out(browser, ser
     try:
         p.wait_text("#of", "/ 2000")
         assert p.text("#kept").strip() == f"({len(kept)} held)"
+        for chart in ("history", "curve", "predictions"):  # every tick label inside its chart, "2000" too
+            frame = p.page.locator(f"#{chart}").bounding_box()
+            for label in p.page.locator(f"#{chart} text").all():
+                b = label.bounding_box()
+                if b is None or not label.text_content():
+                    continue
+                assert frame["x"] <= b["x"] and b["x"] + b["width"] <= frame["x"] + frame["width"] + 0.5, \
+                    (chart, label.text_content())
         title = p.page.get_attribute("#kept", "title")
         assert f"holds {len(kept)} of the run's 2000 iterations" in title and "asks for any other one" in title
         p.page.fill("#iteration", str(missing))

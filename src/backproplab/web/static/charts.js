@@ -220,7 +220,7 @@ export function drawLossHistory(svg, doc, pos, log) {
   const { w, h } = svgSize(svg);
   const losses = doc.losses.map(asNumber);
   const it = doc.trace.iterations[pos];
-  const box = { x: 52, y: 8, w: w - 62, h: h - 44 };
+  const box = { x: 52, y: 8, w: w - 72, h: h - 44 };  // room on the right for the last tick's label ("2000")
   const shownLosses = log ? losses.filter((v) => v > 0) : losses;
   let [lo, hi] = finiteRange(shownLosses);
   if (hi > 1e12) hi = Math.min(hi, Math.max(...losses.slice(0, 20).filter(Number.isFinite)) * 10);
