@@ -378,6 +378,9 @@ def test_screenshots(browser, server, tmp_path):
         p.wait_text("#derivation-title", "iteration 2")
         p.wait_text("#derivation", "working it out", present=False)
         p.page.wait_for_timeout(400)  # the step's 300 ms movement has ended
+        # b3 alone moves: its steps lie on the curve, drawn solid, with no off-the-slice legend
+        assert p.page.locator("#curve circle.step-point").count() == 2
+        assert p.page.locator("#curve .off-slice, #curve .off-slice-label").count() == 0
         p.page.screenshot(path=str(out / "dosage-iteration-2.png"))
         p.page.keyboard.press("End")
         p.wait_text("#derivation", "working it out", present=False)
@@ -391,6 +394,11 @@ def test_screenshots(browser, server, tmp_path):
             "into unit 5 of z2" in m.text("#derivation .entry-working")
         assert "layer by layer" in m.text("#derivation details.whole-working summary")
         m.wait_text("#curve-note", "true minimum")
+        # every parameter moves: earlier steps sit at the run's own loss, hollow and labelled as off the slice
+        points = m.page.locator("#curve circle.step-point")
+        assert m.page.locator("#curve circle.step-point.off-slice").count() == points.count() > 1
+        legend = m.page.locator("#curve .off-slice-label").text_content()
+        assert legend.startswith("○ earlier steps, at the run's own loss: off this slice")
         assert "W2[3,5] (parameter value)" in m.page.text_content("#curve")
         m.page.screenshot(path=str(out / "moons-mid-training.png"))
         assert m.page.query_selector_all("#predictions .heat rect") and m.errors == []

@@ -37,7 +37,10 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
     message(svg, slice === undefined ? "working out the loss curve …" : why, w, h);
     return;
   }
-  const box = { x: 58, y: 38, w: w - 72, h: h - 82 };
+  const off = doc.trace.optimize.length > 1 ? " off-slice" : "";
+  const legend = off && pos > 0;  // a line of its own above the plot says what the hollow points are
+  const top = legend ? 52 : 38;
+  const box = { x: 58, y: top, w: w - 72, h: h - 44 - top };
   const grid = slice.grid.map(asNumber);
   const loss = slice.loss.map(asNumber);
   const cur = asNumber(entry(it.params[param], index));
@@ -59,15 +62,16 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
     const my = ys(asNumber(m.loss));
     svgEl("path", { d: star(mx, my, 9), class: "minimum" }, plot);
   }
-  // numbered steps so far (the kept iterations up to now)
+  // numbered steps so far (the kept iterations up to now); where other parameters move too, each step's
+  // loss is the run's own, not this slice's: drawn dotted and hollow, as the figures draw it
   const steps = its.slice(0, pos + 1);
   const pts = steps.map((s) => [xs(asNumber(entry(s.params[param], index))), ys(asNumber(s.loss))]);
-  svgEl("path", { d: pathData(pts), class: "descent" }, plot);
+  svgEl("path", { d: pathData(pts), class: `descent${off}` }, plot);
   let lastLabel = -Infinity;
   steps.forEach((s, i) => {
     const [px, py] = pts[i];
     if (!Number.isFinite(px) || !Number.isFinite(py)) return;
-    svgEl("circle", { cx: px, cy: py, r: 3.5, class: "step-point" }, plot);
+    svgEl("circle", { cx: px, cy: py, r: 3.5, class: `step-point${off}` }, plot);
     if (i < pos && Math.abs(px - lastLabel) > 22 && steps.length <= 40) {
       svgEl("text", { x: px + 5, y: py - 6, class: "step-label" }, plot, String(s.iteration));
       lastLabel = px;
@@ -92,6 +96,12 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
   }
   const slope = Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "";
   svgEl("text", { x: box.x, y: 13, class: "slope-label" }, svg, slope);
+  if (legend) {  // the hollow points' loss is the run's own, when the other parameters had other values too
+    const text = svgEl("text", { x: box.x, y: 45, class: "off-slice-label" }, svg,
+      "○ earlier steps, at the run's own loss: off this slice");
+    svgEl("title", {}, text, "Each earlier step is drawn at its own loss, when the other parameters had other " +
+      "values too; the pink curve holds them at this iteration's values, so those points are not on it.");
+  }
   svgEl("text", { x: box.x, y: 29, class: "note-label" }, svg,
     `● iteration ${it.iteration}: ${key} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}`);
 }
