@@ -130,3 +130,71 @@ def test_presets_by_name_with_a_hint():
     assert get_preset("moons").name == "moons"
     with pytest.raises(KeyError, match="did you mean 'moons'"):
         get_preset("moon")
+
+
+class TwoLayers(Module):
+    """A network written PyTorch's way: layers as attributes, no names given."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = Linear(2, 3, rng=np.random.default_rng(1))
+        self.fc2 = Linear(3, 1, rng=np.random.default_rng(2))
+
+    def forward(self, x):
+        return self.fc2(bl.functional.leaky_relu(self.fc1(x), 0.1))
+
+
+def test_layers_added_without_a_suffix_are_numbered_in_order():
+    net = TwoLayers()
+    assert [n for n, _ in net.named_parameters()] == ["W1", "b1", "W2", "b2"]
+    assert net.fc1.weight.name == "W1" and net.fc2.bias.name == "b2"
+    seq = bl.Sequential(Linear(2, 3), bl.nn.Tanh(), Linear(3, 1))
+    assert [n for n, _ in seq.named_parameters()] == ["W1", "b1", "W2", "b2"]
+    assert repr(seq) == "Sequential(Linear(2, 3, bias=True), Tanh(), Linear(3, 1, bias=True))"
+
+    class Nested(Module):
+        def __init__(self):
+            super().__init__()
+            self.body = bl.Sequential(Linear(2, 4), bl.nn.ReLU(), Linear(4, 4))
+            self.head = Linear(4, 1)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    nested = Nested()
+    assert [n for n, _ in nested.named_parameters()] == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    out = nested(Tensor(np.ones((2, 2)), name="x"))
+    assert out.name == "z3"
+    assert [n for n, _ in Linear(2, 3).named_parameters()] == ["W", "b"]  # a lone layer keeps its plain names
+    mixed = bl.Sequential(Linear(2, 3, suffix="in"), Linear(3, 3), Linear(3, 1))
+    assert [n for n, _ in mixed.named_parameters()] == ["Win", "bin", "W1", "b1", "W2", "b2"]  # given names stay
+    with pytest.raises(ValueError, match="two parameters share the name 'W1'"):
+        bl.Sequential(Linear(2, 3, suffix="1"), Linear(3, 3), Linear(3, 1)).parameters()
+
+
+def test_a_network_built_pytorchs_way_trains_and_explains_by_layer():
+    net = TwoLayers()
+    x = Tensor(np.array([[0.5, -1.0], [1.0, 2.0], [-0.3, 0.8]]), name="x")
+    y = Tensor(np.array([[1.0], [0.0], [0.5]]), name="y")
+    loss = bl.losses.mse(net(x), y)
+    loss.backward()
+    w = net.fc1.weight
+    for index in np.ndindex(w.shape):  # every entry against a central difference of the loss
+        h = 1e-6
+        saved = w.data[index]
+        w.data[index] = saved + h
+        up = float(bl.losses.mse(net(x), y).data)
+        w.data[index] = saved - h
+        down = float(bl.losses.mse(net(x), y).data)
+        w.data[index] = saved
+        assert w.grad[index] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
+    text = bl.explain(bl.losses.mse(net(x), y), w, index=(0, 1)).to_text()
+    assert "dMSE/dW1[1,2] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/dz1[i,2] · dz1[i,2]/dW1[1,2]" in text
+    opt = bl.optim.SGD(net.parameters(), lr=0.1)
+    before = float(loss.data)
+    for _ in range(20):
+        opt.zero_grad()
+        step = bl.losses.mse(net(x), y)
+        step.backward()
+        opt.step()
+    assert float(bl.losses.mse(net(x), y).data) < before

@@ -96,7 +96,28 @@ class Module:
             self._params[key] = value
         elif isinstance(value, Module):
             self._modules[key] = value
+            object.__setattr__(self, key, value)
+            self._number_layers()
+            return
         object.__setattr__(self, key, value)
+
+    def _number_layers(self) -> None:
+        """Number the Linear layers made without a ``suffix`` in the order they were added (W1, b1, z1,
+        W2, …), as ``MLP`` names its layers, so that a network built PyTorch's way (``self.fc1 =
+        Linear(...)``, ``Sequential(Linear, Tanh, Linear)``) has one name per parameter. A lone layer
+        keeps W, b and z."""
+        layers: list[Linear] = []
+        for m in self._all_modules():
+            if isinstance(m, Linear) and m.auto_named and all(m is not other for other in layers):
+                layers.append(m)
+        if len(layers) > 1:
+            for k, layer in enumerate(layers, start=1):
+                layer.rename(str(k))
+
+    def _all_modules(self) -> Iterator[Module]:
+        for m in self._modules.values():
+            yield m
+            yield from m._all_modules()
 
     def forward(self, *args: Any, **kwargs: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -206,23 +227,74 @@ class Activation(Module):
         return f"Activation({self.op.name!r})"
 
 
+class _ByClass(Activation):
+    """An activation named by its class, as PyTorch's ``nn.Tanh()`` is; ``rule`` is the op's name."""
+
+    rule = "identity"
+
+    def __init__(self) -> None:
+        super().__init__(self.rule)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Identity(_ByClass):
+    """PyTorch's ``nn.Identity``."""
+
+
+class ReLU(_ByClass):
+    """PyTorch's ``nn.ReLU``."""
+
+    rule = "relu"
+
+
+class Sigmoid(_ByClass):
+    """PyTorch's ``nn.Sigmoid``."""
+
+    rule = "sigmoid"
+
+
+class Softplus(_ByClass):
+    """PyTorch's ``nn.Softplus`` with its defaults (beta 1)."""
+
+    rule = "softplus"
+
+
+class Tanh(_ByClass):
+    """PyTorch's ``nn.Tanh``."""
+
+    rule = "tanh"
+
+
 class Linear(Module):
     """z = x W + b, with W of shape (in, out) so that a row of x is one sample.
 
     Parameters are named ``W{suffix}`` and ``b{suffix}``; the output is named ``z{suffix}``.
+    Without a ``suffix``, the network the layer joins numbers its layers 1, 2, … in the order
+    they were added (a layer on its own keeps W, b and z).
     """
 
     def __init__(
-        self, in_features: int, out_features: int, bias: bool = True, suffix: str = "",
+        self, in_features: int, out_features: int, bias: bool = True, suffix: str | None = None,
         rng: np.random.Generator | None = None, dtype: Any = np.float64,
     ) -> None:
         super().__init__()
         in_features, out_features = check_sizes([in_features, out_features], "a Linear layer")
         rng = rng if rng is not None else np.random.default_rng(0)
         bound = 1.0 / np.sqrt(in_features)
+        self.auto_named = suffix is None
+        suffix = "" if suffix is None else str(suffix)
         self.suffix = suffix
         self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)), f"W{suffix}", dtype=dtype)
         self.bias = Parameter(np.zeros(out_features), f"b{suffix}", dtype=dtype) if bias else None
+
+    def rename(self, suffix: str) -> None:
+        """Call the layer's parameters W{suffix}, b{suffix} and its output z{suffix}."""
+        self.suffix = suffix
+        self.weight.name = f"W{suffix}"
+        if self.bias is not None:
+            self.bias.name = f"b{suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
         z = x @ self.weight
