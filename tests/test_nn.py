@@ -198,3 +198,34 @@ def test_a_network_built_pytorchs_way_trains_and_explains_by_layer():
         step.backward()
         opt.step()
     assert float(bl.losses.mse(net(x), y).data) < before
+
+
+@pytest.mark.parametrize(("module", "functional"), [
+    (lambda: bl.nn.LeakyReLU(0.2), lambda z: bl.functional.leaky_relu(z, 0.2)),
+    (lambda: bl.nn.ELU(0.5), lambda z: bl.functional.elu(z, 0.5)),
+    (lambda: bl.nn.SiLU(), bl.functional.silu),
+    (lambda: bl.nn.GELU(), bl.functional.gelu),
+    (lambda: bl.nn.GELU("tanh"), lambda z: bl.functional.gelu(z, approximate="tanh")),
+    (lambda: bl.nn.Tanh(), bl.functional.tanh),
+    (lambda: bl.nn.ReLU(), bl.functional.relu),
+    (lambda: bl.nn.Sigmoid(), bl.functional.sigmoid),
+    (lambda: bl.nn.Softplus(), bl.functional.softplus),
+])
+def test_activation_modules_are_their_functions_with_pytorchs_names(module, functional):
+    z = np.array([-2.0, -0.5, 0.3, 1.7])
+    a, b = Tensor(z, requires_grad=True), Tensor(z, requires_grad=True)
+    out_m, out_f = module()(a), functional(b)
+    np.testing.assert_array_equal(out_m.data, out_f.data)
+    out_m.sum().backward()
+    out_f.sum().backward()
+    np.testing.assert_array_equal(a.grad, b.grad)
+    h = 1e-6  # and the gradient is the slope: a central difference of the module itself
+    numeric = (module()(Tensor(z + h)).data - module()(Tensor(z - h)).data) / (2 * h)
+    np.testing.assert_allclose(a.grad, numeric, rtol=1e-6, atol=1e-8)
+    name = type(module()).__name__
+    assert repr(module()).startswith(f"{name}(")
+
+
+def test_a_bad_gelu_setting_is_a_clear_error():
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got 'fast'"):
+        bl.nn.GELU("fast")

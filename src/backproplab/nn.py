@@ -267,6 +267,60 @@ class Tanh(_ByClass):
     rule = "tanh"
 
 
+class LeakyReLU(Module):
+    """PyTorch's ``nn.LeakyReLU``: z where z > 0, else negative_slope·z."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return apply(ops.OPS["leaky_relu"], z, negative_slope=self.negative_slope)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(negative_slope={self.negative_slope:g})"
+
+
+class ELU(Module):
+    """PyTorch's ``nn.ELU``: z where z > 0, else alpha·(e^z − 1)."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return apply(ops.OPS["elu"], z, alpha=self.alpha)
+
+    def __repr__(self) -> str:
+        return f"ELU(alpha={self.alpha:g})"
+
+
+class SiLU(Module):
+    """PyTorch's ``nn.SiLU``: z·σ(z)."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return apply(ops.OPS["silu"], z)
+
+    def __repr__(self) -> str:
+        return "SiLU()"
+
+
+class GELU(Module):
+    """PyTorch's ``nn.GELU``: z·Φ(z), or its tanh formula with ``approximate="tanh"``."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {excerpt(approximate)}")
+        self.approximate = approximate
+
+    def forward(self, z: Tensor) -> Tensor:
+        return apply(ops.OPS["gelu" if self.approximate == "none" else "gelu_tanh"], z)
+
+    def __repr__(self) -> str:
+        return "GELU()" if self.approximate == "none" else "GELU(approximate='tanh')"
+
+
 class Linear(Module):
     """z = x W + b, with W of shape (in, out) so that a row of x is one sample.
 
