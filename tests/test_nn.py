@@ -161,6 +161,8 @@ def test_layers_added_without_a_suffix_are_numbered_in_order():
         def forward(self, x):
             return self.head(self.body(x))
 
+    z = seq(Tensor(np.ones((2, 2)), name="x"))
+    assert z.name == "z2" and z.parents[0].parents[0].name == "a1"  # z1 → a1 → z2, as MLP names them
     nested = Nested()
     assert [n for n, _ in nested.named_parameters()] == ["W1", "b1", "W2", "b2", "W3", "b3"]
     out = nested(Tensor(np.ones((2, 2)), name="x"))

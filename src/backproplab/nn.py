@@ -361,6 +361,9 @@ class Linear(Module):
         return f"Linear({n_in}, {n_out}, bias={self.bias is not None})"
 
 
+ACTIVATION_MODULES = (Activation, LeakyReLU, ELU, SiLU, GELU)
+
+
 class Sequential(Module):
     """Modules applied one after another."""
 
@@ -371,8 +374,14 @@ class Sequential(Module):
             setattr(self, str(i), layer)
 
     def forward(self, x: Any) -> Tensor:
+        suffix = None
         for layer in self.layers:
-            x = layer(x)
+            out = layer(x)
+            if isinstance(layer, Linear):
+                suffix = layer.suffix
+            elif isinstance(layer, ACTIVATION_MODULES) and out is not x and out.name is None and suffix is not None:
+                out.named(f"a{suffix}")  # z1 → a1 → z2, as MLP names its layers
+            x = out
         return x
 
     def __repr__(self) -> str:
