@@ -13,7 +13,10 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backproplab.web.export import export
 from backproplab.web.settings import Settings
@@ -394,6 +397,13 @@ def test_screenshots(browser, server, tmp_path):
             "into unit 5 of z2" in m.text("#derivation .entry-working")
         assert "layer by layer" in m.text("#derivation details.whole-working summary")
         m.wait_text("#curve-note", "true minimum")
+        # the gradient's norm in the steps table is the number the terminal's line shows, written the same way
+        terminal = re.search(r"dBCE/dW1: a \(2, 16\) array, norm (\S+)", m.text("#table")).group(1)
+        assert m.text("table.steps tr[data-param=W1] td:nth-of-type(2)") == f"norm {terminal}"
+        # every parameter is an array: no column of dashes, and the whole table fits in its panel
+        assert m.page.locator("table.steps thead th").all_inner_texts() == ["", "value", "gradient", "step size"]
+        table, panel = (m.page.locator(s).bounding_box() for s in ("table.steps", "#table-panel"))
+        assert table["x"] + table["width"] <= panel["x"] + panel["width"]
         # every parameter moves: earlier steps sit at the run's own loss, hollow and labelled as off the slice
         points = m.page.locator("#curve circle.step-point")
         assert m.page.locator("#curve circle.step-point.off-slice").count() == points.count() > 1
@@ -482,3 +492,46 @@ def test_exported_file_works_offline(browser, exported):
         assert d.iteration() == 2 and d.errors == [] and d.blocked == []
     finally:
         d.close()
+
+
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, 0.05, 0.005, 0.0049999, 0.00012345, 0.0001, 9.9999e-5, 9.995e-5, 1e-4, 6.3e-5,
+         0.999, 0.9999, -0.999, 0.994, 0.995, 1e9, 1.5e9, 2e9, -3.25e12, 999999999.0, 1e-300, 5e-324, 123.456,
+         -15.655108, 7.3407, 2.6091, 1e15, 0.0123]
+
+
+@pytest.fixture(scope="module")
+def js_fmt(browser):
+    """The page's own ``fmt`` (web/static/format.js), run in the browser on any list of numbers."""
+    page = browser.new_page()
+    source = (Path(__file__).resolve().parents[1] / "src/backproplab/web/static/format.js").read_text(encoding="utf-8")
+    page.add_script_tag(content=source.replace("export function", "function").replace("export const", "var"))
+
+    def run(values: list[float], digits: int) -> list[str]:
+        return page.evaluate("([values, digits]) => values.map((v) => fmt(v, digits))", [values, digits])
+
+    yield run
+    page.close()
+
+
+@pytest.mark.parametrize("digits", [0, 1, 2, 3, 4])
+def test_the_page_writes_every_number_as_the_terminal_does(js_fmt, digits):
+    """The same value reads the same on the page and in the terminal: the edges of every rule
+    (1e−4, 1, 1e9, rounding up to 1) and a spread of random magnitudes and signs."""
+    from backproplab.display import number
+
+    rng = np.random.default_rng(digits)
+    spread = (rng.choice([-1.0, 1.0], 400) * 10.0 ** rng.uniform(-12, 13, 400)).tolist()
+    values = EDGES + [-v for v in EDGES] + spread
+    page = js_fmt(values, digits)
+    terminal = [number(v, digits) for v in values]
+    wrong = [(v, p, t) for v, p, t in zip(values, page, terminal) if p != t]
+    assert not wrong, wrong[:10]
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=40),
+       st.integers(0, 6))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_numbers_read_the_same_on_the_page_and_in_the_terminal(js_fmt, values, digits):
+    from backproplab.display import number
+
+    assert js_fmt(values, digits) == [number(v, digits) for v in values]

@@ -234,14 +234,22 @@ def test_the_written_spec_reads_back_to_the_same_settings(dosage_all):
 @pytest.mark.parametrize("settings", [Settings(optimize="all", max_steps=12, min_step=0.0),
                                       Settings(preset="moons", max_steps=3)])
 def test_the_documents_trace_is_the_json_trace(settings):
-    """Same schema and numbers as ``--json`` (plus each step's new values), kept iterations only."""
+    """Same schema and numbers as ``--json`` (plus each step's new values and the norms of array
+    gradients and steps), kept iterations only."""
     job = load_job(settings)
     trace = lesson.train(job)
     keep = [0, 2] if len(trace.iterations) > 2 else [0]
     ours = lesson.trace_dict(trace, keep)
     theirs = trace.to_dict()
-    assert [dict(it, new_values=None) for it in ours["iterations"]] == \
-        [dict(theirs["iterations"][i], iteration=i + 1, new_values=None) for i in keep]
+    assert [dict(it, new_values=None, norms=None) for it in ours["iterations"]] == \
+        [dict(theirs["iterations"][i], iteration=i + 1, new_values=None, norms=None) for i in keep]
+    for row, i in zip(ours["iterations"], keep):  # a norm for every array parameter, and only for those
+        for kind in ("gradients", "step_sizes"):
+            arrays = {n for n in trace.optimize if np.ndim(getattr(trace.iterations[i], kind)[n]) > 0}
+            assert set(row["norms"][kind]) == arrays
+            for n in arrays:
+                flat = np.ravel(getattr(trace.iterations[i], kind)[n])
+                assert row["norms"][kind][n] == pytest.approx(float(np.sqrt(np.sum(flat * flat))), rel=1e-12)
     assert {k: v for k, v in ours.items() if k not in ("iterations", "iterations_total")} == \
         {k: v for k, v in theirs.items() if k != "iterations"}
     name = trace.optimize[0]

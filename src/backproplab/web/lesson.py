@@ -81,6 +81,18 @@ def _plain(value: Any) -> Any:
     return to_json_value(value)
 
 
+def _norms(it: Any, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The length of each array parameter's gradient and step, worked out here so that the page shows
+    the number the terminal shows (``dBCE/dW1: a (2, 16) array, norm 0.054``) and computes none."""
+    out: dict[str, dict[str, Any]] = {"gradients": {}, "step_sizes": {}}
+    for kind in out:
+        for name in names:
+            value = getattr(it, kind).get(name)
+            if value is not None and np.ndim(value) > 0:
+                out[kind][name] = _plain(float(np.linalg.norm(np.asarray(value, dtype=float))))
+    return out
+
+
 def trace_dict(trace: Trace, keep: list[int]) -> dict[str, Any]:
     """The ``--json`` trace, with only the kept iterations, each saying its 1-based number and
     the new values its step gave."""
@@ -99,6 +111,7 @@ def trace_dict(trace: Trace, keep: list[int]) -> dict[str, Any]:
             row = it.to_dict()
         row["iteration"] = i + 1
         row["new_values"] = {n: _plain(it.new_value(n)) for n in trace.optimize}
+        row["norms"] = _norms(it, trace.optimize)
         iterations.append(row)
     d["iterations"] = iterations
     d["iterations_total"] = len(trace.iterations)

@@ -1,6 +1,8 @@
 // Numbers for people, as the command line shows them: rounding for display only, a typographic minus.
 export const MINUS = "\u2212";
 
+// A number as Python's display.number writes it, so that the page and the terminal agree: ``digits``
+// decimals, but below 1 ``digits`` significant figures (6.3e−5 below 1e−4), and 1e9 or more in powers of ten.
 export function fmt(value, digits = 2) {
   if (value === null || value === undefined) return "NaN";
   if (value === "Infinity") return "\u221e";
@@ -8,18 +10,42 @@ export function fmt(value, digits = 2) {
   const v = Number(value);
   if (Number.isNaN(v)) return "NaN";
   if (!Number.isFinite(v)) return (v > 0 ? "" : MINUS) + "\u221e";
-  let text;
-  if (Math.abs(v) >= 1e9 || (v !== 0 && Math.abs(v) < 0.5 * 10 ** -digits)) {
-    text = v.toPrecision(Math.max(digits, 1));
+  const size = Math.abs(v), sig = Math.max(digits, 1);
+  let text = "";
+  if (size >= 1e9) {
+    text = precise(v, sig);
     if (text.includes("e")) {
       const [mantissa, exponent] = text.split("e");
+      text = `${mantissa.includes(".") ? mantissa.replace(/\.?0+$/, "") : mantissa}e${parseInt(exponent, 10)}`;
+    } else if (text.includes(".")) text = text.replace(/\.?0+$/, "");
+  } else if (size > 0 && size < 1) {
+    text = precise(v, sig);
+    if (Math.abs(Number(text)) >= 1) text = "";  // 0.999 rounds up to 1: shown as numbers of 1 or more are
+    else if (Math.abs(Number(text)) < 1e-4) {
+      const [mantissa, exponent] = Number(text).toExponential(sig - 1).split("e");
       text = `${mantissa}e${parseInt(exponent, 10)}`;
     }
-  } else {
-    text = v.toFixed(digits);
+  }
+  if (!text) {
+    text = evenTie(v, Math.floor(Math.log10(size || 1)) + 1 + digits).toFixed(digits);
     if (Number(text) === 0) text = text.replace(/^-/, "");
   }
   return text.replace(/-/g, MINUS);
+}
+
+function precise(v, sig) {
+  return evenTie(v, sig).toPrecision(sig);
+}
+
+// Python rounds a value that lies exactly halfway to the even neighbour (0.125 → 0.12, 2.5 → 2);
+// JavaScript's toFixed and toPrecision round it up. Where ``v`` is such a tie at its ``keep``-th
+// significant digit and that digit is even, the value is cut there first, so both write the same digits.
+function evenTie(v, keep) {
+  if (v === 0 || keep < 1 || keep > 20) return v;
+  const [mantissa, exponent] = Math.abs(v).toExponential(40).split("e");
+  const figures = mantissa.replace(".", "");
+  if (!/^50*$/.test(figures.slice(keep)) || Number(figures[keep - 1]) % 2 === 1) return v;
+  return Math.sign(v) * Number(`${figures.slice(0, keep)}e${parseInt(exponent, 10) - keep + 1}`);
 }
 
 export function isNumber(value) {
@@ -41,14 +67,6 @@ export function entry(value, index) {
     v = v[i];
   }
   return v;
-}
-
-export function flatten(value) {
-  return Array.isArray(value) ? value.flat(Infinity) : [value];
-}
-
-export function norm(value) {
-  return Math.sqrt(flatten(value).reduce((s, v) => s + asNumber(v) ** 2, 0));
 }
 
 export function shape(value) {

@@ -1,7 +1,7 @@
 // The iteration table as the command line prints it: samples (x, y, ŷ), the loss, and for each
 // optimized parameter its value, gradient, step size and new value.
 import { htmlEl, clearEl } from "./draw.js";
-import { fmt, asNumber, norm, shape, lossSymbol } from "./format.js";
+import { fmt, asNumber, shape, lossSymbol } from "./format.js";
 
 const MAX_ROWS = 8;
 
@@ -40,7 +40,11 @@ export function renderTable(container, doc, pos) {
   htmlEl("p", { class: "loss-line" }, left, `${sym} = ${fmt(it.loss)}`);
   const steps = htmlEl("table", { class: "numbers steps" }, right);
   const sh = htmlEl("tr", {}, htmlEl("thead", {}, steps));
-  for (const c of ["", "value", "gradient", "step size", "new value"]) htmlEl("th", { scope: "col" }, sh, c);
+  // a new value is shown for single numbers; where every parameter is an array, the column would hold only dashes
+  const single = trace.optimize.some((name) => !Array.isArray(it.params[name]));
+  for (const c of ["", "value", "gradient", "step size", ...(single ? ["new value"] : [])]) {
+    htmlEl("th", { scope: "col" }, sh, c);
+  }
   const sb = htmlEl("tbody", {}, steps);
   for (const name of trace.optimize) {
     const tr = htmlEl("tr", { "data-param": name }, sb);
@@ -49,9 +53,9 @@ export function renderTable(container, doc, pos) {
     if (Array.isArray(value)) {
       const dims = shape(value);
       htmlEl("td", {}, tr, dims.length === 1 ? `${dims[0]} value${dims[0] === 1 ? "" : "s"}` : `${dims.join("×")} matrix`);
-      htmlEl("td", {}, tr, `norm ${fmt(norm(it.gradients[name]))}`);
-      htmlEl("td", {}, tr, `norm ${fmt(norm(it.step_sizes[name]))}`);
-      htmlEl("td", {}, tr, "—");
+      htmlEl("td", {}, tr, `norm ${fmt(it.norms.gradients[name])}`);
+      htmlEl("td", {}, tr, `norm ${fmt(it.norms.step_sizes[name])}`);
+      if (single) htmlEl("td", {}, tr, "—");
     } else {
       for (const v of [value, it.gradients[name], it.step_sizes[name], it.new_values[name]]) htmlEl("td", {}, tr, fmt(v));
     }
