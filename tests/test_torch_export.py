@@ -123,8 +123,14 @@ def test_networks_that_cannot_be_exported_say_so():
         def forward(self, x):
             return x
 
-    with pytest.raises(TorchBridgeError, match="to_torch works for MLPs, formula networks"):
+    with pytest.raises(TorchBridgeError, match="to_torch works for MLPs, Sequentials of Linear layers and "
+                       "activations, formula networks"):
         bl.to_torch(Custom())
+    with pytest.raises(TorchBridgeError, match="a Custom layer cannot be exported to PyTorch; a Sequential exports "
+                       "with Linear layers and activations only"):
+        bl.to_torch(bl.Sequential(bl.Linear(2, 2), Custom()))
+    with pytest.raises(TorchBridgeError, match="a network without a Linear layer has nothing to export"):
+        bl.to_torch(bl.Sequential(bl.nn.Tanh()))
     net = FormulaNet({"training": 1.0}, {"yhat": "training * x"}, "yhat", ["x"])
     with pytest.raises(TorchBridgeError, match="'training' has the name of a PyTorch module's attribute"):
         bl.to_torch(net)
@@ -136,3 +142,49 @@ def test_every_formula_function_and_activation_has_a_pytorch_form():
 
     assert set(formula.FUNCTIONS) <= set(TORCH_FUNCTIONS)
     assert set(ops.ACTIVATIONS) - {"identity"} <= set(TORCH_FUNCTIONS)
+
+
+ACTIVATION_MODULES = {
+    "tanh": lambda: bl.nn.Tanh(), "relu": lambda: bl.nn.ReLU(), "sigmoid": lambda: bl.nn.Sigmoid(),
+    "softplus": lambda: bl.nn.Softplus(), "identity": lambda: bl.nn.Identity(),
+    "leaky_relu": lambda: bl.nn.LeakyReLU(0.2), "elu": lambda: bl.nn.ELU(0.7), "silu": lambda: bl.nn.SiLU(),
+    "gelu": lambda: bl.nn.GELU(), "gelu_tanh": lambda: bl.nn.GELU("tanh"),
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(widths=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+       acts=st.lists(st.sampled_from(sorted(ACTIVATION_MODULES)), min_size=3, max_size=3), seed=st.integers(0, 1000))
+def test_a_sequential_built_pytorchs_way_exports_with_the_same_numbers(widths, acts, seed):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(bl.Linear(widths[i], widths[i + 1], rng=rng))
+        if i < len(widths) - 2:
+            layers.append(ACTIVATION_MODULES[acts[i]]())
+    net = bl.Sequential(*layers)
+    x = rng.normal(size=(4, widths[0]))
+    model = bl.to_torch(net)
+    out_b, out_t, net, model = outputs_and_grads(net, model, x)
+    np.testing.assert_allclose(out_t, out_b, rtol=1e-12, atol=1e-12)
+    torch_grads = {n: p.grad.numpy() for n, p in model.named_parameters()}
+    linears = [m for m in net.layers if isinstance(m, bl.Linear)]
+    for i, lin in enumerate(linears, start=1):  # layer{i} is W{i}, b{i}, in PyTorch's (out, in) layout
+        assert lin.weight.name == (f"W{i}" if len(linears) > 1 else "W")
+        np.testing.assert_allclose(torch_grads[f"layer{i}.weight"].T, lin.weight.grad, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(torch_grads[f"layer{i}.bias"], lin.bias.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_a_saved_sequential_loads_with_weights_only(tmp_path):
+    import torch
+
+    net = bl.Sequential(bl.Linear(2, 3), bl.nn.LeakyReLU(0.1), bl.Linear(3, 1))
+    pt, py = save(net, tmp_path / "net.pt")
+    assert "leaky_relu(a, 0.1)" in py.read_text(encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("exported_sequential", py)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.Network()
+    model.load_state_dict(torch.load(pt, weights_only=True))
+    x = np.array([[0.5, -1.0], [2.0, 0.25]])
+    np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), net(bl.Tensor(x)).data, rtol=1e-12)

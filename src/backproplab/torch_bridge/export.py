@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from backproplab import formula
-from backproplab.nn import MLP, Module
+from backproplab.nn import ELU, GELU, MLP, Activation, LeakyReLU, Linear, Module, Sequential, SiLU
 from backproplab.presets import DosageNet
 from backproplab.torch_bridge._torch import TorchBridgeError, require_torch
 from backproplab.torch_bridge.convert import TorchNetwork
@@ -71,30 +71,69 @@ def _number(value: Any) -> str:
     return repr(v) if math.isfinite(v) else ("float('inf')" if v > 0 else "float('-inf')")
 
 
-# --- MLPs --------------------------------------------------------------------------------------------
-def mlp_source(net: MLP, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
-    """Source of a module with Linear layers ``layer1``, ``layer2``, … and the MLP's activations."""
-    dtype = _torch_dtype(net.linears[0].weight.dtype)
-    lines = [HEADER.format(doc=f"An MLP with sizes {net.sizes}, exported from backproplab.", cls=CLASS, pt=pt_name),
+# --- layers: MLPs and Sequentials ---------------------------------------------------------------------
+def _activation(module: Module) -> str | None:
+    """How the generated forward applies an activation module to ``a`` (None: it leaves ``a`` as it is)."""
+    if isinstance(module, Activation):
+        name = module.op.name
+        if name == "identity":
+            return None
+        if name in TORCH_FUNCTIONS:
+            return f"{TORCH_FUNCTIONS[name]}(a)"
+        raise TorchBridgeError(f"the activation {name!r} cannot be exported to PyTorch yet")
+    if isinstance(module, LeakyReLU):
+        return f"torch.nn.functional.leaky_relu(a, {_number(module.negative_slope)})"
+    if isinstance(module, ELU):
+        return f"torch.nn.functional.elu(a, {_number(module.alpha)})"
+    if isinstance(module, SiLU):
+        return "torch.nn.functional.silu(a)"
+    if isinstance(module, GELU):
+        return "torch.nn.functional.gelu(a)" if module.approximate == "none" else \
+            "torch.nn.functional.gelu(a, approximate='tanh')"
+    raise TorchBridgeError(f"a {type(module).__name__} layer cannot be exported to PyTorch; a Sequential exports "
+                           "with Linear layers and activations only")
+
+
+def layers_source(layers: list[Module], doc: str, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
+    """Source of a module whose Linear layers are ``layer1``, ``layer2``, … (in order), each followed by
+    the activations that follow it; the weights in PyTorch's (out, in) layout."""
+    linears = [m for m in layers if isinstance(m, Linear)]
+    if not linears:
+        raise TorchBridgeError("a network without a Linear layer has nothing to export to PyTorch")
+    dtype = _torch_dtype(linears[0].weight.dtype)
+    lines = [HEADER.format(doc=doc, cls=CLASS, pt=pt_name),
              f"class {CLASS}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
     state: dict[str, np.ndarray] = {}
     body = ["    def forward(self, x):", "        a = x"]
-    for i, (lin, act) in enumerate(zip(net.linears, net.activations), start=1):
-        n_in, n_out = lin.weight.shape
-        bias = lin.bias is not None
-        lines.append(f"        self.layer{i} = nn.Linear({n_in}, {n_out}, bias={bias}, dtype={dtype})")
-        state[f"layer{i}.weight"] = lin.weight.data.T.copy()
-        if bias:
-            state[f"layer{i}.bias"] = lin.bias.data.copy()
-        name = act.op.name
-        if name == "identity":
+    i = 0
+    for module in layers:
+        if isinstance(module, Linear):
+            i += 1
+            n_in, n_out = module.weight.shape
+            bias = module.bias is not None
+            lines.append(f"        self.layer{i} = nn.Linear({n_in}, {n_out}, bias={bias}, dtype={dtype})")
+            state[f"layer{i}.weight"] = module.weight.data.T.copy()
+            if bias:
+                state[f"layer{i}.bias"] = module.bias.data.copy()
             body.append(f"        a = self.layer{i}(a)")
-        elif name in TORCH_FUNCTIONS:
-            body.append(f"        a = {TORCH_FUNCTIONS[name]}(self.layer{i}(a))")
         else:
-            raise TorchBridgeError(f"the activation {name!r} of layer {i} cannot be exported to PyTorch yet")
+            call = _activation(module)
+            if call:
+                body.append(f"        a = {call}")
     body.append("        return a")
     return "\n".join(lines + [""] + body) + "\n", state
+
+
+def mlp_source(net: MLP, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
+    """Source of a module with Linear layers ``layer1``, ``layer2``, … and the MLP's activations."""
+    layers = [m for pair in zip(net.linears, net.activations) for m in pair]
+    return layers_source(layers, f"An MLP with sizes {net.sizes}, exported from backproplab.", pt_name)
+
+
+def sequential_source(net: Sequential, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
+    """Source of a module that applies the Sequential's Linear layers and activations in order."""
+    shown = ", ".join(repr(m) for m in net.layers)
+    return layers_source(list(net.layers), f"Sequential({shown}), exported from backproplab.", pt_name)
 
 
 # --- formula networks --------------------------------------------------------------------------------
@@ -191,10 +230,12 @@ def torch_source(net: Module, pt_name: str = "network.pt") -> tuple[str, dict[st
         net = dosage_as_formulas(net)
     if isinstance(net, MLP):
         return mlp_source(net, pt_name)
+    if isinstance(net, Sequential):
+        return sequential_source(net, pt_name)
     if isinstance(net, formula.FormulaNet):
         return formula_source(net, pt_name)
-    raise TorchBridgeError(f"to_torch works for MLPs, formula networks, the presets and networks made by "
-                           f"from_torch, not for {type(net).__name__}")
+    raise TorchBridgeError(f"to_torch works for MLPs, Sequentials of Linear layers and activations, formula "
+                           f"networks, the presets and networks made by from_torch, not for {type(net).__name__}")
 
 
 def _load_source(source: str) -> Any:
@@ -207,8 +248,8 @@ def _load_source(source: str) -> Any:
 def to_torch(net: Module) -> Any:
     """A PyTorch module that computes what ``net`` computes, with its current values.
 
-    MLPs become Linear layers (``layer1.weight`` is W1 transposed, in PyTorch's (out, in)
-    layout); formula networks and presets become a module whose forward is their formulas;
+    MLPs and Sequentials become Linear layers (``layer1.weight`` is W1 transposed, in PyTorch's
+    (out, in) layout); formula networks and presets become a module whose forward is their formulas;
     a network made by ``from_torch`` gives back a copy of the original module.
     """
     torch = require_torch()
