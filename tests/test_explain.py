@@ -360,3 +360,24 @@ def test_a_constant_exponent_has_its_arithmetic_done(before, after):
     from backproplab.explain.paths import tidy
 
     assert tidy(before) == after
+
+
+def test_the_layer_by_layer_form_says_what_its_generated_names_stand_for():
+    W = bl.Parameter(np.array([[0.5, -0.2], [0.1, 0.3]]), "W")
+    x = Tensor(np.array([[1.0, 2.0], [0.5, -1.0], [0.0, 1.0]]), name="x")
+    y = Tensor(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), name="y")
+    loss = (((x @ W).tanh() - y) ** 2).mean()
+    e = explain(loss, W)
+    text = e.to_text()
+    where = text.index("where\n")
+    assert text[where:].startswith("where\n  z₁ = x·W\n  a₁ = tanh(z₁)\n  u₁ = a₁ − y\n")  # inputs first
+    assert where < text.index("δ_L = ")
+    assert r"z_{1} &= x\,W" in e.to_latex()
+    loss.backward()  # the δ lines end in the engine's gradient, which a central difference confirms
+    h, entry = 1e-6, (1, 0)
+    W.data[entry] += h
+    up = float((((x @ W).tanh() - y) ** 2).mean().data)
+    W.data[entry] -= 2 * h
+    down = float((((x @ W).tanh() - y) ** 2).mean().data)
+    assert W.grad[entry] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+    assert np.array_equal(e.gradient, W.grad)

@@ -290,6 +290,7 @@ matmul = Op(
     (("$b", "$b"), ("$a", "$a")),
     elementwise=False, prec=2,
     backward=(("G·$bᵀ", r"G\,{$b}^{\top}"), ("$aᵀ·G", r"{$a}^{\top} G")),
+    whole=("$a·$b", r"$a\,$b"),
 )
 reshape = Op(
     "reshape", ("a",), lambda a, shape: np.reshape(a, shape),

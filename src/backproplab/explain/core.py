@@ -261,22 +261,24 @@ def _definitions(terms: list[Term], namer: Namer) -> list[Math]:
             for node, idx in (f.top, f.bottom):
                 if node.op is not None and not node.name and node.parents and id(node) not in found:
                     found[id(node)] = (node, idx)
-    lines = []
-    for node, idx in reversed(found.values()):  # found from the loss down
-        if node.op.name in LOSS_OPS or not node.op.elementwise:
-            continue
-        sides = {}
-        for fmt in ("text", "latex"):
-            values = {}
-            for arg, parent in zip(node.op.args, node.parents):
-                text, prec = term(namer, parent, aligned(idx, parent.shape), fmt, True, None)
-                values[arg] = text if prec >= 9 or prec > node.op.prec else (
-                    f"({text})" if fmt == "text" else rf"\left({text}\right)")
-            values.update(attr_values(node, fmt))
-            own = term(namer, node, idx, fmt, True, None)[0]
-            sides[fmt] = f"{own} = {tidy(node.op.render(fmt, 'expr', values))}"
-        lines.append(Math(sides["text"], sides["latex"]))
-    return lines
+    return [define(node, idx, namer) for node, idx in reversed(found.values())  # found from the loss down
+            if node.op.name not in LOSS_OPS and node.op.elementwise]
+
+
+def define(node: Tensor, idx: tuple[int, ...] | None, namer: Namer) -> Math:
+    """``u₁_i = w·x_i`` (an entry) or ``z₁ = x·W`` (``idx`` None: the whole tensor), from the op's expression."""
+    sides = {}
+    for fmt in ("text", "latex"):
+        values = {}
+        for arg, parent in zip(node.op.args, node.parents):
+            sub = None if idx is None else aligned(idx, parent.shape)
+            text, prec = term(namer, parent, sub, fmt, True, None)
+            values[arg] = text if prec >= 9 or prec > node.op.prec else (
+                f"({text})" if fmt == "text" else rf"\left({text}\right)")
+        values.update(attr_values(node, fmt))
+        own = term(namer, node, idx, fmt, True, None)[0]
+        sides[fmt] = f"{own} = {tidy(node.op.render(fmt, 'expr' if idx is not None else 'whole', values))}"
+    return Math(sides["text"], sides["latex"])
 
 
 def _term_label(t: Term, namer: Namer) -> str:
@@ -340,6 +342,7 @@ class DeltaPlan:
 
     first: Math
     steps: list[tuple[Tensor, str, str, str, str, str]]
+    defined: list[Math] = field(default_factory=list)  # what the generated names stand for (z₁ = x·W)
 
 
 def delta_plan(loss: Tensor, wrt: Tensor, order: list[Tensor], namer: Namer, reach: set[int]) -> DeltaPlan:
@@ -387,7 +390,9 @@ def delta_plan(loss: Tensor, wrt: Tensor, order: list[Tensor], namer: Namer, rea
         steps.append((node, label_t, label_l, text_expr, latex_expr, name))
         if node is not wrt:
             walk(node)
-    return DeltaPlan(first, steps)
+    defined = [define(node, None, namer) for node, *_ in reversed(steps)
+               if node is not wrt and node.op is not None and not node.name and node.op.name not in LOSS_OPS]
+    return DeltaPlan(first, steps, defined)
 
 
 def _delta_blocks(plan: DeltaPlan, grads: dict[int, np.ndarray], digits: int) -> tuple[list[Block], dict[str, Any]]:
@@ -405,6 +410,8 @@ def _delta_blocks(plan: DeltaPlan, grads: dict[int, np.ndarray], digits: int) ->
                        "⊙ multiplies entry by entry and ᵀ transposes."]),
         Block("lines", lines=lines),
     ]
+    if plan.defined:
+        blocks[1:1] = [Block("para", ["where"]), Block("lines", lines=plan.defined)]
     return blocks, {"steps": details}
 
 

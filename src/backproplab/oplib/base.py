@@ -30,10 +30,14 @@ class Op:
     prec: int = 9  # binding strength when written inline: 1 (+ −) … 9 (a call or atom)
     attrs: tuple[str, ...] = field(default=())
     backward: tuple[tuple[str, str], ...] | None = None  # tensor-level VJP in words, where not G ⊙ partial
+    whole: tuple[str, str] | None = None  # the forward for whole tensors (x·W), where ``expr`` is one entry's
 
     def render(self, kind: str, which: str | int, values: dict[str, str]) -> str:
-        """Fill the expression (``which="expr"``) or the k-th partial template."""
-        pair = self.expr if which == "expr" else self.partials[int(which)]
+        """Fill the expression (``which="expr"``; ``"whole"`` for whole tensors) or the k-th partial template."""
+        if which == "whole":
+            pair = self.whole or self.expr
+        else:
+            pair = self.expr if which == "expr" else self.partials[int(which)]
         template = pair[0] if kind == "text" else pair[1]
         return Template(template).safe_substitute(values)
 
