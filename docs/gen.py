@@ -21,6 +21,7 @@ import sys
 import tempfile
 from contextlib import redirect_stdout
 from pathlib import Path
+from string import Template
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,8 @@ def ops_page() -> str:
         rules = "<br>".join(_math(r"\displaystyle " + op.rule(k, "latex")) for k in range(len(op.args)))
         words = "<br>".join(_cell(op.rule(k, "text")) for k in range(len(op.args)))
         if not op.elementwise:
-            words += "<br>backward: " + "; ".join(_cell(op.backward_rule(k)) for k in range(len(op.args)))
+            words += "<br>backward: " + "; ".join(_cell(Template(op.backward_rule(k)).safe_substitute(names))
+                                                  for k in range(len(op.args)))
         lines.append(f"| `{name}` | {forward} | {rules} | {words} |")
     return "\n".join(lines) + "\n"
 

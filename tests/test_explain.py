@@ -372,6 +372,7 @@ def test_the_layer_by_layer_form_says_what_its_generated_names_stand_for():
     where = text.index("where\n")
     assert text[where:].startswith("where\n  z₁ = x·W\n  a₁ = tanh(z₁)\n  u₁ = a₁ − y\n")  # inputs first
     assert where < text.index("δ_L = ")
+    assert "δ_u₁ = (1/6 copied to every averaged entry) ⊙ (2·u₁)" in text  # n: the 3×2 entries averaged
     assert r"z_{1} &= x\,W" in e.to_latex()
     loss.backward()  # the δ lines end in the engine's gradient, which a central difference confirms
     h, entry = 1e-6, (1, 0)

@@ -271,7 +271,7 @@ mean = Op(
     ),
     ("mean($a)", r"\operatorname{mean}($a)"),
     (("1/$n", r"\frac{1}{$n}"),),
-    elementwise=False, attrs=("axis", "keepdims"), backward=(("G/n copied to every averaged entry", r"\frac{G}{n}"),),
+    elementwise=False, attrs=("axis", "keepdims"), backward=(("G/$n copied to every averaged entry", r"\frac{G}{$n}"),),
 )
 logsumexp_op = Op(
     "logsumexp", ("a",), logsumexp,
