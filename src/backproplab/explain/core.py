@@ -148,7 +148,7 @@ def _hand_product(shown_factors: list[str], factors: list[Factor], digits: int) 
 
 
 def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Term], namer: Namer, digits: int,
-                  total: float) -> tuple[list[Block], dict[str, Any]]:
+                  total: float, order: list[Tensor]) -> tuple[list[Block], dict[str, Any]]:
     chains: dict[str, list[Term]] = {}
     for t in terms:
         key = " · ".join("/".join(_factor_name(f, namer, "text", True)) for f in t.factors)
@@ -172,7 +172,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
     blocks.append(Block("para", [f"By the chain rule, along every path from the loss to {wrt_text}:"]))
     blocks.append(Block("lines", lines=[Math(f"{lhs['text']} = {chain_form('text')}",
                                              rf"{lhs['latex']} = {chain_form('latex')}")]))
-    defined = _definitions(terms, namer)
+    defined = _definitions(terms, namer, order)
     if defined:
         blocks.append(Block("para", ["where"]))
         blocks.append(Block("lines", lines=defined))
@@ -253,16 +253,18 @@ def _indexed(t: Term, namer: Namer) -> bool:
     return False
 
 
-def _definitions(terms: list[Term], namer: Namer) -> list[Math]:
-    """What each generated name in the chain stands for (u₁_i = w·x_i), innermost first."""
+def _definitions(terms: list[Term], namer: Namer, order: list[Tensor]) -> list[Math]:
+    """What each generated name in the chain stands for (u₁_i = w·x_i), in the order the forward pass
+    computes them."""
     found: dict[int, tuple[Tensor, tuple[int, ...]]] = {}
     for t in terms:
         for f in t.factors:
             for node, idx in (f.top, f.bottom):
                 if node.op is not None and not node.name and node.parents and id(node) not in found:
                     found[id(node)] = (node, idx)
-    return [define(node, idx, namer) for node, idx in reversed(found.values())  # found from the loss down
-            if node.op.name not in LOSS_OPS and node.op.elementwise]
+    rank = {id(node): k for k, node in enumerate(order)}
+    ordered = sorted(found.values(), key=lambda pair: rank.get(id(pair[0]), len(rank)))
+    return [define(node, idx, namer) for node, idx in ordered if node.op.name not in LOSS_OPS and node.op.elementwise]
 
 
 def define(node: Tensor, idx: tuple[int, ...] | None, namer: Namer) -> Math:
@@ -547,7 +549,7 @@ def explain(
         shown_wrt = term(namer, wrt, target if wrt.data.ndim else (), "text", False, None)[0]
         blocks.append(Block("heading", [f"d{loss_name}/d{shown_wrt}"]))
         param_latex = term(namer, wrt, target if wrt.data.ndim else (), "latex", False, None)[0]
-        body, details = _paths_blocks(loss_name, shown_wrt, param_latex, terms, namer, digits, exact)
+        body, details = _paths_blocks(loss_name, shown_wrt, param_latex, terms, namer, digits, exact, order)
         blocks += body
         gradient = exact
         form_used = "paths"
