@@ -535,3 +535,31 @@ def test_any_numbers_read_the_same_on_the_page_and_in_the_terminal(js_fmt, value
     from backproplab.display import number
 
     assert js_fmt(values, digits) == [number(v, digits) for v in values]
+
+
+def test_a_crowded_diagram_labels_the_selected_entry_and_every_bias_is_a_disc(browser, server):
+    """xor's 2-4-1 network has more weights than fit as labels: the selected entry's label names its entry
+    (W1[1,1], not W1), the others are reached by hover and click, and each bias is a disc on its node."""
+    p = Page(browser).open(f"{server}/#preset=xor&max_steps=30&it=2")
+    try:
+        labels = p.page.locator("#network g.edge-label")
+        assert labels.count() == 1 and re.fullmatch(r"W1\[1,1\] = −?\d\.\d+", labels.text_content())
+        discs = p.page.locator("#network g.bias-disc")
+        assert discs.count() == 5  # four hidden units' b1 and the output's b2
+        discs.nth(1).click()  # the second hidden unit's bias
+        p.wait_text("#derivation-title", "dBCE/db1[2] at iteration 2")
+        assert p.page.locator("#network g.bias-label").text_content().startswith("b1[2] = ")
+        assert p.page.locator("#network g.edge-label").count() == 0  # a bias selected: no weight label
+        p.page.hover("#network g.edge[data-param=W2][data-index='3,0']")
+        assert p.text("#tooltip").startswith("W2[4,1] = ")
+        p.page.click("#network g.edge[data-param=W2][data-index='3,0']")
+        p.wait_text("#derivation-title", "dBCE/dW2[4,1] at iteration 2")
+        assert p.page.locator("#network g.edge-label").text_content().startswith("W2[4,1] = ")
+        assert p.errors == []
+        q = Page(browser).open(server + "/")  # the dosage diagram has room: every weight and bias is labelled
+        assert q.page.locator("#network g.edge-label").count() == 4
+        assert q.page.locator("#network g.bias-label").count() == 3
+        assert q.page.locator("#network g.bias-disc").count() == 0
+        q.close()
+    finally:
+        p.close()

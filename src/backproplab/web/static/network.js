@@ -48,6 +48,11 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
   const isSelected = (p, index) => selected && selected.param === p &&
     (!selected.index || !index || selected.index.join() === index.join());
 
+  // more weights than fit as labels: only the selected entry is labelled (the others on hover), biases become
+  // small discs on their nodes, so that no label hides another
+  const crowded = !big && net.edges.filter((e) => e.param).length > 8;
+  svg.classList.toggle("crowded", crowded);
+
   const edgeLayer = svgEl("g", { class: "edges" }, svg);
   const labelLayer = svgEl("g", { class: "edge-labels" }, svg);
   const taken = [];  // the weight labels' boxes: a bias label moves out of their way in a narrow panel
@@ -71,9 +76,9 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
     if (!e.param) continue;
     svgEl("line", { x1, y1, x2, y2, class: "hit", "stroke-width": big ? 5 : 16 }, g);
     hookParam(g, e.param, e.index, hooks, () => describe(doc, it, e.param, e.index, sym));
-    if (!big) {
+    if (!big && (!crowded || isSelected(e.param, e.index))) {
       // the label sits beside the middle of its edge, on the side away from the diagram's centre line
-      const t = net.edges.length > 4 ? 0.3 : 0.5;  // off the middle, where crossing edges meet
+      const t = net.edges.length > 4 && !crowded ? 0.3 : 0.5;  // off the middle, where crossing edges meet
       const mx = x1 + (x2 - x1) * t;
       const my = y1 + (y2 - y1) * t;
       let nx = -dy / len;
@@ -82,13 +87,13 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
       if (ny * outward < 0) { nx = -nx; ny = -ny; }
       const lx = mx + nx * 14;
       const ly = my + ny * 14 + 4;
-      const label = `${e.param} = ${fmt(v)}`;
-      const lg = svgEl("g", { class: "param edge-label" + (isSelected(e.param) ? " selected" : "") }, labelLayer);
+      const label = `${paramKey(e.param, e.index)} = ${fmt(v)}`;
+      const lg = svgEl("g", { class: "param edge-label" + (isSelected(e.param, e.index) ? " selected" : "") }, labelLayer);
       const text = svgEl("text", { x: lx, y: ly, "text-anchor": "middle", fill: colour }, lg, label);
       const box = { x: lx - label.length * 3.6 - 3, y: ly - 12, width: label.length * 7.2 + 6, height: 16 };
       taken.push(box);
       lg.insertBefore(svgEl("rect", { ...box, rx: 3, class: "label-bg" }), text);
-      hookParam(lg, e.param, null, hooks, () => describe(doc, it, e.param, null, sym));
+      hookParam(lg, e.param, e.index, hooks, () => describe(doc, it, e.param, e.index, sym));
     }
   }
   const chosen = edgeLayer.querySelector(".selected");
@@ -105,7 +110,9 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
     svgEl("circle", { cx: p.x, cy: p.y, r, class: n.activation === "input" ? "input" : "unit" }, g);
     if (!big) {
       svgEl("text", { x: p.x, y: p.y + 5, "text-anchor": "middle", class: "node-name" }, g, n.label);
-      if (n.activation !== "input" && n.activation !== "identity") {
+      const column = byLayer[n.layer];
+      const lastInColumn = column[column.length - 1] === n;  // crowded: the layer's activation is said once, below it
+      if (n.activation !== "input" && n.activation !== "identity" && (!crowded || lastInColumn)) {
         svgEl("text", { x: p.x, y: p.y + r + 14, "text-anchor": "middle", class: "node-act" }, g, n.activation);
       }
     } else if (n.activation === "input" || net.outputs.includes(n.name)) {
@@ -123,7 +130,15 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
         hookParam(bg, b.param, b.index, hooks, () => describe(doc, it, b.param, b.index, sym));
         return;
       }
-      const label = `${b.param} = ${fmt(v)}`;
+      if (crowded) {  // a disc on the node's rim, labelled only when selected
+        const angle = Math.PI / 4 + i * 0.6;
+        const bg = svgEl("g", { class: "param bias-disc" + (isSelected(b.param, b.index) ? " selected" : "") }, g);
+        svgEl("circle", { cx: p.x + r * Math.cos(angle), cy: p.y + r * Math.sin(angle), r: 6, fill: colour,
+          class: "disc" }, bg);
+        hookParam(bg, b.param, b.index, hooks, () => describe(doc, it, b.param, b.index, sym));
+        if (!isSelected(b.param, b.index)) return;
+      }
+      const label = `${paramKey(b.param, b.index)} = ${fmt(v)}`;
       const below = p.y >= h / 2 - 1;
       const act = n.activation !== "input" && n.activation !== "identity" ? 16 : 0;
       let by = below ? p.y + r + 16 + act + i * 18 : p.y - r - 8 - i * 18;
@@ -132,11 +147,11 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
         && t.y < y + 4);
       for (let k = 0; k < 3 && hits(by) && (below ? by + 22 <= h : by >= 30); k++) by += below ? 18 : -18;
       taken.push({ x: p.x - half, y: by - 12, width: 2 * half, height: 16 });
-      const bg = svgEl("g", { class: "param bias-label" + (isSelected(b.param) ? " selected" : "") }, g);
+      const bg = svgEl("g", { class: "param bias-label" + (isSelected(b.param, b.index) ? " selected" : "") }, g);
       svgEl("rect", { x: p.x - label.length * 3.6 - 3, y: by - 12, width: label.length * 7.2 + 6, height: 16, rx: 3,
         class: "label-bg" }, bg);
       svgEl("text", { x: p.x, y: by, "text-anchor": "middle", fill: colour }, bg, label);
-      hookParam(bg, b.param, null, hooks, () => describe(doc, it, b.param, null, sym));
+      hookParam(bg, b.param, b.index, hooks, () => describe(doc, it, b.param, b.index, sym));
     });
   }
 }
