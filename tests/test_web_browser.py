@@ -563,3 +563,21 @@ def test_a_crowded_diagram_labels_the_selected_entry_and_every_bias_is_a_disc(br
         q.close()
     finally:
         p.close()
+
+
+def test_stepping_a_served_page_moves_the_decision_boundary_with_the_table(browser, server):
+    """xor keeps its boundary every 13 iterations; a served page asks for the boundary of each iteration
+    it shows, so the heat map is that iteration's, as its label says."""
+    from backproplab.web import lesson
+
+    kept = lesson.build(Settings(preset="xor"))["boundary"]["iterations"]
+    assert 3 not in kept and 4 not in kept
+    p = Page(browser).open(f"{server}/#preset=xor&it=3")
+    try:
+        p.wait_text("#predictions", "iteration 3")
+        p.page.keyboard.press("ArrowRight")
+        p.wait_iteration(4)
+        p.wait_text("#predictions", "iteration 4")
+        assert p.errors == []
+    finally:
+        p.close()

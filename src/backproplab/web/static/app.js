@@ -270,6 +270,7 @@ function render() {
   $("pred-title").textContent = doc.boundary ? "Decision boundary (heat map) and data" : "Predictions";
   ui.animation = null;
   predictionNote(drawCharts());
+  askSnapshot(it.iteration);
   renderTable($("table"), doc, ui.pos);
   for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
     tr.classList.toggle("selected", tr.dataset.param === param);
@@ -279,6 +280,18 @@ function render() {
   renderDerivation();
   if (hosted) window.parent.postMessage({ backproplab: "state", iteration: it.iteration, param }, "*");
   else writeHash(hashState());  // in the widget the address is the notebook's, not the page's
+}
+
+// The document keeps the decision boundary (or prediction curve) at some iterations; a served page asks for
+// the one of the iteration it shows, once, so that stepping moves the picture with the table.
+function askSnapshot(iteration) {
+  const doc = ui.doc;
+  const snaps = doc.boundary || doc.predictions;
+  if (!served || ui.playing || !snaps || snaps.iterations.includes(iteration)) return;
+  doc.snapshotsAsked = doc.snapshotsAsked || new Set();
+  if (doc.snapshotsAsked.has(iteration)) return;
+  doc.snapshotsAsked.add(iteration);
+  fetchDetail(ui.selected.param, iteration, ui.selected.index);
 }
 
 function predictionNote(shown) {
@@ -395,6 +408,7 @@ async function fetchDetail(param, iteration, index = null) {
   try {
     const d = await askDetail({ settings: ui.settings || {}, param, iteration, index }, () => here() && ui.moves === moves);
     if (!d) {  // the page was asked to move before its turn came: where it stops is asked for instead
+      if (doc.snapshotsAsked) doc.snapshotsAsked.delete(iteration);
       (ui.nav || Promise.resolve()).then(() => { if (here()) render(); });
       return;
     }
@@ -402,6 +416,7 @@ async function fetchDetail(param, iteration, index = null) {
     keepDetail(doc, param, iteration, d);
     if (here()) render();
   } catch (err) {
+    if (doc.snapshotsAsked) doc.snapshotsAsked.delete(iteration);
     if (err.status === 503) {
       again = err503Delay();  // busy: asked again after a moment, if the page is still there
     } else {
@@ -431,6 +446,8 @@ function insertSnapshot(iterations, values, iteration, value) {
 }
 
 function keepDetail(doc, param, iteration, d) {
+  if (d.boundary && doc.boundary) insertSnapshot(doc.boundary.iterations, doc.boundary.values, iteration, d.boundary);
+  if (d.prediction && doc.predictions) insertSnapshot(doc.predictions.iterations, doc.predictions.curves, iteration, d.prediction);
   (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
   if (d.entry) (doc.explanations[d.entry_key] = doc.explanations[d.entry_key] || {})[String(iteration)] = d.entry;
   (doc.cli_lines = doc.cli_lines || {})[String(iteration)] = d.cli_lines;
@@ -542,10 +559,6 @@ async function fetchRow(iteration) {
     its.splice(at, 0, d.row);
     if (at <= ui.pos) ui.pos += 1;  // the same iteration stays current until go() moves
     showHeld();
-    if (d.boundary && doc.boundary) insertSnapshot(doc.boundary.iterations, doc.boundary.values, iteration, d.boundary);
-    if (d.prediction && doc.predictions) {
-      insertSnapshot(doc.predictions.iterations, doc.predictions.curves, iteration, d.prediction);
-    }
   }
   keepDetail(doc, sel.param, iteration, d);
   return true;
