@@ -231,3 +231,22 @@ def test_activation_modules_are_their_functions_with_pytorchs_names(module, func
 def test_a_bad_gelu_setting_is_a_clear_error():
     with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got 'fast'"):
         bl.nn.GELU("fast")
+
+
+
+def test_a_layers_mistakes_are_named_in_its_own_words():
+    net = bl.Sequential(Linear(2, 3), bl.nn.Tanh(), Linear(3, 1))
+    with pytest.raises(bl.ShapeError, match=r"the Linear layer with W1 \(2×3\) takes 2 value\(s\) per sample, got "
+                       r"input of shape \(4, 3\): its last size must be 2"):
+        net(Tensor(np.ones((4, 3))))
+    with pytest.raises(bl.ShapeError, match="its last size must be 2"):
+        net(np.ones(3))
+    with pytest.raises(ValueError, match="in_features must be 1 or more, got 0"):
+        Linear(0, 2)
+    with pytest.raises(ValueError, match="out_features should be a whole number, got 2.5"):
+        Linear(2, 2.5)
+    with pytest.raises(ValueError, match="LeakyReLU: negative_slope must be a number, got 'a'"):
+        bl.nn.LeakyReLU("a")
+    with pytest.raises(ValueError, match="ELU: alpha must be a number, got None"):
+        bl.nn.ELU(None)
+    assert net(np.ones((4, 2))).shape == (4, 1)  # a NumPy array of the right width is taken as it is

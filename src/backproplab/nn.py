@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from backproplab import limits, ops
-from backproplab.tensor import Tensor, apply
+from backproplab.tensor import ShapeError, Tensor, apply
 
 
 class Parameter(Tensor):
@@ -272,7 +272,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = _setting(negative_slope, "LeakyReLU: negative_slope")
 
     def forward(self, z: Tensor) -> Tensor:
         return apply(ops.OPS["leaky_relu"], z, negative_slope=self.negative_slope)
@@ -286,7 +286,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = _setting(alpha, "ELU: alpha")
 
     def forward(self, z: Tensor) -> Tensor:
         return apply(ops.OPS["elu"], z, alpha=self.alpha)
@@ -334,7 +334,8 @@ class Linear(Module):
         rng: np.random.Generator | None = None, dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        in_features, out_features = check_sizes([in_features, out_features], "a Linear layer")
+        in_features, out_features = check_sizes([in_features, out_features], "a Linear layer",
+                                                ("in_features", "out_features"))
         rng = rng if rng is not None else np.random.default_rng(0)
         bound = 1.0 / np.sqrt(in_features)
         self.auto_named = suffix is None
@@ -351,6 +352,11 @@ class Linear(Module):
             self.bias.name = f"b{suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
+        n_in, n_out = self.weight.shape
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        if not shape or shape[-1] != n_in:
+            raise ShapeError(f"the Linear layer with {self.weight.name} ({n_in}×{n_out}) takes {n_in} value(s) per "
+                             f"sample, got input of shape {tuple(shape)}: its last size must be {n_in}")
         z = x @ self.weight
         if self.bias is not None:
             z = z + self.bias
@@ -389,8 +395,9 @@ class Sequential(Module):
         return f"Sequential({inner})"
 
 
-def check_sizes(sizes: Sequence[int], what: str = "an MLP") -> list[int]:
-    """Layer sizes as whole numbers, 1 or more, whose parameters fit in the memory limit."""
+def check_sizes(sizes: Sequence[int], what: str = "an MLP", names: Sequence[str] = ()) -> list[int]:
+    """Layer sizes as whole numbers, 1 or more, whose parameters fit in the memory limit; ``names``
+    are what the caller calls them (in_features, out_features), for the message."""
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"{what} needs at least two positive layer sizes (inputs and outputs), got {excerpt(sizes)}")
@@ -401,9 +408,9 @@ def check_sizes(sizes: Sequence[int], what: str = "an MLP") -> list[int]:
                 raise TypeError
             size = operator.index(size)
         except TypeError:
-            raise ValueError(f"sizes[{i}] should be a whole number, got {excerpt(size)}") from None
+            raise ValueError(f"{_size_name(names, i)} should be a whole number, got {excerpt(size)}") from None
         if size < 1:
-            raise ValueError(f"sizes[{i}] must be 1 or more, got {size}")
+            raise ValueError(f"{_size_name(names, i)} must be 1 or more, got {size}")
         checked.append(size)
     need = limits.mlp_parameter_count(checked) * limits.FLOAT
     if need > limits.memory_limit():
@@ -411,6 +418,20 @@ def check_sizes(sizes: Sequence[int], what: str = "an MLP") -> list[int]:
                          f"parameters, which need {limits.describe(need)}, "
                          + limits.limit_note("'with backproplab.limits.allowing(nbytes):'"))
     return checked
+
+
+def _size_name(names: Sequence[str], i: int) -> str:
+    return names[i] if i < len(names) else f"sizes[{i}]"
+
+
+def _setting(value: Any, what: str) -> float:
+    """A layer's number setting (negative_slope, alpha) as a float, or a ValueError naming it."""
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {excerpt(value)}") from None
 
 
 class MLP(Module):
