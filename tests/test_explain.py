@@ -353,10 +353,13 @@ def test_a_conditional_factor_is_bracketed_in_a_product():
     ("−1·a^(−1 − 1) (0 where −1 = 0)", "−1·a^(−2)"),
     ("0·a^(0 − 1) (0 where 0 = 0)", "0·a^(−1) (0 where 0 = 0)"),  # the clause holds: kept
     ("b·a^(b − 1) (0 where b = 0)", "b·a^(b − 1) (0 where b = 0)"),  # a tensor exponent: left alone
+    ("σ((w·x_i))·(1 − σ((w·x_i)))", "σ(w·x_i)·(1 − σ(w·x_i))"),  # an argument's own parentheses in a call's
+    ("(((a + b)))", "(a + b)"),
+    ("((a + b) − y_i)·(c)", "((a + b) − y_i)·(c)"),  # a group beside others keeps its parentheses
     (r"2\,{a}^{2 - 1} \text{ (0 where } 2 = 0\text{)}", r"2\,{a}"),
     (r"3\,{a}^{3 - 1} \text{ (0 where } 3 = 0\text{)}", r"3\,{a}^{2}"),
 ])
-def test_a_constant_exponent_has_its_arithmetic_done(before, after):
+def test_template_leftovers_are_tidied(before, after):
     from backproplab.explain.paths import tidy
 
     assert tidy(before) == after

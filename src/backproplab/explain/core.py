@@ -30,9 +30,9 @@ from backproplab.explain.steps import step_rule_text, step_work
 from backproplab.explain.symbols import (
     LOSS_OPS,
     Namer,
-    aligned,
     attr_values,
     element,
+    expression,
     fmt_number,
     latex_name,
     name_shared_nodes,
@@ -269,17 +269,8 @@ def _definitions(terms: list[Term], namer: Namer, order: list[Tensor]) -> list[M
 
 def define(node: Tensor, idx: tuple[int, ...] | None, namer: Namer) -> Math:
     """``u₁_i = w·x_i`` (an entry) or ``z₁ = x·W`` (``idx`` None: the whole tensor), from the op's expression."""
-    sides = {}
-    for fmt in ("text", "latex"):
-        values = {}
-        for arg, parent in zip(node.op.args, node.parents):
-            sub = None if idx is None else aligned(idx, parent.shape)
-            text, prec = term(namer, parent, sub, fmt, True, None)
-            values[arg] = text if prec >= 9 or prec > node.op.prec else (
-                f"({text})" if fmt == "text" else rf"\left({text}\right)")
-        values.update(attr_values(node, fmt))
-        own = term(namer, node, idx, fmt, True, None)[0]
-        sides[fmt] = f"{own} = {tidy(node.op.render(fmt, 'expr' if idx is not None else 'whole', values))}"
+    sides = {fmt: f"{term(namer, node, idx, fmt, True, None)[0]} = {tidy(expression(namer, node, idx, fmt, True)[0])}"
+             for fmt in ("text", "latex")}
     return Math(sides["text"], sides["latex"])
 
 

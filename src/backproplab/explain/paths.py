@@ -79,11 +79,28 @@ def _power(match: re.Match) -> str:
     return f"^({shown.replace('-', '−')})" if power < 0 else f"^{shown}"
 
 
+def single_parens(text: str) -> str:
+    """σ((w·x_i)) → σ(w·x_i): a pair of parentheses whose whole content is another pair loses the inner one
+    (a template's own parentheses around an argument that came with its own)."""
+    opened: list[int] = []
+    closes: dict[int, int] = {}
+    for i, ch in enumerate(text):
+        if ch == "(":
+            opened.append(i)
+        elif ch == ")" and opened:
+            closes[opened.pop()] = i
+    drop = set()
+    for start, end in closes.items():
+        if closes.get(start + 1) == end - 1:
+            drop.update((start + 1, end - 1))
+    return "".join(ch for i, ch in enumerate(text) if i not in drop) if drop else text
+
+
 def tidy(text: str) -> str:
-    """Fill-in leftovers made readable: f((−0.33)) → f(−0.33), a negative number already inside
-    the template's own parentheses; and, where pow's exponent is a number, 2·a^(2 − 1) (0 where
-    2 = 0) → 2·a."""
-    text = NEGATIVE_IN_PARENS.sub(r"(\1)", text)
+    """Fill-in leftovers made readable: f((−0.33)) → f(−0.33) and σ((w·x_i)) → σ(w·x_i), where an
+    argument in its own parentheses meets the template's; and, where pow's exponent is a number,
+    2·a^(2 − 1) (0 where 2 = 0) → 2·a."""
+    text = single_parens(NEGATIVE_IN_PARENS.sub(r"(\1)", text))
     text = NOT_ZERO_CLAUSE.sub(lambda m: "" if _literal(m.group(1) or m.group(2)) != 0 else m.group(0), text)
     return POWER_LESS_ONE.sub(_power, text)
 

@@ -239,14 +239,21 @@ def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, ge
             return (f"({text})" if value < 0 else text), 9
         return namer.name(node), 9
     if node.op.elementwise and depth < 4:
-        values = {}
-        for arg, parent in zip(node.op.args, node.parents):
-            sub = None if index is None else aligned(index, parent.shape)
-            text, prec = term(namer, parent, sub, fmt, general, None, depth + 1)
-            values[arg] = text if prec > node.op.prec else f"({text})"
-        values.update(attr_values(node, fmt))
-        return node.op.render(fmt, "expr", values), node.op.prec
+        return expression(namer, node, index, fmt, general, depth)
     name = namer.name(node)
     if index is None:
         return (name if fmt == "text" else latex_name(name)), 9
     return sym(namer, node, index).render(fmt, general), 9
+
+
+def expression(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool,
+               depth: int = 0) -> tuple[str, int]:
+    """How ``node``'s own op writes it from its inputs (w·x_i + b1; x·W for a whole matrix product),
+    whether or not the node has a name, and how tightly that binds."""
+    values = {}
+    for arg, parent in zip(node.op.args, node.parents):
+        sub = None if index is None else aligned(index, parent.shape)
+        text, prec = term(namer, parent, sub, fmt, general, None, depth + 1)
+        values[arg] = text if prec > node.op.prec else f"({text})"
+    values.update(attr_values(node, fmt))
+    return node.op.render(fmt, "expr" if index is not None else "whole", values), node.op.prec

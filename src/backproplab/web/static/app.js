@@ -404,7 +404,7 @@ async function fetchDetail(param, iteration, index = null) {
   ui.pending.add(key);
   const doc = ui.doc, moves = ui.moves;
   const here = () => ui.doc === doc && current() && current().iteration === iteration;
-  let again = 0;
+  let wait = 0, retry = false;  // after an error the key stays asked for a moment; "busy" is asked again
   try {
     const d = await askDetail({ settings: ui.settings || {}, param, iteration, index }, () => here() && ui.moves === moves);
     if (!d) {  // the page was asked to move before its turn came: where it stops is asked for instead
@@ -417,17 +417,15 @@ async function fetchDetail(param, iteration, index = null) {
     if (here()) render();
   } catch (err) {
     if (doc.snapshotsAsked) doc.snapshotsAsked.delete(iteration);
-    if (err.status === 503) {
-      again = err503Delay();  // busy: asked again after a moment, if the page is still there
-    } else {
+    wait = err503Delay();
+    retry = err.status === 503;
+    if (!retry) {
       clearEl($("derivation"));
       htmlEl("p", { class: "missing" }, $("derivation"), err.message);
-      again = -err503Delay();  // not asked again at once: the message stays until the next move
     }
   } finally {
-    if (again > 0) setTimeout(() => { ui.pending.delete(key); if (here()) render(); }, again);
-    else if (again < 0) setTimeout(() => ui.pending.delete(key), -again);
-    else ui.pending.delete(key);
+    if (!wait) ui.pending.delete(key);
+    else setTimeout(() => { ui.pending.delete(key); if (retry && here()) render(); }, wait);
   }
 }
 
