@@ -134,7 +134,7 @@ def catalogue() -> list[tuple[str, list[str], list[str]]]:
 
 
 def spec_page() -> str:
-    from backproplab import datasets, ops
+    from backproplab import datasets, formula, ops
     from backproplab.losses import LOSSES
     from backproplab.optim import OPTIMIZERS
     from backproplab.presets import PRESETS
@@ -152,10 +152,12 @@ def spec_page() -> str:
         lines.append(f"| {where} | " + ", ".join(f"`{f}`" for f in allowed_fields(preset, after)) + " |")
     lines += ["", "A `[data]` table gives either `x` and `y` as inline lists, or `csv` with the column "
               "names `x` and `y`, or `dataset` (generated in code).", "",
-              "## Choices", "", "**Activations** (`network.layers[i].activation`; also the functions a formula "
-              "may call):", ""]
+              "## Choices", "", "**Activations** (`network.layers[i].activation`):", ""]
     for name, op in ops.ACTIVATIONS.items():
-        lines.append(f"- `{name}`: {_cell(op.rule(0, 'text'))}")
+        settings = ops.ACTIVATION_SETTINGS.get(name, {})
+        shown = f" (with PyTorch's {', '.join(f'{k} = {v:g}' for k, v in settings.items())})" if settings else ""
+        lines.append(f"- `{name}`: {_cell(op.rule(0, 'text'))}{shown}")
+    lines += ["", "**Functions a formula may call**: " + ", ".join(f"`{n}`" for n in formula.FUNCTIONS) + "."]
     lines += ["", "**Losses** (`training.loss`):", ""]
     for name, fn in LOSSES.items():
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""

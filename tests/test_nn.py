@@ -77,8 +77,8 @@ def test_module_must_call_super_init():
         Broken()
 
 
-@given(st.lists(st.integers(1, 5), min_size=2, max_size=4), st.sampled_from(["relu", "tanh", "sigmoid", "softplus",
-                                                                             "identity"]), st.integers(1, 6))
+@given(st.lists(st.integers(1, 5), min_size=2, max_size=4), st.sampled_from(sorted(bl.ops.ACTIVATIONS)),
+       st.integers(1, 6))
 def test_mlp_shapes_names_and_gradients(sizes, act, n):
     net = MLP(sizes, act, seed=3)
     x = np.random.default_rng(0).normal(size=(n, sizes[0]))
@@ -191,7 +191,8 @@ def test_a_network_built_pytorchs_way_trains_and_explains_by_layer():
         w.data[index] = saved
         assert w.grad[index] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
     text = bl.explain(bl.losses.mse(net(x), y), w, index=(0, 1)).to_text()
-    assert "dMSE/dW1[1,2] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/dz1[i,2] · dz1[i,2]/dW1[1,2]" in text
+    assert "dMSE/dW1[1,2] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/da₁[i,2] · da₁[i,2]/dz1[i,2] · dz1[i,2]/dW1[1,2]" in text
+    assert "a₁[i,2] = leaky_relu(z1[i,2])" in text and "else 0.1 (0.1 at z1[i,2] = 0" in text
     opt = bl.optim.SGD(net.parameters(), lr=0.1)
     before = float(loss.data)
     for _ in range(20):

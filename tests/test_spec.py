@@ -274,3 +274,27 @@ def test_mutated_real_specs_fail_only_with_the_clean_error(line, value):
         assert np.all(np.isfinite(x))
     except SpecError as exc:
         assert "\n" not in str(exc) and len(str(exc)) < 600, str(exc)[:300]
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "silu", "gelu"])
+def test_a_spec_layer_takes_every_activation_pytorch_has_a_layer_for(capsys, tmp_path, activation):
+    """The hidden layer of xor as leaky_relu, elu, silu or gelu: it trains, and its explanation shows the
+    activation's own derivative (with PyTorch's default setting where it has one)."""
+    text = MLP.replace('{ size = 4, activation = "tanh" }', f'{{ size = 4, activation = "{activation}" }}')
+    path = write(tmp_path, text.replace("max_steps = 300", "max_steps = 40"))
+    code, out, err = run(capsys, "run", str(path), "--json")
+    assert code == 0, err
+    trace = json.loads(out)
+    assert trace["final"]["loss"] < trace["iterations"][0]["loss"]
+    code, out, err = run(capsys, "explain", str(path), "--param", "W1", "--index", "1,2")
+    assert code == 0, err
+    from string import Template
+
+    from backproplab import ops
+    from backproplab.explain.paths import tidy
+
+    settings = {k: f"{v:g}" for k, v in ops.ACTIVATION_SETTINGS.get(activation, {}).items()}
+    rule = tidy(Template(ops.ACTIVATIONS[activation].partials[0][0]).safe_substitute(z="z1[i,2]", **settings))
+    assert f"da1[i,2]/dz1[i,2] = {rule}" in out  # the op table's statement, with the layer's names
+    if activation == "leaky_relu":
+        assert "else 0.01 (0.01 at z1[i,2] = 0" in out

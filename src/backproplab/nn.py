@@ -212,16 +212,24 @@ class Module:
 
 
 class Activation(Module):
-    """An elementwise activation by name: identity, relu, sigmoid, softplus or tanh."""
+    """An elementwise activation by name: identity, relu, sigmoid, softplus, tanh, leaky_relu, elu,
+    silu or gelu; leaky_relu and elu take PyTorch's settings unless given (negative_slope=0.01, alpha=1)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, **settings: float) -> None:
         super().__init__()
         if name not in ops.ACTIVATIONS:
             raise ValueError(unknown_name_message("activation", name, ops.ACTIVATIONS))
         self.op = ops.ACTIVATIONS[name]
+        defaults = ops.ACTIVATION_SETTINGS.get(name, {})
+        unknown = sorted(set(settings) - set(defaults))
+        if unknown:
+            raise ValueError(f"the activation {name!r} has no setting {unknown[0]!r}"
+                             + (f" (it takes {', '.join(defaults)})" if defaults else ""))
+        who = name if type(self) is Activation else type(self).__name__
+        self.settings = {k: _setting(settings.get(k, v), f"{who}: {k}") for k, v in defaults.items()}
 
     def forward(self, z: Tensor) -> Tensor:
-        return z if self.op is ops.identity else apply(self.op, z)
+        return z if self.op is ops.identity else apply(self.op, z, **self.settings)
 
     def __repr__(self) -> str:
         return f"Activation({self.op.name!r})"
@@ -267,42 +275,30 @@ class Tanh(_ByClass):
     rule = "tanh"
 
 
-class LeakyReLU(Module):
+class LeakyReLU(Activation):
     """PyTorch's ``nn.LeakyReLU``: z where z > 0, else negative_slope·z."""
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
-        self.negative_slope = _setting(negative_slope, "LeakyReLU: negative_slope")
-
-    def forward(self, z: Tensor) -> Tensor:
-        return apply(ops.OPS["leaky_relu"], z, negative_slope=self.negative_slope)
+        super().__init__("leaky_relu", negative_slope=negative_slope)
 
     def __repr__(self) -> str:
-        return f"LeakyReLU(negative_slope={self.negative_slope:g})"
+        return f"LeakyReLU(negative_slope={self.settings['negative_slope']:g})"
 
 
-class ELU(Module):
+class ELU(Activation):
     """PyTorch's ``nn.ELU``: z where z > 0, else alpha·(e^z − 1)."""
 
     def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__()
-        self.alpha = _setting(alpha, "ELU: alpha")
-
-    def forward(self, z: Tensor) -> Tensor:
-        return apply(ops.OPS["elu"], z, alpha=self.alpha)
+        super().__init__("elu", alpha=alpha)
 
     def __repr__(self) -> str:
-        return f"ELU(alpha={self.alpha:g})"
+        return f"ELU(alpha={self.settings['alpha']:g})"
 
 
-class SiLU(Module):
+class SiLU(_ByClass):
     """PyTorch's ``nn.SiLU``: z·σ(z)."""
 
-    def forward(self, z: Tensor) -> Tensor:
-        return apply(ops.OPS["silu"], z)
-
-    def __repr__(self) -> str:
-        return "SiLU()"
+    rule = "silu"
 
 
 class GELU(Module):
@@ -367,7 +363,7 @@ class Linear(Module):
         return f"Linear({n_in}, {n_out}, bias={self.bias is not None})"
 
 
-ACTIVATION_MODULES = (Activation, LeakyReLU, ELU, SiLU, GELU)
+ACTIVATION_MODULES = (Activation, GELU)
 
 
 class Sequential(Module):

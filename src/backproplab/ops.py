@@ -389,5 +389,8 @@ OPS: dict[str, Op] = {
 
 ACTIVATIONS: dict[str, Op] = {
     op.name: op for op in (identity, relu, sigmoid_op, softplus_op, tanh)
-}
+} | {name: OPS[name] for name in ("leaky_relu", "elu", "silu", "gelu")}
 """The ops a network layer may use as its activation."""
+
+ACTIVATION_SETTINGS: dict[str, dict[str, float]] = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}}
+"""The settings an activation named alone takes: PyTorch's defaults."""

@@ -16,13 +16,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+from backproplab import ops
 from backproplab.nn import MLP, Module, Parameter
 from backproplab.plots.base import OKABE_ITO, figure_for, num
 from backproplab.tensor import Tensor
 
 MOST_UNITS = 5  # a wider layer shows its first units and "… n more"
 MOST_LABELLED_EDGES = 16  # more edges than this are drawn without value labels
-ACTIVATION_NAMES = ("softplus", "sigmoid", "tanh", "relu", "exp")
+ACTIVATION_NAMES = (*(name for name in ops.ACTIVATIONS if name != "identity"), "exp")
 
 
 @dataclass

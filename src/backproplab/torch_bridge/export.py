@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from backproplab import formula
-from backproplab.nn import ELU, GELU, MLP, Activation, LeakyReLU, Linear, Module, Sequential, SiLU
+from backproplab.nn import GELU, MLP, Activation, Linear, Module, Sequential
 from backproplab.presets import DosageNet
 from backproplab.torch_bridge._torch import TorchBridgeError, require_torch
 from backproplab.torch_bridge.convert import TorchNetwork
@@ -41,7 +41,9 @@ def softplus(z):
 
 '''
 TORCH_FUNCTIONS = {"exp": "torch.exp", "log": "torch.log", "softplus": "softplus", "sigmoid": "torch.sigmoid",
-                   "tanh": "torch.tanh", "relu": "torch.relu"}
+                   "tanh": "torch.tanh", "relu": "torch.relu", "leaky_relu": "torch.nn.functional.leaky_relu",
+                   "elu": "torch.nn.functional.elu", "silu": "torch.nn.functional.silu",
+                   "gelu": "torch.nn.functional.gelu"}
 """Formula and activation functions as the generated module computes them."""
 OPERATORS = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}
 RESERVED = {"self", "torch", "nn", "softplus", "inputs", "super", "print", "float", "int", "len", "range"}
@@ -78,15 +80,9 @@ def _activation(module: Module) -> str | None:
         name = module.op.name
         if name == "identity":
             return None
-        if name in TORCH_FUNCTIONS:
-            return f"{TORCH_FUNCTIONS[name]}(a)"
+        if name in TORCH_FUNCTIONS:  # settings by keyword, as PyTorch's functions name them
+            return f"{TORCH_FUNCTIONS[name]}(a{''.join(f', {k}={_number(v)}' for k, v in module.settings.items())})"
         raise TorchBridgeError(f"the activation {name!r} cannot be exported to PyTorch yet")
-    if isinstance(module, LeakyReLU):
-        return f"torch.nn.functional.leaky_relu(a, {_number(module.negative_slope)})"
-    if isinstance(module, ELU):
-        return f"torch.nn.functional.elu(a, {_number(module.alpha)})"
-    if isinstance(module, SiLU):
-        return "torch.nn.functional.silu(a)"
     if isinstance(module, GELU):
         return "torch.nn.functional.gelu(a)" if module.approximate == "none" else \
             "torch.nn.functional.gelu(a, approximate='tanh')"
