@@ -251,3 +251,16 @@ def test_a_layers_mistakes_are_named_in_its_own_words():
     with pytest.raises(ValueError, match="ELU: alpha must be a number, got None"):
         bl.nn.ELU(None)
     assert net(np.ones((4, 2))).shape == (4, 1)  # a NumPy array of the right width is taken as it is
+
+
+def test_an_activation_by_name_takes_only_its_own_settings():
+    leaky = bl.nn.Activation("leaky_relu", negative_slope=0.3)
+    z = Tensor(np.array([-2.0, 1.0]))
+    np.testing.assert_array_equal(leaky(z).data, [-0.6, 1.0])
+    np.testing.assert_array_equal(bl.nn.Activation("leaky_relu")(z).data, [-0.02, 1.0])  # PyTorch's 0.01
+    with pytest.raises(ValueError, match="the activation 'tanh' has no setting 'negative_slope'"):
+        bl.nn.Activation("tanh", negative_slope=0.3)
+    with pytest.raises(ValueError, match=r"the activation 'elu' has no setting 'slope' \(it takes alpha\)"):
+        bl.nn.Activation("elu", slope=0.3)
+    with pytest.raises(ValueError, match="leaky_relu: negative_slope must be a number, got 'steep'"):
+        bl.nn.Activation("leaky_relu", negative_slope="steep")

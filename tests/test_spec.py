@@ -74,7 +74,7 @@ BAD_MLP = [
     ("unknown activation",
      lambda t: t.replace('{ size = 4, activation = "tanh" }', '{ size = 4, activation = "relu6" }'),
      "network.layers[0].activation: unknown activation 'relu6'; did you mean 'relu'? "
-     "(choose from: identity, relu, sigmoid, softplus, tanh)"),
+     "(choose from: identity, relu, sigmoid, softplus, tanh, leaky_relu, elu, silu, gelu)"),
     ("shapes do not match the layers", lambda t: t.replace("inputs = 2 ", "inputs = 3 "),
      "data.x: has 2 value(s) per sample but the network takes 3"),
     ("outputs do not match", lambda t: t.replace('{ size = 1, activation = "identity" }',
@@ -298,3 +298,13 @@ def test_a_spec_layer_takes_every_activation_pytorch_has_a_layer_for(capsys, tmp
     assert f"da1[i,2]/dz1[i,2] = {rule}" in out  # the op table's statement, with the layer's names
     if activation == "leaky_relu":
         assert "else 0.01 (0.01 at z1[i,2] = 0" in out
+
+
+def test_the_readme_lists_every_activation_a_layer_may_use():
+    import re
+
+    from backproplab import ops
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    listed = re.search(r"each with an activation: (.*?); or", readme, re.S).group(1)
+    assert re.split(r",\s+(?:or\s+)?|\s+or\s+", " ".join(listed.split())) == list(ops.ACTIVATIONS)
