@@ -210,6 +210,8 @@ def test_divergence_with_learning_rate_10_stops_clearly_and_keeps_the_trace(caps
     assert json.loads(save.read_text())["iterations"] == data["iterations"]
     code, _, err = run(capsys, "demo", "statquest", "--lr", "10", "--optimize", "all", "--plot", str(tmp_path / "p"))
     assert code == 1 and (tmp_path / "p" / "loss-per-iteration.png").exists()
+    code, out, _ = run(capsys, "demo", "statquest", "--lr", "2", "--explain", "b3")
+    assert code == 1 and "  b3 = 1.9e22 (last gradient −1.053e22)" in out  # not 19308619153454321893376
 
 
 def test_non_finite_values_name_the_step_the_parameter_and_the_op(capsys, tmp_path):

@@ -149,6 +149,8 @@ def shared_url(browser, p: Page, offline: bool = False) -> None:
         assert q.iteration() == 3
         assert q.text("#derivation-title") == p.text("#derivation-title") == "dSSR/dw3 at iteration 3"
         assert q.page.input_value("#param") == "w3"
+        for page in (p, q):  # the worked gradient, and with it the command line's lines, has come back
+            page.wait_text("#derivation", "working it out", present=False)
         assert q.text("#table") == p.text("#table")
     finally:
         q.close()

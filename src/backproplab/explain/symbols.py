@@ -34,7 +34,7 @@ def fmt_number(value: float, digits: int, fmt: str, data: bool = False) -> str:
     value = float(value)
     if data:
         text = exact_number(value, digits, minus(fmt))
-    elif math.isfinite(value) and round(value, digits) == value:  # math, not NumPy: called per number shown
+    elif math.isfinite(value) and abs(value) < 1e9 and round(value, digits) == value:  # math, not NumPy: per number
         text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
         text = ("0" if text in ("-0", "") else text).replace("-", minus(fmt))
     else:
