@@ -254,6 +254,6 @@ def expression(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: s
     for arg, parent in zip(node.op.args, node.parents):
         sub = None if index is None else aligned(index, parent.shape)
         text, prec = term(namer, parent, sub, fmt, general, None, depth + 1)
-        values[arg] = text if prec > node.op.prec else f"({text})"
+        values[arg] = text if prec >= 9 or prec > node.op.prec else f"({text})"  # an atom needs none
     values.update(attr_values(node, fmt))
     return node.op.render(fmt, "expr" if index is not None else "whole", values), node.op.prec
