@@ -264,3 +264,39 @@ def test_an_activation_by_name_takes_only_its_own_settings():
         bl.nn.Activation("elu", slope=0.3)
     with pytest.raises(ValueError, match="leaky_relu: negative_slope must be a number, got 'steep'"):
         bl.nn.Activation("leaky_relu", negative_slope="steep")
+
+
+
+def test_a_module_list_registers_its_layers_as_pytorchs_does():
+    class Deep(Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = bl.nn.ModuleList([Linear(2, 4), Linear(4, 4)])
+            self.layers.append(Linear(4, 1))
+            self.plain = [Linear(1, 1)]  # a plain list is not registered, as in PyTorch
+
+        def forward(self, x):
+            for layer in self.layers[:-1]:
+                x = layer(x).tanh()
+            return self.layers[-1](x)
+
+    net = Deep()
+    assert [n for n, _ in net.named_parameters()] == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert len(net.layers) == 3 and isinstance(net.layers[2], Linear) and list(net.layers)[0] is net.layers[0]
+    x, y = Tensor(np.array([[0.5, -1.0], [1.0, 2.0]]), name="x"), Tensor(np.array([[1.0], [0.0]]), name="y")
+    loss = bl.losses.mse(net(x), y)
+    loss.backward()
+    w = net.layers[0].weight
+    h, entry = 1e-6, (1, 2)  # the gradient reaches the first layer through the list: a central difference agrees
+    w.data[entry] += h
+    up = float(bl.losses.mse(net(x), y).data)
+    w.data[entry] -= 2 * h
+    down = float(bl.losses.mse(net(x), y).data)
+    w.data[entry] += h
+    assert w.grad[entry] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+    with pytest.raises(TypeError, match="a ModuleList holds modules .*, got int"):
+        bl.nn.ModuleList([3])
+    with pytest.raises(NotImplementedError, match="call its modules one by one"):
+        net.layers(x)
+    seq = bl.Sequential(Linear(2, 3), bl.nn.Tanh())
+    assert len(seq) == 2 and repr(seq[1]) == "Tanh()" and [type(m).__name__ for m in seq] == ["Linear", "Tanh"]

@@ -386,9 +386,52 @@ class Sequential(Module):
             x = out
         return x
 
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(m) for m in self.layers)
         return f"Sequential({inner})"
+
+
+class ModuleList(Module):
+    """PyTorch's ``nn.ModuleList``: modules in a list whose parameters are the network's (a plain list's
+    are not found); its own ``forward`` is the network's to write."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        self.items: list[Module] = []
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"a ModuleList holds modules (Linear, Tanh, …), got {type(module).__name__}")
+        setattr(self, str(len(self.items)), module)
+        self.items.append(module)
+        return self
+
+    def __getitem__(self, i: int) -> Module:
+        return self.items[i]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.items)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise NotImplementedError("a ModuleList has no forward(): call its modules one by one in your "
+                                  "network's forward()")
+
+    def __repr__(self) -> str:
+        return f"ModuleList({', '.join(repr(m) for m in self.items)})"
 
 
 def check_sizes(sizes: Sequence[int], what: str = "an MLP", names: Sequence[str] = ()) -> list[int]:
