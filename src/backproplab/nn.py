@@ -366,40 +366,6 @@ class Linear(Module):
 ACTIVATION_MODULES = (Activation, GELU)
 
 
-class Sequential(Module):
-    """Modules applied one after another."""
-
-    def __init__(self, *layers: Module) -> None:
-        super().__init__()
-        self.layers = list(layers)
-        for i, layer in enumerate(layers):
-            setattr(self, str(i), layer)
-
-    def forward(self, x: Any) -> Tensor:
-        suffix = None
-        for layer in self.layers:
-            out = layer(x)
-            if isinstance(layer, Linear):
-                suffix = layer.suffix
-            elif isinstance(layer, ACTIVATION_MODULES) and out is not x and out.name is None and suffix is not None:
-                out.named(f"a{suffix}")  # z1 → a1 → z2, as MLP names its layers
-            x = out
-        return x
-
-    def __getitem__(self, i: int) -> Module:
-        return self.layers[i]
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self.layers)
-
-    def __repr__(self) -> str:
-        inner = ", ".join(repr(m) for m in self.layers)
-        return f"Sequential({inner})"
-
-
 class ModuleList(Module):
     """PyTorch's ``nn.ModuleList``: modules in a list whose parameters are the network's (a plain list's
     are not found); its own ``forward`` is the network's to write."""
@@ -412,7 +378,7 @@ class ModuleList(Module):
 
     def append(self, module: Module) -> ModuleList:
         if not isinstance(module, Module):
-            raise TypeError(f"a ModuleList holds modules (Linear, Tanh, …), got {type(module).__name__}")
+            raise TypeError(f"a {type(self).__name__} holds modules (Linear, Tanh, …), got {type(module).__name__}")
         setattr(self, str(len(self.items)), module)
         self.items.append(module)
         return self
@@ -432,6 +398,32 @@ class ModuleList(Module):
 
     def __repr__(self) -> str:
         return f"ModuleList({', '.join(repr(m) for m in self.items)})"
+
+
+class Sequential(ModuleList):
+    """Modules applied one after another."""
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__(layers)
+
+    @property
+    def layers(self) -> list[Module]:
+        return self.items
+
+    def forward(self, x: Any) -> Tensor:
+        suffix = None
+        for layer in self.layers:
+            out = layer(x)
+            if isinstance(layer, Linear):
+                suffix = layer.suffix
+            elif isinstance(layer, ACTIVATION_MODULES) and out is not x and out.name is None and suffix is not None:
+                out.named(f"a{suffix}")  # z1 → a1 → z2, as MLP names its layers
+            x = out
+        return x
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(m) for m in self.layers)
+        return f"Sequential({inner})"
 
 
 def check_sizes(sizes: Sequence[int], what: str = "an MLP", names: Sequence[str] = ()) -> list[int]:
