@@ -5,6 +5,7 @@ size and the new value, then where the run ended. Rendered with rich.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -59,6 +60,11 @@ def samples_table(trace: Trace, it: Iteration, digits: int) -> Table:
     return table
 
 
+def array_norm(value: Any) -> float:
+    """The length of an array gradient or step, as the terminal and the page both show it."""
+    return float(np.linalg.norm(np.asarray(value, dtype=float)))
+
+
 def step_lines(trace: Trace, it: Iteration, digits: int, moments: dict[str, list] | None = None) -> list[str]:
     """The gradient → step size → new value working for every optimized scalar parameter."""
     sym = loss_symbol(trace.loss)
@@ -67,7 +73,7 @@ def step_lines(trace: Trace, it: Iteration, digits: int, moments: dict[str, list
         m = (moments or {}).get(name)
         g, s, old = scalar(it.gradients[name]), scalar(it.step_sizes[name]), scalar(it.params[name])
         if g is None or s is None or old is None:
-            norm = float(np.linalg.norm(np.asarray(it.gradients[name])))
+            norm = array_norm(it.gradients[name])
             lines.append(f"d{sym}/d{name}: a {np.shape(it.gradients[name])} array, norm {number(norm, digits)}")
             continue
         lines.append(f"d{sym}/d{name} = {number(g, digits)}")

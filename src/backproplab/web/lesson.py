@@ -22,7 +22,7 @@ import numpy as np
 from backproplab import plots
 from backproplab.explain import Explanation, RunExplainer, explain
 from backproplab.losses import get_loss
-from backproplab.report import step_lines
+from backproplab.report import array_norm, step_lines
 from backproplab.tensor import Tensor
 from backproplab.trace import Trace, scalar, to_json_value
 from backproplab.web.network import network_of
@@ -89,7 +89,7 @@ def _norms(it: Any, names: list[str]) -> dict[str, dict[str, Any]]:
         for name in names:
             value = getattr(it, kind).get(name)
             if value is not None and np.ndim(value) > 0:
-                out[kind][name] = _plain(float(np.linalg.norm(np.asarray(value, dtype=float))))
+                out[kind][name] = _plain(array_norm(value))
     return out
 
 

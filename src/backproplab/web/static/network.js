@@ -159,7 +159,7 @@ export function drawNetwork(svg, doc, it, selected, hooks) {
 function describe(doc, it, param, index, sym) {
   const v = entry(it.params[param], index);
   const g = gradientOf(doc, it, param, index);
-  const name = param + (index ? `[${index.map((i) => i + 1).join(",")}]` : "");
+  const name = paramKey(param, index);
   const grad = g === null || g === undefined ? "not computed (not optimized in this run)" : fmt(g);
   return `${name} = ${fmt(v)}\nd${sym}/d${name} = ${grad}\nclick for the chain rule`;
 }
