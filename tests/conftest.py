@@ -35,3 +35,22 @@ def assert_clean_error(capsys, args, message: str) -> str:
     assert message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and out == ""
     return err
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, one per test module (the page tests share it)."""
+    from tests.web_helpers import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The lesson server with the dosage example, one per test module."""
+    from backproplab.web.settings import Settings
+    from tests.web_helpers import live_server
+
+    with live_server(Settings()) as url:
+        yield url

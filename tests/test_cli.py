@@ -44,8 +44,8 @@ def test_demo_json_carries_the_seed_numbers(capsys):
     data = json.loads(out)
     assert data["loss"] == "ssr" and data["learning_rate"] == 0.1 and data["optimize"] == ["b3"]
     first, second = data["iterations"][:2]
-    assert set(first) == {"step", "iteration", "params", "predictions", "loss", "gradients", "step_sizes", "lr"}
-    assert first["step"] == 0 and first["iteration"] == 1 and first["lr"] == 0.1 and second["iteration"] == 2
+    assert set(first) == {"iteration", "params", "predictions", "loss", "gradients", "step_sizes", "lr"}
+    assert first["iteration"] == 1 and first["lr"] == 0.1 and second["iteration"] == 2
     assert set(first["params"]) == {"w1", "b1", "w2", "b2", "w3", "w4", "b3"}
     assert round(first["gradients"]["b3"], 1) == -15.7
     assert round(first["step_sizes"]["b3"], 2) == -1.57
@@ -194,7 +194,7 @@ def test_plot_and_graph_commands(capsys, tmp_path):
     ("args", "message"),
     [
         (["plot", "statquest", "loss-curve", "--param", "w9", "-o", "x.png"], "unknown parameter 'w9'"),
-        (["plot", "statquest", "loss-curve", "--param", "w1", "-o", "x.png"], "add --optimize w1"),
+        (["plot", "statquest", "animation", "--param", "w1", "-o", "x.gif"], "add --optimize w1"),
         (["plot", "statquest", "loss-curve", "-o", "x.jpg"], "use .png, .svg or .pdf"),
         (["plot", "statquest", "animation", "-o", "x.png"], ".gif or .mp4"),
         (["plot", "statquest", "contour", "--params", "w3", "-o", "x.png"], "two names"),

@@ -112,7 +112,7 @@ def test_saved_and_printed_json_are_the_same_trace(capsys, tmp_path):
      "--iteration 2000: the run stopped after 1000 iteration(s); choose --iteration from 1 to 1000"),
     (["explain", "statquest", "--param", "b3", "--iteration", "500", "--max-steps", "800"],
      "--iteration 500: the run converged after 12 iteration(s); choose --iteration from 1 to 12"),
-    (["graph", "statquest", "-o", "g.dot", "--iteration", "6", "--max-steps", "5"], "choose --iteration from 1 to 5"),
+    (["graph", "statquest", "-o", "g.dot", "--iteration", "7", "--max-steps", "5"], "choose --iteration from 1 to 6"),
 ])
 def test_an_iteration_past_the_end_of_the_run_is_refused(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from backproplab import interrupts  # noqa: E402  (first: Ctrl-C while the command starts is one line)
+
+interrupts.start()
+
 import numpy as np  # noqa: E402
 
 from backproplab import datasets, functional, functions, losses, nn, ops, optim, presets  # noqa: E402

@@ -12,10 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 
-from backproplab import __version__
-from backproplab.commands import COMMANDS, UsageError
+from backproplab import __version__, interrupts
+from backproplab.commands import COMMANDS, UsageError, output_cut
 from backproplab.presets import PRESETS
 from backproplab.web import commands as web_commands
 
@@ -55,6 +56,13 @@ digits_arg = number_arg(int, lambda v: 0 <= v <= 12, "between 0 and 12")
 dpi_arg = number_arg(int, lambda v: 20 <= v <= 1200, "between 20 and 1200")
 
 
+def folder_arg(text: str) -> str:
+    """A folder name for --data-dir: an empty one (an unset variable) is not the working folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a folder such as --data-dir ./data (an unset variable?)")
+    return text
+
+
 def span_arg(text: str) -> tuple[float, float]:
     """LO,HI for --span: two finite numbers, low before high."""
     try:
@@ -84,7 +92,7 @@ def add_safety_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-limit", type=positive_float, default=None, metavar="GB",
                    help="the memory a run may need, in GB (default: a quarter of the available memory); "
                    "a spec that needs more is refused before anything is built")
-    p.add_argument("--data-dir", action="append", default=None, metavar="DIR",
+    p.add_argument("--data-dir", action="append", default=None, metavar="DIR", type=folder_arg,
                    help="also let the spec read data files from DIR (by default only from the spec's own "
                    "folder); repeat for more")
 
@@ -108,6 +116,10 @@ def add_display_options(p: argparse.ArgumentParser) -> None:
                    help="decimals shown (default: 2); values are always computed exactly")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="output format for explanations: text (default), md, latex, html or json")
+    p.add_argument("--factors", choices=("rounded", "exact"), default="rounded",
+                   help="rounded (default): every number with --digits, and a note where the rounded numbers on "
+                   "a line do not give its result; exact: each number a line works on with enough digits for "
+                   "its arithmetic to hold, the results as before, no notes")
     p.add_argument("--form", choices=("auto", "paths", "delta"), default="auto",
                    help="paths: every chain-rule path, sample by sample; delta: layer by layer with "
                    "δ = dL/dnode; auto (default): paths when they are few")
@@ -168,6 +180,9 @@ def build_parser() -> Parser:
     demo.add_argument("source", choices=list(PRESETS), metavar="PRESET", help=f"the example: {', '.join(PRESETS)}")
     add_training_options(demo)
     add_run_outputs(demo)
+    demo.add_argument("--compare", action="store_true",
+                      help="statquest only: after the run, each number the article prints next to the exact value, "
+                      "and why they differ")
 
     run = sub.add_parser(
         "run", help="train as a spec file says (your own network and data)",
@@ -251,6 +266,11 @@ def build_parser() -> Parser:
     )
     graph.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     graph.add_argument("-o", "--output", required=True, metavar="FILE", help="graph.dot, graph.svg, graph.png …")
+    graph.add_argument("--rankdir", choices=("LR", "TB"), default="LR",
+                       help="LR: inputs on the left, the loss on the right (default, as micrograd draws); TB: top to "
+                       "bottom")
+    graph.add_argument("--digits", type=digits_arg, default=2, metavar="N",
+                       help="decimals shown (default: 2, as the terminal shows them); values are computed exactly")
     add_iteration_option(graph, "draw the graph")
     add_training_options(graph)
 
@@ -277,6 +297,8 @@ def build_parser() -> Parser:
     )
     export_torch.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     export_torch.add_argument("-o", "--output", required=True, metavar="FILE.pt", help="the state_dict to write")
+    export_torch.add_argument("--force", action="store_true",
+                              help="replace FILE.pt and FILE.py even if they are not files export-torch wrote")
     add_training_options(export_torch)
 
     sub.add_parser("presets", help="list the built-in examples", description="List the built-in examples.")
@@ -303,8 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     console = Console(highlight=False, soft_wrap=True)
+    interrupts.started()
     try:
-        return {**COMMANDS, **web_commands.COMMANDS}[args.command](args, console)
+        with np.errstate(all="ignore"):  # a value that is not finite is said in words where it matters, not warned of
+            return {**COMMANDS, **web_commands.COMMANDS}[args.command](args, console)
     except (UsageError, ValueError, KeyError) as exc:
         if args.debug:
             raise
@@ -312,8 +336,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"backproplab {args.command}: error: {message}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+        if args.debug:
+            raise
+        sys.stderr.write(f"backproplab {args.command}: interrupted (no file is left half-written)\n")
         return 130
+    except BrokenPipeError:
+        if args.debug:
+            raise
+        return output_cut(args.command, "the program reading it closed the pipe", 141)
 
 
 def run() -> None:

@@ -20,7 +20,9 @@ order NumPy's own summation adds them.
 
 Arrays of a fixed shape are written into buffers kept between steps (``out`` passed by
 position). A buffer that can reach the user (a node's ``.data``, a ``.grad``) is first
-checked: one that something else still holds is left to it (see ``Program.guard``).
+checked: one that something else still holds is left to it (see ``Program.guard``). A sum adds in
+memory order, so every array keeps the memory layout the plain path gives it: buffers take the recorded
+one, and gradients met from two sides are added in place or into a new array as that path does (``_add_into``).
 
 Safety: the generated text is made only of this module's templates, slot numbers, shapes
 and numbers (each checked to be a plain ``int``, ``bool``, ``float`` or ``None``). User
@@ -38,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.autodiff import Tape, unbroadcast
+from backproplab.autodiff import OWN_FROM, Tape, unbroadcast
 from backproplab.ops import OPS, log_softmax
 
 BUFFER_FROM = 256  # a node's .data this large is written into a buffer kept between steps (smaller: a new array)
@@ -204,20 +206,23 @@ class Program:
         tape = self.tape
         ops = self._forward_lines()
         code = "\n".join(line for line in ops if not line.startswith("#"))
-        forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs if re.search(rf"\bv{i}\b", code)] + ops
-        rebound = [f"k{i}" for i in self.kept if re.search(rf"^k{i} = ", code, re.MULTILINE)]
+        used = set(re.findall(r"\bv\d+\b", code))  # one pass over the code, not one per name
+        assigned = set(re.findall(r"^(k\d+) = ", code, re.MULTILINE))
+        forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs if f"v{i}" in used] + ops
+        rebound = [f"k{i}" for i in self.kept if f"k{i}" in assigned]
         forward = _nonlocal(rebound + self.guarded) + forward
         self.guarded = []
         backward = self._backward_lines()
         backward = _nonlocal(self.guarded) + backward
         code += "\n".join(line for line in backward if not line.lstrip().startswith("#"))
+        consts = set(re.findall(r"\bc\d+\b", code))
         lines = ["def make(nodes, fns, bufs, consts, state, seed):"]
         lines += [f"    n{i} = nodes[{i}]" + (f"  # {label(node.name)}" if node.name else "")
                   for i, node in enumerate(tape.nodes)]
         lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
         lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
         lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
-                  for k in range(len(self.consts)) if re.search(rf"\bc{k}\b", code)]
+                  for k in range(len(self.consts)) if f"c{k}" in consts]
         lines += [f"    k{i} = {expr}" for i, expr in self.kept.items()]
         for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
             lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
@@ -359,6 +364,7 @@ class Program:
         root = len(tape.order) - 1
         grads[root] = tape.seed
         owned = {root: False}  # per gradient: a fresh array that nothing else holds (may be added into, handed on)
+        plain_owned: dict[int, bool] = {}  # per gradient: whether the plain path adds into it in place (_add_into)
         holder: dict[int, str] = {}  # gradients that are a buffer kept between steps, and which one
         used: set[int] = set()
         body: list[str] = []
@@ -374,6 +380,7 @@ class Program:
                 local = bound(grads[i], values[i], *args)
                 if type(local) is not np.ndarray:
                     local = np.asarray(local)
+                plain_owns = local.shape != shape or _fresh(local, grads[i], values[i], args)
                 template = form.vjps[k] if form is not None and extra is not None and k < len(form.vjps) else None
                 if (i == root and template is not None and k < len(form.unit_vjps) and np.all(tape.seed == 1)
                         and np.result_type(*args) == local.dtype):
@@ -421,17 +428,16 @@ class Program:
                     fresh = True
                 if grads[p] is None:
                     body.append(f"g{p} = {expr}")
-                    grads[p], owned[p] = local, fresh
+                    grads[p], owned[p], plain_owned[p] = local, fresh, plain_owns
                     if buf is not None and fresh:
                         holder[p] = buf
-                elif owned[p]:
-                    body.append(f"g{p} += {expr}")
-                    grads[p] = grads[p] + local
                 else:
-                    total = f"g{p} + {expr}"
-                    body.append(f"g{p} = asarray({total})" if local.ndim == 0 else f"g{p} = {total}")
-                    grads[p], owned[p] = grads[p] + local, True
-                    holder.pop(p, None)
+                    line, grads[p], in_place = _add_into(f"g{p}", grads[p], local, expr, owned[p], plain_owned[p])
+                    body.append(line)
+                    plain_owned[p] = True  # the plain path's sum is a new array of its own, or its own added into
+                    if not in_place:
+                        owned[p] = True
+                        holder.pop(p, None)
         lines = [f"g{root} = seed"] + [f"v{j} = n{j}.data" for j in sorted(used)]
         guards = []
         store = []
@@ -507,6 +513,36 @@ def float_sums_in_order() -> bool:
 def _float_sum(a: np.ndarray) -> bool:
     """Whether the sum of ``a`` to one number may be written as Python float additions (``float_sums_in_order``)."""
     return a.ndim == 1 and 1 <= a.size <= FLOAT_SUM_UPTO and a.dtype == np.float64 and float_sums_in_order()
+
+
+def _fresh(local: np.ndarray, g: Any, out: np.ndarray, args: list[np.ndarray]) -> bool:
+    """Whether the plain path (``autodiff.backward``) keeps a first gradient to add the next ones into in place."""
+    return (local.size > OWN_FROM and local.base is None and local is not g and local is not out
+            and all(local is not a for a in args))
+
+
+def _add_into(name: str, prev: np.ndarray, local: np.ndarray, expr: str, ours: bool,
+              plain_in_place: bool) -> tuple[str, np.ndarray, bool]:
+    """The line adding ``expr`` to gradient ``name``, the sum (as the replay lays it out), and whether in place.
+
+    A later sum adds in memory order, so the sum must have the layout and dtype of the plain path's:
+    that path adds in place into a gradient it allocated (``_fresh``) and otherwise makes a new array,
+    which NumPy lays out from both operands (C order for one C- and one Fortran-ordered array, say).
+    Where both give the same layout (always, for vectors and single numbers), the cheaper line is written.
+    """
+    total = f"{name} + {expr}"
+    anew = f"{name} = asarray({total})" if local.ndim == 0 else f"{name} = {total}"
+    with np.errstate(all="ignore"):  # the replay itself reports overflow; this only reads the layout
+        new = np.asarray(prev + local)
+        if not np.can_cast(new.dtype, prev.dtype, "same_kind"):  # nothing to add into: a new array
+            return anew, new, False
+        kept = np.add(prev, local, np.empty_like(prev))  # in place: prev's layout and dtype
+    same = new.dtype == kept.dtype and new.strides == kept.strides
+    if ours and (plain_in_place or same):
+        return f"{name} += {expr}", kept, True
+    if plain_in_place and not same:  # the plain path's layout, in a new array: ``name`` may be held elsewhere
+        return f"{name} = add({name}, {expr}, empty_like({name}))", kept, False
+    return anew, new, False
 
 
 def _unpack(names: list[str]) -> str:

@@ -7,8 +7,11 @@ settings applied on top, turned into a network, data and an optimizer.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -22,17 +25,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backproplab import figures, output
+from backproplab import figures, interrupts, output
 from backproplab.explain import explain, forward_table
+from backproplab.explain.article import article_table_text
 from backproplab.explain.document import Block
+from backproplab.explain.forward import output_name
 from backproplab.explain.node import explain_node, graph_nodes
 from backproplab.explain.run import explain_run
 from backproplab.explain.steps import adam_moments, method_name
 from backproplab.graph import to_dot, write_graph
-from backproplab.limits import allowing
+from backproplab.limits import MemoryLimitError, allowing
 from backproplab.loop import Interrupted
 from backproplab.losses import get_loss
 from backproplab.nn import Module, unknown_name_message
+from backproplab.plots.curves import untrained_note
 from backproplab.presets import PRESETS, Preset
 from backproplab.report import render_run
 from backproplab.spec import Spec, read
@@ -64,7 +70,7 @@ class Job:
         return self.spec.training["loss"]
 
 
-def _overrides(args: argparse.Namespace, net: Module | None) -> list[str]:
+def training_overrides(args: argparse.Namespace, net: Module | None) -> list[str]:
     """The command line's training options as spec settings (``optimizer.lr=0.05`` …)."""
     items = list(getattr(args, "set", None) or [])
     if getattr(args, "optimize", None) and net is not None:
@@ -107,32 +113,48 @@ def check_explain_name(job: Job, name: str | None) -> Job:
     return job
 
 
+def names_a_file(source: str) -> bool:
+    """Whether SOURCE is meant as a spec file: a .toml name, or a path that exists (a name too
+    long for the system exists nowhere)."""
+    try:
+        return source.endswith(".toml") or Path(source).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def load_job(source: str, args: argparse.Namespace) -> Job:
     """A preset by name, or a spec file by path, with the command line's settings."""
     if source in PRESETS:
         preset = PRESETS[source]
         with allowing(_safety(args)["memory_limit"]):
-            spec = preset.spec(tuple(_overrides(args, preset.build()[0])))
+            spec = preset.spec(tuple(training_overrides(args, preset.build()[0])))
             net, (x, y) = preset.build(spec)
         return check_explain_name(Job(f"{preset.name}: {spec.description}", spec, net, x, y, preset),
                                   getattr(args, "explain", None))
-    if source.endswith(".toml") or Path(source).exists():
+    if names_a_file(source):
         safety = _safety(args)
         # first without --optimize, which needs the network's names; the other settings already count
         plain = argparse.Namespace(**{**vars(args), "optimize": None})
         chosen = ["optimize=all"] if getattr(args, "optimize", None) else []
-        first = _overrides(plain, None) + chosen
+        first = training_overrides(plain, None) + chosen
         base = read(source, first, **safety)
         built = base.build()
-        overrides = _overrides(args, built[0])
+        overrides = training_overrides(args, built[0])
         spec = read(source, overrides, **safety) if overrides != first else base  # read and build once if unchanged
         net, (x, y) = spec.build() if spec is not base else built
         for warning in spec.warnings:
             sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
         title = f"{spec.name}: {spec.description}" if spec.description else spec.name
-        return check_explain_name(Job(title, spec, net, x, y, figures.hints_for_spec(spec)),
+        return check_explain_name(Job(title, spec, net, x, y, plain_labels(figures.hints_for_spec(spec))),
                                   getattr(args, "explain", None))
     raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
+
+
+def plain_labels(preset: Preset) -> Preset:
+    """The figure labels taken from a spec (CSV column names) as plain text: a ``$`` in a column name is a
+    dollar sign, not the start of a formula that matplotlib would try, and fail, to typeset."""
+    return dataclasses.replace(preset, x_label=preset.x_label.replace("$", r"\$"),
+                               y_label=preset.y_label.replace("$", r"\$"))
 
 
 def keep_every_for(args: argparse.Namespace, max_steps: int) -> int:
@@ -156,10 +178,13 @@ def train(job: Job, args: argparse.Namespace, max_steps: int | None = None, keep
                          f"(at most {KEEP_AT_MOST}); --keep-every 1 keeps them all\n")
     def fit(**options: Any) -> Trace:
         """The run, with the loop's warnings (an unused parameter …) as one 'note:' line each."""
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, allowing(_safety(args)["memory_limit"]):
             warnings.simplefilter("always", UserWarning)
             try:
                 return opt.fit(job.net, job.x, job.y, loss=job.loss, keep_every=keep, **options)
+            except MemoryLimitError as exc:  # in the command line's words
+                raise UsageError(exc.say("--keep-every K", "--max-steps N", "--memory-limit GB") if keep_every is None
+                                 else exc.say_iteration("--memory-limit GB")) from None
             finally:
                 for message in dict.fromkeys(str(w.message) for w in caught):
                     sys.stderr.write(f"note: {message}\n")
@@ -192,53 +217,124 @@ def progress_lines(total: int, every: float = PROGRESS_SECONDS) -> Callable[[Any
     return report
 
 
-def _at_iteration(job: Job, args: argparse.Namespace, k: int) -> Trace | None:
-    """Train up to iteration ``k`` (1-based, as the demo prints them) and put the network there."""
+def _at_iteration(job: Job, args: argparse.Namespace, k: int, end: bool = False) -> Trace | None:
+    """Train up to iteration ``k`` (1-based, as the demo prints them) and put the network there.
+
+    With ``end``, ``k`` may also be one past the last step: the state after the last step, which
+    the loss chart draws as its last point.
+    """
     if k == 1:
         return None
     opt, _ = job.spec.optimizer(job.net)
     trace = train(job, args, max_steps=min(k, opt.max_steps), keep_every=1)  # every step, for Adam's moments
-    if len(trace.iterations) < k:
-        done = len(trace.iterations)
+    done = len(trace.iterations)
+    if end and k == done + 1 and trace.final is not None:
+        job.net.load_state_dict(trace.final.params)
+        return trace
+    if done < k:
         how = "converged" if trace.final.converged else "stopped"
+        last = done + 1 if end else done
         raise UsageError(f"--iteration {k}: the run {how} after {done} iteration(s); choose --iteration from 1 "
-                         f"to {done}")
+                         f"to {last}" + (f" ({last} is the state after the last step)" if end else ""))
     job.net.load_state_dict(trace.iterations[k - 1].params)
     return trace
 
 
+def iteration_title(name: str, k: int, trace: Trace | None) -> str:
+    """'statquest, iteration 13 (after the last step)' for the end of a run, else 'statquest, iteration k'."""
+    after = trace is not None and trace.final is not None and k == len(trace.iterations) + 1
+    return f"{name}, iteration {k}" + (" (after the last step)" if after else "")
+
+
 def _save(trace: Trace, args: argparse.Namespace) -> None:
-    """Write the trace to --save FILE, iteration by iteration (replacing only a saved trace unless --force)."""
+    """Write the trace to --save FILE, iteration by iteration (replacing only a saved trace unless --force).
+
+    The trace goes to a temporary file that replaces FILE only once it is complete, so Ctrl-C or a
+    full disk midway leaves an earlier FILE as it was.
+    """
     force = bool(getattr(args, "force", False))
-    with output.open_for_writing(args.save, force=force, ours=output.is_trace) as f:
+    with output.open_for_writing(args.save, force=force, ours=output.is_trace, example="trace.json") as f:
         trace.write_json(f, indent=1)
         f.write("\n")
     sys.stderr.write(f"wrote {args.save}\n")
 
 
-def _interrupted(trace: Trace, args: argparse.Namespace) -> int:
-    """Ctrl-C: keep what was done (--save, --json), say so, exit code 130."""
-    if getattr(args, "json", False):
+def output_cut(command: str, why: str, code: int) -> int:
+    """stdout was cut short (Ctrl-C, a closed pipe): say so on stderr in one line, and end with ``code``.
+
+    What is still buffered for stdout is dropped, so Python's own flush at exit adds no traceback.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.stderr.write(f"backproplab {command}: output cut: {why}; what was printed is incomplete\n")
+    return code
+
+
+def _print_json(trace: Trace, args: argparse.Namespace) -> int:
+    """The trace as one JSON object on stdout: 0, or 130 if Ctrl-C cut it (141 for a closed pipe)."""
+    try:
         trace.write_json(sys.stdout)
         sys.stdout.write("\n")
         sys.stdout.flush()
+    except KeyboardInterrupt:
+        return output_cut(args.command, "Ctrl-C while the JSON was printed", 130)
+    except BrokenPipeError:
+        return output_cut(args.command, "the program reading the JSON closed the pipe", 141)
+    return 0
+
+
+def _interrupted(trace: Trace, args: argparse.Namespace) -> int:
+    """Ctrl-C: keep what was done (--save first, with Ctrl-C held off; then --json), say so, exit code 130."""
     kept = ""
     if getattr(args, "save", None):
-        _save(trace, args)
+        with interrupts.ignored():  # a second Ctrl-C must not cut the save of the steps done
+            _save(trace, args)
         kept = f"; the {trace.final.steps} step(s) done so far were written to {args.save}"
-    elif getattr(args, "json", False):
-        kept = "; the steps done so far were printed as JSON"
+    if getattr(args, "json", False):
+        code = _print_json(trace, args)
+        if code:
+            return code
+        kept = kept or "; the steps done so far were printed as JSON"
     sys.stderr.write(f"backproplab {args.command}: interrupted after {trace.final.steps} step(s){kept}\n")
     return 130
+
+
+def _figures_failed(exc: Exception, args: argparse.Namespace) -> int:
+    """A figure that cannot be drawn or written costs the figures only: one line, exit code 2, the run kept."""
+    text = " ".join(str(exc.args[0] if exc.args else exc).split())
+    why = text if isinstance(exc, output.WriteError) else f"a figure could not be drawn: {text[:300]}"
+    kept = f" (the run itself was written to {args.save})" if getattr(args, "save", None) else ""
+    sys.stderr.write(f"backproplab {args.command}: error: {why}{kept}\n")
+    return 2
+
+
+def _plot(job: Job, trace: Trace, args: argparse.Namespace) -> int:
+    """--plot DIR: every figure of the run; 0, or 2 after one line if a figure failed."""
+    try:
+        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi,
+                                            title=job.title):
+            sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+    except (ValueError, RuntimeError, OSError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        return _figures_failed(exc, args)
+    return 0
 
 
 def _finish(trace: Trace, args: argparse.Namespace) -> int:
     """Save the trace if asked, and report a run that diverged (exit code 1)."""
     if getattr(args, "save", None):
         _save(trace, args)
+    return _diverged(trace, args)
+
+
+def _diverged(trace: Trace, args: argparse.Namespace) -> int:
+    """A run that diverged: one line saying so, exit code 1 (else 0)."""
     if trace.final is not None and trace.final.stopped_by == "diverged":
         sys.stderr.write(f"backproplab {args.command}: the run diverged: {trace.final.message} "
-                         "(the steps up to there were kept: --json prints them, --save FILE writes them)\n")
+                         "The steps up to there were kept: --json prints them, --save FILE writes them.\n")
         return 1
     return 0
 
@@ -246,15 +342,21 @@ def _finish(trace: Trace, args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """demo PRESET and run FILE: train, then report as text, JSON or a worked narrative; figures too."""
     job = load_job(args.source, args)
+    if getattr(args, "compare", False) and (args.source != "statquest" or args.json):
+        raise UsageError("--compare puts the article's numbers beside the dosage example's: use it with "
+                         "'demo statquest', without --json")
     if args.save:
         output.check(args.save, force=args.force, ours=output.is_trace, example="trace.json")  # before the work
     try:
         trace = train(job, args)
     except Interrupted as stop:
         return _interrupted(stop.trace, args)
+    if args.save:  # first: a figure or a cut pipe later must not cost the finished run
+        _save(trace, args)
     if args.json:
-        trace.write_json(sys.stdout)
-        sys.stdout.write("\n")
+        code = _print_json(trace, args)
+        if code:
+            return code
     elif args.explain:
         which = None if args.explain == "all" else [args.explain]
         if which and which[0] not in trace.optimize:
@@ -262,14 +364,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                              f"{', '.join(trace.optimize)}); add --optimize {which[0]}")
         story = explain_run(trace, job.net, digits=args.digits, every=args.every, form=args.form, title=job.title,
                             params=which)
-        sys.stdout.write(story.render(args.format))
+        sys.stdout.write(story.render(args.format, factors=args.factors))
     else:
-        render_run(trace, console, digits=args.digits, every=args.every, title=job.title)
-    if args.plot:
-        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi,
-                                            title=job.title):
-            sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
-    return _finish(trace, args)
+        render_run(trace, console, digits=args.digits, every=args.every, title=job.title,
+                   output=output_name(job.net, job.x))
+    if getattr(args, "compare", False):
+        sys.stdout.write("\n" + article_table_text() + "\n")
+    plotted = _plot(job, trace, args) if args.plot else 0
+    return _diverged(trace, args) or plotted
 
 
 def cmd_explain_node(job: Job, args: argparse.Namespace) -> int:
@@ -282,7 +384,7 @@ def cmd_explain_node(job: Job, args: argparse.Namespace) -> int:
     exp = explain_node(loss, nodes[args.node], digits=args.digits, form=args.form)
     exp.blocks.insert(1, Block("para", [f"{job.spec.name}, iteration {args.iteration}"]))
     exp.details["iteration"] = args.iteration
-    sys.stdout.write(exp.render(args.format))
+    sys.stdout.write(exp.render(args.format, factors=args.factors))
     return 0
 
 
@@ -344,16 +446,16 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             f"{opt_spec['lr']:g}, optimizing {', '.join(optimized)})")
     exp.blocks.insert(1, Block("para", [lead]))
     exp.details["iteration"] = args.iteration
-    sys.stdout.write(exp.render(args.format))
+    sys.stdout.write(exp.render(args.format, factors=args.factors))
     return 0
 
 
 def cmd_forward(args: argparse.Namespace, console: Console) -> int:
     """The forward pass as a table, sample by sample, at the chosen iteration."""
     job = load_job(args.source, args)
-    _at_iteration(job, args, args.iteration)
+    trace = _at_iteration(job, args, args.iteration, end=True)
     table = forward_table(job.net, job.x, job.y, job.loss, digits=args.digits,
-                          title=f"{job.spec.name}, iteration {args.iteration}")
+                          title=iteration_title(job.spec.name, args.iteration, trace))
     table.details["iteration"] = args.iteration
     sys.stdout.write(table.render(args.format))
     return 0
@@ -370,6 +472,8 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         return 0
     fig = figures.one(job.preset, job.net, trace, args.kind, param=args.param, params=args.params,
                       iteration=args.iteration, log=args.log, span=args.span, steps=args.steps, tangent=args.tangent)
+    if args.kind == "loss-curve" and args.steps and args.param and args.param not in trace.optimize:
+        sys.stderr.write(f"note: {untrained_note(args.param)} (add --optimize {args.param} for them)\n")
     figures.save(fig, out, args.dpi)
     sys.stderr.write(f"wrote {out}\n")
     return 0
@@ -387,9 +491,9 @@ def cmd_export_figures(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_graph(args: argparse.Namespace, console: Console) -> int:
     job = load_job(args.source, args)
-    _at_iteration(job, args, args.iteration)
+    _at_iteration(job, args, args.iteration, end=True)
     loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
-    path, note = write_graph(to_dot(loss), figures.output_path(args.output))
+    path, note = write_graph(to_dot(loss, digits=args.digits, rankdir=args.rankdir), figures.output_path(args.output))
     sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
     return 0
 
@@ -424,7 +528,7 @@ def cmd_export_torch(args: argparse.Namespace, console: Console) -> int:
     """The network of a preset or spec file as a PyTorch state_dict and a module file beside it."""
     from backproplab.torch_bridge.cli import cmd_export_torch as export
 
-    pt, py = export(load_job(args.source, args), args.output)
+    pt, py = export(load_job(args.source, args), args.output, force=getattr(args, "force", False))
     console.print(f"wrote {pt} (the state_dict: load it with torch.load(..., weights_only=True)) and {py} "
                   "(the module that uses it)", markup=False)
     return 0

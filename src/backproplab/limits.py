@@ -78,10 +78,15 @@ def describe(nbytes: float) -> str:
     return f"{int(nbytes)} bytes"
 
 
+def the_limit() -> str:
+    """'the limit of 1.9 GB (a quarter of the available memory)': the limit in force, and where it comes from."""
+    source = "the limit set" if _chosen else "a quarter of the available memory"
+    return f"the limit of {describe(memory_limit())} ({source})"
+
+
 def limit_note(how: str = "--memory-limit GB") -> str:
     """How the limit reads in a message, and how to raise it."""
-    source = "the limit set" if _chosen else "a quarter of the available memory"
-    return f"more than the limit of {describe(memory_limit())} ({source}); raise it with {how} if you mean it"
+    return f"more than {the_limit()}; raise it with {how} if you mean it"
 
 
 def mlp_parameter_count(sizes: Sequence[int]) -> int:
@@ -89,10 +94,58 @@ def mlp_parameter_count(sizes: Sequence[int]) -> int:
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def trace_bytes(params: int, outputs: int, steps: int) -> int:
-    """The record of a run: parameters, gradients and predictions for each iteration kept (a long
-    run keeps at most TRACE_ITERATIONS of them unless asked for every one)."""
-    return min(steps, TRACE_ITERATIONS) * (2 * params + outputs) * FLOAT
+def kept_iterations(steps: int, keep_every: int) -> int:
+    """Iterations a run of at most ``steps`` steps records: every ``keep_every``-th, and the last."""
+    return -(-steps // keep_every) + (1 if (steps - 1) % keep_every else 0)
+
+
+def trace_row_bytes(params: int, optimized: int, outputs: int) -> int:
+    """One recorded iteration: every parameter's value, the optimized ones' gradients and step
+    sizes, the predictions, and the step, loss and learning rate (numbers, not arrays, counted)."""
+    return (params + 2 * optimized + outputs + 3) * FLOAT
+
+
+def trace_bytes(params: int, outputs: int, steps: int, keep_every: int | None = None) -> int:
+    """The record of a run: a row (``trace_row_bytes``) for each iteration kept. Without ``keep_every``
+    a long run keeps about TRACE_ITERATIONS of them, evenly (the command line's default)."""
+    kept = min(steps, TRACE_ITERATIONS) + 1 if keep_every is None else kept_iterations(steps, keep_every)
+    return kept * trace_row_bytes(params, params, outputs)
+
+
+class MemoryLimitError(ValueError):
+    """A run refused before it starts: keeping its iterations would take more memory than the limit."""
+
+    def __init__(self, need: int, row: int, steps: int, keep_every: int) -> None:
+        self.need, self.row, self.steps, self.keep_every = need, row, steps, keep_every
+        super().__init__(self.say("keep_every=K", "max_steps", "'with backproplab.limits.allowing(nbytes):'"))
+
+    def fewer(self) -> int:
+        """The smallest keep-every that brings the record within half the limit."""
+        rows = max(2, memory_limit() // 2 // max(1, self.row))
+        return max(2, -(-self.steps // (rows - 1)))
+
+    def say(self, keep: str, steps: str, raise_how: str) -> str:
+        """The one line, naming the settings as the caller calls them (``--keep-every K`` or ``keep_every=K``)."""
+        kept = kept_iterations(self.steps, self.keep_every)
+        every = "every iteration" if self.keep_every == 1 else f"one iteration in {self.keep_every:,}"
+        fewer = keep.replace("K", str(self.fewer()))
+        return (f"keeping {every} of up to {self.steps:,} steps ({kept:,} iterations) would record about "
+                f"{describe(self.need)} of parameters, gradients, step sizes and predictions, more than "
+                f"{the_limit()}; keep fewer ({fewer}) or take fewer steps ({steps}), or raise the limit with "
+                f"{raise_how}")
+
+    def say_iteration(self, raise_how: str) -> str:
+        """The one line for a run trained up to one iteration, keeping every one on the way."""
+        return (f"reaching iteration {self.steps:,} keeps every iteration on the way, about {describe(self.need)} "
+                f"of parameters, gradients, step sizes and predictions, more than {the_limit()}; choose an earlier "
+                f"iteration or raise the limit with {raise_how}")
+
+
+def check_record(row: int, steps: int, keep_every: int) -> None:
+    """Refuse, before anything is recorded, a run whose kept iterations would not fit in the limit."""
+    need = kept_iterations(steps, keep_every) * row
+    if need > memory_limit():
+        raise MemoryLimitError(need, row, steps, keep_every)
 
 
 def mlp_bytes(sizes: Sequence[int], samples: int, steps: int) -> dict[str, int]:

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from backproplab import limits
 from backproplab.autodiff import Compiled, compile, fed_by, topological_order, where_not_finite
+from backproplab.display import number
 from backproplab.losses import get_loss
 from backproplab.nn import Module
 from backproplab.tensor import Tensor, no_grad
@@ -153,8 +155,8 @@ class _Checks:
     def advice(self, step: int) -> str:
         if step == 0:
             return ("no step had been taken yet, so the network or the data makes it so, not the learning rate; "
-                    "check the formulas and the data")
-        return f"try a smaller learning rate, such as {self.optimizer.lr / 10:g}"
+                    "check the formulas and the data.")
+        return f"try a smaller learning rate, such as {self.optimizer.lr / 10:g}."
 
     def before_backward(self, step: int, value: Tensor, run: Compiled) -> str:
         loss = float(value.data)
@@ -165,9 +167,10 @@ class _Checks:
             first, then, now = self.losses[-GROWTH_LIMIT], self.sizes[-GROWTH_LIMIT], self.sizes[-1]
             grew = {n: now[n] - then[n] for n in self.names}  # by how much its largest step grew
             worst = max(grew, key=lambda n: grew[n]) if grew else ""
-            blame = f"; the step of {worst} grew most ({then[worst]:.3g} to {now[worst]:.3g})" if worst else ""
-            return (f"iteration {step + 1}: the loss grew for {GROWTH_LIMIT} steps in a row (from {first:.4g} to "
-                    f"{loss:.4g}){blame}; {self.advice(step)}")
+            blame = (f"; the step of {worst} grew most ({number(then[worst])} to {number(now[worst])})"
+                     if worst else "")
+            return (f"iteration {step + 1}: the loss grew for {GROWTH_LIMIT} steps in a row (from {number(first)} to "
+                    f"{number(loss)}){blame}; {self.advice(step)}")
         self.growing = self.growing + 1 if self.losses and loss > self.losses[-1] else 0
         self.losses.append(loss)
         return ""
@@ -267,6 +270,7 @@ def fit(
                 prediction = made["prediction"]
                 if step == 0:
                     _unused(run, optimized, value)
+                    _expect_record(trace, all_named, optimized, prediction, max_steps, int(keep_every))
                 problem = checks.before_backward(step, value, run)
                 if not problem:  # the list is not kept: the replay reuses a .grad array only nothing else holds
                     problem = checks.after_backward(step, run, run.backward(), optimized)
@@ -313,6 +317,16 @@ def fit(
         trace.iterations.append(pending)
     trace.final = _final(all_named, final_loss, done, stopped_by, prediction, message)
     return trace
+
+
+def _expect_record(trace: Trace, named: dict[str, Tensor], optimized: dict[str, Tensor], prediction: Tensor,
+                   max_steps: int, keep_every: int) -> None:
+    """Refuse a run whose kept iterations would not fit in the memory limit, before any is recorded, and
+    size the trace's columns for exactly the iterations it may keep."""
+    row = limits.trace_row_bytes(sum(p.data.size for p in named.values()),
+                                 sum(p.data.size for p in optimized.values()), np.size(prediction.data))
+    limits.check_record(row, max_steps, keep_every)
+    trace.iterations.expect(limits.kept_iterations(max_steps, keep_every))
 
 
 def _final(named: dict[str, Tensor], loss: float, steps: int, stopped_by: str, prediction: Tensor | None,

@@ -80,12 +80,16 @@ def unknown_name_message(kind: str, name: str, choices: Iterable[str], shown: in
     return f"unknown {kind} {excerpt(name)}{hint} (choose from: {listed}{more})"
 
 
+_layout = [0]  # counts every parameter or module set on any module, so a name index knows when to rebuild
+
+
 class Module:
     """Base class for networks: collects parameters and sub-modules set as attributes."""
 
     def __init__(self) -> None:
         object.__setattr__(self, "_params", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_index", (-1, {}))
 
     def __setattr__(self, key: str, value: Any) -> None:
         if "_params" not in self.__dict__:
@@ -94,10 +98,13 @@ class Module:
             if value.name is None:
                 value.name = key
             self._params[key] = value
+            _layout[0] += 1
         elif isinstance(value, Module):
             self._modules[key] = value
             object.__setattr__(self, key, value)
-            self._number_layers()
+            if _has_auto_named_linear(value):  # only a new auto-named layer changes the numbering
+                self._number_layers()
+            _layout[0] += 1
             return
         object.__setattr__(self, key, value)
 
@@ -146,14 +153,25 @@ class Module:
         if only is None or only == "all" or (not isinstance(only, str) and list(only) == ["all"]):
             return list(named.values())
         names = [only] if isinstance(only, str) else list(only)
-        return [self.parameter(n) for n in names]
+        for n in names:
+            if n not in named:
+                raise KeyError(unknown_name_message("parameter", n, named))
+        return [named[n] for n in names]
 
     def parameter(self, name: str) -> Parameter:
-        """The parameter called ``name``, with a did-you-mean hint if there is none."""
-        named = dict(self.named_parameters())
-        if name not in named:
-            raise KeyError(unknown_name_message("parameter", name, named))
-        return named[name]
+        """The parameter called ``name``, with a did-you-mean hint if there is none.
+
+        Looked up in a name index (one dict), so a network of thousands of parameters is not
+        walked once per name; the index is rebuilt when a module changed or a name no longer matches."""
+        version, named = self.__dict__.get("_index", (-1, {}))
+        found = named.get(name) if version == _layout[0] else None
+        if found is None or found.name != name:
+            named = dict(self.named_parameters())
+            object.__setattr__(self, "_index", (_layout[0], named))
+            if name not in named:
+                raise KeyError(unknown_name_message("parameter", name, named))
+            found = named[name]
+        return found
 
     def freeze(self, *names: str) -> None:
         """Stop training the named parameters (all of them if no name is given)."""
@@ -209,6 +227,11 @@ class Module:
         head = "".join(f"<th>{h}</th>" for h in ("parameter", "shape", "dtype", "value", "requires_grad", "grad"))
         return (f"<div><b>{html.escape(repr(self))}</b><table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _has_auto_named_linear(module: Module) -> bool:
+    """Whether ``module`` is, or holds, a Linear layer made without a ``suffix``."""
+    return any(isinstance(m, Linear) and m.auto_named for m in (module, *module._all_modules()))
 
 
 class Activation(Module):

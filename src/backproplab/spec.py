@@ -28,7 +28,14 @@ from backproplab.losses import LOSSES
 from backproplab.nn import MLP, Module, excerpt, unknown_name_message
 from backproplab.optim import OPTIMIZERS, Optimizer
 from backproplab.spec_check import Checker, check_optimizer, field_key, optimizer_settings
-from backproplab.spec_data import MAX_SPEC_BYTES, SpecError, load_data, load_numbers, read_regular_file
+from backproplab.spec_data import (
+    MAX_SPEC_BYTES,
+    SpecError,
+    checked_data_dirs,
+    load_data,
+    load_numbers,
+    read_regular_file,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -111,17 +118,27 @@ def read(path: str | Path, overrides: list[str] | None = None, *, data_dirs: Seq
 
     ``data_dirs`` are folders data files may come from besides the spec's own; ``memory_limit``
     (bytes) replaces the default limit on what the run may need."""
+    extra = checked_data_dirs(data_dirs)
     path = Path(path)
-    if not path.exists():
-        raise SpecError(str(path), "no such file; create one with 'backproplab new FILE.toml --from statquest'")
-    if path.is_dir():
-        raise SpecError(str(path), "this is a folder; give the path of a .toml spec file")
+    text = read_text(path)
+    dirs = None if extra is None else (path.parent, *extra)
+    return parse(text, path, overrides, data_dirs=dirs, memory_limit=memory_limit)
+
+
+def read_text(path: str | Path) -> str:
+    """A spec file's text, read as every command reads it: a regular text file of a spec's size."""
+    path = Path(path)
     try:
-        text = read_regular_file(path, str(path), MAX_SPEC_BYTES, "spec file (.toml)").decode("utf-8")
+        if not path.exists():
+            raise SpecError(str(path), "no such file; create one with 'backproplab new FILE.toml --from statquest'")
+        if path.is_dir():
+            raise SpecError(str(path), "this is a folder; give the path of a .toml spec file")
+    except OSError as exc:  # a name too long for the system, for one
+        raise SpecError(excerpt(str(path)), f"cannot read this file: {exc.strerror}") from None
+    try:
+        return read_regular_file(path, str(path), MAX_SPEC_BYTES, "spec file (.toml)").decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(str(path), "this is not a text file; a spec is a TOML text file") from None
-    dirs = None if data_dirs is None else (path.parent, *(Path(d) for d in data_dirs))
-    return parse(text, path, overrides, data_dirs=dirs, memory_limit=memory_limit)
 
 
 def parse(text: str, path: Path | None = None, overrides: list[str] | None = None, *,
@@ -144,9 +161,12 @@ def parse(text: str, path: Path | None = None, overrides: list[str] | None = Non
     except RecursionError:
         raise SpecError(where, "cannot be read: its lists or tables nest too deeply; a spec needs a few "
                         "levels at most") from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise SpecError(where, "cannot be read: it holds a number of thousands of digits; write numbers such as "
+                        "0.1 or 1e-3") from None
     for item in overrides or []:
         apply_override(raw, item, where)
-    dirs = None if data_dirs is None else tuple(Path(d) for d in data_dirs)
+    dirs = checked_data_dirs(data_dirs)
     return check(raw, path, data_dirs=dirs, memory_limit=memory_limit)
 
 
@@ -162,7 +182,7 @@ def apply_override(raw: dict[str, Any], item: str, where: str) -> None:
         keys = ["training", *keys]
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
-    except (tomllib.TOMLDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # TOMLDecodeError, or a number of thousands of digits
         value = text.strip()  # a bare word such as all or adam
     node = raw
     for k in keys[:-1]:

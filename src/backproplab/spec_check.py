@@ -22,6 +22,15 @@ def field_key(key: str) -> str:
     return plain(key, 30) if key else '""'
 
 
+def reserved_name(name: str) -> str:
+    """'' unless the explanations could not tell ``name`` from one of their own symbols: they write sample i
+    of any value with _i (x_i and y_i for the data, ŷ_i for the prediction, h1_i for a node)."""
+    if name.endswith("_i"):
+        return (f"the name {excerpt(name)} ends in _i, which the explanations keep for sample i of a value "
+                f"(x_i, y_i, ŷ_i, h1_i); choose a name that does not end in _i, such as {excerpt(name[:-2] + 'i')}")
+    return ""
+
+
 def _type_name(value: Any) -> str:
     return {bool: "true/false", int: "a whole number", float: "a number", str: "text", list: "a list",
             dict: "a table"}.get(type(value), type(value).__name__)
@@ -78,7 +87,7 @@ class Checker:
 
     def name(self, name: Any, path: str) -> str:
         """A name for a parameter, node or input: letters, digits, _ and a few Greek letters."""
-        problem = check_name(name)
+        problem = check_name(name) or reserved_name(name)
         if problem:
             raise self.fail(path, problem)
         return name

@@ -42,17 +42,20 @@ def shown_path(path: Path | str) -> str:
     return repr(text) if len(text) <= 60 else "'…" + repr(text[-59:])[1:]
 
 
-def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> bytes:
+def read_regular_file(path: Path, where: str, max_bytes: int, what: str,
+                      inside: Sequence[Path] | None = None) -> bytes:
     """The bytes of a regular file of at most ``max_bytes`` (a leading BOM dropped), or a SpecError.
 
     The file is checked with os.stat before it is opened, and opened without blocking, so a
-    FIFO, a device such as /dev/zero or a folder is refused at once."""
+    FIFO, a device such as /dev/zero or a folder is refused at once. It is opened once, and
+    with ``inside`` (resolved folders) the file actually opened must lie in one of them: a
+    folder swapped for a symlink between the check and the open cannot lead outside."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
         raise SpecError(where, f"no such file {shown_path(path)}") from None
-    except OSError as exc:
-        raise SpecError(where, f"cannot read {shown_path(path)}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the name
+        raise SpecError(where, f"cannot read {shown_path(path)}: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISDIR(info.st_mode):
         raise SpecError(where, f"{shown_path(path)} is a folder; give the path of a {what}")
     if not stat.S_ISREG(info.st_mode):
@@ -62,10 +65,12 @@ def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> byte
         raise SpecError(where, f"{shown_path(path)} is {limits.describe(info.st_size)}, more than the "
                         f"{limits.describe(max_bytes)} a {what} may have here")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced since the check
                 raise SpecError(where, f"{shown_path(path)} is not a regular file")
+            if inside is not None:
+                check_opened(fh.fileno(), path, inside, where)
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise SpecError(where, f"cannot read {shown_path(path)}: {exc.strerror}") from None
@@ -75,8 +80,32 @@ def read_regular_file(path: Path, where: str, max_bytes: int, what: str) -> byte
     return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
 
 
-def data_file(name: str, base: Path | None, data_dirs: Sequence[Path] | None, where: str) -> Path:
-    """The file ``data.csv`` names, if it lies inside an allowed folder once symlinks are resolved.
+def opened_path(fd: int, path: Path) -> Path | None:
+    """The real path of the file open as ``fd``: /proc/self/fd says it where there is one;
+    elsewhere the resolved name, if it is still the very file that is open (else None)."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        pass
+    try:
+        real = os.path.realpath(path)
+        now, opened = os.stat(real), os.fstat(fd)
+    except (OSError, ValueError):
+        return None
+    return Path(real) if (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino) else None
+
+
+def check_opened(fd: int, path: Path, inside: Sequence[Path], where: str) -> None:
+    """Refuse an open file that does not lie inside one of the (resolved) folders ``inside``."""
+    real = opened_path(fd, path)
+    if real is None or not any(real == root or root in real.parents for root in inside):
+        folders = " or ".join(shown_path(r) for r in list(inside)[:3])
+        raise SpecError(where, f"{shown_path(path)} is outside {folders}; a spec may read only files in its own "
+                        "folder (allow another folder with --data-dir DIR)")
+
+
+def allowed_roots(base: Path | None, data_dirs: Sequence[Path] | None, where: str) -> tuple[Path, list[Path]]:
+    """The folder a data file's name is relative to, and the resolved folders it may lie in.
 
     ``data_dirs`` None allows the spec's own folder (the working folder for a spec given as
     text); an empty sequence allows no file at all."""
@@ -86,15 +115,63 @@ def data_file(name: str, base: Path | None, data_dirs: Sequence[Path] | None, wh
         raise SpecError(where, "data.csv: this spec may not read files here; give the data inline as "
                         "x = [...] and y = [...]")
     try:
-        path = (folder / name).resolve()
-        roots = [Path(d).resolve() for d in allowed]
+        return folder, [Path(d).resolve() for d in allowed]
     except (OSError, RuntimeError, ValueError) as exc:
-        raise SpecError(where, f"data.csv: cannot resolve {excerpt(name)}: {exc}") from None
+        raise SpecError(where, f"data.csv: cannot resolve a data folder: {exc}") from None
+
+
+def checked_data_dirs(data_dirs: Sequence[str | Path] | None) -> tuple[Path, ...] | None:
+    """Folders given to read data from, as paths; an empty name (an unset variable in
+    ``--data-dir "$DIR"``) is refused rather than taken as the working folder."""
+    if data_dirs is None:
+        return None
+    if isinstance(data_dirs, (str, Path)):
+        data_dirs = [data_dirs]
+    for d in data_dirs:
+        if not isinstance(d, (str, Path)) or (isinstance(d, str) and not d.strip()):
+            raise SpecError("--data-dir", f"{excerpt(d)} is not a folder name; give a folder such as "
+                            "--data-dir ./data")
+    return tuple(Path(d) for d in data_dirs)
+
+
+def data_file(name: str, base: Path | None, data_dirs: Sequence[Path] | None, where: str) -> Path:
+    """The file ``data.csv`` names, if it lies inside an allowed folder once symlinks are resolved.
+
+    ``data_dirs`` None allows the spec's own folder (the working folder for a spec given as
+    text); an empty sequence allows no file at all."""
+    folder, roots = allowed_roots(base, data_dirs, where)
+    try:
+        path = (folder / name).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SpecError(where, f"data.csv: cannot resolve {excerpt(name)}: {excerpt(str(exc), 80)}") from None
     if not any(path == root or root in path.parents for root in roots):
         folders = " or ".join(shown_path(r) for r in roots[:3])
         raise SpecError(where, f"data.csv: {excerpt(name)} is outside {folders}; a spec may read only files in "
                         "its own folder (allow another folder with --data-dir DIR)")
     return path
+
+
+def read_data_text(name: str, base: Path | None, where: str, data_dirs: Sequence[Path] | None = None) -> str:
+    """The text of the CSV file ``data.csv`` names: the one checked way any command reads a data file.
+
+    Only a regular file, inside an allowed folder when it is opened, and small enough to fit
+    in memory; every refusal is one line that quotes no more than the name."""
+    _, roots = allowed_roots(base, data_dirs, where)
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(where, "data.csv: should name a CSV file next to the spec, such as \"data.csv\"")
+    path = data_file(name, base, data_dirs, where)
+    max_bytes = max(1, limits.memory_limit() // CSV_BYTES_PER_VALUE)
+    try:
+        if not path.exists():
+            raise SpecError(where, f"data.csv: no such file {shown_path(path)}; paths are relative to the spec "
+                            "file")
+    except OSError as exc:  # a name too long for the system, for one
+        raise SpecError(where, f"data.csv: cannot read {excerpt(name)}: {exc.strerror}") from None
+    try:
+        return read_regular_file(path, f"{where}: data.csv", max_bytes, "CSV file", inside=roots).decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{where}: data.csv", f"{shown_path(path)} is not a UTF-8 text file; a CSV file is text") \
+            from None
 
 
 def check_header(header: list[str], file: str) -> None:
@@ -110,16 +187,8 @@ def check_header(header: list[str], file: str) -> None:
 def read_csv(data: dict[str, Any], base: Path | None, where: str,
              data_dirs: Sequence[Path] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Columns by name from a CSV file with a header row, relative to the spec file."""
-    path = data_file(data["csv"], base, data_dirs, where)
-    if not path.exists():
-        raise SpecError(where, f"data.csv: no such file {shown_path(path)}; paths are relative to the spec file")
-    max_bytes = max(1, limits.memory_limit() // CSV_BYTES_PER_VALUE)
-    try:
-        text = read_regular_file(path, f"{where}: data.csv", max_bytes, "CSV file").decode("utf-8")
-    except UnicodeDecodeError:
-        raise SpecError(f"{where}: data.csv", f"{shown_path(path)} is not a UTF-8 text file; a CSV file is text") \
-            from None
-    file = str(path)
+    text = read_data_text(data["csv"], base, where, data_dirs)
+    file = str(data_file(data["csv"], base, data_dirs, where))
     reader = csv.reader(io.StringIO(text))
     del text
     try:

@@ -10,22 +10,24 @@ every field (see ``trace_json``).
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import IO, Any, overload
 
 import numpy as np
 
 from backproplab.display import trace_html, trace_repr
-from backproplab.trace_json import TraceError, check_iteration, check_trace, parse_json
+from backproplab.trace_json import TRACE_FORMAT, TraceError, check_iteration, check_trace, parse_json
 
 __all__ = ["Final", "Iteration", "Iterations", "Trace", "TraceError", "exact", "scalar", "to_json_value"]
 
 Value = Any  # a float for a scalar parameter, an ndarray otherwise
-CHUNK_BYTES = 1 << 20  # rows are stored in blocks of about this size, so growing never copies
+CHUNK_BYTES = 1 << 20  # rows are stored in blocks of at most about this size, so growing never copies
+FIRST_ROWS = 16  # rows of a column's first block when how many will come is not known; each next block doubles
 
 
 def exact(value: Any) -> Value:
@@ -80,7 +82,6 @@ class Iteration:
 
     def to_dict(self) -> dict[str, Any]:
         d = {
-            "step": self.step,
             "iteration": self.step + 1,  # as people count them: iteration 1 is the starting values
             "params": to_json_value(self.params),
             "predictions": to_json_value(self.predictions),
@@ -98,15 +99,33 @@ class Iteration:
 
 
 class _Column:
-    """One value per row (a number, or an array of a fixed shape), in blocks that are never copied."""
+    """One value per row (a number, or an array of a fixed shape), in blocks that are never copied.
 
-    def __init__(self, sample: Value) -> None:
+    Blocks are sized by what is needed: the rows ``expected`` (as a run knows from its steps), else
+    a small first block and each next one twice as large, up to about CHUNK_BYTES. So thousands of
+    columns of a short run take only their numbers, not a megabyte each."""
+
+    def __init__(self, sample: Value, expected: int | None = None) -> None:
         arr = np.asarray(sample)
         self.shape = arr.shape
         self.dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
-        self.rows_per_chunk = max(16, CHUNK_BYTES // max(1, self.dtype.itemsize * max(1, arr.size)))
+        self.most_rows = max(1, CHUNK_BYTES // max(1, self.dtype.itemsize * max(1, arr.size)))
+        self.expected = expected
         self.chunks: list[np.ndarray] = []
+        self.starts: list[int] = []  # the row each block starts at
+        self.capacity = 0
         self.n = 0
+
+    def _next_rows(self) -> int:
+        """The rows of the next block: what is still expected, else twice the last block."""
+        if self.expected is not None and self.n < self.expected:
+            return min(self.most_rows, self.expected - self.n)
+        last = len(self.chunks[-1]) if self.chunks else FIRST_ROWS // 2
+        return min(self.most_rows, max(FIRST_ROWS, 2 * last))
+
+    def nbytes(self) -> int:
+        """Bytes the column's blocks hold (used or not)."""
+        return sum(chunk.nbytes for chunk in self.chunks)
 
     def fits(self, value: Value) -> bool:
         if value is None or isinstance(value, (str, bool, dict)):
@@ -114,14 +133,17 @@ class _Column:
         return np.shape(value) == self.shape
 
     def append(self, value: Value) -> None:
-        k = self.n % self.rows_per_chunk
-        if k == 0:
-            self.chunks.append(np.empty((self.rows_per_chunk, *self.shape), dtype=self.dtype))
-        self.chunks[-1][k] = value
+        if self.n == self.capacity:
+            rows = self._next_rows()
+            self.chunks.append(np.empty((rows, *self.shape), dtype=self.dtype))
+            self.starts.append(self.n)
+            self.capacity += rows
+        self.chunks[-1][self.n - self.starts[-1]] = value
         self.n += 1
 
     def get(self, i: int) -> Value:
-        row = self.chunks[i // self.rows_per_chunk][i % self.rows_per_chunk]
+        k = bisect.bisect_right(self.starts, i) - 1
+        row = self.chunks[k][i - self.starts[k]]
         if not self.shape:
             return float(row)
         view = row.view()
@@ -143,11 +165,13 @@ class Iterations(Sequence):
     one layout (other names or shapes) are kept as objects instead.
     """
 
-    def __init__(self, items: Sequence[Iteration] = ()) -> None:
+    def __init__(self, items: Sequence[Iteration] = (), expected: int | None = None) -> None:
+        self._expected = len(items) if expected is None and isinstance(items, Sized) and len(items) else expected
         self._objects: list[Iteration] | None = None
         self._names: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
         self._cols: dict[str, _Column] = {}
         self._n = 0
+        self._last: tuple[int, Iteration] | None = None  # the item made last: asked again, it is not rebuilt
         for it in items:
             self.append(it)
 
@@ -169,6 +193,12 @@ class Iterations(Sequence):
             raise IndexError(f"iteration index {k} out of range for a trace of {n} iteration(s)")
         if self._objects is not None:
             return self._objects[i]
+        if self._last is None or self._last[0] != i:  # `iterations[-1].gradients[name]` for every name costs one row
+            self._last = (i, self._make(i))
+        return self._last[1]
+
+    def _make(self, i: int) -> Iteration:
+        """Iteration ``i`` from the stored rows."""
         pn, gn, sn = self._names or ((), (), ())
         c = self._cols
         lr = c["lr"].get(i)
@@ -202,7 +232,7 @@ class Iterations(Sequence):
         row.update({"s:" + n: v for n, v in step_sizes.items()})
         if self._objects is None and self._n == 0:
             try:
-                self._cols = {key: _Column(v) for key, v in row.items()}
+                self._cols = {key: _Column(v, self._expected) for key, v in row.items()}
                 self._names = names
             except (TypeError, ValueError):
                 self._objects = []
@@ -216,6 +246,16 @@ class Iterations(Sequence):
         for key, c in self._cols.items():
             c.append(row[key])
         self._n += 1
+
+    def expect(self, rows: int) -> None:
+        """Say how many iterations will be recorded at most, before the first: each column is then one
+        block of exactly that size (up to about CHUNK_BYTES a block), so the memory estimate is what is taken."""
+        if self._n == 0 and self._objects is None:
+            self._expected = max(1, int(rows))
+
+    def nbytes(self) -> int:
+        """Bytes the stored rows take (the blocks, used or not); 0 for iterations kept as objects."""
+        return sum(c.nbytes() for c in self._cols.values()) if self._objects is None else 0
 
     def append(self, it: Iteration) -> None:
         self.record(it.step, it.params, it.predictions, it.loss, it.gradients, it.step_sizes, it.lr)
@@ -290,6 +330,7 @@ class Trace:
             "learning_rate": self.learning_rate,
             "optimize": list(self.optimize),
             "optimizer": self.optimizer,
+            "format": TRACE_FORMAT,
         }
         if self.keep_every != 1:
             d["keep_every"] = self.keep_every

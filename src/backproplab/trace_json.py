@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+TRACE_FORMAT = 2  # 2: each iteration says only "iteration" (from 1); 1 (no "format"): "step" (from 0) too
 STOPS = ("min_step", "max_steps", "diverged", "interrupted")
 SHOWN = 60  # characters of a bad value echoed in a message
 
@@ -39,6 +40,9 @@ def parse_json(text: str | bytes) -> Any:
         raise TraceError("not a valid trace: the JSON is nested too deeply") from None
     except (TypeError, UnicodeDecodeError) as exc:
         raise TraceError(f"not a valid trace: {exc}") from None
+    except ValueError:  # a whole number of more digits than Python converts (4,300)
+        raise TraceError("not a valid trace: it holds a whole number thousands of digits long, which no saved "
+                         "trace has; load a file written by --save or Trace.to_json") from None
 
 
 def _field(d: Any, key: str, where: str) -> Any:
@@ -106,6 +110,16 @@ def _str(v: Any, where: str) -> str:
     return v
 
 
+def _step(d: dict[str, Any], where: str) -> int:
+    """The 0-based step of an iteration: from its "iteration" (counted from 1), or a format-1 file's "step"."""
+    if "iteration" not in d:
+        return _int(_field(d, "step", where), where + ".step")
+    step = _int(d["iteration"], where + ".iteration", 1) - 1
+    if "step" in d and d["step"] != step:
+        raise _fail(where + ".step", f"iteration − 1 = {step}", d["step"])
+    return step
+
+
 def check_iteration(d: Any, where: str, optimize: list[str] | None = None) -> dict[str, Any]:
     """One iteration's fields, checked, as keyword arguments for ``Iteration``."""
     params = _named(_field(d, "params", where), where + ".params")
@@ -113,7 +127,7 @@ def check_iteration(d: Any, where: str, optimize: list[str] | None = None) -> di
         if name not in params:
             raise TraceError(f"not a valid trace: {where}.params has no value for the optimized parameter {name}")
     out = {
-        "step": _int(_field(d, "step", where), where + ".step"),
+        "step": _step(d, where),
         "params": params,
         "predictions": _value(_field(d, "predictions", where), where + ".predictions"),
         "loss": _number(_field(d, "loss", where), where + ".loss"),
@@ -121,8 +135,6 @@ def check_iteration(d: Any, where: str, optimize: list[str] | None = None) -> di
         "step_sizes": _named(_field(d, "step_sizes", where), where + ".step_sizes", optimize),
         "lr": _number(d["lr"], where + ".lr") if d.get("lr") is not None else None,
     }
-    if "iteration" in d and d["iteration"] != out["step"] + 1:
-        raise _fail(where + ".iteration", f"step + 1 = {out['step'] + 1}", d["iteration"])
     for kind in ("gradients", "step_sizes"):
         for name, v in out[kind].items():
             if np.shape(v) != np.shape(params[name]):
@@ -163,6 +175,10 @@ def check_trace(d: Any) -> dict[str, Any]:
     """A whole trace's fields, checked, as keyword arguments for ``Trace`` (iterations and final as dicts)."""
     if not isinstance(d, dict):
         raise _fail("the top level", "a JSON object (a trace saved with --save or Trace.to_json)", d)
+    version = _int(d.get("format", 1), "format", 1)
+    if version > TRACE_FORMAT:
+        raise TraceError(f"not a valid trace: format {version} is newer than this backproplab reads "
+                         f"({TRACE_FORMAT}); upgrade backproplab to read it")
     optimize = _field(d, "optimize", "")
     if not isinstance(optimize, list) or not all(isinstance(n, str) for n in optimize):
         raise _fail("optimize", "a list of parameter names", optimize)
@@ -181,8 +197,8 @@ def check_trace(d: Any) -> dict[str, Any]:
             raise TraceError(f"not a valid trace: iterations[{k}].predictions has shape "
                              f"{np.shape(it['predictions'])}, but {np.shape(first['predictions'])} before")
         if it["step"] <= iterations[k - 1]["step"]:
-            raise _fail(f"iterations[{k}].step", f"more than the step before ({iterations[k - 1]['step']})",
-                        it["step"])
+            raise _fail(f"iterations[{k}].iteration", f"more than the iteration before "
+                        f"({iterations[k - 1]['step'] + 1})", it["step"] + 1)
     final = _field(d, "final", "")
     final = check_final(final) if final is not None else None
     if final is not None:

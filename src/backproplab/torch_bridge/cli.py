@@ -121,15 +121,18 @@ def cmd_explain_model(args: argparse.Namespace) -> int:
                "nll": tf.nll_loss}[loss_name]
     index = None if args.index is None else tuple(i + 1 for i in args.index)  # entries count from 0 here
     exp = explain_torch(model, loss_fn, x, y, wrt=args.param, index=index, digits=args.digits, form=args.form)
-    sys.stdout.write(exp.render(args.format))
+    sys.stdout.write(exp.render(args.format, factors=args.factors))
     return 0
 
 
-def cmd_export_torch(job: Any, output: str) -> tuple[Path, Path]:
-    """Write the job's network as OUTPUT (a state_dict) and the module's source beside it."""
+def cmd_export_torch(job: Any, output: str, force: bool = False) -> tuple[Path, Path]:
+    """Write the job's network as OUTPUT (a state_dict) and the module's source beside it; an existing
+    file that export-torch did not write is replaced only with ``force``."""
     from backproplab.torch_bridge.export import save
 
     _torch()
+    if Path(output).is_dir():
+        raise ValueError(f"-o {output} is a folder; give a file name in it, such as {Path(output) / 'mynet.pt'}")
     if not output.endswith(".pt"):
         raise ValueError(f"-o should name a .pt file, such as mynet.pt, got {output!r}")
-    return save(job.net, output)
+    return save(job.net, output, force=force)

@@ -10,18 +10,19 @@ from typing import Any
 
 from rich.console import Console
 
+from backproplab.commands import names_a_file, training_overrides
 from backproplab.presets import PRESETS
-from backproplab.spec import SpecError
+from backproplab.spec import Spec, read, read_text
+from backproplab.spec_data import read_data_text
 from backproplab.web.settings import Settings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 def settings_for(source: str, args: argparse.Namespace) -> Settings:
-    """A preset, or a spec file read here (with its CSV file, if it names one) as text."""
+    """A preset, or a spec file and its CSV file (if it names one) as text.
+
+    A spec file is read and checked exactly as ``backproplab run`` reads it (``--data-dir``,
+    ``--memory-limit`` and the training options included), and its CSV text comes from the
+    one checked reader, so ``serve`` and ``export`` read no file that ``run`` would refuse."""
     optimize = getattr(args, "optimize", None)
     if optimize is not None:
         optimize = "all" if optimize.strip() == "all" else [s.strip() for s in optimize.split(",") if s.strip()]
@@ -29,56 +30,67 @@ def settings_for(source: str, args: argparse.Namespace) -> Settings:
                               "min_step": args.min_step}
     if source in PRESETS:
         return Settings(preset=source, **common)
-    path = Path(source)
-    if not (source.endswith(".toml") or path.exists()):
+    if not names_a_file(source):
         from backproplab.nn import unknown_name_message
 
         raise ValueError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
-    if not path.is_file():
-        raise SpecError(source, "no such file; create one with 'backproplab new FILE.toml --from statquest'")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        raise SpecError(source, "cannot be read as a text file; a spec is a TOML text file") from None
+    spec = checked_spec(source, args)
+    text = read_text(source)
     csv_text = None
-    try:
-        data = tomllib.loads(text).get("data", {})
-    except tomllib.TOMLDecodeError:
-        data = {}
-    if isinstance(data, dict) and isinstance(data.get("csv"), str):
-        file = path.parent / data["csv"]
-        try:
-            csv_text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            raise SpecError(source, f"data.csv: cannot read {file}; paths are relative to the spec file") from None
+    if "csv" in spec.data:
+        base = spec.path.parent if spec.path else None
+        csv_text = read_data_text(spec.data["csv"], base, spec.where, spec.data_dirs)
     return Settings(preset=None, spec_text=text, csv_text=csv_text, **common)
+
+
+def checked_spec(source: str, args: argparse.Namespace) -> Spec:
+    """The spec file checked as ``run`` checks it, with the command line's training options
+    (``--optimize`` as 'all' here: the page checks the names against the network)."""
+    gb = getattr(args, "memory_limit", None)
+    plain = argparse.Namespace(**{**vars(args), "optimize": None, "set": []})
+    overrides = training_overrides(plain, None) + (["optimize=all"] if getattr(args, "optimize", None) else [])
+    return read(source, overrides, data_dirs=getattr(args, "data_dir", None),
+                memory_limit=None if gb is None else int(gb * 1024**3))
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from backproplab.web import lesson
-    from backproplab.web.server import serve
+    from backproplab.web.server import bind, serve
 
     settings = settings_for(args.source, args)
-    lesson.build(settings)  # a mistake in the source is reported here, in one line, before serving
+    sock = bind(args.host, args.port)  # a wrong host or a busy port is said at once
+    try:
+        lesson.build(settings)  # a mistake in the source is reported here, in one line, before serving
+    except BaseException:
+        sock.close()
+        raise
     serve(settings, host=args.host, port=args.port, open_browser=not args.no_browser,
-          say=lambda line: sys.stderr.write(line + "\n"))
+          say=lambda line: sys.stderr.write(line + "\n"), sock=sock)
     return 0
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from backproplab import output
     from backproplab.web.export import export
 
     settings = settings_for(args.source, args)
     html = export(settings)
     path = Path(args.output)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot write {args.output}: {exc.strerror}") from None
+    output.write_text(path, html, example="lesson.html")  # replaced only once complete; one line if it cannot be
     sys.stderr.write(f"wrote {path} ({len(html.encode('utf-8')) / 1e6:.1f} MB); open it in a browser, no server "
                      "needed\n")
     return 0
+
+
+def port_arg(text: str) -> int:
+    """A TCP port for --port: a whole number from 0 (a free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a whole number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535 (0 picks a free port), got {text[:20]}")
+    return port
 
 
 def add_parsers(sub: Any, add_training_options: Callable[[argparse.ArgumentParser], None], source_help: str) -> None:
@@ -93,7 +105,7 @@ def add_parsers(sub: Any, add_training_options: Callable[[argparse.ArgumentParse
                        help=source_help + " (default: statquest)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="the address to listen on (default: 127.0.0.1, this computer only)")
-    serve.add_argument("--port", type=int, default=8000, help="the port (default: 8000; 0 picks a free one)")
+    serve.add_argument("--port", type=port_arg, default=8000, help="the port (default: 8000; 0 picks a free one)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add_training_options(serve)
 

@@ -1,14 +1,28 @@
 """``backproplab serve``: the lesson page over HTTP, recomputed on every change.
 
 The app answers only its own address (a Host header naming another site is refused, against
-DNS rebinding), sends no CORS headers, reads no file a request names, and keeps training off
-the event loop with a small bound on how many run at once; past it a request gets a clear
-"busy" answer instead of waiting in a queue.
+DNS rebinding) and only its own page: a request from another site (an ``Origin`` that is not
+the server's own, or ``Sec-Fetch-Site: cross-site`` or ``same-site`` on the API) gets a 403,
+and a POST must say ``Content-Type: application/json``, which no page on another site can
+send without a CORS preflight that this server never grants. Every response, static files
+included, carries the security headers and the Content-Security-Policy. The app reads no
+file a request names, and keeps training off the event loop with a small bound on how many
+run at once; past it a request gets a clear "busy" answer instead of waiting in a queue.
+
+Memory and time are bounded: a request whose run would record more than
+``Limits.max_trace_bytes`` (256 MiB by default) is refused before training; the recent runs
+kept for follow-up questions hold at most ``Limits.max_cache_bytes`` (512 MiB by default,
+least recently used first out), and runs take turns, so the server holds about the cache
+bound plus one run. A request's whole work, training and document alike, stops after
+``Limits.request_seconds`` with a one-line error, and the server stays ready for the next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import errno
+import gc
 import json
 import socket
 import threading
@@ -18,14 +32,17 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backproplab.trace import Trace
 from backproplab.web import lesson
@@ -48,13 +65,33 @@ def static_dir() -> Any:
     return resources.files("backproplab.web").joinpath("static")
 
 
-class Runs:
-    """The last few runs, so asking for one more explanation does not train again."""
+def run_bytes(job: Job, trace: Trace) -> int:
+    """About how many bytes a cached run holds: its data, its network and every recorded
+    iteration (parameters, gradients, step sizes, predictions and three numbers each)."""
+    total = sum(np.asarray(a).nbytes for a in (job.x, job.y))
+    total += 4 * sum(np.asarray(p.data).nbytes for _, p in job.net.named_parameters())  # values, grads, optimizer
+    if len(trace.iterations):
+        first = trace.iterations[0]
+        values = [*first.params.values(), *first.gradients.values(), *first.step_sizes.values(), first.predictions]
+        row = sum(np.asarray(v, dtype=np.float64).nbytes for v in values if v is not None) + 3 * 8
+        total += row * len(trace.iterations)
+    return total
 
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
+
+class Runs:
+    """The recent runs, so asking for one more explanation does not train again; they hold at
+    most ``max_bytes`` (by :func:`run_bytes`), the least recently used leaving first, and a
+    run larger than that on its own is answered but not kept."""
+
+    def __init__(self, max_bytes: int = LIMITS.max_cache_bytes) -> None:
+        self.max_bytes = max_bytes
         self.items: OrderedDict[str, tuple[Job, Trace, threading.Lock]] = OrderedDict()
+        self.sizes: dict[str, int] = {}
         self.lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self.sizes.values())
 
     def get(self, settings: Settings, limits: Limits) -> tuple[Job, Trace, threading.Lock]:
         key = settings.key()
@@ -67,11 +104,101 @@ class Runs:
         trace = lesson.train(job, limits)
         job.net.load_state_dict(start)
         entry = (job, trace, threading.Lock())
+        size = run_bytes(job, trace)
         with self.lock:
-            self.items[key] = entry
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            if size <= self.max_bytes:
+                self.items[key], self.sizes[key] = entry, size
+                while self.nbytes > self.max_bytes:
+                    oldest, _ = self.items.popitem(last=False)
+                    del self.sizes[oldest]
         return entry
+
+    def forget(self, settings: Settings) -> None:
+        """Drop a run whose network a stopped request may have left at other values."""
+        with self.lock:
+            key = settings.key()
+            self.items.pop(key, None)
+            self.sizes.pop(key, None)
+
+
+class TimeUp(BaseException):
+    """Raised inside a worker thread whose request ran past its time limit (a BaseException,
+    so no ``except Exception`` on the way swallows it)."""
+
+
+def within(seconds: float, work: Callable[[], Any]) -> Any:
+    """``work()`` in this thread, stopped past ``seconds`` with a one-line LessonError.
+
+    Python cannot kill a thread, so at the deadline a timer asks the interpreter to raise
+    :class:`TimeUp` in this one (``PyThreadState_SetAsyncExc``); it unwinds like Ctrl-C,
+    releasing every lock on the way, and the server is free for the next request."""
+    thread = threading.get_ident()
+    guard = threading.Lock()
+    done = [False]
+
+    def stop() -> None:
+        with guard:
+            if not done[0]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(TimeUp))
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    try:
+        try:
+            timer.start()
+            return work()
+        finally:
+            timer.cancel()
+            with guard:
+                done[0] = True
+    except TimeUp:
+        raise LessonError(f"working out this lesson took longer than {seconds:g} s, this page's limit for one "
+                          "request; use fewer parameters or steps here, or the command line for large ones",
+                          413) from None
+
+
+def refusal(scope: Scope) -> tuple[int, str] | None:
+    """(status, message) for a request this server does not answer: one from another site, or
+    a POST that is not JSON; None for the page's own requests."""
+    headers = Headers(scope=scope)
+    method, path = scope["method"], scope["path"]
+    origin = headers.get("origin")
+    if origin is not None and origin != f"{scope.get('scheme', 'http')}://{headers.get('host', '')}":
+        return 403, "this server answers only its own page; a request from another site is refused"
+    site = headers.get("sec-fetch-site")
+    navigation = method in ("GET", "HEAD") and headers.get("sec-fetch-mode") in (None, "navigate")
+    if site in ("cross-site", "same-site") and (path.startswith("/api/") or not navigation):
+        return 403, "this server answers only its own page; a request from another site is refused"
+    if method == "POST" and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return 415, "send the settings as JSON, with Content-Type: application/json, as the lesson page does"
+    return None
+
+
+class Guard:
+    """ASGI middleware: refuses what :func:`refusal` refuses, and adds the security headers
+    (the CSP among them) to every response, static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = refusal(scope)
+        if refused is not None:
+            response = JSONResponse({"error": refused[1]}, status_code=refused[0], headers=SECURITY_HEADERS)
+            await response(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | None = None,
@@ -81,7 +208,7 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
     ``concurrency`` requests may be admitted at once (working or waiting for their turn);
     more get a 503 "busy" answer at once."""
     initial = initial or Settings()
-    runs = Runs()
+    runs = Runs(limits.max_cache_bytes)
     slots = asyncio.Semaphore(concurrency)
 
     def error(exc: Exception) -> JSONResponse:
@@ -106,6 +233,9 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
             raise LessonError("the request is not JSON; the page sends its settings as a JSON object") from None
         except RecursionError:
             raise LessonError("the request nests too deeply; the page sends a flat object of settings") from None
+        except ValueError:  # an integer of more digits than Python converts (4,300)
+            raise LessonError("the request holds a number too long to read; the page sends numbers of a few "
+                              "digits") from None
 
     async def heavy(fn: Callable[[], Any]) -> Response:
         if slots.locked():
@@ -114,15 +244,21 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
         async with slots:
             def locked() -> Any:
                 with ENGINE:
-                    return fn()
+                    return within(limits.request_seconds, fn)
 
+            failed = None
             try:
                 doc = await run_in_threadpool(locked)
             except (LessonError, ValueError, KeyError) as exc:
-                return error(exc)
+                failed = error(exc)
             except (ArithmeticError, MemoryError, RecursionError, RuntimeError) as exc:  # say it, keep serving
                 message = f"the server could not work this lesson out ({type(exc).__name__}: {exc})"
-                return JSONResponse({"error": message[:300]}, status_code=500, headers=SECURITY_HEADERS)
+                failed = JSONResponse({"error": message[:300]}, status_code=500, headers=SECURITY_HEADERS)
+            if failed is not None:
+                # a stopped run's partial record stays reachable from the error's traceback, a reference
+                # cycle; free it now rather than at some later collection, so failed runs cannot pile up
+                await run_in_threadpool(gc.collect)
+                return failed
         return Response(lesson.to_json(doc), media_type="application/json", headers=SECURITY_HEADERS)
 
     async def page(request: Request) -> Response:
@@ -130,9 +266,13 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
     def build(settings: Settings) -> dict[str, Any]:
-        job, trace, lock = runs.get(settings, limits)
-        with lock:
-            return lesson.document(job, trace, settings, limits=limits)
+        try:
+            job, trace, lock = runs.get(settings, limits)
+            with lock:
+                return lesson.document(job, trace, settings, limits=limits)
+        except TimeUp:
+            runs.forget(settings)
+            raise
 
     async def lesson_get(request: Request) -> Response:
         return await heavy(lambda: build(initial))
@@ -159,9 +299,13 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
             return error(exc)
 
         def work() -> dict[str, Any]:
-            job, trace, lock = runs.get(settings, limits)
-            with lock:
-                return lesson.detail(settings, body["param"], body["iteration"], (job, trace), limits, index)
+            try:
+                job, trace, lock = runs.get(settings, limits)
+                with lock:
+                    return lesson.detail(settings, body["param"], body["iteration"], (job, trace), limits, index)
+            except TimeUp:
+                runs.forget(settings)
+                raise
 
         return await heavy(work)
 
@@ -178,7 +322,10 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
         Mount("/static", app=StaticFiles(directory=str(static_dir())), name="static"),
     ]
     hosts = list(allowed_hosts or LOOPBACK)
-    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)])
+    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+                                               Middleware(Guard)])
+    app.state.runs = runs
+    return app
 
 
 def hosts_for(host: str) -> list[str]:
@@ -196,25 +343,39 @@ def hosts_for(host: str) -> list[str]:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0 picks a free port), so the address is known before serving."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    """A listening socket (port 0 picks a free port), so the address is known before serving.
+
+    A mistake is one line that blames what is wrong: the host (not an address of this
+    computer) or the port (out of range, taken, or not allowed)."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535 (0 picks a free port), got {str(port)[:20]}")
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise ValueError(f"cannot listen on host {host[:60]!r}: it is not an address or a name this computer knows; "
+                         "use --host 127.0.0.1 (this computer) or 0.0.0.0 (every network)") from None
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each connection inherits it: an answer's body
+    # goes out at once, not 40 ms later after the browser's delayed acknowledgement of its headers
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ValueError(f"cannot listen on host {host[:60]!r}: {exc.strerror} (it is not an address of this "
+                             "computer); use --host 127.0.0.1 or 0.0.0.0") from None
+        raise ValueError(f"cannot listen on {host[:60]}:{port}: {exc.strerror}; choose another --port") from None
     sock.listen(128)
     return sock
 
 
 def serve(initial: Settings, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
-          say: Callable[[str], None] = print) -> None:
-    """Serve until Ctrl-C."""
+          say: Callable[[str], None] = print, sock: socket.socket | None = None) -> None:
+    """Serve until Ctrl-C (on ``sock`` if given: a socket :func:`bind` made for this host)."""
     import uvicorn
 
-    sock = bind(host, port)
+    sock = sock if sock is not None else bind(host, port)
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"

@@ -21,6 +21,7 @@ import numpy as np
 
 from backproplab import commands
 from backproplab import spec as spec_module
+from backproplab.limits import describe
 from backproplab.nn import unknown_name_message
 from backproplab.optim import OPTIMIZERS
 from backproplab.presets import PRESETS, Preset
@@ -42,7 +43,10 @@ class Limits:
     max_layers: int = 8
     max_samples: int = 2000
     max_body_bytes: int = 1_000_000
-    wall_seconds: float = 20.0
+    wall_seconds: float = 20.0  # training
+    request_seconds: float = 30.0  # a request's whole work: training and the document
+    max_trace_bytes: int = 256 * 1024**2  # what one run may record
+    max_cache_bytes: int = 512 * 1024**2  # what the server keeps of recent runs
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -78,12 +82,17 @@ class Settings:
 
 
 def _number(d: dict[str, Any], key: str, kind: type, ok: Any, rule: str) -> Any:
+    """A number the page sent, as the command line's option would take it: a whole number is
+    whole (1.5 steps is refused, not cut to 1), and every number finite."""
     value = d.get(key)
     if value is None or value == "":
         return None
     try:
-        value = kind(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError, OverflowError):  # int(inf) overflows
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            value = None
+        else:
+            value = kind(value)
+    except (TypeError, ValueError, OverflowError):  # int(inf) overflows; int("1.5") is no whole number
         value = None
     if value is None or not math.isfinite(value) or not ok(value):
         raise LessonError(f"{key.replace('_', '-')} must be {rule}, got {d.get(key)!r}")
@@ -124,7 +133,7 @@ def settings_from_dict(d: Any) -> Settings:
         optimize=optimize,
         start={k: float(v) for k, v in start.items()},
         min_step=_number(d, "min_step", float, lambda v: v >= 0, "zero or a positive number"),
-        max_steps=_number(d, "max_steps", int, lambda v: v >= 1, "1 or more"),
+        max_steps=_number(d, "max_steps", int, lambda v: v >= 1, "a whole number, 1 or more"),
     )
 
 
@@ -133,6 +142,8 @@ class Job(commands.Job):
     """The command line's job, built from the page's settings, with the spec as the page sent it."""
 
     raw: dict[str, Any] = field(default_factory=dict)
+    kept: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what the page worked out once
+    # for this run (its explanation structure, its loss curves): kept with the run, and let go with it
 
 
 def _csv_columns(text: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +210,19 @@ def _check_sizes(raw: dict[str, Any], limits: Limits) -> None:
                               f"({limits.max_samples})", 413)
 
 
+def _check_trace(spec: Spec, net: Any, y: np.ndarray, limits: Limits) -> None:
+    """Refuse a run whose record (every parameter, and the gradient and step of each optimized
+    one, and the predictions, at every step) would take more than this page keeps for one run."""
+    sizes = {n: p.data.size for n, p in net.named_parameters()}
+    optimized = spec.trainable(net)[0]
+    row = (sum(sizes.values()) + 2 * sum(sizes.get(n, 0) for n in optimized) + np.size(y) + 3) * 8
+    steps = spec.training["max_steps"] + 1
+    if row * steps > limits.max_trace_bytes:
+        raise LessonError(f"{spec.training['max_steps']:,} steps of this network would record about "
+                          f"{describe(row * steps)}, more than this page keeps for one run "
+                          f"({describe(limits.max_trace_bytes)}); lower max-steps or use 'backproplab run'", 413)
+
+
 def _overrides(settings: Settings, params: dict[str, Any], opt: dict[str, Any]) -> list[str]:
     items = []
     if settings.optimize is not None:
@@ -241,7 +265,7 @@ def load_job(settings: Settings, limits: Limits = LIMITS) -> Job:
         text = settings.spec_text
         try:
             raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
+        except (ValueError, RecursionError):  # TOMLDecodeError, or a number of thousands of digits
             _parse(text, [])  # raises the spec reader's own one-line message
             raise
         data = raw.get("data")
@@ -274,6 +298,7 @@ def load_job(settings: Settings, limits: Limits = LIMITS) -> Job:
         raise LessonError(f"the network has more parameters than this page allows ({limits.max_parameters})", 413)
     if len(x) > limits.max_samples:
         raise LessonError(f"{len(x)} samples is more than this page allows ({limits.max_samples})", 413)
+    _check_trace(spec, net, y, limits)
     title = f"{spec.name}: {spec.description}" if spec.description else spec.name
     return Job(title, spec, net, x, y, preset, spec.raw)
 

@@ -13,7 +13,15 @@ from backproplab.web import lesson
 from backproplab.web.export import render
 from backproplab.web.settings import LIMITS, Job, LessonError, Settings, load_job, settings_from_dict
 
+MESSAGE_CHARS = 400  # an error shown on the page is cut to this length
 SETTINGS = ("preset", "spec_text", "csv_text", "lr", "optimizer", "optimize", "start", "min_step", "max_steps")
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message as one line of at most MESSAGE_CHARS characters (a KeyError's without its quotes)."""
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
 
 
 class Lesson(anywidget.AnyWidget):
@@ -66,8 +74,8 @@ class Lesson(anywidget.AnyWidget):
             return
         try:
             self._recompute()
-        except LessonError as exc:
-            self.error = str(exc)
+        except (LessonError, ValueError, KeyError) as exc:  # a SpecError is a ValueError
+            self.error = one_line(exc)
 
     def _recompute(self, settings: Settings | None = None, publish: bool = True) -> dict[str, Any]:
         settings = settings or self.settings()
@@ -127,8 +135,13 @@ class Lesson(anywidget.AnyWidget):
             reply |= {"ok": True, "data": self.answer(url, msg.get("body"))}
             if url == "/api/lesson":
                 reply["revision"] = self.revision + 1  # the revision this document gets when published below
-        except LessonError as exc:
-            reply |= {"ok": False, "error": str(exc), "status": exc.status}
+        except (LessonError, ValueError, KeyError) as exc:  # a mistake in the settings or the spec: say it
+            reply |= {"ok": False, "error": one_line(exc), "status": getattr(exc, "status", 400)}
+            if url == "/api/lesson":
+                self.error = reply["error"]
+        except Exception as exc:  # anything else still gets an answer: the page must never wait for one
+            reply |= {"ok": False, "status": 500,
+                      "error": f"the widget could not work this lesson out ({type(exc).__name__}: {one_line(exc)})"}
         self.send(reply)
         if reply["ok"] and url == "/api/lesson":
             self._publish()
