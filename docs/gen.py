@@ -366,6 +366,18 @@ def readme_section(title: str) -> str:
     return found.group(1).strip() + "\n"
 
 
+def article_page() -> str:
+    """The dosage example beside the article it comes from: the README's words, the table from the engine."""
+    from backproplab.explain.article import ARTICLE, article_table_markdown
+
+    words = readme_section("The dosage example").split("### Compared with the article", 1)[1].split("\n\n|")[0]
+    return (f"# Compared with the article\n\nThe dosage example is worked by hand in *{ARTICLE}*.\n{words.rstrip()}\n\n"
+            f"{article_table_markdown()}\n\n"
+            "`backproplab demo statquest --compare` prints the same table after the run; "
+            "`compared_with_article()` in `backproplab.explain.article` gives it as a list of rows, "
+            "each with the article's number, the exact value and the reason.\n")
+
+
 def pytorch_page() -> str:
     return ("# Differences from PyTorch\n\n"
             "[Part 7 of the series](series/07-from-pytorch-habits.md) runs the usual PyTorch training loop "
@@ -384,6 +396,7 @@ def pages() -> Page:
     files["own-networks.md"] = spec_page()
     files["speed.md"] = speed_page()
     files["pytorch.md"] = pytorch_page()
+    files["article.md"] = article_page()
     files["from-pytorch.md"] = "# From PyTorch and back\n\n" + readme_section("From PyTorch and back")
     titles = series_pages(files)
     files["series/index.md"] = series_index(titles)

@@ -22,10 +22,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from IPython.display import Image
+from IPython.display import Image, Markdown
 
 import backproplab as bl
 import backproplab.plots
+from backproplab.explain.article import article_table_markdown, compared_with_article
 
 net, (x, y) = bl.presets.statquest()
 softplus = lambda z: np.log1p(np.exp(z))
@@ -109,13 +110,25 @@ path_x, path_y = (np.asarray(v) for v in drawn["descent-path"].get_data())
 np.testing.assert_allclose(path_y, [np.sum((y - f - b) ** 2) for b in path_x], rtol=1e-12)  # each dot on the curve
 
 # %% [markdown]
-# ## The predictions after a step
+# ## The predictions after the first step
 #
-# The new predictions are drawn green: b3 lifts the whole curve towards the data.
+# Iteration 1 is the start (b3 = 0, dashed); its step moves b3 to 1.57, and the new predictions
+# are drawn green: b3 lifts the whole curve towards the data. `iteration=` counts as the
+# terminal's `--iteration` does.
 
 # %%
-fig = bl.plots.predictions(net, x, y, trace=trace, step=1)
+fig = bl.plots.predictions(net, x, y, trace=trace, iteration=1)
 fig
+
+# %%
+drawn = {line.get_gid(): line for line in fig.axes[0].lines}
+xs, before = (np.asarray(v) for v in drawn["before"].get_data())
+after = np.asarray(drawn["after"].get_ydata())
+ssp = -1.22 * softplus(3.34 * xs - 1.43) - 2.30 * softplus(-3.53 * xs + 0.57)
+b3_new = 0.0 - 0.1 * dssr_db3(0.0)  # the article's first step: 0 → 1.57
+assert round(b3_new, 2) == 1.57
+np.testing.assert_allclose(before, ssp, rtol=1e-12, atol=1e-12)
+np.testing.assert_allclose(after, ssp + b3_new, rtol=1e-12, atol=1e-12)
 
 # %% [markdown]
 # ## One green curve per iteration
@@ -160,6 +173,24 @@ gif = folder / "descent.gif"
 frames = bl.plots.animate_descent(net, x, y, trace, "b3", str(gif))
 assert gif.stat().st_size > 0 and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
 Image(filename=str(gif))
+
+# %% [markdown]
+# ## Compared with the article
+#
+# The article prints rounded numbers, and at iteration 2 it works on with them: its predictions
+# there (−1.03, −0.03, −1.04) are its rounded ŷ minus its rounded step, so they differ from the
+# exact ones above (−1.04, −0.044, −1.05), and its own terms add up to −6.20 where it prints
+# −6.26. The table lists each number the article prints, the exact value from the run above, and
+# why they differ (`backproplab demo statquest --compare` prints it too).
+
+# %%
+rows = {row["what"]: row for row in compared_with_article()}
+assert rows["dSSR/db3 at iteration 1"]["exact"] == first.gradients["b3"]
+assert rows["dSSR/db3 at iteration 2"]["exact"] == second.gradients["b3"]
+assert rows["b3 where the gradient is ≈ 0"]["exact"] == trace.final.params["b3"]
+article_yhat = [float(rows[f"ŷ_{i} at iteration 2"]["article"].replace("−", "-")) for i in (1, 2, 3)]
+assert round(sum(-2 * (y - article_yhat)), 2) == -6.20  # the article's own terms
+Markdown(article_table_markdown())
 
 # %% [markdown]
 # ## Step through it yourself

@@ -47,7 +47,7 @@ def test_latex_scientific_notation():
 
 def test_hand_value_works_out_plain_arithmetic_only():
     assert hand_value("−2 × (0 − (−2.61))") == -2 * (0 + 2.61)
-    assert hand_value("(1 − 0.58) / 4") == (1 - 0.58) / 4
+    assert hand_value("(1 − 0.58) / 4") == 0.105  # worked on the decimals shown, as by hand
     assert hand_value("σ(0)") is None and hand_value("__import__('os')") is None and hand_value("") is None
 
 

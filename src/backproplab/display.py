@@ -15,7 +15,8 @@ import html
 import math
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, InvalidOperation
 
 MINUS = "−"
 DATA_DIGITS = 6  # data (inputs, targets) are shown exactly when they have at most this many decimals
@@ -84,16 +85,46 @@ def wrap(text: str, value: float) -> str:
     return f"({text})" if float(value) < 0 else text
 
 
-def rounding_note(shown_terms_total: float, exact_total: float, digits: int = 2, minus: str = MINUS,
+def shown_decimal(text: str) -> Decimal:
+    """A number as it is shown (−2.60, 6.3e−5), as the exact decimal a reader works with."""
+    return Decimal(text.replace(MINUS, "-").strip("()"))
+
+
+def decimal_of(value: float, digits: int = 2) -> Decimal:
+    """The number a reader sees, as an exact decimal (what they would work with by hand)."""
+    return shown_decimal(number(value, digits, minus="-"))
+
+
+def half_unit(text: str) -> Decimal:
+    """Half a unit in the last place shown: 0.005 for −2.60, 0.05e−5 for 6.3e−5."""
+    return Decimal(5).scaleb(shown_decimal(text).as_tuple().exponent - 1)
+
+
+def holds(hand: Decimal | float, shown_text: str) -> bool:
+    """Whether a value worked out by hand rounds to ``shown_text`` (a tie either way counts: −0.2505 is
+    −0.250 as well as −0.251)."""
+    try:
+        hand = hand if isinstance(hand, Decimal) else Decimal(float(hand))  # a float's exact value
+        shown_value = shown_decimal(shown_text)
+    except InvalidOperation:  # ∞ or NaN shown
+        return False
+    if not (hand.is_finite() and shown_value.is_finite()):
+        return False
+    return abs(hand - shown_value) <= half_unit(shown_text)
+
+
+def rounding_note(shown_terms_total: Decimal | float, exact_total: float, digits: int = 2, minus: str = MINUS,
                   what: str = "the rounded numbers shown give") -> str:
     """A note if the shown terms add up (by hand) to something other than the shown total.
 
-    ``shown_terms_total`` is the arithmetic done on the displayed, rounded numbers.
-    Returns '' when the two agree at the displayed precision.
+    ``shown_terms_total`` is the arithmetic done on the displayed, rounded numbers, best as a
+    :class:`~decimal.Decimal` worked on the shown decimals. Returns '' when it rounds to the shown
+    total (a tie either way).
     """
-    hand = number(shown_terms_total, digits, minus)
-    if hand == number(exact_total, digits, minus):
+    shown_total = number(exact_total, digits, "-")
+    if not math.isfinite(exact_total) or holds(shown_terms_total, shown_total):
         return ""
+    hand = number(float(shown_terms_total), digits, minus)
     return (
         f"{what} {hand}; the exact value is "
         f"{number(exact_total, max(digits + 4, 6), minus)}, shown as {number(exact_total, digits, minus)}"
@@ -101,16 +132,19 @@ def rounding_note(shown_terms_total: float, exact_total: float, digits: int = 2,
 
 
 def sum_note(terms: Iterable[float], exact_total: float, digits: int = 2, minus: str = MINUS) -> str:
-    """:func:`rounding_note` for a sum of terms as they are displayed."""
-    return rounding_note(math.fsum(shown(t, digits) for t in terms), exact_total, digits, minus)
+    """:func:`rounding_note` for a sum of terms as they are displayed, added as decimals."""
+    values = [float(t) for t in terms]
+    if not all(math.isfinite(t) for t in values):
+        return ""
+    return rounding_note(sum((decimal_of(t, digits) for t in values), Decimal(0)), exact_total, digits, minus)
 
 
-_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_DECIMAL_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
-def hand_value(text: str) -> float | None:
-    """What a reader gets by working out a shown line of plain arithmetic (−2 × (0 − (−2.61)));
-    None when it holds anything else (a function, a name)."""
+def hand_decimal(text: str) -> Decimal | None:
+    """What a reader gets by working out a shown line of plain arithmetic (−2 × (0 − (−2.61))), on the
+    decimals shown (−2.505 × 0.1 is exactly −0.2505); None when it holds anything else (a function, a name)."""
     plain = text.replace("−", "-").replace("×", "*").replace("·", "*")
     if not re.fullmatch(r"[0-9.eE\s()+\-*/]*", plain) or not plain.strip():
         return None
@@ -119,20 +153,40 @@ def hand_value(text: str) -> float | None:
     except (SyntaxError, ValueError):
         return None
 
-    def ev(node: ast.AST) -> float:
+    def ev(node: ast.AST) -> Decimal:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return float(node.value)
+            return Decimal(ast.get_source_segment(plain, node) or repr(node.value))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = ev(node.operand)
             return -inner if isinstance(node.op, ast.USub) else inner
-        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            return _ARITHMETIC[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.BinOp) and type(node.op) in _DECIMAL_OPS:
+            return _DECIMAL_OPS[type(node.op)](ev(node.left), ev(node.right))
         raise ValueError("not plain arithmetic")
 
     try:
         return ev(tree)
-    except (ValueError, ZeroDivisionError, RecursionError):
+    except (ValueError, ArithmeticError, RecursionError):
         return None
+
+
+def hand_value(text: str) -> float | None:
+    """What a reader gets by working out a shown line of plain arithmetic (−2 × (0 − (−2.61)));
+    None when it holds anything else (a function, a name)."""
+    value = hand_decimal(text)
+    return None if value is None else float(value)
+
+
+def enough_digits(values: Sequence[float], work: Callable[[list[Decimal]], Decimal], result: str, digits: int,
+                  most: int = 12) -> int | None:
+    """The fewest digits (from ``digits``) to show ``values`` with so that ``work`` done on them by hand
+    gives the shown ``result``; None if even ``most`` digits do not."""
+    for d in range(digits, max(most, digits) + 1):
+        try:
+            if holds(work([decimal_of(v, d) for v in values]), result):
+                return d
+        except (InvalidOperation, ArithmeticError):
+            return None
+    return None
 
 
 # --- a run at a glance: one line, and a small HTML table with the loss as a sparkline ------------

@@ -16,17 +16,18 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from string import Template
 from typing import Any
 
 import numpy as np
 
 from backproplab.autodiff import backprop, topological_order
-from backproplab.display import hand_value, number, precision, rounding_note, sum_note
-from backproplab.explain.document import Block, Math, Rendered
+from backproplab.display import enough_digits, hand_decimal, holds, number, precision, rounding_note, sum_note
+from backproplab.explain.document import Block, Math, Rendered, check_factors, lines_with_notes
 from backproplab.explain.entry import entry_blocks
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split, tidy
-from backproplab.explain.steps import step_rule_text, step_work
+from backproplab.explain.steps import step_rule_text, step_working
 from backproplab.explain.symbols import (
     LOSS_OPS,
     Namer,
@@ -38,6 +39,8 @@ from backproplab.explain.symbols import (
     name_shared_nodes,
     term,
 )
+from backproplab.loop import _cause as cause_in_words
+from backproplab.nn import Parameter
 from backproplab.tensor import Tensor
 from backproplab.trace import to_json_value
 
@@ -48,6 +51,7 @@ MAX_NEST = 8  # an unnamed chain longer than this is cut into named δ steps
 MAX_DELTA_WORK = 2_000_000  # the most backward-rule steps one layer-by-layer explanation may write
 WIDE = 100  # a sum of terms longer than this is written one term per line
 SHORT = 24  # a factor whose formula with numbers fits in this many characters is shown filled in
+MOST_DIGITS = 12  # the most digits the exact-factors form shows a factor with
 
 
 @dataclass
@@ -62,9 +66,18 @@ class Explanation(Rendered):
     digits: int
     blocks: list[Block] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    factors: str = "rounded"  # how it renders unless told: see document.FACTORS
 
     def html_title(self) -> str:
-        return f"d{self.loss}/d{self.wrt}"
+        return f"d{self.loss}/d{self.entry_name()}"
+
+    def entry_name(self) -> str:
+        """What was explained: the parameter (w1), or the entry of it (W1[1,2]), counted from 1."""
+        index = self.details.get("index")
+        value = np.asarray(self.gradient, dtype=float) if self.gradient is not None else None
+        if index and value is not None and value.size == 1:
+            return f"{self.wrt}[{','.join(str(int(i) + 1) for i in index)}]"
+        return self.wrt
 
     def to_dict(self) -> dict[str, Any]:
         return {"loss": self.loss, "wrt": self.wrt, "form": self.form, "digits": self.digits,
@@ -79,7 +92,8 @@ class Explanation(Rendered):
         else:
             norm = fmt_number(float(np.linalg.norm(value)), self.digits, "text")
             shown_value = f": a {value.shape} array, norm {norm}"
-        return f"<Explanation d{self.loss}/d{self.wrt}{shown_value} ({self.form} form; print() it to read the working)>"
+        return (f"<Explanation d{self.loss}/d{self.entry_name()}{shown_value} ({self.form} form; print() it to read "
+                "the working)>")
 
 
 # --- shared pieces ---------------------------------------------------------------------------
@@ -128,27 +142,105 @@ def _factor_formula(f: Factor, namer: Namer, fmt: str, general: bool, digits: in
     return product([link.formula(namer, fmt, general, digits) for link in f.links], fmt)
 
 
-def _shown_factor(f: Factor, namer: Namer, digits: int) -> dict[str, str]:
+def _shown_factor(f: Factor, namer: Namer, digits: int, cache: dict | None = None) -> dict[str, str]:
     """A factor with the numbers put in, the same way in every format: its formula filled in
-    when that is short (decided on the text form), else its value."""
+    when that is short (decided on the text form), else its value. ``cache`` keeps those already written."""
+    if cache is not None:
+        if (id(f), digits) not in cache:
+            cache[(id(f), digits)] = _shown_factor(f, namer, digits)
+        return cache[(id(f), digits)]
     filled = _factor_formula(f, namer, "text", False, digits)
     if len(filled) <= SHORT and "=" not in filled and "if" not in filled:
         return {"text": filled, "latex": _factor_formula(f, namer, "latex", False, digits)}
     return {fmt: num(f.value, digits, fmt, wrap_negative=True) for fmt in ("text", "latex")}
 
 
-def _hand_product(shown_factors: list[str], factors: list[Factor], digits: int) -> float:
-    """The product a reader gets from the factors as shown (a formula that is not plain
-    arithmetic counts at its exact value)."""
-    product_ = 1.0
+def _hand_product(shown_factors: list[str], factors: list[Factor]) -> Decimal:
+    """The product a reader gets from the factors as shown, worked on the shown decimals (a formula
+    that is not plain arithmetic counts at its exact value)."""
+    product_ = Decimal(1)
     for text, f in zip(shown_factors, factors):
-        value = hand_value(text)
-        product_ *= f.value if value is None else value
+        value = hand_decimal(text)
+        product_ *= Decimal(repr(float(f.value))) if value is None else value
     return product_
 
 
+@dataclass
+class NumberLines:
+    """The lines that put the numbers in, the factors shown in each term, the index of the line
+    that shows the products (where a note on them goes) and whether every line's arithmetic holds."""
+
+    lines: list[Math]
+    pieces: list[list[dict[str, str]]]
+    shown: list[str]
+    products_at: int
+    holds: bool = True
+
+
+def _numbers_lines(lhs: dict[str, str], ordered: list[Term], namer: Namer, digits: int, term_digits: int,
+                   factor_digits: dict[int, int], total: float, cache: dict) -> NumberLines:
+    """The terms with their factors put in (each term's at its own digits), the products (at
+    ``term_digits``) and the total (at ``digits``)."""
+    pieces = [[_shown_factor(f, namer, factor_digits[i], cache) for f in t.factors] for i, t in enumerate(ordered)]
+    shown = {fmt: [product([p[fmt] for p in term_pieces], fmt, keep_ones=True) for term_pieces in pieces]
+             for fmt in ("text", "latex")}
+    values = [t.value for t in ordered]
+    lines = []
+    if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
+        joined = " + ".join(shown["text"])
+        if len(joined) > WIDE:  # one term per line, as the LaTeX form does
+            joined = "\n    + ".join(shown["text"])
+        # a term that starts with a minus is braced, so "+ −2" is set as a sign, not as "+ − 2"
+        terms = [f"{{{t}}}" if t.startswith("-") and k else t for k, t in enumerate(shown["latex"])]
+        lines.append(Math(f"{lhs['text']} = " + joined, rf"{lhs['latex']} &= " + r" \\ &\quad + ".join(terms)))
+        sums = " + ".join(num(v, term_digits, "text", True) for v in values)
+        if len(ordered) > 1 and sums != joined:  # a single term, or terms already numbers: shown next
+            lines.append(Math("= " + sums, "&= " + " + ".join(num(v, term_digits, "latex", True) for v in values)))
+    else:
+        for t, s_t, s_l in zip(ordered, shown["text"], shown["latex"]):
+            label = _term_label(t, namer)
+            lines.append(Math(f"{label}: {s_t} = {num(t.value, term_digits, 'text')}",
+                              rf"\text{{{label}}}&: {s_l} = {num(t.value, term_digits, 'latex')}"))
+        lines.append(Math(f"{lhs['text']} = " + " + ".join(num(v, term_digits, "text", True) for v in values),
+                          rf"{lhs['latex']} &= " + " + ".join(num(v, term_digits, "latex", True) for v in values)))
+    products_at = len(lines) - 1 if len(ordered) > 1 else len(lines)
+    lines.append(Math(f"= {num(total, digits, 'text')}", rf"&= {num(total, digits, 'latex')}"))
+    return NumberLines(lines, pieces, shown["text"], products_at)
+
+
+def _exact_factors_lines(lhs: dict[str, str], ordered: list[Term], namer: Namer, digits: int,
+                         total: float, rounded: NumberLines, cache: dict) -> NumberLines:
+    """The same lines with each number worked on shown with the fewest digits (from ``digits``) that make
+    the shown arithmetic hold: the products add up to the shown total, each term's factors multiply
+    to its shown product. ``holds`` is False where even 12 digits would not do."""
+    values = [t.value for t in ordered]
+    term_digits = (enough_digits(values, lambda v: sum(v, Decimal(0)), number(total, digits, "-"), digits)
+                   if len(values) > 1 else digits)
+    found = term_digits is not None
+    term_digits = digits if term_digits is None else term_digits
+    factor_digits = {}
+    for i, t in enumerate(ordered):
+        factor_digits[i] = digits
+        if len(t.factors) < 2:
+            continue
+        target = number(t.value, term_digits if len(ordered) > 1 else digits, "-")
+        for d in range(term_digits if len(ordered) > 1 else digits, MOST_DIGITS + 1):
+            if holds(_hand_product([_shown_factor(f, namer, d, cache)["text"] for f in t.factors], t.factors), target):
+                factor_digits[i] = d
+                break
+        else:
+            found = False
+    if found and term_digits == digits and all(d == digits for d in factor_digits.values()):
+        return rounded  # the rounded lines hold already
+    out = _numbers_lines(lhs, ordered, namer, digits, term_digits, factor_digits, total, cache)
+    out.holds = found
+    return out
+
+
 def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Term], namer: Namer, digits: int,
-                  total: float, order: list[Tensor]) -> tuple[list[Block], dict[str, Any]]:
+                  total: float, order: list[Tensor], general: bool = True) -> tuple[list[Block], dict[str, Any]]:
+    """The paths form. ``general`` writes the chain with sample i (ŷ_i); a single sample's entry (h1_1)
+    writes it with that sample's own index instead (ŷ_1)."""
     chains: dict[str, list[Term]] = {}
     for t in terms:
         key = " · ".join("/".join(_factor_name(f, namer, "text", True)) for f in t.factors)
@@ -161,7 +253,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
         for group in chains.values():
             first = group[0]
             factors = (" · " if fmt == "text" else r" \cdot ").join(
-                d(*_factor_name(f, namer, fmt, True), fmt) for f in first.factors)
+                d(*_factor_name(f, namer, fmt, general), fmt) for f in first.factors)
             if len(group) > 1:  # Σ_i where the terms are the samples; otherwise the paths themselves
                 factors = (sigma if _indexed(first, namer) else over_paths)[fmt] + factors
             pieces.append(factors)
@@ -172,7 +264,7 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
     blocks.append(Block("para", [f"By the chain rule, along every path from the loss to {wrt_text}:"]))
     blocks.append(Block("lines", lines=[Math(f"{lhs['text']} = {chain_form('text')}",
                                              rf"{lhs['latex']} = {chain_form('latex')}")]))
-    defined = _definitions(terms, namer, order)
+    defined = _definitions(terms, namer, order, general)
     if defined:
         blocks.append(Block("para", ["where"]))
         blocks.append(Block("lines", lines=defined))
@@ -180,59 +272,43 @@ def _paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Ter
     seen = set()
     for group in chains.values():
         for f in group[0].factors:
-            name_t = d(*_factor_name(f, namer, "text", True), "text")
+            name_t = d(*_factor_name(f, namer, "text", general), "text")
             if name_t in seen:
                 continue
             seen.add(name_t)
-            name_l = d(*_factor_name(f, namer, "latex", True), "latex")
-            factor_lines.append(Math(f"{name_t} = {_factor_formula(f, namer, 'text', True, None)}",
-                                     f"{name_l} = {_factor_formula(f, namer, 'latex', True, None)}"))
+            name_l = d(*_factor_name(f, namer, "latex", general), "latex")
+            factor_lines.append(Math(f"{name_t} = {_factor_formula(f, namer, 'text', general, None)}",
+                                     f"{name_l} = {_factor_formula(f, namer, 'latex', general, None)}"))
     blocks.append(Block("para", ["Each factor is the local derivative of the op that links the two nodes:"]))
     blocks.append(Block("lines", lines=factor_lines))
 
     ordered = [t for group in chains.values() for t in group]
-    pieces = [[_shown_factor(f, namer, digits) for f in t.factors] for t in ordered]
-    shown = {fmt: [product([p[fmt] for p in term_pieces], fmt, keep_ones=True) for term_pieces in pieces]
-             for fmt in ("text", "latex")}
     values = [t.value for t in ordered]
+    blocks.append(Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"]))
+    cache: dict = {}
+    rounded = _numbers_lines(lhs, ordered, namer, digits, digits, {i: digits for i in range(len(ordered))}, total,
+                             cache)
+    quiet = _exact_factors_lines(lhs, ordered, namer, digits, total, rounded, cache)
     product_notes = []
-    for t, term_pieces in zip(ordered, pieces):
+    for t, term_pieces in zip(ordered, rounded.pieces):
         if len(t.factors) > 1:
-            hand = _hand_product([p["text"] for p in term_pieces], t.factors, digits)
+            hand = _hand_product([p["text"] for p in term_pieces], t.factors)
             if rounding_note(hand, t.value, digits):
                 exactly = num(t.value, max(digits + 4, 6), 'text')
-                product_notes.append(f"{_term_label(t, namer)}: {number(hand, digits)}, exactly {exactly}, "
+                product_notes.append(f"{_term_label(t, namer)}: {number(float(hand), digits)}, exactly {exactly}, "
                                      f"shown as {num(t.value, digits, 'text')}")
     if product_notes:
         more = f"; and {len(product_notes) - 3} more" if len(product_notes) > 3 else ""
         product_notes = ["the rounded factors shown multiply to other values than the products shown ("
                          + "; ".join(product_notes[:3]) + more + ")"]
-    plus = {"text": " + ", "latex": " + "}
-    blocks.append(Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"]))
-    lines = []
-    if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
-        joined = plus["text"].join(shown["text"])
-        if len(joined) > WIDE:  # one term per line, as the LaTeX form does
-            joined = "\n    + ".join(shown["text"])
-        # a term that starts with a minus is braced, so "+ −2" is set as a sign, not as "+ − 2"
-        terms = [f"{{{t}}}" if t.startswith("-") and k else t for k, t in enumerate(shown["latex"])]
-        lines.append(Math(f"{lhs['text']} = " + joined, rf"{lhs['latex']} &= " + r" \\ &\quad + ".join(terms)))
-        sums = " + ".join(num(v, digits, "text", True) for v in values)
-        if len(ordered) > 1 and sums != joined:  # a single term, or terms already numbers: shown next
-            lines.append(Math("= " + sums, "&= " + " + ".join(num(v, digits, "latex", True) for v in values)))
-    else:
-        for t, s_t, s_l in zip(ordered, shown["text"], shown["latex"]):
-            label = _term_label(t, namer)
-            lines.append(Math(f"{label}: {s_t} = {num(t.value, digits, 'text')}",
-                              rf"\text{{{label}}}&: {s_l} = {num(t.value, digits, 'latex')}"))
-        lines.append(Math(f"{lhs['text']} = " + " + ".join(num(v, digits, "text", True) for v in values),
-                          rf"{lhs['latex']} &= " + " + ".join(num(v, digits, "latex", True) for v in values)))
-    lines.append(Math(f"= {num(total, digits, 'text')}", rf"&= {num(total, digits, 'latex')}"))
-    blocks.append(Block("lines", lines=lines))
-    blocks += [Block("note", [n]) for n in product_notes]
     note = sum_note(values, total, digits) if len(values) > 1 else ""
-    if note:
-        blocks.append(Block("note", [note]))
+    lines = [Math(r.text, r.latex, q if q != r else None) for r, q in zip(rounded.lines, quiet.lines)]
+    notes = {k: "" for k in range(len(lines))}
+    notes[rounded.products_at] = product_notes[0] if product_notes else ""
+    if note:  # the sum's note goes under the total, after a note on the products if they share the line
+        notes[len(lines) - 1] = f"{notes[len(lines) - 1]}; {note}" if notes[len(lines) - 1] else note
+    blocks += lines_with_notes([(line, notes[k], quiet.holds) for k, line in enumerate(lines)])
+    shown = {"text": rounded.shown}
     details = {
         "chain_rule": chain_form("text"),
         "factors": [line.text for line in factor_lines],
@@ -253,7 +329,7 @@ def _indexed(t: Term, namer: Namer) -> bool:
     return False
 
 
-def _definitions(terms: list[Term], namer: Namer, order: list[Tensor]) -> list[Math]:
+def _definitions(terms: list[Term], namer: Namer, order: list[Tensor], general: bool = True) -> list[Math]:
     """What each generated name in the chain stands for (u₁_i = w·x_i), in the order the forward pass
     computes them."""
     found: dict[int, tuple[Tensor, tuple[int, ...]]] = {}
@@ -264,13 +340,14 @@ def _definitions(terms: list[Term], namer: Namer, order: list[Tensor]) -> list[M
                     found[id(node)] = (node, idx)
     rank = {id(node): k for k, node in enumerate(order)}
     ordered = sorted(found.values(), key=lambda pair: rank.get(id(pair[0]), len(rank)))
-    return [define(node, idx, namer) for node, idx in ordered if node.op.name not in LOSS_OPS and node.op.elementwise]
+    return [define(node, idx, namer, general) for node, idx in ordered
+            if node.op.name not in LOSS_OPS and node.op.elementwise]
 
 
-def define(node: Tensor, idx: tuple[int, ...] | None, namer: Namer) -> Math:
+def define(node: Tensor, idx: tuple[int, ...] | None, namer: Namer, general: bool = True) -> Math:
     """``u₁_i = w·x_i`` (an entry) or ``z₁ = x·W`` (``idx`` None: the whole tensor), from the op's expression."""
-    sides = {fmt: f"{term(namer, node, idx, fmt, True, None)[0]} = {tidy(expression(namer, node, idx, fmt, True)[0])}"
-             for fmt in ("text", "latex")}
+    sides = {fmt: f"{term(namer, node, idx, fmt, general, None)[0]} = "
+                  f"{tidy(expression(namer, node, idx, fmt, general)[0])}" for fmt in ("text", "latex")}
     return Math(sides["text"], sides["latex"])
 
 
@@ -436,6 +513,24 @@ def paths_limit(form: str, max_terms: int) -> int:
     return max(max_terms, MAX_PATHS) if form == "paths" else max_terms
 
 
+def not_finite(order: list[Tensor], namer: Any, loss_name: str) -> str:
+    """'' when every value of the forward pass is finite, else one line: the first node that is not
+    (order runs from the inputs to the loss), what made it so, and what to change."""
+    for node in order:
+        data = np.asarray(node.data)
+        if data.dtype.kind != "f" or np.all(np.isfinite(data)):
+            continue
+        bad = np.flatnonzero(~np.isfinite(data))
+        sample = f" for sample {bad[0] + 1}" if data.ndim == 1 and data.size > 1 else ""
+        what = f"the value of {namer.name(node)} itself is not finite" if node.op is None else \
+            f"{cause_in_words(node)} at node {namer.name(node)}{sample}"
+        verb = "overflowed" if "overflow" in what else "is not finite"
+        return (f"the forward pass {verb}: {what}, so {loss_name} = {number(float(np.asarray(order[-1].data).sum()))} "
+                "and there is no gradient to work out; use smaller starting values or inputs (at a later "
+                "iteration, a smaller learning rate)")
+    return ""
+
+
 def explain(
     loss: Tensor,
     wrt: Tensor,
@@ -449,6 +544,7 @@ def explain(
     step: float | None = None,
     moments: tuple[float, float, float] | None = None,
     prepared: Prepared | None = None,
+    factors: str = "rounded",
 ) -> Explanation:
     """Work out d loss / d wrt by the chain rule, from the recorded graph.
 
@@ -458,6 +554,8 @@ def explain(
     gradient-descent step (step size and new value) is worked out too; ``step_rule``, ``step``
     and ``moments`` (Adam's m̂, v̂, ε) describe another optimizer's step. ``prepared`` is the
     structure of this explanation of this very graph, built once (see ``explain.plan``).
+    ``factors="exact"`` renders each line's factors with enough digits for its arithmetic to hold,
+    with no rounding notes (each rendering method also takes ``factors=``).
     """
     if not isinstance(loss, Tensor) or not isinstance(wrt, Tensor):
         raise TypeError("explain(loss, wrt=...) takes two tensors: the loss and a parameter")
@@ -467,21 +565,30 @@ def explain(
         raise ValueError(f"unknown form {form!r} (choose from: {', '.join(FORMS)})")
     if not 0 <= int(digits) <= 12:
         raise ValueError(f"digits must be between 0 and 12, got {digits}")
+    check_factors(factors)
     if prepared is not None:
         order = prepared.order
     else:
         order = topological_order(loss) if loss.requires_grad else [loss]
     namer = namer_for(order, loss, wrt)
     loss_name, wrt_name = namer.name(loss), namer.name(wrt)
+    problem = not_finite(order, namer, loss_name)
+    if problem:
+        raise ValueError(problem)
     if all(n is not wrt for n in order):
         zero = np.zeros_like(wrt.data)
-        exp = Explanation(loss_name, wrt_name, to_json_value(zero), "none", digits)
+        exp = Explanation(loss_name, wrt_name, to_json_value(zero), "none", digits, factors=factors)
         exp.blocks = [Block("heading", [f"d{loss_name}/d{wrt_name}"]),
                       Block("para", [f"{loss_name} does not depend on {wrt_name} here (or {wrt_name} does not "
                                      "require a gradient), so the gradient is 0."])]
         return exp
-    grads = prepared.grads if prepared is not None else backprop(loss, np.ones_like(loss.data), order)
+    with np.errstate(all="ignore"):  # a gradient that is not finite is said in words below, not warned of
+        grads = prepared.grads if prepared is not None else backprop(loss, np.ones_like(loss.data), order)
     engine = grads[id(wrt)]
+    if not np.all(np.isfinite(engine)):
+        raise ValueError(f"the backward pass overflowed on the way to {wrt_name}: d{loss_name}/d{wrt_name} is "
+                         f"{number(float(np.asarray(engine).reshape(-1)[np.flatnonzero(~np.isfinite(engine))[0]]))}; "
+                         "use smaller starting values or inputs (at a later iteration, a smaller learning rate)")
     paths = prepared.paths if prepared is not None else Paths(order, loss, wrt)
 
     if index is not None:
@@ -540,7 +647,9 @@ def explain(
         shown_wrt = term(namer, wrt, target if wrt.data.ndim else (), "text", False, None)[0]
         blocks.append(Block("heading", [f"d{loss_name}/d{shown_wrt}"]))
         param_latex = term(namer, wrt, target if wrt.data.ndim else (), "latex", False, None)[0]
-        body, details = _paths_blocks(loss_name, shown_wrt, param_latex, terms, namer, digits, exact, order)
+        one_sample = index is not None and not isinstance(wrt, Parameter) and wrt.data.ndim >= 1  # h1_1, not h1_i
+        body, details = _paths_blocks(loss_name, shown_wrt, param_latex, terms, namer, digits, exact, order,
+                                      general=not one_sample)
         blocks += body
         gradient = exact
         form_used = "paths"
@@ -560,11 +669,10 @@ def explain(
         param_label = param_latex = wrt_name
     details["index"] = list(target) if (use_paths or entry is not None) and wrt.data.ndim else None
     if lr is not None and old is not None:
-        lines, notes = step_work(param_label, gradient, float(lr), old, digits, loss_name,
-                                 latex_param=param_latex, rule=step_rule, step=step, moments=moments)
+        working = step_working(param_label, gradient, float(lr), old, digits, loss_name,
+                               latex_param=param_latex, rule=step_rule, step=step, moments=moments)
         blocks.append(Block("para", [step_rule_text(step_rule)]))
-        blocks.append(Block("lines", lines=lines))
-        blocks += [Block("note", [n]) for n in notes]
+        blocks += lines_with_notes(working)
         s = gradient * float(lr) if step is None else step
         details["step"] = {"learning_rate": float(lr), "step_size": s, "old": old, "new": old - s}
-    return Explanation(loss_name, wrt_name, gradient, form_used, digits, blocks, details)
+    return Explanation(loss_name, wrt_name, gradient, form_used, digits, blocks, details, factors)

@@ -18,24 +18,72 @@ from backproplab.explain.symbols import latex_escape
 
 @dataclass(frozen=True)
 class Math:
-    """One formula, as text and as LaTeX."""
+    """One formula, as text and as LaTeX. A line of working may also carry ``exact_factors``: the
+    same line with each number it works on shown with enough digits for its arithmetic to hold."""
 
     text: str
     latex: str
+    exact_factors: Math | None = None
 
 
 Part = str | Math
+FACTORS = ("rounded", "exact")  # how a line shows the numbers it works on: as the rest, or with enough digits
 
 
 @dataclass
 class Block:
-    """A heading, a paragraph (words and inline formulas), or displayed lines of working."""
+    """A heading, a paragraph (words and inline formulas), or displayed lines of working. A note
+    with ``rounded_only`` is about rounded factors, so the exact-factors form leaves it out."""
 
     kind: str  # "heading", "para", "lines", "note", "table"
     parts: list[Part] = field(default_factory=list)
     lines: list[Math] = field(default_factory=list)  # for "lines": each line of the working
     header: list[Math] = field(default_factory=list)  # for "table"
     rows: list[list[Math]] = field(default_factory=list)
+    rounded_only: bool = False
+
+
+def check_factors(factors: str) -> str:
+    if factors not in FACTORS:
+        raise ValueError(f"unknown factors {factors!r}: choose 'rounded' (every number with the same digits) or "
+                         "'exact' (each factor with enough digits for the line's arithmetic to hold)")
+    return factors
+
+
+def choose(blocks: list[Block], factors: str = "rounded") -> list[Block]:
+    """The blocks as the ``factors`` form shows them (see :data:`FACTORS`)."""
+    if check_factors(factors) == "rounded":
+        return blocks
+    out: list[Block] = []
+    joined = False  # a note left out between two runs of lines: they are one run again
+    for b in blocks:
+        if b.kind == "note" and b.rounded_only:
+            joined = bool(out) and out[-1].kind == "lines"
+            continue
+        if b.kind == "lines":
+            b = Block("lines", lines=[line.exact_factors or line for line in b.lines])
+            if joined:
+                out[-1] = Block("lines", lines=out[-1].lines + b.lines)
+                joined = False
+                continue
+        joined = False
+        out.append(b)
+    return out
+
+
+def lines_with_notes(working: list[tuple[Math, str, bool]]) -> list[Block]:
+    """Lines of working, each followed by its note (if any): (line, note, whether the exact-factors form
+    makes the note unneeded)."""
+    blocks: list[Block] = []
+    run: list[Math] = []
+    for line, note, quiet in working:
+        run.append(line)
+        if note:
+            blocks += [Block("lines", lines=run), Block("note", [note], rounded_only=quiet)]
+            run = []
+    if run:
+        blocks.append(Block("lines", lines=run))
+    return blocks
 
 
 LATEX_TEXT_ESCAPES = {
@@ -89,9 +137,9 @@ def _text_parts(parts: list[Part]) -> str:
     return "".join(p if isinstance(p, str) else p.text for p in parts)
 
 
-def to_text(blocks: list[Block]) -> str:
+def to_text(blocks: list[Block], factors: str = "rounded") -> str:
     out: list[str] = []
-    for b in blocks:
+    for b in choose(blocks, factors):
         if b.kind == "heading":
             title = _text_parts(b.parts)
             out += ["", title, "─" * len(title)] if out else [title, "─" * len(title)]
@@ -165,9 +213,9 @@ def _has_alignment(tex: str) -> bool:
     return any(ch == "&" for _, ch in _outside_braces(tex))
 
 
-def to_markdown(blocks: list[Block]) -> str:
+def to_markdown(blocks: list[Block], factors: str = "rounded") -> str:
     out: list[str] = []
-    for b in blocks:
+    for b in choose(blocks, factors):
         if b.kind == "heading":
             out.append(f"### {_md_parts(b.parts)}")
         elif b.kind == "lines":
@@ -191,9 +239,9 @@ def _tex_parts(parts: list[Part]) -> str:
 LATEX_PREAMBLE = "\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n\\begin{document}\n"
 
 
-def to_latex(blocks: list[Block], document: bool = False) -> str:
+def to_latex(blocks: list[Block], document: bool = False, factors: str = "rounded") -> str:
     out: list[str] = []
-    for b in blocks:
+    for b in choose(blocks, factors):
         if b.kind == "heading":
             out.append(f"\\subsection*{{{_tex_parts(b.parts)}}}")
         elif b.kind == "lines":
@@ -240,11 +288,12 @@ def _html_math(m: Math, tex: bool) -> str:
     return f'<span class="bpl-uni">{uni}</span><span class="bpl-tex">\\({html.escape(m.latex)}\\)</span>'
 
 
-def to_html(blocks: list[Block], full_page: bool = False, title: str = "backproplab", tex: bool = False) -> str:
+def to_html(blocks: list[Block], full_page: bool = False, title: str = "backproplab", tex: bool = False,
+            factors: str = "rounded") -> str:
     """Self-contained HTML: inline CSS, no scripts, nothing fetched from the network. With ``tex``
     (a notebook's display) each formula also carries its TeX for the host's MathJax."""
     out = [HTML_STYLE + (NOTEBOOK_STYLE if tex else ""), '<div class="bpl">']
-    for b in blocks:
+    for b in choose(blocks, factors):
         inner = "".join(
             html.escape(p) if isinstance(p, str) else f'<span class="math">{_html_math(p, tex)}</span>'
             for p in b.parts
@@ -293,10 +342,10 @@ def _math_words(text: str) -> str:
     return "".join(out)
 
 
-def to_mathjax(blocks: list[Block]) -> str:
+def to_mathjax(blocks: list[Block], factors: str = "rounded") -> str:
     """The whole explanation as one displayed formula (``$$\\begin{aligned}…$$``), for Jupyter's LaTeX display."""
     rows: list[str] = []
-    for b in blocks:
+    for b in choose(blocks, factors):
         parts = "".join(_math_words(p) if isinstance(p, str) else p.latex for p in b.parts)
         if b.kind == "heading":
             rows.append(rf"&\mathbf{{{parts}}}")
@@ -315,9 +364,12 @@ def to_mathjax(blocks: list[Block]) -> str:
 
 class Rendered:
     """What every worked document shares (an explanation, a forward table): one list of blocks,
-    rendered to each format by the same functions, so the formats cannot disagree."""
+    rendered to each format by the same functions, so the formats cannot disagree. ``factors``
+    ("rounded" or "exact", see :data:`FACTORS`) is how lines show the numbers they work on; each
+    renderer takes it too, so a handout can choose."""
 
     blocks: list[Block]
+    factors: str = "rounded"
 
     def html_title(self) -> str:
         return "backproplab"
@@ -325,22 +377,31 @@ class Rendered:
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def to_text(self) -> str:
-        return to_text(self.blocks)
+    def differs_with_exact_factors(self) -> bool:
+        """Whether the exact-factors form shows anything other than the rounded one."""
+        return any(b.rounded_only or any(line.exact_factors for line in b.lines) for b in self.blocks)
 
-    def to_markdown(self) -> str:
-        return to_markdown(self.blocks)
+    def _factors(self, factors: str | None) -> str:
+        return check_factors(self.factors if factors is None else factors)
 
-    def to_latex(self, document: bool = False) -> str:
-        return to_latex(self.blocks, document=document)
+    def to_text(self, factors: str | None = None) -> str:
+        return to_text(self.blocks, self._factors(factors))
 
-    def to_html(self, full_page: bool = False) -> str:
-        return to_html(self.blocks, full_page=full_page, title=self.html_title())
+    def to_markdown(self, factors: str | None = None) -> str:
+        return to_markdown(self.blocks, self._factors(factors))
 
-    def render(self, fmt: str) -> str:
-        """One of: text, md (markdown), latex, html, json."""
-        renderers = {"text": self.to_text, "md": self.to_markdown, "markdown": self.to_markdown,
-                     "latex": lambda: self.to_latex(document=True), "html": lambda: self.to_html(full_page=True),
+    def to_latex(self, document: bool = False, factors: str | None = None) -> str:
+        return to_latex(self.blocks, document=document, factors=self._factors(factors))
+
+    def to_html(self, full_page: bool = False, factors: str | None = None) -> str:
+        return to_html(self.blocks, full_page=full_page, title=self.html_title(), factors=self._factors(factors))
+
+    def render(self, fmt: str, factors: str | None = None) -> str:
+        """One of: text, md (markdown), latex, html, json; ``factors`` as in :data:`FACTORS`."""
+        f = self._factors(factors)
+        renderers = {"text": lambda: self.to_text(f), "md": lambda: self.to_markdown(f),
+                     "markdown": lambda: self.to_markdown(f), "latex": lambda: self.to_latex(document=True, factors=f),
+                     "html": lambda: self.to_html(full_page=True, factors=f),
                      "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
         if fmt not in renderers:
             raise ValueError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
@@ -351,10 +412,10 @@ class Rendered:
 
     def _repr_html_(self) -> str:
         """Jupyter picks HTML over LaTeX and Markdown, so this HTML carries the TeX for its MathJax."""
-        return to_html(self.blocks, tex=True)
+        return to_html(self.blocks, tex=True, factors=self._factors(None))
 
     def _repr_latex_(self) -> str:
-        return to_mathjax(self.blocks)
+        return to_mathjax(self.blocks, self._factors(None))
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from backproplab.display import precision, sum_note
+from backproplab.display import enough_digits, number, precision, sum_note
 from backproplab.explain.document import Block, Math
 from backproplab.explain.symbols import Namer, fmt_number, latex_name, sym
 from backproplab.tensor import Tensor
@@ -109,7 +110,7 @@ def entry_work(plan: EntryPlan, target: tuple[int, ...], through: Tensor, delta:
                              f"{exact!r}: please report this as a bug")
     zt, zl = namer.name(through), latex_name(namer.name(through))
     d_t = f"δ_{zt}[i,{k + 1}]"
-    d_l = rf"{{\delta_{{{zl}}}}}_{{i,{k + 1}}}"
+    d_l = rf"\left(\delta_{{{zl}}}\right)_{{i,{k + 1}}}"  # (δ_{z_1})_{i,2}: its own subscripts apart from the entry's
     lhs_t, lhs_l = f"d{loss_name}/d{shown_wrt}", rf"\frac{{\partial {latex_name(loss_name)}}}{{\partial {param_latex}}}"
     general_t = f"Σ_i {d_t} · {factor_sym['text']}" if factor_sym["text"] != "1" else f"Σ_i {d_t}"
     general_l = (rf"\sum_{{i}} {d_l} \cdot {factor_sym['latex']}" if factor_sym["text"] != "1"
@@ -140,20 +141,27 @@ def entry_work(plan: EntryPlan, target: tuple[int, ...], through: Tensor, delta:
         rows.append(row)
     blocks.append(Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"]))
     blocks.append(Block("table", header=header, rows=rows))
+    quiet = True  # whether the exact-factors form leaves the note unneeded
     if n <= HEAD + TAIL + 2:
-        sum_t = " + ".join(f"({fmt_number(v, digits, 'text')})" if v < 0 else fmt_number(v, digits, "text")
-                           for v in terms)
-        sum_l = " + ".join(f"({fmt_number(v, digits, 'latex')})" if v < 0 else fmt_number(v, digits, "latex")
-                           for v in terms)
-        lines = [Math(f"{lhs_t} = {sum_t}", f"{lhs_l} = {sum_l}")]
+        def summed(d: int) -> Math:
+            sum_t = " + ".join(f"({fmt_number(v, d, 'text')})" if v < 0 else fmt_number(v, d, "text") for v in terms)
+            sum_l = " + ".join(f"({fmt_number(v, d, 'latex')})" if v < 0 else fmt_number(v, d, "latex") for v in terms)
+            return Math(f"{lhs_t} = {sum_t}", f"{lhs_l} = {sum_l}")
+        lines = [summed(digits)]
         note = sum_note(terms, exact, digits)
+        if note:  # the terms with enough digits to add up to the total shown
+            d = enough_digits([float(v) for v in terms], lambda v: sum(v, Decimal(0)), number(exact, digits, "-"),
+                              digits)
+            quiet = d is not None
+            if quiet:
+                lines = [Math(lines[0].text, lines[0].latex, summed(d))]
     else:
         lines = [Math(f"{lhs_t} = the sum of the {n} products", rf"{lhs_l} = \text{{the sum of the {n} products}}")]
         note = ""
     lines.append(Math(f"= {fmt_number(exact, digits, 'text')}", f"= {fmt_number(exact, digits, 'latex')}"))
     blocks.append(Block("lines", lines=lines))
     if note:
-        blocks.append(Block("note", [note]))
+        blocks.append(Block("note", [note], rounded_only=quiet))
     details = {"delta_of": zt, "unit": k + 1, "input": factor_sym["text"], "deltas": delta, "inputs": factor_values,
                "terms": [{"label": f"sample {i + 1}", "value": float(t)} for i, t in enumerate(terms)]}
     return blocks, details

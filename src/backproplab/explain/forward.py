@@ -59,6 +59,56 @@ class ForwardTable(Rendered):
                 f"{self.details.get('samples', 0)} sample(s), {len(self.details.get('columns', []))} column(s)>")
 
 
+LOGIT_LOSSES = {"bce": "σ", "cross_entropy": "softmax"}  # losses whose network output is a logit, and its squashing
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column of the network's output in a samples table: its heading and a row per sample."""
+
+    text: str
+    latex: str
+    values: np.ndarray  # (samples, entries per sample)
+    kind: str  # "prediction", "logit" or "probability"
+
+
+def output_columns(loss: str, predictions: Any, name: str = "") -> list[OutputColumn]:
+    """The network's output named for what it is, the one naming every samples table uses.
+
+    A regression's output is the prediction ŷ_i. A classifier's output is a logit, not a
+    prediction: it is shown as ``z3_i (logit)`` beside the probability ``p̂_i = σ(z3_i)``
+    (softmax for several classes), so a logit of −4.98 is never read against y_i = 0 as ŷ.
+    ``name`` is the output node's name (``z3``); a classifier's defaults to ``z``.
+    """
+    values = np.asarray(predictions, dtype=float)
+    rows = values.reshape(len(values), -1) if values.ndim else values.reshape(1, 1)
+    squash = LOGIT_LOSSES.get(loss)
+    if squash is None:
+        return [OutputColumn("ŷ_i", r"\hat{y}_{i}", rows, "prediction")]
+    base = name if name and name != "ŷ" else "z"
+    tex_base = latex_name(base)
+    sym, tex = f"{base}_i", (f"{{{tex_base}}}_{{i}}" if "_{" in tex_base else f"{tex_base}_{{i}}")
+    with np.errstate(over="ignore", under="ignore"):  # a huge logit is a probability of 0 or 1
+        if squash == "σ" or rows.shape[1] == 1:
+            probs = np.exp(-np.logaddexp(0.0, -rows))
+            squash = "σ"
+        else:
+            shifted = rows - rows.max(axis=1, keepdims=True)
+            probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    many = "s" if rows.shape[1] > 1 else ""
+    tex_squash = r"\sigma" if squash == "σ" else r"\operatorname{softmax}"
+    return [OutputColumn(f"{sym} (logit{many})", rf"{tex}\ \text{{(logit{many})}}", rows, "logit"),
+            OutputColumn(f"p̂_i = {squash}({sym})", rf"\hat{{p}}_{{i}} = {tex_squash}({tex})", probs, "probability")]
+
+
+def output_name(model: Module, x: Any) -> str:
+    """The name the network gives its output node (``z3``, ``ŷ``), for naming its column; '' if none."""
+    from backproplab.tensor import no_grad
+
+    with no_grad():
+        return model(Tensor(x, name="x")).name or ""
+
+
 def _symbol(namer: Namer, node: Tensor, per_sample: bool, fmt: str, unit: int | None = None) -> str:
     name = namer.name(node)
     base = name if fmt == "text" else latex_name(name)
@@ -118,6 +168,18 @@ def _columns(loss: Tensor, n: int) -> tuple[list[Column], list[str], Namer]:
     return columns, left_out, namer
 
 
+def _name_logit(columns: list[Column], loss: str, yhat: Tensor, symbol: str, name: str) -> None:
+    """Head a classifier's output column as the logit it is, and put the probability beside it."""
+    at = next((k for k, c in enumerate(columns) if c.symbol.text == symbol), None)
+    if at is None:
+        return
+    logit, prob = output_columns(loss, yhat.data, name)
+    columns[at].symbol = Math(logit.text, logit.latex)
+    head, formula = prob.text.split(" = ", 1)
+    head_tex, formula_tex = prob.latex.split(" = ", 1)
+    columns.insert(at + 1, Column(Math(head, head_tex), Math(formula, formula_tex), prob.values[:, 0]))
+
+
 def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: int = 2,
                   title: str = "") -> ForwardTable:
     """The forward pass of ``model`` on ``(x, y)`` as a table, one row per sample, ending in the loss.
@@ -146,6 +208,8 @@ def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: i
     yhat = out.parents[0] if out.op is not None and out.parents else None
     y_sym = Math("y_i", "y_{i}")
     hat = {fmt: _symbol(namer, yhat, True, fmt) for fmt in ("text", "latex")} if yhat is not None else None
+    if hat is not None and loss in LOGIT_LOSSES:
+        _name_logit(columns, loss, yhat, hat["text"], namer.name(yhat))
     squares = None
     if out.op is not None and out.op.name in ("ssr", "mse") and yhat is not None and yhat.data.size == n:
         residual = ys.data.reshape(n) - yhat.data.reshape(n)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,30 +148,66 @@ def _elementwise_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple
     inputs = [p.data for p in node.parents]
     local = np.broadcast_to(node.op.vjps[k](np.ones_like(node.data), node.data, *inputs, **(node.attrs or {})),
                             node.data.shape)
-    return {e: [(aligned(e, parent.shape), float(local[e]))] for e in np.ndindex(node.data.shape)}
+    values = np.asarray(local, dtype=float).reshape(-1).tolist()  # in np.ndindex's order, as Python floats
+    same = parent.shape == node.data.shape  # then each entry is its own aligned entry
+    return {e: [(e if same else aligned(e, parent.shape), v)] for e, v in zip(np.ndindex(node.data.shape), values)}
 
 
-def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
-    """Entries of d out / d input_k, one unit output gradient at a time.
+PATTERNS_KEPT = 32_000_000  # entries (bytes) of link patterns kept, per op, input and shapes: the next run of the
+# same network reuses them; the least recently used go first, and one larger than a quarter of this is not kept
+_patterns: OrderedDict[tuple, tuple[Any, list[np.ndarray]]] = OrderedDict()
+_patterns_lock = threading.Lock()
 
-    Which entries are linked is found with random stand-in inputs, so an input that happens
-    to be 0 (x = 0 for the first sample) still shows its term.
-    """
+
+def _stand_in_patterns(node: Tensor, k: int, entries: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """For each output entry, which entries of input k it is linked to, found with random stand-in
+    inputs (so an input that happens to be 0 still shows its term). They depend only on the op and the
+    shapes, so an op without settings keeps them for the next graph of the same shapes."""
     parent = node.parents[k]
+    key = (id(node.op), k, node.data.shape, node.data.dtype.str, tuple(p.data.shape for p in node.parents))
+    with _patterns_lock:
+        kept = _patterns.get(key) if not node.attrs else None
+        if kept is not None and kept[0] is node.op:
+            _patterns.move_to_end(key)
+            return kept[1]
     attrs = node.attrs or {}
     vjp = node.op.vjps[k]
     rng = np.random.default_rng(0)
     stand_in = [rng.uniform(0.5, 1.5, p.data.shape) for p in node.parents]
-    out_stand_in = node.op.forward(*stand_in, **attrs)
+    out_stand_in = np.asarray(node.op.forward(*stand_in, **attrs))
+    g = np.zeros_like(node.data)  # one unit gradient at a time: set, used, and cleared again
+    patterns = []
+    with np.errstate(all="ignore"):
+        for e in entries:
+            g[e] = 1.0
+            patterns.append(unbroadcast(np.asarray(vjp(g, out_stand_in, *stand_in, **attrs)), parent.shape) != 0)
+            g[e] = 0.0
+    if not node.attrs and 4 * len(entries) * parent.data.size <= PATTERNS_KEPT:
+        with _patterns_lock:
+            _patterns[key] = (node.op, patterns)  # the op is held, so its id names no other op meanwhile
+            while sum(len(ps) * ps[0].size for _, ps in _patterns.values() if ps) > PATTERNS_KEPT:
+                _patterns.popitem(last=False)
+    return patterns
+
+
+def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
+    """Entries of d out / d input_k, one unit output gradient at a time: those the stand-ins link
+    (:func:`_stand_in_patterns`) and those with a value that is not 0."""
+    parent = node.parents[k]
+    attrs = node.attrs or {}
+    vjp = node.op.vjps[k]
+    entries = list(np.ndindex(node.data.shape))
+    patterns = _stand_in_patterns(node, k, entries)
+    inputs = [p.data for p in node.parents]
+    g = np.zeros_like(node.data)
     links = {}
-    for e in np.ndindex(node.data.shape):
-        g = np.zeros_like(node.data)
+    for e, pattern in zip(entries, patterns):
         g[e] = 1.0
-        col = unbroadcast(np.asarray(vjp(g, node.data, *[p.data for p in node.parents], **attrs)), parent.shape)
-        with np.errstate(all="ignore"):
-            pattern = unbroadcast(np.asarray(vjp(g, np.asarray(out_stand_in), *stand_in, **attrs)), parent.shape)
-        linked = np.argwhere((pattern != 0) | (col != 0))
-        links[e] = [(f, float(col[f])) for f in map(lambda row: tuple(int(v) for v in row), linked)]
+        col = unbroadcast(np.asarray(vjp(g, node.data, *inputs, **attrs)), parent.shape)
+        linked = np.argwhere(pattern | (col != 0))
+        values = np.asarray(col[tuple(linked.T)], dtype=float).reshape(-1).tolist()
+        g[e] = 0.0
+        links[e] = list(zip(map(tuple, linked.tolist()), values))
     return links
 
 

@@ -343,9 +343,9 @@ class RunExplainer:
             options["step"] = _entry(self.trace.iterations[k].step_sizes[name], index)
             if self.use_moments:
                 if key not in self._moments:
-                    its = self.trace.iterations
-                    self._moments[key] = adam_moments([_entry(it.gradients[name], index) for it in its],
-                                                      [_entry(it.step_sizes[name], index) for it in its],
+                    its = self.trace.iterations  # read column by column: no iteration is built whole
+                    self._moments[key] = adam_moments([_entry(g, index) for g in its.column("gradients", name)],
+                                                      [_entry(s, index) for s in its.column("step_sizes", name)],
                                                       self.trace.learning_rate)
                 options["moments"] = self._moments[key][k]
         return options

@@ -175,12 +175,21 @@ class Sym:
         if general and self.sample_axis:
             parts[0] = SAMPLE
         if fmt == "latex":
-            base = latex_name(self.name)
-            sub = ",".join(parts)
-            return f"{{{base}}}_{{{sub}}}" if "_{" in base else f"{base}_{{{sub}}}"
+            return entry_latex(latex_name(self.name), parts, self.sample_axis)
         if len(parts) == 1 and self.sample_axis:
             return f"{self.name}_{parts[0]}"
         return f"{self.name}[{','.join(parts)}]"
+
+
+def entry_latex(base: str, parts: list[str], sample_axis: bool = False) -> str:
+    """An entry in LaTeX: (W_{1})_{1,2} for a matrix whose name has a subscript of its own, so the two
+    subscripts cannot run together (W₁₁,₂); a sample of a named node stays {h_{1}}_{i}."""
+    sub = ",".join(parts)
+    if "_{" not in base:
+        return f"{base}_{{{sub}}}"
+    if sample_axis and len(parts) == 1:
+        return f"{{{base}}}_{{{sub}}}"
+    return rf"\left({base}\right)_{{{sub}}}"
 
 
 def sym(namer: Namer, node: Tensor, index: tuple[int, ...]) -> Sym:

@@ -90,3 +90,19 @@ export function renderSource(container, latex) {
   clearEl(container);
   htmlEl("pre", { class: "plain" }, container, latex);
 }
+
+// The "exact factors" switch. Python renders both forms of a worked gradient: as is, with a note where
+// the rounded numbers on a line do not give its result, and (exact_factors) with each number a line works
+// on given enough digits for the arithmetic to hold. Here one of the two is only chosen.
+let exactFactors = false;
+
+export function working(e) {
+  return exactFactors && e && e.exact_factors ? e.exact_factors : e;
+}
+
+export function watchFactors(rerender) {
+  const box = document.getElementById("factors-exact");
+  if (!box) return;
+  exactFactors = box.checked;
+  box.addEventListener("change", () => { exactFactors = box.checked; rerender(); });
+}
