@@ -70,7 +70,8 @@ assert accuracy(final) >= 0.95
 # %% [markdown]
 # ## The decision boundary as training goes on
 #
-# The shading is the network's output; the line is where it changes its mind (logit 0).
+# The shading is the predicted class; the black line is where the network changes its mind: the
+# logit is 0 there, so the probability of class 1 is σ(0) = 0.5.
 
 # %%
 figures = []
@@ -80,6 +81,21 @@ for k in (1, 20, len(trace.iterations)):
     fig.axes[0].set_title(f"iteration {k}: accuracy {accuracy(trace.iterations[k - 1].params):.0%}")
     figures.append(fig)
 figures[0]
+
+# %% [markdown]
+# Every point of the black line gives a logit of about 0 (the line is traced on a grid, so not exactly 0):
+
+# %%
+final_params = trace.iterations[-1].params
+boundary = next(c for c in figures[2].axes[0].collections if c.get_gid() == "boundary")
+on_line = np.concatenate([path.vertices for path in boundary.get_paths()])
+a = np.tanh(on_line @ final_params["W1"] + final_params["b1"])
+a = np.tanh(a @ final_params["W2"] + final_params["b2"])
+z_line = (a @ final_params["W3"] + final_params["b3"]).reshape(-1)
+spread = np.ptp(logits(final_params))
+print(f"{len(on_line)} points on the line; the largest |logit| there is {np.abs(z_line).max():.3f} (of a spread of "
+      f"{spread:.1f})")
+assert len(on_line) > 10 and np.abs(z_line).max() < 0.02 * spread
 
 # %%
 figures[1]

@@ -61,7 +61,7 @@ def test_forward_command_in_every_format(capsys):
     for fmt in ("text", "md", "latex", "html"):
         assert "iteration 2" in docs[fmt] and shown in docs[fmt], fmt
     assert "| $\\text{sample}$ |" in docs["md"] and "\\begin{tabular}" in docs["latex"] and "<table>" in docs["html"]
-    assert_clean_error(capsys, ["forward", "statquest", "--iteration", "40"], "choose --iteration from 1 to 12")
+    assert_clean_error(capsys, ["forward", "statquest", "--iteration", "40"], "choose --iteration from 1 to 13")
 
 
 def hand_residual_sum() -> float:

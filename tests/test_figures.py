@@ -274,10 +274,12 @@ def test_figures_show_themselves_in_jupyter():
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
-def test_graph_is_top_to_bottom_and_never_shows_minus_zero():
-    w = bl.Tensor([-1e-9], requires_grad=True, name="w")
+def test_graph_is_left_to_right_and_never_shows_minus_zero():
+    w = bl.Tensor([-0.0], requires_grad=True, name="w")
     dot = to_dot((w * 2.0).sum())
-    assert "rankdir=TB" in dot and "-0.000" not in dot and "value 0.000" in dot
+    assert "rankdir=LR" in dot and "−0.00" not in dot and "-0" not in dot and "value 0.00" in dot
+    tiny = to_dot((bl.Tensor([-1e-9], requires_grad=True, name="w") * 2.0).sum())
+    assert "value −1.0e−9" in tiny  # as the terminal writes it: a small value never rounds to nothing
 
 
 def test_csv_axes_use_the_column_names(tmp_path):

@@ -24,9 +24,9 @@ def test_dot_has_every_tensor_op_and_edge_with_values():
     labels = {label.split(" | ")[0]: label for _, label in records}
     for name in ("w1", "b1", "w2", "b2", "w3", "w4", "b3", "z1", "h1", "z2", "h2", "ŷ", "SSR", "x", "y"):
         assert name in labels, name
-    assert "value -1.220" in labels["w3"]
+    assert "value −1.22" in labels["w3"]
     loss.backward()
-    assert f"grad {float(net.w3.grad):.3f}" in labels["w3"]
+    assert f"grad {float(net.w3.grad):.2f}".replace("-", "−") in labels["w3"]
     ops = re.findall(r'_op \[shape=ellipse, label="(\w+)"', dot)
     assert sorted(set(ops)) == ["add", "mul", "softplus", "ssr"]
     edges = re.findall(r"(t\d+(?:_op)?) -> (t\d+(?:_op)?);", dot)

@@ -50,7 +50,7 @@ def test_loss_curve_is_pink_has_the_minimum_the_tangent_and_the_steps():
 
 def test_predictions_before_and_after_a_step_green():
     net, x, y, trace = fitted()
-    fig = plots.predictions(net, x, y, trace=trace, step=0)
+    fig = plots.predictions(net, x, y, trace=trace, iteration=1)
     ax = fig.axes[0]
     assert_not_blank(fig)
     after = line(ax, "after")
@@ -61,8 +61,8 @@ def test_predictions_before_and_after_a_step_green():
     np.testing.assert_allclose(shift, -trace.iterations[0].step_sizes["b3"], rtol=1e-12)
     assert grid.min() < 0 and grid.max() > 1
     np.testing.assert_array_equal(line(ax, "data").get_ydata(), y)
-    with pytest.raises(ValueError, match="step must be between"):
-        plots.predictions(net, x, y, trace=trace, step=99)
+    with pytest.raises(ValueError, match="iteration must be between"):
+        plots.predictions(net, x, y, trace=trace, iteration=99)
 
 
 def test_loss_history_and_log_scale():

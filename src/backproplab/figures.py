@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -53,8 +54,10 @@ def hints_for_spec(spec: Any) -> Preset:
     if "csv" in data:
         x_label = data["x"] if isinstance(data["x"], str) else ", ".join(data["x"])
         y_label = data["y"] if isinstance(data["y"], str) else ", ".join(data["y"])
-    elif base is None and spec.network.get("inputs"):
+    elif base is None and isinstance(spec.network.get("inputs"), list):  # a formula spec's input names
         x_label = ", ".join(spec.network["inputs"])
+    elif base is None and spec.network.get("inputs") == 2:  # an MLP's two inputs are the two axes
+        x_label, y_label = "x₁", "x₂"
     return Preset(spec.name, x_label=x_label, y_label=y_label, contour=base.contour if base else None)
 
 
@@ -62,7 +65,8 @@ def _scalar_names(net: Module, names: list[str]) -> list[str]:
     return [n for n in names if net.parameter(n).data.size == 1]
 
 
-def pick_param(net: Module, trace: Trace, name: str | None) -> str:
+def pick_param(net: Module, trace: Trace, name: str | None, trained: bool = True) -> str:
+    """The parameter asked for (else the first optimized one); with ``trained``, it must be optimized."""
     names = [n for n, _ in net.named_parameters()]
     if name is None:
         scalars = _scalar_names(net, trace.optimize)
@@ -71,7 +75,7 @@ def pick_param(net: Module, trace: Trace, name: str | None) -> str:
         return scalars[0]
     if name not in names:
         raise ValueError(unknown_name_message("parameter", name, names) + " in --param")
-    if name not in trace.optimize:
+    if trained and name not in trace.optimize:
         raise ValueError(f"{name} is not optimized in this run, so it has no descent path; add --optimize {name}")
     return name
 
@@ -128,7 +132,7 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
     if iteration is not None:
         _check_iteration(trace, iteration, steps_only=kind == "predictions")
     if kind == "loss-curve":
-        return plots.loss_curve(net, x, y, pick_param(net, trace, param), loss=trace.loss, trace=trace,
+        return plots.loss_curve(net, x, y, pick_param(net, trace, param, trained=False), loss=trace.loss, trace=trace,
                                 iteration=iteration or 1, span=span, steps=steps, tangent=tangent)
     if kind == "predictions":
         return plots.predictions(net, x, y, trace=trace, iteration=iteration or 1, **labels)
@@ -167,16 +171,10 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
 def animation(preset: Preset, net: Module, trace: Trace, param: str, path: Path) -> int:
     if path.suffix.lower() not in (".gif", ".mp4"):
         raise ValueError(f"an animation is written as .gif or .mp4, not '{path.suffix}'")
-    path = output.check(path, example="descent.gif")
     _start(net, trace)
-    existed = path.exists()
-    try:
-        return plots.animate_descent(net, trace.inputs, trace.targets, trace, param, str(path), loss=trace.loss,
+    with output.replacing(path, example="descent.gif") as part:  # the animation reaches the disk only when done
+        return plots.animate_descent(net, trace.inputs, trace.targets, trace, param, str(part), loss=trace.loss,
                                      x_label=preset.x_label, y_label=preset.y_label)
-    except OSError as exc:
-        if not existed and path.is_file():
-            path.unlink()
-        raise output.WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @dataclass
@@ -266,8 +264,9 @@ def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool
             frames = animation(preset, net, trace, scalars[0], path)
             written.append((path, ""))
             rows.append(([path.name], f"An animation in {frames} frames, from iteration 1 to the end: the point "
-                          f"moving down the {short_loss(trace.loss)} curve with its tangent, and the predictions "
-                          "moving toward the data."))
+                          f"moving down the {short_loss(trace.loss)} curve with its tangent, the predictions and "
+                          "the new predictions after each step, and under them the step's gradient, step size and "
+                          "new value."))
     _start(net, trace)
     loss = get_loss(trace.loss)(net(Tensor(trace.inputs, name="x")), Tensor(trace.targets, name="y"))
     dot = to_dot(loss)
@@ -284,14 +283,34 @@ def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool
            f"{', '.join(trace.optimize)}"
            + (f"; {trace.final.steps} steps, stopped by {trace.final.stopped_by.replace('_', ' ')}." if trace.final
               else "."))
-    lines = [f"# Figures{': ' + title if title else ''}", "", run,
-             "Iterations are counted from 1, as the terminal counts them; iteration 1 is the start.", "",
-             "| file | what it shows |", "|---|---|"]
-    lines += [f"| {', '.join(f'[{f}]({f})' for f in files)} | {what} |" for files, what in rows]
-    save_text(index, "\n".join(lines) + "\n")
+    save_text(index, index_text(title, run, rows))
     written.append((index, ""))
     net.load_state_dict(trace.final.params)
     return written
+
+
+MARKDOWN_INERT = str.maketrans({c: f"&#{ord(c)};" for c in "&<>[]`\\|{}$*_!#"})
+"""Characters that Markdown, HTML, MkDocs' attribute lists or its math could read as markup, written as
+character references: a spec's name or description shows as the text it is and never becomes a link,
+a tag, an attribute or a formula."""
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as inert Markdown on one line (a table cell or a heading)."""
+    return " ".join(str(text).split()).translate(MARKDOWN_INERT)
+
+
+def index_text(title: str, run: str, rows: list[tuple[list[str], str]]) -> str:
+    """``index.md``: a heading, the run, and a table of each file (linked) and what it shows; every
+    text from the run or the spec is made inert, every file name is a relative link."""
+    def link(name: str) -> str:
+        return f"[{markdown_text(name)}]({quote(name, safe='')})"
+
+    lines = [f"# Figures{': ' + markdown_text(title) if title else ''}", "", markdown_text(run),
+             "Iterations are counted from 1, as the terminal counts them; iteration 1 is the start.", "",
+             "| file | what it shows |", "|---|---|"]
+    lines += [f"| {', '.join(link(f) for f in files)} | {markdown_text(what)} |" for files, what in rows]
+    return "\n".join(lines) + "\n"
 
 
 def write_all(preset: Preset, net: Module, trace: Trace, folder: Path, svg: bool = False,

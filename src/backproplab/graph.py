@@ -15,31 +15,29 @@ import numpy as np
 
 from backproplab import output
 from backproplab.autodiff import backprop, topological_order
-from backproplab.explain.symbols import Namer
+from backproplab.display import exact_number, number
+from backproplab.explain.symbols import Namer, is_data
 from backproplab.tensor import Tensor
 
 GET_DOT = ("Graphviz's 'dot' program is not installed, so only the DOT file was written. Install it with "
            "'apt-get install graphviz' (Debian/Ubuntu) or 'brew install graphviz' (macOS), then run this again, "
            "or paste the DOT file into any Graphviz viewer.")
 MAX_ENTRIES = 6
+RANKDIRS = ("LR", "TB")  # left to right (micrograd's layout) or top to bottom
 
 
-def _number(value: float, digits: int) -> str:
-    """Rounded for display, and never "-0.000": a value that rounds to zero is shown as 0."""
-    text = f"{value:.{digits}f}"
-    return text.lstrip("-") if float(text) == 0 else text
-
-
-def _summary(arr: np.ndarray | None, digits: int) -> str:
+def _summary(arr: np.ndarray | None, digits: int, data: bool = False) -> str:
+    """A value as the terminal writes it; data (x, y) exactly, as 0.5 rather than 0.50."""
     if arr is None:
         return "—"
     arr = np.asarray(arr, dtype=float)
+    shown = exact_number if data else number
     if arr.size == 1:
-        return _number(float(arr.reshape(-1)[0]), digits)
+        return shown(float(arr.reshape(-1)[0]), digits)
     if arr.size <= MAX_ENTRIES:
-        return "[" + ", ".join(_number(v, digits) for v in arr.reshape(-1)) + "]"
-    return (f"{'×'.join(map(str, arr.shape))}, mean {_number(arr.mean(), digits)}, "
-            f"norm {_number(np.linalg.norm(arr), digits)}")
+        return "[" + ", ".join(shown(v, digits) for v in arr.reshape(-1)) + "]"
+    return (f"{'×'.join(map(str, arr.shape))}, mean {number(arr.mean(), digits)}, "
+            f"norm {number(np.linalg.norm(arr), digits)}")
 
 
 ESCAPES = str.maketrans({c: "\\" + c for c in '\\"{}|<>'})  # what a DOT record label must escape
@@ -49,8 +47,16 @@ def _escape(text: str) -> str:
     return text.translate(ESCAPES)
 
 
-def to_dot(root: Tensor, *, digits: int = 3, gradients: bool = True) -> str:
-    """DOT text for the graph below ``root``: tensors as records, ops as small ellipses."""
+def to_dot(root: Tensor, *, digits: int = 2, gradients: bool = True, rankdir: str = "LR") -> str:
+    """DOT text for the graph below ``root``: tensors as records, ops as small ellipses.
+
+    Numbers are written as the terminal writes them (``digits`` as in ``--digits``, a true minus
+    sign); ``rankdir`` is "LR" (inputs on the left, as micrograd draws) or "TB" (inputs on top).
+    """
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be LR (left to right) or TB (top to bottom), got {rankdir!r}")
+    if not 0 <= int(digits) <= 12:
+        raise ValueError(f"digits must be between 0 and 12, got {digits}")
     order = topological_order(root) if root.requires_grad else [root]
     nodes: list[Tensor] = []
     seen: set[int] = set()
@@ -61,7 +67,7 @@ def to_dot(root: Tensor, *, digits: int = 3, gradients: bool = True) -> str:
                 nodes.append(t)
     grads = backprop(root, np.ones_like(root.data), order) if gradients and root.requires_grad else {}
     namer = Namer(order, root)
-    lines = ["digraph backproplab {", "  rankdir=TB;", "  ranksep=0.3;", "  nodesep=0.25;",
+    lines = ["digraph backproplab {", f"  rankdir={rankdir};", "  ranksep=0.3;", "  nodesep=0.25;",
              '  node [fontname="Helvetica", fontsize=10];']
     for t in nodes:
         tid = f"t{id(t)}"
@@ -69,7 +75,7 @@ def to_dot(root: Tensor, *, digits: int = 3, gradients: bool = True) -> str:
         name = namer.name(t) if named else ("const" if t.op is None else "")
         grad = grads.get(id(t)) if t.requires_grad else None
         fields = [f"{name}" if name else t.op.name if t.op else "const",
-                  f"value {_summary(t.data, digits)}"]
+                  f"value {_summary(t.data, digits, is_data(t))}"]
         if gradients:
             fields.append(f"grad {_summary(grad, digits)}")
         label = "{" + " | ".join(_escape(f) for f in fields) + "}"
@@ -100,9 +106,9 @@ def write_graph(dot: str, path: str | Path) -> tuple[Path, str]:
     exe = shutil.which("dot")
     if exe is None:
         return output.write_text(path.with_suffix(".dot"), dot), GET_DOT
-    output.check(path, example="graph.svg")
-    proc = subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=dot, text=True, capture_output=True,
-                          timeout=120)
-    if proc.returncode != 0:
-        raise output.WriteError(f"Graphviz could not write {path}: {proc.stderr.strip()[:300]}")
+    with output.replacing(path, example="graph.svg") as part:  # Graphviz writes a temporary file beside it
+        proc = subprocess.run([exe, f"-T{fmt}", "-o", str(part)], input=dot, text=True, capture_output=True,
+                              timeout=120)
+        if proc.returncode != 0:
+            raise output.WriteError(f"Graphviz could not write {path}: {proc.stderr.strip()[:300]}")
     return path, ""

@@ -13,8 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from backproplab.display import exact_number, number
+from backproplab.explain.forward import output_columns
 from backproplab.explain.run import shown_iterations
-from backproplab.explain.steps import method_name, run_moments, step_work
+from backproplab.explain.steps import method_name, run_moments, step_working
 from backproplab.trace import Iteration, Trace, scalar
 
 LOSS_SYMBOLS = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
@@ -37,25 +38,27 @@ def has_samples_table(trace: Trace) -> bool:
     return x.ndim == 1 or (x.ndim == 2 and x.shape[1] <= MAX_INPUTS)
 
 
-def samples_table(trace: Trace, it: Iteration, digits: int) -> Table:
-    """Sample | x_i | y_i | ŷ_i; a long table shows its first and last rows and how many are between."""
+def samples_table(trace: Trace, it: Iteration, digits: int, output: str = "") -> Table:
+    """Sample | x_i | y_i | the output, named by ``output_columns`` (ŷ_i, or a classifier's logit
+    and probability); a long table shows its first and last rows and how many are between."""
     table = Table(title=None, show_edge=True, header_style="bold")
-    for col in ("sample", "x_i", "y_i", "ŷ_i"):
-        table.add_column(col, justify="right")
     x = np.asarray(trace.inputs, dtype=float)
     n = len(x)
     y = np.asarray(trace.targets, dtype=float).reshape(n, -1) if x.size else np.zeros((0, 1))
-    yhat = np.asarray(it.predictions, dtype=float).reshape(n, -1) if x.size else np.zeros((0, 1))
+    outs = output_columns(trace.loss, np.asarray(it.predictions, dtype=float).reshape(n, -1) if x.size
+                          else np.zeros((0, 1)), output)
+    for col in ("sample", "x_i", "y_i", *(c.text for c in outs)):
+        table.add_column(col, justify="right")
     rows = list(range(n)) if n <= HEAD_ROWS + TAIL_ROWS + 2 else [*range(HEAD_ROWS), -1, *range(n - TAIL_ROWS, n)]
     for i in rows:
         if i < 0:
-            table.add_row(f"… {n - HEAD_ROWS - TAIL_ROWS} more", "…", "…", "…")
+            table.add_row(f"… {n - HEAD_ROWS - TAIL_ROWS} more", "…", "…", *("…" for _ in outs))
             continue
         table.add_row(
             str(i + 1),
             ", ".join(exact_number(v, digits) for v in np.atleast_1d(x[i])),
             ", ".join(exact_number(v, digits) for v in y[i]),
-            ", ".join(number(v, digits) for v in yhat[i]),
+            *(", ".join(number(v, digits) for v in c.values[i]) for c in outs),
         )
     return table
 
@@ -77,9 +80,9 @@ def step_lines(trace: Trace, it: Iteration, digits: int, moments: dict[str, list
             lines.append(f"d{sym}/d{name}: a {np.shape(it.gradients[name])} array, norm {number(norm, digits)}")
             continue
         lines.append(f"d{sym}/d{name} = {number(g, digits)}")
-        work, notes = step_work(name, g, trace.learning_rate, old, digits, sym, rule=trace.optimizer, step=s,
-                                moments=m[it.step] if m and it.step < len(m) else None)
-        lines += [m.text for m in work] + [f"  note: {n}" for n in notes]
+        for line, note, _ in step_working(name, g, trace.learning_rate, old, digits, sym, rule=trace.optimizer,
+                                          step=s, moments=m[it.step] if m and it.step < len(m) else None):
+            lines += [line.text] + ([f"  note: {note}"] if note else [])  # each note under its own line
     return lines
 
 
@@ -90,8 +93,11 @@ def render_run(
     every: int | None = None,
     explain: Callable[[Iteration], None] | None = None,
     title: str = "",
+    output: str = "",
 ) -> None:
-    """Print the run as a teacher would work it: one block per shown iteration, then the end."""
+    """Print the run as a teacher would work it: one block per shown iteration, then the end.
+
+    ``output`` is the network's name for its output node (``z3``), for the samples table's heading."""
     n = len(trace.iterations)
     sym = loss_symbol(trace.loss)
     if title:
@@ -113,7 +119,7 @@ def render_run(
         )
         console.print(f"\n[bold]Iteration {it.step + 1}[/bold]" + (f" ({escape(where)})" if where else ""))
         if one_d:
-            console.print(samples_table(trace, it, digits))
+            console.print(samples_table(trace, it, digits, output))
         console.print(f"{sym} = {number(it.loss, digits)}")
         if explain is not None:
             explain(it)

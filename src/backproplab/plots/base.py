@@ -21,7 +21,7 @@ from backproplab.nn import Module
 from backproplab.tensor import Tensor, no_grad
 from backproplab.trace import Trace, scalar
 
-PINK = "#ff69b4"  # the worked example's loss curve
+PINK = "#d6267f"  # the worked example's loss curve, and the page's title: 4.7:1 on white, AA for text
 GREEN = "#009e73"  # the worked example's new predictions
 DARK = "#555555"  # predictions that are not new: the starting or current curve
 OKABE_ITO = {"black": "#000000", "orange": "#e69f00", "sky": "#56b4e9", "green": "#009e73",

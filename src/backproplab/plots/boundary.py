@@ -8,9 +8,24 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from backproplab.display import number
 from backproplab.nn import Module
 from backproplab.plots.base import OKABE_ITO, figure_for
 from backproplab.tensor import Tensor, no_grad
+
+
+def _boundary_line(ax: Axes, gx: np.ndarray, gy: np.ndarray, score: np.ndarray, threshold: float | None,
+                   classes: int) -> None:
+    """The line where the prediction changes class: the output at ``threshold`` (logit 0: p̂ = 0.5),
+    or, with several outputs, where the largest one changes."""
+    levels = [threshold] if threshold is not None else list(np.arange(0.5, classes - 0.5))
+    if not levels or np.all(score > max(levels)) or np.all(score < min(levels)):
+        return  # one class everywhere: no line to draw
+    lines = ax.contour(gx, gy, score, levels=levels, colors=OKABE_ITO["black"], linewidths=2)
+    lines.set_gid("boundary")
+    what = ("logit 0, p̂ = 0.5" if threshold == 0 else f"output = {number(threshold)}") if threshold is not None \
+        else "where the largest output changes"
+    ax.plot([], [], color=OKABE_ITO["black"], lw=2, label=f"decision boundary ({what})", gid="boundary-key")
 
 
 def decision_boundary(model: Module, X: Any, y: Any, *, points: int = 150, threshold: float = 0.0,
@@ -34,6 +49,7 @@ def decision_boundary(model: Module, X: Any, y: Any, *, points: int = 150, thres
     levels = [-np.inf, threshold, np.inf] if out.shape[1] == 1 else np.arange(-0.5, out.shape[1] + 0.5)
     colors = [OKABE_ITO["sky"], OKABE_ITO["orange"], OKABE_ITO["green"], OKABE_ITO["purple"]]
     ax.contourf(gx, gy, score.reshape(gx.shape), levels=levels, colors=colors[: len(levels) - 1], alpha=0.35)
+    _boundary_line(ax, gx, gy, score.reshape(gx.shape), threshold if out.shape[1] == 1 else None, out.shape[1])
     for k, marker in zip(np.unique(labels), "os^D"):
         mask = labels == k
         ax.scatter(X[mask, 0], X[mask, 1], marker=marker, s=22, color=colors[int(k) % 4], edgecolors="black",

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patheffects import withStroke
 
 from backproplab.nn import Module
 from backproplab.plots.base import (
@@ -93,11 +94,14 @@ def loss_contour(model: Module, x: Any, y: Any, params: Sequence[str], *, loss: 
                    label="true loss along the path (its colour; other parameters move too)")
         at = position(trace, k)
         ax.plot(path_a[at], path_b[at], marker="D", ms=9, color="white", mec="black", ls="none",
-                label=f"{state_name(trace, k)}: where this slice is taken", gid="slice-point")
-    ax.plot(path_a[0], path_b[0], marker="s", color="white", mec="black", ls="none", label="start")
+                label=f"{state_name(trace, k)}: where this slice is taken", gid="slice-point", zorder=4)
+    # the end and the start above the path, its dots and the slice's point; the start is an open square,
+    # so an end that lands near it still shows inside it
     last = keep[-1] if keep else 0
-    ax.plot(path_a[last], path_b[last], marker="*", ms=13, color=OKABE_ITO["orange"], mec="black", ls="none",
-            label="end")
+    ax.plot(path_a[last], path_b[last], marker="*", ms=14, color=OKABE_ITO["orange"], mec="black", ls="none",
+            label="end", gid="end", zorder=5)
+    ax.plot(path_a[0], path_b[0], marker="s", ms=15, mfc="none", mec="black", mew=1.5, ls="none", label="start",
+            gid="start", zorder=6, path_effects=[withStroke(linewidth=4, foreground="white")])
     ax.set_xlabel(a)
     ax.set_ylabel(b)
     notes = [n for n in (training_note(a, b, trace), held_note(model, [a, b], trace if has_run else None, k, 64))

@@ -75,6 +75,11 @@ def minimum_label(param: str, m: Minimum, loss: str, of_slice: bool) -> str:
     return "no lowest point: the loss is not finite here"
 
 
+def untrained_note(param: str) -> str:
+    """Why a loss curve of ``param`` has no numbered steps: the run does not train it."""
+    return f"no steps: {param} is not trained in this run"
+
+
 def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", trace: Trace | None = None,
                span: tuple[float, float] | None = None, points: int = 201, ax: Axes | None = None,
                label_steps: int = 6, iteration: int = 1, steps: bool = True, tangent: bool = True) -> Figure:
@@ -130,7 +135,10 @@ def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", 
         ax.plot(ts, f(shown) + slope * (ts - shown), color=OKABE_ITO["blue"], lw=1.5, ls="--",
                 label=f"tangent at {when}, {param} = {num(shown)} (slope = gradient = {num(slope)})", gid="tangent")
     items = []
-    if has_run and steps:
+    trained = has_run and param in trace.optimize
+    if has_run and steps and not trained:  # the slice and its tangent stand; only steps need training
+        ax.plot([], [], ls="none", label=untrained_note(param), gid="no-steps-note")
+    if trained and steps:
         losses = np.array(trace.losses(), dtype=float)
         keep = [k for k in subsample(len(path)) if np.isfinite(path[k]) and np.isfinite(losses[k])]
         nums = numbers(trace)
@@ -151,7 +159,7 @@ def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", 
             if k < len(trace.iterations) and param in trace.iterations[k].step_sizes:
                 items.append((f"{nums[k]}: step {num(scalar(trace.iterations[k].step_sizes[param]))}", path[k],
                               losses[k]))
-    elif tangent:
+    if tangent and not (trained and steps):
         ax.plot(shown, f(shown), "o", color=OKABE_ITO["blue"], ms=6, gid="shown-point")
         markers.append(([shown], [f(shown)], 6))
     ax.set_xlabel(f"{param} (parameter value)")
@@ -165,7 +173,7 @@ def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", 
     ax.set_xlim(lo, hi)
     ax.legend(fontsize=7, loc="best")
     if items and label_steps > 0:
-        avoid = [ln for ln in ax.get_lines() if ln.get_gid() in ("loss-curve", "tangent")]
+        avoid = [ln for ln in ax.get_lines() if ln.get_gid() in ("loss-curve", "tangent", "descent-path", "path-loss")]
         place(ax, items, markers, most=label_steps, color=OKABE_ITO["vermillion"], avoid=avoid)
     return fig
 

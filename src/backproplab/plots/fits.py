@@ -7,6 +7,7 @@ curve is dark grey.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -89,19 +90,18 @@ def _residual_lines(ax: Axes, xs: np.ndarray, ys: np.ndarray, fitted: np.ndarray
                 label=label if k == 0 else None)
 
 
-def predictions(model: Module, x: Any, y: Any, *, trace: Trace | None = None, step: int | None = None,
-                iteration: int = 1, ax: Axes | None = None, x_label: str = "x", y_label: str = "y") -> Figure:
+def predictions(model: Module, x: Any, y: Any, *, trace: Trace | None = None, iteration: int = 1,
+                ax: Axes | None = None, x_label: str = "x", y_label: str = "y", step: int | None = None) -> Figure:
     """The predictions at ``iteration`` (dark) and the new predictions after its step (green).
 
-    ``iteration`` counts from 1 as the terminal does; ``step`` is the 0-based index (step = iteration − 1).
+    ``iteration`` counts from 1 as the terminal's ``--iteration`` does: ``iteration=1`` is the
+    starting values and draws the first step. ``step=`` (0-based) is deprecated.
     """
+    if step is not None:
+        iteration = _deprecated_step(step)
     fig, ax = figure_for(ax)
     grid, inputs = curve_inputs(x)
     if trace is not None and trace.iterations:
-        if step is not None:
-            if not 0 <= step < len(trace.iterations):
-                raise ValueError(f"step must be between 0 and {len(trace.iterations) - 1}, got {step}")
-            iteration = step + 1
         at = position(trace, iteration)
         if at >= len(trace.iterations):
             raise ValueError(f"iteration must be between 1 and {trace.iterations[-1].step + 1} for this run (a step "
@@ -121,6 +121,13 @@ def predictions(model: Module, x: Any, y: Any, *, trace: Trace | None = None, st
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="best")
     return fig
+
+
+def _deprecated_step(step: int) -> int:
+    """The iteration that the old 0-based ``step=`` meant, with a warning that says what to write."""
+    warnings.warn(f"predictions(step={step}) is deprecated: write iteration={step + 1} (iterations count from 1, "
+                  "as the terminal's --iteration does)", DeprecationWarning, stacklevel=3)
+    return step + 1
 
 
 def fit_series(model: Module, x: Any, y: Any, trace: Trace, *, most: int = 15, ax: Axes | None = None,
@@ -207,6 +214,31 @@ def _slice_loss(model: Module, x: Any, y: Any, loss: str, base: dict[str, Any], 
         return loss_at(model, x, y, loss, **{param: value})
 
 
+ENDINGS = {"min_step": "converged", "max_steps": "reached its most steps", "diverged": "diverged",
+           "interrupted": "was interrupted"}
+
+
+def _step_sentences(trace: Trace, param: str, at: list[int]) -> list[str]:
+    """For each frame, the lesson's numbers for ``param``, as the terminal writes them: the gradient,
+    the step size and the new value; at the end of the run, where it ended."""
+    from backproplab.explain.steps import run_moments
+    from backproplab.report import step_lines
+
+    only = Trace(loss=trace.loss, learning_rate=trace.learning_rate, optimize=[param], optimizer=trace.optimizer,
+                 iterations=trace.iterations, final=trace.final, keep_every=trace.keep_every)
+    moments = {param: run_moments(trace, param)} if trace.optimizer == "adam" else None
+    out = []
+    for i in at:
+        if i < len(trace.iterations):
+            lines = step_lines(only, trace.iterations[i], 2, moments)
+            out.append("   ·   ".join(t for t in lines if not t.lstrip().startswith("note:")))
+        else:
+            how = ENDINGS.get(trace.final.stopped_by, "stopped") if trace.final else "stopped"
+            out.append(f"no step from here: the run {how} after {trace.final.steps if trace.final else 0} step(s), "
+                       f"at {param} = {num(scalar_path(trace, param)[i])}")
+    return out
+
+
 def descent_frames(model: Module, x: Any, y: Any, trace: Trace, param: str, *, loss: str = "ssr",
                    most_frames: int = 60, x_label: str = "x", y_label: str = "y") -> tuple[Figure, Any, int]:
     """The animation's figure, the function that draws frame n, and the number of frames."""
@@ -239,13 +271,18 @@ def descent_frames(model: Module, x: Any, y: Any, trace: Trace, param: str, *, l
     grid, inputs = curve_inputs(x)
     _data(right, x, y)
     curves = [predict(model, inputs, state(trace, k)) for k in frames]
-    right.plot(grid, curves[0], color=DARK, lw=1.5, ls="--", label="iteration 1 (start)", gid="start")
-    (line,) = right.plot(grid, curves[0], color=GREEN, lw=2.5, label="new predictions", gid="predictions")
-    lo, hi = min(c.min() for c in curves), max(c.max() for c in curves)
+    news = [predict(model, inputs, state(trace, nums[i + 1])) if i + 1 < len(nums) else None for i in at]
+    (current,) = right.plot(grid, curves[0], color=DARK, lw=2, ls="--", gid="before")
+    (line,) = right.plot(grid, curves[0], color=GREEN, lw=2.5, label="new predictions, after its step",
+                         gid="predictions")
+    shown = curves + [c for c in news if c is not None]
+    lo, hi = min(c.min() for c in shown), max(c.max() for c in shown)
     right.set_ylim(min(lo, np.min(y)) - 0.2, max(hi, np.max(y)) + 0.2)
     _axes_names(right, x_label, y_label)
-    right.legend(fontsize=8, loc="upper right")
     title = right.set_title("")
+    numbers_line = fig.supxlabel("", fontsize=9, color=OKABE_ITO["vermillion"])
+    numbers_line.set_gid("step-numbers")
+    said = _step_sentences(trace, param, at)
 
     def draw(n: int) -> tuple:
         k, v = frames[n], values[at[n]]
@@ -265,10 +302,16 @@ def descent_frames(model: Module, x: Any, y: Any, trace: Trace, param: str, *, l
         ts = np.array([v - half, v + half])
         tangent.set_data(ts, here + slope * (ts - v))
         point.set_data([v], [here])
-        line.set_ydata(curves[n])
-        line.set_visible(k > 1)
+        current.set_ydata(curves[n])
+        current.set_label(f"predictions at {state_name(trace, k)}")
+        line.set_visible(news[n] is not None)
+        if news[n] is not None:
+            line.set_ydata(news[n])
+        right.legend(handles=[h for h in right.get_lines() if h.get_visible() and h.get_label()[:1] != "_"],
+                     fontsize=8, loc="best")
         title.set_text(f"{state_name(trace, k)}: {param} = {num(v)}")
-        return point, line, title, tangent
+        numbers_line.set_text(said[n])
+        return point, line, current, title, tangent, numbers_line
 
     draw(0)
     fig.draw_without_rendering()

@@ -20,19 +20,42 @@ def marker_boxes(ax: Axes, xs: Sequence[float], ys: Sequence[float], size_pt: fl
             for px, py in pts if np.isfinite([px, py]).all()]
 
 
+def segments(ax: Axes, line) -> np.ndarray:
+    """A line's straight pieces in display coordinates, as an (n, 2, 2) array of (start, end)."""
+    pts = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float))
+    pieces = np.stack([pts[:-1], pts[1:]], axis=1) if len(pts) > 1 else np.zeros((0, 2, 2))
+    return pieces[np.isfinite(pieces).all(axis=(1, 2))]
+
+
+def crossed(box: Bbox, pieces: np.ndarray) -> bool:
+    """Whether any straight piece passes through the box (Liang–Barsky clipping, all pieces at once)."""
+    if not len(pieces):
+        return False
+    start, d = pieces[:, 0], pieces[:, 1] - pieces[:, 0]
+    enter, leave = np.zeros(len(pieces)), np.ones(len(pieces))
+    ok = np.ones(len(pieces), dtype=bool)
+    for p, q in ((-d[:, 0], start[:, 0] - box.x0), (d[:, 0], box.x1 - start[:, 0]),
+                 (-d[:, 1], start[:, 1] - box.y0), (d[:, 1], box.y1 - start[:, 1])):
+        flat = p == 0
+        ok &= ~(flat & (q < 0))  # parallel to this edge and outside it
+        r = np.divide(q, p, out=np.zeros_like(q), where=~flat)
+        enter = np.where(~flat & (p < 0), np.maximum(enter, r), enter)
+        leave = np.where(~flat & (p > 0), np.minimum(leave, r), leave)
+    return bool(np.any(ok & (enter <= leave)))
+
+
 def place(ax: Axes, items: Sequence[tuple[str, float, float]], markers: Sequence[tuple[Sequence, Sequence, float]],
           *, most: int, color: str, fontsize: float = 8, gid: str = "step-label", avoid: Sequence = ()) -> list:
-    """Annotate each (text, x, y) where it overlaps no marker, legend or label placed so far.
+    """Annotate each (text, x, y) where it overlaps no marker, legend, label placed so far or line in ``avoid``.
 
-    ``markers`` are (xs, ys, size in points); ``avoid`` are lines whose points labels also
-    keep clear of; at most ``most`` labels are placed.
+    ``markers`` are (xs, ys, size in points); ``avoid`` are lines (the curve, the tangent, the
+    descent path) that no label may cross; at most ``most`` labels are placed.
     """
     ax.figure.draw_without_rendering()  # lay the figure out so the boxes are where they will be drawn
     axes_box = ax.get_window_extent()
     placed: list = []
     taken = [box for xs, ys, size in markers for box in marker_boxes(ax, xs, ys, size)]
-    for line in avoid:
-        taken += marker_boxes(ax, line.get_xdata(), line.get_ydata(), line.get_linewidth())
+    lines = np.concatenate([segments(ax, line) for line in avoid]) if len(avoid) else np.zeros((0, 2, 2))
     legend = ax.get_legend()
     if legend is not None:
         taken.append(legend.get_window_extent())
@@ -50,8 +73,9 @@ def place(ax: Axes, items: Sequence[tuple[str, float, float]], markers: Sequence
             box = note.get_window_extent().padded(3)
             inside = axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0 and box.y1 <= axes_box.y1
             leader = _leader(ax, box, x, y) if dy > 12 else []
-            if (inside and not any(box.overlaps(other) for other in taken + leaders)
-                    and not any(a.overlaps(b) for a in leader for b in labels)):
+            free = inside and not crossed(box, lines) and not any(box.overlaps(other) for other in taken + leaders)
+            clear = not any(crossed(a, lines) or any(a.overlaps(b) for b in labels) for a in leader)
+            if free and clear:
                 taken.append(box)
                 labels.append(box)
                 leaders += leader
