@@ -241,8 +241,8 @@ def test_the_documents_trace_is_the_json_trace(settings):
     keep = [0, 2] if len(trace.iterations) > 2 else [0]
     ours = lesson.trace_dict(trace, keep)
     theirs = trace.to_dict()
-    assert [dict(it, new_values=None, norms=None) for it in ours["iterations"]] == \
-        [dict(theirs["iterations"][i], iteration=i + 1, new_values=None, norms=None) for i in keep]
+    assert [dict(it, new_values=None, norms=None, announce=None) for it in ours["iterations"]] == \
+        [dict(theirs["iterations"][i], iteration=i + 1, new_values=None, norms=None, announce=None) for i in keep]
     for row, i in zip(ours["iterations"], keep):  # a norm for every array parameter, and only for those
         for kind in ("gradients", "step_sizes"):
             arrays = {n for n in trace.optimize if np.ndim(getattr(trace.iterations[i], kind)[n]) > 0}

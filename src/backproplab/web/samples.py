@@ -21,6 +21,7 @@ PREDICTION_POINTS = 80
 PREDICTION_SNAPSHOTS = 300
 BOUNDARY_SIDE = 36
 BOUNDARY_SNAPSHOTS = 24
+KEPT_CURVES = 256  # loss curves kept per run
 
 
 def _at(job: Job, params: dict[str, Any]) -> None:
@@ -33,7 +34,23 @@ def curve_key(param: str, index: tuple[int, ...] | None = None) -> str:
 
 
 def curve(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ...] | None = None) -> dict[str, Any]:
-    """The loss against ``param`` (or one entry of it) with everything else held at iteration k (0-based)."""
+    """The loss against ``param`` (or one entry of it) with everything else held at iteration k (0-based);
+    kept with the run's job for its next request (the document's curve is the one a page asks for first)."""
+    kept = getattr(job, "kept", None)  # a job made outside the page keeps nothing
+    if kept is None:
+        return _curve(job, trace, param, k, index)
+    if kept.get("curves", (None, None))[0] is not trace:
+        kept["curves"] = (trace, {})
+    curves = kept["curves"][1]
+    key = (param, None if index is None else tuple(index), k)
+    if key not in curves:
+        if len(curves) >= KEPT_CURVES:
+            curves.pop(next(iter(curves)))  # the oldest
+        curves[key] = _curve(job, trace, param, k, index)
+    return curves[key]
+
+
+def _curve(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ...] | None = None) -> dict[str, Any]:
     held = trace.iterations[k].params if trace.iterations else trace.final.params
     if index is not None:
         return _entry_curve(job, trace, param, k, tuple(index), held)
@@ -208,7 +225,7 @@ def _boundary_values(job: Job, params: dict[str, Any], inputs: np.ndarray, loss:
         v = 1 / (1 + np.exp(-np.clip(out[:, 0], -60, 60)))
     else:
         v = np.argmax(out, axis=1).astype(float)
-    return [round(float(a), 3) for a in v]  # a colour per cell: three decimals are plenty
+    return [round(a, 3) for a in v.tolist()]  # a colour per cell: three decimals are plenty
 
 
 def boundary(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:

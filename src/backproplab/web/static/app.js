@@ -1,12 +1,12 @@
 // The lesson page: reads a lesson document (embedded in an exported file, or from the server)
 // and draws everything from it. No number is computed here; only chosen and formatted.
-import { htmlEl, clearEl } from "./draw.js";
+import { htmlEl, clearEl, staleSize } from "./draw.js";
 import { asNumber, lossSymbol, shape } from "./format.js";
 import { drawNetwork, paramKey } from "./network.js";
 import { drawLossCurve, drawPredictions, drawLossHistory, curveNote } from "./charts.js";
-import { renderLatex, renderText, renderSource } from "./derivation.js";
-import { renderTable } from "./table.js";
-import { readHash, writeHash } from "./state.js";
+import { renderLatex, renderText, renderSource, working, watchFactors } from "./derivation.js";
+import { renderTable, renderForward } from "./table.js";
+import { readHash, writeHash, packSettings, unpackSettings } from "./state.js";
 import { wireOwn } from "./own.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,7 +18,7 @@ const served = !embedded || hosted;
 const PRESETS = ["statquest", "classic", "xor", "moons", "circles", "spiral", "regression"];
 
 const ui = { doc: null, pos: 0, selected: null, view: "typeset", playing: false, timer: null, custom: null,
-  log: false, pending: new Set(), busy: false };
+  log: false, pending: new Set(), busy: false, tableView: "steps", packed: null };
 
 function iterations() { return ui.doc.trace.iterations; }
 function current() { return iterations()[ui.pos]; }
@@ -128,6 +128,7 @@ async function recompute(settings, keep = {}) {
 
 function load(doc, keep = {}) {
   ui.doc = doc;
+  if (doc.colours) document.documentElement.style.setProperty("--pink", doc.colours.pink);  // the figures' pink
   const its = iterations();
   ui.pos = keep.iteration ? posOf(keep.iteration) : 0;
   const names = its.length ? Object.keys(its[0].params) : [];
@@ -135,6 +136,7 @@ function load(doc, keep = {}) {
   ui.selected = withIndex(want || doc.trace.optimize[0] || names[0], want ? keep.index : null);
   fillControls();
   divergenceBanner();
+  showGuide();
   render();
   const k = keep.iteration;  // an iteration the document does not hold (a link, a new run): asked for
   if (Number.isInteger(k) && k <= lastIteration() && current() && current().iteration !== k) {
@@ -257,6 +259,7 @@ function drawCharts(anim = null) {
 }
 
 function render() {
+  const refocus = focusKeeper();
   const doc = ui.doc;
   const its = iterations();
   if (!its.length) { banner("The run has no iterations to show.", "error"); return; }
@@ -275,11 +278,35 @@ function render() {
   for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
     tr.classList.toggle("selected", tr.dataset.param === param);
     tr.addEventListener("click", () => select(tr.dataset.param, null));  // selects it everywhere
+    tr.tabIndex = 0;  // and from the keyboard: Enter or Space
+    tr.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter" && ev.key !== " ") return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      select(tr.dataset.param, null);
+    });
   }
+  const said = it.announce || {};  // one short line for a screen reader, not the whole derivation
+  $("announce").textContent = said[param] || said[doc.trace.optimize[0]] || "";
   drawLossHistory($("history"), doc, ui.pos, ui.log);
   renderDerivation();
+  renderForwardTab();
   if (hosted) window.parent.postMessage({ backproplab: "state", iteration: it.iteration, param }, "*");
-  else writeHash(hashState());  // in the widget the address is the notebook's, not the page's
+  else writeLink();  // in the widget the address is the notebook's, not the page's
+  refocus();
+}
+
+// A weight, bias or table row that had the keyboard's focus has it again after a redraw replaced it.
+function focusKeeper() {
+  const had = document.activeElement;
+  const where = had && had.closest && had.closest("#network, table.steps");
+  if (!where || !had.dataset.param) return () => {};
+  const sel = `${where.matches("#network") ? "#network" : "table.steps"} [data-param="${had.dataset.param}"]` +
+    (had.dataset.index ? `[data-index="${had.dataset.index}"]` : "") + '[tabindex="0"]';
+  return () => {
+    const again = document.contains(had) ? null : document.querySelector(sel);
+    if (again) again.focus({ preventScroll: true });
+  };
 }
 
 // The document keeps the decision boundary (or prediction curve) at some iterations; a served page asks for
@@ -300,6 +327,7 @@ function predictionNote(shown) {
   if (!shown || !shown.now) return;
   const key = (cls, text) => { htmlEl("span", { class: `key ${cls}` }, note); note.appendChild(document.createTextNode(text)); };
   key("dot", "data  ");
+  if (ui.doc.predictions && ui.doc.predictions.residuals) key("residual", `residual ${ui.doc.columns.y} − ${ui.doc.columns.output}  `);
   key("green", `iteration ${shown.now}  `);
   if (shown.before) key("grey", `iteration ${shown.before} (before)`);
 }
@@ -307,6 +335,7 @@ function predictionNote(shown) {
 function hashState() {
   const s = { it: current().iteration, param: ui.selected.param,
     entry: ui.selected.index ? ui.selected.index.map((i) => i + 1).join(",") : null };
+  if (served && ui.custom) Object.assign(s, { own: ownCode() });
   if (served && !ui.custom) {
     const doc = ui.doc;
     Object.assign(s, { preset: doc.source.preset, lr: doc.settings.lr, optimizer: doc.settings.optimizer,
@@ -317,18 +346,21 @@ function hashState() {
   return s;
 }
 
+// The loss against any parameter, the others held at this iteration: a parameter that is not trained has its
+// slice and tangent too (only the numbered steps need training). One slice serves the whole run only where
+// the parameter is the one that moves.
 function curveSlice(param, index) {
   const doc = ui.doc;
   const it = current();
-  if (!doc.trace.optimize.includes(param)) return null;
   const slices = doc.curves[paramKey(param, index)] || [];
-  if (doc.trace.optimize.length === 1 && slices.length) return slices[0];
+  const alone = doc.trace.optimize.length === 1 && doc.trace.optimize[0] === param;
+  if (alone && slices.length) return slices[0];
   const exact = slices.find((s) => s.iteration === it.iteration);
   if (exact) return exact;
   if (served && !ui.playing) fetchDetail(param, it.iteration, index);
   let best = null;
   for (const s of slices) if (s.iteration <= it.iteration && (!best || s.iteration > best.iteration)) best = s;
-  return best || slices[0] || undefined;
+  return best || slices[0] || (served ? undefined : null);
 }
 
 function renderDerivation() {
@@ -365,6 +397,7 @@ function renderDerivation() {
     showWorking(htmlEl("div", {}, fold), whole);
   }
   startEditor(box, param);
+  showCommand();
 }
 
 // Served, a selected entry of a matrix has its own chain rule; the whole matrix's, layer by layer, folds below it.
@@ -372,7 +405,8 @@ function workingKey() {
   return served && ui.selected.index ? paramKey(ui.selected.param, ui.selected.index) : ui.selected.param;
 }
 
-function showWorking(box, e) {
+function showWorking(box, shown) {
+  const e = working(shown);  // the exact-factors form when that switch is on
   if (ui.view === "text") renderText(box, e.text);
   else if (ui.view === "latex") renderSource(box, e.latex);
   else renderLatex(box, e.latex);
@@ -449,6 +483,7 @@ function keepDetail(doc, param, iteration, d) {
   (doc.explanations[param] = doc.explanations[param] || {})[String(iteration)] = d.explanation;
   if (d.entry) (doc.explanations[d.entry_key] = doc.explanations[d.entry_key] || {})[String(iteration)] = d.entry;
   (doc.cli_lines = doc.cli_lines || {})[String(iteration)] = d.cli_lines;
+  if (d.forward) (doc.forward = doc.forward || {})[String(iteration)] = d.forward;
   if (d.curve) {
     const list = (doc.curves[d.curve_key] = doc.curves[d.curve_key] || []);
     if (!list.some((s) => s.iteration === d.curve.iteration)) list.push(d.curve);
@@ -608,6 +643,7 @@ function wire() {
     recompute(s).catch(() => {});
   });
   $("log").addEventListener("change", () => { ui.log = $("log").checked; render(); });
+  wireGuideAndTabs();
   for (const b of document.querySelectorAll(".tabs button[data-view]")) {
     b.addEventListener("click", () => {
       ui.view = b.dataset.view;
@@ -615,8 +651,9 @@ function wire() {
       renderDerivation();
     });
   }
+  watchFactors(renderDerivation);
   $("copy").addEventListener("click", () => {
-    const e = (ui.doc.explanations[workingKey()] || {})[String(current().iteration)];
+    const e = working((ui.doc.explanations[workingKey()] || {})[String(current().iteration)]);
     if (e && navigator.clipboard) navigator.clipboard.writeText(ui.view === "text" ? e.text : e.latex).catch(() => {});
   });
   document.addEventListener("keydown", (ev) => {
@@ -629,6 +666,16 @@ function wire() {
     if (keys[ev.key]) { ev.preventDefault(); navigate(keys[ev.key]); }
   });
   window.addEventListener("resize", () => render());
+  wirePresent();
+  // a chart whose box changed without the window (the guide closed, the table grew) is drawn again for its new
+  // size, that chart alone: nothing is asked of the server
+  const watch = new ResizeObserver(() => requestAnimationFrame(() => {
+    if (!ui.doc || !current()) return;
+    if (staleSize($("network"))) drawNetwork($("network"), ui.doc, current(), ui.selected, { select, hover });
+    if (staleSize($("history"))) drawLossHistory($("history"), ui.doc, ui.pos, ui.log);
+    if (staleSize($("curve")) || staleSize($("predictions"))) predictionNote(drawCharts());
+  }));
+  for (const svg of document.querySelectorAll("main svg")) watch.observe(svg);
   window.addEventListener("hashchange", () => window.location.reload());  // a link typed or pasted in
   wireOwn({
     served, post, doc: () => ui.doc,
@@ -640,6 +687,23 @@ function wire() {
   });
 }
 
+
+// "present": large type and fewer panels, for a projector; ?present=1 in the address opens the page so.
+function wirePresent() {
+  const on = (value) => {
+    document.body.classList.toggle("present", value);
+    $("present").checked = value;
+  };
+  on(new URLSearchParams(window.location.search).get("present") === "1");
+  $("present").addEventListener("change", () => {
+    on($("present").checked);
+    const url = new URL(window.location.href);
+    if ($("present").checked) url.searchParams.set("present", "1");
+    else url.searchParams.delete("present");
+    if (!hosted && url.protocol !== "about:") history.replaceState(null, "", url);
+    if (ui.doc) render();
+  });
+}
 
 function settingsFromHash(h) {
   const s = {};
@@ -669,7 +733,8 @@ async function main() {
     load(ui.doc, keep);
     return;
   }
-  const settings = settingsFromHash(h);
+  const own = h.own ? await ownFromLink(h.own) : null;
+  const settings = own ? own.settings : settingsFromHash(h);
   try {
     if (Object.keys(settings).length) {
       await recompute(settings, keep);
@@ -682,8 +747,143 @@ async function main() {
       if (initial.custom) ui.custom = { spec_text: doc.source.spec_text, csv_text: null };
       load(doc, keep);
     }
+    if (own && own.problem) banner(ui.doc.link[own.problem], own.problem === "unreadable" ? "error" : "note");
   } catch (err) {
     banner(err.message, "error");
+  }
+}
+
+// --- the forward-pass tab, the guide and links to your own network --------------------------------------
+// The forward pass of the iteration shown, as the document (or the server) has it from 'backproplab forward'.
+function renderForwardTab() {
+  const box = $("forward");
+  if (ui.tableView !== "forward") return;
+  const it = current();
+  const view = (ui.doc.forward || {})[String(it.iteration)];
+  if (view) { renderForward(box, view, it.iteration); return; }
+  clearEl(box);
+  if (served) {
+    htmlEl("p", { class: "missing" }, box, "working it out …");
+    if (!ui.playing) fetchDetail(ui.selected.param, it.iteration, ui.selected.index);
+  } else {
+    htmlEl("p", { class: "missing" }, box, ui.doc.guide.forward_missing.replace("{iteration}", it.iteration));
+  }
+}
+
+function showTable(view) {
+  ui.tableView = view;
+  for (const b of document.querySelectorAll("#table-panel .tabs button[data-table]")) {
+    b.classList.toggle("on", b.dataset.table === view);
+    b.setAttribute("aria-pressed", String(b.dataset.table === view));
+  }
+  $("table").hidden = view !== "steps";
+  $("forward").hidden = view !== "forward";
+  render();  // the loss chart below takes the room the tab leaves
+}
+
+// The guide's words, the command line and the article's numbers are the document's; the page shows them
+// until the reader closes the guide (remembered for the example, where the browser keeps storage).
+function guideKey() { return `backproplab.guide.${ui.doc.source.preset || "own"}`; }
+
+function remembered(key, value) {
+  try {
+    if (value === undefined) return window.localStorage.getItem(key);
+    window.localStorage.setItem(key, value);
+  } catch (err) { /* no storage here (a sandboxed frame): the guide simply opens again */ }
+  return null;
+}
+
+function showGuide() {
+  const g = ui.doc.guide;
+  if (!g) return;
+  $("guide").hidden = remembered(guideKey()) === "closed";
+  $("guide-title").textContent = g.title;
+  $("guide-lead").textContent = g.lead;
+  const list = $("guide-steps");
+  clearEl(list);
+  for (const step of g.steps) {
+    const li = htmlEl("li", { "data-control": step.control || null }, list, step.text);
+    const target = step.control && $(step.control);
+    if (!target) continue;
+    const point = (on) => target.classList.toggle("pointed", on);
+    li.addEventListener("mouseenter", () => point(true));
+    li.addEventListener("mouseleave", () => point(false));
+  }
+  $("guide-article").hidden = !g.article.length;
+  $("guide-article-title").textContent = g.article_title ? `Compared with the article (${g.article_title})` : "";
+  const box = $("guide-article-table");
+  clearEl(box);
+  if (g.article.length) {
+    const table = htmlEl("table", { class: "numbers article" }, box);
+    const head = htmlEl("tr", {}, htmlEl("thead", {}, table));
+    for (const c of g.article_columns) htmlEl("th", { scope: "col" }, head, c);
+    const body = htmlEl("tbody", {}, table);
+    for (const r of g.article) {
+      const tr = htmlEl("tr", {}, body);
+      for (const k of ["what", "article", "exact", "why"]) htmlEl(k === "what" ? "th" : "td", k === "what" ? { scope: "row" } : {}, tr, r[k]);
+    }
+  }
+  $("link-note").textContent = served && !hosted ? ui.doc.link.note : "";
+}
+
+// The command line that prints this view, under the derivation: the document's template, with the shown
+// parameter and iteration.
+function showCommand() {
+  const g = ui.doc.guide;
+  const box = $("derivation");
+  if (!g || !box.firstChild) return;
+  const sel = ui.selected;
+  const entry = sel.index ? g.command.entry.replace("{entry}", sel.index.map((i) => i + 1).join(",")) : "";
+  const p = htmlEl("p", { class: "command-line" }, box, g.command.lead);
+  const code = htmlEl("code", { id: "command" }, p);
+  const words = (g.command.template.replace("{param}", sel.param)
+    .replace("{iteration}", String(current().iteration)) + entry).split(" ");
+  words.forEach((w, i) => {  // a line breaks between words only, never inside --param
+    htmlEl("span", { class: "word" }, code, w);
+    if (i < words.length - 1) code.appendChild(document.createTextNode(" "));
+  });
+  if (g.command.note) htmlEl("span", { class: "command-note" }, p, ` ${g.command.note}`);
+}
+
+function wireGuideAndTabs() {
+  for (const b of document.querySelectorAll("#table-panel .tabs button[data-table]")) {
+    b.addEventListener("click", () => showTable(b.dataset.table));
+  }
+  $("guide-close").addEventListener("click", () => { $("guide").hidden = true; remembered(guideKey(), "closed"); });
+  $("guide-open").addEventListener("click", () => { $("guide").hidden = false; remembered(guideKey(), "open"); });
+}
+
+// A link to your own network carries its settings packed into the address (state.js). Packing takes a
+// moment: the address is written once it is ready. Past the document's limit the address says so instead,
+// and the page says it too: a link never opens on other numbers in silence.
+function ownCode() {
+  const text = JSON.stringify(ui.settings || {});
+  if (ui.packed && ui.packed.text === text) return ui.packed.code;
+  const mine = (ui.packed = { text, code: null });
+  packSettings(ui.settings || {}).then((code) => {
+    const size = window.location.href.split("#")[0].length + code.length + 64;
+    mine.code = size <= ui.doc.link.max_chars ? code : "too-large";
+    if (mine.code === "too-large") banner(ui.doc.link.too_large.replace("{chars}", String(size)), "note");
+    if (ui.packed === mine) writeLink();
+  }).catch(() => { mine.code = "too-large"; if (ui.packed === mine) writeLink(); });
+  return null;
+}
+
+function writeLink() {
+  const s = hashState();
+  if (ui.custom && served && !s.own) return;  // the packed settings are on their way
+  writeHash(s);
+}
+
+// The settings a link to your own network carries, or which of the document's sentences says why there are none.
+async function ownFromLink(code) {
+  if (code === "too-large") return { settings: {}, problem: "opened_too_large" };
+  try {
+    const settings = await unpackSettings(code);
+    ui.custom = { spec_text: settings.spec_text, csv_text: settings.csv_text || null };
+    return { settings, problem: null };
+  } catch (err) {
+    return { settings: {}, problem: "unreadable" };
   }
 }
 

@@ -1,8 +1,8 @@
 // The pink loss curve, the predictions (or the decision boundary) and the loss per iteration.
 import { svgEl, clearEl, scale, axes, pathData, svgSize, ticks, tickLabel } from "./draw.js";
+import { textLines, bottomMargin, fontSize, leftMargin } from "./draw.js";
 import { fmt, asNumber, entry, lossSymbol } from "./format.js";
 
-export const PINK = "#e7298a";
 export const GREEN = "#1b9e77";
 export const GREY = "#8a8a8a";
 export const VERMILLION = "#D55E00";
@@ -33,29 +33,44 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
   const its = doc.trace.iterations;
   const it = its[pos];
   if (!slice) {
-    const why = `${param} is not optimized in this run:\nno descent to draw. Optimize it, or pick another.`;
+    const why = `This file holds no loss curve for ${key}:\n'backproplab serve' draws one for any parameter.`;
     message(svg, slice === undefined ? "working out the loss curve …" : why, w, h);
     return;
   }
+  const trained = doc.trace.optimize.includes(param);  // a held parameter has its slice and tangent, but no steps
   const off = doc.trace.optimize.length > 1 ? " off-slice" : "";
-  const legend = off && pos > 0;  // a line of its own above the plot says what the hollow points are
-  const top = legend ? 52 : 38;
-  const box = { x: 58, y: top, w: w - 72, h: h - 44 - top };
+  const legend = off && pos > 0 && trained;  // a line of its own above the plot says what the hollow points are
   const grid = slice.grid.map(asNumber);
   const loss = slice.loss.map(asNumber);
   const cur = asNumber(entry(it.params[param], index));
   const curLoss = asNumber(it.loss);
+  const g = it.gradients && param in it.gradients ? asNumber(entry(it.gradients[param], index)) : NaN;
+  // the lines above the plot: each whole inside the chart, moved left or wrapped where it is narrow
+  const lines = [
+    { text: Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "", cls: "slope-label" },
+    { text: `● iteration ${it.iteration}: ${key} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}`, cls: "note-label" },
+  ];
+  if (legend) {  // the hollow points' loss is the run's own, when the other parameters had other values too
+    lines.push({ text: "○ earlier steps, at the run's own loss: off this slice", cls: "off-slice-label",
+      title: "Each earlier step is drawn at its own loss, when the other parameters had other values too; the " +
+        "pink curve holds them at this iteration's values, so those points are not on it." });
+  }
+  const fs = fontSize(svg);
+  const top = textLines(svg, lines, { x: 58, y: fs + 1, right: w - 4 }) - 7;
+  const plotH = h - bottomMargin(svg) - top;
   let [ylo, yhi] = finiteRange(loss);
   if (Number.isFinite(curLoss) && curLoss > yhi) yhi = curLoss;
   if (Number.isFinite(curLoss) && curLoss < ylo) ylo = curLoss;
   const pad = (yhi - ylo) * 0.08;
+  const left = leftMargin(svg, ylo - pad * 0.3, yhi + pad, plotH, 58);
+  const box = { x: left, y: top, w: w - left - 14, h: plotH };
   const xs = scale(grid[0], grid[grid.length - 1], box.x, box.x + box.w);
   const ys = scale(ylo - pad * 0.3, yhi + pad, box.y + box.h, box.y);
   axes(svg, box, xs, ys, `${key} (parameter value)`, sym);
   const clip = svgEl("clipPath", { id: "curve-clip" }, svgEl("defs", {}, svg));
   svgEl("rect", { x: box.x, y: box.y, width: box.w, height: box.h }, clip);
   const plot = svgEl("g", { "clip-path": "url(#curve-clip)" }, svg);
-  svgEl("path", { d: pathData(grid.map((g, i) => [xs(g), ys(loss[i])])), class: "loss-curve", stroke: PINK }, plot);
+  svgEl("path", { d: pathData(grid.map((g, i) => [xs(g), ys(loss[i])])), class: "loss-curve", stroke: doc.colours.pink }, plot);
   const m = slice.minimum;
   if (m && m.at !== null && Number.isFinite(asNumber(m.at))) {
     const mx = xs(asNumber(m.at));
@@ -64,7 +79,7 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
   }
   // numbered steps so far (the kept iterations up to now); where other parameters move too, each step's
   // loss is the run's own, not this slice's: drawn dotted and hollow, as the figures draw it
-  const steps = its.slice(0, pos + 1);
+  const steps = trained ? its.slice(0, pos + 1) : [];
   const pts = steps.map((s) => [xs(asNumber(entry(s.params[param], index))), ys(asNumber(s.loss))]);
   svgEl("path", { d: pathData(pts), class: `descent${off}` }, plot);
   let lastLabel = -Infinity;
@@ -72,13 +87,16 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
     const [px, py] = pts[i];
     if (!Number.isFinite(px) || !Number.isFinite(py)) return;
     svgEl("circle", { cx: px, cy: py, r: 3.5, class: `step-point${off}` }, plot);
-    if (i < pos && Math.abs(px - lastLabel) > 22 && steps.length <= 40) {
-      svgEl("text", { x: px + 5, y: py - 6, class: "step-label" }, plot, String(s.iteration));
+    const inPlot = px >= box.x && px <= box.x + box.w && py >= box.y && py <= box.y + box.h;
+    if (inPlot && i < pos && Math.abs(px - lastLabel) > 22 && steps.length <= 40) {  // above and right of its point
+      const label = svgEl("text", { x: px + 5, y: py - 6, class: "step-label" }, plot, String(s.iteration));
+      const width = label.getComputedTextLength();
+      if (px + 5 + width > box.x + box.w) label.setAttribute("x", px - 5 - width);
+      if (py - 6 - fs < box.y) label.setAttribute("y", py + fs + 4);
       lastLabel = px;
     }
   });
   // the tangent at the current point: its slope is the gradient
-  const g = it.gradients && param in it.gradients ? asNumber(entry(it.gradients[param], index)) : NaN;
   if (Number.isFinite(cur) && Number.isFinite(curLoss)) {
     let [px, py] = [xs(cur), ys(curLoss)];
     if (anim && anim.t < 1) {
@@ -94,16 +112,6 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
     }
     svgEl("circle", { cx: px, cy: py, r: 6, class: "current-point" }, plot);
   }
-  const slope = Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "";
-  svgEl("text", { x: box.x, y: 13, class: "slope-label" }, svg, slope);
-  if (legend) {  // the hollow points' loss is the run's own, when the other parameters had other values too
-    const text = svgEl("text", { x: box.x, y: 45, class: "off-slice-label" }, svg,
-      "○ earlier steps, at the run's own loss: off this slice");
-    svgEl("title", {}, text, "Each earlier step is drawn at its own loss, when the other parameters had other " +
-      "values too; the pink curve holds them at this iteration's values, so those points are not on it.");
-  }
-  svgEl("text", { x: box.x, y: 29, class: "note-label" }, svg,
-    `● iteration ${it.iteration}: ${key} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}`);
 }
 
 // The line under the loss curve's title: the true minimum, and what the slice holds fixed.
@@ -115,7 +123,7 @@ export function curveNote(doc, param, slice) {
     const where = m.where === "outside" ? " (beyond this range)" : m.where === "edge" ? " (lowest at the range's edge)" : "";
     text = `★ true minimum ${param} = ${fmt(m.at)}${where}`;
   } else if (m && m.where === "none") text = `no lowest point: the loss keeps falling as ${param} moves`;
-  if (doc.trace.optimize.length > 1) text += ` · others held at iteration ${slice.iteration}`;
+  if (doc.trace.optimize.length > 1 || !doc.trace.optimize.includes(param)) text += ` · others held at iteration ${slice.iteration}`;
   return text;
 }
 
@@ -137,19 +145,22 @@ function snapshotIndex(iterations, k) {
 
 export function drawPredictions(svg, doc, pos, anim = null) {
   clearEl(svg);
+  if (!svg.getClientRects().length) return null;  // not shown (present mode): nothing to draw
   const { w, h } = svgSize(svg);
   const it = doc.trace.iterations[pos];
   if (doc.boundary) return drawBoundary(svg, doc, it, w, h);
   const data = doc.trace.data || {};
   const xsData = (data.x || []).map((v) => asNumber(Array.isArray(v) ? v[0] : v));
   const ysData = (data.y || []).map((v) => asNumber(Array.isArray(v) ? v[0] : v));
-  const box = { x: 52, y: 12, w: w - 66, h: h - 56 };
+  const box = { x: 52, y: 12, w: w - 66, h: h - bottomMargin(svg) - 12 };
   if (!doc.predictions) {
     // several inputs or outputs: predicted against observed, sample by sample
     const yhat = (it.predictions || []).flat(Infinity).map(asNumber);
     ysData.length = 0;
     ysData.push(...(data.y || []).flat(Infinity).map(asNumber));
     const [lo, hi] = finiteRange(ysData.concat(yhat));
+    box.x = leftMargin(svg, lo, hi, box.h, 52);
+    box.w = w - box.x - 14;
     const xs = scale(lo, hi, box.x, box.x + box.w);
     const ys = scale(lo, hi, box.y + box.h, box.y);
     axes(svg, box, xs, ys, "observed y", "predicted ŷ");
@@ -166,8 +177,11 @@ export function drawPredictions(svg, doc, pos, anim = null) {
     now = now.map((v, j) => was[j] + (v - was[j]) * anim.t);
   }
   const before = i > 0 ? p.curves[i - 1].map(asNumber) : null;
-  const [lo, hi] = finiteRange(ysData.concat(now, before || []).filter((v) => Math.abs(v) < 1e6));
+  // the document's y-range, the same at every iteration, so that a step is seen as the curve moving
+  const [lo, hi] = p.y_range || finiteRange(ysData.concat(now, before || []).filter((v) => Math.abs(v) < 1e6));
   const pad = (hi - lo) * 0.1;
+  box.x = leftMargin(svg, lo - pad, hi + pad, box.h, 52);  // room for long tick labels
+  box.w = w - box.x - 14;
   const xs = scale(grid[0], grid[grid.length - 1], box.x, box.x + box.w);
   const ys = scale(lo - pad, hi + pad, box.y + box.h, box.y);
   axes(svg, box, xs, ys, doc.labels.x, doc.labels.y);
@@ -176,6 +190,14 @@ export function drawPredictions(svg, doc, pos, anim = null) {
   const plot = svgEl("g", { "clip-path": "url(#pred-clip)" }, svg);
   if (before) svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(before[j])])), class: "before", stroke: GREY }, plot);
   svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(now[j])])), class: "now", stroke: GREEN }, plot);
+  // each sample's residual y_i − ŷ_i, a line from the data point to the prediction (moving with the curve)
+  const at = (row, j) => asNumber([row.predictions[j]].flat(Infinity)[0]);
+  const was = anim && anim.t < 1 ? doc.trace.iterations[anim.from] : null;
+  if (p.residuals) xsData.forEach((x, j) => {
+    const yh = was ? at(was, j) + (at(it, j) - at(was, j)) * anim.t : at(it, j);
+    if (Number.isFinite(yh)) svgEl("line", { x1: xs(x), y1: ys(ysData[j]), x2: xs(x), y2: ys(yh), class: "residual",
+      stroke: GREY, "stroke-width": 1.5, "stroke-dasharray": "4 3" }, plot);
+  });
   xsData.forEach((x, j) => svgEl("circle", { cx: xs(x), cy: ys(ysData[j]), r: 5, class: "data-point" }, plot));
   return { now: p.iterations[i], before: before ? p.iterations[i - 1] : null };
 }
@@ -188,7 +210,9 @@ function mix(a, b, t) {
 
 function drawBoundary(svg, doc, it, w, h) {
   const b = doc.boundary;
-  const side = Math.min(w - 70, h - 50);
+  const longest = Math.max(...["P(class 1)", `iteration ${b.iterations[b.iterations.length - 1]}`].map((t) => t.length));
+  const legend = longest * fontSize(svg) * 0.62;  // room on the right for the legend
+  const side = Math.min(w - 52 - 14 - legend, h - bottomMargin(svg) - 6);
   const box = { x: 52, y: 10, w: side, h: side };
   const gx = b.xs.map(asNumber);
   const gy = b.ys.map(asNumber);
@@ -217,20 +241,23 @@ function drawBoundary(svg, doc, it, w, h) {
       fill: label >= 0.5 ? BLUE : "#b36b00", stroke: "#fff", "stroke-width": 1 }, svg);
   });
   const lx = box.x + box.w + 10;
-  svgEl("text", { x: lx, y: box.y + 12, class: "legend-text" }, svg, b.kind === "class" ? "class" : "P(class 1)");
-  svgEl("text", { x: lx, y: box.y + 30, class: "legend-text" }, svg, `iteration ${b.iterations[i]}`);
-  svgEl("circle", { cx: lx + 5, cy: box.y + 46, r: 4, fill: BLUE }, svg);
-  svgEl("text", { x: lx + 14, y: box.y + 50, class: "legend-text" }, svg, "1");
-  svgEl("circle", { cx: lx + 5, cy: box.y + 62, r: 4, fill: "#b36b00" }, svg);
-  svgEl("text", { x: lx + 14, y: box.y + 66, class: "legend-text" }, svg, "0");
+  const fs = fontSize(svg);
+  const row = (k) => box.y + fs + k * (fs + 5);
+  svgEl("text", { x: lx, y: row(0), class: "legend-text" }, svg, b.kind === "class" ? "class" : "P(class 1)");
+  svgEl("text", { x: lx, y: row(1), class: "legend-text" }, svg, `iteration ${b.iterations[i]}`);
+  svgEl("circle", { cx: lx + 5, cy: row(2) - fs / 3, r: 4, fill: BLUE }, svg);
+  svgEl("text", { x: lx + 14, y: row(2), class: "legend-text" }, svg, "1");
+  svgEl("circle", { cx: lx + 5, cy: row(3) - fs / 3, r: 4, fill: "#b36b00" }, svg);
+  svgEl("text", { x: lx + 14, y: row(3), class: "legend-text" }, svg, "0");
 }
 
 export function drawLossHistory(svg, doc, pos, log) {
   clearEl(svg);
+  if (!svg.getClientRects().length) return null;  // not shown (present mode): nothing to draw
   const { w, h } = svgSize(svg);
   const losses = doc.losses.map(asNumber);
   const it = doc.trace.iterations[pos];
-  const box = { x: 52, y: 8, w: w - 72, h: h - 44 };  // room on the right for the last tick's label ("2000")
+  const box = { x: 52, y: 8, w: w - 72, h: h - bottomMargin(svg) };  // room on the right for the last tick's label ("2000")
   const shownLosses = log ? losses.filter((v) => v > 0) : losses;
   let [lo, hi] = finiteRange(shownLosses);
   if (hi > 1e12) hi = Math.min(hi, Math.max(...losses.slice(0, 20).filter(Number.isFinite)) * 10);

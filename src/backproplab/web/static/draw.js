@@ -50,26 +50,95 @@ export function tickLabel(v) {
   return text.replace(/-/g, "\u2212");
 }
 
-// Axes with ticks and labels inside a plot box {x, y, w, h}.
+// The charts' type size in px (the page's --chart-font: larger when presenting), so that the margins
+// around a plot grow with the text they hold.
+export function fontSize(svg) {
+  const v = parseFloat(getComputedStyle(svg).getPropertyValue("--chart-font"));
+  return Number.isFinite(v) && v > 0 ? v : 12;
+}
+
+// Room below a plot box for the x ticks and the x label.
+export function bottomMargin(svg) {
+  return Math.round(fontSize(svg) * 2.7 + 12);
+}
+
+// Axes with ticks and labels inside a plot box {x, y, w, h}. Fewer ticks where the box is narrow, so that
+// their labels never touch.
 export function axes(svg, box, xs, ys, xLabel, yLabel, yTickFormat = tickLabel) {
+  const fs = fontSize(svg);
   const g = svgEl("g", { class: "axes" }, svg);
   svgEl("line", { x1: box.x, y1: box.y + box.h, x2: box.x + box.w, y2: box.y + box.h, class: "axis" }, g);
   svgEl("line", { x1: box.x, y1: box.y, x2: box.x, y2: box.y + box.h, class: "axis" }, g);
-  for (const t of ticks(xs.domain[0], xs.domain[1], 5)) {
+  let xt = ticks(xs.domain[0], xs.domain[1], Math.max(2, Math.min(5, Math.floor(box.w / (fs * 5)))));
+  const widest = Math.max(...xt.map((t) => tickLabel(t).length)) * fs * 0.62 + fs;
+  while (xt.length > 2 && (xt.length - 1) * widest > box.w) xt = xt.filter((_, i) => i % 2 === 0);
+  for (const t of xt) {
     const x = xs(t);
     svgEl("line", { x1: x, y1: box.y + box.h, x2: x, y2: box.y + box.h + 4, class: "axis" }, g);
-    svgEl("text", { x, y: box.y + box.h + 16, "text-anchor": "middle", class: "tick" }, g, tickLabel(t));
+    svgEl("text", { x, y: box.y + box.h + fs + 4, "text-anchor": "middle", class: "tick" }, g, tickLabel(t));
   }
-  const yt = ys.ticks || ticks(ys.domain[0], ys.domain[1], 4);
+  const yt = ys.ticks || ticks(ys.domain[0], ys.domain[1], yTickCount(svg, box.h));
   for (const t of yt) {
     const y = ys(t);
     svgEl("line", { x1: box.x - 4, y1: y, x2: box.x, y2: y, class: "axis" }, g);
-    svgEl("text", { x: box.x - 6, y: y + 4, "text-anchor": "end", class: "tick" }, g, yTickFormat(t));
+    svgEl("text", { x: box.x - 6, y: y + fs / 3, "text-anchor": "end", class: "tick" }, g, yTickFormat(t));
   }
-  svgEl("text", { x: box.x + box.w / 2, y: box.y + box.h + 32, "text-anchor": "middle", class: "label" }, g, xLabel);
-  svgEl("text", { x: 14, y: box.y + box.h / 2, "text-anchor": "middle", class: "label",
-    transform: `rotate(-90 14 ${box.y + box.h / 2})` }, g, yLabel);
+  svgEl("text", { x: box.x + box.w / 2, y: box.y + box.h + 2 * fs + 8, "text-anchor": "middle", class: "label" }, g,
+    xLabel);
+  const lx = fs + 2;
+  svgEl("text", { x: lx, y: box.y + box.h / 2, "text-anchor": "middle", class: "label",
+    transform: `rotate(-90 ${lx} ${box.y + box.h / 2})` }, g, yLabel);
   return g;
+}
+
+function yTickCount(svg, height) {
+  return Math.max(2, Math.min(4, Math.floor(height / (fontSize(svg) * 3))));
+}
+
+// Room left of a plot for its y ticks' labels (from lo to hi, in a plot `height` high) and the y label beside
+// them: at least `least`, more where the labels are long (0.2728).
+export function leftMargin(svg, lo, hi, height, least, format = tickLabel) {
+  const widest = Math.max(0, ...ticks(lo, hi, yTickCount(svg, height)).map((t) => measure(svg, format(t), "tick")));
+  return Math.max(least, Math.ceil(widest + 2 * fontSize(svg) + 14));
+}
+
+// Lines of text, one under another from the baseline y, each kept inside the chart: a line too long for
+// [x, right] starts further left (down to `left`), and one still too long breaks between words onto the
+// next line. lines: [{text, cls, title}]. Returns the baseline of the line after the last.
+export function textLines(svg, lines, { x, y, right, left = 4 }) {
+  const step = fontSize(svg) + 4;
+  let at = y;
+  for (const line of lines) {
+    if (!line.text) continue;
+    for (const part of fitted(svg, line, x, left, right)) {
+      const node = svgEl("text", { x: part.x, y: at, class: line.cls }, svg, part.text);
+      if (line.title) svgEl("title", {}, node, line.title);
+      at += step;
+    }
+  }
+  return at;
+}
+
+function measure(svg, text, cls) {
+  const probe = svgEl("text", { x: 0, y: -100, class: cls }, svg, text);
+  const width = probe.getComputedTextLength();
+  probe.remove();
+  return width;
+}
+
+function fitted(svg, line, x, left, right) {
+  const whole = measure(svg, line.text, line.cls);
+  if (x + whole <= right) return [{ text: line.text, x }];
+  if (left + whole <= right) return [{ text: line.text, x: right - whole }];
+  const out = [];
+  let cur = "";
+  for (const word of line.text.split(" ")) {
+    const next = cur ? `${cur} ${word}` : word;
+    if (cur && left + measure(svg, next, line.cls) > right) { out.push({ text: cur, x: left }); cur = word; }
+    else cur = next;
+  }
+  if (cur) out.push({ text: cur, x: left });
+  return out;
 }
 
 export function pathData(points) {
@@ -83,10 +152,21 @@ export function pathData(points) {
   return d;
 }
 
-export function svgSize(svg) {
+function boxSize(svg) {
   const r = svg.getBoundingClientRect();
-  const w = Math.max(200, Math.round(r.width));
-  const h = Math.max(60, Math.round(r.height));
+  return { w: Math.max(200, Math.round(r.width)), h: Math.max(60, Math.round(r.height)) };
+}
+
+export function svgSize(svg) {
+  const { w, h } = boxSize(svg);
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   return { w, h };
+}
+
+// A shown chart drawn for another size than its box has now (the guide closed, a tab opened): its text would be
+// scaled with it, so it is drawn again.
+export function staleSize(svg) {
+  if (!svg.getAttribute("viewBox") || !svg.getBoundingClientRect().width) return false;
+  const { w, h } = boxSize(svg);
+  return svg.getAttribute("viewBox") !== `0 0 ${w} ${h}`;
 }

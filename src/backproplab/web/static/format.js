@@ -48,6 +48,21 @@ function evenTie(v, keep) {
   return Math.sign(v) * Number(`${figures.slice(0, keep)}e${parseInt(exponent, 10) - keep + 1}`);
 }
 
+// Data as Python's display.exact_number writes it, so that the page's x_i and y_i read as the terminal's:
+// 0 and 0.5, not 0.00 and 0.50; a value with more than DATA_DIGITS decimals is written as fmt writes it.
+export const DATA_DIGITS = 6;
+
+export function exact(value, digits = 2) {
+  const v = asNumber(value);
+  if (Number.isFinite(v) && Math.abs(v) < 1e9) {
+    for (let decimals = 0; decimals <= DATA_DIGITS; decimals++) {
+      const text = v.toFixed(decimals);
+      if (Number(text) === v) return (Number(text) === 0 ? "0" : text).replace(/-/g, MINUS);
+    }
+  }
+  return fmt(value, digits);
+}
+
 export function isNumber(value) {
   return typeof value === "number" && Number.isFinite(value);
 }

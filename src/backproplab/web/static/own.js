@@ -7,7 +7,8 @@ export function wireOwn(ctx) {
     if (!$("spec-text").value) $("spec-text").value = ctx.doc().source.spec_text;
     $("spec-text").focus();
   });
-  $("close-own").addEventListener("click", () => { $("own-panel").hidden = true; });
+  $("close-own").addEventListener("click", () => closeDialog($));
+  keepFocusIn($);
   for (const [input, target] of [["spec-file", "spec-text"], ["csv-file", "csv-text"]]) {
     $(input).addEventListener("change", async () => {
       const f = $(input).files[0];
@@ -24,7 +25,7 @@ export function wireOwn(ctx) {
     const custom = { spec_text: $("spec-text").value, csv_text: $("csv-text").value || null };
     try {
       const doc = await ctx.post("/api/lesson", custom);
-      $("own-panel").hidden = true;
+      closeDialog($);
       ctx.loadCustom(doc, custom);
     } catch (err) {
       $("spec-error").textContent = err.message;
@@ -38,5 +39,29 @@ export function wireOwn(ctx) {
     document.body.appendChild(a);
     a.click();
     a.remove();
+  });
+}
+
+// The dialog closes with Escape too; the focus goes back to the button that opened it.
+function closeDialog($) {
+  $("own-panel").hidden = true;
+  $("own").focus();
+}
+
+// While the dialog is open, Tab and Shift+Tab go round its own controls and never behind it.
+function keepFocusIn($) {
+  const panel = $("own-panel");
+  const stops = () => [...panel.querySelectorAll("textarea, input, button, select, a[href], [tabindex]")]
+    .filter((e) => !e.disabled && e.tabIndex >= 0 && e.getClientRects().length);
+  panel.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") { ev.preventDefault(); closeDialog($); return; }
+    const all = stops();
+    if (ev.key !== "Tab" || !all.length) return;
+    const [first, last] = [all[0], all[all.length - 1]];
+    if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
+    else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
+  });
+  document.addEventListener("focusin", (ev) => {
+    if (!panel.hidden && !panel.contains(ev.target) && stops().length) stops()[0].focus();
   });
 }

@@ -1,13 +1,14 @@
-// The iteration table as the command line prints it: samples (x, y, ŷ), the loss, and for each
-// optimized parameter its value, gradient, step size and new value.
+// The iteration table as the command line prints it: samples (x, y and the network's output, named as the
+// lesson document names it), the loss, and for each optimized parameter its value, gradient, step size and
+// new value; and the forward pass, laid out from the rows Python wrote.
 import { htmlEl, clearEl } from "./draw.js";
-import { fmt, asNumber, shape, lossSymbol } from "./format.js";
+import { fmt, exact, shape, lossSymbol } from "./format.js";
 
 const MAX_ROWS = 8;
 
-function cell(v) {
-  if (Array.isArray(v)) return v.map((x) => fmt(x)).join(", ");
-  return fmt(v);
+function cell(v, write = fmt) {
+  if (Array.isArray(v)) return v.map((x) => write(x)).join(", ");
+  return write(v);
 }
 
 export function renderTable(container, doc, pos) {
@@ -27,16 +28,18 @@ export function renderTable(container, doc, pos) {
   const right = htmlEl("div", {}, tables);
   const samples = htmlEl("table", { class: "numbers samples" }, left);
   const head = htmlEl("tr", {}, htmlEl("thead", {}, samples));
-  for (const c of ["sample", "x_i", "y_i", "ŷ_i"]) htmlEl("th", { scope: "col" }, head, c);
+  const names = doc.columns || { x: "x_i", y: "y_i", output: "ŷ_i", note: "" };
+  for (const c of ["sample", names.x, names.y, names.output]) htmlEl("th", { scope: "col" }, head, c);
   const body = htmlEl("tbody", {}, samples);
   for (let i = 0; i < Math.min(n, MAX_ROWS); i++) {
     const tr = htmlEl("tr", {}, body);
     htmlEl("td", {}, tr, String(i + 1));
-    htmlEl("td", {}, tr, cell(data.x[i]));
-    htmlEl("td", {}, tr, cell(data.y[i]));
+    htmlEl("td", {}, tr, cell(data.x[i], exact));  // data as the terminal writes it: 0.5, not 0.50
+    htmlEl("td", {}, tr, cell(data.y[i], exact));
     htmlEl("td", {}, tr, cell(it.predictions[i]));
   }
   if (n > MAX_ROWS) htmlEl("td", { colspan: 4, class: "more" }, htmlEl("tr", {}, body), `… ${n - MAX_ROWS} more samples`);
+  if (names.note) htmlEl("p", { class: "column-note" }, left, names.note);
   htmlEl("p", { class: "loss-line" }, left, `${sym} = ${fmt(it.loss)}`);
   const steps = htmlEl("table", { class: "numbers steps" }, right);
   const sh = htmlEl("tr", {}, htmlEl("thead", {}, steps));
@@ -74,4 +77,25 @@ export function stoppedText(doc) {
   if (f.stopped_by === "min_step") return `Converged after ${f.steps} step(s): every |step size| fell below the minimum step.`;
   if (f.stopped_by === "max_steps") return `Stopped after ${f.steps} step(s): the maximum number of steps was reached.`;
   return `Stopped after ${f.steps} step(s): the run diverged.`;
+}
+
+// The forward pass at one iteration, as 'backproplab forward' prints it: each column headed by its symbol and
+// formula, one row per sample, the loss line and notes; every text is the document's own.
+export function renderForward(container, view, iteration) {
+  clearEl(container);
+  htmlEl("h3", { class: "iteration-title" }, container, `Iteration ${iteration}: the forward pass`);
+  htmlEl("p", { class: "forward-intro" }, container, view.intro);
+  const table = htmlEl("table", { class: "numbers forward" }, htmlEl("div", { class: "scroll" }, container));
+  const head = htmlEl("tr", {}, htmlEl("thead", {}, table));
+  for (const [symbol, formula] of view.header) {
+    const th = htmlEl("th", { scope: "col" }, head, symbol);
+    if (formula) { htmlEl("br", {}, th); htmlEl("span", { class: "formula" }, th, formula); }
+  }
+  const body = htmlEl("tbody", {}, table);
+  for (const row of view.rows) {
+    const tr = htmlEl("tr", {}, body);
+    row.forEach((text, j) => htmlEl(j ? "td" : "th", j ? {} : { scope: "row" }, tr, text));
+  }
+  for (const line of view.lines) htmlEl("p", { class: "loss-line" }, container, line);
+  for (const note of view.notes) htmlEl("p", { class: "note" }, container, `note: ${note}`);
 }
