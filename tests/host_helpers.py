@@ -1,13 +1,12 @@
 """What the tests of real notebook hosts share (JupyterLab, Notebook 7, marimo): the optional
 package that is required in CI, a server of their own on a free port, stopped with its whole
-process group, and Debian's chromium through Playwright."""
+process group, and chromium through Playwright."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
+from tests.web_helpers import chromium as web_chromium
+from tests.web_helpers import in_ci
 
 
 def require(module: str) -> None:
     """Skip without ``module``; in CI (CI=true) its absence is an error, so the tests really run there."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if in_ci():
         importlib.import_module(module)
     else:
         pytest.importorskip(module, reason=f"{module} is not installed (pip install '.[test]')")
@@ -67,16 +67,10 @@ def server(args: list[str], *, env: dict[str, str], cwd: Path, log_path: Path, h
 
 
 def chromium(purpose: str) -> Iterator:
-    """Debian's chromium through Playwright, for a module-scoped fixture; fails (never skips) without it."""
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        pytest.fail(f"chromium is not installed: apt-get install chromium ({purpose} need it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+    """A headless chromium for a module-scoped fixture (``yield from chromium(...)``): the one browser
+    launch of the tests (tests/web_helpers.py), which skips without a browser outside CI and fails in CI."""
+    with web_chromium(purpose) as browser:
+        yield browser
 
 
 # --- the lesson page inside a host's output ----------------------------------------------------

@@ -8,8 +8,8 @@ would (Shift+Enter), press the lesson page's step button inside the widget's out
 both what the page shows and what Python reports in the next cell. Every expected number comes
 from the lesson document worked out in this process, never from a copied string.
 
-Without chromium these tests fail. JupyterLab and Notebook 7 come with ``pip install ".[test]"``;
-without JupyterLab the tests fail when ``CI=true`` (``.ci/run`` sets it) and are skipped otherwise.
+JupyterLab and Notebook 7 come with ``pip install ".[test]"``. Without JupyterLab, or without chromium,
+the tests fail when ``CI=true`` (``.ci/run`` sets it) and are skipped otherwise.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ change what it shows. The notebook below shows the widget, a cell that reads the
 runs it again whenever the page tells Python something new), and a button whose cell sets the
 learning rate from Python. Every expected number comes from the lesson worked out in this process.
 
-Without chromium these tests fail. Without marimo they fail when ``CI=true`` (``.ci/run`` sets it) and
-are skipped otherwise.
+Without chromium, or without marimo, these tests fail when ``CI=true`` (``.ci/run`` sets it) and are
+skipped otherwise.
 """
 
 from __future__ import annotations

@@ -264,41 +264,28 @@ def test_adams_moments_read_by_column_are_those_of_each_iteration():
 def test_the_first_view_of_a_matrix_network_needs_no_request_and_shows_the_servers_working():
     """In chromium, a served moons page shows W1[1,1]'s worked gradient at iteration 1 from its document
     alone (no detail request), the same text the server's detail answer holds; a step then asks once."""
-    import os
-    import shutil
-    from pathlib import Path
+    from playwright.sync_api import expect
 
-    from playwright.sync_api import expect, sync_playwright
+    from tests.web_helpers import chromium, live_server
 
-    from tests.web_helpers import live_server
-
-    chromium = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).exists() and not shutil.which("chromium"):
-        pytest.fail(f"chromium is not installed at {chromium}: apt-get install chromium (the browser tests need it)")
     settings, job, trace = _run("moons", {})
     want = lesson.detail(settings, "W1", 1, (job, trace), index=[0, 0])["entry"]["text"]
-    with sync_playwright() as p, live_server(Settings(preset="moons")) as url:
-        browser = p.chromium.launch(executable_path=chromium if Path(chromium).exists() else shutil.which("chromium"),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                          "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            asked: list[str] = []
-            page.on("request", lambda r: asked.append(r.url) if "/api/detail" in r.url else None)
-            page.goto(url + "/")
-            title = page.locator("#derivation-title")
-            expect(title).to_have_text(re.compile(r"W1\S*1,1\S* at iteration 1$"), timeout=30_000)
-            expect(page.locator("#derivation p.missing")).to_have_count(0)
-            page.click(".tabs button[data-view=text]")
-            shown = page.inner_text("#derivation .entry-working")
-            assert [line.strip() for line in want.splitlines() if line.strip()][0] in shown
-            assert asked == []
-            page.keyboard.press("ArrowRight")
-            expect(title).to_have_text(re.compile(r" at iteration 2$"), timeout=30_000)
-            expect(page.locator("#derivation p.missing")).to_have_count(0, timeout=30_000)
-            assert len(asked) == 1
-        finally:
-            browser.close()
+    with chromium() as browser, live_server(Settings(preset="moons")) as url:
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/api/detail" in r.url else None)
+        page.goto(url + "/")
+        title = page.locator("#derivation-title")
+        expect(title).to_have_text(re.compile(r"W1\S*1,1\S* at iteration 1$"), timeout=30_000)
+        expect(page.locator("#derivation p.missing")).to_have_count(0)
+        page.click(".tabs button[data-view=text]")
+        shown = page.inner_text("#derivation .entry-working")
+        assert [line.strip() for line in want.splitlines() if line.strip()][0] in shown
+        assert asked == []
+        page.keyboard.press("ArrowRight")
+        expect(title).to_have_text(re.compile(r" at iteration 2$"), timeout=30_000)
+        expect(page.locator("#derivation p.missing")).to_have_count(0, timeout=30_000)
+        assert len(asked) == 1
 
 
 def test_what_is_kept_lives_with_the_runs_job_and_stays_small(monkeypatch):

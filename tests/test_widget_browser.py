@@ -1,4 +1,4 @@
-"""The notebook widget's front end in a real browser (Debian's chromium through Playwright).
+"""The notebook widget's front end in a real browser (chromium through Playwright).
 
 A plain page stands in for the notebook: it gives the widget's module (widgets/lesson.js) a
 model with anywidget's interface, and carries its messages to the real Python widget through
@@ -9,7 +9,6 @@ JavaScript and the Python side are all the real ones; only JupyterLab itself is 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -19,7 +18,6 @@ pytest.importorskip("playwright")
 from backproplab.widgets import Lesson  # noqa: E402
 from tests.host_helpers import chromium  # noqa: E402
 
-CHROMIUM = os.environ.get("BACKPROPLAB_CHROMIUM", "/usr/bin/chromium")
 HARNESS = """<!doctype html><html><head><meta charset="utf-8"></head><body><div id="out"></div>
 <script type="module">
 const state = JSON.parse(document.getElementById("state").textContent);

@@ -7,6 +7,8 @@ exit code 2; a traceback appears only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -315,10 +317,33 @@ def build_parser() -> Parser:
     new.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
     web_commands.add_parsers(sub, add_training_options, SOURCE_HELP)
+    commands = {id(p): p for p in sub.choices.values()}.values()  # an alias names the same parser
+    for command in commands:  # --debug also after the command: backproplab demo statquest --debug
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show a full traceback on errors")
     return parser
 
 
+def utf8_output() -> None:
+    """Write stdout and stderr as UTF-8 whatever the locale, so a minus sign, a middle dot or a Greek
+    letter in the output never stops a command on a terminal set to cp1252 or ASCII."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(encoding).name != "utf-8":
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+
+
+def cannot_show(command: str, exc: UnicodeEncodeError) -> int:
+    """One line for output the stream cannot encode: the fault is the stream's, not the command line's."""
+    char = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else "?"
+    sys.stderr.write(f"backproplab {command}: error: the output cannot be written as {exc.encoding} (it holds "
+                     f"{char!a}); set PYTHONIOENCODING=utf-8 and run it again\n")
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a mistake on the command line is one line and exit code 2, never a traceback."""
+    utf8_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -329,6 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with np.errstate(all="ignore"):  # a value that is not finite is said in words where it matters, not warned of
             return {**COMMANDS, **web_commands.COMMANDS}[args.command](args, console)
+    except UnicodeEncodeError as exc:
+        if args.debug:
+            raise
+        return cannot_show(args.command, exc)
     except (UsageError, ValueError, KeyError) as exc:
         if args.debug:
             raise

@@ -28,6 +28,15 @@ class DosageNet(Module):
     a matrix layer, so that an explanation can speak of w3·h1 exactly as the example does.
     """
 
+    # set in __init__ by name; declared here so that ``net.w1`` has a type for a type checker
+    w1: Parameter
+    b1: Parameter
+    w2: Parameter
+    b2: Parameter
+    w3: Parameter
+    w4: Parameter
+    b3: Parameter
+
     def __init__(self, start: dict[str, float] | None = None) -> None:
         super().__init__()
         values = dict(DOSAGE_START)
