@@ -373,3 +373,21 @@ def test_decision_boundary_draws_the_line_where_the_logit_is_zero():
                                for k, v in one_class.named_parameters()})
     quiet = plots.decision_boundary(one_class, X, y).axes[0]
     assert not [c for c in quiet.collections if c.get_gid() == "boundary"]  # one class everywhere: no line
+
+
+def test_the_run_narrative_of_a_one_input_classifier_names_its_logit_and_probability(capsys, tmp_path):
+    """`demo --explain` of a classifier with one input per sample: its samples table heads the output
+    as the logit it is, beside σ of it, as every other samples table does (not ŷ_i next to y_i)."""
+    text = (PRESETS["xor"].text.replace("inputs = 2", "inputs = 1")
+            .replace("x = [[0, 0], [0, 1], [1, 0], [1, 1]]", "x = [[-1.0], [-0.5], [0.5], [1.0]]")
+            .replace('name = "xor"', 'name = "threshold"'))
+    spec = tmp_path / "threshold.toml"
+    spec.write_text(text, encoding="utf-8")
+    code, out, err = cli(capsys, "run", str(spec), "--max-steps", "2", "--explain", "W2")
+    assert code == 0, err
+    head = next(line for line in out.splitlines() if "x_i" in line and "y_i" in line)
+    assert "z2_i (logit)" in head and "p̂_i = σ(z2_i)" in head and "ŷ_i" not in head
+    net, (x, y) = bl.spec.read(str(spec)).build()
+    logits = net(bl.tensor(x.reshape(-1, 1))).data.reshape(-1)
+    first = out.splitlines()[out.splitlines().index(head) + 2].split()  # under the rule line
+    assert first[-1] == number(1 / (1 + np.exp(-logits[0])), 2) and first[-2] == number(logits[0], 2)

@@ -26,8 +26,11 @@ SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 class Page:
     """A page at 1366×768 that records console errors, page errors and network requests."""
 
-    def __init__(self, browser, offline: bool = False) -> None:
-        self.page = browser.new_page(viewport={"width": 1366, "height": 768})
+    def __init__(self, browser, offline: bool = False, width: int = 1366, height: int = 768,
+                 own_context: bool = False) -> None:
+        viewport = {"width": width, "height": height}
+        self.context = browser.new_context(viewport=viewport) if own_context else None  # storage of its own
+        self.page = self.context.new_page() if self.context else browser.new_page(viewport=viewport)
         self.errors: list[str] = []
         self.blocked: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -67,7 +70,7 @@ class Page:
         return int(self.page.input_value("#iteration"))
 
     def close(self) -> None:
-        self.page.close()
+        (self.context or self.page).close()
 
 
 def steps_and_derivation(p: Page) -> None:

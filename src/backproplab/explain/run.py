@@ -14,6 +14,7 @@ import numpy as np
 from backproplab.display import precision
 from backproplab.explain.core import Explanation, num
 from backproplab.explain.document import Block, Math
+from backproplab.explain.forward import output_columns, output_name
 from backproplab.explain.plan import RunExplainer
 from backproplab.explain.steps import method_name
 from backproplab.explain.symbols import fmt_number, latex_name
@@ -35,23 +36,26 @@ def shown_iterations(n: int, every: int | None = None, head: int = 3, tail: int 
     return sorted(i for i in picks if 0 <= i < n)
 
 
-def predictions_table(trace: Trace, predictions: Any, digits: int) -> Block | None:
-    """Sample | x_i | y_i | ŷ_i, when each sample has one input and one output."""
+def predictions_table(trace: Trace, predictions: Any, digits: int, name: str = "") -> Block | None:
+    """Sample | x_i | y_i | the output, when each sample has one input and one output; the output
+    is named as every samples table names it (a classifier's logit beside its probability)."""
     x = np.asarray(trace.inputs, dtype=float)
     if x.ndim == 2 and x.shape[1] == 1:  # a CSV's x = ["dose"]: one input per sample
         x = x.reshape(-1)
     y = np.asarray(trace.targets, dtype=float).reshape(-1)
-    yhat = np.asarray(predictions, dtype=float).reshape(-1)
-    if x.ndim != 1 or not (len(x) == len(y) == len(yhat)):
+    outputs = [c for c in output_columns(trace.loss, predictions, name) if c.values.shape[1] == 1]
+    if x.ndim != 1 or not outputs or not all(len(x) == len(y) == len(c.values) for c in outputs):
         return None
-    header = [Math("sample", r"\text{sample}"), Math("x_i", "x_i"), Math("y_i", "y_i"), Math("ŷ_i", r"\hat{y}_i")]
+    header = [Math("sample", r"\text{sample}"), Math("x_i", "x_i"), Math("y_i", "y_i")]
+    header += [Math(c.text, c.latex) for c in outputs]
+    columns = [(x, True), (y, True)] + [(c.values[:, 0], False) for c in outputs]
     n = len(x)
     picks = list(range(n)) if n <= HEAD_ROWS + TAIL_ROWS + 2 else [*range(HEAD_ROWS), -1, *range(n - TAIL_ROWS, n)]
     gap = f"… {n - HEAD_ROWS - TAIL_ROWS} more"
-    rows = [[Math(gap, rf"\text{{{gap.replace('…', '...')}}}")] + [Math("…", r"\vdots")] * 3 if i < 0 else
+    rows = [[Math(gap, rf"\text{{{gap.replace('…', '...')}}}")] + [Math("…", r"\vdots")] * len(columns) if i < 0 else
             [Math(str(i + 1), str(i + 1))]
-            + [Math(fmt_number(v, digits, "text", data), fmt_number(v, digits, "latex", data))
-               for v, data in ((x[i], True), (y[i], True), (yhat[i], False))]
+            + [Math(fmt_number(v[i], digits, "text", data), fmt_number(v[i], digits, "latex", data))
+               for v, data in columns]
             for i in picks]
     return Block("table", header=header, rows=rows)
 
@@ -74,6 +78,7 @@ def explain_run(
     n = len(trace.iterations)
     previous = -1
     shown = shown_iterations(n, every)
+    output = output_name(model, trace.inputs)  # before the plan, which may move the model
     plan = RunExplainer(trace, model, params, digits=digits, form=form, iterations=shown)  # the model is copied
     for i in shown:
         it = trace.iterations[i]  # a long run may keep only some iterations: it.step says which
@@ -84,7 +89,7 @@ def explain_run(
                           if scalar(it.params[p]) is not None)
         blocks.append(Block("heading", [f"Iteration {it.step + 1}" + (f" ({where})" if where else "")]))
         prediction, loss = plan.prediction_and_loss(i + 1)  # the plan counts the iterations the trace kept
-        table = predictions_table(trace, prediction, digits)
+        table = predictions_table(trace, prediction, digits, output)
         if table is not None:
             blocks.append(table)
         blocks.append(Block("para", [f"{sym} = {num(loss, digits, 'text')}"]))
