@@ -81,7 +81,7 @@ INLINE: dict[str, Inline] = {
     "sigmoid": Inline("exp(negative(logaddexp({zero}, negative({0}{o}){o}){o}){o})",
                       ("multiply(multiply({g}, {out}{o}), subtract({one}, {out}){o})",)),
     "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract({one}, multiply({out}, {out}{o}){o}){o})",)),
-    "relu": Inline("maximum({0}, {zero}{out_kw})", ("multiply({g}, greater({0}, {int_zero}{o}){o})",)),
+    "relu": Inline("maximum({0}, {zero}{out_kw})"),  # the VJP: the op table's own (PyTorch's rule at ±∞ and NaN)
     "identity": Inline("{0}", ("{g}",)),
     "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
     "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),

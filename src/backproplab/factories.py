@@ -83,6 +83,8 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: An
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
              ) -> Tensor:
+    if np.dtype(dtype) == np.bool_:  # evenly spaced truth values mean nothing; PyTorch refuses them too
+        raise NotImplementedError("linspace: dtype=bool is not supported; use a number dtype, then compare (x > 0.5)")
     return _make(np.linspace(start, end, int(steps)), dtype, requires_grad)
 
 

@@ -29,15 +29,15 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension, as ``torch.cat``."""
     items = [as_tensor(t) for t in tensors]
     if not items:
-        raise ValueError("cat: give at least one tensor")
+        raise ops.ArgumentError("cat: give at least one tensor")
     ndim = items[0].ndim
     if ndim == 0:
-        raise ValueError("cat: 0-d tensors cannot be joined; use stack, or reshape them to (1,)")
+        raise ops.ArgumentError("cat: 0-d tensors cannot be joined; use stack, or reshape them to (1,)")
     axis = one_dim(dim, ndim, "cat")
     for t in items[1:]:
         if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != items[0].shape[:axis] + items[0].shape[axis + 1:]:
-            raise ValueError(f"cat: shapes {items[0].shape} and {t.shape} differ outside dimension {axis}, "
-                             "so they cannot be joined along it")
+            raise ops.ArgumentError(f"cat: shapes {items[0].shape} and {t.shape} differ outside dimension {axis}, "
+                                    "so they cannot be joined along it")
     out = items[0] if len(items) > 1 else apply(ops.OPS["clone"], items[0])
     for t in items[1:]:
         out = apply(ops.OPS["cat"], out, t, axis=axis)
@@ -51,11 +51,11 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join tensors of one shape along a new dimension, as ``torch.stack``."""
     items = [as_tensor(t) for t in tensors]
     if not items:
-        raise ValueError("stack: give at least one tensor")
+        raise ops.ArgumentError("stack: give at least one tensor")
     shape = items[0].shape
     for t in items[1:]:
         if t.shape != shape:
-            raise ValueError(f"stack: every tensor needs the same shape, got {shape} and {t.shape}")
+            raise ops.ArgumentError(f"stack: every tensor needs the same shape, got {shape} and {t.shape}")
     one_dim(dim, len(shape) + 1, "stack")
     return cat([t.unsqueeze(dim) for t in items], dim)
 

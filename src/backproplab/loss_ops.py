@@ -33,6 +33,11 @@ def _clamped_logs(p: Array) -> tuple[Array, Array]:
         return np.maximum(np.log(p), LOG_FLOOR), np.maximum(np.log1p(-p), LOG_FLOOR)
 
 
+def _sign(d: Array) -> Array:
+    """sign(d), with sign(NaN) = 0 as PyTorch's, so a NaN entry's gradient is 0."""
+    return np.where(np.isnan(d), 0.0, np.sign(d))
+
+
 def _bce(p: Array, y: Array) -> Array:
     log_p, log_q = _clamped_logs(p)
     return -(y * log_p + (1.0 - y) * log_q)
@@ -56,11 +61,13 @@ squared_error = Op(
 )
 absolute_error = Op(
     "absolute_error", ("yhat", "y"), lambda yhat, y: np.abs(yhat - y),
-    (lambda g, out, yhat, y: g * np.sign(yhat - y), lambda g, out, yhat, y: -g * np.sign(yhat - y)),
+    (lambda g, out, yhat, y: g * _sign(yhat - y), lambda g, out, yhat, y: -g * _sign(yhat - y)),
     ("|$yhat − $y|", r"\left|$yhat - $y\right|"),
     (
-        ("sign($yhat − $y) (0 where $yhat = $y)", r"\operatorname{sign}($yhat - $y)\ (0 \text{ where } $yhat = $y)"),
-        ("−sign($yhat − $y) (0 where $yhat = $y)", r"-\operatorname{sign}($yhat - $y)\ (0 \text{ where } $yhat = $y)"),
+        ("sign($yhat − $y) (0 where $yhat = $y and at NaN, PyTorch's value)",
+         r"\operatorname{sign}($yhat - $y)\ (0 \text{ where } $yhat = $y)"),
+        ("−sign($yhat − $y) (0 where $yhat = $y and at NaN, PyTorch's value)",
+         r"-\operatorname{sign}($yhat - $y)\ (0 \text{ where } $yhat = $y)"),
     ),
 )
 huber = Op(

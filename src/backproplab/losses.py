@@ -22,6 +22,10 @@ from backproplab.tensor import Tensor, apply
 REDUCTIONS = ("mean", "sum", "none")
 
 
+class LabelError(ops.ArgumentError, IndexError):
+    """A class label outside 0 … classes − 1: an IndexError, as PyTorch raises, and a ValueError as before."""
+
+
 def _check_reduction(reduction: Any, loss: str) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{loss}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -203,7 +207,7 @@ def _nll(log_probs: Tensor, labels: np.ndarray, weight: np.ndarray | None, ignor
     valid = labels != ignore_index
     chosen = labels[valid]
     if chosen.size and (not np.all(np.mod(chosen, 1) == 0) or chosen.min() < 0 or chosen.max() >= classes):
-        raise ValueError(f"{loss}: labels must be whole numbers from 0 to {classes - 1}"
+        raise LabelError(f"{loss}: labels must be whole numbers from 0 to {classes - 1}"
                          + (f" (or ignore_index {ignore_index})" if not np.all(valid) else ""))
     labels = np.where(valid, labels, 0).astype(np.int64)
     w_y = valid.astype(log_probs.dtype) if weight is None else np.where(valid, weight[labels], 0.0)
@@ -217,8 +221,10 @@ def _nll(log_probs: Tensor, labels: np.ndarray, weight: np.ndarray | None, ignor
         per = per * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
     if reduction != "mean" or plain:
         return _reduce(per, reduction)
-    with np.errstate(invalid="ignore", divide="ignore"):  # every position ignored: NaN, as in PyTorch
-        return _reduce(per, "sum") / float(np.sum(w_y))  # PyTorch's weighted mean: Σ w_y·loss / Σ w_y
+    total_weight = float(np.sum(w_y))
+    if total_weight == 0.0:  # every position ignored: the loss is NaN and the gradient 0, as in PyTorch
+        return _reduce(per, "sum").where(Tensor(np.array(False)), Tensor(np.array(np.nan, dtype=per.dtype)))
+    return _reduce(per, "sum") / total_weight  # PyTorch's weighted mean: Σ w_y·loss / Σ w_y
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
@@ -263,7 +269,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
 
 def _nll_labels_check(raw: np.ndarray, classes: int) -> None:
     if not np.all(np.mod(raw, 1) == 0) or raw.min() < 0 or raw.max() >= classes:
-        raise ValueError(f"cross_entropy: labels must be whole numbers from 0 to {classes - 1}")
+        raise LabelError(f"cross_entropy: labels must be whole numbers from 0 to {classes - 1}")
 
 
 def _batch_of_one(target: Any, raw: np.ndarray) -> Any:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backproplab.oplib.base import VJP, Array, Op  # noqa: F401 - the Op record and its types, re-exported
+from backproplab.oplib.base import VJP, ArgumentError, Array, Op  # noqa: F401 - the Op record, its types and error
 from backproplab.oplib.elementwise import ELEMENTWISE
-from backproplab.oplib.reductions import REDUCTIONS
+from backproplab.oplib.reductions import REDUCTIONS, row_max
 from backproplab.oplib.shapes import SHAPES
 
 
@@ -39,9 +39,10 @@ def softplus(z: Array) -> Array:
 
 def logsumexp(a: Array, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
     """ln Σ e^a, shifted by the maximum so it never overflows."""
-    m = np.max(a, axis=axis, keepdims=True)
+    m = row_max(a, axis)
     m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # ln 0 = −∞: the sum over an empty axis, as PyTorch
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -242,11 +243,23 @@ tanh = Op(
     ("tanh($z)", r"\tanh($z)"),
     (("1 − tanh²($z)", r"1 - \tanh^{2}($z)"),),
 )
+
+
+def _relu_grad(g: Array, out: Array, z: Array) -> Array:
+    """PyTorch's rule: 0 where z ≤ 0, even for an infinite G (where G·0 would be NaN), else G (at z = NaN too).
+
+    The product is the fast way (every relu network runs it each step); np.where, several times
+    slower, is needed only when G holds an infinity or a NaN, which makes G's sum non-finite."""
+    if np.isfinite(np.add.reduce(g, axis=None)):
+        return g * ~(z <= 0)
+    return np.where(z <= 0, 0.0, g)
+
+
 relu = Op(
     "relu", ("z",), lambda z: np.maximum(z, 0.0),
-    (lambda g, out, z: g * (z > 0),),  # the hot path of every relu network; at NaN 0, where PyTorch passes G on
+    (_relu_grad,),
     ("relu($z)", r"\operatorname{relu}($z)"),
-    (("1 if $z > 0 else 0 (0 at $z = 0, PyTorch's value)", r"\mathbb{1}[$z > 0]"),),
+    (("1 if $z > 0 else 0 (0 at $z = 0, 1 at NaN: PyTorch's values)", r"\mathbb{1}[$z > 0]"),),
 )
 identity = Op(
     "identity", ("z",), lambda z: z,

@@ -8,6 +8,7 @@ the last tensor that reaches it is dropped.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -64,7 +65,7 @@ def enable_grad() -> AbstractContextManager[None]:
     return _grad_mode(True)
 
 
-class ShapeError(ValueError, RuntimeError):
+class ShapeError(ops.ArgumentError):
     """Shapes that do not fit an op; a RuntimeError as in PyTorch, and a ValueError as in NumPy."""
 
 
@@ -273,6 +274,9 @@ class Tensor(TensorMethods):
         return apply(ops.matmul, other, self)
 
     def __getitem__(self, index: Any) -> Tensor:
+        picked = _integers_first(index, self.data.ndim)
+        if picked is not None:  # PyTorch's order: the whole-number picks first, then the tensor index
+            return apply(ops.getitem, apply(ops.getitem, self, index=picked[0]), index=_index(picked[1]))
         return apply(ops.getitem, self, index=_index(index))
 
     # Comparisons (in TensorMethods) are element-wise; tensors stay usable as dict keys and in
@@ -299,8 +303,56 @@ class Tensor(TensorMethods):
         return apply(ops.relu, self)
 
 
+def _is_whole_number(entry: Any) -> bool:
+    """A single whole number in an index (a 0-d integer tensor counts, as in PyTorch)."""
+    if isinstance(entry, (bool, np.bool_)):
+        return False
+    if isinstance(entry, (int, np.integer)):
+        return True
+    data = entry.data if isinstance(entry, Tensor) else entry
+    return isinstance(data, np.ndarray) and data.ndim == 0 and data.dtype.kind in "iu"
+
+
+def _is_array_index(entry: Any) -> bool:
+    data = entry.data if isinstance(entry, Tensor) else entry
+    return isinstance(data, list) or (isinstance(data, np.ndarray) and data.ndim > 0 and data.dtype.kind in "iu")
+
+
+def _integers_first(index: Any, ndim: int) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """Where PyTorch and NumPy place a tensor index's dimensions differently, the index split in two.
+
+    PyTorch applies whole numbers first, so in ``x[0, :, t]`` the tensor ``t`` stands next to the slice
+    and its dimension stays in place; NumPy counts the 0 as an index array too and moves ``t``'s
+    dimension to the front. Returns (the whole numbers with every other entry ``:``, the rest), or None
+    where both agree.
+    """
+    if not isinstance(index, tuple) or any(e is None for e in index):
+        return None
+    whole = [_is_whole_number(e) for e in index]
+    arrays = [_is_array_index(e) for e in index]
+    if not any(whole) or not any(arrays):
+        return None
+    picks = [k for k, (w, a) in enumerate(zip(whole, arrays)) if w or a]
+    tensors = [k for k, a in enumerate(arrays) if a]
+    numpy_together = picks == list(range(picks[0], picks[-1] + 1))
+    torch_together = all(whole[k] or arrays[k] for k in range(tensors[0], tensors[-1] + 1))
+    if numpy_together or not torch_together:
+        return None
+    entries: list[Any] = []
+    for e in index:  # Ellipsis written out, so the two halves line up dimension by dimension
+        entries.extend([slice(None)] * (ndim - len(index) + 1) if e is Ellipsis else [e])
+    first = tuple(int(e) if _is_whole_number(e) else slice(None) for e in entries)
+    return first, tuple(e for e in entries if not _is_whole_number(e))
+
+
+def _slice_bound(bound: Any) -> Any:
+    return operator.index(bound) if isinstance(bound, Tensor) else bound
+
+
 def _index(index: Any) -> Any:
     """Tensors inside an index become their arrays; they must hold whole numbers or truth values."""
+    if isinstance(index, slice) and any(isinstance(b, Tensor) for b in (index.start, index.stop, index.step)):
+        return slice(_slice_bound(index.start), _slice_bound(index.stop), _slice_bound(index.step))
     if isinstance(index, Tensor):
         if index.data.dtype.kind not in "biu":
             raise IndexError(
@@ -308,17 +360,20 @@ def _index(index: Any) -> Any:
                 f"got {index.data.dtype}; use .long() or a comparison"
             )
         return index.data
-    if isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index):
+    if isinstance(index, tuple) and any(isinstance(i, (Tensor, slice)) for i in index):
         return tuple(_index(i) for i in index)
     return index
 
 
 def _constant(value: Any, like: np.dtype | None) -> Tensor:
-    """A number or array as a constant input. Numbers take the other operand's float dtype (x * 2.5
-    stays float32); with an integer tensor, Python's own type decides (int * 2.5 is a float)."""
+    """A number or array as a constant input, promoted as PyTorch promotes Python numbers: a number takes
+    the other operand's float dtype (x * 2.5 stays float32), a Python int an integer tensor's dtype
+    (int32 + 1 stays int32), and a float with an integer tensor gives the default float dtype."""
     t = Tensor.__new__(Tensor)
     if like is not None and like.kind == "f" and not isinstance(value, np.ndarray):
         t.data = _as_array(value, like)
+    elif like is not None and like.kind in "iu" and type(value) in (int, bool):
+        t.data = np.array(value).astype(like)  # int32 + 1 stays int32, wrapping as PyTorch does (uint8 − 1)
     else:
         t.data = _as_array(value)
     t.grad = None
@@ -367,8 +422,10 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
             out = op.forward(*[t.data for t in inputs])
     except ValueError as exc:
         message = ops.shape_message(op, [t.data for t in inputs], attrs)
-        if message is None:
+        if message is None and isinstance(exc, RuntimeError):
             raise
+        if message is None:  # NumPy refused the values (an int to a negative int power): PyTorch's RuntimeError
+            raise ops.ArgumentError(f"{op.name}: {exc}") from exc
         raise ShapeError(message) from exc
     result = Tensor.__new__(Tensor)
     result.data = out if type(out) is np.ndarray or isinstance(out, np.ndarray) else np.asarray(out)

@@ -30,8 +30,11 @@ def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def _data(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, TensorMethods) else np.asarray(x)
+def _data(x: Any) -> Any:
+    """A tensor's array; a Python number stays a number, so it takes the tensor's dtype (int32 & 1 is int32)."""
+    if isinstance(x, TensorMethods):
+        return x.data
+    return x if type(x) in (bool, int, float) else np.asarray(x)
 
 
 class TensorMethods:
@@ -103,7 +106,7 @@ class TensorMethods:
         if self.data.dtype.kind not in "iub" or self.data.size != 1:
             raise TypeError(f"only a single whole number can be used as an index, got {self.data.dtype} "
                             f"of shape {self.data.shape}")
-        return int(self.data)
+        return int(self.data.item())
 
     def any(self) -> Any:
         return self._wrap(np.any(self.data))
@@ -206,17 +209,24 @@ class TensorMethods:
         return self._op(ops.reshape, shape=_shape_args(shape))
 
     def view(self, *shape: int | Sequence[int]) -> Any:
-        """As ``reshape``: the result is a new tensor, never a view that shares memory."""
-        return self.reshape(*shape)
+        """As ``reshape``, but only where the entries' order in memory allows it without a copy, as PyTorch's
+        ``view``: after ``permute`` or ``.T`` it raises, so code written here runs the same in PyTorch."""
+        out = self.reshape(*shape)  # a shape that does not fit: reshape's own message
+        if out.data.size and not np.may_share_memory(out.data, self.data):  # NumPy had to copy
+            raise ops.ArgumentError(
+                f"view: a tensor of shape {self.data.shape} whose entries are not in order in memory "
+                f"(after permute, transpose or .T) cannot be viewed as {out.data.shape}; use .reshape(...) instead"
+            )
+        return out
 
     def permute(self, *dims: int | Sequence[int]) -> Any:
         dims = _shape_args(dims)
         ndim = self.data.ndim
         if len(dims) != ndim:
-            raise ValueError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {dims}")
+            raise ops.ArgumentError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {dims}")
         dims = tuple(one_dim(d, ndim, "permute") for d in dims) if ndim else ()
         if sorted(dims) != list(range(ndim)):
-            raise ValueError(f"permute: {dims} must name every dimension once")
+            raise ops.ArgumentError(f"permute: {dims} must name every dimension once")
         return self._op(ops.OPS["permute"], dims=dims)
 
     def transpose(self, dim0: int, dim1: int) -> Any:
@@ -321,7 +331,7 @@ class TensorMethods:
     def clamp(self, min: Any = None, max: Any = None) -> Any:  # noqa: A002 - PyTorch's names
         """Limit every entry to [min, max]; the gradient passes at the bounds too (PyTorch's value)."""
         if min is None and max is None:
-            raise ValueError("clamp: give min=, max= or both")
+            raise ops.ArgumentError("clamp: give min=, max= or both")
         if isinstance(min, TensorMethods) or isinstance(max, TensorMethods):  # bounds with gradients of their own
             return self._op(ops.OPS["clamp_tensor"], -np.inf if min is None else min, np.inf if max is None else max)
         return self._op(ops.OPS["clamp"], min=None if min is None else float(min),
@@ -331,7 +341,7 @@ class TensorMethods:
 
     def where(self, condition: Any, other: Any) -> Any:
         """This tensor where ``condition`` holds, else ``other`` (as ``torch.where(condition, self, other)``)."""
-        cond = _data(condition)
+        cond = np.asarray(_data(condition))
         if cond.dtype != np.bool_:
             raise TypeError(f"where: the condition must be a boolean tensor (a comparison), got {cond.dtype}")
         return self._apply(ops.OPS["where"], self._wrap(cond), self, other)

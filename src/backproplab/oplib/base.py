@@ -13,6 +13,11 @@ from string import Template
 import numpy as np
 
 Array = np.ndarray
+
+
+class ArgumentError(ValueError, RuntimeError):
+    """Arguments an op cannot take: a RuntimeError, as PyTorch raises, and a ValueError, as NumPy raises."""
+
 VJP = Callable[..., Array]
 
 

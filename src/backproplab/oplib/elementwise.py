@@ -68,7 +68,7 @@ def _clamp_grad(g, out, a, min=None, max=None):  # noqa: A002
         inside &= a >= min
     if max is not None:
         inside &= a <= max
-    return g * inside
+    return np.where(inside, g, 0.0)  # not g·inside: an infinite G gives 0 outside the bounds, as PyTorch
 
 
 def _gelu_tanh(z: Array) -> Array:
@@ -130,9 +130,9 @@ clamp = Op(
 clamp_tensor = Op(  # bounds that are tensors: PyTorch's clamp_backward_min_max, entry by entry
     "clamp_tensor", ("a", "lo", "hi"), lambda a, lo, hi: np.minimum(np.maximum(a, lo), hi),
     (
-        lambda g, out, a, lo, hi: g * ((a >= lo) & (a <= hi)),
-        lambda g, out, a, lo, hi: g * ((a < lo) & (lo < hi)),
-        lambda g, out, a, lo, hi: g * ((a > hi) | (hi < lo)),
+        lambda g, out, a, lo, hi: np.where((a >= lo) & (a <= hi), g, 0.0),
+        lambda g, out, a, lo, hi: np.where((a < lo) & (lo < hi), g, 0.0),
+        lambda g, out, a, lo, hi: np.where((a > hi) | (hi < lo), g, 0.0),
     ),
     ("clamp($a, $lo, $hi)", r"\operatorname{clamp}($a, $lo, $hi)"),
     (
@@ -194,9 +194,10 @@ leaky_relu = Op(
 elu = Op(
     "elu", ("z",),
     _quiet(lambda z, alpha=1.0: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))),
-    (_quiet(lambda g, out, z, alpha=1.0: np.where(z > 0, g, g * alpha * np.exp(np.minimum(z, 0.0)))),),
+    # z ≤ 0 picks the exponential side, so at NaN the gradient is G, as PyTorch's
+    (_quiet(lambda g, out, z, alpha=1.0: np.where(z <= 0, g * alpha * np.exp(np.minimum(z, 0.0)), g)),),
     ("elu($z)", r"\operatorname{elu}($z)"),
-    (("1 if $z > 0 else $alpha·e^$z ($alpha at $z = 0, PyTorch's value)",
+    (("1 if $z > 0 else $alpha·e^$z ($alpha at $z = 0, 1 at NaN: PyTorch's values)",
       r"\begin{cases} 1 & $z > 0 \\ $alpha\, e^{$z} & $z \leq 0 \end{cases}"),),
     attrs=("alpha",),
 )

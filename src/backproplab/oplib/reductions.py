@@ -27,11 +27,18 @@ def _count(shape: tuple[int, ...], axis) -> int:
     return int(np.prod([shape[i] for i in axes], dtype=np.int64))
 
 
+def row_max(z: Array, axis) -> Array:
+    """The maximum along ``axis`` (kept as size 1); −∞ along an empty axis, as PyTorch, where NumPy refuses."""
+    if z.size == 0:
+        return np.max(z, axis=axis, keepdims=True, initial=-np.inf)
+    return np.max(z, axis=axis, keepdims=True)
+
+
 def softmax(z: Array, axis: int = -1) -> Array:
     """e^z / Σ e^z along ``axis``, shifted by the maximum so it never overflows."""
     if z.ndim == 0:  # one entry along its only axis
         return softmax(z.reshape(1), 0).reshape(())
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    e = np.exp(z - row_max(z, axis))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
@@ -39,8 +46,9 @@ def log_softmax(z: Array, axis: int = -1) -> Array:
     """z − ln Σ e^z along ``axis``, shifted by the maximum so it never overflows."""
     if z.ndim == 0:
         return log_softmax(z.reshape(1), 0).reshape(())
-    shifted = z - np.max(z, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = z - row_max(z, axis)
+    with np.errstate(divide="ignore"):  # ln 0 = −∞ only along an empty axis, where nothing is left to subtract it from
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _softmax_grad(g: Array, out: Array, z: Array, axis: int = -1) -> Array:
@@ -88,10 +96,17 @@ def _pick_grad(arg):
     return grad
 
 
+def _deviations(a: Array, axis=None) -> Array:
+    """a − mean(a), with the mean's own rounding taken out again, so that equal values deviate by exactly
+    0 (as PyTorch's variance finds) and not by the last bit of a rounded mean."""
+    d = a - np.mean(a, axis=axis, keepdims=True)
+    rounding = np.mean(d, axis=axis, keepdims=True)
+    return d - np.where(np.isfinite(rounding), rounding, 0.0)  # an infinite value keeps its own deviation
+
+
 def _var(a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> Array:
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.mean(a, axis=axis, keepdims=True)
-        d = a - mean
+        d = _deviations(a, axis)
         total = np.sum(d * d, axis=axis, keepdims=keepdims)
         return total / np.asarray(max(_count(a.shape, axis) - correction, 0), dtype=a.dtype)
 
@@ -100,7 +115,7 @@ def _var_grad(g: Array, out: Array, a: Array, axis=None, correction: float = 1, 
     n = _count(a.shape, axis) - correction
     scale = 2.0 / n if n != 0 else np.inf  # N = correction: NaN, as PyTorch (inf × 0)
     with np.errstate(invalid="ignore"):
-        return _expand(g, a.shape, axis, keepdims) * scale * (a - np.mean(a, axis=axis, keepdims=True))
+        return _expand(g, a.shape, axis, keepdims) * scale * _deviations(a, axis)
 
 
 def _std_grad(g: Array, out: Array, a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> Array:
