@@ -289,15 +289,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--tree wants LABEL=SRC, SRC a folder holding backproplab/; got {given!r}")
         trees.append((label, src))
     trees = trees or [("this tree", None)]
+    load_before = os.getloadavg()[0]  # how busy the shared machine was, written beside the tables
     cpu = measure_cpu(args.repeats, presets, trees)
     times = {} if args.no_browser else measure(args.repeats, presets, trees)
+    load_after = os.getloadavg()[0]
     lines = ["", "## The lesson page in chromium", "",
              f"Measured with `python -m benchmarks.page` on {platform.machine()}, CPython "
              f"{platform.python_version()}, {os.cpu_count()} cores shared with other work (noisy); "
              f"{args.repeats} rounds, each on a new `backproplab serve` process and a new browser context at "
              "1366×768. Milliseconds from the learner's action until the page shows the result with its worked "
              "gradient: median / max (✗: the max is over its target), and in brackets the median of the time "
-             "the page's requests to the server took (asked to answered; the rest is the browser's).",
+             "the page's requests to the server took (asked to answered; the rest is the browser's). "
+             f"The machine's one-minute load average was {load_before:.1f} at the start, {load_after:.1f} at the end.",
              *([""] + [args.note] if args.note else [])]
     for tree, by_preset in times.items():
         lines += ["", *([f"{tree}:", ""] if len(times) > 1 else []), *table(by_preset)]

@@ -120,7 +120,7 @@ def test_an_entry_adam_step_reads_the_same_in_the_lesson_document_and_the_termin
     assert terminal in detail["entry"]["text"].splitlines()
 
 
-def test_the_page_shows_adam_step_with_its_numbers(browser, capsys, tmp_path):  # noqa: F811
+def test_the_page_shows_adam_step_with_its_numbers(browser, capsys, tmp_path):
     terminal = terminal_adam_lines(capsys, tmp_path)
     with live_server(Settings()) as url:
         p = Page(browser).open(url + "/#optimizer=adam")

@@ -147,7 +147,7 @@ def test_the_command_line_offers_the_exact_factors_form(capsys):
     assert_clean_error(capsys, ["explain", "statquest", "--param", "w1", "--factors", "some"], "--factors")
 
 
-def test_the_page_switch_shows_the_exact_factors_form_from_the_document(browser):  # noqa: F811
+def test_the_page_switch_shows_the_exact_factors_form_from_the_document(browser):
     with live_server(Settings()) as url:
         p = Page(browser).open(url + "/")
         try:

@@ -21,6 +21,8 @@ from backproplab.presets import PRESETS
 from backproplab.web import lesson
 from backproplab.web.export import export
 from backproplab.web.settings import Settings
+from tests.test_web_browser import Page as ServedPage
+from tests.web_helpers import live_server
 
 STATIC = Path(__file__).resolve().parents[1] / "src/backproplab/web/static"
 DOSAGE = {"w1": 3.34, "b1": -1.43, "w2": -3.53, "b2": 0.57, "w3": -1.22, "w4": -2.30, "b3": 0.0}
@@ -44,31 +46,11 @@ def central(p: dict[str, float], name: str, h: float = 1e-6) -> float:
     return (ssr({**p, name: p[name] + h}) - ssr({**p, name: p[name] - h})) / (2 * h)
 
 
-class Page:
+class Page(ServedPage):
     """A page in a browser context of its own (its own storage), recording errors."""
 
     def __init__(self, browser, width: int = 1366, height: int = 900) -> None:
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def open(self, url: str) -> Page:
-        self.page.goto(url)
-        self.page.wait_for_selector("#table h3")
-        return self
-
-    def wait_text(self, selector: str, text: str, present: bool = True) -> None:
-        from playwright.sync_api import expect
-
-        check = expect(self.page.locator(selector))
-        (check.to_contain_text if present else check.not_to_contain_text)(text, timeout=15_000)
-
-    def wait_iteration(self, k: int) -> None:
-        from playwright.sync_api import expect
-
-        expect(self.page.locator("#table h3")).to_have_text(re.compile(rf"^Iteration {k}\b"), timeout=15_000)
+        super().__init__(browser, width=width, height=height, own_context=True)
 
     def wait_url(self, part: str) -> None:
         """Wait until the address holds ``part`` (packing a link takes a moment); polled, as the CSP allows no eval."""
@@ -81,9 +63,6 @@ class Page:
     def text(self, selector: str) -> str:
         """What the element shows: its rendered text, or an SVG's text content."""
         return self.page.eval_on_selector(selector, "e => e instanceof HTMLElement ? e.innerText : e.textContent")
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def shown_numbers(p: Page) -> dict[str, str]:
@@ -521,3 +500,24 @@ def test_an_exported_file_has_the_forward_tab_the_guide_and_held_slices(browser,
         assert p.errors == [] and blocked == []
     finally:
         p.close()
+
+
+def test_a_server_started_with_its_own_settings_works_out_every_step_of_that_run(browser):
+    """`serve statquest --lr 0.05`: the worked gradient of iteration 2, asked of the server after the page
+    loaded, is that run's (b3 = 0.05 × 15.66 after one step), not the default learning rate's."""
+    with live_server(Settings(preset="statquest", lr=0.05, max_steps=30)) as url:
+        p = Page(browser).open(url + "/")
+        try:
+            p.wait_iteration(1)
+            p.page.keyboard.press("ArrowRight")
+            p.wait_iteration(2)
+            p.wait_text("#derivation-title", "iteration 2")
+            start = dict(DOSAGE)
+            b3 = start["b3"] - 0.05 * central(start, "b3")
+            expected = number(central({**start, "b3": b3}, "b3"))
+            p.wait_text("#derivation", expected)
+            default_rate = number(central({**start, "b3": start["b3"] - 0.1 * central(start, "b3")}, "b3"))
+            assert default_rate not in p.text("#derivation")  # −6.26: another run's iteration 2
+            assert p.page.input_value("#lr") == "0.05"
+        finally:
+            p.close()

@@ -65,7 +65,8 @@ def test_lesson_get_post_and_detail(client):
     assert body["curve"]["iteration"] == 2 and len(body["curve"]["grid"]) == len(body["curve"]["loss"])
     assert client.post("/api/detail", json={"settings": {}, "param": "w9", "iteration": 1}).status_code == 404
     assert client.post("/api/detail", json={"settings": {}, "param": "b3", "iteration": 999}).status_code == 404
-    assert client.get("/api/initial").json() == {"preset": "statquest", "custom": False}
+    started = {"preset": "statquest", "custom": False, "settings": {"preset": "statquest"}}
+    assert client.get("/api/initial").json() == started
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -152,7 +153,7 @@ def test_a_spec_file_given_to_serve_is_the_first_lesson():
             "[network.nodes]\nyhat = \"w * x + b\"\n[network.parameters]\nw = 0.0\nb = 0.0\n"
             "[data]\nx = [0.0, 1.0, 2.0]\ny = [1.0, 3.0, 5.0]\n[training]\noptimize = \"all\"\nmax_steps = 5\n")
     app = TestClient(create_app(Settings(preset=None, spec_text=text), allowed_hosts=HOSTS))
-    assert app.get("/api/initial").json() == {"preset": None, "custom": True}
+    assert app.get("/api/initial").json() == {"preset": None, "custom": True, "settings": {"spec_text": text}}
     doc = app.get("/api/lesson").json()
     assert doc["source"]["name"] == "line" and len(doc["trace"]["iterations"]) == 5
     # SSR = Σ (y − (w x + b))²: at w = b = 0 its gradient is −2 Σ y x for w and −2 Σ y for b

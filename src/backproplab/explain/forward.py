@@ -142,6 +142,17 @@ def _expr(namer: Namer, node: Tensor, n: int, fmt: str, top: bool = False) -> tu
     return node.op.render(fmt, "expr", values), node.op.prec
 
 
+def _formula(namer: Namer, node: Tensor, n: int) -> Math | None:
+    """A column's formula from the nodes below it; None for a leaf, or for an expression nested too
+    deep to write out (a sum of a thousand terms is headed by its name alone)."""
+    if node.op is None:
+        return None
+    try:
+        return Math(_expr(namer, node, n, "text", True)[0], _expr(namer, node, n, "latex", True)[0])
+    except RecursionError:
+        return None
+
+
 def _columns(loss: Tensor, n: int) -> tuple[list[Column], list[str], Namer]:
     order = topological_order(loss)
     namer = Namer(order, loss)
@@ -158,8 +169,7 @@ def _columns(loss: Tensor, n: int) -> tuple[list[Column], list[str], Namer]:
             left_out.append(f"{namer.name(node)} ({width} per sample)")
             continue
         data = False
-        formula = None if node.op is None else Math(_expr(namer, node, n, "text", True)[0],
-                                                    _expr(namer, node, n, "latex", True)[0])
+        formula = _formula(namer, node, n)
         values = node.data.reshape(n, -1)
         for j in range(width):
             unit = None if width == 1 else j

@@ -60,6 +60,7 @@ def render(doc: dict[str, Any]) -> str:
                         f"<style>{_safe(_read('lesson.css'))}</style>")
     html = html.replace('<script src="/static/vendor/katex/katex.min.js"></script>',
                         f"<script>{_safe(_read('vendor/katex/katex.min.js'))}</script>")
+    html = re.sub(r'<link rel="modulepreload" href="/static/[^"]+">\n', "", html)  # the modules are inlined below
     html = html.replace('<script type="module" src="/static/app.js"></script>',
                         f'<script type="application/json" id="lesson-document">{data}</script>\n'
                         f'<script type="module">{_safe(bundle())}</script>')

@@ -132,7 +132,7 @@ def trace_dict(trace: Trace, keep: list[int], held: dict[int, dict[str, Any]] | 
             row["gradients"] = {**row["gradients"], **held[i]}
         row["new_values"] = {n: _plain(it.new_value(n)) for n in trace.optimize}
         row["norms"] = _norms(it, trace.optimize)
-        row["announce"] = announcements(trace, it, i + 1)
+        row["announce"] = announcements(trace, it, i + 1, row=row)
         iterations.append(row)
     d["iterations"] = iterations
     d["iterations_total"] = len(trace.iterations)
@@ -491,6 +491,13 @@ def cli_lines(trace: Trace, k: int, moments: dict[str, list] | None = None) -> l
     return step_lines(trace, trace.iterations[k], 2, moments)
 
 
+def _cli_lines_at(trace: Trace, ks: list[int]) -> dict[str, list[str]]:
+    """:func:`cli_lines` of several iterations (0-based), keyed by their 1-based number; Adam's moments are
+    worked out once for the whole run, not once per iteration."""
+    moments = {n: run_moments(trace, n) for n in trace.optimize} if ks else {}
+    return {str(k + 1): cli_lines(trace, k, moments) for k in ks}
+
+
 def _explanation_order(keep: list[int], head: int = 10) -> list[int]:
     """Which iterations to work out first while the budget lasts: the first few, the last, then
     ever finer spread over the rest (halving the gaps), so a long run is covered from end to end."""
@@ -567,8 +574,7 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
         "losses": [to_json_value(v) for v in trace.losses()],
         "network": network_of(job),
         "explanations": explanations,
-        "cli_lines": {str(k + 1): cli_lines(trace, k, {n: run_moments(trace, n) for n in trace.optimize})
-                      for k in (keep[:CLI_LINES] if everything else keep[:1])},
+        "cli_lines": _cli_lines_at(trace, keep[:CLI_LINES] if everything else keep[:1]),
         "explanations_complete": everything and all(
             str(k + 1) in explanations[n] for n in names for k in keep),
         "curves": curves,
@@ -628,12 +634,18 @@ def to_json(doc: dict[str, Any]) -> str:
 # --- what the page says and paints with, from Python: the one short line a screen reader hears on each step,
 # and the colours the figures use too
 
-def announcements(trace: Trace, it: Any, k: int, digits: int = 2) -> dict[str, str]:
+def announcements(trace: Trace, it: Any, k: int, digits: int = 2, row: dict[str, Any] | None = None) -> dict[str, str]:
     """For each trained parameter, the line a screen reader announces at iteration k (1-based): the
     gradient, the step and the new value ("iteration 3: gradient −2.50, step −0.25, new b3 2.44");
-    for an array, their norms. Only this line, not the whole derivation, goes to the live region."""
+    for an array, their norms. Only this line, not the whole derivation, goes to the live region.
+    ``row``: the iteration's row of :func:`trace_dict`, whose plain numbers (new values, norms) are used
+    where it has them, so that a long run's lines cost little more than their formatting."""
     out = {}
     for name in trace.optimize:
+        plain = _announced(row, name, k, digits) if row is not None else None
+        if plain is not None:
+            out[name] = plain
+            continue
         g, s = it.gradients.get(name), it.step_sizes.get(name)
         if g is None or s is None:
             out[name] = f"iteration {k}: {loss_symbol(trace.loss)} {number(scalar(it.loss), digits)}"
@@ -644,6 +656,24 @@ def announcements(trace: Trace, it: Any, k: int, digits: int = 2) -> dict[str, s
             out[name] = (f"iteration {k}: {name}'s gradient norm {number(array_norm(g), digits)}, "
                          f"step norm {number(array_norm(s), digits)}")
     return out
+
+
+def _announced(row: dict[str, Any], name: str, k: int, digits: int) -> str | None:
+    """The announcement of ``name`` from a row's finite plain floats (as :func:`_plain` left them), or None
+    where the row does not hold them so (a missing or non-finite number: worked out from the trace)."""
+    grads, steps = row.get("gradients") or {}, row.get("step_sizes") or {}
+    g, s = grads.get(name), steps.get(name)
+    if type(g) is float and type(s) is float:
+        new = (row.get("new_values") or {}).get(name)
+        if type(new) is float:
+            return (f"iteration {k}: gradient {number(g, digits)}, step {number(s, digits)}, "
+                    f"new {name} {number(new, digits)}")
+        return None
+    norms = row.get("norms") or {}
+    gn, sn = norms.get("gradients", {}).get(name), norms.get("step_sizes", {}).get(name)
+    if isinstance(g, list) and isinstance(s, list) and type(gn) is float and type(sn) is float:
+        return f"iteration {k}: {name}'s gradient norm {number(gn, digits)}, step norm {number(sn, digits)}"
+    return None
 
 
 def colours() -> dict[str, str]:

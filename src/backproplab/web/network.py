@@ -14,9 +14,15 @@ SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 def _terms(node: formula.Node) -> list[formula.Node]:
     """The terms of a sum (a − b counts as a + b here: the diagram shows which parameter links what)."""
-    if node.kind in ("+", "-"):
-        return [t for a in node.args for t in _terms(a)]
-    return [node]
+    terms: list[formula.Node] = []
+    stack = [node]  # a sum of a thousand terms is a thousand deep: walked with a stack, not recursion
+    while stack:
+        item = stack.pop()
+        if item.kind in ("+", "-"):
+            stack.extend(reversed(item.args))
+        else:
+            terms.append(item)
+    return terms
 
 
 def _linear(tree: formula.Node, params: set[str], nodes: set[str]) -> tuple[list[tuple[str | None, str]],

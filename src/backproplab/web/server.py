@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import dataclasses
 import errno
 import gc
 import json
@@ -138,8 +139,13 @@ def within(seconds: float, work: Callable[[], Any]) -> Any:
 
     def stop() -> None:
         with guard:
-            if not done[0]:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(TimeUp))
+            if done[0]:
+                return
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(TimeUp))
+            # asked again shortly: one that lands in a __del__ or a callback is swallowed by Python
+            again = threading.Timer(0.2, stop)
+            again.daemon = True
+            again.start()
 
     timer = threading.Timer(seconds, stop)
     timer.daemon = True
@@ -151,6 +157,7 @@ def within(seconds: float, work: Callable[[], Any]) -> Any:
             timer.cancel()
             with guard:
                 done[0] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), None)  # none left pending
     except TimeUp:
         raise LessonError(f"working out this lesson took longer than {seconds:g} s, this page's limit for one "
                           "request; use fewer parameters or steps here, or the command line for large ones",
@@ -310,8 +317,10 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
         return await heavy(work)
 
     async def initial_settings(request: Request) -> Response:
-        return JSONResponse({"preset": initial.preset, "custom": initial.spec_text is not None},
-                            headers=SECURITY_HEADERS)
+        # every setting the page started with, so that what it asks for later is about the same run
+        started = {k: v for k, v in dataclasses.asdict(initial).items() if v not in (None, {}, [])}
+        return JSONResponse({"preset": initial.preset, "custom": initial.spec_text is not None,
+                             "settings": started}, headers=SECURITY_HEADERS)
 
     routes = [
         Route("/", page),

@@ -1,6 +1,6 @@
 // The lesson page: reads a lesson document (embedded in an exported file, or from the server)
 // and draws everything from it. No number is computed here; only chosen and formatted.
-import { htmlEl, clearEl, staleSize } from "./draw.js";
+import { htmlEl, clearEl, staleSize, newLayout, readLayout } from "./draw.js";
 import { asNumber, lossSymbol, shape } from "./format.js";
 import { drawNetwork, paramKey } from "./network.js";
 import { drawLossCurve, drawPredictions, drawLossHistory, curveNote } from "./charts.js";
@@ -18,7 +18,9 @@ const served = !embedded || hosted;
 const PRESETS = ["statquest", "classic", "xor", "moons", "circles", "spiral", "regression"];
 
 const ui = { doc: null, pos: 0, selected: null, view: "typeset", playing: false, timer: null, custom: null,
-  log: false, pending: new Set(), busy: false, tableView: "steps", packed: null };
+  log: false, pending: new Set(), busy: false, tableView: "steps", packed: null, renders: 0 };
+// How many times the whole page has been drawn: a step draws it once (read by the page's tests).
+window.backproplabRenders = () => ui.renders;
 
 function iterations() { return ui.doc.trace.iterations; }
 function current() { return iterations()[ui.pos]; }
@@ -116,7 +118,7 @@ async function recompute(settings, keep = {}) {
   try {
     const doc = await post("/api/lesson", settings);
     ui.settings = settings;
-    load(doc, keep);
+    await load(doc, keep);  // the status says "working" until the new run is drawn
     $("status").textContent = "";
     return true;
   } catch (err) {
@@ -137,11 +139,17 @@ function load(doc, keep = {}) {
   fillControls();
   divergenceBanner();
   showGuide();
-  render();
-  const k = keep.iteration;  // an iteration the document does not hold (a link, a new run): asked for
+  // an iteration the document does not hold (a link, a new run) is asked for before the page is drawn, so that
+  // it is drawn once, at that iteration
+  const k = keep.iteration;
   if (Number.isInteger(k) && k <= lastIteration() && current() && current().iteration !== k) {
-    navigate(async () => { if (await fetchRow(k)) go(posOf(k)); else notKept(k); });
+    return navigate(async () => {
+      if (await fetchRow(k)) go(posOf(k));
+      else if (ui.doc === doc) { render(); notKept(k); }
+    });
   }
+  render();
+  return null;
 }
 
 // Where an iteration cannot be had, the page says which one it shows instead, until the next move.
@@ -247,34 +255,54 @@ function animate(from) {
   requestAnimationFrame(frame);
 }
 
+// An animation frame draws again only what moves: the loss curve's point, and the green curve (a decision
+// boundary does not move between two snapshots, nor does the note under the curve's title).
 function drawCharts(anim = null) {
   const doc = ui.doc;
   const param = ui.selected.param;
   const index = ui.selected.index;
   const key = paramKey(param, index);
-  const slice = curveSlice(param, index);
+  const slice = curveSlice(param, index, !anim);  // a frame of the step's animation asks nothing of the server
   drawLossCurve($("curve"), doc, ui.pos, param, slice, index, key, anim);
-  $("curve-note").textContent = curveNote(doc, key, slice);
+  if (anim && doc.boundary) return null;
+  const note = curveNote(doc, key, slice);
+  if ($("curve-note").textContent !== note) $("curve-note").textContent = note;
   return drawPredictions($("predictions"), doc, ui.pos, anim);
 }
 
 function render() {
+  ui.renders += 1;
+  newLayout();  // the type sizes are read afresh (a resize, present mode): once, not once per label
   const refocus = focusKeeper();
   const doc = ui.doc;
   const its = iterations();
   if (!its.length) { banner("The run has no iterations to show.", "error"); return; }
   const it = current();
   if (!ui.typing) $("iteration").value = it.iteration;  // not over a number being typed
-  const hooks = { select, hover };
-  drawNetwork($("network"), doc, it, ui.selected, hooks);
   const param = ui.selected.param;
   $("param").value = param;
   $("curve-title").textContent = lossSymbol(doc.trace.loss);
   $("pred-title").textContent = doc.boundary ? "Decision boundary (heat map) and data" : "Predictions";
+  readLayout(document.querySelectorAll("main svg"));  // every chart's box at once, then only writes
+  drawNetwork($("network"), doc, it, ui.selected, { select, hover });
   ui.animation = null;
   predictionNote(drawCharts());
   askSnapshot(it.iteration);
-  renderTable($("table"), doc, ui.pos);
+  drawTable();
+  const said = it.announce || {};  // one short line for a screen reader, not the whole derivation
+  $("announce").textContent = said[param] || said[doc.trace.optimize[0]] || "";
+  drawLossHistory($("history"), doc, ui.pos, ui.log);
+  renderDerivation();
+  renderForwardTab();
+  if (hosted) window.parent.postMessage({ backproplab: "state", iteration: it.iteration, param }, "*");
+  else writeLink();  // in the widget the address is the notebook's, not the page's
+  refocus();
+}
+
+// The iteration's table; a parameter's row selects it everywhere, by click or from the keyboard.
+function drawTable() {
+  const param = ui.selected.param;
+  renderTable($("table"), ui.doc, ui.pos);
   for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
     tr.classList.toggle("selected", tr.dataset.param === param);
     tr.addEventListener("click", () => select(tr.dataset.param, null));  // selects it everywhere
@@ -286,14 +314,6 @@ function render() {
       select(tr.dataset.param, null);
     });
   }
-  const said = it.announce || {};  // one short line for a screen reader, not the whole derivation
-  $("announce").textContent = said[param] || said[doc.trace.optimize[0]] || "";
-  drawLossHistory($("history"), doc, ui.pos, ui.log);
-  renderDerivation();
-  renderForwardTab();
-  if (hosted) window.parent.postMessage({ backproplab: "state", iteration: it.iteration, param }, "*");
-  else writeLink();  // in the widget the address is the notebook's, not the page's
-  refocus();
 }
 
 // A weight, bias or table row that had the keyboard's focus has it again after a redraw replaced it.
@@ -349,7 +369,7 @@ function hashState() {
 // The loss against any parameter, the others held at this iteration: a parameter that is not trained has its
 // slice and tangent too (only the numbered steps need training). One slice serves the whole run only where
 // the parameter is the one that moves.
-function curveSlice(param, index) {
+function curveSlice(param, index, ask = true) {
   const doc = ui.doc;
   const it = current();
   const slices = doc.curves[paramKey(param, index)] || [];
@@ -357,7 +377,7 @@ function curveSlice(param, index) {
   if (alone && slices.length) return slices[0];
   const exact = slices.find((s) => s.iteration === it.iteration);
   if (exact) return exact;
-  if (served && !ui.playing) fetchDetail(param, it.iteration, index);
+  if (served && !ui.playing && ask) fetchDetail(param, it.iteration, index);
   let best = null;
   for (const s of slices) if (s.iteration <= it.iteration && (!best || s.iteration > best.iteration)) best = s;
   return best || slices[0] || (served ? undefined : null);
@@ -448,7 +468,7 @@ async function fetchDetail(param, iteration, index = null) {
     }
     if (ui.doc !== doc) return;  // a new run came meanwhile: this answer is about the old one
     keepDetail(doc, param, iteration, d);
-    if (here()) render();
+    if (here()) redrawDetail(d);
   } catch (err) {
     if (doc.snapshotsAsked) doc.snapshotsAsked.delete(iteration);
     wait = err503Delay();
@@ -461,6 +481,20 @@ async function fetchDetail(param, iteration, index = null) {
     if (!wait) ui.pending.delete(key);
     else setTimeout(() => { ui.pending.delete(key); if (retry && here()) render(); }, wait);
   }
+}
+
+// A worked gradient's answer, drawn where it shows: the derivation, the table (its command-line lines), the
+// forward pass, and the charts where it brought a loss curve or a snapshot; the rest of the page stays as drawn.
+function redrawDetail(d) {
+  const refocus = focusKeeper();
+  if (d.curve || d.boundary || d.prediction) predictionNote(drawCharts());  // at the sizes the page was drawn at
+  if (!(ui.selected.param in (current().gradients || {}))) {  // its gradient, from the worked one
+    drawNetwork($("network"), ui.doc, current(), ui.selected, { select, hover });
+  }
+  drawTable();
+  renderDerivation();
+  renderForwardTab();
+  refocus();
 }
 
 // Where k goes in an ascending list of iteration numbers.
@@ -671,6 +705,7 @@ function wire() {
   // size, that chart alone: nothing is asked of the server
   const watch = new ResizeObserver(() => requestAnimationFrame(() => {
     if (!ui.doc || !current()) return;
+    newLayout();
     if (staleSize($("network"))) drawNetwork($("network"), ui.doc, current(), ui.selected, { select, hover });
     if (staleSize($("history"))) drawLossHistory($("history"), ui.doc, ui.pos, ui.log);
     if (staleSize($("curve")) || staleSize($("predictions"))) predictionNote(drawCharts());
@@ -739,12 +774,12 @@ async function main() {
     if (Object.keys(settings).length) {
       await recompute(settings, keep);
     } else {
-      const res = await fetch("/api/lesson");
+      // both asked at once: the small answer does not wait behind the lesson
+      const [res, initial] = await Promise.all([fetch("/api/lesson"), fetch("/api/initial").then((r) => r.json())]);
       const doc = await res.json();
       if (!res.ok) throw new Error(doc.error || `the server answered ${res.status}`);
-      const initial = await (await fetch("/api/initial")).json();
-      ui.settings = initial.custom ? { spec_text: doc.source.spec_text } : { preset: doc.source.preset };
-      if (initial.custom) ui.custom = { spec_text: doc.source.spec_text, csv_text: null };
+      ui.settings = initial.settings;  // all of them: a later request is about this same run
+      if (initial.custom) ui.custom = { spec_text: doc.source.spec_text, csv_text: initial.settings.csv_text || null };
       load(doc, keep);
     }
     if (own && own.problem) banner(ui.doc.link[own.problem], own.problem === "unreadable" ? "error" : "note");

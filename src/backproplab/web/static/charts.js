@@ -1,6 +1,6 @@
 // The pink loss curve, the predictions (or the decision boundary) and the loss per iteration.
 import { svgEl, clearEl, scale, axes, pathData, svgSize, ticks, tickLabel } from "./draw.js";
-import { textLines, bottomMargin, fontSize, leftMargin } from "./draw.js";
+import { textLines, bottomMargin, fontSize, leftMargin, textWidth, isShown } from "./draw.js";
 import { fmt, asNumber, entry, lossSymbol } from "./format.js";
 
 export const GREEN = "#1b9e77";
@@ -90,7 +90,7 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
     const inPlot = px >= box.x && px <= box.x + box.w && py >= box.y && py <= box.y + box.h;
     if (inPlot && i < pos && Math.abs(px - lastLabel) > 22 && steps.length <= 40) {  // above and right of its point
       const label = svgEl("text", { x: px + 5, y: py - 6, class: "step-label" }, plot, String(s.iteration));
-      const width = label.getComputedTextLength();
+      const width = textWidth(svg, label, `step-label|${s.iteration}`);
       if (px + 5 + width > box.x + box.w) label.setAttribute("x", px - 5 - width);
       if (py - 6 - fs < box.y) label.setAttribute("y", py + fs + 4);
       lastLabel = px;
@@ -145,7 +145,7 @@ function snapshotIndex(iterations, k) {
 
 export function drawPredictions(svg, doc, pos, anim = null) {
   clearEl(svg);
-  if (!svg.getClientRects().length) return null;  // not shown (present mode): nothing to draw
+  if (!isShown(svg)) return null;  // not shown (present mode): nothing to draw
   const { w, h } = svgSize(svg);
   const it = doc.trace.iterations[pos];
   if (doc.boundary) return drawBoundary(svg, doc, it, w, h);
@@ -208,6 +208,30 @@ function mix(a, b, t) {
   return `rgb(${pa.map((v, k) => Math.round(v + (pb[k] - v) * t)).join(",")})`;
 }
 
+// A snapshot's heat map, one square per grid cell: built once for a snapshot and a plot box, and put back as it
+// was when the chart is drawn again (a step, an animation frame) at the same size.
+const heats = new WeakMap();  // a snapshot's values -> {key: the box it was built for, heat: its <g>}
+
+function heatMap(values, box, nx, ny, top) {
+  const key = `${box.x},${box.y},${box.w},${box.h},${nx},${ny},${top}`;
+  const had = heats.get(values);
+  if (had && had.key === key) return had.heat;
+  const cw = box.w / nx;
+  const ch = box.h / ny;
+  const heat = svgEl("g", { class: "heat" });
+  for (let r = 0; r < ny; r++) {
+    for (let c = 0; c < nx; c++) {
+      const v = values[r * nx + c] / top;
+      const colour = v < 0.5 ? mix("#ffffff", "#e69f00", Math.min(1, (0.5 - v) * 1.6))
+        : mix("#ffffff", "#56b4e9", Math.min(1, (v - 0.5) * 1.6));
+      svgEl("rect", { x: (box.x + c * cw).toFixed(1), y: (box.y + box.h - (r + 1) * ch).toFixed(1),
+        width: (cw + 0.6).toFixed(1), height: (ch + 0.6).toFixed(1), fill: colour }, heat);
+    }
+  }
+  heats.set(values, { key, heat });
+  return heat;
+}
+
 function drawBoundary(svg, doc, it, w, h) {
   const b = doc.boundary;
   const longest = Math.max(...["P(class 1)", `iteration ${b.iterations[b.iterations.length - 1]}`].map((t) => t.length));
@@ -220,19 +244,7 @@ function drawBoundary(svg, doc, it, w, h) {
   const ys = scale(gy[0], gy[gy.length - 1], box.y + box.h, box.y);
   const i = snapshotIndex(b.iterations, it.iteration);
   const values = b.values[i];
-  const cw = box.w / gx.length;
-  const ch = box.h / gy.length;
-  const heat = svgEl("g", { class: "heat" }, svg);
-  const top = b.kind === "class" ? Math.max(1, ...values) : 1;
-  for (let r = 0; r < gy.length; r++) {
-    for (let c = 0; c < gx.length; c++) {
-      const v = values[r * gx.length + c] / top;
-      const colour = v < 0.5 ? mix("#ffffff", "#e69f00", Math.min(1, (0.5 - v) * 1.6))
-        : mix("#ffffff", "#56b4e9", Math.min(1, (v - 0.5) * 1.6));
-      svgEl("rect", { x: (box.x + c * cw).toFixed(1), y: (box.y + box.h - (r + 1) * ch).toFixed(1),
-        width: (cw + 0.6).toFixed(1), height: (ch + 0.6).toFixed(1), fill: colour }, heat);
-    }
-  }
+  svg.appendChild(heatMap(values, box, gx.length, gy.length, b.kind === "class" ? Math.max(1, ...values) : 1));
   axes(svg, box, xs, ys, doc.labels.x, doc.labels.y);
   const data = doc.trace.data;
   data.x.forEach((p, j) => {
@@ -253,7 +265,7 @@ function drawBoundary(svg, doc, it, w, h) {
 
 export function drawLossHistory(svg, doc, pos, log) {
   clearEl(svg);
-  if (!svg.getClientRects().length) return null;  // not shown (present mode): nothing to draw
+  if (!isShown(svg)) return null;  // not shown (present mode): nothing to draw
   const { w, h } = svgSize(svg);
   const losses = doc.losses.map(asNumber);
   const it = doc.trace.iterations[pos];

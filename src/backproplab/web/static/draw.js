@@ -12,7 +12,7 @@ export function svgEl(tag, attrs = {}, parent = null, text = null) {
 }
 
 export function clearEl(node) {
-  while (node.firstChild) node.removeChild(node.firstChild);
+  node.replaceChildren();  // at once, not child by child
 }
 
 export function htmlEl(tag, attrs = {}, parent = null, text = null) {
@@ -50,11 +50,29 @@ export function tickLabel(v) {
   return text.replace(/-/g, "\u2212");
 }
 
+// What the charts read from the page's layout (boxes, type sizes, text widths) is kept from one drawing to the next:
+// reading it after writing the drawing makes the browser lay the page out again, once per read. A redraw of
+// the whole page (a step, a resize, present mode) starts afresh with newLayout(); web fonts arriving do too.
+let sizes = new WeakMap();  // svg -> its --chart-font
+let boxes = new WeakMap();  // svg -> its box {w, h, shown}
+let widths = new Map();  // "svg id|font size|class|text" -> width in px
+export function newLayout() {
+  sizes = new WeakMap();
+  boxes = new WeakMap();
+  if (widths.size > 5000) widths = new Map();  // a long session's labels: kept to a bounded number
+}
+if (typeof document !== "undefined" && document.fonts) {
+  document.fonts.addEventListener("loadingdone", () => { sizes = new WeakMap(); boxes = new WeakMap(); widths = new Map(); });
+}
+
 // The charts' type size in px (the page's --chart-font: larger when presenting), so that the margins
 // around a plot grow with the text they hold.
 export function fontSize(svg) {
+  if (sizes.has(svg)) return sizes.get(svg);
   const v = parseFloat(getComputedStyle(svg).getPropertyValue("--chart-font"));
-  return Number.isFinite(v) && v > 0 ? v : 12;
+  const size = Number.isFinite(v) && v > 0 ? v : 12;
+  sizes.set(svg, size);
+  return size;
 }
 
 // Room below a plot box for the x ticks and the x label.
@@ -120,10 +138,20 @@ export function textLines(svg, lines, { x, y, right, left = 4 }) {
 }
 
 function measure(svg, text, cls) {
+  const key = `${svg.id}|${fontSize(svg)}|${cls}|${text}`;
+  if (widths.has(key)) return widths.get(key);
   const probe = svgEl("text", { x: 0, y: -100, class: cls }, svg, text);
   const width = probe.getComputedTextLength();
   probe.remove();
+  widths.set(key, width);
   return width;
+}
+
+// The width of a text element already in a chart (its class and attributes as drawn), kept like measure()'s.
+export function textWidth(svg, node, key) {
+  const at = `${svg.id}|${fontSize(svg)}|${key}`;
+  if (!widths.has(at)) widths.set(at, node.getComputedTextLength());
+  return widths.get(at);
 }
 
 function fitted(svg, line, x, left, right) {
@@ -154,11 +182,30 @@ export function pathData(points) {
 
 function boxSize(svg) {
   const r = svg.getBoundingClientRect();
-  return { w: Math.max(200, Math.round(r.width)), h: Math.max(60, Math.round(r.height)) };
+  return { w: Math.max(200, Math.round(r.width)), h: Math.max(60, Math.round(r.height)), shown: svg.getClientRects().length > 0 };
+}
+
+// A chart's box as the page was laid out when its drawing began (see newLayout); read once, not after each write.
+function laidOut(svg) {
+  if (!boxes.has(svg)) boxes.set(svg, boxSize(svg));
+  return boxes.get(svg);
+}
+
+// Every chart's box and type size read together, before any is drawn: the page is laid out once for all of them.
+export function readLayout(svgs) {
+  for (const svg of svgs) {
+    laidOut(svg);
+    fontSize(svg);
+  }
+}
+
+// Whether a chart takes room on the page (present mode hides some): a hidden one is not drawn.
+export function isShown(svg) {
+  return laidOut(svg).shown;
 }
 
 export function svgSize(svg) {
-  const { w, h } = boxSize(svg);
+  const { w, h } = laidOut(svg);
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   return { w, h };
 }

@@ -1,6 +1,6 @@
 // The network diagram: nodes with their activation, edges labelled with their weight, biases on
 // their nodes; colour by sign (Okabe-Ito blue positive, vermillion negative), thickness by size.
-import { svgEl, clearEl, svgSize, fontSize } from "./draw.js";
+import { svgEl, clearEl, svgSize, fontSize, textWidth } from "./draw.js";
 import { fmt, entry, asNumber, lossSymbol } from "./format.js";
 
 export const POSITIVE = "#0072B2";
@@ -108,9 +108,10 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
       const outward = (y1 + y2) / 2 < h / 2 - 1 ? -1 : (y1 + y2) / 2 > h / 2 + 1 ? 1 : -1;
       if (ny * outward < 0) { nx = -nx; ny = -ny; }
       const label = `${paramKey(e.param, e.index)} = ${fmt(v)}`;
-      const lg = svgEl("g", { class: "param edge-label" + (isSelected(e.param, e.index) ? " selected" : "") }, labelLayer);
+      const cls = "param edge-label" + (isSelected(e.param, e.index) ? " selected" : "");
+      const lg = svgEl("g", { class: cls }, labelLayer);
       const text = svgEl("text", { x: 0, y: 0, "text-anchor": "middle", fill: colour }, lg, label);
-      const half = text.getComputedTextLength() / 2 + 4;
+      const half = textWidth(svg, text, `${cls}|${label}`) / 2 + 4;
       const cands = [];
       for (const off of [fs + 2, fs + 10, 0]) {
         for (const t of [base, 0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
@@ -171,9 +172,10 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
       const label = `${paramKey(b.param, b.index)} = ${fmt(v)}`;
       const below = p.y >= h / 2 - 1;
       const act = shownAct(n) ? fs + 6 : 0;
-      const bg = svgEl("g", { class: "param bias-label" + (isSelected(b.param, b.index) ? " selected" : "") }, g);
+      const cls = "param bias-label" + (isSelected(b.param, b.index) ? " selected" : "");
+      const bg = svgEl("g", { class: cls }, g);
       const text = svgEl("text", { x: 0, y: 0, "text-anchor": "middle", fill: colour }, bg, label);
-      const half = text.getComputedTextLength() / 2 + 4;
+      const half = textWidth(svg, text, `${cls}|${label}`) / 2 + 4;
       // under (or over) its node, one row further out for each bias before it; sideways where that is taken
       const out = r + lh / 2 + 4;  // from the node's centre to the first row
       const rows = [0, 1, 2, 3].map((k) => (below ? p.y + out + act + (i + k) * (lh + 2) : p.y - out - (i + k) * (lh + 2)));
