@@ -221,3 +221,27 @@ def test_a_finite_forward_pass_is_explained_as_before():
     loss = bl.losses.ssr(net(x), y)
     exp = bl.explain(loss, wrt=net.w1)
     assert np.isclose(exp.gradient, 7.34, atol=0.005)
+
+
+def wide_formula_spec(n: int) -> str:
+    """ŷ = w0·x + w1·x + … : a sum of n terms, nested n deep when parsed."""
+    terms = " + ".join(f"w{i} * x" for i in range(n))
+    params = "\n".join(f"w{i} = 0.001" for i in range(n))
+    return (f'version = 1\nname = "wide"\n[network]\nkind = "formulas"\ninputs = ["x"]\noutput = "yhat"\n'
+            f'[network.nodes]\nyhat = "{terms}"\n[network.parameters]\n{params}\n'
+            f'[data]\nx = [0.0, 0.5, 1.0]\ny = [0.0, 1.0, 0.0]\n[training]\noptimize = "all"\nmax_steps = 2\n')
+
+
+def test_a_sum_of_a_thousand_terms_is_tabled_and_drawn_without_a_traceback(tmp_path, capsys):
+    """The forward table heads a column nested too deep to write by its name alone, and the page's
+    diagram finds every edge of the sum; both used to end in RecursionError."""
+    from backproplab.web.network import formula_network
+
+    spec = tmp_path / "wide.toml"
+    spec.write_text(wide_formula_spec(1500), encoding="utf-8")
+    code, out, err = cli(capsys, "forward", str(spec))
+    assert code == 0 and "Traceback" not in err, err
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("3 "))
+    assert row[2] == "1.50"  # ŷ_3 = 1500 × 0.001 × 1, worked out here
+    network = formula_network(bl.spec.read(str(spec)).network)
+    assert sorted(e["param"] for e in network["edges"]) == sorted(f"w{i}" for i in range(1500))
