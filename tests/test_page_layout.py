@@ -214,3 +214,30 @@ def test_the_present_switch_gives_large_type_and_fewer_panels(browser, server):
         assert errors == []
     finally:
         page.close()
+
+
+NOTE_NUMBERS = """() => [...document.querySelectorAll('#derivation p.note .katex')]
+    .map(e => [e.querySelector('.katex-html').textContent.slice(0, 20), new Set([...e.getClientRects()].map(r => Math.round(r.top))).size])"""
+
+
+def test_a_number_in_a_rounding_note_stays_on_one_line(browser, server):
+    """"the exact value is −6.262043" broke after its minus sign at 1366 px; each number in a note is
+    one piece of text on one line, at every width, with the guide open as a learner first sees it."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        page.goto(server + "/#it=2&param=b3")
+        page.wait_for_selector("#derivation-title:has-text('iteration 2')")
+        page.wait_for_selector("#derivation p.note .katex")
+        broken = {}
+        for width in range(900, 1921, 20):
+            page.set_viewport_size({"width": width, "height": 768})
+            page.wait_for_timeout(60)
+            lines = page.evaluate(NOTE_NUMBERS)
+            assert lines, width
+            broken.update({width: text for text, n in lines if n > 1})
+        assert broken == {}
+        # a sign set apart from its number could still end a line: each number is one formula, sign and all
+        signs = [text for text, _ in page.evaluate(NOTE_NUMBERS) if text.strip() in ("−", "-")]
+        assert signs == []
+    finally:
+        page.close()

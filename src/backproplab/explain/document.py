@@ -104,17 +104,24 @@ ADJACENT_MATH = re.compile(r"(?<!\\)\$\$")  # $\surd$$\hat{v}$ would open displa
 
 
 SCIENTIFIC = re.compile(r"(?<![\w.])([−-]?\d+(?:\.\d+)?)e([−-]?\d+)\b")
+NEGATIVE = re.compile(r"(?<![\w.])−(\d+(?:\.\d+)?)(?![\d.e])")  # −6.27: one formula, never broken after its sign
 
 
 def latex_text(text: str) -> str:
     """Plain words made safe for LaTeX text mode (pdflatex, no Unicode needed); a number such as
-    6.3e−5 is set as $6.3 \\times 10^{-5}$."""
+    6.3e−5 is set as $6.3 \\times 10^{-5}$, and −6.27 as one formula $-6.27$."""
     pieces = []
     last = 0
-    for m in SCIENTIFIC.finditer(text):
+    numbers = sorted([*SCIENTIFIC.finditer(text), *NEGATIVE.finditer(text)], key=lambda m: m.start())
+    for m in numbers:
+        if m.start() < last:
+            continue
         pieces.append(_escape(text[last:m.start()]))
-        mantissa, exponent = (g.replace("−", "-") for g in m.groups())
-        pieces.append(rf"${mantissa} \times 10^{{{int(exponent)}}}$")
+        if m.re is NEGATIVE:
+            pieces.append(f"$-{m.group(1)}$")
+        else:
+            mantissa, exponent = (g.replace("−", "-") for g in m.groups())
+            pieces.append(rf"${mantissa} \times 10^{{{int(exponent)}}}$")
         last = m.end()
     pieces.append(_escape(text[last:]))
     return ADJACENT_MATH.sub("", "".join(pieces).encode("ascii", "replace").decode("ascii"))
