@@ -216,8 +216,9 @@ def test_the_present_switch_gives_large_type_and_fewer_panels(browser, server):
         page.close()
 
 
-NOTE_NUMBERS = """() => [...document.querySelectorAll('#derivation p.note .katex')]
-    .map(e => [e.querySelector('.katex-html').textContent.slice(0, 20), new Set([...e.getClientRects()].map(r => Math.round(r.top))).size])"""
+NOTE_NUMBERS = """() => [...document.querySelectorAll('#derivation p.note .katex')].map(e => [
+    e.querySelector('.katex-html').textContent.slice(0, 20),
+    new Set([...e.getClientRects()].map(r => Math.round(r.top))).size])"""
 
 
 def test_a_number_in_a_rounding_note_stays_on_one_line(browser, server):
@@ -234,7 +235,7 @@ def test_a_number_in_a_rounding_note_stays_on_one_line(browser, server):
             page.wait_for_timeout(60)
             lines = page.evaluate(NOTE_NUMBERS)
             assert lines, width
-            broken.update({width: text for text, n in lines if n > 1})
+            broken.update({(width, text): n for text, n in lines if n > 1})
         assert broken == {}
         # a sign set apart from its number could still end a line: each number is one formula, sign and all
         signs = [text for text, _ in page.evaluate(NOTE_NUMBERS) if text.strip() in ("−", "-")]
