@@ -54,18 +54,18 @@ def checked_spec(source: str, args: argparse.Namespace) -> Spec:
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    from backproplab.web import lesson
-    from backproplab.web.server import bind, serve
+    from backproplab.web.server import bind, create_app, hosts_for, serve
 
     settings = settings_for(args.source, args)
     sock = bind(args.host, args.port)  # a wrong host or a busy port is said at once
     try:
-        lesson.build(settings)  # a mistake in the source is reported here, in one line, before serving
+        app = create_app(settings, allowed_hosts=hosts_for(args.host))
+        app.state.warm()  # the first lesson, built into the app's cache; a mistake in it is one line, before serving
     except BaseException:
         sock.close()
         raise
     serve(settings, host=args.host, port=args.port, open_browser=not args.no_browser,
-          say=lambda line: sys.stderr.write(line + "\n"), sock=sock)
+          say=lambda line: sys.stderr.write(line + "\n"), sock=sock, app=app)
     return 0
 
 

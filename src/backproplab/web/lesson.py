@@ -104,7 +104,7 @@ def _norms(it: Any, names: list[str]) -> dict[str, dict[str, Any]]:
     for kind in out:
         for name in names:
             value = getattr(it, kind).get(name)
-            if value is not None and np.ndim(value) > 0:
+            if value is not None and type(value) is not float and np.ndim(value) > 0:  # most are plain floats
                 out[kind][name] = _plain(array_norm(value))
     return out
 
@@ -493,7 +493,9 @@ def cli_lines(trace: Trace, k: int, moments: dict[str, list] | None = None) -> l
 
 def _cli_lines_at(trace: Trace, ks: list[int]) -> dict[str, list[str]]:
     """:func:`cli_lines` of several iterations (0-based), keyed by their 1-based number; Adam's moments are
-    worked out once for the whole run, not once per iteration."""
+    worked out once for the whole run, not once per iteration (for one iteration, from the run's start up to it)."""
+    if len(ks) <= 1:
+        return {str(k + 1): cli_lines(trace, k) for k in ks}
     moments = {n: run_moments(trace, n) for n in trace.optimize} if ks else {}
     return {str(k + 1): cli_lines(trace, k, moments) for k in ks}
 

@@ -225,7 +225,19 @@ def _boundary_values(job: Job, params: dict[str, Any], inputs: np.ndarray, loss:
         v = 1 / (1 + np.exp(-np.clip(out[:, 0], -60, 60)))
     else:
         v = np.argmax(out, axis=1).astype(float)
-    return [round(a, 3) for a in v.tolist()]  # a colour per cell: three decimals are plenty
+    return rounded(v, 3)  # a colour per cell: three decimals are plenty
+
+
+def rounded(values: np.ndarray, decimals: int) -> list[float]:
+    """``[round(v, decimals) for v in values]``, float for float, with NumPy: its rounding agrees with
+    Python's wherever ``v × 10^decimals`` is not within a hair of a half, and those few (and any NaN)
+    are left to Python's own ``round``, which rounds the exact decimal value."""
+    values = np.asarray(values, dtype=float).ravel()
+    scaled = values * 10.0 ** decimals
+    out = np.round(values, decimals).tolist()
+    for i in np.flatnonzero(~(np.abs(scaled - np.floor(scaled) - 0.5) > 1e-6)).tolist():
+        out[i] = round(float(values[i]), decimals)
+    return out
 
 
 def boundary(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:

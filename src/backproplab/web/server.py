@@ -11,10 +11,12 @@ run at once; past it a request gets a clear "busy" answer instead of waiting in 
 
 Memory and time are bounded: a request whose run would record more than
 ``Limits.max_trace_bytes`` (256 MiB by default) is refused before training; the recent runs
-kept for follow-up questions hold at most ``Limits.max_cache_bytes`` (512 MiB by default,
+kept for follow-up questions, each with its finished document (so the same settings asked
+again are answered at once), hold at most ``Limits.max_cache_bytes`` (512 MiB by default,
 least recently used first out), and runs take turns, so the server holds about the cache
-bound plus one run. A request's whole work, training and document alike, stops after
-``Limits.request_seconds`` with a one-line error, and the server stays ready for the next.
+bound plus one run. The initial lesson is built before the server answers anyone. A request's
+whole work, training and document alike, stops after ``Limits.request_seconds`` with a
+one-line error, and the server stays ready for the next.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class Runs:
         self.max_bytes = max_bytes
         self.items: OrderedDict[str, tuple[Job, Trace, threading.Lock]] = OrderedDict()
         self.sizes: dict[str, int] = {}
+        self.documents: dict[str, bytes] = {}  # each kept run's finished lesson document, as sent
         self.lock = threading.Lock()
 
     @property
@@ -109,10 +112,39 @@ class Runs:
         with self.lock:
             if size <= self.max_bytes:
                 self.items[key], self.sizes[key] = entry, size
-                while self.nbytes > self.max_bytes:
-                    oldest, _ = self.items.popitem(last=False)
-                    del self.sizes[oldest]
+                self._evict()
         return entry
+
+    def _evict(self) -> None:
+        """Let the least recently used runs go (their documents with them) until the bound holds; the
+        caller holds the lock."""
+        while self.nbytes > self.max_bytes:
+            oldest, _ = self.items.popitem(last=False)
+            del self.sizes[oldest]
+            self.documents.pop(oldest, None)
+
+    def document(self, settings: Settings) -> bytes | None:
+        """The finished document of a kept run, so the same settings asked again are answered at once."""
+        key = settings.key()
+        with self.lock:
+            data = self.documents.get(key)
+            if data is not None:
+                self.items.move_to_end(key)
+            return data
+
+    def keep_document(self, settings: Settings, entry: tuple[Job, Trace, threading.Lock], data: bytes) -> None:
+        """Keep a run's finished document with it, counted in the bound; only while that very run is
+        still kept, and not when the run and its document together would not fit."""
+        key = settings.key()
+        with self.lock:
+            if self.items.get(key) is not entry or key in self.documents:
+                return
+            if self.sizes[key] + len(data) > self.max_bytes:
+                return
+            self.documents[key] = data
+            self.sizes[key] += len(data)
+            self.items.move_to_end(key)
+            self._evict()
 
     def forget(self, settings: Settings) -> None:
         """Drop a run whose network a stopped request may have left at other values."""
@@ -120,6 +152,7 @@ class Runs:
             key = settings.key()
             self.items.pop(key, None)
             self.sizes.pop(key, None)
+            self.documents.pop(key, None)
 
 
 class TimeUp(BaseException):
@@ -266,30 +299,51 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
                 # cycle; free it now rather than at some later collection, so failed runs cannot pile up
                 await run_in_threadpool(gc.collect)
                 return failed
-        return Response(lesson.to_json(doc), media_type="application/json", headers=SECURITY_HEADERS)
+        body = doc if isinstance(doc, bytes) else lesson.to_json(doc)
+        return Response(body, media_type="application/json", headers=SECURITY_HEADERS)
 
     async def page(request: Request) -> Response:
         html = static_dir().joinpath("index.html").read_text(encoding="utf-8")
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
-    def build(settings: Settings) -> dict[str, Any]:
+    def build(settings: Settings) -> bytes:
+        """The document's JSON, from the run's kept copy or built (in this worker thread, JSON and
+        all) and kept with the run only once it is complete: a failed or stopped build keeps nothing."""
         try:
-            job, trace, lock = runs.get(settings, limits)
+            data = runs.document(settings)
+            if data is not None:
+                return data
+            entry = runs.get(settings, limits)
+            job, trace, lock = entry
             with lock:
-                return lesson.document(job, trace, settings, limits=limits)
+                data = lesson.to_json(lesson.document(job, trace, settings, limits=limits)).encode("utf-8")
+            runs.keep_document(settings, entry, data)
+            return data
         except TimeUp:
             runs.forget(settings)
             raise
 
+    def warm() -> None:
+        """Build the initial lesson into the cache before serving, so the page's first load does no work;
+        a mistake in the initial settings is raised here as its one-line LessonError."""
+        with ENGINE:
+            build(initial)
+
+    async def answer(settings: Settings) -> Response:
+        data = runs.document(settings)  # a kept document waits for no other request's run
+        if data is not None:
+            return Response(data, media_type="application/json", headers=SECURITY_HEADERS)
+        return await heavy(lambda: build(settings))
+
     async def lesson_get(request: Request) -> Response:
-        return await heavy(lambda: build(initial))
+        return await answer(initial)
 
     async def lesson_post(request: Request) -> Response:
         try:
             settings = settings_from_dict(await read_json(request))
         except LessonError as exc:
             return error(exc)
-        return await heavy(lambda: build(settings))
+        return await answer(settings)
 
     async def detail(request: Request) -> Response:
         try:
@@ -334,6 +388,7 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
     app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
                                                Middleware(Guard)])
     app.state.runs = runs
+    app.state.warm = warm
     return app
 
 
@@ -380,15 +435,22 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(initial: Settings, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
-          say: Callable[[str], None] = print, sock: socket.socket | None = None) -> None:
-    """Serve until Ctrl-C (on ``sock`` if given: a socket :func:`bind` made for this host)."""
+          say: Callable[[str], None] = print, sock: socket.socket | None = None, app: Starlette | None = None) -> None:
+    """Serve until Ctrl-C (on ``sock`` if given: a socket :func:`bind` made for this host), the initial
+    lesson built before the first request (``app``: one made and warmed already, by :func:`create_app`)."""
     import uvicorn
 
     sock = sock if sock is not None else bind(host, port)
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
-    app = create_app(initial, allowed_hosts=hosts_for(host))
+    if app is None:
+        app = create_app(initial, allowed_hosts=hosts_for(host))
+        try:
+            app.state.warm()
+        except BaseException:
+            sock.close()
+            raise
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     say(f"serving the lesson at {url} (Ctrl-C stops it)")
