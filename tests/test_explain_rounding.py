@@ -79,8 +79,13 @@ def test_the_learner_check_of_b3_holds_in_the_exact_factors_form():
     assert "= (−5.21) + (−5.22) + (−5.23)" in quiet and "= −15.66" in quiet  # results keep their digits
 
 
+# values a lesson uses: 0, or far from the floats' underflow (a product of subnormals is rounded by the float
+# format itself, which no choice of shown digits can reproduce)
+PLAIN = st.one_of(st.just(0.0), st.floats(1e-100, 3) | st.floats(-3, -1e-100))
+
+
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.floats(-3, 3, allow_nan=False), min_size=7, max_size=7), st.sampled_from(PARAMS),
+@given(st.lists(PLAIN, min_size=7, max_size=7), st.sampled_from(PARAMS),
        st.integers(1, 3))
 def test_the_exact_factors_form_always_holds_and_a_rounded_line_has_a_note_exactly_when_it_does_not(
         values, name, digits):
