@@ -40,11 +40,7 @@ CASES = [
 
 def _run(preset: str, options: dict) -> tuple:
     settings = Settings(preset=preset, **options)
-    job = load_job(settings)
-    start = {n: p.data.copy() for n, p in job.net.named_parameters()}
-    trace = lesson.train(job)
-    job.net.load_state_dict(start)
-    return settings, job, trace
+    return (settings, *lesson.run(settings))
 
 
 def _json(value: object) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from backproplab.web import export, lesson
-from backproplab.web.settings import Settings, load_job
+from backproplab.web.settings import Settings
 from tests.web_helpers import live_server
 
 STATIC = Path(lesson.__file__).resolve().parent / "static"
@@ -21,11 +21,7 @@ STATIC = Path(lesson.__file__).resolve().parent / "static"
 
 def _run(preset: str, **options) -> tuple:
     settings = Settings(preset=preset, **options)
-    job = load_job(settings)
-    start = {n: p.data.copy() for n, p in job.net.named_parameters()}
-    trace = lesson.train(job)
-    job.net.load_state_dict(start)
-    return settings, job, trace
+    return (settings, *lesson.run(settings))
 
 
 def test_adam_moments_are_worked_out_once_per_parameter_for_the_document(monkeypatch):

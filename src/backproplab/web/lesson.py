@@ -522,11 +522,18 @@ def build(settings: Settings, *, limits: Limits = LIMITS, everything: bool = Fal
     :data:`EXPLAIN_BUDGET`; otherwise the document holds the first iteration's and the page
     asks the server for the rest as they are needed.
     """
+    job, trace = run(settings, limits)
+    return document(job, trace, settings, limits=limits, everything=everything)
+
+
+def run(settings: Settings, limits: Limits = LIMITS) -> tuple[Job, Trace]:
+    """The settings' network trained, then put back at its starting values, from which every
+    iteration is explained."""
     job = load_job(settings, limits)
     start = {n: p.data.copy() for n, p in job.net.named_parameters()}
     trace = train(job, limits)
     job.net.load_state_dict(start)
-    return document(job, trace, settings, limits=limits, everything=everything)
+    return job, trace
 
 
 def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIMITS,
@@ -597,13 +604,7 @@ def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job,
     matrix, the curve of the entry at ``index``, counted from 0), and the iteration's row of the
     trace with its prediction curve or decision boundary, which a page whose document does not keep
     that iteration puts in their places."""
-    if job_trace is None:
-        job = load_job(settings, limits)
-        start = {n: p.data.copy() for n, p in job.net.named_parameters()}
-        trace = train(job, limits)
-        job.net.load_state_dict(start)
-    else:
-        job, trace = job_trace
+    job, trace = run(settings, limits) if job_trace is None else job_trace
     names = [n for n, _ in job.net.named_parameters()]
     if param not in names:
         raise LessonError(f"no parameter {param!r} in this network (it has {', '.join(names)})", 404)

@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backproplab.trace import Trace
 from backproplab.web import lesson
-from backproplab.web.settings import LIMITS, Job, LessonError, Limits, Settings, load_job, settings_from_dict
+from backproplab.web.settings import LIMITS, Job, LessonError, Limits, Settings, settings_from_dict
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 SECURITY_HEADERS = {
@@ -103,10 +103,7 @@ class Runs:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
-        job = load_job(settings, limits)
-        start = {n: p.data.copy() for n, p in job.net.named_parameters()}
-        trace = lesson.train(job, limits)
-        job.net.load_state_dict(start)
+        job, trace = lesson.run(settings, limits)
         entry = (job, trace, threading.Lock())
         size = run_bytes(job, trace)
         with self.lock:
