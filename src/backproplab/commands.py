@@ -122,6 +122,14 @@ def names_a_file(source: str) -> bool:
         return False
 
 
+def read_before_optimize(source: str, args: argparse.Namespace) -> tuple[Spec, list[str]]:
+    """The spec file read and checked with every command-line setting but --optimize's names, which
+    need the network (--optimize counts as 'all' until then); also the overrides it was read with."""
+    plain = argparse.Namespace(**{**vars(args), "optimize": None})
+    first = training_overrides(plain, None) + (["optimize=all"] if getattr(args, "optimize", None) else [])
+    return read(source, first, **_safety(args)), first
+
+
 def load_job(source: str, args: argparse.Namespace) -> Job:
     """A preset by name, or a spec file by path, with the command line's settings."""
     if source in PRESETS:
@@ -133,11 +141,7 @@ def load_job(source: str, args: argparse.Namespace) -> Job:
                                   getattr(args, "explain", None))
     if names_a_file(source):
         safety = _safety(args)
-        # first without --optimize, which needs the network's names; the other settings already count
-        plain = argparse.Namespace(**{**vars(args), "optimize": None})
-        chosen = ["optimize=all"] if getattr(args, "optimize", None) else []
-        first = training_overrides(plain, None) + chosen
-        base = read(source, first, **safety)
+        base, first = read_before_optimize(source, args)
         built = base.build()
         overrides = training_overrides(args, built[0])
         spec = read(source, overrides, **safety) if overrides != first else base  # read and build once if unchanged

@@ -105,22 +105,22 @@ def _discard(tmp: Path) -> None:
         tmp.unlink()
 
 
-def _commit(tmp: Path, target: Path) -> None:
-    """Make ``tmp`` durable, give it the replaced file's permissions, and put it in ``target``'s place."""
-    fd = os.open(tmp, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _commit(tmp: Path, target: Path) -> None:
+    """Make ``tmp`` durable, give it the replaced file's permissions, and put it in ``target``'s place."""
+    _fsync(tmp)
     with contextlib.suppress(FileNotFoundError):
         os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
     os.replace(tmp, target)
     with contextlib.suppress(OSError):  # the rename itself on disk; not every system can open a folder
-        fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(target.parent)
 
 
 @contextlib.contextmanager

@@ -10,9 +10,9 @@ from typing import Any
 
 from rich.console import Console
 
-from backproplab.commands import names_a_file, training_overrides
+from backproplab.commands import names_a_file, read_before_optimize
 from backproplab.presets import PRESETS
-from backproplab.spec import Spec, read, read_text
+from backproplab.spec import read_text
 from backproplab.spec_data import read_data_text
 from backproplab.web.settings import Settings
 
@@ -34,23 +34,13 @@ def settings_for(source: str, args: argparse.Namespace) -> Settings:
         from backproplab.nn import unknown_name_message
 
         raise ValueError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
-    spec = checked_spec(source, args)
+    spec, _ = read_before_optimize(source, args)  # checked exactly as `run` checks it
     text = read_text(source)
     csv_text = None
     if "csv" in spec.data:
         base = spec.path.parent if spec.path else None
         csv_text = read_data_text(spec.data["csv"], base, spec.where, spec.data_dirs)
     return Settings(preset=None, spec_text=text, csv_text=csv_text, **common)
-
-
-def checked_spec(source: str, args: argparse.Namespace) -> Spec:
-    """The spec file checked as ``run`` checks it, with the command line's training options
-    (``--optimize`` as 'all' here: the page checks the names against the network)."""
-    gb = getattr(args, "memory_limit", None)
-    plain = argparse.Namespace(**{**vars(args), "optimize": None, "set": []})
-    overrides = training_overrides(plain, None) + (["optimize=all"] if getattr(args, "optimize", None) else [])
-    return read(source, overrides, data_dirs=getattr(args, "data_dir", None),
-                memory_limit=None if gb is None else int(gb * 1024**3))
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:

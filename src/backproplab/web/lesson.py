@@ -653,12 +653,20 @@ def announcements(trace: Trace, it: Any, k: int, digits: int = 2, row: dict[str,
         if g is None or s is None:
             out[name] = f"iteration {k}: {loss_symbol(trace.loss)} {number(scalar(it.loss), digits)}"
         elif np.ndim(g) == 0:
-            out[name] = (f"iteration {k}: gradient {number(scalar(g), digits)}, step {number(scalar(s), digits)}, "
-                         f"new {name} {number(scalar(it.new_value(name)), digits)}")
+            out[name] = _step_line(k, name, scalar(g), scalar(s), scalar(it.new_value(name)), digits)
         else:
-            out[name] = (f"iteration {k}: {name}'s gradient norm {number(array_norm(g), digits)}, "
-                         f"step norm {number(array_norm(s), digits)}")
+            out[name] = _norm_line(k, name, array_norm(g), array_norm(s), digits)
     return out
+
+
+def _step_line(k: int, name: str, gradient: float, step: float, new: float, digits: int) -> str:
+    return (f"iteration {k}: gradient {number(gradient, digits)}, step {number(step, digits)}, "
+            f"new {name} {number(new, digits)}")
+
+
+def _norm_line(k: int, name: str, gradient_norm: float, step_norm: float, digits: int) -> str:
+    return (f"iteration {k}: {name}'s gradient norm {number(gradient_norm, digits)}, "
+            f"step norm {number(step_norm, digits)}")
 
 
 def _announced(row: dict[str, Any], name: str, k: int, digits: int) -> str | None:
@@ -668,14 +676,11 @@ def _announced(row: dict[str, Any], name: str, k: int, digits: int) -> str | Non
     g, s = grads.get(name), steps.get(name)
     if type(g) is float and type(s) is float:
         new = (row.get("new_values") or {}).get(name)
-        if type(new) is float:
-            return (f"iteration {k}: gradient {number(g, digits)}, step {number(s, digits)}, "
-                    f"new {name} {number(new, digits)}")
-        return None
+        return _step_line(k, name, g, s, new, digits) if type(new) is float else None
     norms = row.get("norms") or {}
     gn, sn = norms.get("gradients", {}).get(name), norms.get("step_sizes", {}).get(name)
     if isinstance(g, list) and isinstance(s, list) and type(gn) is float and type(sn) is float:
-        return f"iteration {k}: {name}'s gradient norm {number(gn, digits)}, step norm {number(sn, digits)}"
+        return _norm_line(k, name, gn, sn, digits)
     return None
 
 

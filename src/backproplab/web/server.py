@@ -222,12 +222,6 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refused = refusal(scope)
-        if refused is not None:
-            response = JSONResponse({"error": refused[1]}, status_code=refused[0], headers=SECURITY_HEADERS)
-            await response(scope, receive, send)
-            return
-
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
@@ -235,6 +229,10 @@ class Guard:
                     headers[name] = value
             await send(message)
 
+        refused = refusal(scope)
+        if refused is not None:
+            await JSONResponse({"error": refused[1]}, status_code=refused[0])(scope, receive, send_secured)
+            return
         await self.app(scope, receive, send_secured)
 
 
@@ -251,7 +249,7 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
     def error(exc: Exception) -> JSONResponse:
         status = getattr(exc, "status", 400)
         message = exc.args[0] if exc.args else str(exc)
-        return JSONResponse({"error": str(message)}, status_code=status, headers=SECURITY_HEADERS)
+        return JSONResponse({"error": str(message)}, status_code=status)
 
     async def read_json(request: Request) -> Any:
         declared = request.headers.get("content-length")
@@ -277,7 +275,7 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
     async def heavy(fn: Callable[[], Any]) -> Response:
         if slots.locked():
             return JSONResponse({"error": BUSY, "busy": True}, status_code=503,
-                                headers={**SECURITY_HEADERS, "Retry-After": "1"})
+                                headers={"Retry-After": "1"})
         async with slots:
             def locked() -> Any:
                 with ENGINE:
@@ -290,18 +288,18 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
                 failed = error(exc)
             except (ArithmeticError, MemoryError, RecursionError, RuntimeError) as exc:  # say it, keep serving
                 message = f"the server could not work this lesson out ({type(exc).__name__}: {exc})"
-                failed = JSONResponse({"error": message[:300]}, status_code=500, headers=SECURITY_HEADERS)
+                failed = JSONResponse({"error": message[:300]}, status_code=500)
             if failed is not None:
                 # a stopped run's partial record stays reachable from the error's traceback, a reference
                 # cycle; free it now rather than at some later collection, so failed runs cannot pile up
                 await run_in_threadpool(gc.collect)
                 return failed
         body = doc if isinstance(doc, bytes) else lesson.to_json(doc)
-        return Response(body, media_type="application/json", headers=SECURITY_HEADERS)
+        return Response(body, media_type="application/json")
 
     async def page(request: Request) -> Response:
         html = static_dir().joinpath("index.html").read_text(encoding="utf-8")
-        return HTMLResponse(html, headers=SECURITY_HEADERS)
+        return HTMLResponse(html)
 
     def build(settings: Settings) -> bytes:
         """The document's JSON, from the run's kept copy or built (in this worker thread, JSON and
@@ -329,7 +327,7 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
     async def answer(settings: Settings) -> Response:
         data = runs.document(settings)  # a kept document waits for no other request's run
         if data is not None:
-            return Response(data, media_type="application/json", headers=SECURITY_HEADERS)
+            return Response(data, media_type="application/json")
         return await heavy(lambda: build(settings))
 
     async def lesson_get(request: Request) -> Response:
@@ -371,7 +369,7 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
         # every setting the page started with, so that what it asks for later is about the same run
         started = {k: v for k, v in dataclasses.asdict(initial).items() if v not in (None, {}, [])}
         return JSONResponse({"preset": initial.preset, "custom": initial.spec_text is not None,
-                             "settings": started}, headers=SECURITY_HEADERS)
+                             "settings": started})
 
     routes = [
         Route("/", page),
