@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backproplab.web import lesson
-from backproplab.web.settings import Settings, load_job
+from backproplab.lesson import lesson
+from backproplab.lesson.settings import Settings, load_job
 
 START = "<!-- lesson page: python -m benchmarks.lesson -->"
 END = "<!-- /lesson page -->"
@@ -51,7 +51,7 @@ def concurrent(n: int = 50, concurrency: int = 4) -> tuple[int, list[float], lis
     import httpx
     import uvicorn
 
-    from backproplab.web.server import bind, create_app
+    from backproplab.lesson.server import bind, create_app
 
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -84,10 +84,10 @@ def concurrent(n: int = 50, concurrency: int = 4) -> tuple[int, list[float], lis
 
 def _afresh(trace, net, name: str, k: int, index: tuple[int, ...] | None) -> str:
     """Iteration k's explanation the way it was made before: the model at its values, a new graph, explain()."""
+    from backproplab.engine.tensor import Tensor
     from backproplab.explain import explain
-    from backproplab.losses import get_loss
-    from backproplab.tensor import Tensor
-    from backproplab.trace import scalar
+    from backproplab.nn.losses import get_loss
+    from backproplab.train.trace import scalar
 
     it = trace.iterations[k - 1]
     net.load_state_dict(it.params)

@@ -194,8 +194,8 @@ def server_cpu(preset: str, repeats: int) -> dict[str, list[float]]:
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-    from backproplab.web.server import create_app
-    from backproplab.web.settings import Settings
+    from backproplab.lesson.server import create_app
+    from backproplab.lesson.settings import Settings
 
     out: dict[str, list[float]] = {part: [] for part, _ in CPU_PARTS}
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backproplab.datasets import moons
-from backproplab.presets import DOSAGE_START, DOSAGE_X, DOSAGE_Y
+from backproplab.spec.datasets import moons
+from backproplab.spec.presets import DOSAGE_START, DOSAGE_X, DOSAGE_Y
 
 
 @dataclass

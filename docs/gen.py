@@ -1,7 +1,7 @@
 """Pages of the documentation that are generated from the code, so they cannot go stale.
 
 ``pages()`` returns {path: text or bytes}; ``docs/hooks.py`` hands them to MkDocs at build time.
-Each page reads the thing it documents: the op table from ``backproplab.ops``, the command line
+Each page reads the thing it documents: the op table from ``backproplab.engine.ops``, the command line
 from the argparse parser, the spec fields from the spec checker itself (it is asked which
 fields each table allows), the error messages from the catalogue of bad input that the tests
 check, the series from the notebooks executed in a fresh kernel, and the gallery from figures
@@ -42,7 +42,7 @@ def ops_page() -> str:
     from backproplab import ops
 
     lines = ["# The op table", "",
-             "Every primitive operation is defined once, in `backproplab.ops`: its forward computation, "
+             "Every primitive operation is defined once, in `backproplab.engine.ops`: its forward computation, "
              "its backward rule (a vector-Jacobian product per input) and its local derivative in words "
              "and in LaTeX. The engine runs the first two; the explainer prints the third. This page is "
              "generated from that table.", "",
@@ -63,7 +63,7 @@ def ops_page() -> str:
 
 # --- the command line -------------------------------------------------------------------------------
 def cli_page() -> str:
-    from backproplab.cli import build_parser
+    from backproplab.cli.program import build_parser
 
     os.environ["COLUMNS"] = "100"
     parser = build_parser()
@@ -92,8 +92,8 @@ TABLES = [  # (where the table is, which preset, the line of its file the probe 
 def allowed_fields(preset: str, after: str) -> list[str]:
     """Ask the spec checker which fields the table holding ``after`` allows: it names them when it
     meets a field it does not know."""
-    from backproplab.presets import PRESETS
-    from backproplab.spec import SpecError, parse
+    from backproplab.spec.presets import PRESETS
+    from backproplab.spec.spec import SpecError, parse
 
     text = PRESETS[preset].text
     if after.startswith("csv"):  # the dosage data moved to a CSV file (the fields are checked before it is read)
@@ -134,11 +134,12 @@ def catalogue() -> list[tuple[str, list[str], list[str]]]:
 
 
 def spec_page() -> str:
-    from backproplab import datasets, formula, ops
-    from backproplab.losses import LOSSES
+    from backproplab import datasets, ops
+    from backproplab.nn.losses import LOSSES
     from backproplab.optim import OPTIMIZERS
-    from backproplab.presets import PRESETS
-    from backproplab.spec_check import SETTING_RULES, optimizer_settings
+    from backproplab.spec import formula
+    from backproplab.spec.checker import SETTING_RULES, optimizer_settings
+    from backproplab.spec.presets import PRESETS
 
     lines = ["# Your own networks", "",
              "A spec file (TOML) describes a whole worked example: the network, its starting values, the "

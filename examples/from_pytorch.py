@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import backproplab as bl
-from backproplab.torch_bridge import save
+from backproplab.bridge import save
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "out")
 out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ Run it with ``python examples/pytorch_style_moons.py``.
 from __future__ import annotations
 
 import backproplab as bl
-import backproplab.functional as F
+import backproplab.nn.functional as F
 
 STEPS = 150
 LR = 0.05

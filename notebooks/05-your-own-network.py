@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import backproplab as bl
-import backproplab.spec
+import backproplab.spec.spec
 
 folder = Path(tempfile.mkdtemp())
 

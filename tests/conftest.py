@@ -18,7 +18,7 @@ needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
     """Run the command line in-process: (exit code, stdout, stderr)."""
-    from backproplab.cli import main
+    from backproplab.cli.program import main
 
     try:
         code = main(list(args))
@@ -49,7 +49,7 @@ def browser():
 @pytest.fixture(scope="module")
 def server():
     """The lesson server with the dosage example, one per test module."""
-    from backproplab.web.settings import Settings
+    from backproplab.lesson.settings import Settings
     from tests.web_helpers import live_server
 
     with live_server(Settings()) as url:

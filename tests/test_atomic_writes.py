@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import backproplab as bl
-from backproplab import output
-from backproplab.commands import plain_labels
-from backproplab.presets import PRESETS, Preset
-from backproplab.trace import Trace
+from backproplab.cli.commands import plain_labels
+from backproplab.spec.presets import PRESETS, Preset
+from backproplab.train.trace import Trace
+from backproplab.util import files
 
 from .conftest import cli, needs_torch
 
@@ -55,18 +55,18 @@ class CutShort:
 
 
 def cut_writes(monkeypatch, exc: BaseException, name_part: str = "") -> None:
-    """Every file output.py opens for writing (whose name contains ``name_part``) fails midway with ``exc``."""
+    """Every file util/files.py opens for writing (whose name contains ``name_part``) fails midway with ``exc``."""
     real = open
 
     def fake(path, mode="r", *args, **kwargs):
         f = real(path, mode, *args, **kwargs)
         return CutShort(f, exc) if "w" in mode and name_part in Path(path).name else f
 
-    monkeypatch.setattr(output, "open", fake, raising=False)
+    monkeypatch.setattr(files, "open", fake, raising=False)
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*") if output.TEMP_MARK in p.name)
+    return sorted(p.name for p in folder.rglob("*") if files.TEMP_MARK in p.name)
 
 
 FAILURES = [(OSError(28, "No space left on device"), 2, "No space left on device"),
@@ -84,8 +84,8 @@ def test_a_write_cut_midway_leaves_the_earlier_file_and_no_temporary_file(tmp_pa
     target = tmp_path / "notes.txt"
     target.write_text("the user's earlier text\n")
     before = target.read_bytes()
-    with pytest.raises(output.WriteError if isinstance(exc, OSError) else KeyboardInterrupt):
-        with output.open_for_writing(target) as f:
+    with pytest.raises(files.WriteError if isinstance(exc, OSError) else KeyboardInterrupt):
+        with files.open_for_writing(target) as f:
             f.write("new text, " * 1000)
             f.flush()
             assert leftovers(tmp_path), "the new text goes to a temporary file beside the target"
@@ -99,17 +99,17 @@ def test_a_replaced_file_keeps_its_permissions_and_a_link_stays_a_link(tmp_path)
     os.chmod(real, 0o640)
     link = tmp_path / "link.json"
     link.symlink_to(real)
-    output.write_text(link, "new")
+    files.write_text(link, "new")
     assert link.is_symlink() and real.read_text() == "new"
     assert stat.S_IMODE(real.stat().st_mode) == 0o640 and leftovers(tmp_path) == []
-    fresh = output.write_text(tmp_path / "fresh.txt", "x")
+    fresh = files.write_text(tmp_path / "fresh.txt", "x")
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
 
 
 def test_a_device_is_written_in_place(tmp_path):
-    output.write_text("/dev/null", "nothing to keep")  # no temporary file in /dev, no replacing the device
+    files.write_text("/dev/null", "nothing to keep")  # no temporary file in /dev, no replacing the device
     assert Path("/dev/null").exists() and not stat.S_ISREG(os.stat("/dev/null").st_mode)
 
 
@@ -280,7 +280,7 @@ def dollar_spec(tmp_path: Path) -> Path:
     """A spec whose CSV columns are named $\\frac$ and $a_$: text that matplotlib cannot typeset as math."""
     (tmp_path / "d.csv").write_text("$\\frac$,$a_$\n0,0\n0.5,1\n1,0\n")
     spec = tmp_path / "dollar.toml"
-    text = (ROOT / "src/backproplab/specs/statquest.toml").read_text()
+    text = (ROOT / "src/backproplab/spec/specs/statquest.toml").read_text()
     text = text.replace('x = [0.0, 0.5, 1.0]    # dosage\ny = [0.0, 1.0, 0.0]    # efficacy',
                         'csv = "d.csv"\nx = ["$\\\\frac$"]\ny = "$a_$"')
     assert 'csv = "d.csv"' in text

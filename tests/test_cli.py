@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from backproplab.cli import main
+from backproplab.cli.program import main
 
 from .conftest import assert_clean_error, cli
 
@@ -212,7 +212,7 @@ def test_long_runs_show_a_progress_bar_on_a_terminal(monkeypatch):
 
     from rich.console import Console
 
-    from backproplab import commands
+    from backproplab.cli import commands
 
     screen = io.StringIO()
     monkeypatch.setattr(commands, "Console", lambda **kw: Console(file=screen, force_terminal=True, width=80))

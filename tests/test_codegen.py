@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 import backproplab as bl
 from backproplab import Tensor, losses, ops
-from backproplab.codegen import CONSTANTS, INLINE, NAMESPACE, comment, literal
-from backproplab.ops import Op
-from backproplab.tensor import apply
+from backproplab.engine.codegen import CONSTANTS, INLINE, NAMESPACE, comment, literal
+from backproplab.engine.ops import Op
+from backproplab.engine.tensor import apply
 from tests.test_compile import assert_bit_identical, assert_same_arrays, plain_and_compiled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -471,7 +471,7 @@ def test_single_number_parameters_over_short_vectors_bit_identical(n, loss_name,
 
 def test_numpy_sums_short_float64_vectors_in_the_order_the_replay_writes():
     """The replay's Python float sums rely on it; were it ever false, the replay would fall back to add_reduce."""
-    from backproplab.codegen import FLOAT_SUM_UPTO, float_sums_in_order
+    from backproplab.engine.codegen import FLOAT_SUM_UPTO, float_sums_in_order
 
     assert float_sums_in_order()
     rng = np.random.default_rng(7)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backproplab.display import exact_number, hand_value, latex_number, number, rounding_note, shown, sum_note
+from backproplab.util.numbers import exact_number, hand_value, latex_number, number, rounding_note, shown, sum_note
 
 
 def test_numbers_use_a_true_minus_and_fixed_decimals():

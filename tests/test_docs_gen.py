@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from backproplab import ops
-from backproplab.cli import build_parser
-from backproplab.presets import PRESETS
-from backproplab.spec import TOP_LEVEL
+from backproplab.cli.program import build_parser
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import TOP_LEVEL
 
 if sys.version_info >= (3, 11):
     import tomllib

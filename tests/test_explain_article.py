@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backproplab.explain.article import article_table_markdown, compared_with_article
-from backproplab.presets import DOSAGE_START, DOSAGE_X, DOSAGE_Y
+from backproplab.spec.presets import DOSAGE_START, DOSAGE_X, DOSAGE_Y
 
 from .conftest import assert_clean_error, cli
 

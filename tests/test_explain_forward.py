@@ -105,7 +105,7 @@ def test_headers_name_the_optimizer_and_what_it_trains(capsys):
 def test_no_heading_names_an_optimizer_the_run_does_not_use(capsys):
     """The title comes from the spec's description: with the optimizer overridden, nothing may still say Adam."""
     from backproplab.optim import OPTIMIZERS
-    from backproplab.presets import PRESETS
+    from backproplab.spec.presets import PRESETS
 
     for name in PRESETS:
         _, out, _ = cli(capsys, "run", name, "--set", "optimizer.name=sgd", "--max-steps", "1")
@@ -167,7 +167,7 @@ def test_the_final_loss_is_shown_to_its_significant_figures(capsys):
 def test_names_cannot_restyle_the_terminal_report():
     from rich.console import Console
 
-    from backproplab.report import render_run
+    from backproplab.explain.terminal import render_run
 
     net, (x, y) = bl.presets.statquest()
     trace = bl.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1, max_steps=2).fit(net, x, y, "ssr")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import backproplab as bl
-from backproplab.presets import DOSAGE_START, DOSAGE_X, DOSAGE_Y
-from backproplab.web import lesson
-from backproplab.web.settings import Settings
+from backproplab.lesson import document as lesson
+from backproplab.lesson.settings import Settings
+from backproplab.spec.presets import DOSAGE_START, DOSAGE_X, DOSAGE_Y
 from tests.test_web_browser import Page
 from tests.web_helpers import live_server
 

@@ -9,16 +9,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import backproplab as bl
+from backproplab.engine.tensor import Tensor
 from backproplab.explain import explain
 from backproplab.explain.paths import Paths
 from backproplab.explain.plan import RunExplainer
 from backproplab.explain.run import explain_run
 from backproplab.explain.steps import adam_moments
-from backproplab.losses import get_loss
-from backproplab.tensor import Tensor
-from backproplab.trace import scalar
-from backproplab.web import lesson
-from backproplab.web.settings import Settings, load_job
+from backproplab.lesson import document as lesson
+from backproplab.lesson.settings import Settings, load_job
+from backproplab.nn.losses import get_loss
+from backproplab.train.trace import scalar
 
 FORMATS = ("text", "md", "latex", "html", "json")
 PRESETS = ("statquest", "classic", "xor", "regression", "moons")

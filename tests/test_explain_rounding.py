@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backproplab as bl
-from backproplab.display import hand_decimal, holds
 from backproplab.explain.steps import step_work, step_working
-from backproplab.presets import DosageNet
-from backproplab.web.settings import Settings
+from backproplab.lesson.settings import Settings
+from backproplab.spec.presets import DosageNet
+from backproplab.util.numbers import hand_decimal, holds
 from tests.test_web_browser import Page
 from tests.web_helpers import live_server
 

@@ -11,13 +11,14 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 import backproplab as bl
-from backproplab import figures, plots
-from backproplab.graph import to_dot
+from backproplab import plots
+from backproplab.explain.dot import to_dot
+from backproplab.plots import figures
 from backproplab.plots.minimum import find_minimum
 from backproplab.plots.network import layout_data, network_layout
-from backproplab.presets import PRESETS
-from backproplab.spec import read
-from backproplab.trace import Trace
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import read
+from backproplab.train.trace import Trace
 from tests.conftest import assert_clean_error, cli
 from tests.figure_helpers import fitted, no_warnings  # noqa: F401 - no_warnings applies to every test here
 
@@ -413,7 +414,7 @@ def test_export_into_a_file_is_a_clean_error(capsys, tmp_path):
 def test_decision_boundary_axes_take_two_column_names():
     from backproplab import datasets
     from backproplab.optim import Adam
-    from backproplab.presets import Preset
+    from backproplab.spec.presets import Preset
 
     X, labels = datasets.make("xor", n=40, seed=2)
     net = bl.MLP([2, 4, 1], "tanh", seed=0)

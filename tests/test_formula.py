@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import backproplab as bl
-from backproplab.formula import FormulaError, FormulaNet, parse
+from backproplab.spec.formula import FormulaError, FormulaNet, parse
 
 
 def test_precedence_and_functions():
@@ -65,7 +65,7 @@ def test_the_parser_never_fails_uncleanly(text):
 
 
 # --- long and deep formulas: an explicit stack, a stated nesting limit --------------------------------
-from backproplab.formula import MAX_NESTING, check_name  # noqa: E402
+from backproplab.spec.formula import MAX_NESTING, check_name  # noqa: E402
 
 
 def test_a_sum_of_10000_terms_parses_evaluates_and_differentiates():

@@ -12,7 +12,7 @@ import pytest
 import backproplab as bl
 from backproplab import Tensor, losses
 from backproplab.explain import core
-from backproplab.graph import GET_DOT, to_dot, write_graph
+from backproplab.explain.dot import GET_DOT, to_dot, write_graph
 from tests.test_explain import dosage_loss
 
 

@@ -3,7 +3,7 @@
 Each case is a spec (and the files beside it) that must be refused in one clear line: by every
 command of the command line that reads a spec (exit code 2, one line on stderr, nothing on
 stdout, no file written), by the server's ``POST /api/lesson`` (a 4xx JSON error of one line)
-and by the Python API (``backproplab.spec.read`` raises a one-line SpecError). A secret file
+and by the Python API (``backproplab.spec.spec.read`` raises a one-line SpecError). A secret file
 with a known marker lies outside the spec's folder; the marker must never appear in any
 output, message or written file. ``hostile_specs()`` yields the catalogue for other surfaces
 (the notebook widget's own tests).
@@ -23,10 +23,10 @@ with warnings.catch_warnings():  # newer Starlette suggests another HTTP client 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from backproplab import spec as spec_module
-from backproplab.presets import PRESETS
-from backproplab.spec import SpecError
-from backproplab.web.server import create_app
+from backproplab.lesson.server import create_app
+from backproplab.spec import spec as spec_module
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import SpecError
 from tests.conftest import cli
 
 MARKER = "SECRET_MARKER_c41d"
@@ -163,7 +163,7 @@ def test_every_command_refuses_each_hostile_spec_in_one_line(capsys, tmp_path, m
     def never_serve(*args, **kwargs) -> None:
         raise AssertionError("serve started serving a spec it should have refused")
 
-    monkeypatch.setattr("backproplab.web.server.serve", never_serve)
+    monkeypatch.setattr("backproplab.lesson.server.serve", never_serve)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     argv = [a.replace("{spec}", str(spec)).replace("{out}", str(out_dir)) for a in COMMANDS[command]]
@@ -229,7 +229,7 @@ def test_serve_and_export_read_another_folder_only_when_allowed(capsys, tmp_path
     html = (tmp_path / "a.html").read_text()
     assert "x = [0.0, 0.25, 1.0]\\ny = [0.0, 0.75, 0.0]" in html  # the data, inline in the lesson's spec
     served = []
-    monkeypatch.setattr("backproplab.web.server.serve", lambda settings, **kw: served.append(settings))
+    monkeypatch.setattr("backproplab.lesson.server.serve", lambda settings, **kw: served.append(settings))
     code, _, err = cli(capsys, "serve", str(spec), "--no-browser", "--port", "0", "--data-dir", str(data_dir))
     assert code == 0, err
     assert served[0].csv_text == "dose,effect\n0,0\n0.25,0.75\n1,0\n"
@@ -248,7 +248,7 @@ def test_a_set_value_of_thousands_of_digits_is_one_line(capsys, tmp_path):
 @pytest.mark.parametrize("command", ["serve", "export", "run", "explain", "forward", "plot"])
 def test_a_hostile_source_name_is_one_line(capsys, tmp_path, monkeypatch, command):
     """SOURCE itself: a FIFO, a folder, a 5,000-character name, a control character."""
-    monkeypatch.setattr("backproplab.web.server.serve", lambda *a, **k: pytest.fail("served"))
+    monkeypatch.setattr("backproplab.lesson.server.serve", lambda *a, **k: pytest.fail("served"))
     os.mkfifo(tmp_path / "fifo.toml")
     (tmp_path / "folder.toml").mkdir()
     extra = {"serve": ["--no-browser", "--port", "0"], "export": ["-o", str(tmp_path / "l.html")],

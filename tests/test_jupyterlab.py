@@ -28,7 +28,7 @@ require("jupyterlab")
 pytest.importorskip("playwright")
 pytest.importorskip("anywidget")
 
-from backproplab.widgets import Lesson  # noqa: E402
+from backproplab.lesson.widget import Lesson  # noqa: E402
 
 TOKEN = "backproplab-test-token"
 WAIT = 90_000  # ms: a cold JupyterLab and kernel on two cores take a while the first time

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import backproplab as bl
-from backproplab.loop import GROWTH_LIMIT
 from backproplab.optim import GradientDescent
-from backproplab.trace import Trace
+from backproplab.train.loop import GROWTH_LIMIT
+from backproplab.train.trace import Trace
 
 from .conftest import cli
 

@@ -62,7 +62,8 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
 
-from backproplab import grad_check, loss_ops  # noqa: E402
+from backproplab import grad_check  # noqa: E402
+from backproplab.engine.ops import losses as loss_ops  # noqa: E402
 
 from .conftest import needs_torch  # noqa: E402
 

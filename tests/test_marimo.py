@@ -28,7 +28,7 @@ require("marimo")
 pytest.importorskip("playwright")
 pytest.importorskip("anywidget")
 
-from backproplab.widgets import Lesson  # noqa: E402
+from backproplab.lesson.widget import Lesson  # noqa: E402
 
 WAIT = 60_000  # ms: a cold marimo kernel on two cores takes a while to import everything
 

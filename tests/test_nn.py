@@ -125,7 +125,7 @@ def test_sequential_applies_in_order():
 
 
 def test_presets_by_name_with_a_hint():
-    from backproplab.presets import get_preset
+    from backproplab.spec.presets import get_preset
 
     assert get_preset("moons").name == "moons"
     with pytest.raises(KeyError, match="did you mean 'moons'"):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays, mutually_broadcastable_shapes
 
 from backproplab import Tensor, grad_check, ops
-from backproplab.tensor import apply
+from backproplab.engine.tensor import apply
 
 
 def values(shape, lo, hi, avoid_zero=False):

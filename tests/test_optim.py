@@ -179,8 +179,7 @@ def test_single_number_parameters_step_right_when_one_is_replaced_or_has_no_grad
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from backproplab import lr_scheduler  # noqa: E402
-from backproplab.optim import AdamW  # noqa: E402
+from backproplab.optim import AdamW, lr_scheduler  # noqa: E402
 
 RATE = st.floats(1e-3, 0.3)
 DECAY = st.sampled_from([0.0, 0.0, 1e-3, 0.05, 0.5])

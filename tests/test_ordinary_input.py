@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import backproplab as bl
-from backproplab import figures
-from backproplab.figures import hints_for_spec
-from backproplab.presets import PRESETS
-from backproplab.spec import SpecError, parse
-from backproplab.trace import Trace, TraceError
-from backproplab.widgets import Lesson
+from backproplab.lesson.widget import Lesson
+from backproplab.plots import figures
+from backproplab.plots.figures import hints_for_spec
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import SpecError, parse
+from backproplab.train.trace import Trace, TraceError
 
 from .conftest import assert_clean_error, cli
 
@@ -235,7 +235,7 @@ def wide_formula_spec(n: int) -> str:
 def test_a_sum_of_a_thousand_terms_is_tabled_and_drawn_without_a_traceback(tmp_path, capsys):
     """The forward table heads a column nested too deep to write by its name alone, and the page's
     diagram finds every edge of the sum; both used to end in RecursionError."""
-    from backproplab.web.network import formula_network
+    from backproplab.lesson.network import formula_network
 
     spec = tmp_path / "wide.toml"
     spec.write_text(wide_formula_spec(1500), encoding="utf-8")

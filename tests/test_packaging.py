@@ -21,10 +21,10 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 import backproplab
-from backproplab.cli import main
+from backproplab.cli.program import main
 from backproplab.nn import Parameter
-from backproplab.presets import DosageNet
-from backproplab.spec_data import SpecError
+from backproplab.spec.data import SpecError
+from backproplab.spec.presets import DosageNet
 from tests import host_helpers, web_helpers
 from tests.conftest import cli
 
@@ -120,7 +120,7 @@ def demo_output(**env: str) -> subprocess.CompletedProcess:
                                     {"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0"},
                                     {"PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"}])
 def test_the_demo_prints_its_numbers_whatever_the_locale(locale):
-    net, (x, y) = backproplab.presets.statquest()
+    net, (x, y) = backproplab.spec.presets.statquest()
     trace = backproplab.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y, loss="ssr")
     first = f"dSSR/db3 = {trace.iterations[0].gradients['b3']:.2f}".replace("-", "\u2212")
     utf8 = demo_output(PYTHONIOENCODING="utf-8")

@@ -15,11 +15,11 @@ import re
 from pathlib import Path
 
 from backproplab import plots
-from backproplab.web import lesson
-from backproplab.web.settings import Settings
+from backproplab.lesson import document as lesson
+from backproplab.lesson.settings import Settings
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-STATIC = Path(__file__).resolve().parent.parent / "src" / "backproplab" / "web" / "static"
+STATIC = Path(__file__).resolve().parent.parent / "src" / "backproplab" / "lesson" / "static"
 AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 

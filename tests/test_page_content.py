@@ -16,15 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backproplab.display import exact_number, number
-from backproplab.presets import PRESETS
-from backproplab.web import lesson
-from backproplab.web.export import export
-from backproplab.web.settings import Settings
+from backproplab.lesson import document as lesson
+from backproplab.lesson.export import export
+from backproplab.lesson.settings import Settings
+from backproplab.spec.presets import PRESETS
+from backproplab.util.numbers import exact_number, number
 from tests.test_web_browser import Page as ServedPage
 from tests.web_helpers import live_server
 
-STATIC = Path(__file__).resolve().parents[1] / "src/backproplab/web/static"
+STATIC = Path(__file__).resolve().parents[1] / "src/backproplab/lesson/static"
 DOSAGE = {"w1": 3.34, "b1": -1.43, "w2": -3.53, "b2": 0.57, "w3": -1.22, "w4": -2.30, "b3": 0.0}
 X, Y = np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.0])
 
@@ -180,8 +180,8 @@ def test_the_document_holds_every_parameters_gradient():
 def test_a_held_matrix_has_its_gradient_and_the_slice_of_an_entry():
     """xor with only its second layer trained: W1 is held, yet each asked-for row has its gradient, and an
     entry of it has its loss slice, both as central differences of the loss (forward passes only) say."""
+    from backproplab.lesson.settings import load_job
     from backproplab.plots import loss_at
-    from backproplab.web.settings import load_job
 
     settings = Settings(preset="xor", optimize=["W2", "b2"], max_steps=6)
     doc = lesson.build(settings)

@@ -85,7 +85,7 @@ def test_the_loss_curves_labels_read_whole_across_the_band_where_they_were_cut(b
 
 def test_the_notebook_widget_at_934_px_reads_whole(browser):
     """JupyterLab with its file browser open gives the widget 934 px."""
-    from backproplab.widgets import Lesson
+    from backproplab.lesson.widget import Lesson
     from tests.test_widget_browser import open_widget
 
     page, frame, errors = open_widget(browser, Lesson())

@@ -19,9 +19,10 @@ import pytest
 
 from backproplab.explain import paths
 from backproplab.explain.symbols import aligned
-from backproplab.web import lesson, samples
-from backproplab.web.server import bind
-from backproplab.web.settings import Settings, load_job
+from backproplab.lesson import document as lesson
+from backproplab.lesson import samples
+from backproplab.lesson.server import bind
+from backproplab.lesson.settings import Settings, load_job
 
 # (preset, settings, [(param, index or None, iterations)]): iterations span the blocks filled together
 CASES = [

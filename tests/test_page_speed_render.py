@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backproplab.web import export, lesson
-from backproplab.web.settings import Settings
+from backproplab.lesson import document as lesson
+from backproplab.lesson import export
+from backproplab.lesson.settings import Settings
 from tests.web_helpers import live_server
 
 STATIC = Path(lesson.__file__).resolve().parent / "static"

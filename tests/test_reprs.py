@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 import backproplab as bl
-from backproplab.gradcheck import central_difference
+from backproplab.engine.gradcheck import central_difference
 
 
 def test_parameter_repr_says_whether_it_has_a_gradient_and_shows_it():

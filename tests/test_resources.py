@@ -15,9 +15,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from backproplab import limits, nn, optim
+from backproplab import nn, optim
 from backproplab.nn import MLP
-from backproplab.trace import CHUNK_BYTES, Iterations, Trace, _Column
+from backproplab.train.trace import CHUNK_BYTES, Iterations, Trace, _Column
+from backproplab.util import limits
 
 GB = 1024**3
 
@@ -27,7 +28,7 @@ def limited(code: str, address_space: int, timeout: float = 180) -> subprocess.C
     it takes once numpy and backproplab are imported."""
     script = textwrap.dedent(f"""
         import resource, sys
-        import numpy, backproplab, backproplab.cli
+        import numpy, backproplab, backproplab.cli.program
         with open("/proc/self/status") as fh:
             vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
         resource.setrlimit(resource.RLIMIT_AS, (vm + {address_space}, vm + {address_space}))
@@ -36,7 +37,7 @@ def limited(code: str, address_space: int, timeout: float = 180) -> subprocess.C
 
 
 def cli_under_limit(args: list[str], address_space: int, timeout: float = 180) -> subprocess.CompletedProcess:
-    return limited(f"sys.exit(backproplab.cli.main({args!r}))", address_space, timeout)
+    return limited(f"sys.exit(backproplab.cli.program.main({args!r}))", address_space, timeout)
 
 
 def one_clear_line(done: subprocess.CompletedProcess) -> str:
@@ -141,7 +142,8 @@ def test_the_estimate_is_what_the_trace_takes():
 def test_the_estimate_holds_against_the_memory_the_process_takes():
     code = """
         import numpy as np, json
-        from backproplab import limits, optim
+        from backproplab import optim
+        from backproplab.util import limits
         from backproplab.nn import MLP
 
         def resident():
@@ -168,7 +170,7 @@ def test_the_estimate_holds_against_the_memory_the_process_takes():
 # --- a column's first block ---------------------------------------------------------------------------------
 def test_thousands_of_scalar_columns_take_their_numbers_not_a_megabyte_each():
     code = """
-        from backproplab.trace import Iterations
+        from backproplab.train.trace import Iterations
         names = [f"w{k}" for k in range(2000)]
         its = Iterations()
         for step in range(3):

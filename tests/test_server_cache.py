@@ -17,10 +17,12 @@ with warnings.catch_warnings():  # newer Starlette suggests another HTTP client 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from backproplab.presets import PRESETS
-from backproplab.web import commands, lesson, samples, server
-from backproplab.web.server import Runs, create_app, run_bytes
-from backproplab.web.settings import Limits, Settings, load_job
+from backproplab.cli import lesson as commands
+from backproplab.lesson import document as lesson
+from backproplab.lesson import samples, server
+from backproplab.lesson.server import Runs, create_app, run_bytes
+from backproplab.lesson.settings import Limits, Settings, load_job
+from backproplab.spec.presets import PRESETS
 
 HOSTS = ["testserver"]
 SMALL = {"max_steps": 30}

@@ -23,12 +23,13 @@ with warnings.catch_warnings():  # newer Starlette suggests another HTTP client 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from backproplab import spec_data
-from backproplab.presets import PRESETS
-from backproplab.spec import SpecError, read
-from backproplab.web import lesson, server
-from backproplab.web.server import bind, create_app
-from backproplab.web.settings import Limits, Settings, load_job
+from backproplab.lesson import document as lesson
+from backproplab.lesson import server
+from backproplab.lesson.server import bind, create_app
+from backproplab.lesson.settings import Limits, Settings, load_job
+from backproplab.spec import data as spec_data
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import SpecError, read
 from tests.conftest import cli
 from tests.test_web_server import grad_b3_at_start
 from tests.web_helpers import chromium, serving
@@ -248,7 +249,7 @@ def test_a_run_stopped_at_the_time_limit_leaves_nothing_behind():
     collection: with automatic collection off, no Trace outlives the request."""
     import gc
 
-    from backproplab.trace import Trace
+    from backproplab.train.trace import Trace
 
     def traces() -> int:
         return sum(1 for o in gc.get_objects() if isinstance(o, Trace))
@@ -381,7 +382,7 @@ def test_an_empty_data_dir_is_refused_on_every_command(capsys, tmp_path, monkeyp
     def never_serve(*args, **kwargs) -> None:
         raise AssertionError("serve started serving despite --data-dir ''")
 
-    monkeypatch.setattr("backproplab.web.server.serve", never_serve)
+    monkeypatch.setattr("backproplab.lesson.server.serve", never_serve)
     spec = tmp_path / "s.toml"
     spec.write_text(STATQUEST)
     for empty in ("", "  "):

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backproplab.presets import PRESETS
-from backproplab.spec import SpecError, parse
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import SpecError, parse
 
 from .conftest import assert_clean_error, cli
 
@@ -241,7 +241,7 @@ documents = st.fixed_dictionaries(
 @settings(max_examples=FUZZ, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(documents)
 def test_random_documents_fail_only_with_the_clean_error(doc):
-    from backproplab.spec import check
+    from backproplab.spec.spec import check
 
     try:
         check(doc)

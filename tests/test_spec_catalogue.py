@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from backproplab.presets import PRESETS
+from backproplab.spec.presets import PRESETS
 
 from .conftest import cli
 
@@ -223,7 +223,7 @@ RUNNER = textwrap.dedent("""
     import json, resource, sys
     limit = 2 * 1024**3
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from backproplab.cli import main
+    from backproplab.cli.program import main
     results = []
     for argv in json.loads(sys.argv[1]):
         try:
@@ -262,12 +262,13 @@ def test_mlp_of_a_billion_units_is_refused_under_a_memory_limit():
         import resource, time
         resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
         import backproplab as bl
+        from backproplab.util import limits as bl_limits
         start = time.perf_counter()
         try:
             bl.MLP([2, 10**9, 1])
         except ValueError as exc:
             print(round(time.perf_counter() - start, 3), exc)
-        print(bl.limits.default_limit())
+        print(bl_limits.default_limit())
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     first, default = proc.stdout.strip().splitlines()

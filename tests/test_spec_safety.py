@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import backproplab as bl
-from backproplab import limits
-from backproplab.nn import MLP, excerpt, unknown_name_message
-from backproplab.presets import PRESETS
-from backproplab.spec import SpecError, parse, read
+from backproplab.nn import MLP
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import SpecError, parse, read
+from backproplab.util import limits
+from backproplab.util.messages import excerpt, unknown_name_message
 
 from .conftest import cli
 

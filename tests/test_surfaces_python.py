@@ -13,13 +13,14 @@ import pytest
 from matplotlib.text import Text
 
 import backproplab as bl
-from backproplab import figures, plots
-from backproplab.display import number
+from backproplab import plots
+from backproplab.explain.dot import to_dot
 from backproplab.explain.forward import output_columns
-from backproplab.graph import to_dot
+from backproplab.plots import figures
 from backproplab.plots.labels import crossed, segments
-from backproplab.presets import PRESETS, get_preset
-from backproplab.trace import Trace, TraceError
+from backproplab.spec.presets import PRESETS, get_preset
+from backproplab.train.trace import Trace, TraceError
+from backproplab.util.numbers import number
 from tests.conftest import assert_clean_error, cli
 from tests.figure_helpers import fitted
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import backproplab as bl
 from backproplab import Tensor, grad_check
-from backproplab.tensor import apply
+from backproplab.engine.tensor import apply
 
 
 def test_scalar_backward_and_python_numbers_on_either_side():
@@ -223,7 +223,7 @@ def test_grad_mode_is_restored_after_an_error_and_nests():
     """no_grad counts its open blocks for a fast check: an error inside one must not leave recording off."""
     import importlib
 
-    tensor = importlib.import_module("backproplab.tensor")  # the module: bl.tensor is the factory
+    tensor = importlib.import_module("backproplab.engine.tensor")  # the module: bl.tensor is the factory
     w = bl.Tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="inside"):
         with bl.no_grad():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import backproplab as bl
-from backproplab.display import trace_html
 from backproplab.explain.run import explain_run
+from backproplab.util.numbers import trace_html
 
 
 def _thinned(keep_every: int = 3):

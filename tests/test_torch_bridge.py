@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backproplab as bl
-from backproplab.torch_bridge import TorchBridgeError
+from backproplab.bridge import TorchBridgeError
 
 from .conftest import needs_torch
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import backproplab as bl
-from backproplab.presets import get_preset
+from backproplab.spec.presets import get_preset
 
 from .conftest import assert_clean_error, cli, needs_torch
 

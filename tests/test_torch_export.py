@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import backproplab as bl
-from backproplab.formula import FormulaNet
-from backproplab.presets import PRESETS, get_preset
-from backproplab.torch_bridge import TorchBridgeError, save, torch_source
+from backproplab.bridge import TorchBridgeError, save, torch_source
+from backproplab.spec.formula import FormulaNet
+from backproplab.spec.presets import PRESETS, get_preset
 
 from .conftest import needs_torch
 
@@ -137,8 +137,9 @@ def test_networks_that_cannot_be_exported_say_so():
 
 
 def test_every_formula_function_and_activation_has_a_pytorch_form():
-    from backproplab import formula, ops
-    from backproplab.torch_bridge.export import TORCH_FUNCTIONS
+    from backproplab import ops
+    from backproplab.bridge.export import TORCH_FUNCTIONS
+    from backproplab.spec import formula
 
     assert set(formula.FUNCTIONS) <= set(TORCH_FUNCTIONS)
     assert set(ops.ACTIVATIONS) - {"identity"} <= set(TORCH_FUNCTIONS)

@@ -10,7 +10,7 @@ import pytest
 
 import backproplab as bl
 from backproplab.optim import GradientDescent
-from backproplab.trace import Iteration, Trace, TraceError
+from backproplab.train.trace import Iteration, Trace, TraceError
 
 
 def test_json_round_trip_keeps_every_value():

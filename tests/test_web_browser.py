@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backproplab.web.export import export
-from backproplab.web.settings import Settings
+from backproplab.lesson.export import export
+from backproplab.lesson.settings import Settings
 
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
@@ -204,7 +204,7 @@ def test_served_divergence_and_spec_errors(browser, server):
 
 def _moons_2000() -> tuple[list[int], int, int]:
     """The iterations a 2,000-step moons document keeps, the first one it leaves out, and the kept one before it."""
-    from backproplab.web import lesson
+    from backproplab.lesson import document as lesson
 
     doc = lesson.build(Settings(preset="moons", max_steps=2000))
     kept = [it["iteration"] for it in doc["trace"]["iterations"]]
@@ -216,7 +216,7 @@ def _moons_2000() -> tuple[list[int], int, int]:
 def test_a_long_run_asks_for_the_iterations_its_document_leaves_out(browser, server):
     """2,000 moons steps are more than a document holds: the page says how many it holds, and stepping
     or typing reaches every other iteration, asked of the server, with its own numbers."""
-    from backproplab.web import lesson
+    from backproplab.lesson import document as lesson
 
     kept, missing, before = _moons_2000()
     p = Page(browser).open(f"{server}/#preset=moons&max_steps=2000")
@@ -482,9 +482,10 @@ EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, 0.05, 0.005, 0.0049999, 0.00012345, 0.0001, 
 
 @pytest.fixture(scope="module")
 def js_fmt(browser):
-    """The page's own ``fmt`` (web/static/format.js), run in the browser on any list of numbers."""
+    """The page's own ``fmt`` (lesson/static/format.js), run in the browser on any list of numbers."""
     page = browser.new_page()
-    source = (Path(__file__).resolve().parents[1] / "src/backproplab/web/static/format.js").read_text(encoding="utf-8")
+    static = Path(__file__).resolve().parents[1] / "src/backproplab/lesson/static"
+    source = (static / "format.js").read_text(encoding="utf-8")
     page.add_script_tag(content=source.replace("export function", "function").replace("export const", "var"))
 
     def run(values: list[float], digits: int) -> list[str]:
@@ -498,7 +499,7 @@ def js_fmt(browser):
 def test_the_page_writes_every_number_as_the_terminal_does(js_fmt, digits):
     """The same value reads the same on the page and in the terminal: the edges of every rule
     (1e−4, 1, 1e9, rounding up to 1) and a spread of random magnitudes and signs."""
-    from backproplab.display import number
+    from backproplab.util.numbers import number
 
     rng = np.random.default_rng(digits)
     spread = (rng.choice([-1.0, 1.0], 400) * 10.0 ** rng.uniform(-12, 13, 400)).tolist()
@@ -513,7 +514,7 @@ def test_the_page_writes_every_number_as_the_terminal_does(js_fmt, digits):
        st.integers(0, 6))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_numbers_read_the_same_on_the_page_and_in_the_terminal(js_fmt, values, digits):
-    from backproplab.display import number
+    from backproplab.util.numbers import number
 
     assert js_fmt(values, digits) == [number(v, digits) for v in values]
 
@@ -549,7 +550,7 @@ def test_a_crowded_diagram_labels_the_selected_entry_and_every_bias_is_a_disc(br
 def test_stepping_a_served_page_moves_the_decision_boundary_with_the_table(browser, server):
     """xor keeps its boundary every 13 iterations; a served page asks for the boundary of each iteration
     it shows, so the heat map is that iteration's, as its label says."""
-    from backproplab.web import lesson
+    from backproplab.lesson import document as lesson
 
     kept = lesson.build(Settings(preset="xor"))["boundary"]["iterations"]
     assert 3 not in kept and 4 not in kept

@@ -38,7 +38,7 @@ def test_export_writes_one_self_contained_file(capsys, tmp_path):
 
 def test_export_of_a_spec_file_with_its_csv(capsys, tmp_path):
     (tmp_path / "d.csv").write_text("dose,effect\n0,0\n0.5,1\n1,0\n")
-    spec = (SRC / "specs" / "statquest.toml").read_text().replace(
+    spec = (SRC / "spec" / "specs" / "statquest.toml").read_text().replace(
         "x = [0.0, 0.5, 1.0]    # dosage\ny = [0.0, 1.0, 0.0]    # efficacy", 'csv = "d.csv"\nx = "dose"\ny = "effect"')
     (tmp_path / "mine.toml").write_text(spec)
     out = tmp_path / "mine.html"
@@ -50,8 +50,8 @@ def test_export_of_a_spec_file_with_its_csv(capsys, tmp_path):
 
 
 def test_the_pages_step_lines_are_the_demos(capsys):
-    from backproplab.web import lesson
-    from backproplab.web.settings import Settings
+    from backproplab.lesson import document as lesson
+    from backproplab.lesson.settings import Settings
 
     code, out, _ = cli(capsys, "demo", "statquest", "--optimize", "w3,b3")
     assert code == 0
@@ -65,8 +65,8 @@ def test_the_pages_step_lines_are_the_demos(capsys):
 
 def test_the_downloaded_spec_reproduces_the_run(capsys, tmp_path):
     """What the page's "download spec" saves: 'backproplab run' on it gives the page's trace."""
-    from backproplab.web import lesson
-    from backproplab.web.settings import Settings
+    from backproplab.lesson import document as lesson
+    from backproplab.lesson.settings import Settings
 
     doc = lesson.build(Settings(optimize=["w3", "b3"], lr=0.05, start={"w3": -1.0}, max_steps=40))
     path = tmp_path / "downloaded.toml"

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from backproplab.spec import SpecError
-from backproplab.web import lesson
-from backproplab.web.settings import LessonError, Limits, Settings, load_job, settings_from_dict, to_toml
+from backproplab.lesson import document as lesson
+from backproplab.lesson.settings import LessonError, Limits, Settings, load_job, settings_from_dict, to_toml
+from backproplab.spec.spec import SpecError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -174,7 +174,7 @@ def test_uploaded_csv_text_is_the_data():
 
 
 def test_spec_errors_are_the_spec_readers_messages():
-    from backproplab.spec import parse
+    from backproplab.spec.spec import parse
 
     broken = spec_text('x = [0, 1]\ny = [1, 2]').replace('kind = "formulas"', 'kind = "formulas"\nkind = "mlp"')
     with pytest.raises(SpecError) as ours:

@@ -15,8 +15,8 @@ with warnings.catch_warnings():  # newer Starlette suggests another HTTP client 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from backproplab.web.server import create_app, hosts_for
-from backproplab.web.settings import Limits
+from backproplab.lesson.server import create_app, hosts_for
+from backproplab.lesson.settings import Limits
 from tests.conftest import cli
 from tests.web_helpers import live_server
 
@@ -147,7 +147,7 @@ def test_fifty_concurrent_recomputes_are_correct_or_busy():
 
 
 def test_a_spec_file_given_to_serve_is_the_first_lesson():
-    from backproplab.web.settings import Settings
+    from backproplab.lesson.settings import Settings
 
     text = ("version = 1\nname = \"line\"\n[network]\nkind = \"formulas\"\ninputs = [\"x\"]\noutput = \"yhat\"\n"
             "[network.nodes]\nyhat = \"w * x + b\"\n[network.parameters]\nw = 0.0\nb = 0.0\n"

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from backproplab.widgets import Lesson  # noqa: E402
+from backproplab.lesson.widget import Lesson  # noqa: E402
 
 X, Y = np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.0])
 

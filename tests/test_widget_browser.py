@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("anywidget")
 pytest.importorskip("playwright")
 
-from backproplab.widgets import Lesson  # noqa: E402
+from backproplab.lesson.widget import Lesson  # noqa: E402
 from tests.host_helpers import chromium  # noqa: E402
 
 HARNESS = """<!doctype html><html><head><meta charset="utf-8"></head><body><div id="out"></div>

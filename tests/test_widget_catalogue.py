@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backproplab.widgets import Lesson
+from backproplab.lesson.widget import Lesson
 from tests.test_hostile_catalogue import CATALOGUE, MARKER, check_one_line, hostile_specs, secret_unchanged
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from backproplab.commands import progress_lines
-from backproplab.trace import Iteration, Trace
+from backproplab.cli.commands import progress_lines
+from backproplab.train.trace import Iteration, Trace
 
 from .conftest import assert_clean_error, cli
 

@@ -13,8 +13,8 @@ from typing import Any, NoReturn
 
 import pytest
 
-from backproplab.web.server import bind, create_app
-from backproplab.web.settings import Settings
+from backproplab.lesson.server import bind, create_app
+from backproplab.lesson.settings import Settings
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import numpy as np
 
 import backproplab as bl
 from backproplab import losses
-from backproplab.presets import DosageNet
+from backproplab.spec.presets import DosageNet
 
 
 def _model(w):

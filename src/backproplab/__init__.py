@@ -9,16 +9,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from backproplab import interrupts  # noqa: E402  (first: Ctrl-C while the command starts is one line)
+from backproplab.util import interrupts  # noqa: E402  (first: Ctrl-C while the command starts is one line)
 
 interrupts.start()
 
 import numpy as np  # noqa: E402
 
-from backproplab import datasets, functional, functions, losses, nn, ops, optim, presets  # noqa: E402
-from backproplab.autodiff import backprop, compile, topological_order  # noqa: E402
-from backproplab.explain import Explanation, explain, forward_table  # noqa: E402
-from backproplab.factories import (  # noqa: E402
+from backproplab import nn, optim  # noqa: E402
+from backproplab.bridge import explain_torch, from_torch, to_torch  # noqa: E402 - imports torch only when called
+from backproplab.engine import functions, ops  # noqa: E402
+from backproplab.engine.autodiff import backprop, compile, topological_order  # noqa: E402
+from backproplab.engine.factories import (  # noqa: E402
     Generator,
     arange,
     eye,
@@ -35,7 +36,7 @@ from backproplab.factories import (  # noqa: E402
     zeros,
     zeros_like,
 )
-from backproplab.functions import (  # noqa: E402
+from backproplab.engine.functions import (  # noqa: E402
     add,
     argmax,
     argmin,
@@ -73,9 +74,8 @@ from backproplab.functions import (  # noqa: E402
     var,
     where,
 )
-from backproplab.gradcheck import central_difference, grad_check  # noqa: E402
-from backproplab.nn import MLP, Linear, Module, Parameter, Sequential  # noqa: E402
-from backproplab.tensor import (  # noqa: E402
+from backproplab.engine.gradcheck import central_difference, grad_check  # noqa: E402
+from backproplab.engine.tensor import (  # noqa: E402
     ShapeError,
     Tensor,
     enable_grad,
@@ -91,9 +91,11 @@ from backproplab.tensor import (  # noqa: E402
     tanh,
     tensor,
 )
-from backproplab.tensor_methods import MaxResult  # noqa: E402
-from backproplab.torch_bridge import explain_torch, from_torch, to_torch  # noqa: E402 - imports torch only when called
-from backproplab.trace import Trace, TraceError  # noqa: E402
+from backproplab.engine.tensor_methods import MaxResult  # noqa: E402
+from backproplab.explain import Explanation, explain, forward_table  # noqa: E402
+from backproplab.nn import MLP, Linear, Module, Parameter, Sequential, functional, losses  # noqa: E402  # noqa: E402
+from backproplab.spec import datasets, presets  # noqa: E402
+from backproplab.train.trace import Trace, TraceError  # noqa: E402
 
 float32, float64, int32, int64 = np.float32, np.float64, np.int32, np.int64
 bool_ = np.bool_
@@ -120,5 +122,5 @@ def __getattr__(name: str):
     if name == "widgets":
         import importlib
 
-        return importlib.import_module("backproplab.widgets")
+        return importlib.import_module("backproplab.lesson.widget")
     raise AttributeError(f"module 'backproplab' has no attribute {name!r}")

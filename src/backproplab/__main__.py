@@ -1,5 +1,5 @@
 """``python -m backproplab`` runs the command line."""
 
-from backproplab.cli import run
+from backproplab.cli.program import run
 
 run()

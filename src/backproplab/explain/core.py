@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.autodiff import backprop, topological_order
-from backproplab.display import enough_digits, hand_decimal, holds, number, precision, rounding_note, sum_note
+from backproplab.engine.autodiff import backprop, topological_order
+from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import Block, Math, Rendered, check_factors, lines_with_notes
 from backproplab.explain.entry import entry_blocks
 from backproplab.explain.paths import Factor, Paths, Term, TooManyPathsError, count, split, tidy
@@ -39,10 +39,10 @@ from backproplab.explain.symbols import (
     name_shared_nodes,
     term,
 )
-from backproplab.loop import _cause as cause_in_words
 from backproplab.nn import Parameter
-from backproplab.tensor import Tensor
-from backproplab.trace import to_json_value
+from backproplab.train.loop import _cause as cause_in_words
+from backproplab.train.trace import to_json_value
+from backproplab.util.numbers import enough_digits, hand_decimal, holds, number, precision, rounding_note, sum_note
 
 FORMS = ("auto", "paths", "delta")
 MAX_PATHS = 200  # the most terms the paths form writes out, even when asked for explicitly

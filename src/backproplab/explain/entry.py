@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.display import enough_digits, number, precision, sum_note
+from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import Block, Math
 from backproplab.explain.symbols import Namer, fmt_number, latex_name, sym
-from backproplab.tensor import Tensor
+from backproplab.util.numbers import enough_digits, number, precision, sum_note
 
 HEAD, TAIL = 8, 2  # samples shown of a long sum: the first and the last few
 

@@ -11,16 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from backproplab import ops
-from backproplab.autodiff import topological_order
-from backproplab.display import precision, sum_note
+from backproplab.engine import ops
+from backproplab.engine.autodiff import topological_order
+from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import Block, Math, Rendered
 from backproplab.explain.paths import count
 from backproplab.explain.symbols import LOSS_OPS, Namer, fmt_number, is_data, latex_name
-from backproplab.losses import get_loss
 from backproplab.nn import Module
-from backproplab.tensor import Tensor
-from backproplab.trace import to_json_value
+from backproplab.nn.losses import get_loss
+from backproplab.train.trace import to_json_value
+from backproplab.util.numbers import precision, sum_note
 
 WIDEST = 4  # a node with more units per sample than this is left out of the table (with a note)
 HEAD, TAIL = 8, 2  # rows shown of a long table: the first and the last few
@@ -103,7 +103,7 @@ def output_columns(loss: str, predictions: Any, name: str = "") -> list[OutputCo
 
 def output_name(model: Module, x: Any) -> str:
     """The name the network gives its output node (``z3``, ``ŷ``), for naming its column; '' if none."""
-    from backproplab.tensor import no_grad
+    from backproplab.engine.tensor import no_grad
 
     with no_grad():
         return model(Tensor(x, name="x")).name or ""

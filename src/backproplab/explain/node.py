@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.autodiff import backprop, topological_order
+from backproplab.engine.autodiff import backprop, topological_order
+from backproplab.engine.tensor import Tensor
 from backproplab.explain.core import Explanation, explain, num
 from backproplab.explain.document import Block, Math
 from backproplab.explain.symbols import SUBSCRIPT, Namer, latex_name
-from backproplab.tensor import Tensor
 
 MAX_ENTRIES = 8  # entries worked out one by one; the rest are given as values
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.autodiff import unbroadcast
+from backproplab.engine.autodiff import unbroadcast
+from backproplab.engine.tensor import Tensor
 from backproplab.explain.symbols import LOSS_OPS, Namer, aligned, attr_values, term
-from backproplab.tensor import Tensor
 
 
 class TooManyPathsError(Exception):

@@ -33,16 +33,16 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.autodiff import compile, unbroadcast
+from backproplab.engine.autodiff import compile, unbroadcast
+from backproplab.engine.ops import OPS
+from backproplab.engine.tensor import Tensor
 from backproplab.explain.core import MAX_LINK_WORK, Explanation, Prepared, delta_plan, explain, namer_for, paths_limit
 from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
 from backproplab.explain.paths import Paths, TooManyPathsError
 from backproplab.explain.steps import adam_moments
-from backproplab.losses import get_loss
 from backproplab.nn import Module
-from backproplab.ops import OPS
-from backproplab.tensor import Tensor
-from backproplab.trace import Trace
+from backproplab.nn.losses import get_loss
+from backproplab.train.trace import Trace
 
 Key = tuple[str, tuple[int, ...] | None]  # a parameter, and the entry explained (None: as explain picks)
 Gather = tuple[str, int, Any]  # ("value" | "grad", node, column or None) or ("same", node, node): kept per row

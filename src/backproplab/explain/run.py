@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.display import precision
 from backproplab.explain.core import Explanation, num
 from backproplab.explain.document import Block, Math
 from backproplab.explain.forward import output_columns, output_name
@@ -19,7 +18,8 @@ from backproplab.explain.plan import RunExplainer
 from backproplab.explain.steps import method_name
 from backproplab.explain.symbols import fmt_number, latex_name
 from backproplab.nn import Module
-from backproplab.trace import Trace, scalar
+from backproplab.train.trace import Trace, scalar
+from backproplab.util.numbers import precision
 
 HEAD_ROWS, TAIL_ROWS = 8, 2  # rows of a long predictions table: the first and the last few
 LOSS_NAMES = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}

@@ -12,10 +12,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from backproplab import ops
-from backproplab.display import exact_number, latex_number, number, wrap
+from backproplab.engine import ops
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import Parameter
-from backproplab.tensor import Tensor
+from backproplab.util.numbers import exact_number, latex_number, number, wrap
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 LOSS_OPS = {"ssr", "mse", "bce_with_logits", "softmax_cross_entropy"}

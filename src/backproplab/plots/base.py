@@ -15,11 +15,11 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from backproplab.display import number
-from backproplab.losses import get_loss
+from backproplab.engine.tensor import Tensor, no_grad
 from backproplab.nn import Module
-from backproplab.tensor import Tensor, no_grad
-from backproplab.trace import Trace, scalar
+from backproplab.nn.losses import get_loss
+from backproplab.train.trace import Trace, scalar
+from backproplab.util.numbers import number
 
 PINK = "#d6267f"  # the worked example's loss curve, and the page's title: 4.7:1 on white, AA for text
 GREEN = "#009e73"  # the worked example's new predictions

@@ -8,10 +8,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from backproplab.display import number
+from backproplab.engine.tensor import Tensor, no_grad
 from backproplab.nn import Module
 from backproplab.plots.base import OKABE_ITO, figure_for
-from backproplab.tensor import Tensor, no_grad
+from backproplab.util.numbers import number
 
 
 def _boundary_line(ax: Axes, gx: np.ndarray, gy: np.ndarray, score: np.ndarray, threshold: float | None,

@@ -32,7 +32,7 @@ from backproplab.plots.base import (
     subsample,
     values_set,
 )
-from backproplab.trace import Trace
+from backproplab.train.trace import Trace
 
 
 def training_note(a: str, b: str, trace: Trace | None) -> str:

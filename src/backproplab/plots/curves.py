@@ -13,8 +13,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from backproplab.losses import get_loss
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
+from backproplab.nn.losses import get_loss
 from backproplab.plots.base import (
     LOSS_LABELS,
     OKABE_ITO,
@@ -34,8 +35,7 @@ from backproplab.plots.base import (
 )
 from backproplab.plots.labels import place
 from backproplab.plots.minimum import Minimum, find_minimum
-from backproplab.tensor import Tensor
-from backproplab.trace import Trace, scalar
+from backproplab.train.trace import Trace, scalar
 
 
 def slope_at(model: Module, x: Any, y: Any, loss: str, param: str, value: float,

@@ -36,7 +36,7 @@ from backproplab.plots.base import (
     subsample,
     values_set,
 )
-from backproplab.trace import Trace, scalar
+from backproplab.train.trace import Trace, scalar
 
 
 def _data(ax: Axes, x: Any, y: Any) -> None:
@@ -222,7 +222,7 @@ def _step_sentences(trace: Trace, param: str, at: list[int]) -> list[str]:
     """For each frame, the lesson's numbers for ``param``, as the terminal writes them: the gradient,
     the step size and the new value; at the end of the run, where it ended."""
     from backproplab.explain.steps import run_moments
-    from backproplab.report import step_lines
+    from backproplab.explain.terminal import step_lines
 
     only = Trace(loss=trace.loss, learning_rate=trace.learning_rate, optimize=[param], optimizer=trace.optimizer,
                  iterations=trace.iterations, final=trace.final, keep_every=trace.keep_every)

@@ -16,10 +16,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from backproplab import ops
+from backproplab.engine import ops
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import MLP, Module, Parameter
 from backproplab.plots.base import OKABE_ITO, figure_for, num
-from backproplab.tensor import Tensor
 
 MOST_UNITS = 5  # a wider layer shows its first units and "… n more"
 MOST_LABELLED_EDGES = 16  # more edges than this are drawn without value labels

@@ -1,0 +1,138 @@
+"""The bridge's commands: ``export-torch`` and ``explain model.py:build``.
+
+``explain model.py:build`` runs the user's own Python file, because it is their code and they
+asked for it; nothing else in backproplab runs code from a file (spec files are only parsed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backproplab.bridge._torch import TorchMissingError, require_torch
+
+MODEL_SOURCE = re.compile(r"(?P<file>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)")
+LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll")
+MAX_ROWS = 100_000
+
+
+def is_model_source(source: str) -> bool:
+    """True for 'model.py:build': a function in a Python file that builds a PyTorch model."""
+    return MODEL_SOURCE.fullmatch(source) is not None
+
+
+def _torch() -> Any:
+    try:
+        return require_torch()
+    except TorchMissingError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _user_line(exc: BaseException, path: Path) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
+    return f" (line {frames[-1].lineno} of {path.name})" if frames else ""
+
+
+def load_model(source: str) -> Any:
+    """Run the user's file and call its function: the PyTorch model it returns."""
+    torch = _torch()
+    match = MODEL_SOURCE.fullmatch(source)
+    path, func = Path(match["file"]).resolve(), match["func"]
+    if not path.is_file():
+        raise ValueError(f"there is no Python file {match['file']!r}")
+    spec = importlib.util.spec_from_file_location(f"backproplab_user_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, func, None)):
+            raise ValueError(f"{path.name} has no function {func!r}; write def {func}(): ... return the model")
+        model = getattr(module, func)()
+    except Exception as exc:  # the user's own code: one line that says what and where
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(f"running {path.name}:{func} failed: {type(exc).__name__}: {first[:200]}"
+                         f"{_user_line(exc, path)}") from None
+    finally:
+        sys.path.remove(str(path.parent))
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"{path.name}:{func} should return a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def read_table(path: str) -> tuple[list[str], np.ndarray]:
+    """A CSV file with a header row of names and numbers below it."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"there is no data file {path!r}")
+    with file.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(line for line in handle if line.strip()))
+    if len(rows) < 2 or len(rows[0]) < 2:
+        raise ValueError(f"{file.name} should have a header row of at least two names (inputs, then the target) and "
+                         "rows of numbers")
+    if len(rows) > MAX_ROWS:
+        raise ValueError(f"{file.name} has more than {MAX_ROWS:,} rows; explain a smaller sample")
+    header = [h.strip() for h in rows[0]]
+    try:
+        values = np.array([[float(v) for v in row] for row in rows[1:]], dtype=np.float64)
+    except ValueError:
+        raise ValueError(f"{file.name}: every row below the header must be numbers") from None
+    if values.ndim != 2 or values.shape[1] != len(header):
+        raise ValueError(f"{file.name}: every row needs {len(header)} numbers, one per column of the header")
+    return header, values
+
+
+def cmd_explain_model(args: argparse.Namespace) -> int:
+    """``explain model.py:build --param 0.weight --index 1,0 --data data.csv``."""
+    from backproplab.bridge.explain import explain_torch
+
+    torch = _torch()
+    if args.param is None:
+        raise ValueError("say which parameter to explain: --param NAME, as model.named_parameters() names it "
+                         "(such as 0.weight)")
+    if args.data is None:
+        raise ValueError("give the data: --data FILE.csv (a header row; the inputs, then the target in the last "
+                         "column)")
+    model = load_model(args.source)
+    _, values = read_table(args.data)
+    loss_name = args.loss or "mse"
+    x, y = values[:, :-1], values[:, -1]
+    if loss_name in ("cross_entropy", "nll"):
+        if not np.all(y == np.round(y)):
+            raise ValueError(f"{loss_name}: the target column must hold class numbers (0, 1, 2, …)")
+        y = y.astype(np.int64)
+    else:  # one target per output, in the output's shape ((n,) or (n, 1))
+        with torch.no_grad():
+            try:
+                shape = tuple(model(torch.from_numpy(x).to(next(model.parameters()).dtype)).shape)
+            except (RuntimeError, StopIteration):
+                shape = (len(y), 1)
+        y = y.reshape(shape) if int(np.prod(shape)) == len(y) else y.reshape(-1, 1)
+    tf = torch.nn.functional
+    loss_fn = {"mse": tf.mse_loss, "l1": tf.l1_loss, "huber": tf.huber_loss, "bce": tf.binary_cross_entropy,
+               "bce_with_logits": tf.binary_cross_entropy_with_logits, "cross_entropy": tf.cross_entropy,
+               "nll": tf.nll_loss}[loss_name]
+    index = None if args.index is None else tuple(i + 1 for i in args.index)  # entries count from 0 here
+    exp = explain_torch(model, loss_fn, x, y, wrt=args.param, index=index, digits=args.digits, form=args.form)
+    sys.stdout.write(exp.render(args.format, factors=args.factors))
+    return 0
+
+
+def cmd_export_torch(job: Any, output: str, force: bool = False) -> tuple[Path, Path]:
+    """Write the job's network as OUTPUT (a state_dict) and the module's source beside it; an existing
+    file that export-torch did not write is replaced only with ``force``."""
+    from backproplab.bridge.export import save
+
+    _torch()
+    if Path(output).is_dir():
+        raise ValueError(f"-o {output} is a folder; give a file name in it, such as {Path(output) / 'mynet.pt'}")
+    if not output.endswith(".pt"):
+        raise ValueError(f"-o should name a .pt file, such as mynet.pt, got {output!r}")
+    return save(job.net, output, force=force)

@@ -1,0 +1,113 @@
+"""The ``serve`` and ``export`` commands, registered by ``cli``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from backproplab.cli.commands import names_a_file, read_before_optimize
+from backproplab.lesson.settings import Settings
+from backproplab.spec.data import read_data_text
+from backproplab.spec.presets import PRESETS
+from backproplab.spec.spec import read_text
+
+
+def settings_for(source: str, args: argparse.Namespace) -> Settings:
+    """A preset, or a spec file and its CSV file (if it names one) as text.
+
+    A spec file is read and checked exactly as ``backproplab run`` reads it (``--data-dir``,
+    ``--memory-limit`` and the training options included), and its CSV text comes from the
+    one checked reader, so ``serve`` and ``export`` read no file that ``run`` would refuse."""
+    optimize = getattr(args, "optimize", None)
+    if optimize is not None:
+        optimize = "all" if optimize.strip() == "all" else [s.strip() for s in optimize.split(",") if s.strip()]
+    common: dict[str, Any] = {"lr": args.lr, "optimize": optimize, "max_steps": args.max_steps,
+                              "min_step": args.min_step}
+    if source in PRESETS:
+        return Settings(preset=source, **common)
+    if not names_a_file(source):
+        from backproplab.util.messages import unknown_name_message
+
+        raise ValueError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
+    spec, _ = read_before_optimize(source, args)  # checked exactly as `run` checks it
+    text = read_text(source)
+    csv_text = None
+    if "csv" in spec.data:
+        base = spec.path.parent if spec.path else None
+        csv_text = read_data_text(spec.data["csv"], base, spec.where, spec.data_dirs)
+    return Settings(preset=None, spec_text=text, csv_text=csv_text, **common)
+
+
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from backproplab.lesson.server import bind, create_app, hosts_for, serve
+
+    settings = settings_for(args.source, args)
+    sock = bind(args.host, args.port)  # a wrong host or a busy port is said at once
+    try:
+        app = create_app(settings, allowed_hosts=hosts_for(args.host))
+        app.state.warm()  # the first lesson, built into the app's cache; a mistake in it is one line, before serving
+    except BaseException:
+        sock.close()
+        raise
+    serve(settings, host=args.host, port=args.port, open_browser=not args.no_browser,
+          say=lambda line: sys.stderr.write(line + "\n"), sock=sock, app=app)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from backproplab.lesson.export import export
+    from backproplab.util import files
+
+    settings = settings_for(args.source, args)
+    html = export(settings)
+    path = Path(args.output)
+    files.write_text(path, html, example="lesson.html")  # replaced only once complete; one line if it cannot be
+    sys.stderr.write(f"wrote {path} ({len(html.encode('utf-8')) / 1e6:.1f} MB); open it in a browser, no server "
+                     "needed\n")
+    return 0
+
+
+def port_arg(text: str) -> int:
+    """A TCP port for --port: a whole number from 0 (a free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a whole number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535 (0 picks a free port), got {text[:20]}")
+    return port
+
+
+def add_parsers(sub: Any, add_training_options: Callable[[argparse.ArgumentParser], None], source_help: str) -> None:
+    """The two commands' arguments (``sub`` is the CLI's subparsers)."""
+    serve = sub.add_parser(
+        "serve", help="open the interactive lesson in a browser: step through, click any weight, change anything",
+        description="Serve the interactive lesson page on this computer: the network, the loss curve, the "
+        "predictions, every gradient worked out, recomputed as you change the settings.",
+        epilog="Examples: backproplab serve; backproplab serve moons --port 8765 --no-browser",
+    )
+    serve.add_argument("source", nargs="?", default="statquest", metavar="SOURCE",
+                       help=source_help + " (default: statquest)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on (default: 127.0.0.1, this computer only)")
+    serve.add_argument("--port", type=port_arg, default=8000, help="the port (default: 8000; 0 picks a free one)")
+    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    add_training_options(serve)
+
+    export = sub.add_parser(
+        "export", help="write the interactive lesson as one HTML file that works offline",
+        description="Write the lesson (the run, every worked gradient that fits, the figures' data, the page and "
+        "its fonts) into ONE HTML file that opens from disk with no server and no network.",
+        epilog="Example: backproplab export statquest -o lesson.html",
+    )
+    export.add_argument("source", metavar="SOURCE", help=source_help)
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    add_training_options(export)
+
+
+COMMANDS = {"serve": cmd_serve, "export": cmd_export}

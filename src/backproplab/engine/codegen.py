@@ -1,0 +1,590 @@
+"""A recorded tape written out as straight-line Python: one function per pass.
+
+:class:`Program` reads a :class:`~backproplab.engine.autodiff.Tape` and writes the forward pass
+and the backward pass as two plain Python functions that call NumPy directly, one line
+per op and one per gradient, with a comment naming each op, its node and its local
+derivative. It
+is the backward pass a person would write by hand, and the fastest way to replay a graph:
+no per-op dispatch, no tuples, no lookups.
+
+The calculus still lives in one place. ``INLINE`` below holds faster *spellings* of some
+ops' forward and VJP from ``ops.py`` (the same NumPy calls in the same order, so results
+are bit for bit the same, which the tests check op by op); every other op, and every op
+whose attributes are not plain numbers, is called through the op table itself.
+
+Single numbers are kept in whichever form is faster, with the same bits: the templates'
+numbers (the 2.0 of d(y − ŷ)²/dŷ) are 0-d arrays of the operands' dtype, which NumPy takes
+faster than Python floats, and a short float64 vector summed to one number (the gradient
+of a single-number parameter over a few samples) is added up in Python floats, in the
+order NumPy's own summation adds them.
+
+Arrays of a fixed shape are written into buffers kept between steps (``out`` passed by
+position). A buffer that can reach the user (a node's ``.data``, a ``.grad``) is first
+checked: one that something else still holds is left to it (see ``Program.guard``). A sum adds in
+memory order, so every array keeps the memory layout the plain path gives it: buffers take the recorded
+one, and gradients met from two sides are added in place or into a new array as that path does (``_add_into``).
+
+Safety: the generated text is made only of this module's templates, slot numbers, shapes
+and numbers (each checked to be a plain ``int``, ``bool``, ``float`` or ``None``). User
+text never enters the code: node names appear only in comments, cut short, beside the op
+table's own statements, with anything that is not printable escaped. The text is compiled once with ``compile()``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from sys import getrefcount
+from typing import Any
+
+import numpy as np
+
+from backproplab.engine.autodiff import OWN_FROM, Tape, unbroadcast
+from backproplab.engine.ops import OPS, log_softmax
+
+BUFFER_FROM = 256  # a node's .data this large is written into a buffer kept between steps (smaller: a new array)
+FLOAT_SUM_UPTO = 7  # float64 vectors up to this long are summed to one number in Python floats (float_sums_in_order)
+MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a huge function costs more than it saves)
+
+
+@dataclass(frozen=True)
+class Inline:
+    """How to write one op's forward and VJPs as expressions.
+
+    Placeholders: ``{0}``, ``{1}`` the op's inputs; ``{g}`` the upstream gradient; ``{out}``
+    the op's result; ``{o}`` where ``, BUFFER`` goes when the result has a buffer (only on
+    calls whose result has the final shape; ``out`` by position, which NumPy parses faster
+    than the keyword); ``{out_kw}`` the same as ``, out=BUFFER``, for ``maximum``, which
+    deprecates (and slows down) a third positional argument; attribute names such as ``{axis}``; the
+    numbers in ``CONSTANTS`` (``{zero}``, ``{two}``, …); ``{keep}`` the value of ``keep``. A
+    VJP of exactly ``"{g}"`` passes the gradient through unchanged.
+    """
+
+    forward: str | None
+    vjps: tuple[str | None, ...] = ()
+    unit_vjps: tuple[str | None, ...] = ()  # the VJPs when G is exactly 1 (the loss's own seed): x·1 is x, bit for bit
+    keep: str | None = None  # a value the forward and the VJPs share: computed once per step, in the forward
+
+
+INLINE: dict[str, Inline] = {
+    "add": Inline("add({0}, {1}{o})", ("{g}", "{g}")),
+    "sub": Inline("subtract({0}, {1}{o})", ("{g}", "negative({g}{o})")),
+    "mul": Inline("multiply({0}, {1}{o})", ("multiply({g}, {1}{o})", "multiply({g}, {0}{o})")),
+    "div": Inline("divide({0}, {1}{o})",
+                  ("divide({g}, {1}{o})", "divide(multiply(negative({g}{o}), {out}{o}), {1}{o})")),
+    "pow": Inline("power({0}, {1}{o})"),
+    "neg": Inline("negative({0}{o})", ("negative({g}{o})",)),
+    "exp": Inline("exp({0}{o})", ("multiply({g}, {out}{o})",)),
+    "log": Inline("log({0}{o})", ("divide({g}, {0}{o})",)),
+    "softplus": Inline("logaddexp({zero}, {0}{o})", ("multiply({g}, exp(subtract({0}, {out}{o}){o}){o})",)),
+    "sigmoid": Inline("exp(negative(logaddexp({zero}, negative({0}{o}){o}){o}){o})",
+                      ("multiply(multiply({g}, {out}{o}), subtract({one}, {out}){o})",)),
+    "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract({one}, multiply({out}, {out}{o}){o}){o})",)),
+    "relu": Inline("maximum({0}, {zero}{out_kw})"),  # the VJP: the op table's own (PyTorch's rule at ±∞ and NaN)
+    "identity": Inline("{0}", ("{g}",)),
+    "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
+    "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
+    "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
+    "reshape": Inline("reshape({0}, {shape})"),
+    "transpose": Inline("transpose({0})"),
+    # ssr and mse keep ŷ − y from the forward for the VJP: (ŷ − y)² is (y − ŷ)² bit for bit (negation is exact)
+    "ssr": Inline("add_reduce(square({keep}), None)",
+                  ("multiply(multiply({keep}, {two}{o}), {g}{o})",
+                   "multiply(multiply(subtract({1}, {0}{o}), {two}{o}), {g}{o})"),
+                  ("multiply({keep}, {two}{o})", "multiply(subtract({1}, {0}{o}), {two}{o})"),
+                  keep="subtract({0}, {1}{o})"),
+    "mse": Inline("add_reduce(square({keep}), None) / {n}",
+                  ("multiply(multiply({keep}, {two_over_n}{o}), {g}{o})",
+                   "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})"),
+                  ("multiply({keep}, {two_over_n}{o})",
+                   "multiply(subtract({1}, {0}{o}), {two_over_n}{o})"),
+                  keep="subtract({0}, {1}{o})"),
+    "softmax_cross_entropy": Inline(
+        "negative(add_reduce(multiply({1}, {keep}), None, where=not_equal({1}, {int_zero}))) / {rows}",
+        ("multiply(subtract(multiply(exp({keep}), add_reduce({1}, axis=-1, keepdims=True)), {1}), divide({g}, {rows}))",
+         "multiply({keep}, divide(negative({g}), {rows}))"),
+        keep="log_softmax({0})"),
+}
+"""Faster spellings of the op table's forward and VJPs, by op name (None: call the op itself)."""
+
+CONSTANTS: dict[str, Any] = {"zero": 0.0, "one": 1.0, "two": 2.0, "int_zero": 0}
+"""The plain numbers the templates use, by placeholder. Where every array in a call has one float
+dtype, each is passed as a 0-d array of that dtype instead of a Python number: NumPy then picks
+the same loop (a Python number takes the array's dtype) and skips the conversion, which costs
+more than the arithmetic on a few entries. Elsewhere the Python literal is written."""
+
+NAMESPACE: dict[str, Any] = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
+    "negative": np.negative, "exp": np.exp, "log": np.log, "logaddexp": np.logaddexp, "tanh": np.tanh,
+    "maximum": np.maximum, "greater": np.greater, "add_reduce": np.add.reduce, "mean": np.mean,
+    "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
+    "array": np.array, "empty_like": np.empty_like, "square": np.square, "not_equal": np.not_equal,
+    "unbroadcast": unbroadcast, "log_softmax": log_softmax, "getrefcount": getrefcount,
+}
+"""The only names the generated code uses besides its own numbered variables."""
+
+OWN = {"unbroadcast": "backproplab.engine.autodiff", "log_softmax": "backproplab.engine.ops", "getrefcount": "sys"}
+"""The names in NAMESPACE that are not NumPy's, by module."""
+
+
+def literal(value: Any) -> str:
+    """A Python literal for a plain number, bool, None or tuple of them; ValueError for anything else."""
+    if value is None or type(value) in (bool, int):
+        return repr(value)
+    if type(value) is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("not a finite number")
+        return repr(value)
+    if type(value) is tuple:
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    raise ValueError(f"no literal for {type(value).__name__}")
+
+
+def label(name: str, most: int = 24) -> str:
+    """A node's name for a comment: escaped (see ``comment``) and cut to ``most`` characters."""
+    text = comment(str(name))
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def comment(text: str) -> str:
+    """Text safe inside a ``#`` comment: every character that is not printable is escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class Program:
+    """The generated source for one tape, and the forward and backward functions compiled from it."""
+
+    def __init__(self, tape: Tape, buffer_from: int = BUFFER_FROM) -> None:
+        self.tape = tape
+        self.buffer_from = buffer_from
+        self.fns: list[Any] = []  # op functions called as they are (no inline form), by number
+        self.buffers: list[np.ndarray] = []
+        self.consts: list[np.ndarray] = []  # the templates' numbers as 0-d arrays (see CONSTANTS), by number
+        self._const_names: dict[tuple[str, str], str] = {}
+        self.kept: dict[int, str] = {}  # slots whose op keeps a value for its VJPs: the value from the recorded data
+        self.guarded: list[str] = []  # the buffers the pass being written checks before writing (see guard)
+        self.source = self._write()
+        namespace: dict[str, Any] = {}
+        exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above: templates, numbers
+        state = [value for _node, data, _shape, dtype, _flag in tape._state for value in (data, dtype)]
+        self.unchanged, self.forward, self.backward, self.replay = namespace["make"](
+            tape.nodes, self.fns, self.buffers, self.consts, state, tape.seed)
+        self.buffers = []  # now held by the generated functions alone, which guard() relies on
+
+    def _fn(self, fn: Any) -> str:
+        self.fns.append(fn)
+        return f"f{len(self.fns) - 1}"
+
+    def _buffer(self, like: np.ndarray) -> str:
+        """A buffer of ``like``'s shape, dtype and memory order: a reduction over it adds in the same order."""
+        self.buffers.append(np.empty_like(like))
+        return f"b{len(self.buffers) - 1}"
+
+    def _const(self, value: float, dtype: np.dtype) -> str:
+        """The name of a 0-d array holding ``value`` in ``dtype``, made once per program."""
+        key = (repr(float(value)), dtype.str)
+        name = self._const_names.get(key)
+        if name is None:
+            self.consts.append(np.asarray(value, dtype))
+            name = self._const_names[key] = f"c{len(self.consts) - 1}"
+        return name
+
+    def _numbers(self, template: str, ins: tuple[int, ...], arrays: list[Any]) -> dict[str, str]:
+        """The template's numbers: 0-d arrays when every array of the call has one float dtype, else literals."""
+        values = {k: v for k, v in CONSTANTS.items() if "{" + k + "}" in template}
+        if "{two_over_n}" in template:
+            values["two_over_n"] = 2.0 / self.tape.nodes[ins[1]].data.size
+        dtypes = {np.asarray(a).dtype for a in arrays}
+        dtype = dtypes.pop() if len(dtypes) == 1 else None
+        if dtype is not None and dtype.kind == "f":
+            return {k: self._const(v, dtype) for k, v in values.items()}
+        return {k: literal(v) for k, v in values.items()}
+
+    def _write(self) -> str:
+        tape = self.tape
+        ops = self._forward_lines()
+        code = "\n".join(line for line in ops if not line.startswith("#"))
+        used = set(re.findall(r"\bv\d+\b", code))  # one pass over the code, not one per name
+        assigned = set(re.findall(r"^(k\d+) = ", code, re.MULTILINE))
+        forward = [f"v{i} = n{i}.data" for i, _ in tape.inputs if f"v{i}" in used] + ops
+        rebound = [f"k{i}" for i in self.kept if f"k{i}" in assigned]
+        forward = _nonlocal(rebound + self.guarded) + forward
+        self.guarded = []
+        backward = self._backward_lines()
+        backward = _nonlocal(self.guarded) + backward
+        code += "\n".join(line for line in backward if not line.lstrip().startswith("#"))
+        consts = set(re.findall(r"\bc\d+\b", code))
+        lines = ["def make(nodes, fns, bufs, consts, state, seed):"]
+        lines += [f"    n{i} = nodes[{i}]" + (f"  # {label(node.name)}" if node.name else "")
+                  for i, node in enumerate(tape.nodes)]
+        lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
+        lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
+        lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
+                  for k in range(len(self.consts)) if f"c{k}" in consts]
+        lines += [f"    k{i} = {expr}" for i, expr in self.kept.items()]
+        for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
+            lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
+        lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
+        lines += ["", "    def forward():", *_indent(forward, 8)]
+        lines += ["", "    def backward(seed, slots=True):", *_indent(backward, 8)]
+        root = len(tape.order) - 1
+        lines += ["", "    def replay():", *_indent([
+            "# the graph as recorded: forward and backward, without the list of every node's gradient",
+            f"if n{root}.requires_grad is not True or not unchanged():",
+            "    return False", "forward()", "backward(seed, False)", "return True"], 8)]
+        lines += ["", "    return unchanged, forward, backward, replay", ""]
+        return "\n".join(_imports(lines) + lines)
+
+    def _unchanged_lines(self) -> list[str]:
+        """Tape.unchanged written out, and each input's memory layout (strides) as recorded.
+
+        The buffers keep the recorded layout, and a sum adds in memory order: an input laid out
+        otherwise (a transposed or Fortran-ordered array) is recorded again, so that the bits still
+        equal the plain path's.
+        """
+        lines = []
+        for k, ((i, _), (_node, data, shape, _dtype, flag)) in enumerate(zip(self.tape.inputs, self.tape._state)):
+            shape_text = literal(tuple(int(n) for n in shape))
+            strides = literal(tuple(int(n) for n in data.strides))
+            lines += [f"d = n{i}.data",
+                      f"if d is not i{k} and (d.shape != {shape_text} or d.dtype != t{k} or d.strides != {strides}):",
+                      "    return False",
+                      f"if n{i}.requires_grad is not {literal(bool(flag))}:",
+                      "    return False"]
+        return [*lines, "return True"]
+
+    def _op_comment(self, i: int, node: Any) -> list[str]:
+        """``# add (slot 4, z1): d(a + b)/da = 1; d(a + b)/db = 1``, from the op table, wrapped at 100 characters."""
+        op = node.op
+        slot = f"slot {i}, {label(node.name)}" if node.name else f"slot {i}"
+        text = comment(f"{op.name} ({slot}): " + "; ".join(op.rule(k) for k in range(len(op.args))))
+        out, line = [], "#"
+        for word in text.split(" "):
+            if len(line) + 1 + len(word) > 100 and line != "#":
+                out.append(line)
+                line = "#  "
+            line += " " + word
+        return [*out, line]
+
+    def _extra(self, node: Any, ins: tuple[int, ...]) -> dict[str, str] | None:
+        """The node's attributes as literals (and derived constants); None if one is not a plain value."""
+        out: dict[str, str] = {}
+        try:
+            for key, value in (node.attrs or {}).items():
+                out[key] = literal(value)
+        except ValueError:
+            return None
+        if node.op.name == "mse":
+            out["n"] = literal(int(self.tape.nodes[ins[1]].data.size))
+        if node.op.name == "softmax_cross_entropy":
+            z = self.tape.nodes[ins[0]].data
+            out["rows"] = literal(int(z.size // z.shape[-1]))
+        return out
+
+    def _keep(self, i: int, form: Inline, ins: tuple[int, ...], extra: dict[str, str]) -> str | None:
+        """The line that computes the op's kept value in the forward (into a buffer of its own), or None."""
+        into = "{o}" in form.keep  # written into the value kept from the recorded data: its own buffer
+        keep = _fill(form.keep, [f"v{j}" for j in ins], extra, f"k{i}" if into else None)
+        if keep is None:
+            return None
+        self.kept[i] = _fill(form.keep, [f"n{j}.data" for j in ins], extra, None)
+        extra["keep"] = f"k{i}"
+        return keep if into else f"k{i} = {keep}"
+
+    def _float_loss(self, i: int, node: Any, ins: tuple[int, ...]) -> list[str] | None:
+        """SSR or MSE of two short float64 vectors in Python float arithmetic (``float_sums_in_order``); else None."""
+        form = _inline(node.op)
+        if node.op.name not in ("ssr", "mse") or form is None:
+            return None
+        yhat, y = (self.tape.nodes[j].data for j in ins)
+        if not (_float_sum(y) and yhat.shape == y.shape and yhat.dtype == node.data.dtype == np.float64):
+            return None
+        keep = self._keep(i, form, ins, {})
+        names = [f"s{k}" for k in range(y.size)]
+        total = " + ".join(["0.0", *(f"{s} * {s}" for s in names)])  # Σ r·r in NumPy's order (float_sums_in_order)
+        if node.op.name == "mse":
+            total = f"({total}) / {y.size}"
+        return [keep, f"{_unpack(names)} = k{i}.tolist()", f"v{i} = array({total})"]
+
+    def _forward_lines(self) -> list[str]:
+        """The forward pass. An op's inner steps write into a buffer of their own; its result, which
+        becomes the node's ``.data``, does so only when large (see ``guard``), else it is a new array."""
+        lines: list[str] = []
+        for i, node, bound, ins in self.tape.forward_program:
+            lines += self._op_comment(i, node)
+            value = node.data
+            form = _inline(node.op)
+            expr = None
+            small = self._float_loss(i, node, ins)
+            if small is not None:
+                lines += [*small, f"n{i}.data = v{i}"]
+                continue
+            if form is not None and form.forward is not None:
+                extra = self._extra(node, ins)
+                if extra is not None:
+                    extra.update(self._numbers(form.forward, ins, [*(self.tape.nodes[j].data for j in ins), value]))
+                    if form.keep is not None:
+                        keep = self._keep(i, form, ins, extra)
+                        if keep is not None:
+                            lines.append(keep)
+                    buf = f"b{len(self.buffers)}"  # claimed below if the expression uses it
+                    expr = _fill(form.forward, [f"v{j}" for j in ins], extra, buf if value.ndim else None)
+                    held = expr is not None and value.size >= self.buffer_from
+                    if expr is not None and not held:
+                        expr = _fresh_result(expr, buf)
+                    if expr is not None and re.search(rf"\b{buf}\b", expr):
+                        self._buffer(value)
+                        if held:
+                            lines += self.guard(buf, f"n{i}.data")
+            if expr is None:
+                expr = f"{self._fn(bound)}({', '.join(f'v{j}' for j in ins)})"
+            if value.ndim == 0:
+                expr = f"asarray({expr})"
+            lines += [f"v{i} = {expr}", f"n{i}.data = v{i}"]
+        return lines
+
+    def guard(self, buf: str, holder: str | None = None) -> list[str]:
+        """A buffer that something besides this code still holds (a ``.grad`` or ``.data`` from the last
+        step, or an array a user kept) is left to its holder: the step writes into a new one instead.
+
+        ``getrefcount`` counts the holders; ``unheld()`` is its count for a buffer held by this code alone.
+        """
+        self.guarded.append(buf)
+        limit = f"{unheld()} + ({holder} is {buf})" if holder else f"{unheld()}"
+        return [f"if getrefcount({buf}) > {limit}:", f"    {buf} = empty_like({buf})"]
+
+    def _backward_lines(self) -> list[str]:
+        """The backward pass. The VJPs' result shapes come from running them once on the recorded values."""
+        tape = self.tape
+        nodes = tape.nodes
+        values = [n.data for n in nodes]
+        grads: list[Any] = [None] * len(nodes)
+        root = len(tape.order) - 1
+        grads[root] = tape.seed
+        owned = {root: False}  # per gradient: a fresh array that nothing else holds (may be added into, handed on)
+        plain_owned: dict[int, bool] = {}  # per gradient: whether the plain path adds into it in place (_add_into)
+        holder: dict[int, str] = {}  # gradients that are a buffer kept between steps, and which one
+        used: set[int] = set()
+        body: list[str] = []
+        for i, ins, edges in tape.backward_program:
+            node = nodes[i]
+            op = node.op
+            body += self._op_comment(i, node)
+            form = _inline(op)
+            extra = self._extra(node, ins) if form is not None else None
+            ks = [k for k, parent in enumerate(node.parents) if parent.requires_grad]
+            args = [values[j] for j in ins]
+            for k, (bound, p, shape) in zip(ks, edges):
+                local = bound(grads[i], values[i], *args)
+                if type(local) is not np.ndarray:
+                    local = np.asarray(local)
+                plain_owns = local.shape != shape or _fresh(local, grads[i], values[i], args)
+                template = form.vjps[k] if form is not None and extra is not None and k < len(form.vjps) else None
+                if (i == root and template is not None and k < len(form.unit_vjps) and np.all(tape.seed == 1)
+                        and np.result_type(*args) == local.dtype):
+                    template = form.unit_vjps[k]  # the seed is 1: multiplying by it changes no bit
+                if op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
+                    template = None  # 1-D operands: the op's own VJP promotes them
+                if template is not None and "{keep}" in template:
+                    if i not in self.kept:
+                        template = None  # the forward did not keep the value: the op's own VJP computes it
+                    else:
+                        template = template.replace("{keep}", f"k{i}")
+                buf, expr = None, None
+                if template == "{g}":
+                    expr, fresh = f"g{i}", False
+                elif template is not None:
+                    if "{o}" in template and local.ndim:  # the slot list's arrays are the replay's; a .grad is guarded
+                        buf = self._buffer(local)
+                    numbers = self._numbers(template, ins, [*args, values[i], grads[i], local])
+                    expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
+                                 [f"v{j}" for j in ins], {**extra, **numbers}, buf)
+                    used.update(j for j in (*ins, i) if expr and re.search(rf"\bv{j}\b", expr))
+                    fresh = True
+                if template is None or expr is None:
+                    expr = f"{self._fn(bound)}(g{i}, v{i}{''.join(f', v{j}' for j in ins)})"
+                    used.update((*ins, i))
+                    fresh, buf = False, None
+                if local.ndim == 0 and template != "{g}":
+                    expr = f"asarray({expr})"
+                if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
+                    if not shape:  # into a 0-d array of its own: one call instead of a sum and an asarray
+                        buf = self._buffer(np.empty((), local.dtype))
+                        if template is not None and _float_sum(local):
+                            names = [f"s{k}" for k in range(local.size)]
+                            total = " + ".join(["0.0", *names])  # NumPy's order: see float_sums_in_order
+                            body += [f"{_unpack(names)} = {expr}.tolist()", f"{buf}[()] = {total}"]
+                            expr = buf
+                        else:
+                            expr = f"add_reduce({expr}, None, None, {buf})"
+                    elif local.ndim == len(shape) + 1 and local.shape[1:] == shape:
+                        buf = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
+                        expr = f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})"
+                    else:
+                        expr, buf = f"unbroadcast({expr}, {literal(tuple(int(n) for n in shape))})", None
+                    local = unbroadcast(local, shape)
+                    fresh = True
+                if grads[p] is None:
+                    body.append(f"g{p} = {expr}")
+                    grads[p], owned[p], plain_owned[p] = local, fresh, plain_owns
+                    if buf is not None and fresh:
+                        holder[p] = buf
+                else:
+                    line, grads[p], in_place = _add_into(f"g{p}", grads[p], local, expr, owned[p], plain_owned[p])
+                    body.append(line)
+                    plain_owned[p] = True  # the plain path's sum is a new array of its own, or its own added into
+                    if not in_place:
+                        owned[p] = True
+                        holder.pop(p, None)
+        lines = [f"g{root} = seed"] + [f"v{j} = n{j}.data" for j in sorted(used)]
+        guards = []
+        store = []
+        for i, node in tape.keep:
+            if grads[i] is None:
+                continue
+            same = grads[i].dtype == node.data.dtype
+            if i in holder and owned[i] and same:  # handed to .grad: a new buffer while that is still held
+                guards += self.guard(holder[i])
+            if owned[i] and same:
+                handoff = f"g{i}"
+            else:
+                handoff = f"array(g{i}, copy=True)" if same else f"array(g{i}, dtype=n{i}.data.dtype)"
+            store += [f"if n{i}.grad is None:", f"    n{i}.grad = {handoff}", "else:", f"    n{i}.grad += g{i}"]
+        names = [f"g{i}" if grads[i] is not None else "None" for i in range(len(nodes))]
+        result = ["if slots:", "    return [", *(f"        {', '.join(part)}," for part in _chunks(names)), "    ]"]
+        return [*guards, *lines, *body, *store, *result]
+
+
+def _imports(lines: list[str]) -> list[str]:
+    """The import lines for the NumPy functions the code calls (and nothing else, so ruff finds none unused)."""
+    code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    used = sorted(name for name in NAMESPACE if re.search(rf"\b{name}\b", code))
+    numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - set(OWN))
+    out = ["# The replay of a recorded graph, written by backproplab.engine.codegen.", ""]
+    if "getrefcount" in used:  # the standard library's, first
+        out += ["from sys import getrefcount", ""]
+    line = f"from numpy import {', '.join(numpy_names)}"
+    out += [line] if len(line) <= 120 else ["from numpy import (", *(f"    {n}," for n in numpy_names), ")"]
+    own = [f"from {module} import {name}" for name, module in sorted(OWN.items(), key=lambda kv: kv[1])
+           if name in used and module.startswith("backproplab")]
+    if own:
+        out += ["", *own]
+    out += ["", "add_reduce = add.reduce", "", ""] if "add_reduce" in used else ["", ""]
+    return out
+
+
+@cache
+def unheld() -> int:
+    """What ``sys.getrefcount`` reports for an array that one closure variable alone holds (2 on CPython 3.11).
+
+    Measured, not assumed, since Python versions count the call's own reference differently.
+    """
+    buf = np.empty(1)
+
+    def probe() -> int:
+        return getrefcount(buf)
+
+    return probe()
+
+
+@cache
+def float_sums_in_order() -> bool:
+    """Whether NumPy sums a float64 vector of up to ``FLOAT_SUM_UPTO`` entries as ``0.0 + a0 + a1 + …``.
+
+    Its pairwise summation does so below 8 entries (starting from +0.0, so a sum of -0.0s is
+    +0.0). Such a sum is then written as Python float additions in that same order: the same
+    IEEE additions, so the same bits as the plain path's ``np.add.reduce``, at a fraction of a
+    reduction's fixed cost. Checked once per process on vectors whose entries span forty
+    orders of magnitude, where another order gives other bits.
+    """
+    rng = np.random.default_rng(0)
+    for n in range(1, FLOAT_SUM_UPTO + 1):
+        for a in [np.full(n, -0.0), *(rng.normal(size=n) * 10.0 ** rng.integers(-20, 20, n) for _ in range(300))]:
+            total = 0.0
+            for item in a.tolist():
+                total = total + item
+            if np.add.reduce(a, axis=None).tobytes() != np.float64(total).tobytes():
+                return False
+    return True
+
+
+def _float_sum(a: np.ndarray) -> bool:
+    """Whether the sum of ``a`` to one number may be written as Python float additions (``float_sums_in_order``)."""
+    return a.ndim == 1 and 1 <= a.size <= FLOAT_SUM_UPTO and a.dtype == np.float64 and float_sums_in_order()
+
+
+def _fresh(local: np.ndarray, g: Any, out: np.ndarray, args: list[np.ndarray]) -> bool:
+    """Whether the plain path (``autodiff.backward``) keeps a first gradient to add the next ones into in place."""
+    return (local.size > OWN_FROM and local.base is None and local is not g and local is not out
+            and all(local is not a for a in args))
+
+
+def _add_into(name: str, prev: np.ndarray, local: np.ndarray, expr: str, ours: bool,
+              plain_in_place: bool) -> tuple[str, np.ndarray, bool]:
+    """The line adding ``expr`` to gradient ``name``, the sum (as the replay lays it out), and whether in place.
+
+    A later sum adds in memory order, so the sum must have the layout and dtype of the plain path's:
+    that path adds in place into a gradient it allocated (``_fresh``) and otherwise makes a new array,
+    which NumPy lays out from both operands (C order for one C- and one Fortran-ordered array, say).
+    Where both give the same layout (always, for vectors and single numbers), the cheaper line is written.
+    """
+    total = f"{name} + {expr}"
+    anew = f"{name} = asarray({total})" if local.ndim == 0 else f"{name} = {total}"
+    with np.errstate(all="ignore"):  # the replay itself reports overflow; this only reads the layout
+        new = np.asarray(prev + local)
+        if not np.can_cast(new.dtype, prev.dtype, "same_kind"):  # nothing to add into: a new array
+            return anew, new, False
+        kept = np.add(prev, local, np.empty_like(prev))  # in place: prev's layout and dtype
+    same = new.dtype == kept.dtype and new.strides == kept.strides
+    if ours and (plain_in_place or same):
+        return f"{name} += {expr}", kept, True
+    if plain_in_place and not same:  # the plain path's layout, in a new array: ``name`` may be held elsewhere
+        return f"{name} = add({name}, {expr}, empty_like({name}))", kept, False
+    return anew, new, False
+
+
+def _unpack(names: list[str]) -> str:
+    return ", ".join(names) if len(names) > 1 else f"[{names[0]}]"
+
+
+def _inline(op: Any) -> Inline | None:
+    """The inline form of a table op; None for an op that is not the table's own (it is called as it is)."""
+    form = INLINE.get(op.name)
+    return form if form is not None and OPS.get(op.name) is op else None
+
+
+def _nonlocal(names: list[str]) -> list[str]:
+    return [f"nonlocal {', '.join(part)}" for part in _chunks(names)]
+
+
+def _fresh_result(expr: str, buf: str) -> str:
+    """The expression with its outermost call writing a new array instead of into ``buf``."""
+    for tail in (f", {buf})", f", out={buf})"):
+        if expr.endswith(tail):
+            return expr[: -len(tail)] + ")"
+    return expr
+
+
+def _chunks(names: list[str], size: int = 12) -> list[list[str]]:
+    return [names[k:k + size] for k in range(0, len(names), size)]
+
+
+def _fill(template: str, args: list[str], extra: dict[str, str], buf: str | None) -> str | None:
+    """The template filled in; None when the node lacks an attribute the template names."""
+    try:
+        return template.format(*args, o=f", {buf}" if buf else "", out_kw=f", out={buf}" if buf else "", **extra)
+    except (KeyError, IndexError):
+        return None
+
+
+def _indent(lines: list[str], n: int) -> list[str]:
+    return [" " * n + line if line else "" for line in lines]
+
+
+def make_program(tape: Tape) -> Program | bool:
+    """The tape as generated code, or False for a tape too long to be worth compiling."""
+    if len(tape.forward_program) > MAX_OPS:
+        return False
+    return Program(tape, BUFFER_FROM)

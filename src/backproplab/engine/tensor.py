@@ -1,0 +1,485 @@
+"""``Tensor``: a NumPy array that remembers how it was computed.
+
+Every result of an op on tensors that need gradients keeps a link to the op and to its
+inputs. That recorded graph is what ``backward()`` walks and what the explainer reads.
+The graph holds no cycles (a node points only at its inputs), so it is freed as soon as
+the last tensor that reaches it is dropped.
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import numpy as np
+
+from backproplab.engine import ops
+from backproplab.engine.ops import Op
+from backproplab.engine.tensor_methods import TensorMethods
+
+DEFAULT_DTYPE = np.float64
+_FLOAT_DTYPES = (np.float32, np.float64)
+
+class _GradMode(threading.local):
+    """Whether ops are recorded, per thread as in PyTorch: a server may train in several threads at once."""
+
+    enabled = True
+
+
+_mode = _GradMode()
+_lock = threading.Lock()
+_disabled = 0  # no_grad blocks open now, in any thread: while there are none, every thread records
+
+
+def is_grad_enabled() -> bool:
+    """Whether new ops are being recorded for backward (in this thread)."""
+    return not _disabled or _mode.enabled  # the count first: a thread-local costs more than a global
+
+
+@contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    global _disabled
+    if not enabled:
+        with _lock:
+            _disabled += 1
+    previous, _mode.enabled = _mode.enabled, enabled
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+        if not enabled:
+            with _lock:
+                _disabled -= 1
+
+
+def no_grad() -> AbstractContextManager[None]:
+    """Run ops without recording them (for updates and evaluation), as ``torch.no_grad``."""
+    return _grad_mode(False)
+
+
+def enable_grad() -> AbstractContextManager[None]:
+    """Record ops again inside a ``no_grad`` block."""
+    return _grad_mode(True)
+
+
+class ShapeError(ops.ArgumentError):
+    """Shapes that do not fit an op; a RuntimeError as in PyTorch, and a ValueError as in NumPy."""
+
+
+def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Numbers as an array: floats stay float32/float64, whole numbers int64 and truth values bool,
+    as ``torch.tensor`` keeps them (labels, indices and masks need them)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data)
+    if arr.dtype in _FLOAT_DTYPES or arr.dtype.kind in "biu":
+        return arr
+    if arr.dtype.kind == "f":  # float16, longdouble: computed in the default dtype
+        return arr.astype(DEFAULT_DTYPE)
+    raise TypeError(
+        f"Tensor data must be numbers, got {arr.dtype} ({type(data).__name__}); "
+        "pass a number, a list of numbers or a NumPy array"
+    )
+
+
+def _check_grad_dtype(dtype: np.dtype) -> None:
+    if dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"only floating point tensors can require gradients, got {dtype}; "
+            "make it a float tensor first (dtype=float, or .double())"
+        )
+
+
+REPR_VALUES = 12  # a tensor with more entries shows its shape instead of its values
+
+
+class Tensor(TensorMethods):
+    """An n-dimensional array with reverse-mode autodiff, shaped after ``torch.Tensor``.
+
+    ``data`` is the NumPy array (float64 unless you pass float32 data or a ``dtype``).
+    ``grad`` is filled by ``backward()`` for tensors created with ``requires_grad=True``
+    and accumulates across calls, as in PyTorch; set it to ``None`` to clear it.
+    ``name`` labels the node in explanations and drawings (``h1``, ``ŷ``).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "op", "parents", "attrs", "_retain", "__weakref__")
+    __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> None:
+        self.data = _as_array(data, dtype)
+        if requires_grad:
+            _check_grad_dtype(self.data.dtype)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self.op: Op | None = None
+        self.parents: tuple[Tensor, ...] = ()
+        self.attrs: dict[str, Any] | None = None
+        self._retain = False
+
+    # --- basic facts ----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """A tensor made by the user rather than by an op (parameters, inputs)."""
+        return self.op is None
+
+    def _op(self, op: Op, *others: Any, **attrs: Any) -> Tensor:
+        return apply(op, self, *others, **attrs)
+
+    def _wrap(self, data: np.ndarray) -> Tensor:
+        return Tensor(data)
+
+    def _apply(self, op: Op, *args: Any, **attrs: Any) -> Tensor:
+        return apply(op, *args, **attrs)
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values (the same memory, as in PyTorch), cut off from the graph."""
+        return Tensor(self.data, name=self.name)
+
+    def named(self, name: str) -> Tensor:
+        """Give this node a name for explanations and drawings; returns the tensor itself."""
+        self.name = name
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this intermediate tensor after ``backward()``, as in PyTorch."""
+        self._retain = True
+        return self
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag:
+            _check_grad_dtype(self.data.dtype)
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __repr__(self) -> str:
+        """One line, as in PyTorch: the values (or, past a few, the shape), then what autodiff knows."""
+        extra = ""
+        if self.data.size <= REPR_VALUES:
+            body = np.array2string(self.data, precision=4, separator=", ", suppress_small=True)
+        else:
+            body = f"shape={self.data.shape}"
+        if self.name:
+            extra += f", name={self.name!r}"
+        if self.data.dtype != DEFAULT_DTYPE or self.data.size > REPR_VALUES:
+            extra += f", dtype={self.data.dtype}"
+        if self.op is not None:
+            extra += f", grad_fn=<{self.op.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        if self.grad is not None:
+            grad = np.asarray(self.grad)
+            shown = np.array2string(grad, precision=4, separator=", ", suppress_small=True)
+            extra += f", grad={shown}" if grad.size <= REPR_VALUES else f", grad=<{grad.shape} array>"
+        elif self.requires_grad and self.op is None:
+            extra += ", grad=None"
+        return f"Tensor({body}{extra})"
+
+    # --- autodiff -------------------------------------------------------------------------
+    def backward(self, gradient: Any = None) -> None:
+        """Fill ``.grad`` of every leaf that requires it with d(self)/d(leaf).
+
+        Gradients add to what is already in ``.grad`` (call ``zero_grad`` between steps),
+        and the graph is kept, so calling ``backward()`` twice doubles them, as in PyTorch
+        with ``retain_graph=True``.
+        """
+        from backproplab.engine.autodiff import backward
+
+        backward(self, gradient)
+
+    # --- arithmetic -----------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return apply(ops.add, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return apply(ops.add, other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return apply(ops.sub, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return apply(ops.sub, other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return apply(ops.mul, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return apply(ops.mul, other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return apply(ops.div, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return apply(ops.div, other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return apply(ops.pow, self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return apply(ops.pow, other, self)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's and PyTorch's name
+        return apply(ops.transpose, self)
+
+    def __neg__(self) -> Tensor:
+        return apply(ops.neg, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return apply(ops.matmul, self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return apply(ops.matmul, other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        picked = _integers_first(index, self.data.ndim)
+        if picked is not None:  # PyTorch's order: the whole-number picks first, then the tensor index
+            return apply(ops.getitem, apply(ops.getitem, self, index=picked[0]), index=_index(picked[1]))
+        return apply(ops.getitem, self, index=_index(index))
+
+    # Comparisons (in TensorMethods) are element-wise; tensors stay usable as dict keys and in
+    # sets, by identity, as in PyTorch.
+    __hash__ = object.__hash__
+
+    # --- elementwise functions ------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return apply(ops.exp, self)
+
+    def log(self) -> Tensor:
+        return apply(ops.log, self)
+
+    def softplus(self) -> Tensor:
+        return apply(ops.softplus_op, self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(ops.sigmoid_op, self)
+
+    def tanh(self) -> Tensor:
+        return apply(ops.tanh, self)
+
+    def relu(self) -> Tensor:
+        return apply(ops.relu, self)
+
+
+def _is_whole_number(entry: Any) -> bool:
+    """A single whole number in an index (a 0-d integer tensor counts, as in PyTorch)."""
+    if isinstance(entry, (bool, np.bool_)):
+        return False
+    if isinstance(entry, (int, np.integer)):
+        return True
+    data = entry.data if isinstance(entry, Tensor) else entry
+    return isinstance(data, np.ndarray) and data.ndim == 0 and data.dtype.kind in "iu"
+
+
+def _is_array_index(entry: Any) -> bool:
+    data = entry.data if isinstance(entry, Tensor) else entry
+    return isinstance(data, list) or (isinstance(data, np.ndarray) and data.ndim > 0 and data.dtype.kind in "iu")
+
+
+def _integers_first(index: Any, ndim: int) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """Where PyTorch and NumPy place a tensor index's dimensions differently, the index split in two.
+
+    PyTorch applies whole numbers first, so in ``x[0, :, t]`` the tensor ``t`` stands next to the slice
+    and its dimension stays in place; NumPy counts the 0 as an index array too and moves ``t``'s
+    dimension to the front. Returns (the whole numbers with every other entry ``:``, the rest), or None
+    where both agree.
+    """
+    if not isinstance(index, tuple) or any(e is None for e in index):
+        return None
+    whole = [_is_whole_number(e) for e in index]
+    arrays = [_is_array_index(e) for e in index]
+    if not any(whole) or not any(arrays):
+        return None
+    picks = [k for k, (w, a) in enumerate(zip(whole, arrays)) if w or a]
+    tensors = [k for k, a in enumerate(arrays) if a]
+    numpy_together = picks == list(range(picks[0], picks[-1] + 1))
+    torch_together = all(whole[k] or arrays[k] for k in range(tensors[0], tensors[-1] + 1))
+    if numpy_together or not torch_together:
+        return None
+    entries: list[Any] = []
+    for e in index:  # Ellipsis written out, so the two halves line up dimension by dimension
+        entries.extend([slice(None)] * (ndim - len(index) + 1) if e is Ellipsis else [e])
+    first = tuple(int(e) if _is_whole_number(e) else slice(None) for e in entries)
+    return first, tuple(e for e in entries if not _is_whole_number(e))
+
+
+def _slice_bound(bound: Any) -> Any:
+    return operator.index(bound) if isinstance(bound, Tensor) else bound
+
+
+def _index(index: Any) -> Any:
+    """Tensors inside an index become their arrays; they must hold whole numbers or truth values."""
+    if isinstance(index, slice) and any(isinstance(b, Tensor) for b in (index.start, index.stop, index.step)):
+        return slice(_slice_bound(index.start), _slice_bound(index.stop), _slice_bound(index.step))
+    if isinstance(index, Tensor):
+        if index.data.dtype.kind not in "biu":
+            raise IndexError(
+                f"tensors used as indices must hold whole numbers (int64) or truth values (bool), "
+                f"got {index.data.dtype}; use .long() or a comparison"
+            )
+        return index.data
+    if isinstance(index, tuple) and any(isinstance(i, (Tensor, slice)) for i in index):
+        return tuple(_index(i) for i in index)
+    return index
+
+
+def _constant(value: Any, like: np.dtype | None) -> Tensor:
+    """A number or array as a constant input, promoted as PyTorch promotes Python numbers: a number takes
+    the other operand's float dtype (x * 2.5 stays float32), a Python int an integer tensor's dtype
+    (int32 + 1 stays int32), and a float with an integer tensor gives the default float dtype."""
+    t = Tensor.__new__(Tensor)
+    if like is not None and like.kind == "f" and not isinstance(value, np.ndarray):
+        t.data = _as_array(value, like)
+    elif like is not None and like.kind in "iu" and type(value) in (int, bool):
+        t.data = np.array(value).astype(like)  # int32 + 1 stays int32, wrapping as PyTorch does (uint8 − 1)
+    else:
+        t.data = _as_array(value)
+    t.grad = None
+    t.requires_grad = False
+    t.name = None
+    t.op = None
+    t.parents = ()
+    t.attrs = None
+    t._retain = False
+    return t
+
+
+def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
+    """Run ``op`` forward on tensors (or numbers) and record it if a gradient is needed."""
+    recording = not _disabled or _mode.enabled  # is_grad_enabled(), without the call: this runs for every op
+    if len(args) == 2:  # the common cases first, without generators: this runs for every op of every step
+        a, b = args
+        if not isinstance(a, Tensor):
+            b_is_tensor = isinstance(b, Tensor)
+            a = _constant(a, b.data.dtype if b_is_tensor else None)
+            if not b_is_tensor:  # neither is a tensor: each number keeps its own type
+                b = _constant(b, None)
+        elif not isinstance(b, Tensor):
+            b = _constant(b, a.data.dtype)
+        inputs: tuple[Tensor, ...] = (a, b)
+        needs_grad = recording and (a.requires_grad or b.requires_grad)
+    elif len(args) == 1:
+        a = args[0]
+        inputs = (a if isinstance(a, Tensor) else _constant(a, None),)
+        needs_grad = recording and inputs[0].requires_grad
+    else:
+        like = None
+        for a in args:
+            if isinstance(a, Tensor):
+                like = a.data.dtype
+                break
+        inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
+        needs_grad = recording and any(t.requires_grad for t in inputs)
+    try:
+        if len(inputs) == 2:
+            out = op.forward(inputs[0].data, inputs[1].data, **attrs) if attrs else op.forward(
+                inputs[0].data, inputs[1].data)
+        elif attrs:
+            out = op.forward(*[t.data for t in inputs], **attrs)
+        else:
+            out = op.forward(*[t.data for t in inputs])
+    except ValueError as exc:
+        message = ops.shape_message(op, [t.data for t in inputs], attrs)
+        if message is None and isinstance(exc, RuntimeError):
+            raise
+        if message is None:  # NumPy refused the values (an int to a negative int power): PyTorch's RuntimeError
+            raise ops.ArgumentError(f"{op.name}: {exc}") from exc
+        raise ShapeError(message) from exc
+    result = Tensor.__new__(Tensor)
+    result.data = out if type(out) is np.ndarray or isinstance(out, np.ndarray) else np.asarray(out)
+    result.grad = None
+    result.name = None
+    result._retain = False
+    if needs_grad:
+        result.requires_grad = True
+        result.op = op
+        result.parents = inputs
+        result.attrs = attrs or None
+    else:
+        result.requires_grad = False
+        result.op = None
+        result.parents = ()
+        result.attrs = None
+    return result
+
+
+def tensor(data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> Tensor:
+    """Make a tensor, as ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+# Functional forms, as ``torch.exp(t)``; they accept numbers and arrays too.
+def exp(t: Any) -> Tensor:
+    return apply(ops.exp, t)
+
+
+def log(t: Any) -> Tensor:
+    return apply(ops.log, t)
+
+
+def softplus(t: Any) -> Tensor:
+    return apply(ops.softplus_op, t)
+
+
+def sigmoid(t: Any) -> Tensor:
+    return apply(ops.sigmoid_op, t)
+
+
+def tanh(t: Any) -> Tensor:
+    return apply(ops.tanh, t)
+
+
+def relu(t: Any) -> Tensor:
+    return apply(ops.relu, t)
+
+
+def logsumexp(t: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
+              dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
+    t = t if isinstance(t, Tensor) else Tensor(t)
+    return t.logsumexp(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return apply(ops.matmul, a, b)

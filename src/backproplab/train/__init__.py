@@ -1,0 +1,1 @@
+"""Training: the one loop (``loop.fit``) and the record of a run (``Trace``), with its JSON form."""

@@ -1,0 +1,1 @@
+"""What every layer shares: number display, one-line messages, checked file writes, memory limits."""
