@@ -5,7 +5,8 @@ Each page reads the thing it documents: the op table from ``backproplab.engine.o
 from the argparse parser, the spec fields from the spec checker itself (it is asked which
 fields each table allows), the error messages from the catalogue of bad input that the tests
 check, the series from the notebooks executed in a fresh kernel, and the gallery from figures
-drawn by the command line.
+drawn by the command line. Two hand-written pages get a generated part appended: ``own-networks.md``
+(the spec reference) and ``speed.md`` (the generated code and the measured times).
 """
 
 from __future__ import annotations
@@ -133,49 +134,50 @@ def catalogue() -> list[tuple[str, list[str], list[str]]]:
     return rows
 
 
-def spec_page() -> str:
+def _first_line(obj: Any) -> str:
+    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+
+
+def _choices() -> list[str]:
+    """The "Choices" section: every activation, formula function, loss, optimizer and data set, from the code."""
     from backproplab import datasets, ops
     from backproplab.nn.losses import LOSSES
     from backproplab.optim import OPTIMIZERS
     from backproplab.spec import formula
     from backproplab.spec.checker import SETTING_RULES, optimizer_settings
-    from backproplab.spec.presets import PRESETS
 
-    lines = ["# Your own networks", "",
-             "A spec file (TOML) describes a whole worked example: the network, its starting values, the "
-             "data and the training. `backproplab new mynet.toml --from statquest` writes an editable copy "
-             "of a built-in one; `backproplab run mynet.toml` trains it. The lists on this page are "
-             "generated from the spec reader itself.", "",
-             "## Fields, table by table", "",
-             "Each table allows these fields and no others (a misspelt field is an error with a "
-             "did-you-mean):", "", "| table | fields |", "|---|---|"]
-    for where, preset, after in TABLES:
-        lines.append(f"| {where} | " + ", ".join(f"`{f}`" for f in allowed_fields(preset, after)) + " |")
-    lines += ["", "A `[data]` table gives either `x` and `y` as inline lists, or `csv` with the column "
-              "names `x` and `y`, or `dataset` (generated in code).", "",
-              "## Choices", "", "**Activations** (`network.layers[i].activation`):", ""]
+    lines = ["## Choices", "", "**Activations** (`network.layers[i].activation`):", ""]
     for name, op in ops.ACTIVATIONS.items():
         settings = ops.ACTIVATION_SETTINGS.get(name, {})
         shown = f" (with PyTorch's {', '.join(f'{k} = {v:g}' for k, v in settings.items())})" if settings else ""
         lines.append(f"- `{name}`: {_cell(op.rule(0, 'text'))}{shown}")
     lines += ["", "**Functions a formula may call**: " + ", ".join(f"`{n}`" for n in formula.FUNCTIONS) + "."]
     lines += ["", "**Losses** (`training.loss`):", ""]
-    for name, fn in LOSSES.items():
-        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        lines.append(f"- `{name}`: {doc}")
+    lines += [f"- `{name}`: {_first_line(fn)}" for name, fn in LOSSES.items()]
     lines += ["", "**Optimizers** (`[training.optimizer]`: `name` and its settings, with their defaults):", ""]
     for name, cls in OPTIMIZERS.items():
         settings = {k: v for k, v in optimizer_settings(name).items() if k != "name"}
         shown = ", ".join(f"`{k} = {v!r}`" for k, v in settings.items())
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
-        lines.append(f"- `{name}`: {doc} Settings: {shown}.")
+        lines.append(f"- `{name}`: {_first_line(cls)} Settings: {shown}.")
     lines += ["", "Each setting's range:", ""]
-    for key, (_, rule) in SETTING_RULES.items():
-        lines.append(f"- `{key}`: {rule}")
+    lines += [f"- `{key}`: {rule}" for key, (_, rule) in SETTING_RULES.items()]
     lines += ["", "**Generated data sets** (`data.dataset`, with `n`, `seed` and `noise`):", ""]
-    for name, fn in datasets.DATASETS.items():
-        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        lines.append(f"- `{name}`: {doc}")
+    lines += [f"- `{name}`: {_first_line(fn)}" for name, fn in datasets.DATASETS.items()]
+    return lines
+
+
+def spec_page() -> str:
+    """The hand-written page on spec files, then the reference generated from the spec reader."""
+    from backproplab.spec.presets import PRESETS
+
+    lines = [hand_written("own-networks.md").rstrip(), "",
+             "## Fields, table by table", "",
+             "Each table allows these fields and no others (a misspelt field is an error with a "
+             "did-you-mean):", "", "| table | fields |", "|---|---|"]
+    for where, preset, after in TABLES:
+        lines.append(f"| {where} | " + ", ".join(f"`{f}`" for f in allowed_fields(preset, after)) + " |")
+    lines += ["", "A `[data]` table gives either `x` and `y` as inline lists, or `csv` with the column "
+              "names `x` and `y`, or `dataset` (generated in code).", "", *_choices()]
     lines += ["", "## CSV data", "",
               "`csv = \"file.csv\"` reads a UTF-8 comma-separated file whose first non-empty row names the "
               "columns (each name once). `x` and `y` each name one column (`y = \"effect\"`) or a list of "
@@ -341,9 +343,14 @@ def gallery(files: Page) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- speed ---------------------------------------------------------------------------------------------
+# --- pages written by hand, and what is generated for them ------------------------------------------
+def hand_written(name: str) -> str:
+    """A hand-written page of ``docs/``, as it is in the repository."""
+    return (ROOT / "docs" / name).read_text(encoding="utf-8")
+
+
 def speed_page() -> str:
-    """The README's section on speed, the dosage network's generated code in full, and the benchmark results."""
+    """The hand-written page on speed, then the dosage network's generated code in full and the benchmark results."""
     import backproplab as bl
 
     results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
@@ -351,43 +358,29 @@ def speed_page() -> str:
     net, (x, y) = bl.presets.statquest()
     run = bl.compile(lambda: bl.losses.ssr(net(bl.Tensor(x, name="x")), bl.Tensor(y, name="y")))
     run()
-    return ("# Speed\n\n" + readme_section("Speed")
+    return (hand_written("speed.md").rstrip() + "\n"
             + "\n## The dosage network's replay in full\n\n`run.source` for the network above, written when "
               "this page was built:\n\n```python\n" + run.source + "```\n\n"
             + "## Measured\n\nFrom `benchmarks/RESULTS.md`, written by `python -m benchmarks` (install its "
               "extras with `pip install \".[bench]\"`).\n\n" + body)
 
 
-def readme_section(title: str) -> str:
-    """A section of the README, without its heading, up to the next heading or the closing remark."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |^Run `backproplab --help`|\Z)", text, re.M | re.S)
-    if not found:
-        raise RuntimeError(f"the README has no section {title!r}")
-    return found.group(1).strip() + "\n"
+ARTICLE_WORDS = (
+    "The article prints rounded numbers, and at iteration 2 it works on with them: its predictions there "
+    "are its rounded ŷ minus its rounded step, and its own terms add up to −6.20, not the −6.26 it prints "
+    "(at iteration 1, to −15.62, not −15.7). The numbers here are exact; each one the article prints, "
+    "beside the exact value:")
 
 
 def article_page() -> str:
-    """The dosage example beside the article it comes from: the README's words, the table from the engine."""
+    """The dosage example beside the article it comes from, the table from the engine."""
     from backproplab.explain.article import ARTICLE, article_table_markdown
 
-    words = readme_section("The dosage example").split("### Compared with the article", 1)[1].split("\n\n|")[0]
-    return (f"# Compared with the article\n\nThe dosage example is worked by hand in *{ARTICLE}*.\n{words.rstrip()}\n\n"
-            f"{article_table_markdown()}\n\n"
+    return (f"# Compared with the article\n\nThe dosage example is worked by hand in *{ARTICLE}*. "
+            f"{ARTICLE_WORDS}\n\n{article_table_markdown()}\n\n"
             "`backproplab demo statquest --compare` prints the same table after the run; "
             "`compared_with_article()` in `backproplab.explain.article` gives it as a list of rows, "
             "each with the article's number, the exact value and the reason.\n")
-
-
-def pytorch_page() -> str:
-    return ("# Differences from PyTorch\n\n"
-            "[Part 7 of the series](series/07-from-pytorch-habits.md) runs the usual PyTorch training loop "
-            "(`zero_grad()`, `backward()`, `step()`) and checks that it takes the very steps `fit()` takes. "
-            "What backproplab adds: `bl.explain` and `bl.forward_table` (every gradient and every forward "
-            "value worked out with the numbers), derivative statements on every op ([the op table](ops.md)), "
-            "`GradientDescent` with `min_step` stopping and a recorded `Trace`, and `bl.compile`, which "
-            "replays a recorded graph. The rest of this page is the README's list of differences.\n\n"
-            + readme_section("Differences from PyTorch"))
 
 
 def pages() -> Page:
@@ -396,9 +389,7 @@ def pages() -> Page:
     files["cli.md"] = cli_page()
     files["own-networks.md"] = spec_page()
     files["speed.md"] = speed_page()
-    files["pytorch.md"] = pytorch_page()
     files["article.md"] = article_page()
-    files["from-pytorch.md"] = "# From PyTorch and back\n\n" + readme_section("From PyTorch and back")
     titles = series_pages(files)
     files["series/index.md"] = series_index(titles)
     files["gallery/index.md"] = gallery(files)

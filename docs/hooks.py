@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen  # noqa: E402
 
-KATEX = Path(gen.ROOT) / "src" / "backproplab" / "web" / "static" / "vendor" / "katex"
+KATEX = Path(gen.ROOT) / "src" / "backproplab" / "lesson" / "static" / "vendor" / "katex"
 
 
 def on_config(config):
@@ -25,7 +25,11 @@ def on_config(config):
 
 
 def on_files(files: Files, config) -> Files:
+    """Add the generated pages; a hand-written page that gets a generated part is replaced by the whole."""
     for rel, content in gen.pages().items():
+        written = files.get_file_from_path(rel)
+        if written is not None:
+            files.remove(written)
         files.append(File.generated(config, rel, content=content))
     if KATEX.is_dir():
         for path in sorted(KATEX.rglob("*")):

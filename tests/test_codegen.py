@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import backproplab as bl
 from backproplab import Tensor, losses, ops
-from backproplab.engine.codegen import CONSTANTS, INLINE, NAMESPACE, comment, literal
+from backproplab.engine.inline import CONSTANTS, INLINE, NAMESPACE, comment, literal
 from backproplab.engine.ops import Op
 from backproplab.engine.tensor import apply
 from tests.test_compile import assert_bit_identical, assert_same_arrays, plain_and_compiled
@@ -392,9 +392,8 @@ def test_a_custom_op_named_like_a_table_op_is_called_as_itself():
     assert "add(v" not in run.source.split("def backward")[0]
 
 
-def test_the_readme_shows_the_generated_code_as_it_is():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Speed"):readme.index("## What each part is for")]
+def test_the_speed_page_shows_the_generated_code_as_it_is():
+    section = (ROOT / "docs" / "speed.md").read_text(encoding="utf-8")
     shown = section.split("```text\n", 1)[1].split("```", 1)[0]
     source = _dosage_run().source
     lines = [line for line in shown.splitlines() if line.strip() and line.strip() != "..."]

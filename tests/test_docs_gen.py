@@ -78,3 +78,26 @@ def test_a_widget_output_becomes_a_picture_of_the_same_page(gen):
     assert (ROOT / "docs" / shot).stat().st_size > 10_000 and "Lesson(...)" not in md
     assert gen._output_markdown({"output_type": "execute_result", "data": {"text/plain": "7"}}, "s", 1, {}) \
         == "```text\n7\n```\n"
+
+
+def test_every_page_is_in_the_navigation_and_every_readme_link_has_its_page(gen):
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:\n", 1)[1]
+    in_nav = set(re.findall(r": (\S+\.md)$", nav, re.M))
+    written = {p.name for p in (ROOT / "docs").glob("*.md")}
+    assert written <= in_nav and {"article.md", "ops.md", "cli.md"} <= in_nav
+    assert {rel for rel in in_nav if rel not in written} <= {"article.md", "ops.md", "cli.md", "series/index.md",
+                                                           "gallery/index.md"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = re.findall(r"\]\(docs/([^)#]+)\)", readme)
+    assert len(linked) >= 10
+    for rel in linked:
+        assert (ROOT / "docs" / rel).is_file(), rel
+
+
+def test_a_hand_written_page_keeps_its_words_and_gets_its_generated_part(gen):
+    page = gen.spec_page()
+    assert page.startswith(gen.hand_written("own-networks.md").rstrip())
+    assert "## Fields, table by table" in page and "## Every error message" in page
+    speed = gen.speed_page()
+    assert speed.startswith(gen.hand_written("speed.md").rstrip())
+    assert "## The dosage network's replay in full" in speed and "def backward" in speed

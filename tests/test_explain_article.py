@@ -102,22 +102,39 @@ def _markdown_rows(text: str) -> list[list[str]]:
     return lines[2:]
 
 
-def test_the_readme_table_is_the_engine_comparison():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = _markdown_rows(readme)
+def _docs_gen():
+    spec = importlib.util.spec_from_file_location("docs_gen", ROOT / "docs" / "gen.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+def test_the_docs_table_is_the_engine_comparison():
+    page = _docs_gen().article_page()
+    table = _markdown_rows(page)
     expected = compared_with_article()
     assert [r[0] for r in table] == [r["what"] for r in expected]
     for cells, row in zip(table, expected):
         assert cells[1] == row["article"] and cells[3] == row["why"]
         assert float(plain(cells[2])) == pytest.approx(row["exact"], abs=5e-5)
-    assert "demo statquest --compare" in readme
+    assert "demo statquest --compare" in page
+    assert "demo statquest --compare" in (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_shows_what_the_demo_prints(capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```text\n$ backproplab demo statquest\n", 1)[1].split("```", 1)[0]
+    code, out, _ = cli(capsys, "demo", "statquest")
+    assert code == 0
+    printed = iter(out.splitlines())
+    lines = [line for line in shown.splitlines() if line != "…"]
+    assert len(lines) >= 10 and "new b3 = old b3 − step size = 1.57 − (−0.63) = 2.19" in lines
+    for line in lines:  # each line the README quotes is printed, in the order it quotes them
+        assert any(p == line for p in printed), line
 
 
 def test_the_docs_page_and_notebook_03_carry_the_same_table():
-    spec = importlib.util.spec_from_file_location("docs_gen", ROOT / "docs" / "gen.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    page = gen.article_page()
+    page = _docs_gen().article_page()
     assert _markdown_rows(page) == _markdown_rows(article_table_markdown())
     assert "article.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert "(article.md)" in (ROOT / "docs" / "index.md").read_text(encoding="utf-8")

@@ -200,15 +200,14 @@ def test_hostile_names_are_shown_never_run(rotate):
     assert json.loads(exp.render("json"))["wrt"] == names[0]
 
 
-def test_the_readme_python_section_prints_what_it_says(capsys):
+def test_the_python_page_prints_what_it_says(capsys):
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## In Python"):readme.index("## Your own networks")]
+    section = (Path(__file__).parents[1] / "docs" / "python.md").read_text(encoding="utf-8")
     first, *rest = re.findall(r"```python\n(.*?)```", section, re.S)
-    exec(compile(first, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    exec(compile(first, "python.md", "exec"), {})  # noqa: S102 - the page's own example
     totals = re.findall(r"\n  = (\S+)\n", plain(capsys.readouterr().out))
-    exec(compile("import backproplab as bl\n" + "\n".join(rest), "README.md", "exec"), {})  # noqa: S102 - the rest runs too
+    exec(compile("import backproplab as bl\n" + "\n".join(rest), "python.md", "exec"), {})  # noqa: S102 - the rest runs too
     capsys.readouterr()
     start, end = totals[0], totals[-1]
     # the engine's own gradients, before and after training b3
@@ -224,6 +223,38 @@ def test_the_readme_python_section_prints_what_it_says(capsys):
     assert float(end) == pytest.approx(float(net.w1.grad), rel=0.05)
     for claim in (f"dSSR/dw1 = {start}, as above", f"dSSR/dw1 = {end}", f"from {start} to {end}"):
         assert claim in plain(section), claim
+
+
+def test_the_readme_python_example_prints_what_it_says(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## In Python"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+    total = re.findall(r"\n  = (\S+)\n", plain(capsys.readouterr().out))[-1]
+    net, (x, y) = bl.presets.statquest()
+    loss = losses.ssr(net(Tensor(x)), Tensor(y))
+    loss.backward()
+    assert float(total) == pytest.approx(float(net.w1.grad), abs=0.005)
+    assert f"dSSR/dw1 = {total}" in code
+    b3 = namespace["trace"].final.params["b3"]
+    assert f'trace.final.params["b3"] is {str(b3)[:6]}...' in code
+
+
+def test_the_readme_shows_what_explain_prints(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```text\n$ backproplab explain statquest --param w1\n", 1)[1].split("```", 1)[0]
+    code, out, _ = cli(capsys, "explain", "statquest", "--param", "w1")
+    assert code == 0
+    printed = iter(out.splitlines())
+    lines = shown.splitlines()
+    assert len(lines) >= 10 and lines[-1] == "  = 7.34"
+    for line in lines:  # each line the README quotes is printed, in the order it quotes them
+        assert any(p == line for p in printed), line
 
 
 def test_latex_writes_small_numbers_as_powers_of_ten():
@@ -285,16 +316,16 @@ def test_hostile_names_in_the_forward_table():
     assert "<img" not in table.to_html(full_page=True)
 
 
-def test_the_readme_shows_what_a_loss_written_by_hand_prints(capsys):
+def test_the_python_page_shows_what_a_loss_written_by_hand_prints(capsys):
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    at = readme.index("A loss written by hand")
-    code = re.search(r"```python\n(.*?)```", readme[at:], re.S).group(1)
-    shown = re.search(r"```text\n(.*?)```", readme[at:], re.S).group(1)
-    exec(compile("import backproplab as bl\n" + code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+    page = (Path(__file__).parents[1] / "docs" / "python.md").read_text(encoding="utf-8")
+    at = page.index("A loss written by hand")
+    code = re.search(r"```python\n(.*?)```", page[at:], re.S).group(1)
+    shown = re.search(r"```text\n(.*?)```", page[at:], re.S).group(1)
+    exec(compile("import backproplab as bl\n" + code, "python.md", "exec"), {})  # noqa: S102 - the page's own example
     printed = capsys.readouterr().out
-    assert shown in printed  # the lines the README quotes are the engine's, word for word
+    assert shown in printed  # the lines the page quotes are the engine's, word for word
     w = 0.5  # and the sum it prints is the gradient: a central difference of Σ (w·x + b − y)²
     x, y = np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.0])
     h = 1e-6

@@ -11,7 +11,7 @@ import pytest
 
 import backproplab as bl
 from backproplab import Tensor, losses
-from backproplab.explain import core
+from backproplab.explain import delta
 from backproplab.explain.dot import GET_DOT, to_dot, write_graph
 from tests.test_explain import dosage_loss
 
@@ -104,6 +104,6 @@ def test_a_deep_chain_is_explained_layer_by_layer_within_its_budget(monkeypatch)
     w, loss = chain(3000)
     exp = bl.explain(loss, w)
     assert exp.form == "delta" and exp.to_text().count("δ_h") >= 3000
-    monkeypatch.setattr(core, "MAX_DELTA_WORK", 100)
+    monkeypatch.setattr(delta, "MAX_DELTA_WORK", 100)
     with pytest.raises(ValueError, match=r"this explanation needs more than 100 steps of work \(the graph has"):
         bl.explain(loss, w, form="delta")

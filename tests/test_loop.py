@@ -10,7 +10,7 @@ import pytest
 
 import backproplab as bl
 from backproplab.optim import GradientDescent
-from backproplab.train.loop import GROWTH_LIMIT
+from backproplab.train.divergence import GROWTH_LIMIT
 from backproplab.train.trace import Trace
 
 from .conftest import cli

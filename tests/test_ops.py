@@ -17,6 +17,8 @@ from hypothesis.extra.numpy import array_shapes, arrays, mutually_broadcastable_
 from backproplab import Tensor, grad_check, ops
 from backproplab.engine.tensor import apply
 
+from .test_ops_table import CASES
+
 
 def values(shape, lo, hi, avoid_zero=False):
     elements = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
@@ -149,14 +151,33 @@ def test_losses_match_central_differences_in_both_arguments(case):
     grad_check(lambda a, b: apply(ops.OPS[name], a, b), tz, ty)
 
 
-def test_every_op_in_the_table_is_covered_by_these_tests():
-    from .test_ops_table import CASES
+COVERED_HERE = set(UNARY_DOMAINS) | set(BINARY_DOMAINS) | {
+    "sum", "mean", "logsumexp", "matmul", "reshape", "transpose", "getitem", "concat", "ssr", "mse", "bce_with_logits",
+    "softmax_cross_entropy", "cast",
+}
+"""The ops the properties in this file check; test_ops_table's CASES check the others."""
 
-    covered = set(UNARY_DOMAINS) | set(BINARY_DOMAINS) | {"sum", "mean", "logsumexp", "matmul", "reshape",
-                                                            "transpose", "getitem", "concat", "ssr", "mse",
-                                                            "bce_with_logits", "softmax_cross_entropy", "cast"}
-    covered |= {op for case in CASES.values() for op in case.ops}
+
+def test_every_op_in_the_table_is_covered_by_these_tests():
+    covered = COVERED_HERE | {op for case in CASES.values() for op in case.ops}
     assert set(ops.OPS) == covered
+
+
+@pytest.mark.parametrize("name", sorted(ops.OPS))
+def test_every_op_has_a_case_a_derivative_statement_and_a_case_at_its_kinks(name):
+    """Walks the table: an op needs a test case, its forward and each local derivative written in text and
+    LaTeX, and, where its statement gives PyTorch's value at a point with no derivative, a case that draws
+    that point (``kinks``) or keeps the entries apart for central differences (``separated``, for ties)."""
+    op = ops.OPS[name]
+    cases = [case for case in CASES.values() if name in case.ops]
+    assert name in COVERED_HERE or cases, f"{name} has no case in the shared op tests"
+    assert all(form.strip() for form in op.expr), f"{name} does not say how its forward is written"
+    assert len(op.partials) == len(op.args), f"{name} needs one derivative statement per argument"
+    for arg, (text, latex) in zip(op.args, op.partials):
+        assert text.strip() and latex.strip(), f"{name} states no derivative with respect to {arg}"
+    if any("PyTorch" in text for text, _ in op.partials):
+        assert any(case.kinks or case.separated for case in cases), \
+            f"{name} gives PyTorch's value where it has no derivative, but no case tests it there"
 
 
 @pytest.mark.parametrize("op", list(ops.OPS.values()), ids=list(ops.OPS))

@@ -45,7 +45,7 @@ class Case:
     broadcast: bool = True  # several inputs of broadcastable shapes (else one shape for all)
     edges: bool = True  # mix 0, −1, ±inf and NaN into the torch comparison
     separated: bool = False  # central differences need the entries apart (ties and zero spread have no derivative)
-    nan: bool = True  # NaN among the edge values (not for elu and relu: see the README's differences from PyTorch)
+    nan: bool = True  # NaN among the edge values (not for elu and relu: see docs/pytorch.md)
     ops: tuple[str, ...] = field(default=())  # table entries this case exercises
 
 
@@ -99,6 +99,8 @@ CASES: dict[str, Case] = {
     "var0": Case(lambda a: a.var(correction=0), lambda a: a.var(correction=0), min_dims=1, ops=("var",)),
     "std": Case(lambda a, d: a.std(dim=d, keepdim=True), lambda a, d: a.std(dim=d, keepdim=True), dim=True,
                 min_dims=1, separated=True, ops=("std",)),
+    "std_tied": Case(lambda a: a.unsqueeze(-1).expand(*a.shape, 3).std(dim=-1),  # every row tied: 0 spread
+                     lambda a: a.unsqueeze(-1).expand(*a.shape, 3).std(dim=-1), separated=True, ops=("std",)),
     "prod": Case(lambda a, d: a.prod(d), lambda a, d: a.prod(d), dim=True, kinks=(0.0,), ops=("prod",)),
     "prod_all": Case(lambda a: bl.prod(a), lambda a: torch.prod(a), kinks=(0.0,), ops=("prod",)),
     "transpose": Case(lambda a, d: a.transpose(0, d) * 1.5, lambda a, d: a.transpose(0, d) * 1.5, dim=True,

@@ -175,6 +175,24 @@ def test_single_number_parameters_step_right_when_one_is_replaced_or_has_no_grad
             values[k] = expected
     assert ps[1].data.shape == () and ps[1].data.dtype == np.float64
 
+
+def test_single_numbers_and_arrays_in_one_optimizer_each_move_by_their_own_gradient():
+    """Single numbers are moved after the arrays of the same step; each still moves by its own gradient × lr."""
+    ps = [bl.Parameter(np.array(0.5), "a"), bl.Parameter(np.arange(300.0).reshape(20, 15) / 7, "m"),
+          bl.Parameter(np.array([1.0, -2.0]), "v"), bl.Parameter(np.array(-3.0), "b")]  # m: updated in place
+    opt = GradientDescent(ps, lr=0.01)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        before = [p.data.copy() for p in ps]
+        grads = [np.asarray(rng.normal(size=p.data.shape)) for p in ps]
+        for p, g in zip(ps, grads):
+            p.grad = g
+        steps = opt.step()
+        assert len(steps) == len(ps)
+        for p, g, old, size in zip(ps, grads, before, steps):
+            np.testing.assert_array_equal(size, g * 0.01)
+            np.testing.assert_array_equal(p.data, old - g * 0.01)
+
 # --- weight decay, Nesterov, AdamW and learning-rate schedules, against PyTorch float64 ----------
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -270,3 +270,16 @@ def test_the_readme_names_every_prerequisite_of_the_test_command():
                                capture_output=True, text=True, cwd=ROOT, timeout=300)
     tex_tests = [line for line in collected.stdout.splitlines() if "::test_latex_compiles_with_pdflatex[" in line]
     assert tex_tests and f"the {len(tex_tests)} tests that compile" in after, collected.stdout[-500:]
+
+
+def test_the_readme_layout_is_the_package_and_its_layers():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1]
+    tree = layout.split("```text\n", 1)[1].split("```", 1)[0]
+    listed = re.findall(r"^  (\w+)/ ", tree, flags=re.M)
+    folders = sorted(p.parent.name for p in (ROOT / "src" / "backproplab").glob("*/__init__.py"))
+    assert sorted(listed) == folders
+    layers = re.search(r"^layers = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M).group(1)
+    bottom_up = [name.strip().strip('"') for name in reversed(layers.split(","))]
+    assert " → ".join(bottom_up) in " ".join(layout.split())
+    assert listed == [name for layer in bottom_up for name in layer.split(" | ")]  # the tree is in layer order

@@ -302,11 +302,11 @@ def test_a_spec_layer_takes_every_activation_pytorch_has_a_layer_for(capsys, tmp
         assert "else 0.01 (0.01 at z1[i,2] = 0" in out
 
 
-def test_the_readme_lists_every_activation_a_layer_may_use():
+def test_the_docs_list_every_activation_a_layer_may_use():
     import re
 
     from backproplab import ops
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    listed = re.search(r"each with an activation: (.*?); or", readme, re.S).group(1)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "own-networks.md").read_text(encoding="utf-8")
+    listed = re.search(r"each with an activation: (.*?); or", docs, re.S).group(1)
     assert re.split(r",\s+(?:or\s+)?|\s+or\s+", " ".join(listed.split())) == list(ops.ACTIVATIONS)

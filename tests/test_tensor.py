@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import backproplab as bl
 from backproplab import Tensor, grad_check
+from backproplab.engine import grad_mode
 from backproplab.engine.tensor import apply
 
 
@@ -221,16 +222,13 @@ def test_no_grad_holds_in_its_own_thread_only():
 
 def test_grad_mode_is_restored_after_an_error_and_nests():
     """no_grad counts its open blocks for a fast check: an error inside one must not leave recording off."""
-    import importlib
-
-    tensor = importlib.import_module("backproplab.engine.tensor")  # the module: bl.tensor is the factory
     w = bl.Tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="inside"):
         with bl.no_grad():
             raise RuntimeError("inside")
-    assert bl.is_grad_enabled() and tensor._disabled == 0 and (w * 2).requires_grad
+    assert bl.is_grad_enabled() and grad_mode._disabled == 0 and (w * 2).requires_grad
     with bl.no_grad():
         with bl.enable_grad():
             assert bl.is_grad_enabled() and (w * 2).requires_grad
         assert not bl.is_grad_enabled() and not (w * 2).requires_grad
-    assert tensor._disabled == 0 and (w * 2).requires_grad
+    assert grad_mode._disabled == 0 and (w * 2).requires_grad

@@ -424,15 +424,30 @@ def test_tied_weights_are_one_parameter():
     assert exp.gradient == pytest.approx(model.enc.weight.grad[2, 0].item(), rel=1e-9)
 
 
-def test_the_readme_section_runs():
+def test_the_docs_section_runs():
     from pathlib import Path
+
+    section = (Path(__file__).parents[1] / "docs" / "from-pytorch.md").read_text(encoding="utf-8")
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "from-pytorch.md", "exec"), namespace)  # noqa: S102 - the page's own example
+    assert type(namespace["model2"]).__name__ == "Sequential" and namespace["net"]["0.weight"].shape == (3, 2)
+
+
+def test_the_readme_example_runs(capsys):
+    from pathlib import Path
+
+    import torch
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## From PyTorch and back", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
-    assert type(namespace["model2"]).__name__ == "Sequential" and namespace["net"]["0.weight"].shape == (3, 2)
+    model, x, y = namespace["model"], namespace["x"], namespace["y"]
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    assert namespace["exp"].gradient == pytest.approx(model[0].weight.grad[1, 0].item(), rel=1e-9)
+    assert "0.weight" in capsys.readouterr().out
 
 
 def test_in_place_calls_are_refused_where_they_would_change_the_answer():
@@ -457,14 +472,10 @@ def test_in_place_calls_are_refused_where_they_would_change_the_answer():
     assert bl.from_torch(model)(bl.Tensor(x.numpy())).data == pytest.approx(model(x).detach().numpy(), rel=1e-12)
 
 
-def test_the_docs_page_is_the_readme_section():
-    import importlib.util
+def test_the_docs_page_covers_the_bridge():
     from pathlib import Path
 
     root = Path(__file__).parents[1]
-    spec = importlib.util.spec_from_file_location("docs_gen_bridge", root / "docs" / "gen.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    page = gen.readme_section("From PyTorch and back")
+    page = (root / "docs" / "from-pytorch.md").read_text(encoding="utf-8")
     assert "bl.explain_torch(model" in page and "export-torch" in page and "## Speed" not in page
     assert "from-pytorch.md" in (root / "mkdocs.yml").read_text(encoding="utf-8")

@@ -202,6 +202,31 @@ def test_served_divergence_and_spec_errors(browser, server):
         p.close()
 
 
+def test_the_page_shows_the_documents_words_and_lists(browser, server):
+    """The choices, the rule under the steps and where the run stopped are the document's own words."""
+    from backproplab.lesson import document as lesson
+
+    doc = lesson.build(Settings())
+    p = Page(browser).open(server + "/")
+    try:
+        options = p.page.eval_on_selector_all("#optimizer option", "os => os.map(o => [o.value, o.textContent])")
+        assert options == [[c["value"], c["label"]] for c in doc["choices"]["optimizers"]]
+        assert ["adamw", "AdamW"] in options
+        presets = p.page.eval_on_selector_all("#preset option", "os => os.map(o => o.value)")
+        assert presets == [c["value"] for c in doc["choices"]["presets"]]
+        assert p.text("#table .rule") == doc["words"]["rule"]
+        p.page.click("#last")
+        p.wait_text("#table .ended", doc["words"]["stopped"])
+        p.page.select_option("#optimizer", "adamw")
+        adamw = lesson.build(Settings(optimizer="adamw"))
+        p.wait_text("#table .rule", "AdamW's step size")
+        assert p.text("#table .rule") == adamw["words"]["rule"] and "SGD" not in p.text("#table .rule")
+        assert "optimizer=adamw" in p.page.url
+        assert p.errors == []
+    finally:
+        p.close()
+
+
 def _moons_2000() -> tuple[list[int], int, int]:
     """The iterations a 2,000-step moons document keeps, the first one it leaves out, and the kept one before it."""
     from backproplab.lesson import document as lesson

@@ -78,6 +78,43 @@ def torch_gradient(model: Any, loss_fn: Any, x: Any, y: Any, name: str) -> tuple
     return float(loss.detach()), value
 
 
+def _target(model: Any, net: TorchNetwork, wrt: Any, index: tuple[int, ...] | None
+            ) -> tuple[str, str, tuple[int, ...] | None]:
+    """What ``wrt`` (and ``index``) name: the text for messages, the parameter's name, and the entry
+    (counted from 0, negative entries made positive), checked against the parameter's shape."""
+    if not isinstance(wrt, str):  # the parameter itself, such as model[0].weight
+        names = [n for n, p in model.named_parameters() if p is wrt]
+        if not names:
+            raise TorchBridgeError("wrt should be a parameter of the model or its name, such as '0.weight[1,0]'")
+        wrt = names[0]
+    name, parsed = parse_wrt(wrt)
+    index = parsed if parsed is not None else (tuple(index) if index is not None else None)
+    if name not in dict(net.named_parameters()):
+        raise TorchBridgeError(unknown_parameter(net, name))
+    if index is not None:
+        param = net[name]
+        if len(index) != param.ndim or any(not -n <= i < n for i, n in zip(index, param.shape)):
+            raise TorchBridgeError(f"the entry {list(index)} does not fit {name}, which has shape {tuple(param.shape)} "
+                                   "(entries count from 0, as in PyTorch)")
+        index = tuple(i % n for i, n in zip(index, param.shape))
+    return wrt, name, index
+
+
+def _loss(net: TorchNetwork, loss_net: TorchNetwork, x: Any, y: Any) -> Tensor:
+    """The loss as backproplab computes it, with the network's output named ŷ."""
+    bx = Tensor(x.detach().cpu().numpy(), name="x")
+    by = Tensor(y.detach().cpu().numpy(), name="y")
+    out = net(bx)
+    if not isinstance(out, Tensor):
+        raise TorchBridgeError("the model should return one tensor; explain_torch cannot explain a tuple or dict")
+    if out.op is not None:
+        out.named("ŷ")
+    loss = loss_net(out, by)
+    if not isinstance(loss, Tensor) or loss.size != 1:
+        raise TorchBridgeError("the loss should be a single number; use reduction='mean' or 'sum'")
+    return loss
+
+
 def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any, wrt: Any, *, index: tuple[int, ...] | None = None,
                   digits: int = 2, form: str = "auto", lr: float | None = None) -> Explanation:
     """d loss / d parameter of a PyTorch model, worked out by the chain rule with the numbers put in.
@@ -92,40 +129,16 @@ def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any, wrt: Any, *, index: 
     torch = require_torch()
     net = from_torch(model)
     loss_net = loss_network(loss_fn)
-    if not isinstance(wrt, str):  # the parameter itself, such as model[0].weight
-        names = [n for n, p in model.named_parameters() if p is wrt]
-        if not names:
-            raise TorchBridgeError("wrt should be a parameter of the model or its name, such as '0.weight[1,0]'")
-        wrt = names[0]
-    name, parsed = parse_wrt(wrt)
-    index = parsed if parsed is not None else (tuple(index) if index is not None else None)
-    if name not in dict(net.named_parameters()):
-        raise TorchBridgeError(unknown_parameter(net, name))
-    param = net[name]
-    if index is not None:
-        if len(index) != param.ndim or any(not -n <= i < n for i, n in zip(index, param.shape)):
-            raise TorchBridgeError(f"the entry {list(index)} does not fit {name}, which has shape {tuple(param.shape)} "
-                                   "(entries count from 0, as in PyTorch)")
-        index = tuple(i % n for i, n in zip(index, param.shape))
+    wrt, name, index = _target(model, net, wrt, index)
     torch_dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     tx, ty = _torch_value(x, torch_dtype, torch), _torch_value(y, torch_dtype, torch)
-
-    bx = Tensor(tx.detach().cpu().numpy(), name="x")
-    by = Tensor(ty.detach().cpu().numpy(), name="y")
-    out = net(bx)
-    if not isinstance(out, Tensor):
-        raise TorchBridgeError("the model should return one tensor; explain_torch cannot explain a tuple or dict")
-    if out.op is not None:
-        out.named("ŷ")
-    loss = loss_net(out, by)
-    if not isinstance(loss, Tensor) or loss.size != 1:
-        raise TorchBridgeError("the loss should be a single number; use reduction='mean' or 'sum'")
+    loss = _loss(net, loss_net, tx, ty)
     torch_loss, torch_grad = torch_gradient(model, loss_fn, tx, ty, name)
     tol = TOLERANCE[np.dtype(net.dtype)]
     if not _close(float(loss.data), torch_loss, tol):
         raise TorchBridgeError(f"backproplab's loss {float(loss.data)!r} differs from PyTorch's {torch_loss!r}; "
                                "please report this model as a bug")
-    exp = explain(loss, wrt=param, index=index, digits=digits, form=form, lr=lr)
+    exp = explain(loss, wrt=net[name], index=index, digits=digits, form=form, lr=lr)
     expected = torch_grad[index] if index is not None else torch_grad
     if not np.all(_close(np.asarray(exp.gradient, dtype=float), np.asarray(expected, dtype=float), tol)):
         raise TorchBridgeError(f"the explained gradient of {wrt} ({exp.gradient}) differs from PyTorch's "

@@ -14,7 +14,8 @@ from typing import Any
 
 from backproplab.bridge._torch import TorchBridgeError
 from backproplab.engine import functions
-from backproplab.engine.tensor import Tensor, matmul
+from backproplab.engine.functions import matmul
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import functional as F
 from backproplab.nn import losses
 

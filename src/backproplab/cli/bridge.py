@@ -1,4 +1,4 @@
-"""The bridge's commands: ``export-torch`` and ``explain model.py:build``.
+"""The bridge's commands: ``export-torch``, and ``explain model.py:build`` (which ``explain`` hands over).
 
 ``explain model.py:build`` runs the user's own Python file, because it is their code and they
 asked for it; nothing else in backproplab runs code from a file (spec files are only parsed).
@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
 
 from backproplab.bridge._torch import TorchMissingError, require_torch
+from backproplab.bridge.explain import explain_torch
+from backproplab.bridge.export import save
+from backproplab.cli.commands import load_job
+from backproplab.cli.options import SOURCE_HELP, add_training_options
 
 MODEL_SOURCE = re.compile(r"(?P<file>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)")
 LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll")
@@ -91,8 +96,6 @@ def read_table(path: str) -> tuple[list[str], np.ndarray]:
 
 def cmd_explain_model(args: argparse.Namespace) -> int:
     """``explain model.py:build --param 0.weight --index 1,0 --data data.csv``."""
-    from backproplab.bridge.explain import explain_torch
-
     torch = _torch()
     if args.param is None:
         raise ValueError("say which parameter to explain: --param NAME, as model.named_parameters() names it "
@@ -125,14 +128,39 @@ def cmd_explain_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export_torch(job: Any, output: str, force: bool = False) -> tuple[Path, Path]:
+def export_torch(job: Any, output: str, force: bool = False) -> tuple[Path, Path]:
     """Write the job's network as OUTPUT (a state_dict) and the module's source beside it; an existing
     file that export-torch did not write is replaced only with ``force``."""
-    from backproplab.bridge.export import save
-
     _torch()
     if Path(output).is_dir():
         raise ValueError(f"-o {output} is a folder; give a file name in it, such as {Path(output) / 'mynet.pt'}")
     if not output.endswith(".pt"):
         raise ValueError(f"-o should name a .pt file, such as mynet.pt, got {output!r}")
     return save(job.net, output, force=force)
+
+
+def cmd_export_torch(args: argparse.Namespace, console: Console) -> int:
+    """The network of a preset or spec file as a PyTorch state_dict and a module file beside it."""
+    pt, py = export_torch(load_job(args), args.output, force=getattr(args, "force", False))
+    console.print(f"wrote {pt} (the state_dict: load it with torch.load(..., weights_only=True)) and {py} "
+                  "(the module that uses it)", markup=False)
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """``export-torch SOURCE -o FILE.pt`` (``sub`` is the command line's subparsers)."""
+    export_torch = sub.add_parser(
+        "export-torch", help="write a network as a PyTorch module: a state_dict and a Python file defining it",
+        description="Write the network of a built-in example or spec file for PyTorch: FILE.pt holds the state_dict "
+        "(tensors only, loadable with torch.load(FILE, weights_only=True)) and FILE.py the module's class, "
+        "generated from the network's layers or formulas. Needs PyTorch: pip install \"backproplab[torch]\".",
+        epilog="Example: backproplab export-torch mynet.toml -o mynet.pt",
+    )
+    export_torch.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    export_torch.add_argument("-o", "--output", required=True, metavar="FILE.pt", help="the state_dict to write")
+    export_torch.add_argument("--force", action="store_true",
+                              help="replace FILE.pt and FILE.py even if they are not files export-torch wrote")
+    add_training_options(export_torch)
+
+
+COMMANDS = {"export-torch": cmd_export_torch}

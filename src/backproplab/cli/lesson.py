@@ -4,38 +4,37 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from backproplab.cli.commands import names_a_file, read_before_optimize
+from backproplab.cli.commands import UsageError, job_settings
+from backproplab.cli.options import SOURCE_HELP, add_training_options
 from backproplab.lesson.settings import Settings
 from backproplab.spec.data import read_data_text
+from backproplab.spec.job import names_a_file, read_job
 from backproplab.spec.presets import PRESETS
-from backproplab.spec.spec import read_text
+from backproplab.util import files
+from backproplab.util.messages import unknown_name_message
 
 
 def settings_for(source: str, args: argparse.Namespace) -> Settings:
     """A preset, or a spec file and its CSV file (if it names one) as text.
 
-    A spec file is read and checked exactly as ``backproplab run`` reads it (``--data-dir``,
-    ``--memory-limit`` and the training options included), and its CSV text comes from the
-    one checked reader, so ``serve`` and ``export`` read no file that ``run`` would refuse."""
-    optimize = getattr(args, "optimize", None)
-    if optimize is not None:
-        optimize = "all" if optimize.strip() == "all" else [s.strip() for s in optimize.split(",") if s.strip()]
-    common: dict[str, Any] = {"lr": args.lr, "optimize": optimize, "max_steps": args.max_steps,
-                              "min_step": args.min_step}
+    A spec file is read once, and checked exactly as ``backproplab run`` checks it (``--data-dir``,
+    ``--memory-limit`` and the training options included); its CSV text comes from the one checked
+    reader, so ``serve`` and ``export`` read no file that ``run`` would refuse."""
+    flags = job_settings(args)
+    optimize = flags.optimize if flags.optimize in (None, "all") else list(flags.optimize)
+    common: dict[str, Any] = {"lr": flags.lr, "optimize": optimize, "max_steps": flags.max_steps,
+                              "min_step": flags.min_step}
     if source in PRESETS:
         return Settings(preset=source, **common)
     if not names_a_file(source):
-        from backproplab.util.messages import unknown_name_message
-
-        raise ValueError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
-    spec, _ = read_before_optimize(source, args)  # checked exactly as `run` checks it
-    text = read_text(source)
+        raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
+    text, job = read_job(source, flags)
+    spec = job.spec
     csv_text = None
     if "csv" in spec.data:
         base = spec.path.parent if spec.path else None
@@ -44,7 +43,7 @@ def settings_for(source: str, args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    from backproplab.lesson.server import bind, create_app, hosts_for, serve
+    from backproplab.lesson.server import bind, create_app, hosts_for, serve  # starlette and uvicorn: for serve only
 
     settings = settings_for(args.source, args)
     sock = bind(args.host, args.port)  # a wrong host or a busy port is said at once
@@ -60,8 +59,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from backproplab.lesson.export import export
-    from backproplab.util import files
+    from backproplab.lesson.export import export  # the page's files: read for export only
 
     settings = settings_for(args.source, args)
     html = export(settings)
@@ -83,8 +81,8 @@ def port_arg(text: str) -> int:
     return port
 
 
-def add_parsers(sub: Any, add_training_options: Callable[[argparse.ArgumentParser], None], source_help: str) -> None:
-    """The two commands' arguments (``sub`` is the CLI's subparsers)."""
+def add_parsers(sub: Any) -> None:
+    """``serve`` and ``export`` (``sub`` is the command line's subparsers)."""
     serve = sub.add_parser(
         "serve", help="open the interactive lesson in a browser: step through, click any weight, change anything",
         description="Serve the interactive lesson page on this computer: the network, the loss curve, the "
@@ -92,7 +90,7 @@ def add_parsers(sub: Any, add_training_options: Callable[[argparse.ArgumentParse
         epilog="Examples: backproplab serve; backproplab serve moons --port 8765 --no-browser",
     )
     serve.add_argument("source", nargs="?", default="statquest", metavar="SOURCE",
-                       help=source_help + " (default: statquest)")
+                       help=SOURCE_HELP + " (default: statquest)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="the address to listen on (default: 127.0.0.1, this computer only)")
     serve.add_argument("--port", type=port_arg, default=8000, help="the port (default: 8000; 0 picks a free one)")
@@ -105,7 +103,7 @@ def add_parsers(sub: Any, add_training_options: Callable[[argparse.ArgumentParse
         "its fonts) into ONE HTML file that opens from disk with no server and no network.",
         epilog="Example: backproplab export statquest -o lesson.html",
     )
-    export.add_argument("source", metavar="SOURCE", help=source_help)
+    export.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
     add_training_options(export)
 

@@ -1,16 +1,16 @@
 """A recorded tape written out as straight-line Python: one function per pass.
 
-:class:`Program` reads a :class:`~backproplab.engine.autodiff.Tape` and writes the forward pass
+:class:`Program` reads a :class:`~backproplab.engine.tape.Tape` and writes the forward pass
 and the backward pass as two plain Python functions that call NumPy directly, one line
 per op and one per gradient, with a comment naming each op, its node and its local
 derivative. It
 is the backward pass a person would write by hand, and the fastest way to replay a graph:
 no per-op dispatch, no tuples, no lookups.
 
-The calculus still lives in one place. ``INLINE`` below holds faster *spellings* of some
-ops' forward and VJP from ``ops.py`` (the same NumPy calls in the same order, so results
-are bit for bit the same, which the tests check op by op); every other op, and every op
-whose attributes are not plain numbers, is called through the op table itself.
+The calculus still lives in one place. ``backproplab.engine.inline`` holds faster *spellings*
+of some ops' forward and VJP from the op table (the same NumPy calls in the same order, so
+results are bit for bit the same, which the tests check op by op); every other op, and every
+op whose attributes are not plain numbers, is called through the op table itself.
 
 Single numbers are kept in whichever form is faster, with the same bits: the templates'
 numbers (the 2.0 of d(y − ŷ)²/dŷ) are 0-d arrays of the operands' dtype, which NumPy takes
@@ -24,7 +24,7 @@ checked: one that something else still holds is left to it (see ``Program.guard`
 memory order, so every array keeps the memory layout the plain path gives it: buffers take the recorded
 one, and gradients met from two sides are added in place or into a new array as that path does (``_add_into``).
 
-Safety: the generated text is made only of this module's templates, slot numbers, shapes
+Safety: the generated text is made only of the inline templates, slot numbers, shapes
 and numbers (each checked to be a plain ``int``, ``bool``, ``float`` or ``None``). User
 text never enters the code: node names appear only in comments, cut short, beside the op
 table's own statements, with anything that is not printable escaped. The text is compiled once with ``compile()``.
@@ -33,124 +33,21 @@ table's own statements, with anything that is not printable escaped. The text is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from sys import getrefcount
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backproplab.engine.autodiff import OWN_FROM, Tape, unbroadcast
-from backproplab.engine.ops import OPS, log_softmax
+from backproplab.engine.autodiff import OWN_FROM, unbroadcast, unshared
+from backproplab.engine.inline import CONSTANTS, NAMESPACE, OWN, Inline, comment, inline_form, label, literal
+
+if TYPE_CHECKING:
+    from backproplab.engine.tape import Tape
 
 BUFFER_FROM = 256  # a node's .data this large is written into a buffer kept between steps (smaller: a new array)
 FLOAT_SUM_UPTO = 7  # float64 vectors up to this long are summed to one number in Python floats (float_sums_in_order)
 MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a huge function costs more than it saves)
-
-
-@dataclass(frozen=True)
-class Inline:
-    """How to write one op's forward and VJPs as expressions.
-
-    Placeholders: ``{0}``, ``{1}`` the op's inputs; ``{g}`` the upstream gradient; ``{out}``
-    the op's result; ``{o}`` where ``, BUFFER`` goes when the result has a buffer (only on
-    calls whose result has the final shape; ``out`` by position, which NumPy parses faster
-    than the keyword); ``{out_kw}`` the same as ``, out=BUFFER``, for ``maximum``, which
-    deprecates (and slows down) a third positional argument; attribute names such as ``{axis}``; the
-    numbers in ``CONSTANTS`` (``{zero}``, ``{two}``, …); ``{keep}`` the value of ``keep``. A
-    VJP of exactly ``"{g}"`` passes the gradient through unchanged.
-    """
-
-    forward: str | None
-    vjps: tuple[str | None, ...] = ()
-    unit_vjps: tuple[str | None, ...] = ()  # the VJPs when G is exactly 1 (the loss's own seed): x·1 is x, bit for bit
-    keep: str | None = None  # a value the forward and the VJPs share: computed once per step, in the forward
-
-
-INLINE: dict[str, Inline] = {
-    "add": Inline("add({0}, {1}{o})", ("{g}", "{g}")),
-    "sub": Inline("subtract({0}, {1}{o})", ("{g}", "negative({g}{o})")),
-    "mul": Inline("multiply({0}, {1}{o})", ("multiply({g}, {1}{o})", "multiply({g}, {0}{o})")),
-    "div": Inline("divide({0}, {1}{o})",
-                  ("divide({g}, {1}{o})", "divide(multiply(negative({g}{o}), {out}{o}), {1}{o})")),
-    "pow": Inline("power({0}, {1}{o})"),
-    "neg": Inline("negative({0}{o})", ("negative({g}{o})",)),
-    "exp": Inline("exp({0}{o})", ("multiply({g}, {out}{o})",)),
-    "log": Inline("log({0}{o})", ("divide({g}, {0}{o})",)),
-    "softplus": Inline("logaddexp({zero}, {0}{o})", ("multiply({g}, exp(subtract({0}, {out}{o}){o}){o})",)),
-    "sigmoid": Inline("exp(negative(logaddexp({zero}, negative({0}{o}){o}){o}){o})",
-                      ("multiply(multiply({g}, {out}{o}), subtract({one}, {out}){o})",)),
-    "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract({one}, multiply({out}, {out}{o}){o}){o})",)),
-    "relu": Inline("maximum({0}, {zero}{out_kw})"),  # the VJP: the op table's own (PyTorch's rule at ±∞ and NaN)
-    "identity": Inline("{0}", ("{g}",)),
-    "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
-    "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
-    "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
-    "reshape": Inline("reshape({0}, {shape})"),
-    "transpose": Inline("transpose({0})"),
-    # ssr and mse keep ŷ − y from the forward for the VJP: (ŷ − y)² is (y − ŷ)² bit for bit (negation is exact)
-    "ssr": Inline("add_reduce(square({keep}), None)",
-                  ("multiply(multiply({keep}, {two}{o}), {g}{o})",
-                   "multiply(multiply(subtract({1}, {0}{o}), {two}{o}), {g}{o})"),
-                  ("multiply({keep}, {two}{o})", "multiply(subtract({1}, {0}{o}), {two}{o})"),
-                  keep="subtract({0}, {1}{o})"),
-    "mse": Inline("add_reduce(square({keep}), None) / {n}",
-                  ("multiply(multiply({keep}, {two_over_n}{o}), {g}{o})",
-                   "multiply(multiply(subtract({1}, {0}{o}), {two_over_n}{o}), {g}{o})"),
-                  ("multiply({keep}, {two_over_n}{o})",
-                   "multiply(subtract({1}, {0}{o}), {two_over_n}{o})"),
-                  keep="subtract({0}, {1}{o})"),
-    "softmax_cross_entropy": Inline(
-        "negative(add_reduce(multiply({1}, {keep}), None, where=not_equal({1}, {int_zero}))) / {rows}",
-        ("multiply(subtract(multiply(exp({keep}), add_reduce({1}, axis=-1, keepdims=True)), {1}), divide({g}, {rows}))",
-         "multiply({keep}, divide(negative({g}), {rows}))"),
-        keep="log_softmax({0})"),
-}
-"""Faster spellings of the op table's forward and VJPs, by op name (None: call the op itself)."""
-
-CONSTANTS: dict[str, Any] = {"zero": 0.0, "one": 1.0, "two": 2.0, "int_zero": 0}
-"""The plain numbers the templates use, by placeholder. Where every array in a call has one float
-dtype, each is passed as a 0-d array of that dtype instead of a Python number: NumPy then picks
-the same loop (a Python number takes the array's dtype) and skips the conversion, which costs
-more than the arithmetic on a few entries. Elsewhere the Python literal is written."""
-
-NAMESPACE: dict[str, Any] = {
-    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
-    "negative": np.negative, "exp": np.exp, "log": np.log, "logaddexp": np.logaddexp, "tanh": np.tanh,
-    "maximum": np.maximum, "greater": np.greater, "add_reduce": np.add.reduce, "mean": np.mean,
-    "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
-    "array": np.array, "empty_like": np.empty_like, "square": np.square, "not_equal": np.not_equal,
-    "unbroadcast": unbroadcast, "log_softmax": log_softmax, "getrefcount": getrefcount,
-}
-"""The only names the generated code uses besides its own numbered variables."""
-
-OWN = {"unbroadcast": "backproplab.engine.autodiff", "log_softmax": "backproplab.engine.ops", "getrefcount": "sys"}
-"""The names in NAMESPACE that are not NumPy's, by module."""
-
-
-def literal(value: Any) -> str:
-    """A Python literal for a plain number, bool, None or tuple of them; ValueError for anything else."""
-    if value is None or type(value) in (bool, int):
-        return repr(value)
-    if type(value) is float:
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError("not a finite number")
-        return repr(value)
-    if type(value) is tuple:
-        inner = ", ".join(literal(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    raise ValueError(f"no literal for {type(value).__name__}")
-
-
-def label(name: str, most: int = 24) -> str:
-    """A node's name for a comment: escaped (see ``comment``) and cut to ``most`` characters."""
-    text = comment(str(name))
-    return text if len(text) <= most else text[: most - 1] + "…"
-
-
-def comment(text: str) -> str:
-    """Text safe inside a ``#`` comment: every character that is not printable is escaped."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class Program:
@@ -295,7 +192,7 @@ class Program:
 
     def _float_loss(self, i: int, node: Any, ins: tuple[int, ...]) -> list[str] | None:
         """SSR or MSE of two short float64 vectors in Python float arithmetic (``float_sums_in_order``); else None."""
-        form = _inline(node.op)
+        form = inline_form(node.op)
         if node.op.name not in ("ssr", "mse") or form is None:
             return None
         yhat, y = (self.tape.nodes[j].data for j in ins)
@@ -314,36 +211,44 @@ class Program:
         lines: list[str] = []
         for i, node, bound, ins in self.tape.forward_program:
             lines += self._op_comment(i, node)
-            value = node.data
-            form = _inline(node.op)
-            expr = None
             small = self._float_loss(i, node, ins)
             if small is not None:
                 lines += [*small, f"n{i}.data = v{i}"]
                 continue
+            form = inline_form(node.op)
+            expr = None
             if form is not None and form.forward is not None:
-                extra = self._extra(node, ins)
-                if extra is not None:
-                    extra.update(self._numbers(form.forward, ins, [*(self.tape.nodes[j].data for j in ins), value]))
-                    if form.keep is not None:
-                        keep = self._keep(i, form, ins, extra)
-                        if keep is not None:
-                            lines.append(keep)
-                    buf = f"b{len(self.buffers)}"  # claimed below if the expression uses it
-                    expr = _fill(form.forward, [f"v{j}" for j in ins], extra, buf if value.ndim else None)
-                    held = expr is not None and value.size >= self.buffer_from
-                    if expr is not None and not held:
-                        expr = _fresh_result(expr, buf)
-                    if expr is not None and re.search(rf"\b{buf}\b", expr):
-                        self._buffer(value)
-                        if held:
-                            lines += self.guard(buf, f"n{i}.data")
+                expr = self._inline_forward(i, node, ins, form, lines)
             if expr is None:
                 expr = f"{self._fn(bound)}({', '.join(f'v{j}' for j in ins)})"
-            if value.ndim == 0:
+            if node.data.ndim == 0:
                 expr = f"asarray({expr})"
             lines += [f"v{i} = {expr}", f"n{i}.data = v{i}"]
         return lines
+
+    def _inline_forward(self, i: int, node: Any, ins: tuple[int, ...], form: Inline, lines: list[str]) -> str | None:
+        """Node ``i``'s forward from its inline form (its kept value and buffer guard added to ``lines``); else None."""
+        value = node.data
+        extra = self._extra(node, ins)
+        if extra is None:
+            return None
+        extra.update(self._numbers(form.forward, ins, [*(self.tape.nodes[j].data for j in ins), value]))
+        if form.keep is not None:
+            keep = self._keep(i, form, ins, extra)
+            if keep is not None:
+                lines.append(keep)
+        buf = f"b{len(self.buffers)}"  # claimed below if the expression uses it
+        expr = _fill(form.forward, [f"v{j}" for j in ins], extra, buf if value.ndim else None)
+        if expr is None:
+            return None
+        held = value.size >= self.buffer_from
+        if not held:
+            expr = _fresh_result(expr, buf)
+        if re.search(rf"\b{buf}\b", expr):
+            self._buffer(value)
+            if held:
+                lines += self.guard(buf, f"n{i}.data")
+        return expr
 
     def guard(self, buf: str, holder: str | None = None) -> list[str]:
         """A buffer that something besides this code still holds (a ``.grad`` or ``.data`` from the last
@@ -358,103 +263,135 @@ class Program:
     def _backward_lines(self) -> list[str]:
         """The backward pass. The VJPs' result shapes come from running them once on the recorded values."""
         tape = self.tape
-        nodes = tape.nodes
-        values = [n.data for n in nodes]
-        grads: list[Any] = [None] * len(nodes)
-        root = len(tape.order) - 1
-        grads[root] = tape.seed
-        owned = {root: False}  # per gradient: a fresh array that nothing else holds (may be added into, handed on)
-        plain_owned: dict[int, bool] = {}  # per gradient: whether the plain path adds into it in place (_add_into)
-        holder: dict[int, str] = {}  # gradients that are a buffer kept between steps, and which one
-        used: set[int] = set()
-        body: list[str] = []
+        walk = _Walk(tape)
         for i, ins, edges in tape.backward_program:
-            node = nodes[i]
-            op = node.op
-            body += self._op_comment(i, node)
-            form = _inline(op)
+            node = tape.nodes[i]
+            walk.body += self._op_comment(i, node)
+            form = inline_form(node.op)
             extra = self._extra(node, ins) if form is not None else None
             ks = [k for k, parent in enumerate(node.parents) if parent.requires_grad]
-            args = [values[j] for j in ins]
-            for k, (bound, p, shape) in zip(ks, edges):
-                local = bound(grads[i], values[i], *args)
-                if type(local) is not np.ndarray:
-                    local = np.asarray(local)
-                plain_owns = local.shape != shape or _fresh(local, grads[i], values[i], args)
-                template = form.vjps[k] if form is not None and extra is not None and k < len(form.vjps) else None
-                if (i == root and template is not None and k < len(form.unit_vjps) and np.all(tape.seed == 1)
-                        and np.result_type(*args) == local.dtype):
-                    template = form.unit_vjps[k]  # the seed is 1: multiplying by it changes no bit
-                if op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
-                    template = None  # 1-D operands: the op's own VJP promotes them
-                if template is not None and "{keep}" in template:
-                    if i not in self.kept:
-                        template = None  # the forward did not keep the value: the op's own VJP computes it
-                    else:
-                        template = template.replace("{keep}", f"k{i}")
-                buf, expr = None, None
-                if template == "{g}":
-                    expr, fresh = f"g{i}", False
-                elif template is not None:
-                    if "{o}" in template and local.ndim:  # the slot list's arrays are the replay's; a .grad is guarded
-                        buf = self._buffer(local)
-                    numbers = self._numbers(template, ins, [*args, values[i], grads[i], local])
-                    expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
-                                 [f"v{j}" for j in ins], {**extra, **numbers}, buf)
-                    used.update(j for j in (*ins, i) if expr and re.search(rf"\bv{j}\b", expr))
-                    fresh = True
-                if template is None or expr is None:
-                    expr = f"{self._fn(bound)}(g{i}, v{i}{''.join(f', v{j}' for j in ins)})"
-                    used.update((*ins, i))
-                    fresh, buf = False, None
-                if local.ndim == 0 and template != "{g}":
-                    expr = f"asarray({expr})"
-                if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
-                    if not shape:  # into a 0-d array of its own: one call instead of a sum and an asarray
-                        buf = self._buffer(np.empty((), local.dtype))
-                        if template is not None and _float_sum(local):
-                            names = [f"s{k}" for k in range(local.size)]
-                            total = " + ".join(["0.0", *names])  # NumPy's order: see float_sums_in_order
-                            body += [f"{_unpack(names)} = {expr}.tolist()", f"{buf}[()] = {total}"]
-                            expr = buf
-                        else:
-                            expr = f"add_reduce({expr}, None, None, {buf})"
-                    elif local.ndim == len(shape) + 1 and local.shape[1:] == shape:
-                        buf = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
-                        expr = f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})"
-                    else:
-                        expr, buf = f"unbroadcast({expr}, {literal(tuple(int(n) for n in shape))})", None
-                    local = unbroadcast(local, shape)
-                    fresh = True
-                if grads[p] is None:
-                    body.append(f"g{p} = {expr}")
-                    grads[p], owned[p], plain_owned[p] = local, fresh, plain_owns
-                    if buf is not None and fresh:
-                        holder[p] = buf
-                else:
-                    line, grads[p], in_place = _add_into(f"g{p}", grads[p], local, expr, owned[p], plain_owned[p])
-                    body.append(line)
-                    plain_owned[p] = True  # the plain path's sum is a new array of its own, or its own added into
-                    if not in_place:
-                        owned[p] = True
-                        holder.pop(p, None)
-        lines = [f"g{root} = seed"] + [f"v{j} = n{j}.data" for j in sorted(used)]
-        guards = []
-        store = []
-        for i, node in tape.keep:
-            if grads[i] is None:
+            for k, edge in zip(ks, edges):
+                self._edge_lines(walk, i, ins, k, edge, form, extra)
+        lines = [f"g{walk.root} = seed"] + [f"v{j} = n{j}.data" for j in sorted(walk.used)]
+        guards, store = self._store_lines(walk)
+        names = [f"g{i}" if g is not None else "None" for i, g in enumerate(walk.grads)]
+        result = ["if slots:", "    return [", *(f"        {', '.join(part)}," for part in _chunks(names)), "    ]"]
+        return [*guards, *lines, *walk.body, *store, *result]
+
+    def _edge_lines(self, walk: _Walk, i: int, ins: tuple[int, ...], k: int, edge: tuple[Any, int, tuple[int, ...]],
+                    form: Inline | None, extra: dict[str, str] | None) -> None:
+        """The lines for the gradient node ``i`` passes to its ``k``-th input: its VJP, summed back to the input's
+        shape if broadcast, then kept as that input's gradient or added to it."""
+        bound, p, shape = edge
+        values = walk.values
+        args = [values[j] for j in ins]
+        local = bound(walk.grads[i], values[i], *args)
+        if type(local) is not np.ndarray:
+            local = np.asarray(local)
+        plain_owns = local.shape != shape or _fresh(local, walk.grads[i], values[i], args)
+        template = self._vjp_template(i, k, form, extra, args, local)
+        expr, fresh, buf = self._vjp_expr(walk, i, ins, template, extra, bound, local)
+        if local.ndim == 0 and template != "{g}":
+            expr = f"asarray({expr})"
+        if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
+            expr, buf = self._sum_back(walk, expr, local, shape, template)
+            local = unbroadcast(local, shape)
+            fresh = True
+        if walk.grads[p] is None:
+            walk.body.append(f"g{p} = {expr}")
+            walk.grads[p], walk.owned[p], walk.plain_owned[p] = local, fresh, plain_owns
+            if buf is not None and fresh:
+                walk.holder[p] = buf
+            return
+        line, walk.grads[p], in_place = _add_into(f"g{p}", walk.grads[p], local, expr, walk.owned[p],
+                                                  walk.plain_owned[p])
+        walk.body.append(line)
+        walk.plain_owned[p] = True  # the plain path's sum is a new array of its own, or its own added into
+        if not in_place:
+            walk.owned[p] = True
+            walk.holder.pop(p, None)
+
+    def _vjp_template(self, i: int, k: int, form: Inline | None, extra: dict[str, str] | None,
+                      args: list[np.ndarray], local: np.ndarray) -> str | None:
+        """The inline form of node ``i``'s VJP for input ``k``, with its kept value named; None: call the op's own."""
+        tape = self.tape
+        template = form.vjps[k] if form is not None and extra is not None and k < len(form.vjps) else None
+        if (i == len(tape.order) - 1 and template is not None and k < len(form.unit_vjps) and np.all(tape.seed == 1)
+                and np.result_type(*args) == local.dtype):
+            template = form.unit_vjps[k]  # the seed is 1: multiplying by it changes no bit
+        if tape.nodes[i].op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
+            return None  # 1-D operands: the op's own VJP promotes them
+        if template is not None and "{keep}" in template:
+            if i not in self.kept:
+                return None  # the forward did not keep the value: the op's own VJP computes it
+            template = template.replace("{keep}", f"k{i}")
+        return template
+
+    def _vjp_expr(self, walk: _Walk, i: int, ins: tuple[int, ...], template: str | None,
+                  extra: dict[str, str] | None, bound: Any, local: np.ndarray) -> tuple[str, bool, str | None]:
+        """The expression for one VJP, whether it makes a fresh array, and the buffer it writes into (or None)."""
+        if template == "{g}":
+            return f"g{i}", False, None
+        if template is not None:
+            buf = self._buffer(local) if "{o}" in template and local.ndim else None  # a .grad is guarded
+            arrays = [*(walk.values[j] for j in ins), walk.values[i], walk.grads[i], local]
+            numbers = self._numbers(template, ins, arrays)
+            expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
+                         [f"v{j}" for j in ins], {**extra, **numbers}, buf)
+            if expr is not None:
+                walk.used.update(j for j in (*ins, i) if re.search(rf"\bv{j}\b", expr))
+                return expr, True, buf
+        walk.used.update((*ins, i))
+        return f"{self._fn(bound)}(g{i}, v{i}{''.join(f', v{j}' for j in ins)})", False, None
+
+    def _sum_back(self, walk: _Walk, expr: str, local: np.ndarray, shape: tuple[int, ...],
+                  template: str | None) -> tuple[str, str | None]:
+        """``expr`` summed back to the shape of an operand the forward broadcast, and the buffer it writes into."""
+        if not shape:  # into a 0-d array of its own: one call instead of a sum and an asarray
+            buf = self._buffer(np.empty((), local.dtype))
+            if template is not None and _float_sum(local):
+                names = [f"s{k}" for k in range(local.size)]
+                total = " + ".join(["0.0", *names])  # NumPy's order: see float_sums_in_order
+                walk.body += [f"{_unpack(names)} = {expr}.tolist()", f"{buf}[()] = {total}"]
+                return buf, buf
+            return f"add_reduce({expr}, None, None, {buf})", buf
+        if local.ndim == len(shape) + 1 and local.shape[1:] == shape:
+            buf = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
+            return f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})", buf
+        return f"unbroadcast({expr}, {literal(tuple(int(n) for n in shape))})", None
+
+    def _store_lines(self, walk: _Walk) -> tuple[list[str], list[str]]:
+        """The guards of the buffers handed to ``.grad``, and the lines that add the gradients into ``.grad``."""
+        guards, store = [], []
+        for i, node in self.tape.keep:
+            g = walk.grads[i]
+            if g is None:
                 continue
-            same = grads[i].dtype == node.data.dtype
-            if i in holder and owned[i] and same:  # handed to .grad: a new buffer while that is still held
-                guards += self.guard(holder[i])
-            if owned[i] and same:
+            same = g.dtype == node.data.dtype
+            if i in walk.holder and walk.owned[i] and same:  # handed to .grad: a new buffer while that is still held
+                guards += self.guard(walk.holder[i])
+            if walk.owned[i] and same:
                 handoff = f"g{i}"
             else:
                 handoff = f"array(g{i}, copy=True)" if same else f"array(g{i}, dtype=n{i}.data.dtype)"
             store += [f"if n{i}.grad is None:", f"    n{i}.grad = {handoff}", "else:", f"    n{i}.grad += g{i}"]
-        names = [f"g{i}" if grads[i] is not None else "None" for i in range(len(nodes))]
-        result = ["if slots:", "    return [", *(f"        {', '.join(part)}," for part in _chunks(names)), "    ]"]
-        return [*guards, *lines, *body, *store, *result]
+        return guards, store
+
+
+class _Walk:
+    """What writing the backward pass knows so far, per slot: each gradient's value on the recorded data
+    (its shape, dtype and layout), and who holds it."""
+
+    def __init__(self, tape: Tape) -> None:
+        self.values = [n.data for n in tape.nodes]
+        self.grads: list[Any] = [None] * len(tape.nodes)
+        self.root = len(tape.order) - 1
+        self.grads[self.root] = tape.seed
+        self.owned = {self.root: False}  # per gradient: a fresh array that nothing else holds (may be added into)
+        self.plain_owned: dict[int, bool] = {}  # per gradient: whether the plain path adds into it in place
+        self.holder: dict[int, str] = {}  # gradients that are a buffer kept between steps, and which one
+        self.used: set[int] = set()  # the slots whose values the backward pass reads
+        self.body: list[str] = []
 
 
 def _imports(lines: list[str]) -> list[str]:
@@ -516,9 +453,8 @@ def _float_sum(a: np.ndarray) -> bool:
 
 
 def _fresh(local: np.ndarray, g: Any, out: np.ndarray, args: list[np.ndarray]) -> bool:
-    """Whether the plain path (``autodiff.backward``) keeps a first gradient to add the next ones into in place."""
-    return (local.size > OWN_FROM and local.base is None and local is not g and local is not out
-            and all(local is not a for a in args))
+    """Whether the plain path (``autodiff.gradients``) keeps a first gradient to add the next ones into in place."""
+    return local.size > OWN_FROM and unshared(local, g, out, args)
 
 
 def _add_into(name: str, prev: np.ndarray, local: np.ndarray, expr: str, ours: bool,
@@ -547,12 +483,6 @@ def _add_into(name: str, prev: np.ndarray, local: np.ndarray, expr: str, ours: b
 
 def _unpack(names: list[str]) -> str:
     return ", ".join(names) if len(names) > 1 else f"[{names[0]}]"
-
-
-def _inline(op: Any) -> Inline | None:
-    """The inline form of a table op; None for an op that is not the table's own (it is called as it is)."""
-    form = INLINE.get(op.name)
-    return form if form is not None and OPS.get(op.name) is op else None
 
 
 def _nonlocal(names: list[str]) -> list[str]:

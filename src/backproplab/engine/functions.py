@@ -1,8 +1,15 @@
-"""Top-level functions, as ``torch.where``, ``torch.cat``, ``torch.maximum``: each runs an op from
-the table (or a tensor method that does), and accepts numbers and arrays where PyTorch accepts tensors."""
+"""Top-level functions, as in ``torch``: each runs an op from the table (or a tensor method that does)
+and accepts numbers and arrays where PyTorch accepts tensors. ``bl.exp``, ``bl.where``, ``bl.cat`` …
+come from here, and so do the tensors made from nothing: ``zeros``, ``ones``, ``full``, ``eye``,
+``arange``, ``linspace`` and random ones, each with ``dtype`` and ``requires_grad``.
+
+Random numbers come from NumPy's generator (``manual_seed`` or a ``Generator`` of your own), so a
+seed gives the same numbers on every run, but not the numbers PyTorch gives for that seed.
+"""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +17,12 @@ import numpy as np
 
 from backproplab.engine import ops
 from backproplab.engine.axes import one_dim
-from backproplab.engine.tensor import Tensor, apply
+from backproplab.engine.tensor import DEFAULT_DTYPE, Tensor, apply
+
+
+def tensor(data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> Tensor:
+    """Make a tensor, as ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
 
 
 def as_tensor(data: Any, dtype: Any = None) -> Tensor:
@@ -20,44 +32,147 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     return Tensor(data.data if isinstance(data, Tensor) else data, dtype=dtype)
 
 
-def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
-    """``input`` where ``condition`` holds, else ``other``; the gradient goes to the one chosen."""
-    return as_tensor(input).where(condition, other)
+# --- tensors made from nothing -------------------------------------------------------------
+class Generator:
+    """A source of random numbers with its own seed, as ``torch.Generator``."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+        self._seed = seed
+
+    def manual_seed(self, seed: int) -> Generator:
+        self.rng = np.random.default_rng(seed)
+        self._seed = seed
+        return self
+
+    def initial_seed(self) -> int | None:
+        return self._seed
 
 
-def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
-    """Join tensors along an existing dimension, as ``torch.cat``."""
-    items = [as_tensor(t) for t in tensors]
-    if not items:
-        raise ops.ArgumentError("cat: give at least one tensor")
-    ndim = items[0].ndim
-    if ndim == 0:
-        raise ops.ArgumentError("cat: 0-d tensors cannot be joined; use stack, or reshape them to (1,)")
-    axis = one_dim(dim, ndim, "cat")
-    for t in items[1:]:
-        if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != items[0].shape[:axis] + items[0].shape[axis + 1:]:
-            raise ops.ArgumentError(f"cat: shapes {items[0].shape} and {t.shape} differ outside dimension {axis}, "
-                                    "so they cannot be joined along it")
-    out = items[0] if len(items) > 1 else apply(ops.OPS["clone"], items[0])
-    for t in items[1:]:
-        out = apply(ops.OPS["cat"], out, t, axis=axis)
-    return out
+default_generator = Generator()
 
 
-concat = concatenate = cat
+def manual_seed(seed: int) -> Generator:
+    """Seed the generator that ``rand`` and ``randn`` use when none is given."""
+    return default_generator.manual_seed(seed)
 
 
-def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
-    """Join tensors of one shape along a new dimension, as ``torch.stack``."""
-    items = [as_tensor(t) for t in tensors]
-    if not items:
-        raise ops.ArgumentError("stack: give at least one tensor")
-    shape = items[0].shape
-    for t in items[1:]:
-        if t.shape != shape:
-            raise ops.ArgumentError(f"stack: every tensor needs the same shape, got {shape} and {t.shape}")
-    one_dim(dim, len(shape) + 1, "stack")
-    return cat([t.unsqueeze(dim) for t in items], dim)
+def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
+        size = tuple(size[0])
+    return tuple(int(n) for n in size)
+
+
+def _make(data: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def zeros(*size: int | Sequence[int], dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(_size(size)), dtype, requires_grad)
+
+
+def ones(*size: int | Sequence[int], dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(_size(size)), dtype, requires_grad)
+
+
+def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Every entry ``fill_value``; an int fill gives int64, as PyTorch, unless ``dtype`` says otherwise."""
+    return _make(np.full(_size((size,)), np.asarray(Tensor(fill_value).data)), dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    return _make(np.eye(n, m), dtype, requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, *, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """start, start + step, … below end: int64 when all three are whole numbers, as PyTorch."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
+    whole = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    if dtype is None:
+        dtype = np.int64 if whole else DEFAULT_DTYPE
+    count = builtins.max(int(np.ceil((end - start) / step)), 0)  # this module's max is the tensor one
+    values = start + step * np.arange(count) if whole else start + step * np.arange(count, dtype=np.float64)
+    return _make(values, dtype, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
+             ) -> Tensor:
+    if np.dtype(dtype) == np.bool_:  # evenly spaced truth values mean nothing; PyTorch refuses them too
+        raise NotImplementedError("linspace: dtype=bool is not supported; use a number dtype, then compare (x > 0.5)")
+    return _make(np.linspace(start, end, int(steps)), dtype, requires_grad)
+
+
+def rand(*size: int | Sequence[int], generator: Generator | None = None, dtype: Any = DEFAULT_DTYPE,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1)."""
+    return _make((generator or default_generator).rng.random(_size(size)), dtype, requires_grad)
+
+
+def randn(*size: int | Sequence[int], generator: Generator | None = None, dtype: Any = DEFAULT_DTYPE,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal."""
+    return _make((generator or default_generator).rng.standard_normal(_size(size)), dtype, requires_grad)
+
+
+def _like(t: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return data.shape, data.dtype if dtype is None else dtype
+
+
+def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return zeros(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def ones_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return ones(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def full_like(t: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return full(shape, fill_value, dtype=dtype, requires_grad=requires_grad)
+
+
+def rand_like(t: Any, *, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
+              ) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return rand(shape, generator=generator, dtype=dtype, requires_grad=requires_grad)
+
+
+def randn_like(t: Any, *, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
+               ) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return randn(shape, generator=generator, dtype=dtype, requires_grad=requires_grad)
+
+
+# --- element-wise maths ----------------------------------------------------------------------
+def exp(t: Any) -> Tensor:
+    return apply(ops.exp, t)
+
+
+def log(t: Any) -> Tensor:
+    return apply(ops.log, t)
+
+
+def softplus(t: Any) -> Tensor:
+    return apply(ops.softplus_op, t)
+
+
+def sigmoid(t: Any) -> Tensor:
+    return apply(ops.sigmoid_op, t)
+
+
+def tanh(t: Any) -> Tensor:
+    return apply(ops.tanh, t)
+
+
+def relu(t: Any) -> Tensor:
+    return apply(ops.relu, t)
 
 
 def _t(x: Any) -> Tensor:
@@ -107,6 +222,48 @@ def cos(input: Any) -> Tensor:  # noqa: A002
     return apply(ops.OPS["cos"], input)
 
 
+# --- choosing and joining --------------------------------------------------------------------
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
+    """``input`` where ``condition`` holds, else ``other``; the gradient goes to the one chosen."""
+    return as_tensor(input).where(condition, other)
+
+
+def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension, as ``torch.cat``."""
+    items = [as_tensor(t) for t in tensors]
+    if not items:
+        raise ops.ArgumentError("cat: give at least one tensor")
+    ndim = items[0].ndim
+    if ndim == 0:
+        raise ops.ArgumentError("cat: 0-d tensors cannot be joined; use stack, or reshape them to (1,)")
+    axis = one_dim(dim, ndim, "cat")
+    for t in items[1:]:
+        if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != items[0].shape[:axis] + items[0].shape[axis + 1:]:
+            raise ops.ArgumentError(f"cat: shapes {items[0].shape} and {t.shape} differ outside dimension {axis}, "
+                                    "so they cannot be joined along it")
+    out = items[0] if len(items) > 1 else apply(ops.OPS["clone"], items[0])
+    for t in items[1:]:
+        out = apply(ops.OPS["cat"], out, t, axis=axis)
+    return out
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors of one shape along a new dimension, as ``torch.stack``."""
+    items = [as_tensor(t) for t in tensors]
+    if not items:
+        raise ops.ArgumentError("stack: give at least one tensor")
+    shape = items[0].shape
+    for t in items[1:]:
+        if t.shape != shape:
+            raise ops.ArgumentError(f"stack: every tensor needs the same shape, got {shape} and {t.shape}")
+    one_dim(dim, len(shape) + 1, "stack")
+    return cat([t.unsqueeze(dim) for t in items], dim)
+
+
+# --- arithmetic, reductions and re-arranging ----------------------------------------------
 def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
     return _t(input).add(other, alpha=alpha)
 
@@ -129,6 +286,16 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
 
 def neg(input: Any) -> Tensor:  # noqa: A002
     return apply(ops.neg, input)
+
+
+def logsumexp(t: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
+              dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
+    t = t if isinstance(t, Tensor) else Tensor(t)
+    return t.logsumexp(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return apply(ops.matmul, a, b)
 
 
 def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002

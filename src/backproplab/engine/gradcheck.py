@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from backproplab.engine.tensor import Tensor, no_grad
+from backproplab.engine.grad_mode import no_grad
+from backproplab.engine.tensor import Tensor
 
 
 def central_difference(f: Callable[..., Tensor], inputs: Sequence[Tensor], wrt: int, eps: float = 1e-6) -> np.ndarray:

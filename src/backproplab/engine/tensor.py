@@ -9,60 +9,16 @@ the last tensor that reaches it is dropped.
 from __future__ import annotations
 
 import operator
-import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
-from backproplab.engine import ops
+from backproplab.engine import autodiff, grad_mode, ops
 from backproplab.engine.ops import Op
 from backproplab.engine.tensor_methods import TensorMethods
 
 DEFAULT_DTYPE = np.float64
 _FLOAT_DTYPES = (np.float32, np.float64)
-
-class _GradMode(threading.local):
-    """Whether ops are recorded, per thread as in PyTorch: a server may train in several threads at once."""
-
-    enabled = True
-
-
-_mode = _GradMode()
-_lock = threading.Lock()
-_disabled = 0  # no_grad blocks open now, in any thread: while there are none, every thread records
-
-
-def is_grad_enabled() -> bool:
-    """Whether new ops are being recorded for backward (in this thread)."""
-    return not _disabled or _mode.enabled  # the count first: a thread-local costs more than a global
-
-
-@contextmanager
-def _grad_mode(enabled: bool) -> Iterator[None]:
-    global _disabled
-    if not enabled:
-        with _lock:
-            _disabled += 1
-    previous, _mode.enabled = _mode.enabled, enabled
-    try:
-        yield
-    finally:
-        _mode.enabled = previous
-        if not enabled:
-            with _lock:
-                _disabled -= 1
-
-
-def no_grad() -> AbstractContextManager[None]:
-    """Run ops without recording them (for updates and evaluation), as ``torch.no_grad``."""
-    return _grad_mode(False)
-
-
-def enable_grad() -> AbstractContextManager[None]:
-    """Record ops again inside a ``no_grad`` block."""
-    return _grad_mode(True)
 
 
 class ShapeError(ops.ArgumentError):
@@ -222,9 +178,7 @@ class Tensor(TensorMethods):
         and the graph is kept, so calling ``backward()`` twice doubles them, as in PyTorch
         with ``retain_graph=True``.
         """
-        from backproplab.engine.autodiff import backward
-
-        backward(self, gradient)
+        autodiff.backward(self, gradient)
 
     # --- arithmetic -----------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -326,23 +280,30 @@ def _integers_first(index: Any, ndim: int) -> tuple[tuple[Any, ...], tuple[Any, 
     dimension to the front. Returns (the whole numbers with every other entry ``:``, the rest), or None
     where both agree.
     """
-    if not isinstance(index, tuple) or any(e is None for e in index):
-        return None
-    whole = [_is_whole_number(e) for e in index]
-    arrays = [_is_array_index(e) for e in index]
-    if not any(whole) or not any(arrays):
-        return None
-    picks = [k for k, (w, a) in enumerate(zip(whole, arrays)) if w or a]
-    tensors = [k for k, a in enumerate(arrays) if a]
-    numpy_together = picks == list(range(picks[0], picks[-1] + 1))
-    torch_together = all(whole[k] or arrays[k] for k in range(tensors[0], tensors[-1] + 1))
-    if numpy_together or not torch_together:
+    if not isinstance(index, tuple) or any(e is None for e in index) or not _placed_differently(index):
         return None
     entries: list[Any] = []
     for e in index:  # Ellipsis written out, so the two halves line up dimension by dimension
         entries.extend([slice(None)] * (ndim - len(index) + 1) if e is Ellipsis else [e])
     first = tuple(int(e) if _is_whole_number(e) else slice(None) for e in entries)
     return first, tuple(e for e in entries if not _is_whole_number(e))
+
+
+def _placed_differently(index: tuple[Any, ...]) -> bool:
+    """Whether NumPy and PyTorch put the dimensions of this index's tensors in different places.
+
+    NumPy keeps them in place only when every whole number and tensor stand together; PyTorch, which
+    takes the whole numbers out first, when the tensors stand together with only whole numbers between them.
+    """
+    whole = [_is_whole_number(e) for e in index]
+    arrays = [_is_array_index(e) for e in index]
+    if not any(whole) or not any(arrays):
+        return False
+    picks = [k for k, (w, a) in enumerate(zip(whole, arrays)) if w or a]
+    tensors = [k for k, a in enumerate(arrays) if a]
+    numpy_together = picks == list(range(picks[0], picks[-1] + 1))
+    torch_together = all(whole[k] or arrays[k] for k in range(tensors[0], tensors[-1] + 1))
+    return torch_together and not numpy_together
 
 
 def _slice_bound(bound: Any) -> Any:
@@ -386,49 +347,51 @@ def _constant(value: Any, like: np.dtype | None) -> Tensor:
     return t
 
 
+def _inputs(args: tuple[Any, ...]) -> tuple[Tensor, ...]:
+    """Every argument as a tensor: numbers and arrays become constants, promoted as PyTorch promotes them."""
+    if len(args) == 2:
+        a, b = args
+        if isinstance(a, Tensor):
+            return a, _constant(b, a.data.dtype)
+        b_is_tensor = isinstance(b, Tensor)  # if neither is a tensor, each number keeps its own type
+        return _constant(a, b.data.dtype if b_is_tensor else None), b if b_is_tensor else _constant(b, None)
+    like = next((a.data.dtype for a in args if isinstance(a, Tensor)), None) if len(args) > 1 else None
+    return tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
+
+
+def _refuse(op: Op, inputs: tuple[Tensor, ...], attrs: dict[str, Any], exc: ValueError) -> NoReturn:
+    """Raise for values NumPy refused: ``exc`` itself, or an error that names the op (and the shapes)."""
+    message = ops.shape_message(op, [t.data for t in inputs], attrs)
+    if message is None and isinstance(exc, RuntimeError):
+        raise exc
+    if message is None:  # NumPy refused the values (an int to a negative int power): PyTorch's RuntimeError
+        raise ops.ArgumentError(f"{op.name}: {exc}") from exc
+    raise ShapeError(message) from exc
+
+
 def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
     """Run ``op`` forward on tensors (or numbers) and record it if a gradient is needed."""
-    recording = not _disabled or _mode.enabled  # is_grad_enabled(), without the call: this runs for every op
+    recording = not grad_mode._disabled or grad_mode._mode.enabled  # is_grad_enabled() inlined: runs for every op
     if len(args) == 2:  # the common cases first, without generators: this runs for every op of every step
         a, b = args
-        if not isinstance(a, Tensor):
-            b_is_tensor = isinstance(b, Tensor)
-            a = _constant(a, b.data.dtype if b_is_tensor else None)
-            if not b_is_tensor:  # neither is a tensor: each number keeps its own type
-                b = _constant(b, None)
-        elif not isinstance(b, Tensor):
-            b = _constant(b, a.data.dtype)
-        inputs: tuple[Tensor, ...] = (a, b)
-        needs_grad = recording and (a.requires_grad or b.requires_grad)
-    elif len(args) == 1:
-        a = args[0]
-        inputs = (a if isinstance(a, Tensor) else _constant(a, None),)
-        needs_grad = recording and inputs[0].requires_grad
+        inputs = args if isinstance(a, Tensor) and isinstance(b, Tensor) else _inputs(args)
+        needs_grad = recording and (inputs[0].requires_grad or inputs[1].requires_grad)
+    elif len(args) == 1 and isinstance(args[0], Tensor):
+        inputs = args
+        needs_grad = recording and args[0].requires_grad
     else:
-        like = None
-        for a in args:
-            if isinstance(a, Tensor):
-                like = a.data.dtype
-                break
-        inputs = tuple(a if isinstance(a, Tensor) else _constant(a, like) for a in args)
+        inputs = _inputs(args)
         needs_grad = recording and any(t.requires_grad for t in inputs)
     try:
         if len(inputs) == 2:
             out = op.forward(inputs[0].data, inputs[1].data, **attrs) if attrs else op.forward(
                 inputs[0].data, inputs[1].data)
-        elif attrs:
-            out = op.forward(*[t.data for t in inputs], **attrs)
         else:
-            out = op.forward(*[t.data for t in inputs])
+            out = op.forward(*[t.data for t in inputs], **attrs)
     except ValueError as exc:
-        message = ops.shape_message(op, [t.data for t in inputs], attrs)
-        if message is None and isinstance(exc, RuntimeError):
-            raise
-        if message is None:  # NumPy refused the values (an int to a negative int power): PyTorch's RuntimeError
-            raise ops.ArgumentError(f"{op.name}: {exc}") from exc
-        raise ShapeError(message) from exc
+        _refuse(op, inputs, attrs, exc)
     result = Tensor.__new__(Tensor)
-    result.data = out if type(out) is np.ndarray or isinstance(out, np.ndarray) else np.asarray(out)
+    result.data = out if isinstance(out, np.ndarray) else np.asarray(out)
     result.grad = None
     result.name = None
     result._retain = False
@@ -443,43 +406,3 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
         result.parents = ()
         result.attrs = None
     return result
-
-
-def tensor(data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> Tensor:
-    """Make a tensor, as ``torch.tensor``."""
-    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
-
-
-# Functional forms, as ``torch.exp(t)``; they accept numbers and arrays too.
-def exp(t: Any) -> Tensor:
-    return apply(ops.exp, t)
-
-
-def log(t: Any) -> Tensor:
-    return apply(ops.log, t)
-
-
-def softplus(t: Any) -> Tensor:
-    return apply(ops.softplus_op, t)
-
-
-def sigmoid(t: Any) -> Tensor:
-    return apply(ops.sigmoid_op, t)
-
-
-def tanh(t: Any) -> Tensor:
-    return apply(ops.tanh, t)
-
-
-def relu(t: Any) -> Tensor:
-    return apply(ops.relu, t)
-
-
-def logsumexp(t: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
-              dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
-    t = t if isinstance(t, Tensor) else Tensor(t)
-    return t.logsumexp(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
-
-
-def matmul(a: Any, b: Any) -> Tensor:
-    return apply(ops.matmul, a, b)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
+from backproplab import optim
+from backproplab.spec import presets
 from backproplab.util.numbers import MINUS, number
 
 ARTICLE = "Understanding Backpropagation with Python Examples, Part 3"
@@ -67,9 +69,6 @@ def _why(exact: float, printed: str, own: Decimal | None = None, own_work: str =
 @lru_cache(maxsize=1)
 def _engine_run() -> tuple[tuple[tuple[float, ...], float, float, float], ...]:
     """(ŷ, dSSR/db3, step size, new b3) per iteration of the dosage preset, and the final b3."""
-    from backproplab import optim  # the explainer is imported by the package itself
-    from backproplab.spec import presets
-
     net, (x, y) = presets.statquest()
     trace = optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y, loss="ssr")
     rows = tuple((tuple(float(v) for v in it.predictions), float(it.gradients["b3"]), float(it.step_sizes["b3"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ class Math:
 
 
 Part = str | Math
+BLOCK_KINDS = ("heading", "para", "lines", "note", "table")
+"""Every kind of block; each format has one renderer per kind (see :data:`RENDERERS`)."""
 FACTORS = ("rounded", "exact")  # how a line shows the numbers it works on: as the rest, or with enough digits
 
 
@@ -35,7 +38,7 @@ class Block:
     """A heading, a paragraph (words and inline formulas), or displayed lines of working. A note
     with ``rounded_only`` is about rounded factors, so the exact-factors form leaves it out."""
 
-    kind: str  # "heading", "para", "lines", "note", "table"
+    kind: str  # one of BLOCK_KINDS
     parts: list[Part] = field(default_factory=list)
     lines: list[Math] = field(default_factory=list)  # for "lines": each line of the working
     header: list[Math] = field(default_factory=list)  # for "table"
@@ -69,6 +72,22 @@ def choose(blocks: list[Block], factors: str = "rounded") -> list[Block]:
         joined = False
         out.append(b)
     return out
+
+
+HEAD, TAIL = 8, 2  # the rows a long table of samples shows: the first and the last few
+ROWS_IN_FULL = HEAD + TAIL + 2  # a table (or a sum) of at most this many samples shows them all
+
+
+def shown_rows(n: int) -> list[int]:
+    """The samples a table of ``n`` shows, from 0: all of them, or the first and the last few with -1
+    where the others are left out (see :func:`gap_row`)."""
+    return list(range(n)) if n <= ROWS_IN_FULL else list(range(HEAD)) + [-1] + list(range(n - TAIL, n))
+
+
+def gap_row(n: int, width: int) -> list[Math]:
+    """The row that stands for the samples a long table of ``n`` leaves out, ``width`` cells after its label."""
+    gap = f"… {n - HEAD - TAIL} more"
+    return [Math(gap, rf"\text{{{gap.replace('…', '...')}}}")] + [Math("…", r"\vdots")] * width
 
 
 def lines_with_notes(working: list[tuple[Math, str, bool]]) -> list[Block]:
@@ -140,35 +159,55 @@ def _escape(text: str) -> str:
     return "".join(out)
 
 
+def _render(renderers: dict[str, Callable[..., list[str]]], fmt: str, b: Block, *options: Any) -> list[str]:
+    """The pieces ``renderers`` writes for block ``b``; a kind with no renderer is an error, never skipped."""
+    try:
+        renderer = renderers[b.kind]
+    except KeyError:
+        raise ValueError(f"a {b.kind!r} block has no {fmt} renderer (the kinds: {', '.join(renderers)})") from None
+    return renderer(b, *options)
+
+
+# --- plain text --------------------------------------------------------------------------------------
 def _text_parts(parts: list[Part]) -> str:
     return "".join(p if isinstance(p, str) else p.text for p in parts)
 
 
+def _text_heading(b: Block) -> list[str]:
+    title = _text_parts(b.parts)
+    return ["", title, "─" * len(title)]  # the blank line before the first heading is stripped
+
+
+def _text_table(b: Block) -> list[str]:
+    """Right-aligned columns under a rule; a header cell may take more than one line (a symbol, then its formula)."""
+    head = [c.text.split("\n") for c in b.header]
+    depth = max(len(h) for h in head)
+    head_rows = [[h[k] if k < len(h) else "" for h in head] for k in range(depth)]
+    cells = head_rows + [[c.text for c in row] for row in b.rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(b.header))]
+    out = []
+    for n, r in enumerate(cells):
+        out.append("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        if n == depth - 1:
+            out.append("  " + "  ".join("─" * w for w in widths))
+    return out
+
+
+TEXT = {
+    "heading": _text_heading,
+    "para": lambda b: [_text_parts(b.parts)],
+    "lines": lambda b: ["  " + line.text.replace("\n", "\n  ") for line in b.lines],
+    "note": lambda b: ["note: " + _text_parts(b.parts)],
+    "table": _text_table,
+}
+
+
 def to_text(blocks: list[Block], factors: str = "rounded") -> str:
-    out: list[str] = []
-    for b in choose(blocks, factors):
-        if b.kind == "heading":
-            title = _text_parts(b.parts)
-            out += ["", title, "─" * len(title)] if out else [title, "─" * len(title)]
-        elif b.kind == "lines":
-            out += ["  " + line.text.replace("\n", "\n  ") for line in b.lines]
-        elif b.kind == "note":
-            out.append("note: " + _text_parts(b.parts))
-        elif b.kind == "table":  # a header cell may take more than one line (a symbol, then its formula)
-            head = [c.text.split("\n") for c in b.header]
-            depth = max(len(h) for h in head)
-            head_rows = [[h[k] if k < len(h) else "" for h in head] for k in range(depth)]
-            cells = head_rows + [[c.text for c in row] for row in b.rows]
-            widths = [max(len(r[j]) for r in cells) for j in range(len(b.header))]
-            for n, r in enumerate(cells):
-                out.append("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
-                if n == depth - 1:
-                    out.append("  " + "  ".join("─" * w for w in widths))
-        else:
-            out.append(_text_parts(b.parts))
+    out = [piece for b in choose(blocks, factors) for piece in _render(TEXT, "text", b)]
     return "\n".join(out).strip("\n") + "\n"
 
 
+# --- Markdown ------------------------------------------------------------------------------------------
 def _md_parts(parts: list[Part]) -> str:
     return "".join(_md_escape(p) if isinstance(p, str) else f"${md_math(p.latex)}$" for p in parts)
 
@@ -220,25 +259,28 @@ def _has_alignment(tex: str) -> bool:
     return any(ch == "&" for _, ch in _outside_braces(tex))
 
 
+def _md_table(b: Block) -> list[str]:
+    rows = [b.header] + b.rows
+    lines = ["| " + " | ".join(f"${md_math(c.latex)}$" for c in r) + " |" for r in rows]
+    lines.insert(1, "|" + "---:|" * len(b.header))
+    return ["\n".join(lines)]
+
+
+MARKDOWN = {
+    "heading": lambda b: [f"### {_md_parts(b.parts)}"],
+    "para": lambda b: [_md_parts(b.parts)],
+    "lines": lambda b: [f"$$\n\\begin{{aligned}}\n{md_math(aligned_lines(b.lines))}\n\\end{{aligned}}\n$$"],
+    "note": lambda b: [f"> **Note:** {_md_parts(b.parts)}"],
+    "table": _md_table,
+}
+
+
 def to_markdown(blocks: list[Block], factors: str = "rounded") -> str:
-    out: list[str] = []
-    for b in choose(blocks, factors):
-        if b.kind == "heading":
-            out.append(f"### {_md_parts(b.parts)}")
-        elif b.kind == "lines":
-            out.append(f"$$\n\\begin{{aligned}}\n{md_math(aligned_lines(b.lines))}\n\\end{{aligned}}\n$$")
-        elif b.kind == "note":
-            out.append(f"> **Note:** {_md_parts(b.parts)}")
-        elif b.kind == "table":
-            rows = [b.header] + b.rows
-            lines = ["| " + " | ".join(f"${md_math(c.latex)}$" for c in r) + " |" for r in rows]
-            lines.insert(1, "|" + "---:|" * len(b.header))
-            out.append("\n".join(lines))
-        else:
-            out.append(_md_parts(b.parts))
+    out = [piece for b in choose(blocks, factors) for piece in _render(MARKDOWN, "markdown", b)]
     return "\n\n".join(out) + "\n"
 
 
+# --- LaTeX ---------------------------------------------------------------------------------------------
 def _tex_parts(parts: list[Part]) -> str:
     return ADJACENT_MATH.sub("", "".join(latex_text(p) if isinstance(p, str) else f"${p.latex}$" for p in parts))
 
@@ -246,25 +288,27 @@ def _tex_parts(parts: list[Part]) -> str:
 LATEX_PREAMBLE = "\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n\\begin{document}\n"
 
 
+def _tex_table(b: Block) -> list[str]:
+    body = " \\\\\n".join(" & ".join(f"${c.latex}$" for c in r) for r in [b.header] + b.rows)
+    return [f"\\begin{{tabular}}{{{'r' * len(b.header)}}}\n{body}\n\\end{{tabular}}"]
+
+
+LATEX = {
+    "heading": lambda b: [f"\\subsection*{{{_tex_parts(b.parts)}}}"],
+    "para": lambda b: [_tex_parts(b.parts)],
+    "lines": lambda b: [f"\\begin{{align*}}\n{aligned_lines(b.lines)}\n\\end{{align*}}"],
+    "note": lambda b: [f"\\noindent\\textit{{Note: {_tex_parts(b.parts)}}}"],
+    "table": _tex_table,
+}
+
+
 def to_latex(blocks: list[Block], document: bool = False, factors: str = "rounded") -> str:
-    out: list[str] = []
-    for b in choose(blocks, factors):
-        if b.kind == "heading":
-            out.append(f"\\subsection*{{{_tex_parts(b.parts)}}}")
-        elif b.kind == "lines":
-            out.append(f"\\begin{{align*}}\n{aligned_lines(b.lines)}\n\\end{{align*}}")
-        elif b.kind == "note":
-            out.append(f"\\noindent\\textit{{Note: {_tex_parts(b.parts)}}}")
-        elif b.kind == "table":
-            rows = [b.header] + b.rows
-            body = " \\\\\n".join(" & ".join(f"${c.latex}$" for c in r) for r in rows)
-            out.append(f"\\begin{{tabular}}{{{'r' * len(b.header)}}}\n{body}\n\\end{{tabular}}")
-        else:
-            out.append(_tex_parts(b.parts))
+    out = [piece for b in choose(blocks, factors) for piece in _render(LATEX, "latex", b)]
     body = "\n\n".join(out) + "\n"
     return LATEX_PREAMBLE + body + "\\end{document}\n" if document else body
 
 
+# --- HTML ----------------------------------------------------------------------------------------------
 HTML_STYLE = (
     "<style>.bpl{font-family:system-ui,sans-serif;line-height:1.5;max-width:60em}"
     ".bpl pre{background:#f6f8fa;padding:.6em .9em;border-radius:6px;overflow-x:auto;white-space:pre-wrap;"
@@ -295,32 +339,43 @@ def _html_math(m: Math, tex: bool) -> str:
     return f'<span class="bpl-uni">{uni}</span><span class="bpl-tex">\\({html.escape(m.latex)}\\)</span>'
 
 
+def _html_parts(parts: list[Part], tex: bool) -> str:
+    return "".join(html.escape(p) if isinstance(p, str) else f'<span class="math">{_html_math(p, tex)}</span>'
+                   for p in parts)
+
+
+def _html_lines(b: Block, tex: bool) -> list[str]:
+    """The lines as Unicode in a <pre>; with ``tex`` also as one aligned TeX display."""
+    shown = "<pre" + (' class="bpl-uni"' if tex else "") + ">"
+    out = [shown + "\n".join(html.escape(line.text) for line in b.lines) + "</pre>"]
+    if tex:
+        body = html.escape(aligned_lines(b.lines))
+        out.append(f'<div class="bpl-tex">\\[\\begin{{aligned}}{body}\\end{{aligned}}\\]</div>')
+    return out
+
+
+def _html_table(b: Block, tex: bool) -> list[str]:
+    head = "".join(f"<th>{_html_math(c, tex)}</th>" for c in b.header)
+    body = "".join("<tr>" + "".join(f"<td>{_html_math(c, tex)}</td>" for c in r) + "</tr>" for r in b.rows)
+    return [f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
+
+
+HTML = {
+    "heading": lambda b, tex: [f"<h3>{_html_parts(b.parts, tex)}</h3>"],
+    "para": lambda b, tex: [f"<p>{_html_parts(b.parts, tex)}</p>"],
+    "lines": _html_lines,
+    "note": lambda b, tex: [f'<p class="note">Note: {_html_parts(b.parts, tex)}</p>'],
+    "table": _html_table,
+}
+"""Each renderer also takes ``tex``: whether each formula carries its TeX for a notebook's MathJax."""
+
+
 def to_html(blocks: list[Block], full_page: bool = False, title: str = "backproplab", tex: bool = False,
             factors: str = "rounded") -> str:
     """Self-contained HTML: inline CSS, no scripts, nothing fetched from the network. With ``tex``
     (a notebook's display) each formula also carries its TeX for the host's MathJax."""
     out = [HTML_STYLE + (NOTEBOOK_STYLE if tex else ""), '<div class="bpl">']
-    for b in choose(blocks, factors):
-        inner = "".join(
-            html.escape(p) if isinstance(p, str) else f'<span class="math">{_html_math(p, tex)}</span>'
-            for p in b.parts
-        )
-        if b.kind == "heading":
-            out.append(f"<h3>{inner}</h3>")
-        elif b.kind == "lines":
-            shown = "<pre" + (' class="bpl-uni"' if tex else "") + ">"
-            out.append(shown + "\n".join(html.escape(line.text) for line in b.lines) + "</pre>")
-            if tex:
-                body = html.escape(aligned_lines(b.lines))
-                out.append(f'<div class="bpl-tex">\\[\\begin{{aligned}}{body}\\end{{aligned}}\\]</div>')
-        elif b.kind == "note":
-            out.append(f'<p class="note">Note: {inner}</p>')
-        elif b.kind == "table":
-            head = "".join(f"<th>{_html_math(c, tex)}</th>" for c in b.header)
-            body = "".join("<tr>" + "".join(f"<td>{_html_math(c, tex)}</td>" for c in r) + "</tr>" for r in b.rows)
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        else:
-            out.append(f"<p>{inner}</p>")
+    out += [piece for b in choose(blocks, factors) for piece in _render(HTML, "html", b, tex)]
     out.append("</div>")
     body = "\n".join(out)
     if full_page:
@@ -329,6 +384,7 @@ def to_html(blocks: list[Block], full_page: bool = False, title: str = "backprop
     return body + "\n"
 
 
+# --- one MathJax display -------------------------------------------------------------------------------
 TEXT_SPECIALS = set("\\{}$&#%^_~")
 
 
@@ -349,24 +405,32 @@ def _math_words(text: str) -> str:
     return "".join(out)
 
 
+def _mathjax_parts(parts: list[Part]) -> str:
+    return "".join(_math_words(p) if isinstance(p, str) else p.latex for p in parts)
+
+
+def _mathjax_table(b: Block) -> list[str]:
+    body = r" \\ ".join(" & ".join(c.latex for c in r) for r in [b.header] + b.rows)
+    return [rf"&\begin{{array}}{{{'r' * len(b.header)}}} {body} \end{{array}}"]
+
+
+MATHJAX = {
+    "heading": lambda b: [rf"&\mathbf{{{_mathjax_parts(b.parts)}}}"],
+    "para": lambda b: [f"&{_mathjax_parts(b.parts)}"],
+    "lines": lambda b: aligned_lines(b.lines).split(" \\\\\n"),
+    "note": lambda b: [rf"&\textit{{Note: }}{_mathjax_parts(b.parts)}"],
+    "table": _mathjax_table,
+}
+
+
 def to_mathjax(blocks: list[Block], factors: str = "rounded") -> str:
     """The whole explanation as one displayed formula (``$$\\begin{aligned}…$$``), for Jupyter's LaTeX display."""
-    rows: list[str] = []
-    for b in choose(blocks, factors):
-        parts = "".join(_math_words(p) if isinstance(p, str) else p.latex for p in b.parts)
-        if b.kind == "heading":
-            rows.append(rf"&\mathbf{{{parts}}}")
-        elif b.kind == "lines":
-            rows += [line for line in aligned_lines(b.lines).split(" \\\\\n")]
-        elif b.kind == "note":
-            rows.append(rf"&\textit{{Note: }}{parts}")
-        elif b.kind == "table":
-            cols = "r" * len(b.header)
-            body = r" \\ ".join(" & ".join(c.latex for c in r) for r in [b.header] + b.rows)
-            rows.append(rf"&\begin{{array}}{{{cols}}} {body} \end{{array}}")
-        else:
-            rows.append(f"&{parts}")
+    rows = [row for b in choose(blocks, factors) for row in _render(MATHJAX, "mathjax", b)]
     return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
+
+
+RENDERERS = {"text": TEXT, "markdown": MARKDOWN, "latex": LATEX, "html": HTML, "mathjax": MATHJAX}
+"""Each format's renderers, one per block kind: a new kind of block is one entry in each."""
 
 
 class Rendered:

@@ -47,6 +47,35 @@ def _escape(text: str) -> str:
     return text.translate(ESCAPES)
 
 
+def _all_nodes(order: list[Tensor]) -> list[Tensor]:
+    """Every tensor of the graph once, constants and inputs included, each before the op that uses it."""
+    nodes: list[Tensor] = []
+    seen: set[int] = set()
+    for node in order:
+        for t in (*node.parents, node):
+            if id(t) not in seen:
+                seen.add(id(t))
+                nodes.append(t)
+    return nodes
+
+
+def _node_lines(t: Tensor, namer: Namer, grad: np.ndarray | None, digits: int, gradients: bool) -> list[str]:
+    """One tensor as a record (name, value, gradient), and the op that makes it with its edges."""
+    tid = f"t{id(t)}"
+    name = namer.name(t) if namer.stop(t) or t.name else ("const" if t.op is None else "")
+    fields = [f"{name}" if name else t.op.name if t.op else "const", f"value {_summary(t.data, digits, is_data(t))}"]
+    if gradients:
+        fields.append(f"grad {_summary(grad, digits)}")
+    label = "{" + " | ".join(_escape(f) for f in fields) + "}"
+    fill = "#e8f1fa" if t.op is None and t.requires_grad else "#ffffff"
+    lines = [f'  {tid} [shape=record, style=filled, fillcolor="{fill}", label="{label}"];']
+    if t.op is not None:
+        lines.append(f'  {tid}_op [shape=ellipse, label="{_escape(t.op.name)}", fontsize=9];')
+        lines.append(f"  {tid}_op -> {tid};")
+        lines += [f"  t{id(parent)} -> {tid}_op;" for parent in t.parents]
+    return lines
+
+
 def to_dot(root: Tensor, *, digits: int = 2, gradients: bool = True, rankdir: str = "LR") -> str:
     """DOT text for the graph below ``root``: tensors as records, ops as small ellipses.
 
@@ -58,34 +87,13 @@ def to_dot(root: Tensor, *, digits: int = 2, gradients: bool = True, rankdir: st
     if not 0 <= int(digits) <= 12:
         raise ValueError(f"digits must be between 0 and 12, got {digits}")
     order = topological_order(root) if root.requires_grad else [root]
-    nodes: list[Tensor] = []
-    seen: set[int] = set()
-    for node in order:
-        for t in (*node.parents, node):
-            if id(t) not in seen:
-                seen.add(id(t))
-                nodes.append(t)
+    nodes = _all_nodes(order)
     grads = backprop(root, np.ones_like(root.data), order) if gradients and root.requires_grad else {}
     namer = Namer(order, root)
     lines = ["digraph backproplab {", f"  rankdir={rankdir};", "  ranksep=0.3;", "  nodesep=0.25;",
              '  node [fontname="Helvetica", fontsize=10];']
     for t in nodes:
-        tid = f"t{id(t)}"
-        named = namer.stop(t) or t.name
-        name = namer.name(t) if named else ("const" if t.op is None else "")
-        grad = grads.get(id(t)) if t.requires_grad else None
-        fields = [f"{name}" if name else t.op.name if t.op else "const",
-                  f"value {_summary(t.data, digits, is_data(t))}"]
-        if gradients:
-            fields.append(f"grad {_summary(grad, digits)}")
-        label = "{" + " | ".join(_escape(f) for f in fields) + "}"
-        fill = "#e8f1fa" if t.op is None and t.requires_grad else "#ffffff"
-        lines.append(f'  {tid} [shape=record, style=filled, fillcolor="{fill}", label="{label}"];')
-        if t.op is not None:
-            lines.append(f'  {tid}_op [shape=ellipse, label="{_escape(t.op.name)}", fontsize=9];')
-            lines.append(f"  {tid}_op -> {tid};")
-            for parent in t.parents:
-                lines.append(f"  t{id(parent)} -> {tid}_op;")
+        lines += _node_lines(t, namer, grads.get(id(t)) if t.requires_grad else None, digits, gradients)
     lines.append("}")
     return "\n".join(lines) + "\n"
 

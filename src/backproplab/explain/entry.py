@@ -15,11 +15,9 @@ from typing import Any
 import numpy as np
 
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.document import Block, Math
+from backproplab.explain.document import ROWS_IN_FULL, Block, Math, gap_row, shown_rows
 from backproplab.explain.symbols import Namer, fmt_number, latex_name, sym
 from backproplab.util.numbers import enough_digits, number, precision, sum_note
-
-HEAD, TAIL = 8, 2  # samples shown of a long sum: the first and the last few
 
 
 def _consumer(order: list[Tensor], wrt: Tensor) -> Tensor | None:
@@ -88,20 +86,77 @@ def entry_blocks(loss: Tensor, wrt: Tensor, target: tuple[int, ...], order: list
                       namer, digits, loss_name, shown_wrt, param_latex)
 
 
+def _factor_and_role(plan: EntryPlan, target: tuple[int, ...], through: Tensor, namer: Namer,
+                     shown_wrt: str) -> tuple[dict[str, str], str]:
+    """What δ is multiplied by (the input, or 1 for a bias) and a sentence on the entry's part in the layer."""
+    k = target[-1]
+    if plan.inputs is None:
+        return {"text": "1", "latex": "1"}, f"{shown_wrt} is added to unit {k + 1} of {namer.name(through)}, once " \
+                                             "for every sample"
+    j = target[0]
+    factor_sym = {fmt: sym(namer, plan.inputs, (0, j)).render(fmt, True) for fmt in ("text", "latex")}
+    return factor_sym, (f"{shown_wrt} multiplies input {j + 1} ({factor_sym['text']}) into unit {k + 1} of "
+                        f"{namer.name(through)}, once for every sample")
+
+
+def _cell(value: float, digits: int, data: bool = False) -> Math:
+    return Math(fmt_number(value, digits, "text", data), fmt_number(value, digits, "latex", data))
+
+
+def _samples_table(delta: np.ndarray, factor_values: np.ndarray, terms: np.ndarray, factor_sym: dict[str, str],
+                   d_sym: Math, digits: int) -> Block:
+    """Per sample: δ, and (for a weight) the input and their product; a long table cut in the middle."""
+    n = len(terms)
+    header = [Math("sample i", r"\text{sample } i"), d_sym]
+    if factor_sym["text"] != "1":
+        header += [Math(factor_sym["text"], factor_sym["latex"]), Math("product", r"\text{product}")]
+    rows = []
+    for i in shown_rows(n):
+        if i < 0:
+            rows.append(gap_row(n, len(header) - 1))
+            continue
+        row = [Math(str(i + 1), str(i + 1)), _cell(delta[i], digits)]
+        if factor_sym["text"] != "1":
+            row += [_cell(factor_values[i], digits, True), _cell(terms[i], digits)]
+        rows.append(row)
+    return Block("table", header=header, rows=rows)
+
+
+def _sum_lines(terms: np.ndarray, exact: float, lhs: Math, digits: int) -> tuple[list[Math], str, bool]:
+    """The products added up to the gradient, the note on their rounding ('' if none) and whether the
+    exact-factors form makes that note unneeded."""
+    n = len(terms)
+    if n > ROWS_IN_FULL:
+        return [Math(f"{lhs.text} = the sum of the {n} products",
+                     rf"{lhs.latex} = \text{{the sum of the {n} products}}"), _total(exact, digits)], "", True
+
+    def summed(d: int) -> Math:
+        sum_t = " + ".join(f"({fmt_number(v, d, 'text')})" if v < 0 else fmt_number(v, d, "text") for v in terms)
+        sum_l = " + ".join(f"({fmt_number(v, d, 'latex')})" if v < 0 else fmt_number(v, d, "latex") for v in terms)
+        return Math(f"{lhs.text} = {sum_t}", f"{lhs.latex} = {sum_l}")
+
+    first = summed(digits)
+    note = sum_note(terms, exact, digits)
+    quiet = True
+    if note:  # the terms with enough digits to add up to the total shown
+        d = enough_digits([float(v) for v in terms], lambda v: sum(v, Decimal(0)), number(exact, digits, "-"), digits)
+        quiet = d is not None
+        if quiet:
+            first = Math(first.text, first.latex, summed(d))
+    return [first, _total(exact, digits)], note, quiet
+
+
+def _total(exact: float, digits: int) -> Math:
+    return Math(f"= {fmt_number(exact, digits, 'text')}", f"= {fmt_number(exact, digits, 'latex')}")
+
+
 def entry_work(plan: EntryPlan, target: tuple[int, ...], through: Tensor, delta: np.ndarray,
                factor_values: np.ndarray, exact: float, namer: Namer, digits: int, loss_name: str, shown_wrt: str,
                param_latex: str, terms: np.ndarray | None = None) -> tuple[list[Block], dict[str, Any]]:
     """The entry form with its numbers put in: δ of the unit per sample, the factor it is multiplied by
     (``terms`` is their product when it was already worked out) and the engine's gradient."""
     k = target[-1]
-    if plan.inputs is not None:
-        j = target[0]
-        factor_sym = {fmt: sym(namer, plan.inputs, (0, j)).render(fmt, True) for fmt in ("text", "latex")}
-        role = (f"{shown_wrt} multiplies input {j + 1} ({factor_sym['text']}) into unit {k + 1} of "
-                f"{namer.name(through)}, once for every sample")
-    else:
-        factor_sym = {"text": "1", "latex": "1"}
-        role = f"{shown_wrt} is added to unit {k + 1} of {namer.name(through)}, once for every sample"
+    factor_sym, role = _factor_and_role(plan, target, through, namer, shown_wrt)
     terms = delta * factor_values if terms is None else terms
     total = math.fsum(terms)
     tol = 1e-9 if delta.dtype == np.float64 else 1e-5  # float32's own rounding, summed over the samples
@@ -109,57 +164,23 @@ def entry_work(plan: EntryPlan, target: tuple[int, ...], through: Tensor, delta:
         raise AssertionError(f"the sum over samples of d{loss_name}/d{shown_wrt} gives {total!r}, the engine "
                              f"{exact!r}: please report this as a bug")
     zt, zl = namer.name(through), latex_name(namer.name(through))
-    d_t = f"δ_{zt}[i,{k + 1}]"
-    d_l = rf"\left(\delta_{{{zl}}}\right)_{{i,{k + 1}}}"  # (δ_{z_1})_{i,2}: its own subscripts apart from the entry's
-    lhs_t, lhs_l = f"d{loss_name}/d{shown_wrt}", rf"\frac{{\partial {latex_name(loss_name)}}}{{\partial {param_latex}}}"
-    general_t = f"Σ_i {d_t} · {factor_sym['text']}" if factor_sym["text"] != "1" else f"Σ_i {d_t}"
-    general_l = (rf"\sum_{{i}} {d_l} \cdot {factor_sym['latex']}" if factor_sym["text"] != "1"
-                 else rf"\sum_{{i}} {d_l}")
-    n = len(terms)
+    # (δ_{z_1})_{i,2}: its own subscripts apart from the entry's
+    d_sym = Math(f"δ_{zt}[i,{k + 1}]", rf"\left(\delta_{{{zl}}}\right)_{{i,{k + 1}}}")
+    lhs = Math(f"d{loss_name}/d{shown_wrt}", rf"\frac{{\partial {latex_name(loss_name)}}}{{\partial {param_latex}}}")
+    if factor_sym["text"] != "1":
+        general = Math(f"Σ_i {d_sym.text} · {factor_sym['text']}",
+                       rf"\sum_{{i}} {d_sym.latex} \cdot {factor_sym['latex']}")
+    else:
+        general = Math(f"Σ_i {d_sym.text}", rf"\sum_{{i}} {d_sym.latex}")
+    lines, note, quiet = _sum_lines(terms, exact, lhs, digits)
     blocks = [
         Block("para", [f"{role}. By the chain rule, summed over the samples, with δ_{zt} = d{loss_name}/d{zt} "
                        "(the layer-by-layer form shows how δ comes down from the loss):"]),
-        Block("lines", lines=[Math(f"{lhs_t} = {general_t}", f"{lhs_l} = {general_l}")]),
+        Block("lines", lines=[Math(f"{lhs.text} = {general.text}", f"{lhs.latex} = {general.latex}")]),
+        Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"]),
+        _samples_table(delta, factor_values, terms, factor_sym, d_sym, digits),
+        Block("lines", lines=lines),
     ]
-    rows_at = list(range(n)) if n <= HEAD + TAIL + 2 else list(range(HEAD)) + [-1] + list(range(n - TAIL, n))
-    header = [Math("sample i", r"\text{sample } i"), Math(d_t, d_l)]
-    if factor_sym["text"] != "1":
-        header += [Math(factor_sym["text"], factor_sym["latex"]), Math("product", r"\text{product}")]
-    rows = []
-    for i in rows_at:
-        if i < 0:
-            gap = f"… {n - HEAD - TAIL} more"
-            gap_cell = Math(gap, rf"\text{{{gap.replace('…', '...')}}}")
-            rows.append([gap_cell] + [Math("…", r"\vdots")] * (len(header) - 1))
-            continue
-        row = [Math(str(i + 1), str(i + 1)),
-               Math(fmt_number(delta[i], digits, "text"), fmt_number(delta[i], digits, "latex"))]
-        if factor_sym["text"] != "1":
-            row += [Math(fmt_number(factor_values[i], digits, "text", True),
-                         fmt_number(factor_values[i], digits, "latex", True)),
-                    Math(fmt_number(terms[i], digits, "text"), fmt_number(terms[i], digits, "latex"))]
-        rows.append(row)
-    blocks.append(Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"]))
-    blocks.append(Block("table", header=header, rows=rows))
-    quiet = True  # whether the exact-factors form leaves the note unneeded
-    if n <= HEAD + TAIL + 2:
-        def summed(d: int) -> Math:
-            sum_t = " + ".join(f"({fmt_number(v, d, 'text')})" if v < 0 else fmt_number(v, d, "text") for v in terms)
-            sum_l = " + ".join(f"({fmt_number(v, d, 'latex')})" if v < 0 else fmt_number(v, d, "latex") for v in terms)
-            return Math(f"{lhs_t} = {sum_t}", f"{lhs_l} = {sum_l}")
-        lines = [summed(digits)]
-        note = sum_note(terms, exact, digits)
-        if note:  # the terms with enough digits to add up to the total shown
-            d = enough_digits([float(v) for v in terms], lambda v: sum(v, Decimal(0)), number(exact, digits, "-"),
-                              digits)
-            quiet = d is not None
-            if quiet:
-                lines = [Math(lines[0].text, lines[0].latex, summed(d))]
-    else:
-        lines = [Math(f"{lhs_t} = the sum of the {n} products", rf"{lhs_l} = \text{{the sum of the {n} products}}")]
-        note = ""
-    lines.append(Math(f"= {fmt_number(exact, digits, 'text')}", f"= {fmt_number(exact, digits, 'latex')}"))
-    blocks.append(Block("lines", lines=lines))
     if note:
         blocks.append(Block("note", [note], rounded_only=quiet))
     details = {"delta_of": zt, "unit": k + 1, "input": factor_sym["text"], "deltas": delta, "inputs": factor_values,

@@ -13,8 +13,9 @@ import numpy as np
 
 from backproplab.engine import ops
 from backproplab.engine.autodiff import topological_order
+from backproplab.engine.grad_mode import no_grad
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.document import Block, Math, Rendered
+from backproplab.explain.document import ROWS_IN_FULL, Block, Math, Rendered, gap_row, shown_rows
 from backproplab.explain.paths import count
 from backproplab.explain.symbols import LOSS_OPS, Namer, fmt_number, is_data, latex_name
 from backproplab.nn import Module
@@ -23,7 +24,6 @@ from backproplab.train.trace import to_json_value
 from backproplab.util.numbers import precision, sum_note
 
 WIDEST = 4  # a node with more units per sample than this is left out of the table (with a note)
-HEAD, TAIL = 8, 2  # rows shown of a long table: the first and the last few
 
 
 @dataclass
@@ -103,8 +103,6 @@ def output_columns(loss: str, predictions: Any, name: str = "") -> list[OutputCo
 
 def output_name(model: Module, x: Any) -> str:
     """The name the network gives its output node (``z3``, ``ŷ``), for naming its column; '' if none."""
-    from backproplab.engine.tensor import no_grad
-
     with no_grad():
         return model(Tensor(x, name="x")).name or ""
 
@@ -190,6 +188,96 @@ def _name_logit(columns: list[Column], loss: str, yhat: Tensor, symbol: str, nam
     columns.insert(at + 1, Column(Math(head, head_tex), Math(formula, formula_tex), prob.values[:, 0]))
 
 
+Y_SYMBOL = Math("y_i", "y_{i}")
+
+
+def _recorded_loss(model: Module, xs: Tensor, ys: Tensor, loss: str) -> Tensor:
+    """The loss with its graph recorded through every parameter, whichever of them require a gradient."""
+    with_grad = {p: p.requires_grad for _, p in model.named_parameters()}
+    try:
+        for p in with_grad:
+            p.requires_grad = True
+        return get_loss(loss)(model(xs), ys)
+    finally:
+        for p, flag in with_grad.items():
+            p.requires_grad = flag
+
+
+def _input_columns(xs: Tensor, n: int) -> list[Column]:
+    """The inputs' columns, x_i or x[i,1], x[i,2], … (at most WIDEST of them)."""
+    width = xs.data.size // max(n, 1)
+    x_values = xs.data.reshape(n, -1)
+    return [Column(Math("x_i" if width == 1 else f"x[i,{j + 1}]", "x_{i}" if width == 1 else f"x_{{i,{j + 1}}}"),
+                   None, x_values[:, j], True) for j in range(min(width, WIDEST))]
+
+
+def _target_columns(out: Tensor, ys: Tensor, yhat: Tensor | None, hat: dict[str, str] | None,
+                    n: int) -> tuple[list[Column], np.ndarray | None]:
+    """The targets' column, and for SSR and MSE the residual and its square (returned too: the loss sums them)."""
+    if out.op is not None and out.op.name in ("ssr", "mse") and yhat is not None and yhat.data.size == n:
+        residual = ys.data.reshape(n) - yhat.data.reshape(n)
+        squares = residual ** 2
+        res = {fmt: ops.sub.render(fmt, "expr", {"a": Y_SYMBOL.text if fmt == "text" else Y_SYMBOL.latex,
+                                                  "b": hat[fmt]}) for fmt in ("text", "latex")}
+        sq = {fmt: ops.pow.render(fmt, "expr", {"a": f"({res[fmt]})", "b": "2"}) for fmt in ("text", "latex")}
+        return [Column(Y_SYMBOL, None, ys.data.reshape(n), True),
+                Column(Math("residual", r"\text{residual}"), Math(res["text"], res["latex"]), residual),
+                Column(Math("squared", r"\text{squared}"), Math(sq["text"], sq["latex"]), squares)], squares
+    if ys.data.size == n:
+        return [Column(Y_SYMBOL, None, ys.data.reshape(n), True)], None
+    return [], None
+
+
+def _table(columns: list[Column], n: int, digits: int) -> Block:
+    """The table: each column headed by its symbol and formula, a row per sample (a long one cut in the middle)."""
+    header = [Math("sample", r"\text{sample}")]
+    for c in columns:
+        header.append(c.symbol if c.formula is None else
+                      Math(f"{c.symbol.text}\n= {c.formula.text}", f"{c.symbol.latex} = {c.formula.latex}"))
+    rows = []
+    for i in shown_rows(n):
+        if i < 0:
+            rows.append(gap_row(n, len(columns)))
+            continue
+        rows.append([Math(str(i + 1), str(i + 1))] + [
+            Math(fmt_number(c.values[i], digits, "text", c.data), fmt_number(c.values[i], digits, "latex", c.data))
+            for c in columns])
+    return Block("table", header=header, rows=rows)
+
+
+def _loss_formula(out: Tensor, loss_name: str, hat: dict[str, str] | None) -> dict[str, str]:
+    """The loss in symbols, from its op's expression (SSR = Σ_i (y_i − ŷ_i)²)."""
+    if out.op is None:
+        return {"text": loss_name, "latex": loss_name}
+    return {fmt: out.op.render(fmt, "expr", {"y": Y_SYMBOL.text if fmt == "text" else Y_SYMBOL.latex,
+                                             "yhat": hat[fmt] if hat else "ŷ_i", "z": hat[fmt] if hat else "z_i",
+                                             "n": str(count(out))})
+            for fmt in ("text", "latex")}
+
+
+def _loss_blocks(out: Tensor, loss_name: str, general: dict[str, str], squares: np.ndarray | None, n: int,
+                 digits: int) -> list[Block]:
+    """The loss worked out under the table: the squares added (checked against the engine's loss) when they
+    are all shown, else the loss's formula and value."""
+    total = float(out.data)
+    lhs = {"text": loss_name, "latex": latex_name(loss_name)}
+    if squares is not None:
+        exact = math.fsum(squares) / (count(out) if out.op.name == "mse" else 1)
+        if not math.isclose(exact, total, rel_tol=1e-12, abs_tol=1e-300):
+            raise AssertionError(f"the table's {loss_name} is {exact!r}, the engine's {total!r}: please report this")
+    if squares is None or n > ROWS_IN_FULL:
+        return [Block("lines", lines=[Math(f"{lhs['text']} = {general['text']} = {fmt_number(total, digits, 'text')}",
+                                           f"{lhs['latex']} = {general['latex']} = "
+                                           f"{fmt_number(total, digits, 'latex')}")])]
+    parts = {fmt: " + ".join(fmt_number(v, digits, fmt) for v in squares) for fmt in ("text", "latex")}
+    if out.op.name == "mse":
+        parts = {"text": f"({parts['text']}) / {n}", "latex": rf"\frac{{{parts['latex']}}}{{{n}}}"}
+    line = Math(f"{lhs['text']} = {general['text']} = {parts['text']} = {fmt_number(total, digits, 'text')}",
+                f"{lhs['latex']} = {general['latex']} = {parts['latex']} = {fmt_number(total, digits, 'latex')}")
+    note = sum_note(squares, total, digits) if out.op.name == "ssr" else ""
+    return [Block("lines", lines=[line])] + ([Block("note", [note])] if note else [])
+
+
 def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: int = 2,
                   title: str = "") -> ForwardTable:
     """The forward pass of ``model`` on ``(x, y)`` as a table, one row per sample, ending in the loss.
@@ -201,85 +289,21 @@ def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: i
         raise ValueError(f"digits must be between 0 and 12, got {digits}")
     xs, ys = Tensor(x, name="x"), Tensor(y, name="y")
     n = xs.shape[0] if xs.data.ndim else 1
-    with_grad = {p: p.requires_grad for _, p in model.named_parameters()}
-    try:
-        for p in with_grad:
-            p.requires_grad = True  # so the graph is recorded through every parameter
-        out = get_loss(loss)(model(xs), ys)
-    finally:
-        for p, flag in with_grad.items():
-            p.requires_grad = flag
+    out = _recorded_loss(model, xs, ys, loss)
     columns, left_out, namer = _columns(out, n)
-    width = xs.data.size // max(n, 1)
-    x_values = xs.data.reshape(n, -1)
-    columns[:0] = [Column(Math("x_i" if width == 1 else f"x[i,{j + 1}]", "x_{i}" if width == 1 else f"x_{{i,{j + 1}}}"),
-                          None, x_values[:, j], True) for j in range(min(width, WIDEST))]
+    columns[:0] = _input_columns(xs, n)
     loss_name = namer.name(out)
     yhat = out.parents[0] if out.op is not None and out.parents else None
-    y_sym = Math("y_i", "y_{i}")
     hat = {fmt: _symbol(namer, yhat, True, fmt) for fmt in ("text", "latex")} if yhat is not None else None
     if hat is not None and loss in LOGIT_LOSSES:
         _name_logit(columns, loss, yhat, hat["text"], namer.name(yhat))
-    squares = None
-    if out.op is not None and out.op.name in ("ssr", "mse") and yhat is not None and yhat.data.size == n:
-        residual = ys.data.reshape(n) - yhat.data.reshape(n)
-        squares = residual ** 2
-        res = {fmt: ops.sub.render(fmt, "expr", {"a": y_sym.text if fmt == "text" else y_sym.latex,
-                                                  "b": hat[fmt]}) for fmt in ("text", "latex")}
-        sq = {fmt: ops.pow.render(fmt, "expr", {"a": f"({res[fmt]})", "b": "2"}) for fmt in ("text", "latex")}
-        columns.append(Column(y_sym, None, ys.data.reshape(n), True))
-        columns.append(Column(Math("residual", r"\text{residual}"), Math(res["text"], res["latex"]), residual))
-        columns.append(Column(Math("squared", r"\text{squared}"), Math(sq["text"], sq["latex"]), squares))
-    elif ys.data.size == n:
-        columns.append(Column(y_sym, None, ys.data.reshape(n), True))
-
-    blocks: list[Block] = []
-    if title:
-        blocks.append(Block("heading", [title]))
-    blocks.append(Block("para", [f"The forward pass, sample by sample ({precision(digits)}; everything is computed "
-                                 "exactly). Each column is headed by the formula that computes it:"]))
-    header = [Math("sample", r"\text{sample}")]
-    for c in columns:
-        header.append(c.symbol if c.formula is None else
-                      Math(f"{c.symbol.text}\n= {c.formula.text}", f"{c.symbol.latex} = {c.formula.latex}"))
-    shown_rows = list(range(n)) if n <= HEAD + TAIL + 2 else list(range(HEAD)) + [-1] + list(range(n - TAIL, n))
-    rows = []
-    for i in shown_rows:
-        if i < 0:
-            gap = f"… {n - HEAD - TAIL} more"
-            rows.append([Math(gap, rf"\text{{{gap.replace('…', '...')}}}")] + [Math("…", r"\vdots")] * len(columns))
-            continue
-        rows.append([Math(str(i + 1), str(i + 1))] + [
-            Math(fmt_number(c.values[i], digits, "text", c.data), fmt_number(c.values[i], digits, "latex", c.data))
-            for c in columns])
-    blocks.append(Block("table", header=header, rows=rows))
-    total = float(out.data)
-    general = {fmt: out.op.render(fmt, "expr", {"y": y_sym.text if fmt == "text" else y_sym.latex,
-                                                "yhat": hat[fmt] if hat else "ŷ_i", "z": hat[fmt] if hat else "z_i",
-                                                "n": str(count(out))})
-               if out.op is not None else loss_name for fmt in ("text", "latex")}
-    lhs = {"text": loss_name, "latex": latex_name(loss_name)}
-    lines = []
-    note = ""
-    if squares is not None:
-        exact = math.fsum(squares) / (count(out) if out.op.name == "mse" else 1)
-        if not math.isclose(exact, total, rel_tol=1e-12, abs_tol=1e-300):
-            raise AssertionError(f"the table's {loss_name} is {exact!r}, the engine's {total!r}: please report this")
-        if n <= HEAD + TAIL + 2:
-            parts = {fmt: " + ".join(fmt_number(v, digits, fmt) for v in squares) for fmt in ("text", "latex")}
-            if out.op.name == "mse":
-                parts = {"text": f"({parts['text']}) / {n}", "latex": rf"\frac{{{parts['latex']}}}{{{n}}}"}
-            lines.append(Math(f"{lhs['text']} = {general['text']} = {parts['text']} = "
-                              f"{fmt_number(total, digits, 'text')}",
-                              f"{lhs['latex']} = {general['latex']} = {parts['latex']} = "
-                              f"{fmt_number(total, digits, 'latex')}"))
-            note = sum_note(squares, total, digits) if out.op.name == "ssr" else ""
-    if not lines:
-        lines.append(Math(f"{lhs['text']} = {general['text']} = {fmt_number(total, digits, 'text')}",
-                          f"{lhs['latex']} = {general['latex']} = {fmt_number(total, digits, 'latex')}"))
-    blocks.append(Block("lines", lines=lines))
-    if note:
-        blocks.append(Block("note", [note]))
+    targets, squares = _target_columns(out, ys, yhat, hat, n)
+    columns += targets
+    general = _loss_formula(out, loss_name, hat)
+    blocks = [Block("heading", [title])] if title else []
+    blocks += [Block("para", [f"The forward pass, sample by sample ({precision(digits)}; everything is computed "
+                              "exactly). Each column is headed by the formula that computes it:"]),
+               _table(columns, n, digits), *_loss_blocks(out, loss_name, general, squares, n, digits)]
     if left_out:
         blocks.append(Block("note", ["left out of the table, being wider than "
                                      f"{WIDEST} units: {', '.join(left_out)}"]))
@@ -291,4 +315,4 @@ def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: i
         "formula": general["text"],
         "left_out": left_out,
     }
-    return ForwardTable(loss_name, total, digits, blocks, details)
+    return ForwardTable(loss_name, float(out.data), digits, blocks, details)

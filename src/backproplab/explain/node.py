@@ -10,8 +10,9 @@ import numpy as np
 
 from backproplab.engine.autodiff import backprop, topological_order
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.core import Explanation, explain, num
+from backproplab.explain.core import Explanation, explain
 from backproplab.explain.document import Block, Math
+from backproplab.explain.formulas import num
 from backproplab.explain.symbols import SUBSCRIPT, Namer, latex_name
 
 MAX_ENTRIES = 8  # entries worked out one by one; the rest are given as values

@@ -33,10 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.engine.autodiff import compile, unbroadcast
+from backproplab.engine.autodiff import unbroadcast
 from backproplab.engine.ops import OPS
+from backproplab.engine.replay import compile
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.core import MAX_LINK_WORK, Explanation, Prepared, delta_plan, explain, namer_for, paths_limit
+from backproplab.explain.core import MAX_LINK_WORK, Explanation, Prepared, explain, namer_for, paths_limit
+from backproplab.explain.delta import delta_plan
 from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
 from backproplab.explain.paths import Paths, TooManyPathsError
 from backproplab.explain.steps import adam_moments

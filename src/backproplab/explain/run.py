@@ -11,18 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.explain.core import Explanation, num
+from backproplab.explain.core import Explanation
 from backproplab.explain.document import Block, Math
+from backproplab.explain.formulas import num
 from backproplab.explain.forward import output_columns, output_name
 from backproplab.explain.plan import RunExplainer
-from backproplab.explain.steps import method_name
 from backproplab.explain.symbols import fmt_number, latex_name
+from backproplab.explain.words import loss_symbol, method_name, stopped_sentence
 from backproplab.nn import Module
 from backproplab.train.trace import Trace, scalar
 from backproplab.util.numbers import precision
 
 HEAD_ROWS, TAIL_ROWS = 8, 2  # rows of a long predictions table: the first and the last few
-LOSS_NAMES = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
 
 
 def shown_iterations(n: int, every: int | None = None, head: int = 3, tail: int = 2) -> list[int]:
@@ -68,7 +68,7 @@ def explain_run(
     the run's parameters are left as they were."""
     if trace.inputs is None or not trace.iterations:
         raise ValueError("this trace has no iterations or no data to explain")
-    sym = LOSS_NAMES.get(trace.loss, trace.loss)
+    sym = loss_symbol(trace.loss)
     blocks: list[Block] = []
     if title:
         blocks.append(Block("heading", [title]))
@@ -106,13 +106,7 @@ def _ending(trace: Trace, digits: int) -> list[Block]:
     if final is None:
         return []
     blocks = [Block("heading", ["Where the run ended"])]
-    if final.stopped_by == "min_step":
-        head = f"Converged after {final.steps} step(s): every step size fell below the minimum step."
-    elif final.stopped_by == "max_steps":
-        head = f"Stopped after {final.steps} step(s), the maximum number of steps."
-    else:
-        head = f"Stopped after {final.steps} step(s): the run diverged. {final.message}"
-    blocks.append(Block("para", [head]))
+    blocks.append(Block("para", [stopped_sentence(final)]))
     lines = []
     last = trace.iterations[-1]
     for name in trace.optimize:

@@ -12,16 +12,11 @@ import numpy as np
 
 from backproplab.explain.document import Math
 from backproplab.explain.symbols import fmt_number, latex_name
+from backproplab.explain.words import method_name
 from backproplab.train.trace import Trace, scalar
 from backproplab.util.numbers import decimal_of, enough_digits, holds, number, rounding_note, shown_decimal, wrap
 
-METHODS = {"gradient_descent": "Gradient descent", "sgd": "SGD", "adam": "Adam"}
 ADAM_DEFAULTS = (0.9, 0.999, 1e-8)  # β1, β2, ε as torch.optim.Adam has them
-
-
-def method_name(rule: str) -> str:
-    """The optimizer as a heading names it: 'Gradient descent', 'Adam', …"""
-    return METHODS.get(rule, rule.replace("_", " ").capitalize())
 
 
 def step_rule_text(rule: str) -> str:

@@ -220,6 +220,23 @@ def attr_values(node: Tensor, fmt: str = "text") -> dict[str, str]:
     return shown
 
 
+def _named(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool) -> tuple[str, int]:
+    """A node by its name: the whole tensor (``index`` None) or one entry of it."""
+    if index is None:
+        name = namer.name(node)
+        return (name if fmt == "text" else latex_name(name)), 9
+    return sym(namer, node, index).render(fmt, general), 9
+
+
+def _constant(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str) -> tuple[str, int]:
+    """An unnamed constant by its value (4 decimals); a whole array of them by its generated name."""
+    if node.data.size == 1 or index is not None:
+        value = float(node.data.reshape(-1)[0]) if node.data.size == 1 else element(node, index)
+        text = fmt_number(value, 4, fmt)
+        return (f"({text})" if value < 0 else text), 9
+    return namer.name(node), 9
+
+
 def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool,
          digits: int | None, depth: int = 0) -> tuple[str, int]:
     """How an entry of ``node`` is written inside a formula, and how tightly it binds.
@@ -233,26 +250,12 @@ def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, ge
             text = fmt_number(value, digits, fmt, data=is_data(node))
             return (wrap(text, value) if fmt == "text" else (f"({text})" if value < 0 else text)), 9
     if namer.stop(node) or node.name or (node.op is None and node.data.size > 1 and digits is None):
-        if index is None:
-            name = namer.name(node)
-            return (name if fmt == "text" else latex_name(name)), 9
-        return sym(namer, node, index).render(fmt, general), 9
-    if node.op is None:  # an unnamed constant: write its value
-        if node.data.size == 1:
-            value = float(node.data.reshape(-1)[0])
-            text = fmt_number(value, 4, fmt)
-            return (f"({text})" if value < 0 else text), 9
-        if index is not None:
-            value = element(node, index)
-            text = fmt_number(value, 4, fmt)
-            return (f"({text})" if value < 0 else text), 9
-        return namer.name(node), 9
+        return _named(namer, node, index, fmt, general)
+    if node.op is None:
+        return _constant(namer, node, index, fmt)
     if node.op.elementwise and depth < 4:
         return expression(namer, node, index, fmt, general, depth)
-    name = namer.name(node)
-    if index is None:
-        return (name if fmt == "text" else latex_name(name)), 9
-    return sym(namer, node, index).render(fmt, general), 9
+    return _named(namer, node, index, fmt, general)
 
 
 def expression(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool,

@@ -14,16 +14,10 @@ from rich.table import Table
 
 from backproplab.explain.forward import output_columns
 from backproplab.explain.run import shown_iterations
-from backproplab.explain.steps import method_name, run_moments, step_working
+from backproplab.explain.steps import run_moments, step_working
+from backproplab.explain.words import loss_symbol, method_name, stopped_sentence
 from backproplab.train.trace import Iteration, Trace, scalar
 from backproplab.util.numbers import exact_number, number
-
-LOSS_SYMBOLS = {"ssr": "SSR", "mse": "MSE", "bce": "BCE", "cross_entropy": "CE"}
-
-
-def loss_symbol(loss: str) -> str:
-    return LOSS_SYMBOLS.get(loss, loss)
-
 
 MAX_INPUTS = 4  # a samples table is shown when each sample has at most this many inputs
 HEAD_ROWS, TAIL_ROWS = 8, 2  # rows of a long samples table: the first and the last few
@@ -129,13 +123,8 @@ def render_run(
     if final is None:
         return
     console.print()
-    ends = {
-        "min_step": f"Converged after {final.steps} step(s): every |step size| fell below the minimum step.",
-        "max_steps": f"Stopped after {final.steps} step(s): the maximum number of steps was reached "
-        "(raise --max-steps to go on).",
-        "diverged": f"Stopped after {final.steps} step(s): the run diverged. {final.message}",
-    }
-    console.print(f"[bold]{escape(ends[final.stopped_by])}[/bold]")
+    hint = " Raise --max-steps to go on." if final.stopped_by == "max_steps" else ""
+    console.print(f"[bold]{escape(stopped_sentence(final))}[/bold]{hint}")
     for name in trace.optimize:
         value = scalar(final.params[name])
         last_g = scalar(trace.iterations[-1].gradients[name]) if trace.iterations else None

@@ -27,12 +27,14 @@ from backproplab.engine.tensor import Tensor
 from backproplab.explain import Explanation, RunExplainer, explain, forward_table
 from backproplab.explain.article import ARTICLE, compared_with_article
 from backproplab.explain.forward import output_columns, output_name
-from backproplab.explain.steps import method_name, recorded_moments, run_moments
-from backproplab.explain.terminal import array_norm, loss_symbol, step_lines
+from backproplab.explain.steps import recorded_moments, run_moments
+from backproplab.explain.terminal import array_norm, step_lines
+from backproplab.explain.words import loss_symbol, method_name, option_name, stopped_sentence
 from backproplab.lesson.network import network_of
 from backproplab.lesson.samples import boundary, curve, curve_key, predictions, snapshot, snapshots
 from backproplab.lesson.settings import LIMITS, Job, LessonError, Limits, Settings, load_job, to_toml
 from backproplab.nn.losses import get_loss
+from backproplab.optim import OPTIMIZERS
 from backproplab.spec.presets import PRESETS
 from backproplab.train.trace import Trace, scalar, to_json_value
 from backproplab.util.numbers import number
@@ -538,47 +540,20 @@ def run(settings: Settings, limits: Limits = LIMITS) -> tuple[Job, Trace]:
 
 def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIMITS,
              everything: bool = False) -> dict[str, Any]:
+    """The lesson document of a run already trained (see :func:`build`)."""
     keep = kept_iterations(trace, extra=_held_size(job, trace))
     held = held_gradients(job, trace, keep)
     order = _explanation_order(keep)
     names = [n for n, _ in job.net.named_parameters()]
-    explanations: dict[str, dict[str, Any]] = {n: {} for n in names}
-    curves: dict[str, list[dict[str, Any]]] = {}
-    if trace.iterations:
-        for name in _curve_params(job, trace)[:None if everything else 1]:
-            curves[name] = [curve(job, trace, name, k)
-                            for k in _curve_iterations(trace, keep, 12 if everything else 1, name)]
-        if not curves:  # only matrices: the first entry of the first one, as the page selects it at first
-            name = trace.optimize[0]
-            index = (0,) * job.net.parameter(name).data.ndim
-            curves[curve_key(name, index)] = [curve(job, trace, name, k, index)
-                                              for k in _curve_iterations(trace, keep, 4 if everything else 1, name)]
-        if everything:
-            explanations.update(worked_gradients(job, trace, names, order, EXPLAIN_BUDGET))
-        else:
-            explanations.update({n: {"1": worked(job, trace, n, 0)} for n in trace.optimize})
-            first = (trace.optimize or names)[0]  # the entry the page selects first shows without a request
-            if job.net.parameter(first).data.ndim:
-                index = (0,) * job.net.parameter(first).data.ndim
-                explanations[curve_key(first, index)] = {"1": worked(job, trace, first, 0, index)}
+    explanations = _explanations(job, trace, names, order, everything)
     source = {"preset": settings.preset, "name": job.spec.name, "title": job.title, "spec_text": to_toml(job.raw),
               "kind": job.spec.network["kind"]}
-    labels = {"x": job.preset.x_label, "y": job.preset.y_label}
-    preds = predictions(job, trace, keep) if trace.iterations else None
-    if preds is not None:
-        preds["y_range"] = prediction_range(trace, preds)
-        preds["residuals"] = trace.loss in ("ssr", "mse")  # y − ŷ means something where the loss is built on it
     forward = (forward_views(job, trace, order, FORWARD_BUDGET if everything else 0) if trace.iterations else {})
     return {
         "version": VERSION,
         "source": source,
-        "settings": {"preset": settings.preset, "lr": trace.learning_rate, "optimizer": trace.optimizer,
-                     "optimize": list(trace.optimize), "min_step": job.spec.training["min_step"],
-                     "max_steps": job.spec.training["max_steps"],
-                     "start": {n: to_json_value(v) for n, v in
-                               (trace.iterations[0].params if trace.iterations else {}).items()
-                               if np.ndim(v) == 0}},
-        "labels": labels,
+        "settings": _settings_shown(job, trace, settings),
+        "labels": {"x": job.preset.x_label, "y": job.preset.y_label},
         "trace": trace_dict(trace, keep, held),
         "losses": [to_json_value(v) for v in trace.losses()],
         "network": network_of(job),
@@ -586,16 +561,73 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
         "cli_lines": _cli_lines_at(trace, keep[:CLI_LINES] if everything else keep[:1]),
         "explanations_complete": everything and all(
             str(k + 1) in explanations[n] for n in names for k in keep),
-        "curves": curves,
-        "predictions": preds,
+        "curves": _curves(job, trace, keep, everything),
+        "predictions": _predictions(job, trace, keep),
         "boundary": boundary(job, trace, keep) if trace.iterations else None,
         "limits": limits.to_dict(),
         "columns": output_column(job, trace) if trace.iterations else None,
         "forward": forward,
         "guide": guide(job, trace, settings, held),
         "link": link_texts(),
+        "words": words(trace),
+        "choices": choices(),
         "colours": colours(),
     }
+
+
+def _settings_shown(job: Job, trace: Trace, settings: Settings) -> dict[str, Any]:
+    """The run's settings as the page's controls show them: the values the run used, not only those asked."""
+    first = trace.iterations[0].params if trace.iterations else {}
+    return {"preset": settings.preset, "lr": trace.learning_rate, "optimizer": trace.optimizer,
+            "optimize": list(trace.optimize), "min_step": job.spec.training["min_step"],
+            "max_steps": job.spec.training["max_steps"],
+            "start": {n: to_json_value(v) for n, v in first.items() if np.ndim(v) == 0}}
+
+
+def _curves(job: Job, trace: Trace, keep: list[int], everything: bool) -> dict[str, list[dict[str, Any]]]:
+    """The loss curves a document holds: of the first single-number parameter (of each, for an exported file),
+    else of the first entry of the first matrix, as the page selects it at first."""
+    curves: dict[str, list[dict[str, Any]]] = {}
+    if not trace.iterations:
+        return curves
+    for name in _curve_params(job, trace)[:None if everything else 1]:
+        ks = _curve_iterations(trace, keep, 12 if everything else 1, name)
+        curves[name] = [curve(job, trace, name, k) for k in ks]
+    if not curves:
+        name = trace.optimize[0]
+        index = (0,) * job.net.parameter(name).data.ndim
+        curves[curve_key(name, index)] = [curve(job, trace, name, k, index)
+                                          for k in _curve_iterations(trace, keep, 4 if everything else 1, name)]
+    return curves
+
+
+def _explanations(job: Job, trace: Trace, names: list[str], order: list[int],
+                  everything: bool) -> dict[str, dict[str, Any]]:
+    """The worked gradients a document holds: every one that fits the budget (an exported file), else the first
+    iteration's of the trained parameters and of the entry the page selects first, shown without a request."""
+    out: dict[str, dict[str, Any]] = {n: {} for n in names}
+    if not trace.iterations:
+        return out
+    if everything:
+        out.update(worked_gradients(job, trace, names, order, EXPLAIN_BUDGET))
+        return out
+    out.update({n: {"1": worked(job, trace, n, 0)} for n in trace.optimize})
+    first = (trace.optimize or names)[0]
+    if job.net.parameter(first).data.ndim:
+        index = (0,) * job.net.parameter(first).data.ndim
+        out[curve_key(first, index)] = {"1": worked(job, trace, first, 0, index)}
+    return out
+
+
+def _predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | None:
+    """The prediction curves at the kept iterations, with the chart's fixed y-range."""
+    if not trace.iterations:
+        return None
+    preds = predictions(job, trace, keep)
+    if preds is not None:
+        preds["y_range"] = prediction_range(trace, preds)
+        preds["residuals"] = trace.loss in ("ssr", "mse")  # y − ŷ means something where the loss is built on it
+    return preds
 
 
 def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job, Trace] | None = None,
@@ -684,6 +716,35 @@ def _announced(row: dict[str, Any], name: str, k: int, digits: int) -> str | Non
     return None
 
 
+def words(trace: Trace) -> dict[str, Any]:
+    """The run's words that the page shows as they are: the loss's name and symbol, the optimizer's name, the
+    rule under the steps table, and where the run stopped (the terminal's sentence) with the banner a diverged
+    run shows."""
+    sym = loss_symbol(trace.loss)
+    final = trace.final
+    if trace.optimizer == "gradient_descent":
+        lr = f"{trace.learning_rate:g}".replace("-", "\u2212")
+        rule = (f"gradient = d{sym}/d\u03b8; step size = gradient \u00d7 {lr} (the learning rate); "
+                "new value = value \u2212 step size")
+    else:
+        rule = (f"gradient = d{sym}/d\u03b8; {method_name(trace.optimizer)}'s step size comes from its running "
+                "averages; new value = value \u2212 step size")
+    diverged = ""
+    if final is not None and final.stopped_by == "diverged":
+        diverged = (f"The run diverged: {final.message} The {len(trace.iterations)} steps before it stay "
+                    "playable.")
+    return {"loss": {"name": trace.loss, "symbol": sym}, "optimizer": method_name(trace.optimizer),
+            "rule": rule, "stopped": stopped_sentence(final) if final is not None else "", "diverged": diverged}
+
+
+def choices() -> dict[str, list[dict[str, str]]]:
+    """The page's lists to choose from, with the names they show: the built-in examples and the optimizers."""
+    return {"presets": [{"value": name, "label": name} for name in PRESETS],
+            "optimizers": [{"value": name, "label": option_name(name)} for name in OPTIMIZERS]}
+
+
 def colours() -> dict[str, str]:
-    """The page's colours that the figures share: the title and the loss curve are the figures' pink."""
-    return {"pink": plots.PINK}
+    """The page's colours, the figures' own: the loss curve is pink, the new predictions green, the
+    tangent and the loss per iteration blue, the steps vermillion."""
+    return {"pink": plots.PINK, "green": plots.GREEN, "blue": plots.OKABE_ITO["blue"],
+            "vermillion": plots.OKABE_ITO["vermillion"]}

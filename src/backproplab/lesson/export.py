@@ -15,7 +15,7 @@ from backproplab.lesson.server import static_dir
 from backproplab.lesson.settings import Settings
 
 MODULES = ("format.js", "draw.js", "network.js", "charts.js", "derivation.js", "table.js", "state.js", "own.js",
-           "app.js")
+           "page.js", "ask.js", "controls.js", "render.js", "play.js", "guide.js", "link.js", "app.js")
 IMPORT = re.compile(r"^import .*?;\s*$", re.M)
 
 

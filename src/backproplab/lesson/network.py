@@ -56,10 +56,9 @@ def _label(name: str) -> str:
     return "ŷ" if name == "yhat" else name
 
 
-def formula_network(network: dict[str, Any]) -> dict[str, Any]:
-    params = set(network["parameters"])
-    inputs = list(network["inputs"])
-    trees = {name: formula.parse(text) for name, text in network["nodes"].items()}
+def _activations(network: dict[str, Any], trees: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Which pre-activation nodes a node's activation takes in (drawn as one node: ``h1 = softplus(z1)``
+    where z1 is used once and is no output), and each node's activation."""
     uses: dict[str, int] = {}
     for tree in trees.values():
         for used in formula.names_in(tree):
@@ -67,12 +66,22 @@ def formula_network(network: dict[str, Any]) -> dict[str, Any]:
     absorbed: dict[str, str] = {}  # pre-activation node -> the node that applies the activation to it
     activation: dict[str, str] = {}
     for name, tree in trees.items():
-        if tree.kind == "call" and tree.args[0].kind == "name" and tree.args[0].value in trees \
-                and uses.get(tree.args[0].value) == 1 and tree.args[0].value not in network["output"]:
-            absorbed[tree.args[0].value] = name
-            activation[name] = tree.value
-        elif tree.kind == "call":
-            activation[name] = tree.value
+        if tree.kind != "call":
+            continue
+        activation[name] = tree.value
+        inner = tree.args[0]
+        if inner.kind == "name" and inner.value in trees and uses.get(inner.value) == 1 \
+                and inner.value not in network["output"]:
+            absorbed[inner.value] = name
+    return absorbed, activation
+
+
+def formula_network(network: dict[str, Any]) -> dict[str, Any]:
+    """A formula spec's network as the page draws it: one node per shown formula, an edge per weight."""
+    params = set(network["parameters"])
+    inputs = list(network["inputs"])
+    trees = {name: formula.parse(text) for name, text in network["nodes"].items()}
+    absorbed, activation = _activations(network, trees)
     shown = [n for n in trees if n not in absorbed]
     known = set(inputs) | set(trees)
     layer = {n: 0 for n in inputs}

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from backproplab import plots
-from backproplab.engine.tensor import Tensor, no_grad
+from backproplab.engine.grad_mode import no_grad
+from backproplab.engine.tensor import Tensor
 from backproplab.lesson.settings import Job
 from backproplab.nn.losses import get_loss
 from backproplab.train.trace import Trace, scalar, to_json_value

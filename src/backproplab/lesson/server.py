@@ -236,54 +236,68 @@ class Guard:
         await self.app(scope, receive, send_secured)
 
 
-def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | None = None,
-               limits: Limits = LIMITS, concurrency: int = 4) -> Starlette:
-    """The lesson app: the page, its static files, ``/api/lesson`` and ``/api/detail``.
+def error(exc: Exception) -> JSONResponse:
+    """A refused request's one-line answer, with the status its LessonError carries (400 otherwise)."""
+    status = getattr(exc, "status", 400)
+    message = exc.args[0] if exc.args else str(exc)
+    return JSONResponse({"error": str(message)}, status_code=status)
 
-    ``concurrency`` requests may be admitted at once (working or waiting for their turn);
-    more get a 503 "busy" answer at once."""
-    initial = initial or Settings()
-    runs = Runs(limits.max_cache_bytes)
-    slots = asyncio.Semaphore(concurrency)
 
-    def error(exc: Exception) -> JSONResponse:
-        status = getattr(exc, "status", 400)
-        message = exc.args[0] if exc.args else str(exc)
-        return JSONResponse({"error": str(message)}, status_code=status)
+async def read_json(request: Request, limits: Limits) -> Any:
+    """The request's JSON body, read no further than ``limits.max_body_bytes``; a body that is not
+    plain JSON is one LessonError that says what the page sends instead."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise LessonError(f"the request is {int(declared)} bytes, more than this page allows "
+                          f"({limits.max_body_bytes}); paste a smaller spec or CSV", 413)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limits.max_body_bytes:
+            raise LessonError(f"the request is more than this page allows ({limits.max_body_bytes} bytes); "
+                              "paste a smaller spec or CSV", 413)
+    try:
+        return json.loads(body.decode("utf-8")) if body else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise LessonError("the request is not JSON; the page sends its settings as a JSON object") from None
+    except RecursionError:
+        raise LessonError("the request nests too deeply; the page sends a flat object of settings") from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise LessonError("the request holds a number too long to read; the page sends numbers of a few "
+                          "digits") from None
 
-    async def read_json(request: Request) -> Any:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limits.max_body_bytes:
-            raise LessonError(f"the request is {int(declared)} bytes, more than this page allows "
-                              f"({limits.max_body_bytes}); paste a smaller spec or CSV", 413)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limits.max_body_bytes:
-                raise LessonError(f"the request is more than this page allows ({limits.max_body_bytes} bytes); "
-                                  "paste a smaller spec or CSV", 413)
-        try:
-            return json.loads(body.decode("utf-8")) if body else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise LessonError("the request is not JSON; the page sends its settings as a JSON object") from None
-        except RecursionError:
-            raise LessonError("the request nests too deeply; the page sends a flat object of settings") from None
-        except ValueError:  # an integer of more digits than Python converts (4,300)
-            raise LessonError("the request holds a number too long to read; the page sends numbers of a few "
-                              "digits") from None
 
-    async def heavy(fn: Callable[[], Any]) -> Response:
-        if slots.locked():
-            return JSONResponse({"error": BUSY, "busy": True}, status_code=503,
-                                headers={"Retry-After": "1"})
-        async with slots:
-            def locked() -> Any:
-                with ENGINE:
-                    return within(limits.request_seconds, fn)
+def detail_request(body: Any) -> tuple[str, int, list[int] | None, Settings]:
+    """A detail request's parameter, iteration (1-based), entry index and settings, checked."""
+    if not isinstance(body, dict) or not isinstance(body.get("param"), str) or \
+            not isinstance(body.get("iteration"), int) or isinstance(body.get("iteration"), bool):
+        raise LessonError("detail needs settings, a parameter name (param) and an iteration number")
+    index = body.get("index")
+    if index is not None and not (isinstance(index, list) and len(index) <= 4 and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in index)):
+        raise LessonError("index should be a short list of whole numbers, such as [0, 2]")
+    return body["param"], body["iteration"], index, settings_from_dict(body.get("settings") or {})
 
+
+class Lessons:
+    """The app's answers: each request's run trained (or found among the kept ones) in a worker
+    thread, taking turns, within the time limit; ``concurrency`` requests at once, the rest told
+    "busy" at once."""
+
+    def __init__(self, initial: Settings, limits: Limits, concurrency: int) -> None:
+        self.initial = initial
+        self.limits = limits
+        self.runs = Runs(limits.max_cache_bytes)
+        self.slots = asyncio.Semaphore(concurrency)
+
+    async def heavy(self, fn: Callable[[], Any]) -> Response:
+        """``fn()``'s document (or detail) as JSON, or its one-line error."""
+        if self.slots.locked():
+            return JSONResponse({"error": BUSY, "busy": True}, status_code=503, headers={"Retry-After": "1"})
+        async with self.slots:
             failed = None
             try:
-                doc = await run_in_threadpool(locked)
+                doc = await run_in_threadpool(self._locked, fn)
             except (LessonError, ValueError, KeyError) as exc:
                 failed = error(exc)
             except (ArithmeticError, MemoryError, RecursionError, RuntimeError) as exc:  # say it, keep serving
@@ -297,93 +311,95 @@ def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | No
         body = doc if isinstance(doc, bytes) else lesson.to_json(doc)
         return Response(body, media_type="application/json")
 
-    async def page(request: Request) -> Response:
-        html = static_dir().joinpath("index.html").read_text(encoding="utf-8")
-        return HTMLResponse(html)
+    def _locked(self, fn: Callable[[], Any]) -> Any:
+        with ENGINE:
+            return within(self.limits.request_seconds, fn)
 
-    def build(settings: Settings) -> bytes:
+    def build(self, settings: Settings) -> bytes:
         """The document's JSON, from the run's kept copy or built (in this worker thread, JSON and
         all) and kept with the run only once it is complete: a failed or stopped build keeps nothing."""
         try:
-            data = runs.document(settings)
+            data = self.runs.document(settings)
             if data is not None:
                 return data
-            entry = runs.get(settings, limits)
+            entry = self.runs.get(settings, self.limits)
             job, trace, lock = entry
             with lock:
-                data = lesson.to_json(lesson.document(job, trace, settings, limits=limits)).encode("utf-8")
-            runs.keep_document(settings, entry, data)
+                data = lesson.to_json(lesson.document(job, trace, settings, limits=self.limits)).encode("utf-8")
+            self.runs.keep_document(settings, entry, data)
             return data
         except TimeUp:
-            runs.forget(settings)
+            self.runs.forget(settings)
             raise
 
-    def warm() -> None:
+    def warm(self) -> None:
         """Build the initial lesson into the cache before serving, so the page's first load does no work;
         a mistake in the initial settings is raised here as its one-line LessonError."""
         with ENGINE:
-            build(initial)
+            self.build(self.initial)
 
-    async def answer(settings: Settings) -> Response:
-        data = runs.document(settings)  # a kept document waits for no other request's run
+    def detail(self, settings: Settings, param: str, iteration: int, index: list[int] | None) -> dict[str, Any]:
+        try:
+            job, trace, lock = self.runs.get(settings, self.limits)
+            with lock:
+                return lesson.detail(settings, param, iteration, (job, trace), self.limits, index)
+        except TimeUp:
+            self.runs.forget(settings)
+            raise
+
+    async def answer(self, settings: Settings) -> Response:
+        data = self.runs.document(settings)  # a kept document waits for no other request's run
         if data is not None:
             return Response(data, media_type="application/json")
-        return await heavy(lambda: build(settings))
+        return await self.heavy(lambda: self.build(settings))
 
-    async def lesson_get(request: Request) -> Response:
-        return await answer(initial)
+    async def page(self, request: Request) -> Response:
+        return HTMLResponse(static_dir().joinpath("index.html").read_text(encoding="utf-8"))
 
-    async def lesson_post(request: Request) -> Response:
+    async def lesson_get(self, request: Request) -> Response:
+        return await self.answer(self.initial)
+
+    async def lesson_post(self, request: Request) -> Response:
         try:
-            settings = settings_from_dict(await read_json(request))
+            settings = settings_from_dict(await read_json(request, self.limits))
         except LessonError as exc:
             return error(exc)
-        return await answer(settings)
+        return await self.answer(settings)
 
-    async def detail(request: Request) -> Response:
+    async def detail_post(self, request: Request) -> Response:
         try:
-            body = await read_json(request)
-            if not isinstance(body, dict) or not isinstance(body.get("param"), str) or \
-                    not isinstance(body.get("iteration"), int) or isinstance(body.get("iteration"), bool):
-                raise LessonError("detail needs settings, a parameter name (param) and an iteration number")
-            index = body.get("index")
-            if index is not None and not (isinstance(index, list) and len(index) <= 4 and all(
-                    isinstance(i, int) and not isinstance(i, bool) for i in index)):
-                raise LessonError("index should be a short list of whole numbers, such as [0, 2]")
-            settings = settings_from_dict(body.get("settings") or {})
+            param, iteration, index, settings = detail_request(await read_json(request, self.limits))
         except LessonError as exc:
             return error(exc)
+        return await self.heavy(lambda: self.detail(settings, param, iteration, index))
 
-        def work() -> dict[str, Any]:
-            try:
-                job, trace, lock = runs.get(settings, limits)
-                with lock:
-                    return lesson.detail(settings, body["param"], body["iteration"], (job, trace), limits, index)
-            except TimeUp:
-                runs.forget(settings)
-                raise
-
-        return await heavy(work)
-
-    async def initial_settings(request: Request) -> Response:
-        # every setting the page started with, so that what it asks for later is about the same run
-        started = {k: v for k, v in dataclasses.asdict(initial).items() if v not in (None, {}, [])}
-        return JSONResponse({"preset": initial.preset, "custom": initial.spec_text is not None,
+    async def initial_settings(self, request: Request) -> Response:
+        """Every setting the page started with, so that what it asks for later is about the same run."""
+        started = {k: v for k, v in dataclasses.asdict(self.initial).items() if v not in (None, {}, [])}
+        return JSONResponse({"preset": self.initial.preset, "custom": self.initial.spec_text is not None,
                              "settings": started})
 
+
+def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | None = None,
+               limits: Limits = LIMITS, concurrency: int = 4) -> Starlette:
+    """The lesson app: the page, its static files, ``/api/lesson`` and ``/api/detail``.
+
+    ``concurrency`` requests may be admitted at once (working or waiting for their turn);
+    more get a 503 "busy" answer at once."""
+    lessons = Lessons(initial or Settings(), limits, concurrency)
     routes = [
-        Route("/", page),
-        Route("/api/lesson", lesson_get, methods=["GET"]),
-        Route("/api/lesson", lesson_post, methods=["POST"]),
-        Route("/api/detail", detail, methods=["POST"]),
-        Route("/api/initial", initial_settings, methods=["GET"]),
+        Route("/", lessons.page),
+        Route("/api/lesson", lessons.lesson_get, methods=["GET"]),
+        Route("/api/lesson", lessons.lesson_post, methods=["POST"]),
+        Route("/api/detail", lessons.detail_post, methods=["POST"]),
+        Route("/api/initial", lessons.initial_settings, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=str(static_dir())), name="static"),
     ]
     hosts = list(allowed_hosts or LOOPBACK)
     app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
                                                Middleware(Guard)])
-    app.state.runs = runs
-    app.state.warm = warm
+    app.state.runs = lessons.runs
+    app.state.warm = lessons.warm
     return app
 
 

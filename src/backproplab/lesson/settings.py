@@ -9,28 +9,20 @@ command line's own one-line message where the CLI has one.
 from __future__ import annotations
 
 import csv
-import inspect
 import io
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from backproplab.optim import OPTIMIZERS
-from backproplab.spec import spec as spec_module
 from backproplab.spec.job import Job as BaseJob
+from backproplab.spec.job import JobSettings, SettingsError, build_job
 from backproplab.spec.presets import PRESETS, Preset
-from backproplab.spec.spec import Spec, SpecError
+from backproplab.spec.spec import Spec, SpecError, load_toml
 from backproplab.util.limits import describe
 from backproplab.util.messages import unknown_name_message
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -80,6 +72,12 @@ class Settings:
     def key(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
 
+    def job_settings(self) -> JobSettings:
+        """The settings as the spec applies them (the command line's are the same kind); no data file."""
+        optimize = self.optimize if self.optimize in (None, "all") else tuple(self.optimize)
+        return JobSettings(lr=self.lr, optimize=optimize, max_steps=self.max_steps, min_step=self.min_step,
+                           optimizer=self.optimizer, start=tuple(self.start.items()), data_dirs=(), flag="")
+
 
 def _number(d: dict[str, Any], key: str, kind: type, ok: Any, rule: str) -> Any:
     """A number the page sent, as the command line's option would take it: a whole number is
@@ -99,6 +97,25 @@ def _number(d: dict[str, Any], key: str, kind: type, ok: Any, rule: str) -> Any:
     return value
 
 
+def _optimize(optimize: Any) -> list[str] | str | None:
+    """The page's choice of parameters to train: 'all', or a list of names."""
+    if optimize is not None and not (optimize == "all" or isinstance(optimize, list)
+                                     and all(isinstance(o, str) for o in optimize)):
+        raise LessonError(f"optimize should be 'all' or a list of parameter names, got {optimize!r:.40}")
+    if optimize == []:
+        raise LessonError("choose at least one parameter to optimize")
+    return optimize
+
+
+def _start(start: Any) -> dict[str, Any]:
+    """Starting values the page typed in: a finite number for each parameter name."""
+    if not isinstance(start, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for k, v in start.items()):
+        raise LessonError("starting values should be numbers, one per parameter name")
+    return start
+
+
 def settings_from_dict(d: Any) -> Settings:
     """The settings a page posted (JSON), checked for type; the spec checks the rest."""
     if not isinstance(d, dict):
@@ -110,17 +127,8 @@ def settings_from_dict(d: Any) -> Settings:
     for key in ("preset", "spec_text", "csv_text", "optimizer"):
         if d.get(key) is not None and not isinstance(d[key], str):
             raise LessonError(f"{key} should be text, got {d[key]!r:.40}")
-    optimize = d.get("optimize")
-    if optimize is not None and not (optimize == "all" or isinstance(optimize, list)
-                                     and all(isinstance(o, str) for o in optimize)):
-        raise LessonError(f"optimize should be 'all' or a list of parameter names, got {optimize!r:.40}")
-    if optimize == []:
-        raise LessonError("choose at least one parameter to optimize")
-    start = d.get("start") or {}
-    if not isinstance(start, dict) or not all(
-            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for k, v in start.items()):
-        raise LessonError("starting values should be numbers, one per parameter name")
+    optimize = _optimize(d.get("optimize"))
+    start = _start(d.get("start") or {})
     preset = d.get("preset")
     if not d.get("spec_text") and preset is None:
         preset = "statquest"
@@ -163,23 +171,28 @@ def _csv_columns(text: str, data: dict[str, Any]) -> dict[str, Any]:
         for name in names:
             if name not in header:
                 raise SpecError("spec", f"data.{key}: " + unknown_name_message("column", name, header))
-            j = header.index(name)
-            values = []
-            for n, row in enumerate(rows[1:], start=2):
-                if len(row) != len(header):
-                    raise SpecError(f"uploaded CSV:{n}", f"row has {len(row)} fields but the header has {len(header)}")
-                try:
-                    value = float(row[j].strip())
-                except ValueError:
-                    raise SpecError(f"uploaded CSV:{n}", f"column {name!r} has {row[j].strip()!r}, which is not "
-                                    "a number") from None
-                if not math.isfinite(value):
-                    raise SpecError(f"uploaded CSV:{n}", f"column {name!r} has {row[j].strip()}; NaN and infinity "
-                                    "are not data")
-                values.append(value)
-            columns.append(values)
+            columns.append(_csv_column(rows, header, name))
         out[key] = columns[0] if single else [list(r) for r in zip(*columns)]
     return out
+
+
+def _csv_column(rows: list[list[str]], header: list[str], name: str) -> list[float]:
+    """One column of the uploaded CSV (rows after the header) as finite numbers."""
+    j = header.index(name)
+    values = []
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise SpecError(f"uploaded CSV:{n}", f"row has {len(row)} fields but the header has {len(header)}")
+        try:
+            value = float(row[j].strip())
+        except ValueError:
+            raise SpecError(f"uploaded CSV:{n}", f"column {name!r} has {row[j].strip()!r}, which is not "
+                            "a number") from None
+        if not math.isfinite(value):
+            raise SpecError(f"uploaded CSV:{n}", f"column {name!r} has {row[j].strip()}; NaN and infinity "
+                            "are not data")
+        values.append(value)
+    return values
 
 
 def _check_sizes(raw: dict[str, Any], limits: Limits) -> None:
@@ -187,19 +200,7 @@ def _check_sizes(raw: dict[str, Any], limits: Limits) -> None:
     net = raw.get("network") if isinstance(raw.get("network"), dict) else {}
     layers = net.get("layers") if isinstance(net.get("layers"), list) else []
     sizes = [net.get("inputs")] + [layer.get("size") for layer in layers if isinstance(layer, dict)]
-    if len(layers) > limits.max_layers:
-        raise LessonError(f"network.layers: {len(layers)} layers is more than this page allows "
-                          f"({limits.max_layers}); use the command line for larger networks", 413)
-    for i, size in enumerate(sizes):
-        if isinstance(size, int) and size > limits.max_layer_size:
-            where = "network.inputs" if i == 0 else f"network.layers[{i - 1}].size"
-            raise LessonError(f"{where}: {size} is more than this page allows ({limits.max_layer_size} units "
-                              "per layer); use the command line for larger networks", 413)
-    ints = [s for s in sizes if isinstance(s, int) and s > 0]
-    count = sum(a * b + b for a, b in zip(ints, ints[1:]))
-    if count > limits.max_parameters:
-        raise LessonError(f"the network has {count} parameters, more than this page allows "
-                          f"({limits.max_parameters}); use the command line for larger networks", 413)
+    _check_layers(len(layers), sizes, limits)
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     n = data.get("n")
     if isinstance(n, int) and n > limits.max_samples:
@@ -208,6 +209,23 @@ def _check_sizes(raw: dict[str, Any], limits: Limits) -> None:
         if isinstance(data.get(key), list) and len(data[key]) > limits.max_samples:
             raise LessonError(f"data.{key}: {len(data[key])} samples is more than this page allows "
                               f"({limits.max_samples})", 413)
+
+
+def _check_layers(count: int, sizes: list[Any], limits: Limits) -> None:
+    """An MLP's layers (the inputs, then each layer's size) against the page's limits."""
+    if count > limits.max_layers:
+        raise LessonError(f"network.layers: {count} layers is more than this page allows "
+                          f"({limits.max_layers}); use the command line for larger networks", 413)
+    for i, size in enumerate(sizes):
+        if isinstance(size, int) and size > limits.max_layer_size:
+            where = "network.inputs" if i == 0 else f"network.layers[{i - 1}].size"
+            raise LessonError(f"{where}: {size} is more than this page allows ({limits.max_layer_size} units "
+                              "per layer); use the command line for larger networks", 413)
+    ints = [s for s in sizes if isinstance(s, int) and s > 0]
+    params = sum(a * b + b for a, b in zip(ints, ints[1:]))
+    if params > limits.max_parameters:
+        raise LessonError(f"the network has {params} parameters, more than this page allows "
+                          f"({limits.max_parameters}); use the command line for larger networks", 413)
 
 
 def _check_trace(spec: Spec, net: Any, y: np.ndarray, limits: Limits) -> None:
@@ -223,84 +241,44 @@ def _check_trace(spec: Spec, net: Any, y: np.ndarray, limits: Limits) -> None:
                           f"({describe(limits.max_trace_bytes)}); lower max-steps or use 'backproplab run'", 413)
 
 
-def _overrides(settings: Settings, params: dict[str, Any], opt: dict[str, Any]) -> list[str]:
-    items = []
-    if settings.optimize is not None:
-        names = list(params) if settings.optimize == "all" else settings.optimize
-        for name in names:
-            if name not in params:
-                raise LessonError(unknown_name_message("parameter", name, list(params)) + " in optimize")
-        items.append("optimize=" + json.dumps(list(dict.fromkeys(names))))
-    if settings.optimizer is not None:
-        if settings.optimizer not in OPTIMIZERS:
-            raise LessonError(unknown_name_message("optimizer", settings.optimizer, OPTIMIZERS))
-        lr = settings.lr if settings.lr is not None else opt.get("lr", 0.1)
-        if settings.optimizer != opt.get("name", "gradient_descent"):
-            items.append(f'optimizer={{name = "{settings.optimizer}", lr = {float(lr)!r}}}')
-    if settings.lr is not None:
-        items.append(f"optimizer.lr={settings.lr!r}")
-    if settings.max_steps is not None:
-        items.append(f"max_steps={settings.max_steps}")
-    if settings.min_step is not None:
-        items.append(f"min_step={settings.min_step!r}")
-    for name, value in settings.start.items():
-        if name not in params:
-            raise LessonError(unknown_name_message("parameter", name, list(params)) + " in the starting values")
-        if np.size(params[name]) != 1:
-            raise LessonError(f"{name} is a matrix; starting values can be typed in for single numbers only")
-        items.append(f"network.parameters.{name}={float(value)!r}")
-    return items
-
-
-def _parse(text: str, overrides: list[str]) -> Spec:
-    """spec.parse with no data file allowed (where this version of spec can say so)."""
-    if "data_dirs" in inspect.signature(spec_module.parse).parameters:
-        return spec_module.parse(text, None, overrides, data_dirs=())
-    return spec_module.parse(text, None, overrides)
+def _posted_raw(settings: Settings, limits: Limits) -> dict[str, Any]:
+    """A posted spec as a table, its CSV text put in as inline data, refused if too large for the page."""
+    raw = load_toml(settings.spec_text or "")
+    data = raw.get("data")
+    if isinstance(data, dict) and "csv" in data:
+        if settings.csv_text is None:
+            raise SpecError("spec", "data.csv: a spec sent from the page cannot read a file on the server; "
+                            "paste or upload the CSV text next to the spec, or give x and y inline")
+        raw["data"] = _csv_columns(settings.csv_text, data)
+    _check_sizes(raw, limits)
+    return raw
 
 
 def load_job(settings: Settings, limits: Limits = LIMITS) -> Job:
     """The job the settings describe: a preset, or a posted spec whose data is inline or uploaded."""
     if settings.spec_text is not None:
-        text = settings.spec_text
-        try:
-            raw = tomllib.loads(text)
-        except (ValueError, RecursionError):  # TOMLDecodeError, or a number of thousands of digits
-            _parse(text, [])  # raises the spec reader's own one-line message
-            raise
-        data = raw.get("data")
-        if isinstance(data, dict) and "csv" in data:
-            if settings.csv_text is None:
-                raise SpecError("spec", "data.csv: a spec sent from the page cannot read a file on the server; "
-                                "paste or upload the CSV text next to the spec, or give x and y inline")
-            raw["data"] = _csv_columns(settings.csv_text, data)
-        _check_sizes(raw, limits)
-        text = to_toml(raw)
+        raw = _posted_raw(settings, limits)
         preset = Preset(str(raw.get("name", "spec")))
     else:
         name = settings.preset or "statquest"
         if name not in PRESETS:
             raise LessonError(unknown_name_message("preset", name, PRESETS))
         preset = PRESETS[name]
-        text = preset.text
-    base = _parse(text, [])
-    net, _ = base.build()
-    params = {n: p.data for n, p in net.named_parameters()}
-    spec = _parse(text, _overrides(settings, params, base.training["optimizer"]))
+        raw = load_toml(preset.text)
+    try:
+        job = build_job(raw, settings.job_settings(), preset=preset)
+    except SettingsError as exc:
+        raise LessonError(str(exc)) from None
+    spec, net, x, y = job.spec, job.net, job.x, job.y
     if spec.training["max_steps"] > limits.max_steps:
         raise LessonError(f"max-steps {spec.training['max_steps']} is more than this page allows "
                           f"({limits.max_steps}); use 'backproplab run' for longer runs", 413)
-    if settings.spec_text is None:
-        net, (x, y) = preset.build(spec)
-    else:
-        net, (x, y) = spec.build()
     if sum(p.data.size for _, p in net.named_parameters()) > limits.max_parameters:
         raise LessonError(f"the network has more parameters than this page allows ({limits.max_parameters})", 413)
     if len(x) > limits.max_samples:
         raise LessonError(f"{len(x)} samples is more than this page allows ({limits.max_samples})", 413)
     _check_trace(spec, net, y, limits)
-    title = f"{spec.name}: {spec.description}" if spec.description else spec.name
-    return Job(title, spec, net, x, y, preset, spec.raw)
+    return Job(job.title, spec, net, x, y, job.preset, spec.raw)
 
 
 # --- writing a spec back ------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from backproplab.engine import ops
-from backproplab.engine.functions import log_softmax, softmax
-from backproplab.engine.tensor import Tensor, apply, relu, sigmoid, tanh
+from backproplab.engine.functions import log_softmax, relu, sigmoid, softmax, tanh
+from backproplab.engine.tensor import Tensor, apply
 from backproplab.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,

@@ -1,8 +1,11 @@
-"""Optimizers, after ``torch.optim``: the update rules (the loop that runs them is in ``loop``).
+"""The base of every optimizer: the parameters, the learning rate, and one ``step()`` for all rules.
 
-``GradientDescent`` is the textbook rule the worked example uses:
-step size = gradient × learning rate, new value = old value − step size,
-stopping once every |step size| is below ``min_step`` or after ``max_steps``.
+A family (``gradient_descent``, ``sgd``, ``adam``) says only how far each parameter moves
+(``delta``); ``step()`` moves them. It dispatches, as ``torch.optim``'s ``sgd()`` does between
+its single-tensor and multi-tensor paths, between two siblings: :func:`_step_scalars` for
+parameters that are single float64 numbers under a rule of gradient × learning rate (the
+worked examples), and :meth:`Optimizer._step_each` for everything else. The loop that runs an
+optimizer is ``train.loop``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import numpy as np
 
 from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
-from backproplab.optim import lr_scheduler  # noqa: F401 - also reachable as backproplab.optim.lr_scheduler, as in PyTorch
 from backproplab.train import loop
-from backproplab.train.trace import Iteration, Trace
+from backproplab.train.trace import Trace
 
 IN_PLACE_FROM = 256  # parameters with more entries than this are updated in place
+Scalar = tuple[Tensor, np.ndarray, np.ndarray]  # a parameter, its own 0-d float64 array, its step size's array
 
 
 def check_learning_rate(lr: Any, allow_zero: bool = False) -> float:
@@ -34,7 +37,7 @@ def check_learning_rate(lr: Any, allow_zero: bool = False) -> float:
     return value
 
 
-def _check_setting(value: Any, name: str, low: float = 0.0, high: float = math.inf, hint: str = "") -> float:
+def check_setting(value: Any, name: str, low: float = 0.0, high: float = math.inf, hint: str = "") -> float:
     """A number in [low, high), or a ValueError naming the setting."""
     try:
         number = float(value)
@@ -46,11 +49,30 @@ def _check_setting(value: Any, name: str, low: float = 0.0, high: float = math.i
     return number
 
 
+def _step_scalars(scalars: list[Scalar], lr: float) -> list[np.ndarray]:
+    """Move single float64 numbers by gradient × lr, each in its own array; returns their step sizes.
+
+    Python's float arithmetic is the same IEEE arithmetic as NumPy's, without its overhead, so
+    the numbers are bit for bit those of the array path. Stops at the first parameter that has
+    no gradient or whose array was replaced: the list returned is then shorter than ``scalars``.
+    """
+    steps = []
+    for p, data, out in scalars:
+        grad = p.grad
+        if grad is None or p.data is not data:
+            break
+        delta = float(grad) * lr
+        data[()] = data.item() - delta  # item(): a float64's own value, a little faster than float()
+        out[()] = delta
+        steps.append(out)
+    return steps
+
+
 class Optimizer(ABC):
     """Holds the parameters to train; subclasses say how far each one moves per step."""
 
     name = "optimizer"
-    scalar_rule = False  # True where delta() is exactly gradient × lr (then single numbers take a fast path)
+    scalar_rule = False  # True where delta() is exactly gradient × lr (then single numbers take _step_scalars)
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params: list[Tensor] = loop.distinct(params)  # each parameter once, as torch.optim warns
@@ -63,7 +85,7 @@ class Optimizer(ABC):
         self._rates: dict[np.dtype, np.ndarray] = {}
         self._scalars: list[np.ndarray | None] = [None] * len(self.params)  # single numbers stepped in place
         self._scalar_steps: list[Any] = [None] * len(self.params)  # their step sizes, as 0-d arrays
-        self._all_scalars: list[tuple[Tensor, np.ndarray, np.ndarray]] | None = None  # see step()
+        self._all_scalars: list[Scalar] | None = None  # set once every parameter is such a number
         self.min_step = 1e-4
         self.max_steps = 1000
 
@@ -83,33 +105,34 @@ class Optimizer(ABC):
             p.grad = None
 
     def step(self) -> list[np.ndarray]:
-        """Move every parameter with a gradient, in place; returns each step size (old − new)."""
+        """Move every parameter with a gradient, in place; returns each step size (old − new).
+
+        Once every parameter is a single float64 number (known from a first step), the whole
+        step is :func:`_step_scalars`, with nothing to look up per parameter.
+        """
         every = self._all_scalars
         if every is not None and len(every) == len(self.params):
-            # every parameter is one float64 number stepped in place (as below): one loop with nothing to look up
-            steps = []
-            lr = self._lr
-            for p, data, out in every:
-                grad = p.grad
-                if grad is None or p.data is not data:
-                    self._all_scalars = None
-                    return steps + self._step_from(len(steps))
-                delta = float(grad) * lr
-                data[()] = data.item() - delta  # item(): a float64's own value, a little faster than float()
-                out[()] = delta
-                steps.append(out)
-            return steps
-        steps = self._step_from(0)
+            steps = _step_scalars(every, self._lr)
+            if len(steps) == len(every):
+                return steps
+            self._all_scalars = None  # a gradient is missing or an array was replaced: the general path
+            return steps + self._step_each(len(steps))
+        steps = self._step_each(0)
         known = self._scalars
         params = self.params
         if self.scalar_rule and params[0].data is known[0] and all(p.data is known[i] for i, p in enumerate(params)):
             self._all_scalars = [(p, p.data, out) for p, out in zip(self.params, self._scalar_steps)]
         return steps
 
-    def _step_from(self, start: int) -> list[np.ndarray]:
-        """Move parameters ``start`` onwards; returns their step sizes."""
+    def _step_each(self, start: int) -> list[np.ndarray]:
+        """Move parameters ``start`` onwards one by one; returns their step sizes.
+
+        Single float64 numbers are gathered and moved by :func:`_step_scalars` (each parameter's
+        step depends on its own gradient only, so the order does not change a bit).
+        """
         steps = []
-        lr, known, outs = self._lr, self._scalars, self._scalar_steps
+        scalars: list[Scalar] = []
+        known, outs = self._scalars, self._scalar_steps
         for i in range(start, len(self.params)):
             p = self.params[i]
             grad = p.grad
@@ -118,20 +141,18 @@ class Optimizer(ABC):
                 continue
             data = p.data
             if data is known[i] or self._scalar(i, data):
-                # one float64 number: Python's float arithmetic is the same IEEE arithmetic, without NumPy's
-                # overhead; written into the parameter's own array, the step size into one kept per parameter
-                delta = float(grad) * lr
-                data[()] = float(data) - delta
-                out = outs[i]
-                out[()] = delta
+                out = outs[i]  # filled in by _step_scalars below
+                scalars.append((p, data, out))
                 steps.append(out)
                 continue
-            delta = self.delta(i, p.grad)
+            delta = self.delta(i, grad)
             if data.size > IN_PLACE_FROM and data.flags.writeable and data.dtype == delta.dtype:
                 data -= delta  # large: update in place, no new memory
             else:
                 p.data = data - delta  # small: a new array is cheaper than NumPy's in-place machinery
             steps.append(delta)
+        if scalars:
+            _step_scalars(scalars, self._lr)
         return steps
 
     def _scalar(self, i: int, data: np.ndarray) -> bool:
@@ -156,144 +177,10 @@ class Optimizer(ABC):
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
         """How far parameter ``i`` moves down, given its gradient."""
 
-    def fit(
-        self,
-        model: Module | Callable[[Tensor], Tensor],
-        x: Any,
-        y: Any,
-        loss: str | Callable[[Any, Any], Tensor] = "ssr",
-        max_steps: int | None = None,
-        min_step: float | None = None,
-        callback: Callable[[Iteration], None] | None = None,
-        scheduler: Any = None,
-        keep_every: int = 1,
-    ) -> Trace:
-        """Train ``model`` on (x, y) and return the :class:`Trace` of every step (see :func:`loop.fit`)."""
-        return loop.fit(self, model, x, y, loss=loss, max_steps=max_steps, min_step=min_step, callback=callback,
-                        scheduler=scheduler, keep_every=keep_every)
+    def fit(self, model: Module | Callable[[Tensor], Tensor], x: Any, y: Any,
+            loss: str | Callable[[Any, Any], Tensor] = "ssr", **options: Any) -> Trace:
+        """Train ``model`` on (x, y) with this optimizer and return the :class:`Trace` of every step.
 
-
-class GradientDescent(Optimizer):
-    """Plain gradient descent: step size = gradient × learning rate; new = old − step size.
-
-    For large parameters the step sizes are written into a buffer kept per parameter (a new
-    array every step would cost more in page faults than the arithmetic), and so are those of
-    single float64 numbers, which are also updated in their own array; the array that
-    ``step()`` returns for such a parameter is therefore reused by the next step.
-    """
-
-    name = "gradient_descent"
-    scalar_rule = True
-
-    def __init__(
-        self, params: Iterable[Tensor], lr: float = 0.1, min_step: float = 1e-4, max_steps: int = 1000
-    ) -> None:
-        super().__init__(params, lr)
-        self.min_step = float(min_step)
-        self.max_steps = int(max_steps)
-        self._buffers: list[np.ndarray | None] = [None] * len(self.params)
-
-    def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
-        if grad.size <= IN_PLACE_FROM:
-            return grad * self.rate(grad.dtype)
-        buf = self._buffers[i]
-        if buf is None or buf.shape != grad.shape or buf.dtype != grad.dtype:
-            buf = self._buffers[i] = np.empty_like(grad)
-        return np.multiply(grad, self.rate(grad.dtype), out=buf)
-
-
-class SGD(Optimizer):
-    """Stochastic gradient descent, as ``torch.optim.SGD``.
-
-    g = gradient + weight_decay·p (L2); with momentum μ, v = μ·v + (1 − dampening)·g (v = g
-    at the first step) and the step is lr·v, or lr·(g + μ·v) with Nesterov momentum.
-    """
-
-    name = "sgd"
-
-    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
-        super().__init__(params, lr)
-        self.momentum = _check_setting(momentum, "momentum", 0.0, 1.0)
-        self.dampening = _check_setting(dampening, "dampening", 0.0, 1.0)
-        self.weight_decay = _check_setting(weight_decay, "weight_decay")
-        if nesterov and (self.momentum == 0 or self.dampening != 0):
-            raise ValueError("Nesterov momentum needs a momentum above 0 and dampening 0")
-        self.nesterov = bool(nesterov)
-        self.velocity: list[np.ndarray | None] = [None] * len(self.params)
-
-    def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
-        if self.weight_decay:
-            grad = grad + self.weight_decay * self.params[i].data
-        if self.momentum:
-            v = self.velocity[i]
-            v = grad.copy() if v is None else v * self.momentum + (1 - self.dampening) * grad
-            self.velocity[i] = v
-            grad = grad + self.momentum * v if self.nesterov else v
-        return self.lr * grad
-
-
-class Adam(Optimizer):
-    """Adam, as ``torch.optim.Adam``: steps scaled by running moments of the gradient.
-
-    ``weight_decay`` adds weight_decay·p to the gradient (L2, as PyTorch's Adam does);
-    ``AdamW`` decays the parameter itself instead.
-    """
-
-    name = "adam"
-    decoupled = False
-
-    def __init__(
-        self, params: Iterable[Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params, lr)
-        try:
-            self.beta1, self.beta2 = (float(b) for b in betas)
-        except (TypeError, ValueError):
-            raise ValueError(f"Adam's betas must be two numbers in [0, 1), got {betas!r}") from None
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise ValueError(f"Adam's betas must be in [0, 1), got {betas}")
-        self.eps = _check_setting(eps, "eps", hint="; try 1e-8")
-        self.weight_decay = _check_setting(weight_decay, "weight_decay")
-        self.m: list[np.ndarray | None] = [None] * len(self.params)
-        self.v: list[np.ndarray | None] = [None] * len(self.params)
-        self.t = [0] * len(self.params)
-
-    def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
-        """PyTorch's order of operations, so trajectories agree to the last bits."""
-        p = self.params[i].data
-        if self.weight_decay and not self.decoupled:
-            grad = grad + self.weight_decay * p
-        self.t[i] += 1
-        m = self.m[i] if self.m[i] is not None else np.zeros_like(grad)
-        v = self.v[i] if self.v[i] is not None else np.zeros_like(grad)
-        w = 1 - self.beta1  # torch's lerp of m towards the gradient, with its two branches
-        m = m + w * (grad - m) if w < 0.5 else grad - (grad - m) * (1 - w)
-        v = v * self.beta2 + (1 - self.beta2) * (grad * grad)
-        self.m[i], self.v[i] = m, v
-        step_size = self.lr / (1 - self.beta1 ** self.t[i])
-        denom = np.sqrt(v) / (1 - self.beta2 ** self.t[i]) ** 0.5 + self.eps
-        delta = step_size * (m / denom)
-        if self.weight_decay and self.decoupled:
-            return p - (p * (1 - self.lr * self.weight_decay) - delta)  # decay the parameter, then step
-        return delta
-
-
-class AdamW(Adam):
-    """AdamW, as ``torch.optim.AdamW``: Adam with decoupled weight decay, p ← p·(1 − lr·weight_decay) − Adam's step."""
-
-    name = "adamw"
-    decoupled = True
-
-    def __init__(
-        self, params: Iterable[Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-        weight_decay: float = 0.01,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
-
-
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "gradient_descent": GradientDescent, "sgd": SGD, "adam": Adam, "adamw": AdamW,
-}
-"""Optimizers by the names the CLI and spec files use."""
+        This is :func:`backproplab.train.loop.fit`, which also takes ``max_steps``, ``min_step``,
+        ``callback``, ``scheduler`` and ``keep_every``."""
+        return loop.fit(self, model, x, y, loss, **options)

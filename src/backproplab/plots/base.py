@@ -15,7 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from backproplab.engine.tensor import Tensor, no_grad
+from backproplab.engine.grad_mode import no_grad
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
 from backproplab.nn.losses import get_loss
 from backproplab.train.trace import Trace, scalar

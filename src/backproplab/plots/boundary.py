@@ -8,7 +8,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from backproplab.engine.tensor import Tensor, no_grad
+from backproplab.engine.grad_mode import no_grad
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
 from backproplab.plots.base import OKABE_ITO, figure_for
 from backproplab.util.numbers import number

@@ -49,24 +49,66 @@ def training_note(a: str, b: str, trace: Trace | None) -> str:
     return ""
 
 
+def _scalar_pair(model: Module, params: Sequence[str]) -> tuple[str, str]:
+    if len(params) != 2:
+        raise ValueError(f"a contour map needs exactly two parameters, got {list(params)}")
+    for name in params:
+        if model.parameter(name).data.size != 1:
+            raise ValueError(f"{name} is not a single number; contour maps take scalar parameters")
+    return params[0], params[1]
+
+
+def _slice_at(trace: Trace | None, iteration: int | None) -> int:
+    """The iteration the map is taken through: as asked, else the end of the run, or the start of one that
+    diverged (a diverged run's end is no place to look)."""
+    if trace is None or not trace.iterations:
+        return 1
+    if iteration is not None:
+        return iteration
+    diverged = trace.final is not None and trace.final.stopped_by == "diverged"
+    return 1 if diverged else states(trace)
+
+
+def _path(model: Module, trace: Trace | None, name: str) -> np.ndarray:
+    """The parameter's value at each recorded iteration (its current value alone without a run)."""
+    if trace is not None and trace.iterations:
+        return scalar_path(trace, name)
+    return np.array([model.parameter(name).item()])
+
+
+def _draw_path(ax: Axes, trace: Trace | None, paths: tuple[np.ndarray, np.ndarray], keep: list[int], k: int,
+               moving: list[str], norm: Normalize) -> None:
+    """The descent path; when other parameters move too, the true loss along it and where the slice is taken."""
+    path_a, path_b = paths
+    ax.plot(path_a[keep], path_b[keep], color=OKABE_ITO["orange"], marker="o", ms=3, lw=1.5,
+            label="gradient-descent path", gid="descent-path")
+    if moving:
+        true = np.array(trace.losses(), dtype=float)[keep]
+        ax.scatter(path_a[keep], path_b[keep], c=true, cmap="viridis", norm=norm, s=40, edgecolors="white",
+                   linewidths=1.2, zorder=3, gid="path-loss",
+                   label="true loss along the path (its colour; other parameters move too)")
+        at = position(trace, k)
+        ax.plot(path_a[at], path_b[at], marker="D", ms=9, color="white", mec="black", ls="none",
+                label=f"{state_name(trace, k)}: where this slice is taken", gid="slice-point", zorder=4)
+    # the end and the start above the path, its dots and the slice's point; the start is an open square,
+    # so an end that lands near it still shows inside it
+    last = keep[-1] if keep else 0
+    ax.plot(path_a[last], path_b[last], marker="*", ms=14, color=OKABE_ITO["orange"], mec="black", ls="none",
+            label="end", gid="end", zorder=5)
+    ax.plot(path_a[0], path_b[0], marker="s", ms=15, mfc="none", mec="black", mew=1.5, ls="none", label="start",
+            gid="start", zorder=6, path_effects=[withStroke(linewidth=4, foreground="white")])
+
+
 def loss_contour(model: Module, x: Any, y: Any, params: Sequence[str], *, loss: str = "ssr",
                  trace: Trace | None = None, points: int = 60, ax: Axes | None = None,
                  iteration: int | None = None) -> Figure:
     """The loss over two parameters through ``iteration`` (1-based; default: the end of the run, or the
     start of one that diverged)."""
-    if len(params) != 2:
-        raise ValueError(f"a contour map needs exactly two parameters, got {list(params)}")
-    a, b = params
-    for name in params:
-        if model.parameter(name).data.size != 1:
-            raise ValueError(f"{name} is not a single number; contour maps take scalar parameters")
+    a, b = _scalar_pair(model, params)
     has_run = trace is not None and bool(trace.iterations)
-    diverged = has_run and trace.final is not None and trace.final.stopped_by == "diverged"
-    default = 1 if diverged else states(trace) if has_run else 1  # a diverged run's end is no place to look
-    k = default if iteration is None or not has_run else iteration
+    k = _slice_at(trace, iteration)
     base = dict(state(trace, k)) if has_run else {n: p.data.copy() for n, p in model.named_parameters()}
-    path_a = scalar_path(trace, a) if has_run else np.array([model.parameter(a).item()])
-    path_b = scalar_path(trace, b) if has_run else np.array([model.parameter(b).item()])
+    path_a, path_b = _path(model, trace, a), _path(model, trace, b)
     ok = np.isfinite(path_a) & np.isfinite(path_b)
     spans = []
     for path in (path_a[ok], path_b[ok]):
@@ -85,23 +127,7 @@ def loss_contour(model: Module, x: Any, y: Any, params: Sequence[str], *, loss: 
     fig.colorbar(filled, ax=ax, label=LOSS_LABELS.get(loss, loss))
     keep = [i for i in subsample(len(path_a)) if ok[i]]
     moving = [n for n in (trace.optimize if has_run else []) if n not in (a, b)]
-    ax.plot(path_a[keep], path_b[keep], color=OKABE_ITO["orange"], marker="o", ms=3, lw=1.5,
-            label="gradient-descent path", gid="descent-path")
-    if moving:
-        true = np.array(trace.losses(), dtype=float)[keep]
-        ax.scatter(path_a[keep], path_b[keep], c=true, cmap="viridis", norm=norm, s=40, edgecolors="white",
-                   linewidths=1.2, zorder=3, gid="path-loss",
-                   label="true loss along the path (its colour; other parameters move too)")
-        at = position(trace, k)
-        ax.plot(path_a[at], path_b[at], marker="D", ms=9, color="white", mec="black", ls="none",
-                label=f"{state_name(trace, k)}: where this slice is taken", gid="slice-point", zorder=4)
-    # the end and the start above the path, its dots and the slice's point; the start is an open square,
-    # so an end that lands near it still shows inside it
-    last = keep[-1] if keep else 0
-    ax.plot(path_a[last], path_b[last], marker="*", ms=14, color=OKABE_ITO["orange"], mec="black", ls="none",
-            label="end", gid="end", zorder=5)
-    ax.plot(path_a[0], path_b[0], marker="s", ms=15, mfc="none", mec="black", mew=1.5, ls="none", label="start",
-            gid="start", zorder=6, path_effects=[withStroke(linewidth=4, foreground="white")])
+    _draw_path(ax, trace, (path_a, path_b), keep, k, moving, norm)
     ax.set_xlabel(a)
     ax.set_ylabel(b)
     notes = [n for n in (training_note(a, b, trace), held_note(model, [a, b], trace if has_run else None, k, 64))

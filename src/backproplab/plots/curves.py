@@ -7,6 +7,7 @@ during the run, the loss along the run is its own, labelled series.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,137 @@ def untrained_note(param: str) -> str:
     return f"no steps: {param} is not trained in this run"
 
 
+@dataclass
+class _Slice:
+    """One loss curve's slice: the parameter drawn, the values the others are held at, and the run's path."""
+
+    model: Module
+    x: Any
+    y: Any
+    loss: str
+    param: str
+    trace: Trace | None
+    iteration: int
+    has_run: bool
+    base: dict[str, Any]
+    path: np.ndarray
+    shown: float  # the parameter's value at ``iteration``: where the tangent touches
+
+    @property
+    def moving(self) -> list[str]:
+        """The other parameters the run trains: they move off this slice."""
+        return [n for n in (self.trace.optimize if self.has_run else []) if n != self.param]
+
+    @property
+    def trained(self) -> bool:
+        return self.has_run and self.param in self.trace.optimize
+
+    @property
+    def when(self) -> str:
+        return state_name(self.trace, self.iteration) if self.has_run else "the current values"
+
+    def at(self, v: float) -> float:
+        """The loss with the parameter at ``v`` and the others held at the slice's values."""
+        # an overflowing loss is drawn as off the chart
+        with values_set(self.model, self.base), np.errstate(all="ignore"):
+            return loss_at(self.model, self.x, self.y, self.loss, **{self.param: v})
+
+
+def _slice(model: Module, x: Any, y: Any, loss: str, param: str, trace: Trace | None, iteration: int) -> _Slice:
+    p = model.parameter(param)
+    if p.data.size != 1:
+        raise ValueError(f"{param} is not a single number; choose a scalar parameter for a loss curve")
+    has_run = trace is not None and bool(trace.iterations)
+    base = dict(state(trace, iteration)) if has_run else {n: q.data.copy() for n, q in model.named_parameters()}
+    path = scalar_path(trace, param) if has_run else np.array([scalar(p.data)])
+    shown = float(path[position(trace, iteration)]) if has_run else float(path[0])
+    return _Slice(model, x, y, loss, param, trace, iteration, has_run, base, path, shown)
+
+
+def _span(s: _Slice, span: tuple[float, float] | None) -> tuple[float, float]:
+    """The range asked for, else one around the path and the slice's lowest point."""
+    if span is None:
+        rough = default_span(s.path, None)
+        span = default_span(s.path, find_minimum(s.at, np.linspace(*rough, 41)))
+    lo, hi = float(span[0]), float(span[1])
+    if not lo < hi:
+        raise ValueError(f"the span must go from low to high, got {lo:g}, {hi:g}")
+    return lo, hi
+
+
+def _curve(s: _Slice, lo: float, hi: float, points: int) -> tuple[np.ndarray, np.ndarray, Minimum]:
+    """The curve through the path's points, the shown value and its lowest point, so each lies on it."""
+    path, shown = s.path, s.shown
+    extra = path[np.isfinite(path) & (path >= lo) & (path <= hi)]
+    grid = np.unique(np.concatenate([np.linspace(lo, hi, points), extra, [shown] if lo <= shown <= hi else []]))
+    curve = np.array([s.at(v) for v in grid])
+    minimum = find_minimum(s.at, grid, curve)
+    if minimum.where == "inside":
+        at = np.searchsorted(grid, minimum.at)
+        grid, curve = np.insert(grid, at, minimum.at), np.insert(curve, at, minimum.loss)
+    return grid, curve, minimum
+
+
+Markers = list[tuple[Any, Any, float]]  # (xs, ys, size in points) of the markers step labels must not cover
+
+
+def _draw_minimum(ax: Axes, s: _Slice, minimum: Minimum, markers: Markers) -> None:
+    label = minimum_label(s.param, minimum, s.loss, of_slice=bool(s.moving))
+    if minimum.where == "inside":
+        ax.plot(minimum.at, minimum.loss, marker="*", ms=14, color=OKABE_ITO["black"], ls="none", label=label,
+                gid="minimum")
+        markers.append(([minimum.at], [minimum.loss], 14))
+    else:
+        ax.plot([], [], ls="none", label=label, gid="minimum-note")
+
+
+def _draw_tangent(ax: Axes, s: _Slice, width: float) -> None:
+    """The tangent at the shown value; its slope is the gradient."""
+    shown = s.shown
+    slope = slope_at(s.model, s.x, s.y, s.loss, s.param, shown, s.base)
+    half = 0.12 * width
+    ts = np.array([shown - half, shown + half])
+    ax.plot(ts, s.at(shown) + slope * (ts - shown), color=OKABE_ITO["blue"], lw=1.5, ls="--",
+            label=f"tangent at {s.when}, {s.param} = {num(shown)} (slope = gradient = {num(slope)})", gid="tangent")
+
+
+def _draw_steps(ax: Axes, s: _Slice, markers: Markers) -> list[tuple[str, float, float]]:
+    """The run's steps along the curve (or the loss along the run, when other parameters move too);
+    returns each step's label and where it goes."""
+    trace, path, moving = s.trace, s.path, s.moving
+    losses = np.array(trace.losses(), dtype=float)
+    keep = [k for k in subsample(len(path)) if np.isfinite(path[k]) and np.isfinite(losses[k])]
+    if moving:
+        ax.plot(path[keep], losses[keep], color=OKABE_ITO["vermillion"], marker="o", ms=5, lw=1, ls=":",
+                mfc="white", label=f"loss along the run ({', '.join(moving[:3])}{' …' if len(moving) > 3 else ''}"
+                " moving too: off this slice)", gid="path-loss")
+        ax.plot(s.shown, s.at(s.shown), "o", color=OKABE_ITO["vermillion"], ms=7, label=f"{s.when} (on this slice)",
+                gid="shown-point")
+        markers.append(([s.shown], [s.at(s.shown)], 7))
+    else:
+        diverged = trace.final is not None and trace.final.stopped_by == "diverged"
+        ax.plot(path[keep], losses[keep], color=OKABE_ITO["vermillion"], marker="o", ms=5, lw=1,
+                label="gradient-descent steps (n: step size at iteration n)"
+                + ("; the run diverged: each step overshoots further" if diverged else ""), gid="descent-path")
+    markers.append((path[keep], losses[keep], 5))
+    nums = numbers(trace)
+    return [(f"{nums[k]}: step {num(scalar(trace.iterations[k].step_sizes[s.param]))}", path[k], losses[k])
+            for k in keep if k < len(trace.iterations) and s.param in trace.iterations[k].step_sizes]
+
+
+def _name_axes(ax: Axes, s: _Slice, curve: np.ndarray, lo: float, hi: float) -> None:
+    """The axis names, the title with what the slice holds fixed, and limits that fit the curve."""
+    ax.set_xlabel(f"{s.param} (parameter value)")
+    ax.set_ylabel(LOSS_LABELS.get(s.loss, s.loss))
+    note = held_note(s.model, [s.param], s.trace if s.has_run else None, s.iteration, width=70)
+    ax.set_title(f"{short_loss(s.loss)} as a function of {s.param}" + (f"\n{note}" if note else ""), fontsize=9)
+    finite = curve[np.isfinite(curve)]
+    if finite.size:
+        spread = float(np.ptp(finite)) or 1.0
+        ax.set_ylim(min(finite.min(), 0) - 0.05 * spread, finite.max() + 0.15 * spread)
+    ax.set_xlim(lo, hi)
+
+
 def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", trace: Trace | None = None,
                span: tuple[float, float] | None = None, points: int = 201, ax: Axes | None = None,
                label_steps: int = 6, iteration: int = 1, steps: bool = True, tangent: bool = True) -> Figure:
@@ -89,88 +221,22 @@ def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", 
     parameters are held at their values there, and the tangent touches the curve there.
     Its slope is the gradient; each numbered step shows why steps shrink as the curve flattens.
     """
-    p = model.parameter(param)
-    if p.data.size != 1:
-        raise ValueError(f"{param} is not a single number; choose a scalar parameter for a loss curve")
-    has_run = trace is not None and bool(trace.iterations)
-    base = dict(state(trace, iteration)) if has_run else {n: q.data.copy() for n, q in model.named_parameters()}
-    path = scalar_path(trace, param) if has_run else np.array([scalar(p.data)])
-    shown = float(path[position(trace, iteration)]) if has_run else float(path[0])
-
-    def f(v: float) -> float:
-        with values_set(model, base), np.errstate(all="ignore"):  # an overflowing loss is drawn as off the chart
-            return loss_at(model, x, y, loss, **{param: v})
-
-    if span is None:
-        rough = default_span(path, None)
-        span = default_span(path, find_minimum(f, np.linspace(*rough, 41)))
-    lo, hi = float(span[0]), float(span[1])
-    if not lo < hi:
-        raise ValueError(f"the span must go from low to high, got {lo:g}, {hi:g}")
-    extra = path[np.isfinite(path) & (path >= lo) & (path <= hi)]
-    grid = np.unique(np.concatenate([np.linspace(lo, hi, points), extra, [shown] if lo <= shown <= hi else []]))
-    curve = np.array([f(v) for v in grid])
-    minimum = find_minimum(f, grid, curve)
-    if minimum.where == "inside":
-        at = np.searchsorted(grid, minimum.at)
-        grid, curve = np.insert(grid, at, minimum.at), np.insert(curve, at, minimum.loss)
-
-    moving = [n for n in (trace.optimize if has_run else []) if n != param]
+    s = _slice(model, x, y, loss, param, trace, iteration)
+    lo, hi = _span(s, span)
+    grid, curve, minimum = _curve(s, lo, hi, points)
     fig, ax = figure_for(ax)
-    short = short_loss(loss)
-    ax.plot(grid, curve, color=PINK, lw=2.5, label=f"{short} as {param} varies", gid="loss-curve")
-    markers: list[tuple[Any, Any, float]] = []
-    label = minimum_label(param, minimum, loss, of_slice=bool(moving))
-    if minimum.where == "inside":
-        ax.plot(minimum.at, minimum.loss, marker="*", ms=14, color=OKABE_ITO["black"], ls="none", label=label,
-                gid="minimum")
-        markers.append(([minimum.at], [minimum.loss], 14))
-    else:
-        ax.plot([], [], ls="none", label=label, gid="minimum-note")
-    when = state_name(trace, iteration) if has_run else "the current values"
+    ax.plot(grid, curve, color=PINK, lw=2.5, label=f"{short_loss(loss)} as {param} varies", gid="loss-curve")
+    markers: Markers = []
+    _draw_minimum(ax, s, minimum, markers)
     if tangent:
-        slope = slope_at(model, x, y, loss, param, shown, base)
-        half = 0.12 * (hi - lo)
-        ts = np.array([shown - half, shown + half])
-        ax.plot(ts, f(shown) + slope * (ts - shown), color=OKABE_ITO["blue"], lw=1.5, ls="--",
-                label=f"tangent at {when}, {param} = {num(shown)} (slope = gradient = {num(slope)})", gid="tangent")
-    items = []
-    trained = has_run and param in trace.optimize
-    if has_run and steps and not trained:  # the slice and its tangent stand; only steps need training
+        _draw_tangent(ax, s, hi - lo)
+    if s.has_run and steps and not s.trained:  # the slice and its tangent stand; only steps need training
         ax.plot([], [], ls="none", label=untrained_note(param), gid="no-steps-note")
-    if trained and steps:
-        losses = np.array(trace.losses(), dtype=float)
-        keep = [k for k in subsample(len(path)) if np.isfinite(path[k]) and np.isfinite(losses[k])]
-        nums = numbers(trace)
-        if moving:
-            ax.plot(path[keep], losses[keep], color=OKABE_ITO["vermillion"], marker="o", ms=5, lw=1, ls=":",
-                    mfc="white", label=f"loss along the run ({', '.join(moving[:3])}{' …' if len(moving) > 3 else ''}"
-                    " moving too: off this slice)", gid="path-loss")
-            ax.plot(shown, f(shown), "o", color=OKABE_ITO["vermillion"], ms=7, label=f"{when} (on this slice)",
-                    gid="shown-point")
-            markers.append(([shown], [f(shown)], 7))
-        else:
-            diverged = trace.final is not None and trace.final.stopped_by == "diverged"
-            ax.plot(path[keep], losses[keep], color=OKABE_ITO["vermillion"], marker="o", ms=5, lw=1,
-                    label="gradient-descent steps (n: step size at iteration n)"
-                    + ("; the run diverged: each step overshoots further" if diverged else ""), gid="descent-path")
-        markers.append((path[keep], losses[keep], 5))
-        for k in keep:
-            if k < len(trace.iterations) and param in trace.iterations[k].step_sizes:
-                items.append((f"{nums[k]}: step {num(scalar(trace.iterations[k].step_sizes[param]))}", path[k],
-                              losses[k]))
-    if tangent and not (trained and steps):
-        ax.plot(shown, f(shown), "o", color=OKABE_ITO["blue"], ms=6, gid="shown-point")
-        markers.append(([shown], [f(shown)], 6))
-    ax.set_xlabel(f"{param} (parameter value)")
-    ax.set_ylabel(LOSS_LABELS.get(loss, loss))
-    note = held_note(model, [param], trace if has_run else None, iteration, width=70)
-    ax.set_title(f"{short} as a function of {param}" + (f"\n{note}" if note else ""), fontsize=9)
-    finite = curve[np.isfinite(curve)]
-    if finite.size:
-        spread = float(np.ptp(finite)) or 1.0
-        ax.set_ylim(min(finite.min(), 0) - 0.05 * spread, finite.max() + 0.15 * spread)
-    ax.set_xlim(lo, hi)
+    items = _draw_steps(ax, s, markers) if s.trained and steps else []
+    if tangent and not (s.trained and steps):
+        ax.plot(s.shown, s.at(s.shown), "o", color=OKABE_ITO["blue"], ms=6, gid="shown-point")
+        markers.append(([s.shown], [s.at(s.shown)], 6))
+    _name_axes(ax, s, curve, lo, hi)
     ax.legend(fontsize=7, loc="best")
     if items and label_steps > 0:
         avoid = [ln for ln in ax.get_lines() if ln.get_gid() in ("loss-curve", "tangent", "descent-path", "path-loss")]

@@ -129,17 +129,17 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
     """One figure of the run by name; ``iteration`` counts from 1 (iteration 1 is the start)."""
     x, y = np.asarray(trace.inputs), np.asarray(trace.targets)
     labels = {"x_label": preset.x_label, "y_label": preset.y_label}
-    n = states(trace)
     _start(net, trace)
     if iteration is not None:
         _check_iteration(trace, iteration, steps_only=kind == "predictions")
+    shown = iteration or 1
     if kind == "loss-curve":
         return plots.loss_curve(net, x, y, pick_param(net, trace, param, trained=False), loss=trace.loss, trace=trace,
-                                iteration=iteration or 1, span=span, steps=steps, tangent=tangent)
+                                iteration=shown, span=span, steps=steps, tangent=tangent)
     if kind == "predictions":
-        return plots.predictions(net, x, y, trace=trace, iteration=iteration or 1, **labels)
+        return plots.predictions(net, x, y, trace=trace, iteration=shown, **labels)
     if kind == "residuals":
-        return plots.residuals(net, x, y, trace=trace, iteration=iteration or 1, loss=trace.loss, **labels)
+        return plots.residuals(net, x, y, trace=trace, iteration=shown, loss=trace.loss, **labels)
     if kind == "fit-series":
         return plots.fit_series(net, x, y, trace, **labels)
     if kind == "final-fit":
@@ -150,24 +150,34 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
         pair = pick_pair(preset, net, trace, params)
         return plots.loss_contour(net, x, y, pair, loss=trace.loss, trace=trace, iteration=iteration)
     if kind == "network":
-        k = iteration or n
-        net.load_state_dict(state(trace, k))
-        which = "starting values" if k == 1 else "final values" if k == n else "values"
-        fig = plots.network_diagram(net, when=f"{which}, {state_name(trace, k)}")
-        _start(net, trace)
-        return fig
+        return _network(net, trace, iteration or states(trace))
     if kind == "decision-boundary":
-        if x.ndim != 2 or x.shape[1] != 2 or y.ndim != 1:
-            raise ValueError("a decision boundary needs class labels and two inputs per sample "
-                             "(moons, circles, xor, spiral)")
-        net.load_state_dict(trace.final.params)
-        names = [n.strip() for n in preset.x_label.split(",")]  # two CSV columns name the two axes
-        axes = {"x_label": names[0], "y_label": names[1]} if len(names) == 2 else {}
-        fig = plots.decision_boundary(net, x, y, **axes)
-        fig.axes[0].set_title(f"Decision boundary at {state_name(trace, n)}", fontsize=10)
-        _start(net, trace)
-        return fig
+        return _boundary(preset, net, trace, x, y)
     raise ValueError(f"unknown figure {kind!r}")
+
+
+def _network(net: Module, trace: Trace, k: int) -> Figure:
+    """The network with its values at iteration ``k``; the network is put back at the start after."""
+    n = states(trace)
+    net.load_state_dict(state(trace, k))
+    which = "starting values" if k == 1 else "final values" if k == n else "values"
+    fig = plots.network_diagram(net, when=f"{which}, {state_name(trace, k)}")
+    _start(net, trace)
+    return fig
+
+
+def _boundary(preset: Preset, net: Module, trace: Trace, x: np.ndarray, y: np.ndarray) -> Figure:
+    """The decision boundary at the end of the run; the network is put back at the start after."""
+    if x.ndim != 2 or x.shape[1] != 2 or y.ndim != 1:
+        raise ValueError("a decision boundary needs class labels and two inputs per sample "
+                         "(moons, circles, xor, spiral)")
+    net.load_state_dict(trace.final.params)
+    names = [n.strip() for n in preset.x_label.split(",")]  # two CSV columns name the two axes
+    axes = {"x_label": names[0], "y_label": names[1]} if len(names) == 2 else {}
+    fig = plots.decision_boundary(net, x, y, **axes)
+    fig.axes[0].set_title(f"Decision boundary at {state_name(trace, states(trace))}", fontsize=10)
+    _start(net, trace)
+    return fig
 
 
 def animation(preset: Preset, net: Module, trace: Trace, param: str, path: Path) -> int:

@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from backproplab.explain.steps import run_moments
+from backproplab.explain.terminal import step_lines
 from backproplab.nn import Module
 from backproplab.plots.base import (
     DARK,
@@ -36,6 +38,8 @@ from backproplab.plots.base import (
     subsample,
     values_set,
 )
+from backproplab.plots.curves import loss_curve, minimum_label, slope_at
+from backproplab.plots.minimum import find_minimum
 from backproplab.train.trace import Trace, scalar
 
 
@@ -221,9 +225,6 @@ ENDINGS = {"min_step": "converged", "max_steps": "reached its most steps", "dive
 def _step_sentences(trace: Trace, param: str, at: list[int]) -> list[str]:
     """For each frame, the lesson's numbers for ``param``, as the terminal writes them: the gradient,
     the step size and the new value; at the end of the run, where it ended."""
-    from backproplab.explain.steps import run_moments
-    from backproplab.explain.terminal import step_lines
-
     only = Trace(loss=trace.loss, learning_rate=trace.learning_rate, optimize=[param], optimizer=trace.optimizer,
                  iterations=trace.iterations, final=trace.final, keep_every=trace.keep_every)
     moments = {param: run_moments(trace, param)} if trace.optimizer == "adam" else None
@@ -239,82 +240,115 @@ def _step_sentences(trace: Trace, param: str, at: list[int]) -> list[str]:
     return out
 
 
+class _CurvePanel:
+    """The animation's left panel: the loss curve of ``param``, a point moving down it and its tangent.
+
+    When other parameters move too, the slice (and its lowest point) changes from frame to frame.
+    """
+
+    def __init__(self, ax: Axes, model: Module, x: Any, y: Any, trace: Trace, param: str, loss: str) -> None:
+        self.ax, self.model, self.x, self.y, self.trace, self.param, self.loss = ax, model, x, y, trace, param, loss
+        self.moving = [n for n in trace.optimize if n != param]
+        loss_curve(model, x, y, param, loss=loss, trace=trace, ax=ax, steps=False, iteration=1)
+        self.curve = next(ln for ln in ax.get_lines() if ln.get_gid() == "loss-curve")
+        self.tangent = next(ln for ln in ax.get_lines() if ln.get_gid() == "tangent")
+        self.tangent.set_label("tangent at the point (slope = gradient)")
+        self.star = None
+        if self.moving:
+            for old in [ln for ln in ax.get_lines() if ln.get_gid() in ("minimum", "minimum-note")]:
+                old.remove()
+            (self.star,) = ax.plot([], [], marker="*", ms=14, color=OKABE_ITO["black"], ls="none", gid="minimum",
+                                   label="lowest point of this slice")
+        self.legend = ax.legend(fontsize=7, loc="upper right")
+        self.grid = self.curve.get_xdata()
+        self.half = 0.12 * (self.grid[-1] - self.grid[0])
+        for static in [ln for ln in ax.get_lines() if ln.get_gid() == "shown-point"]:
+            static.remove()  # the moving point takes its place
+        (self.point,) = ax.plot([], [], "o", color=OKABE_ITO["vermillion"], ms=10, gid="moving-point")
+
+    def draw(self, k: int, v: float) -> None:
+        """Iteration ``k``, where the parameter is ``v``."""
+        model, x, y, loss, param = self.model, self.x, self.y, self.loss, self.param
+        base = state(self.trace, k)
+        with values_set(model, base):
+            here = loss_at(model, x, y, loss)
+            if self.moving:
+                self.curve.set_ydata([loss_at(model, x, y, loss, **{param: g}) for g in self.grid])
+        if self.moving:
+            self._lowest_point(k, base)
+        slope = slope_at(model, x, y, loss, param, v, base)
+        ts = np.array([v - self.half, v + self.half])
+        self.tangent.set_data(ts, here + slope * (ts - v))
+        self.point.set_data([v], [here])
+
+    def _lowest_point(self, k: int, base: dict[str, Any]) -> None:
+        """The lowest point of this frame's slice, and the title that says what the slice holds."""
+        model, x, y, loss, param = self.model, self.x, self.y, self.loss, self.param
+        m = find_minimum(lambda v: _slice_loss(model, x, y, loss, base, param, v), self.grid,
+                         np.asarray(self.curve.get_ydata()))
+        self.star.set_data(*(([m.at], [m.loss]) if m.where == "inside" else ([], [])))
+        self.legend.get_texts()[-1].set_text(minimum_label(param, m, loss, of_slice=True))
+        self.ax.set_title(f"{short_loss(loss)} as a function of {param}\n"
+                          + held_note(model, [param], self.trace, k, 70), fontsize=9)
+
+
+class _FitPanel:
+    """The animation's right panel: the data, the predictions at each frame (dark) and after its step (green)."""
+
+    def __init__(self, ax: Axes, model: Module, x: Any, y: Any, trace: Trace, at: list[int],
+                 labels: tuple[str, str]) -> None:
+        self.ax, self.trace = ax, trace
+        nums = numbers(trace)
+        grid, inputs = curve_inputs(x)
+        _data(ax, x, y)
+        self.curves = [predict(model, inputs, state(trace, nums[i])) for i in at]
+        self.news = [predict(model, inputs, state(trace, nums[i + 1])) if i + 1 < len(nums) else None for i in at]
+        (self.current,) = ax.plot(grid, self.curves[0], color=DARK, lw=2, ls="--", gid="before")
+        (self.line,) = ax.plot(grid, self.curves[0], color=GREEN, lw=2.5, label="new predictions, after its step",
+                               gid="predictions")
+        shown = self.curves + [c for c in self.news if c is not None]
+        lo, hi = min(c.min() for c in shown), max(c.max() for c in shown)
+        ax.set_ylim(min(lo, np.min(y)) - 0.2, max(hi, np.max(y)) + 0.2)
+        _axes_names(ax, *labels)
+        self.title = ax.set_title("")
+
+    def draw(self, n: int, k: int, name: str) -> None:
+        """Frame ``n``, iteration ``k``; ``name`` is the title (the iteration and the parameter's value)."""
+        self.current.set_ydata(self.curves[n])
+        self.current.set_label(f"predictions at {state_name(self.trace, k)}")
+        new = self.news[n]
+        self.line.set_visible(new is not None)
+        if new is not None:
+            self.line.set_ydata(new)
+        self.ax.legend(handles=[h for h in self.ax.get_lines() if h.get_visible() and h.get_label()[:1] != "_"],
+                       fontsize=8, loc="best")
+        self.title.set_text(name)
+
+
 def descent_frames(model: Module, x: Any, y: Any, trace: Trace, param: str, *, loss: str = "ssr",
                    most_frames: int = 60, x_label: str = "x", y_label: str = "y") -> tuple[Figure, Any, int]:
     """The animation's figure, the function that draws frame n, and the number of frames."""
-    from backproplab.plots.curves import loss_curve, minimum_label, slope_at
-    from backproplab.plots.minimum import find_minimum
-
     values = scalar_path(trace, param)
     nums = numbers(trace)
     at = [int(i) for i in subsample(len(values), most_frames)]
     frames = [nums[i] for i in at]
     fig = new_figure((11, 4.6))
     left, right = fig.subplots(1, 2)
-    loss_curve(model, x, y, param, loss=loss, trace=trace, ax=left, steps=False, iteration=1)
-    curve_line = next(ln for ln in left.get_lines() if ln.get_gid() == "loss-curve")
-    tangent = next(ln for ln in left.get_lines() if ln.get_gid() == "tangent")
-    tangent.set_label("tangent at the point (slope = gradient)")
-    moving = [n for n in trace.optimize if n != param]
-    star = None
-    if moving:  # the slice changes from frame to frame, and so does its lowest point
-        for old in [ln for ln in left.get_lines() if ln.get_gid() in ("minimum", "minimum-note")]:
-            old.remove()
-        (star,) = left.plot([], [], marker="*", ms=14, color=OKABE_ITO["black"], ls="none", gid="minimum",
-                            label="lowest point of this slice")
-    legend = left.legend(fontsize=7, loc="upper right")
-    grid_b = curve_line.get_xdata()
-    half = 0.12 * (grid_b[-1] - grid_b[0])
-    for static in [ln for ln in left.get_lines() if ln.get_gid() == "shown-point"]:
-        static.remove()  # the moving point takes its place
-    (point,) = left.plot([], [], "o", color=OKABE_ITO["vermillion"], ms=10, gid="moving-point")
-    grid, inputs = curve_inputs(x)
-    _data(right, x, y)
-    curves = [predict(model, inputs, state(trace, k)) for k in frames]
-    news = [predict(model, inputs, state(trace, nums[i + 1])) if i + 1 < len(nums) else None for i in at]
-    (current,) = right.plot(grid, curves[0], color=DARK, lw=2, ls="--", gid="before")
-    (line,) = right.plot(grid, curves[0], color=GREEN, lw=2.5, label="new predictions, after its step",
-                         gid="predictions")
-    shown = curves + [c for c in news if c is not None]
-    lo, hi = min(c.min() for c in shown), max(c.max() for c in shown)
-    right.set_ylim(min(lo, np.min(y)) - 0.2, max(hi, np.max(y)) + 0.2)
-    _axes_names(right, x_label, y_label)
-    title = right.set_title("")
+    curve = _CurvePanel(left, model, x, y, trace, param, loss)
+    fit = _FitPanel(right, model, x, y, trace, at, (x_label, y_label))
     numbers_line = fig.supxlabel("", fontsize=9, color=OKABE_ITO["vermillion"])
     numbers_line.set_gid("step-numbers")
     said = _step_sentences(trace, param, at)
 
     def draw(n: int) -> tuple:
         k, v = frames[n], values[at[n]]
-        base = state(trace, k)
-        with values_set(model, base):
-            here = loss_at(model, x, y, loss)
-            if moving:
-                curve_line.set_ydata([loss_at(model, x, y, loss, **{param: v}) for v in grid_b])
-        if moving:
-            m = find_minimum(lambda v: _slice_loss(model, x, y, loss, base, param, v), grid_b,
-                             np.asarray(curve_line.get_ydata()))
-            star.set_data(*(([m.at], [m.loss]) if m.where == "inside" else ([], [])))
-            legend.get_texts()[-1].set_text(minimum_label(param, m, loss, of_slice=True))
-            left.set_title(f"{short_loss(loss)} as a function of {param}\n"
-                           + held_note(model, [param], trace, k, 70), fontsize=9)
-        slope = slope_at(model, x, y, loss, param, v, base)
-        ts = np.array([v - half, v + half])
-        tangent.set_data(ts, here + slope * (ts - v))
-        point.set_data([v], [here])
-        current.set_ydata(curves[n])
-        current.set_label(f"predictions at {state_name(trace, k)}")
-        line.set_visible(news[n] is not None)
-        if news[n] is not None:
-            line.set_ydata(news[n])
-        right.legend(handles=[h for h in right.get_lines() if h.get_visible() and h.get_label()[:1] != "_"],
-                     fontsize=8, loc="best")
-        title.set_text(f"{state_name(trace, k)}: {param} = {num(v)}")
+        curve.draw(k, v)
+        fit.draw(n, k, f"{state_name(trace, k)}: {param} = {num(v)}")
         numbers_line.set_text(said[n])
-        return point, line, current, title, tangent, numbers_line
+        return curve.point, fit.line, fit.current, fit.title, curve.tangent, numbers_line
 
     draw(0)
     fig.draw_without_rendering()
-    if not moving:  # the layout never changes between frames: work it out once
+    if not curve.moving:  # the layout never changes between frames: work it out once
         fig.set_layout_engine("none")
     return fig, draw, len(frames)

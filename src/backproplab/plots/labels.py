@@ -4,9 +4,11 @@ left out when none is free, so a long run's labels thin themselves out."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
 OFFSETS = ((6, 8), (6, -16), (-8, 10), (-8, -16), (10, 0), (-12, 0), (8, 24), (-10, 24), (14, 38), (-14, 38))
@@ -44,6 +46,30 @@ def crossed(box: Bbox, pieces: np.ndarray) -> bool:
     return bool(np.any(ok & (enter <= leave)))
 
 
+@dataclass
+class _Room:
+    """What a new label must keep clear of, in display coordinates."""
+
+    axes: Bbox
+    lines: np.ndarray  # the straight pieces of the lines no label may cross
+    taken: list[Bbox]  # markers, the legend and the labels placed so far
+    labels: list[Bbox] = field(default_factory=list)  # placed label boxes, which leader lines must not cross
+    leaders: list[Bbox] = field(default_factory=list)  # boxes along placed leader lines, which labels must not cover
+
+    def fits(self, box: Bbox, leader: list[Bbox]) -> bool:
+        """Whether a label's box (and its leader line) lies inside the axes and clear of everything placed."""
+        axes = self.axes
+        inside = axes.x0 <= box.x0 and box.x1 <= axes.x1 and axes.y0 <= box.y0 and box.y1 <= axes.y1
+        free = inside and not crossed(box, self.lines) and not any(box.overlaps(o) for o in self.taken + self.leaders)
+        clear = not any(crossed(a, self.lines) or any(a.overlaps(b) for b in self.labels) for a in leader)
+        return free and clear
+
+    def take(self, box: Bbox, leader: list[Bbox]) -> None:
+        self.taken.append(box)
+        self.labels.append(box)
+        self.leaders += leader
+
+
 def place(ax: Axes, items: Sequence[tuple[str, float, float]], markers: Sequence[tuple[Sequence, Sequence, float]],
           *, most: int, color: str, fontsize: float = 8, gid: str = "step-label", avoid: Sequence = ()) -> list:
     """Annotate each (text, x, y) where it overlaps no marker, legend, label placed so far or line in ``avoid``.
@@ -52,42 +78,41 @@ def place(ax: Axes, items: Sequence[tuple[str, float, float]], markers: Sequence
     descent path) that no label may cross; at most ``most`` labels are placed.
     """
     ax.figure.draw_without_rendering()  # lay the figure out so the boxes are where they will be drawn
-    axes_box = ax.get_window_extent()
-    placed: list = []
     taken = [box for xs, ys, size in markers for box in marker_boxes(ax, xs, ys, size)]
     lines = np.concatenate([segments(ax, line) for line in avoid]) if len(avoid) else np.zeros((0, 2, 2))
     legend = ax.get_legend()
     if legend is not None:
         taken.append(legend.get_window_extent())
-    labels: list[Bbox] = []  # placed label boxes, which leader lines must not cross
-    leaders: list[Bbox] = []  # small boxes along placed leader lines, which labels must not cover
+    room = _Room(ax.get_window_extent(), lines, taken)
+    style = {"textcoords": "offset points", "fontsize": fontsize, "color": color, "gid": gid, "annotation_clip": True}
+    placed: list = []
     for text, x, y in items:
         if len(placed) >= most:
             break
-        for dx, dy in OFFSETS:
-            ha = "left" if dx >= 0 else "right"
-            options = {"textcoords": "offset points", "xytext": (dx, dy), "fontsize": fontsize, "color": color,
-                       "ha": ha, "gid": gid, "annotation_clip": True}
-            note = ax.annotate(text, (x, y), **options)
-            note.set_in_layout(False)
-            box = note.get_window_extent().padded(3)
-            inside = axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0 and box.y1 <= axes_box.y1
-            leader = _leader(ax, box, x, y) if dy > 12 else []
-            free = inside and not crossed(box, lines) and not any(box.overlaps(other) for other in taken + leaders)
-            clear = not any(crossed(a, lines) or any(a.overlaps(b) for b in labels) for a in leader)
-            if free and clear:
-                taken.append(box)
-                labels.append(box)
-                leaders += leader
-                if dy > 12:  # far from its point: a thin leader line shows which point it names
-                    note.remove()
-                    note = ax.annotate(text, (x, y), **options, arrowprops={
-                        "arrowstyle": "-", "color": color, "lw": 0.6, "shrinkA": 1, "shrinkB": 4})
-                    note.set_in_layout(False)
-                placed.append(note)
-                break
-            note.remove()
+        note = _place_one(ax, room, text, x, y, style)
+        if note is not None:
+            placed.append(note)
     return placed
+
+
+def _place_one(ax: Axes, room: _Room, text: str, x: float, y: float, style: dict) -> Annotation | None:
+    """The label at the first offset where it fits (with a leader line when far from its point), else None."""
+    for dx, dy in OFFSETS:
+        options = {**style, "xytext": (dx, dy), "ha": "left" if dx >= 0 else "right"}
+        note = ax.annotate(text, (x, y), **options)
+        note.set_in_layout(False)
+        box = note.get_window_extent().padded(3)
+        leader = _leader(ax, box, x, y) if dy > 12 else []
+        if room.fits(box, leader):
+            room.take(box, leader)
+            if dy > 12:  # far from its point: a thin leader line shows which point it names
+                note.remove()
+                note = ax.annotate(text, (x, y), **options, arrowprops={
+                    "arrowstyle": "-", "color": style["color"], "lw": 0.6, "shrinkA": 1, "shrinkB": 4})
+                note.set_in_layout(False)
+            return note
+        note.remove()
+    return None
 
 
 def _leader(ax: Axes, box: Bbox, x: float, y: float) -> list[Bbox]:

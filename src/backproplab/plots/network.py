@@ -174,13 +174,18 @@ def column_title(c: int, n: int) -> str:
     return "hidden" if n == 3 else f"hidden {c}"
 
 
-def network_diagram(model: Module, *, ax: Axes | None = None, values: bool | None = None,
-                    when: str = "current values") -> Figure:
-    """Units as circles, weights as edges (width by size, blue positive, vermillion negative).
+@dataclass
+class _Grid:
+    """Where a diagram's units sit: the gaps between columns and rows, and each unit's centre."""
 
-    ``when`` says whose values are shown, such as "starting values (iteration 1)".
-    """
-    layout = network_layout(model)
+    gap_x: float
+    gap_y: float
+    radius: float
+    where: dict[str, tuple[float, float]]
+
+
+def _grid(layout: Layout) -> tuple[_Grid, tuple[float, float]]:
+    """The units' centres, and the figure size that keeps the drawing's own proportions."""
     n_cols = len(layout.columns)
     tallest = max(len(c) + (1 if m else 0) for c, m in zip(layout.columns, layout.more))
     between = max([sum(1 for e in layout.edges if where_column(layout, e.target) == c) for c in range(1, n_cols)]
@@ -188,23 +193,31 @@ def network_diagram(model: Module, *, ax: Axes | None = None, values: bool | Non
     gap_x, gap_y, radius = 3.0 + 0.35 * max(0, between - 4), 1.6, 0.38  # room for the labels of many edges
     width = (n_cols - 1) * gap_x + 2.4
     height = (tallest - 1) * gap_y + 2 * radius + 2.2
-    fig, ax = figure_for(ax, (0.75 * width + 0.4, 0.75 * height + 0.8))  # the drawing's own proportions
     where: dict[str, tuple[float, float]] = {}
     for c, column in enumerate(layout.columns):
         count = len(column) + (1 if layout.more[c] else 0)
         for i, unit in enumerate(column):
             where[unit.name] = (c * gap_x, ((count - 1) / 2 - i) * gap_y)
-    labelled = values if values is not None else len(layout.edges) <= MOST_LABELLED_EDGES
+    return _Grid(gap_x, gap_y, radius, where), (0.75 * width + 0.4, 0.75 * height + 0.8)
+
+
+def _draw_edges(ax: Axes, layout: Layout, where: dict[str, tuple[float, float]]) -> None:
+    """Every weight as a line: width by size, blue positive, vermillion negative."""
     biggest = max([abs(e.value) for e in layout.edges] + [1e-12])
     for edge in layout.edges:
         (x0, y0), (x1, y1) = where[edge.source], where[edge.target]
         color = OKABE_ITO["blue"] if edge.value >= 0 else OKABE_ITO["vermillion"]
         ax.plot([x0, x1], [y0, y1], color=color, lw=0.6 + 3.5 * abs(edge.value) / biggest, alpha=0.8, gid="edge",
                 zorder=1)
+
+
+def _draw_units(ax: Axes, layout: Layout, grid: _Grid, labelled: bool) -> list[Circle]:
+    """Each unit as a named circle with its activation (and bias) under it; "… n more" for units left out."""
     circles = []
+    radius = grid.radius
     for c, column in enumerate(layout.columns):
         for unit in column:
-            cx, cy = where[unit.name]
+            cx, cy = grid.where[unit.name]
             circle = Circle((cx, cy), radius, facecolor="white", edgecolor="black", lw=1.2, zorder=2, gid="neuron")
             ax.add_patch(circle)
             circles.append(circle)
@@ -217,21 +230,37 @@ def network_diagram(model: Module, *, ax: Axes | None = None, values: bool | Non
                         gid="node-note")
         if layout.more[c]:
             count = len(column) + 1
-            ax.text(c * gap_x, ((count - 1) / 2 - len(column)) * gap_y, f"… {layout.more[c]} more", ha="center",
-                    va="center", fontsize=9, style="italic", gid="more")
-    top = max(y for _, y in where.values()) + radius + 0.7
+            ax.text(c * grid.gap_x, ((count - 1) / 2 - len(column)) * grid.gap_y, f"… {layout.more[c]} more",
+                    ha="center", va="center", fontsize=9, style="italic", gid="more")
+    return circles
+
+
+def network_diagram(model: Module, *, ax: Axes | None = None, values: bool | None = None,
+                    when: str = "current values") -> Figure:
+    """Units as circles, weights as edges (width by size, blue positive, vermillion negative).
+
+    ``when`` says whose values are shown, such as "starting values (iteration 1)".
+    """
+    layout = network_layout(model)
+    n_cols = len(layout.columns)
+    grid, size = _grid(layout)
+    fig, ax = figure_for(ax, size)
+    labelled = values if values is not None else len(layout.edges) <= MOST_LABELLED_EDGES
+    _draw_edges(ax, layout, grid.where)
+    circles = _draw_units(ax, layout, grid, labelled)
+    top = max(y for _, y in grid.where.values()) + grid.radius + 0.7
     for c in range(n_cols):
-        ax.text(c * gap_x, top, column_title(c, n_cols), ha="center", va="bottom", fontsize=10, weight="bold",
+        ax.text(c * grid.gap_x, top, column_title(c, n_cols), ha="center", va="bottom", fontsize=10, weight="bold",
                 gid="column-title")
-    bottom = min(y for _, y in where.values()) - radius - 0.9
-    ax.set_xlim(-1.2, (n_cols - 1) * gap_x + 1.2)
+    bottom = min(y for _, y in grid.where.values()) - grid.radius - 0.9
+    ax.set_xlim(-1.2, (n_cols - 1) * grid.gap_x + 1.2)
     ax.set_ylim(bottom, top + 0.6)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(f"Network at its {when}\nedge width = |weight|, blue positive, vermillion negative"
                  + ("" if labelled or not layout.edges else "; too many weights to label"), fontsize=9)
     if labelled:
-        _label_edges(ax, layout, where, circles)
+        _label_edges(ax, layout, grid.where, circles)
     return fig
 
 

@@ -193,30 +193,10 @@ def read_csv(data: dict[str, Any], base: Path | None, where: str,
     reader = csv.reader(io.StringIO(text))
     del text
     try:
-        header_line = next(((n, r) for n, r in enumerate(reader, start=1) if any(c.strip() for c in r)), None)
-        if header_line is None:
-            raise SpecError(file, "is empty; it needs a header row of column names and at least one data row")
-        header = [h.strip() for h in header_line[1]]
-        check_header(header, file)
-        picks: dict[str, list[int]] = {}
-        for key in ("x", "y"):
-            names = [data[key]] if isinstance(data[key], str) else data[key]
-            if not names or not all(isinstance(name, str) for name in names):
-                raise SpecError(where, f"data.{key}: should name CSV columns, got {excerpt(data[key])}")
-            for name in names:
-                if name not in header:
-                    raise SpecError(where, f"data.{key}: " + unknown_name_message("column", name, header,
-                                                                                   SHOWN_COLUMNS))
-            picks[key] = [header.index(name) for name in names]
+        line, header = _header(reader, file)
+        picks = {key: pick_columns(data, key, header, where) for key in ("x", "y")}
         wanted = sorted(set(picks["x"]) | set(picks["y"]))
-        values = {col: array("d") for col in wanted}  # 8 bytes a value, read row by row
-        for n, row in enumerate(reader, start=header_line[0] + 1):
-            if not any(c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                raise SpecError(f"{file}:{n}", f"row has {len(row)} fields but the header has {len(header)}")
-            for col in wanted:
-                values[col].append(_cell(row[col], header[col], f"{file}:{n}"))
+        values = _read_columns(reader, line, header, wanted, file)
     except csv.Error as exc:
         raise SpecError(file, f"cannot be read as CSV: {exc}") from None
     if not values[wanted[0]]:
@@ -226,6 +206,40 @@ def read_csv(data: dict[str, Any], base: Path | None, where: str,
         arr = np.column_stack([np.frombuffer(values[col], dtype=np.float64) for col in picks[key]])
         columns.append(arr[:, 0].copy() if isinstance(data[key], str) else arr)
     return columns[0], columns[1]
+
+
+def _header(reader: Any, file: str) -> tuple[int, list[str]]:
+    """The first row that is not blank, as column names, and its line number."""
+    found = next(((n, r) for n, r in enumerate(reader, start=1) if any(c.strip() for c in r)), None)
+    if found is None:
+        raise SpecError(file, "is empty; it needs a header row of column names and at least one data row")
+    header = [h.strip() for h in found[1]]
+    check_header(header, file)
+    return found[0], header
+
+
+def pick_columns(data: dict[str, Any], key: str, header: list[str], where: str) -> list[int]:
+    """The positions of the columns ``data.x`` (or ``data.y``) names, each checked against the header."""
+    names = [data[key]] if isinstance(data[key], str) else data[key]
+    if not names or not all(isinstance(name, str) for name in names):
+        raise SpecError(where, f"data.{key}: should name CSV columns, got {excerpt(data[key])}")
+    for name in names:
+        if name not in header:
+            raise SpecError(where, f"data.{key}: " + unknown_name_message("column", name, header, SHOWN_COLUMNS))
+    return [header.index(name) for name in names]
+
+
+def _read_columns(reader: Any, line: int, header: list[str], wanted: list[int], file: str) -> dict[int, array]:
+    """The wanted columns, row by row after the header (line ``line``), 8 bytes a value; blank rows skipped."""
+    values = {col: array("d") for col in wanted}
+    for n, row in enumerate(reader, start=line + 1):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise SpecError(f"{file}:{n}", f"row has {len(row)} fields but the header has {len(header)}")
+        for col in wanted:
+            values[col].append(_cell(row[col], header[col], f"{file}:{n}"))
+    return values
 
 
 def _cell(cell: str, column: str, where: str) -> float:

@@ -107,87 +107,100 @@ class Parser:
     def parse(self) -> Node:
         if not self.tokens:
             raise FormulaError("the formula is empty")
-        operands: list[Node] = []
-        operators: list[str] = []  # binary operators, "neg", "(" and "call:NAME"
-        nesting = 0  # open groups, pending signs and pending powers
-        expect_operand = True
-        tokens, i = self.tokens, 0
-
-        def reduce() -> None:
-            nonlocal nesting
-            op = operators.pop()
-            if op == "neg":
-                operands.append(Node("neg", None, (operands.pop(),)))
-                nesting -= 1
-                return
-            right, left = operands.pop(), operands.pop()
-            operands.append(Node("^" if op == "**" else op, None, (left, right)))
-            if op in ("^", "**"):
-                nesting -= 1
-
-        def precedence(op: str) -> int:
-            return PREFIX_PRECEDENCE if op == "neg" else BINARY_PRECEDENCE.get(op, 0)
-
-        while i < len(tokens):
-            tok = tokens[i]
-            i += 1
-            if expect_operand:
-                if tok == "+":
-                    continue
-                if tok in ("-", "("):
-                    operators.append("neg" if tok == "-" else "(")
-                    nesting += 1
-                elif NAME.fullmatch(tok) and i < len(tokens) and tokens[i] == "(":
-                    if tok not in FUNCTIONS:
-                        raise FormulaError(unknown_name_message("function", tok, FUNCTIONS))
-                    operators.append("call:" + tok)
-                    nesting += 1
-                    i += 1
-                elif NAME.fullmatch(tok):
-                    operands.append(Node("name", tok))
-                    expect_operand = False
-                elif tok[0].isdigit() or tok[0] == ".":
-                    value = float(tok)
-                    if not math.isfinite(value):
-                        raise self.fail(f"the number {excerpt(tok, 20)} is too large for a float64 (it would be "
-                                        "infinity)")
-                    operands.append(Node("num", value))
-                    expect_operand = False
-                else:
-                    raise self.fail(f"unexpected {excerpt(tok, 10)}")
-                if nesting > MAX_NESTING:
-                    raise self.too_deep()
-                continue
-            if tok == ")":
-                while operators and operators[-1] != "(" and not operators[-1].startswith("call:"):
-                    reduce()
-                if not operators:
-                    raise self.fail("unexpected ')'")
-                group = operators.pop()
-                nesting -= 1
-                if group.startswith("call:"):
-                    operands.append(Node("call", group[5:], (operands.pop(),)))
-                continue
-            if tok not in BINARY_PRECEDENCE:
-                raise self.fail(f"unexpected {excerpt(tok, 10)}")
-            mine = BINARY_PRECEDENCE[tok]
-            right_assoc = tok in ("^", "**")
-            while operators and (precedence(operators[-1]) > mine or
-                                 (precedence(operators[-1]) == mine and not right_assoc)):
-                reduce()
-            operators.append(tok)
-            if right_assoc:
-                nesting += 1
-                if nesting > MAX_NESTING:
-                    raise self.too_deep()
-            expect_operand = True
-        if expect_operand:
+        self.operands: list[Node] = []
+        self.operators: list[str] = []  # binary operators, "neg", "(" and "call:NAME"
+        self.nesting = 0  # open groups, pending signs and pending powers
+        self.expect_operand = True
+        self.i = 0
+        while self.i < len(self.tokens):
+            tok = self.tokens[self.i]
+            self.i += 1
+            if self.expect_operand:
+                self.operand(tok)
+            elif tok == ")":
+                self.close_group()
+            else:
+                self.binary(tok)
+        if self.expect_operand:
             raise self.fail("expected more but the formula ended")
-        while operators:
-            if operators[-1] == "(" or operators[-1].startswith("call:"):
+        while self.operators:
+            if self.operators[-1] == "(" or self.operators[-1].startswith("call:"):
                 raise self.fail("expected ')' but the formula ended")
-            reduce()
-        return operands[0]
+            self.reduce()
+        return self.operands[0]
+
+    def operand(self, tok: str) -> None:
+        """Where an operand is due: a sign, '(', a function call, a name or a number."""
+        if tok == "+":
+            return
+        if tok in ("-", "("):
+            self.operators.append("neg" if tok == "-" else "(")
+            self.nesting += 1
+        elif NAME.fullmatch(tok) and self.i < len(self.tokens) and self.tokens[self.i] == "(":
+            if tok not in FUNCTIONS:
+                raise FormulaError(unknown_name_message("function", tok, FUNCTIONS))
+            self.operators.append("call:" + tok)
+            self.nesting += 1
+            self.i += 1
+        elif NAME.fullmatch(tok):
+            self.operands.append(Node("name", tok))
+            self.expect_operand = False
+        elif tok[0].isdigit() or tok[0] == ".":
+            value = float(tok)
+            if not math.isfinite(value):
+                raise self.fail(f"the number {excerpt(tok, 20)} is too large for a float64 (it would be infinity)")
+            self.operands.append(Node("num", value))
+            self.expect_operand = False
+        else:
+            raise self.fail(f"unexpected {excerpt(tok, 10)}")
+        if self.nesting > MAX_NESTING:
+            raise self.too_deep()
+
+    def close_group(self) -> None:
+        """')': reduce back to its '(' or function call."""
+        operators = self.operators
+        while operators and operators[-1] != "(" and not operators[-1].startswith("call:"):
+            self.reduce()
+        if not operators:
+            raise self.fail("unexpected ')'")
+        group = operators.pop()
+        self.nesting -= 1
+        if group.startswith("call:"):
+            self.operands.append(Node("call", group[5:], (self.operands.pop(),)))
+
+    def binary(self, tok: str) -> None:
+        """A binary operator: reduce what binds tighter, then push it ('^' is right-associative)."""
+        if tok not in BINARY_PRECEDENCE:
+            raise self.fail(f"unexpected {excerpt(tok, 10)}")
+        mine = BINARY_PRECEDENCE[tok]
+        right_assoc = tok in ("^", "**")
+        while self.operators and (precedence(self.operators[-1]) > mine or
+                                  (precedence(self.operators[-1]) == mine and not right_assoc)):
+            self.reduce()
+        self.operators.append(tok)
+        if right_assoc:
+            self.nesting += 1
+            if self.nesting > MAX_NESTING:
+                raise self.too_deep()
+        self.expect_operand = True
+
+    def reduce(self) -> None:
+        """The operator on top of the stack, applied to the operands on top of theirs."""
+        op = self.operators.pop()
+        operands = self.operands
+        if op == "neg":
+            operands.append(Node("neg", None, (operands.pop(),)))
+            self.nesting -= 1
+            return
+        right, left = operands.pop(), operands.pop()
+        operands.append(Node("^" if op == "**" else op, None, (left, right)))
+        if op in ("^", "**"):
+            self.nesting -= 1
+
+
+def precedence(op: str) -> int:
+    """How tightly an operator on the stack binds: a sign (neg) between '*' and '^'; '(' and calls not at all."""
+    return PREFIX_PRECEDENCE if op == "neg" else BINARY_PRECEDENCE.get(op, 0)
 
 
 def parse(text: str) -> Node:

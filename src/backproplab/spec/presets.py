@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.engine.tensor import Tensor, softplus
+from backproplab.engine.functions import softplus
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module, Parameter
+from backproplab.spec.spec import parse
 from backproplab.util.messages import unknown_name_message
 
 # The dosage example: inputs, observations and starting values, exactly as the worked example.
@@ -96,17 +98,20 @@ class Preset:
         """A fresh network at the starting values, and the data."""
         spec = spec or self.spec()
         net, data = spec.build()
-        if self.model is not None:
-            start = {n: p.data for n, p in net.named_parameters()}
-            net = self.model()
-            net.load_state_dict(start)
-        return net, data
+        return self.adopt(net), data
+
+    def adopt(self, net: Module) -> Module:
+        """The hand-built network (``model``) at ``net``'s values, so explanations name its nodes; else ``net``."""
+        if self.model is None:
+            return net
+        start = {n: p.data for n, p in net.named_parameters()}
+        model = self.model()
+        model.load_state_dict(start)
+        return model
 
 
 @lru_cache(maxsize=64)
 def _spec(name: str, overrides: tuple[str, ...]) -> Any:
-    from backproplab.spec.spec import parse
-
     return parse(PRESETS[name].text, None, list(overrides))
 
 

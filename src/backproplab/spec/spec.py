@@ -48,7 +48,7 @@ else:  # pragma: no cover - Python 3.10
 SPEC_VERSION = 1
 TOP_LEVEL = ("version", "name", "description", "network", "data", "training")
 MAX_SEED = 2**63 - 1
-__all__ = ["Spec", "SpecError", "check", "parse", "read"]
+__all__ = ["Spec", "SpecError", "check", "check_built", "load_toml", "parse", "read"]
 
 
 @dataclass
@@ -151,10 +151,19 @@ def parse(text: str, path: Path | None = None, overrides: list[str] | None = Non
     ``data_dirs`` are the only folders a data file may come from: None allows the spec's own
     folder (the working folder for text without a path); ``()`` allows no file at all, for a
     spec that arrives from a web page."""
+    raw = load_toml(text, path)
+    for item in overrides or []:
+        apply_override(raw, item, str(path) if path else "spec")
+    dirs = checked_data_dirs(data_dirs)
+    return check(raw, path, data_dirs=dirs, memory_limit=memory_limit)
+
+
+def load_toml(text: str, path: Path | None = None) -> dict[str, Any]:
+    """The TOML text as a table, not yet checked; a mistake in it names the line."""
     where = str(path) if path else "spec"
     text = text[1:] if text.startswith("\ufeff") else text  # a byte-order mark from some editors
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", message)
@@ -167,10 +176,6 @@ def parse(text: str, path: Path | None = None, overrides: list[str] | None = Non
     except ValueError:  # an integer of more digits than Python converts (4,300)
         raise SpecError(where, "cannot be read: it holds a number of thousands of digits; write numbers such as "
                         "0.1 or 1e-3") from None
-    for item in overrides or []:
-        apply_override(raw, item, where)
-    dirs = checked_data_dirs(data_dirs)
-    return check(raw, path, data_dirs=dirs, memory_limit=memory_limit)
 
 
 def apply_override(raw: dict[str, Any], item: str, where: str) -> None:
@@ -201,6 +206,12 @@ def check(raw: dict[str, Any], path: Path | None = None, *, data_dirs: tuple[Pat
           memory_limit: int | None = None) -> Spec:
     """Check every field of a parsed spec and fill in defaults; nothing large is built before
     the memory it needs is estimated."""
+    return check_built(raw, path, data_dirs=data_dirs, memory_limit=memory_limit)[0]
+
+
+def check_built(raw: dict[str, Any], path: Path | None = None, *, data_dirs: tuple[Path, ...] | None = None,
+                memory_limit: int | None = None) -> tuple[Spec, Module, tuple[np.ndarray, np.ndarray]]:
+    """``check``, and the network and data it built on the way (so a caller need not build them again)."""
     c = Checker(str(path) if path else "spec")
     c.unknown_keys(raw, "", TOP_LEVEL)
     version = c.get(raw, "version", "", int, hint=f"add 'version = {SPEC_VERSION}' at the top")
@@ -224,34 +235,46 @@ def check(raw: dict[str, Any], path: Path | None = None, *, data_dirs: tuple[Pat
         if too_much:
             raise c.fail(*too_much)
     check_shapes(c, spec, net, x, y)
+    check_trainable(spec, net)
+    return spec, net, (x, y)
+
+
+def check_trainable(spec: Spec, net: Module) -> None:
+    """The parameters to train, against the built network; ``spec.warnings`` names any no formula uses."""
     spec.optimizer(net)
     unused = spec.trainable(net)[1]
-    if unused:
-        spec.warnings.append(f"{spec.where}: no formula on the way to the output uses {few(unused)}, so its "
-                             "gradient is always 0; it is left out of training and keeps its starting value")
-    return spec
+    spec.warnings = [f"{spec.where}: no formula on the way to the output uses {few(unused)}, so its gradient is "
+                     "always 0; it is left out of training and keeps its starting value"] if unused else []
 
 
 def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
     kind = c.choice(net, "kind", "network", ("mlp", "formulas"))
-    if kind == "mlp":
-        c.unknown_keys(net, "network", ("kind", "inputs", "layers", "seed", "parameters"))
-        inputs = c.count(net, "inputs", "network", 1, hint="the number of inputs per sample, such as 2")
-        layers = c.get(net, "layers", "network", list, hint="a list such as [{size = 8, activation = 'tanh'}]")
-        if not layers:
-            raise c.fail("network.layers", "is empty; give at least the output layer")
-        checked = []
-        for i, layer in enumerate(layers):
-            p = f"network.layers[{i}]"
-            if not isinstance(layer, dict):
-                raise c.fail(p, f"should be a table such as {{size = 8, activation = 'tanh'}}, got {excerpt(layer)}")
-            c.unknown_keys(layer, p, ("size", "activation"))
-            size = c.count(layer, "size", p, 1)
-            act = c.choice(layer, "activation", p, ops.ACTIVATIONS, default="identity")
-            checked.append({"size": size, "activation": act})
-        seed = c.count(net, "seed", "network", 0, default=0, high=MAX_SEED)
-        params = c.get(net, "parameters", "network", dict, default={})
-        return {"kind": "mlp", "inputs": inputs, "layers": checked, "seed": seed, "parameters": params}
+    return check_mlp(c, net) if kind == "mlp" else check_formulas(c, net)
+
+
+def check_mlp(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
+    """[network] with kind = "mlp": the inputs, the layers and any starting values given."""
+    c.unknown_keys(net, "network", ("kind", "inputs", "layers", "seed", "parameters"))
+    inputs = c.count(net, "inputs", "network", 1, hint="the number of inputs per sample, such as 2")
+    layers = c.get(net, "layers", "network", list, hint="a list such as [{size = 8, activation = 'tanh'}]")
+    if not layers:
+        raise c.fail("network.layers", "is empty; give at least the output layer")
+    checked = []
+    for i, layer in enumerate(layers):
+        p = f"network.layers[{i}]"
+        if not isinstance(layer, dict):
+            raise c.fail(p, f"should be a table such as {{size = 8, activation = 'tanh'}}, got {excerpt(layer)}")
+        c.unknown_keys(layer, p, ("size", "activation"))
+        size = c.count(layer, "size", p, 1)
+        act = c.choice(layer, "activation", p, ops.ACTIVATIONS, default="identity")
+        checked.append({"size": size, "activation": act})
+    seed = c.count(net, "seed", "network", 0, default=0, high=MAX_SEED)
+    params = c.get(net, "parameters", "network", dict, default={})
+    return {"kind": "mlp", "inputs": inputs, "layers": checked, "seed": seed, "parameters": params}
+
+
+def check_formulas(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
+    """[network] with kind = "formulas": named inputs, parameters, the formula of each node, the output."""
     c.unknown_keys(net, "network", ("kind", "inputs", "output", "nodes", "parameters"))
     inputs = c.get(net, "inputs", "network", list, hint='the input names, such as ["x"]')
     if not inputs:
@@ -267,6 +290,14 @@ def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
             raise c.fail(f"network.parameters.{key}", f"{key!r} is also an input's name; rename one of them")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < math.inf:
             raise c.fail(f"network.parameters.{key}", f"should be a finite number, got {excerpt(value)}")
+    nodes, outputs = check_nodes(c, net, inputs, params)
+    return {"kind": "formulas", "inputs": inputs, "nodes": nodes, "output": outputs,
+            "parameters": {k: float(v) for k, v in params.items()}}
+
+
+def check_nodes(c: Checker, net: dict[str, Any], inputs: list[str],
+                params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The formulas of [network.nodes], each under a name of its own, and the output node(s)."""
     nodes = c.get(net, "nodes", "network", dict, hint='a table of formulas, such as h1 = "softplus(w1 * x + b1)"')
     if not nodes:
         raise c.fail("network.nodes", 'is empty; give at least one formula, such as yhat = "w1 * x + b1"')
@@ -285,8 +316,7 @@ def check_network(c: Checker, net: dict[str, Any]) -> dict[str, Any]:
     for out in outputs:
         if out not in nodes:
             raise c.fail("network.output", unknown_name_message("node", out, nodes))
-    return {"kind": "formulas", "inputs": inputs, "nodes": nodes, "output": outputs,
-            "parameters": {k: float(v) for k, v in params.items()}}
+    return nodes, outputs
 
 
 def check_data(c: Checker, data: dict[str, Any]) -> dict[str, Any]:

@@ -3,27 +3,26 @@
 Optimizers (``optim``) hold only their update rules; this module runs them. Each step is
 recorded in a :class:`~backproplab.train.trace.Trace` (compactly: a row per iteration in one
 array per parameter), and a run that stops being finite or keeps growing is stopped with a
-message that names the step, the op and the node where it went wrong.
+message that names the step, the op and the node where it went wrong (see ``divergence``).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from backproplab.engine.autodiff import Compiled, compile, fed_by, topological_order, where_not_finite
-from backproplab.engine.tensor import Tensor, no_grad
+from backproplab.engine.grad_mode import no_grad
+from backproplab.engine.replay import Compiled, compile
+from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
 from backproplab.nn.losses import get_loss
+from backproplab.train.divergence import Checks
 from backproplab.train.trace import Final, Iteration, Trace, exact
 from backproplab.util import limits
-from backproplab.util.numbers import number
 
-GROWTH_LIMIT = 20  # a loss that grows this many steps in a row has diverged
 DUPLICATES = ("optimizer contains a parameter group with duplicate parameters; each is trained once "
               "(a parameter listed twice would otherwise move twice per step)")
 
@@ -71,122 +70,6 @@ def named_parameters(model: Any, params: Sequence[Tensor]) -> dict[str, Tensor]:
     return named
 
 
-def _node(model: Any, node: Tensor) -> str:
-    """'node yhat (w1 * x / 0)': a named node as its spec wrote it, with its formula if it has one."""
-    texts = getattr(model, "texts", None)
-    texts = texts if isinstance(texts, dict) else {}
-    name = "yhat" if node.name == "ŷ" and "yhat" in texts else node.name
-    return f"node {name} ({texts[name]})" if name in texts else f"node {name}"
-
-
-def _cause(node: Tensor) -> str:
-    """What an op did to make a non-finite value out of finite inputs, in words."""
-    op = node.op.name
-    args = [np.asarray(p.data) for p in node.parents]
-    if op in ("div", "truediv") and len(args) == 2 and np.any(args[1] == 0):
-        return "division by zero"
-    if op == "log" and args and np.any(args[0] <= 0):
-        return "log of a number that is not positive"
-    if op in ("sqrt",) and args and np.any(args[0] < 0):
-        return "square root of a negative number"
-    if op == "pow" and args and np.any(args[0] < 0):
-        return "a negative number raised to a fractional power"
-    if op == "exp":
-        return "exp overflowed (its input is too large)"
-    if np.any(np.isnan(node.data)):
-        return f"{op} gave NaN"
-    return f"{op} overflowed"
-
-
-def _named_consumer(order: list[Tensor], node: Tensor) -> Tensor | None:
-    """The node itself if named, else the first named node computed from it."""
-    if node.name:
-        return node
-    frontier = {id(node)}
-    for later in order:
-        if any(id(p) in frontier for p in later.parents):
-            if later.name:
-                return later
-            frontier.add(id(later))
-    return None
-
-
-def _bad_leaf(order: list[Tensor]) -> Tensor | None:
-    for node in order:
-        for t in (*node.parents, node):
-            if t.op is None and not np.all(np.isfinite(t.data)):
-                return t
-    return None
-
-
-def first_not_finite(run: Compiled, model: Any, again: Callable[[], Tensor] | None = None) -> str:
-    """Where the forward pass first made a NaN or infinity from finite inputs: the op, the node, its formula.
-
-    A value computed only from data is not recorded; ``again`` recomputes the loss with the
-    data recorded too, so the op that made it can still be named.
-    """
-    order = run.tape.order if run.tape is not None else []
-    leaf = _bad_leaf(order)
-    if leaf is not None and again is not None:
-        root = again()
-        order = topological_order(root) if root.requires_grad else order
-        leaf = _bad_leaf(order)
-    if leaf is not None:
-        owner = _named_consumer(order, leaf)
-        used = f", used in {_node(model, owner)}" if owner is not None and owner is not leaf else ""
-        return f"the value of {leaf.name or 'a constant'} itself{used}"
-    for node in order:
-        if node.op is not None and not np.all(np.isfinite(node.data)):
-            owner = _named_consumer(order, node)
-            where = _node(model, owner) if owner is not None else "the loss"
-            return f"{_cause(node)} in {where}{fed_by(node)}"
-    return "no op (every value is finite)"
-
-
-class _Checks:
-    """The divergence checks: non-finite loss or gradients, or a loss that keeps growing."""
-
-    def __init__(self, optimizer: Stepper, names: list[str], model: Any, again: Callable[[], Tensor]) -> None:
-        self.optimizer, self.names, self.model, self.again = optimizer, names, model, again
-        self.losses: deque[float] = deque(maxlen=GROWTH_LIMIT + 1)
-        self.sizes: deque[dict[str, float]] = deque(maxlen=GROWTH_LIMIT + 1)
-        self.growing = 0
-
-    def advice(self, step: int) -> str:
-        if step == 0:
-            return ("no step had been taken yet, so the network or the data makes it so, not the learning rate; "
-                    "check the formulas and the data.")
-        return f"try a smaller learning rate, such as {self.optimizer.lr / 10:g}."
-
-    def before_backward(self, step: int, value: Tensor, run: Compiled) -> str:
-        loss = float(value.data)
-        if not np.isfinite(loss):
-            return (f"iteration {step + 1}: the loss became {loss}: {first_not_finite(run, self.model, self.again)}; "
-                    f"{self.advice(step)}")
-        if self.growing >= GROWTH_LIMIT:
-            first, then, now = self.losses[-GROWTH_LIMIT], self.sizes[-GROWTH_LIMIT], self.sizes[-1]
-            grew = {n: now[n] - then[n] for n in self.names}  # by how much its largest step grew
-            worst = max(grew, key=lambda n: grew[n]) if grew else ""
-            blame = (f"; the step of {worst} grew most ({number(then[worst])} to {number(now[worst])})"
-                     if worst else "")
-            return (f"iteration {step + 1}: the loss grew for {GROWTH_LIMIT} steps in a row (from {number(first)} to "
-                    f"{number(loss)}){blame}; {self.advice(step)}")
-        self.growing = self.growing + 1 if self.losses and loss > self.losses[-1] else 0
-        self.losses.append(loss)
-        return ""
-
-    def after_backward(self, step: int, run: Compiled, grads: list[Any], optimized: dict[str, Tensor]) -> str:
-        for name, p in optimized.items():
-            if p.grad is not None and not np.all(np.isfinite(p.grad)):
-                kind = "NaN" if np.any(np.isnan(p.grad)) else "infinite"
-                return (f"iteration {step + 1}: the gradient of {name} became {kind}; it first went wrong in "
-                        f"{where_not_finite(run.tape, grads)}; {self.advice(step)}")
-        return ""
-
-    def record_sizes(self, steps: dict[str, Any]) -> None:
-        self.sizes.append({n: float(np.max(np.abs(steps[n]))) if np.size(steps[n]) else 0.0 for n in self.names})
-
-
 def _unused(run: Compiled, optimized: dict[str, Tensor], value: Tensor) -> list[str]:
     """The optimized parameters the loss does not depend on; a ValueError if that is all of them."""
     used = {id(n) for n in run.tape.nodes} if run.tape is not None and value.requires_grad else set()
@@ -196,7 +79,7 @@ def _unused(run: Compiled, optimized: dict[str, Tensor], value: Tensor) -> list[
                          "nothing to train; optimize a parameter that the network uses")
     for name in unused:
         warnings.warn(f"parameter {name} is not used by the loss; it is left unchanged (gradient 0)",
-                      stacklevel=4)
+                      stacklevel=5)  # the caller of Optimizer.fit
     return unused
 
 
@@ -221,6 +104,27 @@ def fit(
     spent on their gradients); their ``requires_grad`` is restored afterwards. On Ctrl-C an
     :class:`Interrupted` (a KeyboardInterrupt) carries the trace of the steps finished.
     """
+    max_steps, min_step = _checked_settings(optimizer, max_steps, min_step, keep_every, scheduler)
+    run = _Run(optimizer, model, x, y, loss, int(keep_every))
+    saved = {id(p): p.requires_grad for p in run.all_named.values()}
+    for p in run.all_named.values():
+        p.requires_grad = id(p) in run.mine
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported by the checks
+            run.steps(max_steps, min_step, callback, scheduler)
+            final_loss = run.final_loss()
+    except KeyboardInterrupt:
+        message = f"interrupted by the user after {run.done} step(s)"
+        raise Interrupted(run.finish(float("nan"), "interrupted", message)) from None
+    finally:
+        for p in run.all_named.values():
+            p.requires_grad = saved[id(p)]
+    return run.finish(final_loss, run.stopped_by, run.message)
+
+
+def _checked_settings(optimizer: Stepper, max_steps: int | None, min_step: float | None, keep_every: Any,
+           scheduler: Any) -> tuple[int, float]:
+    """max_steps and min_step (the optimizer's where not given), with every setting of ``fit`` checked."""
     max_steps = optimizer.max_steps if max_steps is None else int(max_steps)
     min_step = optimizer.min_step if min_step is None else float(min_step)
     if max_steps < 1:
@@ -231,92 +135,107 @@ def fit(
         raise ValueError(f"keep_every must be a whole number of at least 1, got {keep_every!r}")
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
-    loss_fn = get_loss(loss)
-    loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
-    all_named = named_parameters(model, optimizer.params)
-    mine = {id(p) for p in optimizer.params}
-    optimized = {n: p for n, p in all_named.items() if id(p) in mine}  # in the model's order
-    names = list(optimized)
-    name_of = {id(p): n for n, p in optimized.items()}
-    dtype = optimizer.params[0].dtype
-    x_t = x if isinstance(x, Tensor) else Tensor(x, name="x", dtype=dtype)
-    y_t = y if isinstance(y, Tensor) else Tensor(y, name="y", dtype=dtype)
+    return max_steps, min_step
 
-    trace = Trace(loss=loss_name, learning_rate=float(optimizer.lr), optimize=names, optimizer=optimizer.name,
-                  inputs=exact(x_t.data), targets=exact(y_t.data), keep_every=int(keep_every))
-    saved = {id(p): p.requires_grad for p in all_named.values()}
-    for p in all_named.values():
-        p.requires_grad = id(p) in mine
-    stopped_by, message = "max_steps", ""
-    made: dict[str, Tensor] = {}
 
-    def loss_value() -> Tensor:
-        made["prediction"] = model(x_t)
-        return loss_fn(made["prediction"], y_t)
+class _Run:
+    """One call of :func:`fit`: the parameters by name, the data as tensors, the compiled loss and the trace."""
 
-    def with_data_recorded() -> Tensor:  # for naming the op that made a bad value from the data alone
-        return loss_fn(model(Tensor(x_t.data, name=x_t.name or "x", requires_grad=True)), y_t)
+    def __init__(self, optimizer: Stepper, model: Module | Callable[[Tensor], Tensor], x: Any, y: Any,
+                 loss: str | Callable[[Any, Any], Tensor], keep_every: int) -> None:
+        self.optimizer, self.model, self.keep_every = optimizer, model, keep_every
+        self.loss_fn = get_loss(loss)
+        self.all_named = named_parameters(model, optimizer.params)
+        self.mine = {id(p) for p in optimizer.params}
+        self.optimized = {n: p for n, p in self.all_named.items() if id(p) in self.mine}  # in the model's order
+        self.names = list(self.optimized)
+        self.name_of = {id(p): n for n, p in self.optimized.items()}
+        dtype = optimizer.params[0].dtype
+        self.x = x if isinstance(x, Tensor) else Tensor(x, name="x", dtype=dtype)
+        self.y = y if isinstance(y, Tensor) else Tensor(y, name="y", dtype=dtype)
+        loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
+        self.trace = Trace(loss=loss_name, learning_rate=float(optimizer.lr), optimize=self.names,
+                           optimizer=optimizer.name, inputs=exact(self.x.data), targets=exact(self.y.data),
+                           keep_every=keep_every)
+        self.prediction: Tensor | None = None  # the forward pass's (a replay refreshes the same tensor), then the final
+        self.compiled = compile(self.loss_value)  # the graph is recorded once and replayed: same numbers, less work
+        self.checks = Checks(optimizer, self.names, model, self.with_data_recorded)
+        self.pending: Iteration | None = None  # the latest step not recorded (thinned out), kept in case it is the last
+        self.done = 0
+        self.stopped_by, self.message = "max_steps", ""
 
-    run = compile(loss_value)  # the graph is recorded once and replayed: same numbers, less work
-    checks = _Checks(optimizer, names, model, with_data_recorded)
-    pending: Iteration | None = None  # the latest step not recorded (thinned out), kept in case it is the last
-    done = 0
-    prediction: Tensor | None = None
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
-            for step in range(max_steps):
-                optimizer.zero_grad()
-                value = run.forward()
-                prediction = made["prediction"]
-                if step == 0:
-                    _unused(run, optimized, value)
-                    _expect_record(trace, all_named, optimized, prediction, max_steps, int(keep_every))
-                problem = checks.before_backward(step, value, run)
-                if not problem:  # the list is not kept: the replay reuses a .grad array only nothing else holds
-                    problem = checks.after_backward(step, run, run.backward(), optimized)
-                if problem:
-                    stopped_by, message = "diverged", problem
-                    break
-                lr = float(optimizer.lr)
-                before = {n: p.data.copy() for n, p in all_named.items()}
-                grads = {n: p.grad.copy() if p.grad is not None else np.zeros_like(p.data)
-                         for n, p in optimized.items()}
-                deltas = optimizer.step()  # in the optimizer's order, which may differ from the model's
-                by_name = {name_of[id(p)]: d for p, d in zip(optimizer.params, deltas)}
-                steps = {n: np.array(by_name[n], copy=True) for n in names}
-                if scheduler is not None:
-                    scheduler.step()
-                checks.record_sizes(steps)
-                done = step + 1
-                keep = step % keep_every == 0
-                if keep or callback is not None:
-                    it = Iteration(step, before, prediction.data.copy(), float(value.data), grads, steps, lr)
-                    pending = None if keep else it
-                    if keep:
-                        trace.iterations.append(it)
-                    if callback is not None:
-                        callback(trace.iterations[-1] if keep else it)
-                else:
-                    pending = Iteration(step, before, prediction.data.copy(), float(value.data), grads, steps, lr)
-                if all(float(np.max(np.abs(d))) < min_step if np.size(d) else True for d in deltas):
-                    stopped_by = "min_step"
-                    break
-            with no_grad():
-                prediction = model(x_t)
-                final_loss = float(loss_fn(prediction, y_t).data)
-    except KeyboardInterrupt:
-        if pending is not None:
-            trace.iterations.append(pending)
-        trace.final = _final(all_named, float("nan"), done, "interrupted",
-                             prediction, f"interrupted by the user after {done} step(s)")
-        raise Interrupted(trace) from None
-    finally:
-        for p in all_named.values():
-            p.requires_grad = saved[id(p)]
-    if pending is not None:
-        trace.iterations.append(pending)
-    trace.final = _final(all_named, final_loss, done, stopped_by, prediction, message)
-    return trace
+    def loss_value(self) -> Tensor:
+        """The loss, keeping the prediction (the function that ``compile`` records once and replays)."""
+        self.prediction = self.model(self.x)
+        return self.loss_fn(self.prediction, self.y)
+
+    def with_data_recorded(self) -> Tensor:
+        """The loss with the data recorded too, for naming the op that made a bad value from the data alone."""
+        return self.loss_fn(self.model(Tensor(self.x.data, name=self.x.name or "x", requires_grad=True)), self.y)
+
+    def steps(self, max_steps: int, min_step: float, callback: Callable[[Iteration], None] | None,
+              scheduler: Any) -> None:
+        """Step until ``max_steps``, a step below ``min_step`` for every parameter, or a divergence."""
+        optimizer, compiled, checks, optimized = self.optimizer, self.compiled, self.checks, self.optimized
+        for step in range(max_steps):
+            optimizer.zero_grad()
+            value = compiled.forward()
+            if step == 0:
+                _unused(compiled, optimized, value)
+                _expect_record(self.trace, self.all_named, optimized, self.prediction, max_steps, self.keep_every)
+            problem = checks.before_backward(step, value, compiled)
+            if not problem:  # the list is not kept: the replay reuses a .grad array only nothing else holds
+                problem = checks.after_backward(step, compiled, compiled.backward(), optimized)
+            if problem:
+                self.stopped_by, self.message = "diverged", problem
+                return
+            deltas = self.update(step, value, callback, scheduler)
+            if all(float(np.max(np.abs(d))) < min_step if np.size(d) else True for d in deltas):
+                self.stopped_by = "min_step"
+                return
+
+    def update(self, step: int, value: Tensor, callback: Callable[[Iteration], None] | None,
+               scheduler: Any) -> list[np.ndarray]:
+        """The optimizer's step (then the scheduler's), recorded; returns the step sizes in the optimizer's order."""
+        optimizer = self.optimizer
+        lr = float(optimizer.lr)
+        before = {n: p.data.copy() for n, p in self.all_named.items()}
+        grads = {n: p.grad.copy() if p.grad is not None else np.zeros_like(p.data) for n, p in self.optimized.items()}
+        deltas = optimizer.step()  # in the optimizer's order, which may differ from the model's
+        by_name = {self.name_of[id(p)]: d for p, d in zip(optimizer.params, deltas)}
+        steps = {n: np.array(by_name[n], copy=True) for n in self.names}
+        if scheduler is not None:
+            scheduler.step()
+        self.checks.record_sizes(steps)
+        self.done = step + 1
+        it = Iteration(step, before, self.prediction.data.copy(), float(value.data), grads, steps, lr)
+        self.keep(it, callback)
+        return deltas
+
+    def keep(self, it: Iteration, callback: Callable[[Iteration], None] | None) -> None:
+        """Record every ``keep_every``-th iteration; the latest other one is kept aside in case it is the last."""
+        if it.step % self.keep_every == 0:
+            self.pending = None
+            self.trace.iterations.append(it)
+            if callback is not None:
+                callback(self.trace.iterations[-1])  # the iteration as the trace holds it
+        else:
+            self.pending = it
+            if callback is not None:
+                callback(it)
+
+    def final_loss(self) -> float:
+        """The loss at the parameters the run ended with (its prediction becomes the final one)."""
+        with no_grad():
+            self.prediction = self.model(self.x)
+            return float(self.loss_fn(self.prediction, self.y).data)
+
+    def finish(self, loss: float, stopped_by: str, message: str) -> Trace:
+        """The trace with its last step, if thinned out, and its final state."""
+        if self.pending is not None:
+            self.trace.iterations.append(self.pending)
+        self.trace.final = _final(self.all_named, loss, self.done, stopped_by, self.prediction, message)
+        return self.trace
 
 
 def _expect_record(trace: Trace, named: dict[str, Tensor], optimized: dict[str, Tensor], prediction: Tensor,

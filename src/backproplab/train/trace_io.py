@@ -185,7 +185,19 @@ def check_trace(d: Any) -> dict[str, Any]:
     rate = _number(_field(d, "learning_rate", ""), "learning_rate")
     if not (math.isfinite(rate) and rate > 0):
         raise _fail("learning_rate", "a positive number", _field(d, "learning_rate", ""))
-    items = _field(d, "iterations", "")
+    iterations = _check_iterations(_field(d, "iterations", ""), optimize)
+    final = _field(d, "final", "")
+    final = _check_final_after(check_final(final), iterations) if final is not None else None
+    inputs, targets = _check_data(d.get("data") or {})
+    keep = _int(d.get("keep_every", 1), "keep_every", 1)
+    optimizer = _str(d.get("optimizer", "gradient_descent"), "optimizer")
+    return {"loss": _str(_field(d, "loss", ""), "loss"), "learning_rate": rate, "optimize": list(optimize),
+            "optimizer": optimizer, "iterations": iterations, "final": final, "inputs": inputs,
+            "targets": targets, "keep_every": keep}
+
+
+def _check_iterations(items: Any, optimize: list[str]) -> list[dict[str, Any]]:
+    """Every iteration checked, each with the first one's names and shapes and a later step than the one before."""
     if not isinstance(items, list):
         raise _fail("iterations", "a list", items)
     iterations = [check_iteration(it, f"iterations[{k}]", optimize) for k, it in enumerate(items)]
@@ -199,14 +211,20 @@ def check_trace(d: Any) -> dict[str, Any]:
         if it["step"] <= iterations[k - 1]["step"]:
             raise _fail(f"iterations[{k}].iteration", f"more than the iteration before "
                         f"({iterations[k - 1]['step'] + 1})", it["step"] + 1)
-    final = _field(d, "final", "")
-    final = check_final(final) if final is not None else None
-    if final is not None:
-        if final["steps"] < len(iterations):
-            raise _fail("final.steps", f"at least the number of iterations ({len(iterations)})", final["steps"])
-        if iterations:
-            _same_shapes(iterations[0]["params"], final["params"], "final.params")
-    data = d.get("data") or {}
+    return iterations
+
+
+def _check_final_after(final: dict[str, Any], iterations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The final state, checked against the iterations before it: as many steps at least, the same parameters."""
+    if final["steps"] < len(iterations):
+        raise _fail("final.steps", f"at least the number of iterations ({len(iterations)})", final["steps"])
+    if iterations:
+        _same_shapes(iterations[0]["params"], final["params"], "final.params")
+    return final
+
+
+def _check_data(data: Any) -> tuple[Any, Any]:
+    """The x and y the run was fitted on (either may be absent), with as many samples each."""
     if not isinstance(data, dict):
         raise _fail("data", "a JSON object with x and y", data)
     inputs = _value(data["x"], "data.x") if "x" in data else None
@@ -214,8 +232,4 @@ def check_trace(d: Any) -> dict[str, Any]:
     if inputs is not None and targets is not None and np.shape(inputs)[:1] != np.shape(targets)[:1]:
         raise TraceError(f"not a valid trace: data.x has {np.shape(inputs)[:1]} samples but data.y has "
                          f"{np.shape(targets)[:1]}")
-    keep = _int(d.get("keep_every", 1), "keep_every", 1)
-    optimizer = _str(d.get("optimizer", "gradient_descent"), "optimizer")
-    return {"loss": _str(_field(d, "loss", ""), "loss"), "learning_rate": rate, "optimize": list(optimize),
-            "optimizer": optimizer, "iterations": iterations, "final": final, "inputs": inputs,
-            "targets": targets, "keep_every": keep}
+    return inputs, targets

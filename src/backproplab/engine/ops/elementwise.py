@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from backproplab.engine.ops.base import Array, Op
+from backproplab.engine.ops.numeric import erf, sigmoid
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -18,17 +19,6 @@ SQRT1_2 = math.sqrt(0.5)
 GELU_PDF = 1.0 / math.sqrt(2.0 * math.pi)  # φ(x) = e^(−x²/2)/√(2π)
 GELU_BETA = math.sqrt(2.0 / math.pi)
 GELU_KAPPA = 0.044715
-
-
-def sigmoid(z: Array) -> Array:
-    """σ(z) = 1/(1 + e^-z), finite and accurate for any z."""
-    return np.exp(-np.logaddexp(0.0, -z))
-
-
-def erf(x: Array) -> Array:
-    """The error function entry by entry (NumPy has none; the C library's is exact to the last bit or so)."""
-    x = np.asarray(x)
-    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
 
 
 def _quiet(fn):

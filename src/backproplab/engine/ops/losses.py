@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backproplab.engine.ops import Array, Op, sigmoid, softplus
+from backproplab.engine.ops.base import Array, Op
+from backproplab.engine.ops.numeric import sigmoid, softplus
 
 LOG_FLOOR = -100.0  # PyTorch clamps ln p and ln(1 − p) at −100 in binary cross-entropy
 BCE_EPS = float(np.float32(1e-12))  # and keeps p(1 − p) above 1e-12 (a float32 constant there) in its gradient

@@ -9,46 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from backproplab.engine.ops.base import Array, Op
-
-
-def _expand(g: Array, shape: tuple[int, ...], axis, keepdims: bool) -> Array:
-    """A reduced gradient given back its reduced axes, so it broadcasts onto the input."""
-    if axis is None:
-        return np.broadcast_to(np.reshape(g, (1,) * len(shape)), shape)
-    if not keepdims:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, shape)
-
-
-def _count(shape: tuple[int, ...], axis) -> int:
-    if axis is None:
-        return int(np.prod(shape, dtype=np.int64))
-    axes = (axis,) if isinstance(axis, int) else axis
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
-
-
-def row_max(z: Array, axis) -> Array:
-    """The maximum along ``axis`` (kept as size 1); −∞ along an empty axis, as PyTorch, where NumPy refuses."""
-    if z.size == 0:
-        return np.max(z, axis=axis, keepdims=True, initial=-np.inf)
-    return np.max(z, axis=axis, keepdims=True)
-
-
-def softmax(z: Array, axis: int = -1) -> Array:
-    """e^z / Σ e^z along ``axis``, shifted by the maximum so it never overflows."""
-    if z.ndim == 0:  # one entry along its only axis
-        return softmax(z.reshape(1), 0).reshape(())
-    e = np.exp(z - row_max(z, axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def log_softmax(z: Array, axis: int = -1) -> Array:
-    """z − ln Σ e^z along ``axis``, shifted by the maximum so it never overflows."""
-    if z.ndim == 0:
-        return log_softmax(z.reshape(1), 0).reshape(())
-    shifted = z - row_max(z, axis)
-    with np.errstate(divide="ignore"):  # ln 0 = −∞ only along an empty axis, where nothing is left to subtract it from
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+from backproplab.engine.ops.numeric import expand_reduced, log_softmax, reduced_count, softmax
 
 
 def _softmax_grad(g: Array, out: Array, z: Array, axis: int = -1) -> Array:
@@ -108,14 +69,14 @@ def _var(a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         d = _deviations(a, axis)
         total = np.sum(d * d, axis=axis, keepdims=keepdims)
-        return total / np.asarray(max(_count(a.shape, axis) - correction, 0), dtype=a.dtype)
+        return total / np.asarray(max(reduced_count(a.shape, axis) - correction, 0), dtype=a.dtype)
 
 
 def _var_grad(g: Array, out: Array, a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> Array:
-    n = _count(a.shape, axis) - correction
+    n = reduced_count(a.shape, axis) - correction
     scale = 2.0 / n if n != 0 else np.inf  # N = correction: NaN, as PyTorch (inf × 0)
     with np.errstate(invalid="ignore"):
-        return _expand(g, a.shape, axis, keepdims) * scale * _deviations(a, axis)
+        return expand_reduced(g, a.shape, axis, keepdims) * scale * _deviations(a, axis)
 
 
 def _std_grad(g: Array, out: Array, a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> Array:
@@ -139,11 +100,11 @@ def _prod_grad(g: Array, out: Array, a: Array, axis=None, keepdims: bool = False
     """PyTorch's rule: G·prod/a when no entry is 0 (NaN for an infinite entry), else the product of the others."""
     if a.ndim == 0:
         return g
-    g = _expand(g, a.shape, axis, keepdims)
+    g = expand_reduced(g, a.shape, axis, keepdims)
     zeros = np.count_nonzero(a == 0)
     if not zeros:
         with np.errstate(invalid="ignore"):
-            return g * (_expand(out, a.shape, axis, keepdims) / a)
+            return g * (expand_reduced(out, a.shape, axis, keepdims) / a)
     if axis is None and zeros > 1:  # every product of others includes a 0
         return np.zeros_like(g)
     with np.errstate(invalid="ignore"):

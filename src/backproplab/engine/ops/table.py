@@ -20,57 +20,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from backproplab.engine.ops.base import VJP, ArgumentError, Array, Op  # noqa: F401 - the Op record, its types and error
+from backproplab.engine.ops.base import Array, Op
 from backproplab.engine.ops.elementwise import ELEMENTWISE
-from backproplab.engine.ops.reductions import REDUCTIONS, row_max
+from backproplab.engine.ops.numeric import (
+    expand_reduced,
+    log_softmax,
+    logsumexp,
+    reduced_count,
+    sigmoid,
+    softplus,
+    sum_of_squares,
+)
+from backproplab.engine.ops.reductions import REDUCTIONS
 from backproplab.engine.ops.shapes import SHAPES
-
-
-# --- numerically stable helpers (no copy of the calculus: just forward maths) -------------
-def sigmoid(z: Array) -> Array:
-    """σ(z) = 1/(1 + e^-z), finite and accurate for any z (no overflow at ±1000)."""
-    return np.exp(-np.logaddexp(0.0, -z))
-
-
-def softplus(z: Array) -> Array:
-    """ln(1 + e^z), computed without overflow."""
-    return np.logaddexp(0.0, z)
-
-
-def logsumexp(a: Array, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Array:
-    """ln Σ e^a, shifted by the maximum so it never overflows."""
-    m = row_max(a, axis)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):  # ln 0 = −∞: the sum over an empty axis, as PyTorch
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
-def softmax(z: Array, axis: int = -1) -> Array:
-    """e^z / Σ e^z along ``axis``, shifted by the maximum for stability."""
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _sum_of_squares(r: Array) -> Array:
-    """Σ r², with NumPy's own reduction called directly (np.sum's wrapper costs more than the sum)."""
-    return np.add.reduce(r * r, axis=None)
-
-
-def _expand_reduced(g: Array, shape: tuple[int, ...], axis, keepdims: bool) -> Array:
-    """Give a reduced gradient back the reduced axes so it broadcasts onto the input."""
-    if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
-    elif axis is None and not keepdims:
-        g = np.reshape(g, (1,) * len(shape))
-    return np.broadcast_to(g, shape)
-
-
-def _reduced_count(shape: tuple[int, ...], axis) -> int:
-    if axis is None:
-        return int(np.prod(shape, dtype=np.int64))
-    axes = (axis,) if isinstance(axis, int) else axis
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
 
 
 def _matmul_grad_a(g: Array, out: Array, a: Array, b: Array) -> Array:
@@ -271,7 +233,7 @@ identity = Op(
 # Reductions and re-arrangements: not elementwise, so their VJPs return input-shaped arrays.
 sum_op = Op(
     "sum", ("a",), lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
-    (lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims),),
+    (lambda g, out, a, axis=None, keepdims=False: expand_reduced(g, a.shape, axis, keepdims),),
     ("Σ $a", r"\sum $a"),
     (("1", "1"),),
     elementwise=False, attrs=("axis", "keepdims"), backward=(("G copied to every summed entry", "G"),),
@@ -279,8 +241,8 @@ sum_op = Op(
 mean = Op(
     "mean", ("a",), lambda a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims),
     (
-        lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims)
-        / _reduced_count(a.shape, axis),
+        lambda g, out, a, axis=None, keepdims=False: expand_reduced(g, a.shape, axis, keepdims)
+        / reduced_count(a.shape, axis),
     ),
     ("mean($a)", r"\operatorname{mean}($a)"),
     (("1/$n", r"\frac{1}{$n}"),),
@@ -289,8 +251,8 @@ mean = Op(
 logsumexp_op = Op(
     "logsumexp", ("a",), logsumexp,
     (
-        lambda g, out, a, axis=None, keepdims=False: _expand_reduced(g, a.shape, axis, keepdims)
-        * np.exp(a - _expand_reduced(out, a.shape, axis, keepdims)),
+        lambda g, out, a, axis=None, keepdims=False: expand_reduced(g, a.shape, axis, keepdims)
+        * np.exp(a - expand_reduced(out, a.shape, axis, keepdims)),
     ),
     ("ln Σ e^$a", r"\ln \sum e^{$a}"),
     (("softmax($a)", r"\operatorname{softmax}($a)"),),
@@ -343,14 +305,14 @@ concat = Op(
 # Losses are primitive ops too: their local derivative is the first factor of every chain rule
 # (dSSR/dŷ_i = −2(y_i − ŷ_i)), and fusing them keeps them numerically stable.
 ssr = Op(
-    "ssr", ("yhat", "y"), lambda yhat, y: _sum_of_squares(y - yhat),
+    "ssr", ("yhat", "y"), lambda yhat, y: sum_of_squares(y - yhat),
     (lambda g, out, yhat, y: (yhat - y) * 2.0 * g, lambda g, out, yhat, y: (y - yhat) * 2.0 * g),
     ("Σ ($y − $yhat)²", r"\sum ($y - $yhat)^{2}"),
     (("−2 × ($y − $yhat)", r"-2\,($y - $yhat)"), ("2 × ($y − $yhat)", r"2\,($y - $yhat)")),
     elementwise=False,
 )
 mse = Op(
-    "mse", ("yhat", "y"), lambda yhat, y: _sum_of_squares(y - yhat) / y.size,
+    "mse", ("yhat", "y"), lambda yhat, y: sum_of_squares(y - yhat) / y.size,
     (
         lambda g, out, yhat, y: (yhat - y) * (2.0 / y.size) * g,
         lambda g, out, yhat, y: (y - yhat) * (2.0 / y.size) * g,
@@ -366,12 +328,6 @@ bce_with_logits = Op(
     (("(σ($z) − $y) / $n", r"\frac{\sigma($z) - $y}{$n}"), ("−$z / $n", r"-\frac{$z}{$n}")),
     elementwise=False,
 )
-def log_softmax(z: Array) -> Array:
-    """z − ln Σ e^z along the last axis, shifted by the maximum so it never overflows."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
-
-
 softmax_cross_entropy = Op(
     "softmax_cross_entropy", ("z", "y"),
     # classes with target 0 add nothing, even where ln softmax is −inf (logits ±1e308), as in PyTorch

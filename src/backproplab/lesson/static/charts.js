@@ -1,12 +1,9 @@
 // The pink loss curve, the predictions (or the decision boundary) and the loss per iteration.
 import { svgEl, clearEl, scale, axes, pathData, svgSize, ticks, tickLabel } from "./draw.js";
 import { textLines, bottomMargin, fontSize, leftMargin, textWidth, isShown } from "./draw.js";
-import { fmt, asNumber, entry, lossSymbol } from "./format.js";
+import { fmt, asNumber, entry } from "./format.js";
 
-export const GREEN = "#1b9e77";
 export const GREY = "#8a8a8a";
-export const VERMILLION = "#D55E00";
-export const BLUE = "#0072B2";
 
 function finiteRange(values) {
   const f = values.filter(Number.isFinite);
@@ -29,7 +26,7 @@ function message(svg, text, w, h) {
 export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = param, anim = null) {
   clearEl(svg);
   const { w, h } = svgSize(svg);
-  const sym = lossSymbol(doc.trace.loss);
+  const sym = doc.words.loss.symbol;
   const its = doc.trace.iterations;
   const it = its[pos];
   if (!slice) {
@@ -165,7 +162,7 @@ export function drawPredictions(svg, doc, pos, anim = null) {
     const ys = scale(lo, hi, box.y + box.h, box.y);
     axes(svg, box, xs, ys, "observed y", "predicted ŷ");
     svgEl("line", { x1: xs(lo), y1: ys(lo), x2: xs(hi), y2: ys(hi), class: "diagonal" }, svg);
-    yhat.forEach((v, i) => svgEl("circle", { cx: xs(ysData[i]), cy: ys(v), r: 4, fill: GREEN }, svg));
+    yhat.forEach((v, i) => svgEl("circle", { cx: xs(ysData[i]), cy: ys(v), r: 4, fill: doc.colours.green }, svg));
     return;
   }
   const p = doc.predictions;
@@ -189,7 +186,7 @@ export function drawPredictions(svg, doc, pos, anim = null) {
   svgEl("rect", { x: box.x, y: box.y, width: box.w, height: box.h }, clip);
   const plot = svgEl("g", { "clip-path": "url(#pred-clip)" }, svg);
   if (before) svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(before[j])])), class: "before", stroke: GREY }, plot);
-  svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(now[j])])), class: "now", stroke: GREEN }, plot);
+  svgEl("path", { d: pathData(grid.map((g, j) => [xs(g), ys(now[j])])), class: "now", stroke: doc.colours.green }, plot);
   // each sample's residual y_i − ŷ_i, a line from the data point to the prediction (moving with the curve)
   const at = (row, j) => asNumber([row.predictions[j]].flat(Infinity)[0]);
   const was = anim && anim.t < 1 ? doc.trace.iterations[anim.from] : null;
@@ -250,14 +247,14 @@ function drawBoundary(svg, doc, it, w, h) {
   data.x.forEach((p, j) => {
     const label = asNumber(Array.isArray(data.y[j]) ? data.y[j][0] : data.y[j]);
     svgEl("circle", { cx: xs(asNumber(p[0])), cy: ys(asNumber(p[1])), r: 3.6,
-      fill: label >= 0.5 ? BLUE : "#b36b00", stroke: "#fff", "stroke-width": 1 }, svg);
+      fill: label >= 0.5 ? doc.colours.blue : "#b36b00", stroke: "#fff", "stroke-width": 1 }, svg);
   });
   const lx = box.x + box.w + 10;
   const fs = fontSize(svg);
   const row = (k) => box.y + fs + k * (fs + 5);
   svgEl("text", { x: lx, y: row(0), class: "legend-text" }, svg, b.kind === "class" ? "class" : "P(class 1)");
   svgEl("text", { x: lx, y: row(1), class: "legend-text" }, svg, `iteration ${b.iterations[i]}`);
-  svgEl("circle", { cx: lx + 5, cy: row(2) - fs / 3, r: 4, fill: BLUE }, svg);
+  svgEl("circle", { cx: lx + 5, cy: row(2) - fs / 3, r: 4, fill: doc.colours.blue }, svg);
   svgEl("text", { x: lx + 14, y: row(2), class: "legend-text" }, svg, "1");
   svgEl("circle", { cx: lx + 5, cy: row(3) - fs / 3, r: 4, fill: "#b36b00" }, svg);
   svgEl("text", { x: lx + 14, y: row(3), class: "legend-text" }, svg, "0");
@@ -277,12 +274,12 @@ export function drawLossHistory(svg, doc, pos, log) {
   const xs = scale(1, Math.max(2, losses.length), box.x, box.x + box.w);
   const ys = scale(f(log ? lo : Math.min(lo, 0)), f(hi), box.y + box.h, box.y);
   if (log) ys.ticks = ticks(ys.domain[0], ys.domain[1], 3).filter((t) => Number.isInteger(t));
-  axes(svg, box, xs, ys, "iteration", lossSymbol(doc.trace.loss) + (log ? " (log)" : ""),
+  axes(svg, box, xs, ys, "iteration", doc.words.loss.symbol + (log ? " (log)" : ""),
     log ? (t) => `1e${t}`.replace("-", "\u2212") : tickLabel);
   const step = Math.max(1, Math.floor(losses.length / 600));
   const pts = [];
   for (let i = 0; i < losses.length; i += step) pts.push([xs(i + 1), ys(f(Math.min(losses[i], hi * 10)))]);
-  svgEl("path", { d: pathData(pts), class: "history", stroke: BLUE }, svg);
+  svgEl("path", { d: pathData(pts), class: "history", stroke: doc.colours.blue }, svg);
   const x = xs(it.iteration);
   svgEl("line", { x1: x, y1: box.y, x2: x, y2: box.y + box.h, class: "now-line" }, svg);
   svgEl("circle", { cx: x, cy: ys(f(asNumber(it.loss))), r: 4, class: "current-point" }, svg);

@@ -94,6 +94,3 @@ export function shape(value) {
   return out;
 }
 
-export function lossSymbol(loss) {
-  return { ssr: "SSR", mse: "MSE", bce: "BCE", cross_entropy: "CE" }[loss] || loss;
-}

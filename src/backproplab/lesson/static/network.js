@@ -1,10 +1,8 @@
 // The network diagram: nodes with their activation, edges labelled with their weight, biases on
 // their nodes; colour by sign (Okabe-Ito blue positive, vermillion negative), thickness by size.
 import { svgEl, clearEl, svgSize, fontSize, textWidth } from "./draw.js";
-import { fmt, entry, asNumber, lossSymbol } from "./format.js";
+import { fmt, entry, asNumber } from "./format.js";
 
-export const POSITIVE = "#0072B2";
-export const NEGATIVE = "#D55E00";
 
 export function paramKey(param, index) {
   return index ? `${param}[${index.map((i) => i + 1).join(",")}]` : param;
@@ -49,7 +47,7 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
   const value = (p, index) => asNumber(entry(it.params[p], index));
   const weights = net.edges.filter((e) => e.param).map((e) => Math.abs(value(e.param, e.index)));
   const most = Math.max(1e-12, ...weights.filter(Number.isFinite));
-  const sym = lossSymbol(doc.trace.loss);
+  const sym = doc.words.loss.symbol;
   const isSelected = (p, index) => selected && selected.param === p &&
     (!selected.index || !index || selected.index.join() === index.join());
 
@@ -82,7 +80,7 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
     const b = pos[e.to];
     if (!a || !b) continue;
     const v = e.param ? value(e.param, e.index) : 1;
-    const colour = !e.param ? "#777" : v >= 0 ? POSITIVE : NEGATIVE;
+    const colour = !e.param ? "#777" : v >= 0 ? doc.colours.blue : doc.colours.vermillion;
     const width = e.param ? 1 + (big ? 3 : 5) * Math.min(1, Math.abs(v) / most) : 1.2;
     const g = svgEl("g", { class: "param edge" + (e.param && isSelected(e.param, e.index) ? " selected" : "") }, edgeLayer);
     const dx = b.x - a.x;
@@ -153,7 +151,7 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
     svgEl("title", {}, g, `${n.label}${n.activation !== "input" ? ` (${n.activation})` : ""}`);
     n.biases.forEach((b, i) => {
       const v = value(b.param, b.index);
-      const colour = v >= 0 ? POSITIVE : NEGATIVE;
+      const colour = v >= 0 ? doc.colours.blue : doc.colours.vermillion;
       if (big) {
         const bg = svgEl("g", { class: "param bias" + (isSelected(b.param, b.index) ? " selected" : "") }, g);
         svgEl("circle", { cx: p.x, cy: p.y, r: r * 0.45, fill: colour, "fill-opacity": Math.min(1, Math.abs(v) / most) }, bg);

@@ -40,3 +40,57 @@ export async function unpackSettings(code) {
   if (!settings || typeof settings !== "object" || Array.isArray(settings)) throw new Error("not a settings object");
   return settings;
 }
+
+// The page's settings, one row each, as TensorFlow Playground's state.ts lists its own: the name a link and a
+// request use, the control that shows it (an element id), and its type. The values a run used are the lesson
+// document's (doc.settings); a link carries them, the controls show them, a request sends them.
+//   number, text: one input or select;  list: the "optimize" checkboxes ("all" or names);
+//   start: the starting values typed beside them (name:value pairs).
+export const SETTINGS = [
+  { name: "preset", control: "preset", type: "text" },
+  { name: "lr", control: "lr", type: "number" },
+  { name: "optimizer", control: "optimizer", type: "text" },
+  { name: "optimize", control: "optimize", type: "list" },
+  { name: "min_step", control: "min-step", type: "number" },
+  { name: "max_steps", control: "max-steps", type: "number" },
+  { name: "start", control: "optimize", type: "start" },
+];
+
+// The rows that one input or select shows on its own (the others live in the "optimize" fieldset).
+export const SIMPLE_SETTINGS = SETTINGS.filter((s) => s.type === "number" || s.type === "text");
+
+// A link's text for each setting, back to the values a request sends.
+export function settingsFromLink(h) {
+  const out = {};
+  for (const { name, type } of SETTINGS) {
+    const text = h[name];
+    if (!text) continue;
+    if (type === "number") out[name] = Number(text);
+    else if (type === "list") out[name] = text === "all" ? "all" : text.split(",").filter(Boolean);
+    else if (type === "start") out[name] = startFromLink(text);
+    else out[name] = text;
+  }
+  return out;
+}
+
+function startFromLink(text) {
+  const start = {};
+  for (const part of text.split(",")) {
+    const [k, v] = part.split(":");
+    if (k && v !== undefined) start[k] = Number(v);
+  }
+  return start;
+}
+
+// The values a request sends, as a link writes them (the inverse of settingsFromLink).
+export function settingsToLink(values) {
+  const out = {};
+  for (const { name, type } of SETTINGS) {
+    const v = values[name];
+    if (v === null || v === undefined) continue;
+    if (type === "list") out[name] = Array.isArray(v) ? v.join(",") : v;
+    else if (type === "start") out[name] = Object.entries(v).map(([k, x]) => `${k}:${x}`).join(",");
+    else out[name] = v;
+  }
+  return out;
+}

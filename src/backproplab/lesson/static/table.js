@@ -2,7 +2,7 @@
 // lesson document names it), the loss, and for each optimized parameter its value, gradient, step size and
 // new value; and the forward pass, laid out from the rows Python wrote.
 import { htmlEl, clearEl } from "./draw.js";
-import { fmt, exact, shape, lossSymbol } from "./format.js";
+import { fmt, exact, shape } from "./format.js";
 
 const MAX_ROWS = 8;
 
@@ -15,12 +15,12 @@ export function renderTable(container, doc, pos) {
   clearEl(container);
   const trace = doc.trace;
   const it = trace.iterations[pos];
-  const sym = lossSymbol(trace.loss);
+  const sym = doc.words.loss.symbol;
   const scalars = trace.optimize.filter((n) => !Array.isArray(it.params[n]));
   const where = scalars.slice(0, 3).map((n) => `${n} = ${fmt(it.params[n])}`).join(", ") +
     (scalars.length > 3 ? ", …" : "");
   htmlEl("h3", { class: "iteration-title" }, container, `Iteration ${it.iteration}` + (where ? ` (${where})` : ""));
-  if (pos === trace.iterations.length - 1) htmlEl("p", { class: "ended" }, container, stoppedText(doc));
+  if (pos === trace.iterations.length - 1) htmlEl("p", { class: "ended" }, container, doc.words.stopped);
   const data = trace.data || { x: [], y: [] };
   const n = data.x.length;
   const tables = htmlEl("div", { class: "tables" }, container);
@@ -63,20 +63,9 @@ export function renderTable(container, doc, pos) {
       for (const v of [value, it.gradients[name], it.step_sizes[name], it.new_values[name]]) htmlEl("td", {}, tr, fmt(v));
     }
   }
-  const rule = trace.optimizer === "gradient_descent"
-    ? `gradient = d${sym}/dθ; step size = gradient × ${String(trace.learning_rate).replace("-", "−")} (the learning rate); new value = value − step size`
-    : `gradient = d${sym}/dθ; ${trace.optimizer === "adam" ? "Adam" : "SGD"}'s step size comes from its running averages; new value = value − step size`;
-  htmlEl("p", { class: "rule" }, right, rule);
+  htmlEl("p", { class: "rule" }, right, doc.words.rule);
   const printed = (doc.cli_lines || {})[String(it.iteration)];
   if (printed) htmlEl("pre", { class: "cli-lines", "aria-label": "as the command line prints it" }, container, printed.join("\n"));
-}
-
-export function stoppedText(doc) {
-  const f = doc.trace.final;
-  if (!f) return "";
-  if (f.stopped_by === "min_step") return `Converged after ${f.steps} step(s): every |step size| fell below the minimum step.`;
-  if (f.stopped_by === "max_steps") return `Stopped after ${f.steps} step(s): the maximum number of steps was reached.`;
-  return `Stopped after ${f.steps} step(s): the run diverged.`;
 }
 
 // The forward pass at one iteration, as 'backproplab forward' prints it: each column headed by its symbol and
