@@ -22,7 +22,7 @@ from backproplab.bridge._torch import TorchMissingError, require_torch
 from backproplab.bridge.explain import explain_torch
 from backproplab.bridge.export import save
 from backproplab.cli.commands import load_job
-from backproplab.cli.options import SOURCE_HELP, add_training_options
+from backproplab.cli.options import add_command, add_training_options
 
 MODEL_SOURCE = re.compile(r"(?P<file>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)")
 LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll")
@@ -149,14 +149,14 @@ def cmd_export_torch(args: argparse.Namespace, console: Console) -> int:
 
 def add_parsers(sub: Any) -> None:
     """``export-torch SOURCE -o FILE.pt`` (``sub`` is the command line's subparsers)."""
-    export_torch = sub.add_parser(
-        "export-torch", help="write a network as a PyTorch module: a state_dict and a Python file defining it",
-        description="Write the network of a built-in example or spec file for PyTorch: FILE.pt holds the state_dict "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    export_torch = add_command(
+        sub, "export-torch", "write a network as a PyTorch module: a state_dict and a Python file defining it",
+        "Write the network of a built-in example or spec file for PyTorch: FILE.pt holds the state_dict "
         "(tensors only, loadable with torch.load(FILE, weights_only=True)) and FILE.py the module's class, "
         "generated from the network's layers or formulas. Needs PyTorch: pip install \"backproplab[torch]\".",
-        epilog="Example: backproplab export-torch mynet.toml -o mynet.pt",
+        "Example: backproplab export-torch mynet.toml -o mynet.pt",
     )
-    export_torch.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     export_torch.add_argument("-o", "--output", required=True, metavar="FILE.pt", help="the state_dict to write")
     export_torch.add_argument("--force", action="store_true",
                               help="replace FILE.pt and FILE.py even if they are not files export-torch wrote")

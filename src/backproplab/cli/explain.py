@@ -11,8 +11,11 @@ from rich.console import Console
 
 from backproplab.cli.bridge import cmd_explain_model, is_model_source
 from backproplab.cli.commands import UsageError, at_iteration, iteration_title, load_job, train
+
+# alike on purpose: the command families import the shared option groups, so their import lists look alike
 from backproplab.cli.options import (
     SOURCE_HELP,
+    add_command,
     add_display_options,
     add_iteration_option,
     add_training_options,
@@ -31,11 +34,12 @@ from backproplab.util.messages import unknown_name_message
 
 def add_parsers(sub: Any) -> None:
     """``explain SOURCE --param NAME`` and ``forward SOURCE`` (``sub`` is the command line's subparsers)."""
-    explain = sub.add_parser(
-        "explain", help="work out one gradient by the chain rule, with the numbers put in",
-        description="Work out d(loss)/d(parameter) by the chain rule from the recorded graph: the chain-rule "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    explain = add_command(
+        sub, "explain", "work out one gradient by the chain rule, with the numbers put in",
+        "Work out d(loss)/d(parameter) by the chain rule from the recorded graph: the chain-rule "
         "form, each factor's local derivative, the numbers sample by sample, and the gradient-descent step.",
-        epilog="Example: backproplab explain statquest --param w1 --iteration 3 --optimize all",
+        "Example: backproplab explain statquest --param w1 --iteration 3 --optimize all", source=None,
     )
     explain.add_argument("source", metavar="SOURCE", help=SOURCE_HELP + "; or FILE.py:FUNCTION, a function in your "
                          "own Python file that returns a PyTorch model (this runs your file, as python would)")
@@ -50,13 +54,12 @@ def add_parsers(sub: Any) -> None:
     add_display_options(explain)
     add_torch_model_options(explain)
 
-    forward = sub.add_parser(
-        "forward", help="the forward pass as a table: every node per sample, the residuals and the loss",
-        description="The forward pass, sample by sample: x, each named node (z1, h1, …, ŷ), the residual and "
+    forward = add_command(
+        sub, "forward", "the forward pass as a table: every node per sample, the residuals and the loss",
+        "The forward pass, sample by sample: x, each named node (z1, h1, …, ŷ), the residual and "
         "its square, and the loss that sums them; each column headed by its formula.",
-        epilog="Example: backproplab forward statquest --format md",
+        "Example: backproplab forward statquest --format md",
     )
-    forward.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     add_iteration_option(forward, "show the forward pass")
     add_training_options(forward)
     add_display_options(forward)

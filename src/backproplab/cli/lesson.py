@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from backproplab.cli.commands import UsageError, job_settings
-from backproplab.cli.options import SOURCE_HELP, add_training_options
+from backproplab.cli.options import SOURCE_HELP, add_command, add_training_options
 from backproplab.lesson.settings import Settings
 from backproplab.spec.data import read_data_text
 from backproplab.spec.job import names_a_file, read_job
@@ -83,11 +83,12 @@ def port_arg(text: str) -> int:
 
 def add_parsers(sub: Any) -> None:
     """``serve`` and ``export`` (``sub`` is the command line's subparsers)."""
-    serve = sub.add_parser(
-        "serve", help="open the interactive lesson in a browser: step through, click any weight, change anything",
-        description="Serve the interactive lesson page on this computer: the network, the loss curve, the "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    serve = add_command(
+        sub, "serve", "open the interactive lesson in a browser: step through, click any weight, change anything",
+        "Serve the interactive lesson page on this computer: the network, the loss curve, the "
         "predictions, every gradient worked out, recomputed as you change the settings.",
-        epilog="Examples: backproplab serve; backproplab serve moons --port 8765 --no-browser",
+        "Examples: backproplab serve; backproplab serve moons --port 8765 --no-browser", source=None,
     )
     serve.add_argument("source", nargs="?", default="statquest", metavar="SOURCE",
                        help=SOURCE_HELP + " (default: statquest)")
@@ -97,13 +98,12 @@ def add_parsers(sub: Any) -> None:
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     add_training_options(serve)
 
-    export = sub.add_parser(
-        "export", help="write the interactive lesson as one HTML file that works offline",
-        description="Write the lesson (the run, every worked gradient that fits, the figures' data, the page and "
+    export = add_command(
+        sub, "export", "write the interactive lesson as one HTML file that works offline",
+        "Write the lesson (the run, every worked gradient that fits, the figures' data, the page and "
         "its fonts) into ONE HTML file that opens from disk with no server and no network.",
-        epilog="Example: backproplab export statquest -o lesson.html",
+        "Example: backproplab export statquest -o lesson.html",
     )
-    export.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
     add_training_options(export)
 

@@ -116,3 +116,13 @@ def add_display_options(p: argparse.ArgumentParser) -> None:
 
 
 SOURCE_HELP = f"a built-in example ({', '.join(PRESETS)}) or the path of a .toml spec file"
+
+
+def add_command(sub: Any, name: str, summary: str, description: str, example: str = "",
+                source: str | None = SOURCE_HELP) -> argparse.ArgumentParser:
+    """One command's parser: its line in ``backproplab --help``, its description and example, and
+    (unless ``source`` is None) the SOURCE argument most commands take first."""
+    parser = sub.add_parser(name, help=summary, description=description, epilog=example or None)
+    if source is not None:
+        parser.add_argument("source", metavar="SOURCE", help=source)
+    return parser

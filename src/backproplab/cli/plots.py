@@ -11,7 +11,7 @@ from rich.console import Console
 
 from backproplab.cli.commands import at_iteration, load_job, train
 from backproplab.cli.options import (
-    SOURCE_HELP,
+    add_command,
     add_iteration_option,
     add_training_options,
     digits_arg,
@@ -39,15 +39,15 @@ def add_parsers(sub: Any) -> None:
 
 def add_plot_parser(sub: Any) -> None:
     """``plot SOURCE KIND -o FILE``: one figure."""
-    plot = sub.add_parser(
-        "plot", help="draw one figure of a worked example",
-        description="Draw one figure: the data with the residuals, the loss against a parameter (pink, with its "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    plot = add_command(
+        sub, "plot", "draw one figure of a worked example",
+        "Draw one figure: the data with the residuals, the loss against a parameter (pink, with its "
         "lowest point, the tangent and every step), the predictions before and after a step (green), one curve per "
         "iteration, the final fit, the loss per iteration, a contour map over two parameters, the network, the "
         "decision boundary, or an animation of the descent. 'export-figures' writes them all.",
-        epilog="Example: backproplab plot statquest loss-curve --param b3 -o ssr_b3.png",
+        "Example: backproplab plot statquest loss-curve --param b3 -o ssr_b3.png",
     )
-    plot.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     plot.add_argument("kind", choices=PLOT_KINDS, metavar="KIND", help=f"the figure: {', '.join(PLOT_KINDS)}")
     plot.add_argument("-o", "--output", required=True, metavar="FILE",
                       help="where to write it (.png, .svg or .pdf; .gif or .mp4 for an animation)")
@@ -73,13 +73,13 @@ def add_plot_parser(sub: Any) -> None:
 
 def add_graph_parser(sub: Any) -> None:
     """``graph SOURCE -o FILE``: the computation graph."""
-    graph = sub.add_parser(
-        "graph", help="draw the computation graph with every value and gradient",
-        description="Write the computation graph of the loss: each node with its name, op, value and gradient. "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    graph = add_command(
+        sub, "graph", "draw the computation graph with every value and gradient",
+        "Write the computation graph of the loss: each node with its name, op, value and gradient. "
         "DOT text always; SVG, PNG or PDF where Graphviz's dot program is installed.",
-        epilog="Example: backproplab graph statquest -o graph.svg",
+        "Example: backproplab graph statquest -o graph.svg",
     )
-    graph.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     graph.add_argument("-o", "--output", required=True, metavar="FILE", help="graph.dot, graph.svg, graph.png …")
     graph.add_argument("--rankdir", choices=("LR", "TB"), default="LR",
                        help="LR: inputs on the left, the loss on the right (default, as micrograd draws); TB: top to "
@@ -92,14 +92,14 @@ def add_graph_parser(sub: Any) -> None:
 
 def add_export_parser(sub: Any) -> None:
     """``export-figures SOURCE DIR``: every figure, with an index."""
-    export = sub.add_parser(
-        "export-figures", help="write every figure of a worked example, with an index",
-        description="Write every figure of a worked example into DIR as PNG and SVG, with file names that say "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    export = add_command(
+        sub, "export-figures", "write every figure of a worked example, with an index",
+        "Write every figure of a worked example into DIR as PNG and SVG, with file names that say "
         "what each figure is, an animation of the descent, the computation graph, and index.md listing each file "
         "and what it shows.",
-        epilog="Example: backproplab export-figures statquest figures/ --dpi 200",
+        "Example: backproplab export-figures statquest figures/ --dpi 200",
     )
-    export.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     export.add_argument("folder", metavar="DIR", help="the folder to write into (made if missing)")
     export.add_argument("--dpi", type=dpi_arg, default=150, metavar="N", help="PNG resolution (default: 150)")
     export.add_argument("--no-svg", dest="svg", action="store_false", help="PNG only")

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backproplab.cli.commands import UsageError
+from backproplab.cli.options import add_command
 from backproplab.spec.presets import PRESETS
 from backproplab.util import files
 from backproplab.util.messages import unknown_name_message
@@ -18,13 +19,14 @@ from backproplab.util.messages import unknown_name_message
 
 def add_parsers(sub: Any) -> None:
     """``presets`` and ``new FILE --from PRESET`` (``sub`` is the command line's subparsers)."""
-    sub.add_parser("presets", help="list the built-in examples", description="List the built-in examples.")
+    add_command(sub, "presets", "list the built-in examples", "List the built-in examples.", source=None)
 
-    new = sub.add_parser(
-        "new", help="write an editable spec file from a built-in example",
-        description="Write a spec file (TOML, with comments) to edit: the network, starting values, data and "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    new = add_command(
+        sub, "new", "write an editable spec file from a built-in example",
+        "Write a spec file (TOML, with comments) to edit: the network, starting values, data and "
         "training of a built-in example.",
-        epilog="Example: backproplab new mynet.toml --from statquest",
+        "Example: backproplab new mynet.toml --from statquest", source=None,
     )
     new.add_argument("file", metavar="FILE", help="the spec file to write, ending in .toml")
     new.add_argument("--from", dest="source", default="statquest", metavar="PRESET",

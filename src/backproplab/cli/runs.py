@@ -10,7 +10,10 @@ from typing import Any
 from rich.console import Console
 
 from backproplab.cli.commands import UsageError, load_job, output_cut, train
+
+# alike on purpose: the command families import the shared option groups, so their import lists look alike
 from backproplab.cli.options import (
+    add_command,
     add_display_options,
     add_training_options,
     dpi_arg,
@@ -30,11 +33,12 @@ from backproplab.util import files, interrupts
 
 def add_parsers(sub: Any) -> None:
     """``demo PRESET`` and ``run FILE`` (``sub`` is the command line's subparsers)."""
-    demo = sub.add_parser(
-        "demo", help="run a built-in worked example and print every gradient-descent step",
-        description="Run a built-in worked example: for each iteration, the samples table, the gradient, "
+# alike on purpose: each command's words and options are written out beside it, in argparse's shape
+    demo = add_command(
+        sub, "demo", "run a built-in worked example and print every gradient-descent step",
+        "Run a built-in worked example: for each iteration, the samples table, the gradient, "
         "the step size (gradient × learning rate) and the new value; then where the run ended.",
-        epilog="Examples: backproplab demo statquest; backproplab demo statquest --optimize all --explain",
+        "Examples: backproplab demo statquest; backproplab demo statquest --optimize all --explain", source=None,
     )
     demo.add_argument("source", choices=list(PRESETS), metavar="PRESET", help=f"the example: {', '.join(PRESETS)}")
     add_training_options(demo)
@@ -43,11 +47,11 @@ def add_parsers(sub: Any) -> None:
                       help="statquest only: after the run, each number the article prints next to the exact value, "
                       "and why they differ")
 
-    run = sub.add_parser(
-        "run", help="train as a spec file says (your own network and data)",
-        description="Train as a spec file says and report it as demo does. Make a spec file with "
+    run = add_command(
+        sub, "run", "train as a spec file says (your own network and data)",
+        "Train as a spec file says and report it as demo does. Make a spec file with "
         "'backproplab new FILE.toml --from PRESET'.",
-        epilog="Example: backproplab run mynet.toml --set optimizer.lr=0.05 --set optimize=all",
+        "Example: backproplab run mynet.toml --set optimizer.lr=0.05 --set optimize=all", source=None,
     )
     run.add_argument("source", metavar="FILE", help="the .toml spec file")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],

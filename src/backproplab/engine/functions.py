@@ -194,6 +194,7 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 clip = clamp
 
 
+# alike on purpose: one short function per op, as torch writes them, so each has its own name, signature and help
 def abs(input: Any) -> Tensor:  # noqa: A001
     return apply(ops.OPS["abs"], input)
 

@@ -181,6 +181,7 @@ class Tensor(TensorMethods):
         autodiff.backward(self, gradient)
 
     # --- arithmetic -----------------------------------------------------------------------
+# alike on purpose: Python's operator methods, one per operator and side, each a single op of the table
     def __add__(self, other: Any) -> Tensor:
         return apply(ops.add, self, other)
 

@@ -54,6 +54,7 @@ class TensorMethods:
         raise NotImplementedError
 
     # Comparisons give boolean tensors, entry by entry, with no gradient (as in PyTorch).
+# alike on purpose: one method per comparison, as Python names them
     def __lt__(self, other: Any) -> Any:
         return _compare(np.less, self, other)
 
@@ -307,6 +308,7 @@ class TensorMethods:
         return self.split(max(-(-n // chunks), 1), dim)
 
     # --- element-wise -----------------------------------------------------------------------
+# alike on purpose: one method per op, as torch.Tensor has them, each a single op of the table
     def abs(self) -> Any:
         return self._op(ops.OPS["abs"])
 

@@ -266,6 +266,7 @@ def _md_table(b: Block) -> list[str]:
     return ["\n".join(lines)]
 
 
+# alike on purpose: one renderer table per format, the same block kinds in each
 MARKDOWN = {
     "heading": lambda b: [f"### {_md_parts(b.parts)}"],
     "para": lambda b: [_md_parts(b.parts)],

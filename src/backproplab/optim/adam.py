@@ -57,6 +57,7 @@ class Adam(Optimizer):
         return delta
 
 
+# alike on purpose: AdamW's signature repeats Adam's, with PyTorch's own default weight_decay (0.01)
 class AdamW(Adam):
     """AdamW, as ``torch.optim.AdamW``: Adam with decoupled weight decay, p ← p·(1 − lr·weight_decay) − Adam's step."""
 

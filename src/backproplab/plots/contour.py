@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.patheffects import withStroke
 
 from backproplab.nn import Module
+
+# alike on purpose: the figures share plots.base's helpers, so their import lists look alike
 from backproplab.plots.base import (
     LOSS_LABELS,
     OKABE_ITO,

@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from backproplab.explain.steps import run_moments
 from backproplab.explain.terminal import step_lines
 from backproplab.nn import Module
+
+# alike on purpose: the figures share plots.base's helpers, so their import lists look alike
 from backproplab.plots.base import (
     DARK,
     GREEN,
@@ -56,6 +58,17 @@ def _which(trace: Trace, values: dict[str, Any]) -> str:
     return " (" + ", ".join(f"{n} = {num(v)}" for n, v in named) + ")"
 
 
+def _finish_fit(ax: Axes, model: Module, values: dict[str, Any] | None, x: Any, y: Any, loss: str,
+                labels: tuple[str, str], title: str) -> None:
+    """The data over the fit, the axes' names, and a title that ends in the loss at ``values``."""
+    _data(ax, x, y)
+    _axes_names(ax, *labels)
+    with values_set(model, values):
+        total = loss_at(model, x, y, loss)
+    ax.set_title(f"{title}: {short_loss(loss)} = {num(total)}", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+
+
 def _axes_names(ax: Axes, x_label: str, y_label: str) -> None:
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
@@ -78,12 +91,7 @@ def residuals(model: Module, x: Any, y: Any, *, trace: Trace | None = None, iter
         if len(xs) <= 12:
             ax.annotate(num(yi - fi), (xi, (yi + fi) / 2), textcoords="offset points", xytext=(8, 0), fontsize=8,
                         color=OKABE_ITO["vermillion"], va="center", gid="residual-label")
-    _data(ax, x, y)
-    _axes_names(ax, x_label, y_label)
-    with values_set(model, values):
-        total = loss_at(model, x, y, loss)
-    ax.set_title(f"Residuals at {when}: {short_loss(loss)} = {num(total)}", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    _finish_fit(ax, model, values, x, y, loss, (x_label, y_label), f"Residuals at {when}")
     return fig
 
 
@@ -137,14 +145,10 @@ def _deprecated_step(step: int) -> int:
 def fit_series(model: Module, x: Any, y: Any, trace: Trace, *, most: int = 15, ax: Axes | None = None,
                x_label: str = "x", y_label: str = "y") -> Figure:
     """One green curve per iteration, older ones fainter, from the start (dark) to the end."""
-    if not trace.iterations:
-        raise ValueError("the run has no iterations to draw")
-    fig, ax = figure_for(ax)
-    grid, inputs = curve_inputs(x)
+    fig, ax, grid, inputs = _run_figure(trace, ax, x)
     nums = numbers(trace)
     n = len(nums)
-    ax.plot(grid, predict(model, inputs, state(trace, nums[0])), color=DARK, lw=2, ls="--",
-            label=f"iteration 1 (start){_which(trace, state(trace, nums[0]))}", gid="start")
+    _start_curve(ax, model, trace, (grid, inputs), nums[0], lw=2)
     picked = range(1, n) if n - 1 <= most else sorted(
         {int(i) for i in np.round(np.geomspace(1, n - 1, most))})  # spaced to show the early steps, which move most
     shown = [nums[i] for i in picked]
@@ -165,29 +169,36 @@ def fit_series(model: Module, x: Any, y: Any, trace: Trace, *, most: int = 15, a
     return fig
 
 
-def final_fit(model: Module, x: Any, y: Any, trace: Trace, *, loss: str = "ssr", ax: Axes | None = None,
-              x_label: str = "x", y_label: str = "y") -> Figure:
-    """Where the run ended: the final predictions (green), the start (dark), and the residuals left."""
+def _run_figure(trace: Trace, ax: Axes | None, x: Any) -> tuple[Figure, Axes, np.ndarray, np.ndarray]:
+    """A figure of a run's predictions, and the inputs to draw them at; a run with no iterations has none."""
     if not trace.iterations:
         raise ValueError("the run has no iterations to draw")
     fig, ax = figure_for(ax)
-    grid, inputs = curve_inputs(x)
+    return (fig, ax, *curve_inputs(x))
+
+
+def _start_curve(ax: Axes, model: Module, trace: Trace, curve: tuple[np.ndarray, np.ndarray], first: int,
+                 lw: float) -> None:
+    """The predictions at the start of the run, dashed and dark, under the later ones."""
+    grid, inputs = curve
+    ax.plot(grid, predict(model, inputs, state(trace, first)), color=DARK, lw=lw, ls="--",
+            label=f"iteration 1 (start){_which(trace, state(trace, first))}", gid="start")
+
+
+def final_fit(model: Module, x: Any, y: Any, trace: Trace, *, loss: str = "ssr", ax: Axes | None = None,
+              x_label: str = "x", y_label: str = "y") -> Figure:
+    """Where the run ended: the final predictions (green), the start (dark), and the residuals left."""
+    fig, ax, grid, inputs = _run_figure(trace, ax, x)
     n = states(trace)
     end = state(trace, n)
-    ax.plot(grid, predict(model, inputs, state(trace, 1)), color=DARK, lw=1.5, ls="--",
-            label=f"iteration 1 (start){_which(trace, state(trace, 1))}", gid="start")
+    _start_curve(ax, model, trace, (grid, inputs), 1, lw=1.5)
     ax.plot(grid, predict(model, inputs, end), color=GREEN, lw=2.5,
             label=f"final predictions{_which(trace, end)}", gid="final")
     xs, ys = np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1)
     fitted = predict(model, np.asarray(x, dtype=float), end)
     tiny = np.max(np.abs(ys - fitted)) < 0.01 * (np.ptp(ys) or 1.0)
     _residual_lines(ax, xs, ys, fitted, "residuals left (too small to see)" if tiny else "residuals left")
-    _data(ax, x, y)
-    _axes_names(ax, x_label, y_label)
-    with values_set(model, end):
-        total = loss_at(model, x, y, loss)
-    ax.set_title(f"The final fit, {state_name(trace, n)}: {short_loss(loss)} = {num(total)}", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    _finish_fit(ax, model, end, x, y, loss, (x_label, y_label), f"The final fit, {state_name(trace, n)}")
     return fig
 
 

@@ -87,6 +87,7 @@ sqrt = Op(
     ("√$a", r"\sqrt{$a}"),
     (("1/(2·√$a) (∞ at $a = 0)", r"\frac{1}{2\sqrt{$a}}"),),
 )
+# alike on purpose: maximum and minimum mirror each other; each is its own entry of the table, read on its own
 maximum = Op(
     "maximum", ("a", "b"), np.maximum,
     (_maximum_grad_a, _maximum_grad_b),
@@ -109,6 +110,7 @@ minimum = Op(
          r"\mathbb{1}[$b < $a] + \tfrac{1}{2}\,\mathbb{1}[$a = $b]"),
     ),
 )
+# alike on purpose: an op's entry is data in one shape: name, args, forward, VJPs, expression, derivatives
 clamp = Op(
     "clamp", ("a",), _clamp,
     (_clamp_grad,),

@@ -112,6 +112,7 @@ def _prod_grad(g: Array, out: Array, a: Array, axis=None, keepdims: bool = False
 
 
 AXIS = ("axis",)
+# alike on purpose: an op's entry is data in one shape: name, args, forward, VJPs, expression, derivatives
 softmax_op = Op(
     "softmax", ("z",), softmax,
     (_softmax_grad,),
@@ -149,6 +150,7 @@ min_op = Op(
     elementwise=False,
     backward=(("G shared evenly among the entries equal to the minimum", r"\tfrac{G}{k}"),),
 )
+# alike on purpose: max_dim and min_dim mirror each other; each is its own entry of the table, read on its own
 max_dim = Op(
     "max_dim", ("a",), lambda a, axis=None, keepdims=False: _pick(a, axis, keepdims, np.argmax)[0],
     (_pick_grad(np.argmax),),

@@ -75,6 +75,15 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
     cramped = cramped || cover > 0;
     return [cx, cy];
   };
+  // a label's text at the first free candidate place, over a background box that later labels keep clear of
+  const settle = (group, text, cands, half) => {
+    const [cx, cy] = spot(cands, half);
+    text.setAttribute("x", cx.toFixed(1));
+    text.setAttribute("y", (cy + fs / 3).toFixed(1));
+    const box = { x: cx - half, y: cy - lh / 2, width: 2 * half, height: lh };
+    taken.push(box);
+    group.insertBefore(svgEl("rect", { ...box, rx: 3, class: "label-bg" }), text);
+  };
   for (const e of net.edges) {
     const a = pos[e.from];
     const b = pos[e.to];
@@ -118,12 +127,7 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
           }
         }
       }
-      const [cx, cy] = spot(cands, half);
-      text.setAttribute("x", cx.toFixed(1));
-      text.setAttribute("y", (cy + fs / 3).toFixed(1));
-      const box = { x: cx - half, y: cy - lh / 2, width: 2 * half, height: lh };
-      taken.push(box);
-      lg.insertBefore(svgEl("rect", { ...box, rx: 3, class: "label-bg" }), text);
+      settle(lg, text, cands, half);
       hookParam(lg, e.param, e.index, hooks, () => describe(doc, it, e.param, e.index, sym));
     }
   }
@@ -180,12 +184,7 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
       const cands = rows.flatMap((y) => [[p.x, y], [p.x + half, y], [p.x - half, y]])
         .concat(rows.map((y) => [p.x, 2 * p.y - y]))
         .concat([-1, 1].flatMap((side) => [0.6, 1.2].map((k) => [p.x + side * (r + half + 4), p.y + k * r])));
-      const [cx, cy] = spot(cands, half);
-      text.setAttribute("x", cx.toFixed(1));
-      text.setAttribute("y", (cy + fs / 3).toFixed(1));
-      const box = { x: cx - half, y: cy - lh / 2, width: 2 * half, height: lh };
-      taken.push(box);
-      bg.insertBefore(svgEl("rect", { ...box, rx: 3, class: "label-bg" }), text);
+      settle(bg, text, cands, half);
       hookParam(bg, b.param, b.index, hooks, () => describe(doc, it, b.param, b.index, sym));
     });
   }
