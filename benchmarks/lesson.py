@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backproplab.lesson import lesson
+from backproplab.lesson import document as lesson
 from backproplab.lesson.settings import Settings, load_job
+from benchmarks import results
 
 START = "<!-- lesson page: python -m benchmarks.lesson -->"
 END = "<!-- /lesson page -->"
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                         "timed on")
     parser.add_argument("--output", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
-    lines = [START, "", "## The lesson page's documents", "",
+    lines = ["", "## The lesson page's documents", "",
              f"Measured with `python -m benchmarks.lesson` on {platform.machine()}, CPython "
              f"{platform.python_version()}; medians of {args.repeats} runs. \"Recompute\" is what one request to "
              "`backproplab serve` costs: load the settings, train, build the lesson document and write its JSON. "
@@ -175,14 +176,8 @@ def main(argv: list[str] | None = None) -> int:
               f"p95 {percentile(done, 0.95) * 1000:.0f} ms."]
     print(lines[-1])
     lines += whole_runs(2000, args.sample)
-    lines += ["", END]
-    out = Path(args.output)
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if START in text and END in text:
-        text = text[:text.index(START)] + "\n".join(lines) + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
-    out.write_text(text, encoding="utf-8")
+    lines += [""]
+    results.write_section(Path(args.output), START, END, lines)
     return 0
 
 

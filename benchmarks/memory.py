@@ -15,7 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import results
+
 MARK = "<!-- memory: written by python -m benchmarks.memory -->"
+END = "<!-- /memory -->"
 RSS_TARGET_MB = 300
 DEEP_TARGET_S = 30.0
 PROBE = (
@@ -68,17 +71,15 @@ def cases(steps: int, chain: int, folder: Path) -> list[tuple[str, tuple[str, ..
 
 
 def write_section(path: Path, rows: list[str], command: str) -> None:
-    """Replace (or add) the memory section at the end of RESULTS.md."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    head = text.split(MARK)[0].rstrip("\n")
-    section = [MARK, "", "## Long runs and deep graphs", "",
+    """Replace (or add) the memory section of RESULTS.md, keeping the rest."""
+    section = ["", "## Long runs and deep graphs", "",
                f"Measured with `{command}`: each case is one `backproplab` process; peak memory is its maximum "
                "resident set size. A run of more than 10,000 steps keeps every k-th iteration and the last "
                "(at most 10,000; `--keep-every 1` keeps all), which is what keeps memory flat.", "",
                "| case | exit code | seconds | CPU seconds | peak memory | target |", "|---|---:|---:|---:|---:|---|",
                *rows, "", "Seconds are wall-clock time on a machine shared with other work; CPU seconds are the "
-               "process's own (user + system)."]
-    path.write_text(head + "\n\n" + "\n".join(section), encoding="utf-8")
+               "process's own (user + system).", ""]
+    results.write_section(path, MARK, END, section)
 
 
 def main(argv: list[str] | None = None) -> int:

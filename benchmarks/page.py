@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import results
+
 START = "<!-- page timings: python -m benchmarks.page -->"
 END = "<!-- /page timings -->"
 PRESETS = ["statquest", "moons", "xor", "circles", "spiral", "regression", "classic"]
@@ -261,15 +263,7 @@ def cpu_table(times: dict[str, dict[str, dict[str, list[float]]]]) -> list[str]:
 
 def write(lines: list[str], output: Path) -> None:
     """Put the section between its markers in ``output``, keeping the rest of the file."""
-    text = output.read_text(encoding="utf-8") if output.exists() else ""
-    section = "\n".join([START, *lines, END])
-    if START in text and END in text:
-        text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = output.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, output)
+    results.write_section(output, START, END, lines)
 
 
 def main(argv: list[str] | None = None) -> int:

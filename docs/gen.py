@@ -40,26 +40,29 @@ def _math(latex: str) -> str:
 
 
 def ops_page() -> str:
+    """The table in a ``div.op-table``, which ``assets/site.css`` lays out: four columns on a wide screen
+    (the page drops its table of contents to make room), one card per op on a phone."""
     from backproplab import ops
 
-    lines = ["# The op table", "",
+    lines = ["---", "hide:", "  - toc", "---", "", "# The op table", "",
              "Every primitive operation is defined once, in `backproplab.engine.ops`: its forward computation, "
              "its backward rule (a vector-Jacobian product per input) and its local derivative in words "
              "and in LaTeX. The engine runs the first two; the explainer prints the third. This page is "
              "generated from that table.", "",
              f"{len(ops.OPS)} ops; the activations a layer may use are "
              + ", ".join(f"`{n}`" for n in ops.ACTIVATIONS) + ".", "",
+             '<div class="op-table" markdown>', "",
              "| op | forward | local derivative | in words |", "|---|---|---|---|"]
     for name, op in ops.OPS.items():
         names = {a: a for a in (*op.args, *op.attrs, "n")}
         forward = _math(op.render("latex", "expr", names))
-        rules = "<br>".join(_math(r"\displaystyle " + op.rule(k, "latex")) for k in range(len(op.args)))
+        rules = " ".join(_math(r"\displaystyle " + op.rule(k, "latex")) for k in range(len(op.args)))
         words = "<br>".join(_cell(op.rule(k, "text")) for k in range(len(op.args)))
         if not op.elementwise:
             words += "<br>backward: " + "; ".join(_cell(Template(op.backward_rule(k)).safe_substitute(names))
                                                   for k in range(len(op.args)))
         lines.append(f"| `{name}` | {forward} | {rules} | {words} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", "</div>"]) + "\n"
 
 
 # --- the command line -------------------------------------------------------------------------------
@@ -246,12 +249,23 @@ def _output_markdown(out: Any, stem: str, n: int, files: Page) -> str:
     return ""
 
 
+CHECK_TAG = "remove-cell"  # a notebook's checks: run by the tests, left out of the lesson's page
+
+
+def is_check(cell: Any) -> bool:
+    return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
+
+
 def notebook_markdown(nb: Any, stem: str, files: Page) -> str:
+    """The lesson as a page: prose, code and outputs, without the check cells and what they print."""
     note = (f'!!! note "Run it yourself"\n    `notebooks/{stem}.ipynb` (or `{stem}.py`, a jupytext notebook). '
-            "Every number below was computed when this page was built, and checked by the notebook's asserts.\n")
+            "Every number below was computed when this page was built, and checked by the notebook's "
+            f'check cells (tagged `{CHECK_TAG}`, left out of this page).\n')
     parts = []
     n = 0
     for cell in nb.cells:
+        if is_check(cell):
+            continue
         if cell.cell_type == "markdown":
             parts.append(cell.source + "\n")
             if len(parts) == 1:
@@ -299,7 +313,7 @@ def series_index(titles: list[tuple[str, str]]) -> str:
     lines = ["# The series", "",
              "The worked example and what follows it, as notebooks in `notebooks/`. Each runs top to bottom "
              "in seconds and asserts the numbers it shows, so the test suite fails if one goes wrong. The "
-             "pages below are the notebooks executed when this site was built.", ""]
+             "pages below are the notebooks executed when this site was built, shown without their check cells.", ""]
     lines += [f"1. [{title}]({stem}.md)" for stem, title in titles]
     return "\n".join(lines) + "\n"
 

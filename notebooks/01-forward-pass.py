@@ -29,12 +29,14 @@ import backproplab.plots
 net, (x, y) = bl.presets.statquest()
 net
 
+# %% tags=["remove-cell"]
+start = {name: p.item() for name, p in net.named_parameters()}
+assert start == {"w1": 3.34, "b1": -1.43, "w2": -3.53, "b2": 0.57, "w3": -1.22, "w4": -2.30, "b3": 0.0}
+
 # %% [markdown]
 # The starting values: w1 = 3.34, b1 = −1.43, w2 = −3.53, b2 = 0.57, w3 = −1.22, w4 = −2.30, b3 = 0.
 
 # %%
-start = {name: p.item() for name, p in net.named_parameters()}
-assert start == {"w1": 3.34, "b1": -1.43, "w2": -3.53, "b2": 0.57, "w3": -1.22, "w4": -2.30, "b3": 0.0}
 x, y
 
 # %% [markdown]
@@ -63,21 +65,19 @@ print("ŷ        =", yhat.round(4))
 print("residual =", residual.round(4))
 print("SSR      =", round(ssr, 4))
 
-# %%
+# %% tags=["remove-cell"]
 columns = {c["name"]: c["values"] for c in table.to_dict()["columns"]}
 for name, expected in [("z1_i", z1), ("h1_i", h1), ("z2_i", z2), ("h2_i", h2), ("ŷ_i", yhat),
                        ("residual", residual), ("squared", residual**2)]:
     np.testing.assert_allclose(columns[name], expected, rtol=1e-12)
 assert np.isclose(table.value, ssr, rtol=1e-12)
 np.testing.assert_allclose(net(x).data, yhat, rtol=1e-12)
+assert np.allclose(yhat.round(2), [-2.60, -1.61, -2.61])
+assert round(ssr, 1) == 20.4
 
 # %% [markdown]
 # The predictions are all negative (−2.60, −1.61, −2.61 after rounding), while the observed
 # efficacies are 0, 1, 0: every residual is about 2.6 and the SSR is 20.4.
-
-# %%
-assert np.allclose(yhat.round(2), [-2.60, -1.61, -2.61])
-assert round(ssr, 1) == 20.4
 
 # %% [markdown]
 # ## The residuals in a picture
@@ -90,7 +90,7 @@ assert round(ssr, 1) == 20.4
 fig = bl.plots.residuals(net, x, y, x_label="dosage", y_label="efficacy")
 fig
 
-# %%
+# %% tags=["remove-cell"]
 ax = fig.axes[0]
 drawn = {}
 for line in ax.lines:

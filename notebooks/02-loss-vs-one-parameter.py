@@ -45,6 +45,8 @@ f = -1.22 * softplus(3.34 * x - 1.43) - 2.30 * softplus(-3.53 * x + 0.57)
 best_b3 = float(np.mean(y - f))
 best_ssr = float(np.sum((y - f - best_b3) ** 2))
 print(f"true minimum: b3 = {best_b3:.4f}, SSR = {best_ssr:.4f}")
+
+# %% tags=["remove-cell"]
 assert round(best_b3, 2) == 2.61
 for b3 in (0.0, 1.0, 2.0, 3.0):
     assert np.isclose(bl.plots.loss_at(net, x, y, "ssr", b3=b3), np.sum((y - f - b3) ** 2), rtol=1e-12)
@@ -59,7 +61,7 @@ for b3 in (0.0, 1.0, 2.0, 3.0):
 fig = bl.plots.loss_curve(net, x, y, "b3", span=(-1.0, 5.0))
 fig
 
-# %%
+# %% tags=["remove-cell"]
 ax = fig.axes[0]
 drawn = {line.get_gid(): line for line in ax.lines}
 curve_x, curve_y = (np.asarray(v) for v in drawn["loss-curve"].get_data())
@@ -76,7 +78,7 @@ assert abs(star_y - best_ssr) < 1e-8
 fig = bl.plots.loss_curve(net, x, y, "b3", steps=False, tangent=False)
 fig
 
-# %%
+# %% tags=["remove-cell"]
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
 star_x = float(np.asarray(drawn["minimum"].get_data()[0])[0])
 curve_x = np.asarray(drawn["loss-curve"].get_data()[0])
@@ -96,6 +98,8 @@ grid = np.linspace(-1.0, 5.0, 601)
 losses = np.array([bl.plots.loss_at(net, x, y, "ssr", b3=b) for b in grid])
 grid_best = grid[np.argmin(losses)]
 print(f"grid search: b3 ≈ {grid_best:.3f} after {grid.size} evaluations (error {abs(grid_best - best_b3):.4f})")
+
+# %% tags=["remove-cell"]
 assert abs(grid_best - best_b3) <= (grid[1] - grid[0]) / 2 + 1e-12
 
 # %% [markdown]
@@ -108,5 +112,7 @@ opt = bl.optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1)
 trace = opt.fit(net, x, y, loss="ssr")
 steps = len(trace.iterations)
 print(f"gradient descent: b3 = {trace.final.params['b3']:.4f} after {steps} steps")
+
+# %% tags=["remove-cell"]
 assert abs(trace.final.params["b3"] - best_b3) < 1e-3
 assert steps < grid.size / 10

@@ -52,7 +52,7 @@ explanation
 # %%
 print(explanation)
 
-# %%
+# %% tags=["remove-cell"]
 assert np.isclose(float(explanation.gradient), dssr_db3(0.0), rtol=1e-12)
 assert round(float(explanation.gradient), 2) == -15.66 and round(float(explanation.gradient), 1) == -15.7
 assert "-15.66" in explanation.to_text().replace("−", "-")
@@ -75,11 +75,8 @@ for k, it in enumerate(trace.iterations, start=1):
     b3, g, step = it.params["b3"], it.gradients["b3"], it.step_sizes["b3"]
     print(f"{k:>9} {b3:>8.4f} {g:>9.4f} {step:>9.4f} {b3 - step:>8.4f}")
 
-# %% [markdown]
-# Check every iteration against the hand formula and the rule new b3 = b3 − gradient × 0.1,
-# starting from b3 = 0:
-
-# %%
+# %% tags=["remove-cell"]
+# Every iteration against the hand formula and the rule new b3 = b3 − gradient × 0.1, from b3 = 0.
 b3 = 0.0
 for it in trace.iterations:
     assert np.isclose(it.params["b3"], b3, rtol=1e-12, atol=1e-15)
@@ -104,7 +101,7 @@ net.load_state_dict({"b3": 0.0})
 fig = bl.plots.loss_curve(net, x, y, "b3", trace=trace)
 fig
 
-# %%
+# %% tags=["remove-cell"]
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
 path_x, path_y = (np.asarray(v) for v in drawn["descent-path"].get_data())
 np.testing.assert_allclose(path_y, [np.sum((y - f - b) ** 2) for b in path_x], rtol=1e-12)  # each dot on the curve
@@ -120,7 +117,7 @@ np.testing.assert_allclose(path_y, [np.sum((y - f - b) ** 2) for b in path_x], r
 fig = bl.plots.predictions(net, x, y, trace=trace, iteration=1)
 fig
 
-# %%
+# %% tags=["remove-cell"]
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
 xs, before = (np.asarray(v) for v in drawn["before"].get_data())
 after = np.asarray(drawn["after"].get_ydata())
@@ -140,7 +137,7 @@ np.testing.assert_allclose(after, ssp + b3_new, rtol=1e-12, atol=1e-12)
 fig = bl.plots.fit_series(net, x, y, trace)
 fig
 
-# %%
+# %% tags=["remove-cell"]
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
 for k in (2, 3):
     xs, ys = (np.asarray(v) for v in drawn[f"iteration-{k}"].get_data())
@@ -155,7 +152,7 @@ for k in (2, 3):
 fig = bl.plots.final_fit(net, x, y, trace)
 fig
 
-# %%
+# %% tags=["remove-cell"]
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
 xs, ys = (np.asarray(v) for v in drawn["final"].get_data())
 final_b3 = trace.final.params["b3"]
@@ -171,8 +168,10 @@ np.testing.assert_allclose(ys, -1.22 * softplus(3.34 * xs - 1.43) - 2.30 * softp
 folder = Path(tempfile.mkdtemp())
 gif = folder / "descent.gif"
 frames = bl.plots.animate_descent(net, x, y, trace, "b3", str(gif))
-assert gif.stat().st_size > 0 and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
 Image(filename=str(gif))
+
+# %% tags=["remove-cell"]
+assert gif.stat().st_size > 0 and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
 
 # %% [markdown]
 # ## Compared with the article
@@ -184,13 +183,15 @@ Image(filename=str(gif))
 # why they differ (`backproplab demo statquest --compare` prints it too).
 
 # %%
+Markdown(article_table_markdown())
+
+# %% tags=["remove-cell"]
 rows = {row["what"]: row for row in compared_with_article()}
 assert rows["dSSR/db3 at iteration 1"]["exact"] == first.gradients["b3"]
 assert rows["dSSR/db3 at iteration 2"]["exact"] == second.gradients["b3"]
 assert rows["b3 where the gradient is ≈ 0"]["exact"] == trace.final.params["b3"]
 article_yhat = [float(rows[f"ŷ_{i} at iteration 2"]["article"].replace("−", "-")) for i in (1, 2, 3)]
 assert round(sum(-2 * (y - article_yhat)), 2) == -6.20  # the article's own terms
-Markdown(article_table_markdown())
 
 # %% [markdown]
 # ## Step through it yourself
@@ -202,7 +203,9 @@ Markdown(article_table_markdown())
 
 # %%
 lesson = bl.widgets.Lesson()
+lesson
+
+# %% tags=["remove-cell"]
 shown = [it.params["b3"] for it in lesson.trace.iterations]
 assert shown == [it.params["b3"] for it in trace.iterations]  # the same run as above, number for number
 assert lesson.iteration == 1 and len(lesson.trace_so_far().iterations) == 1
-lesson

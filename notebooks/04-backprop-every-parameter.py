@@ -57,6 +57,8 @@ by_hand = {
     "w4": np.sum(dyhat * h2),
     "b3": np.sum(dyhat),
 }
+
+# %% tags=["remove-cell"]
 for name in by_hand:
     assert np.isclose(grads[name], by_hand[name], rtol=1e-12), name
     numeric = bl.central_difference(lambda p: bl.losses.ssr(net(x), y), [net.parameter(name)], 0)
@@ -70,7 +72,7 @@ assert round(grads["w1"], 2) == 7.34 and round(grads["b3"], 2) == -15.66
 explanation = bl.explain(bl.losses.ssr(net(x), y), wrt=net.w1, lr=0.1)
 explanation
 
-# %%
+# %% tags=["remove-cell"]
 assert np.isclose(float(explanation.gradient), by_hand["w1"], rtol=1e-12)
 assert "7.34" in explanation.to_text()
 
@@ -85,17 +87,19 @@ trace = opt.fit(net, x, y, loss="ssr", max_steps=2000)
 trace
 
 # %%
+losses = trace.losses()
+print(f"SSR: {losses[0]:.2f} at the start, {trace.final.loss:.2g} after {trace.final.steps} steps")
+
+# %% tags=["remove-cell"]
 first = trace.iterations[0]
 for name in by_hand:
     assert np.isclose(first.gradients[name], by_hand[name], rtol=1e-12)
     assert np.isclose(first.step_sizes[name], 0.1 * by_hand[name], rtol=1e-12)
-losses = trace.losses()
 assert losses[-1] < 0.01 * losses[0]
 final = trace.final.params
 fitted = final["w3"] * softplus(final["w1"] * x + final["b1"]) + final["w4"] * softplus(final["w2"] * x + final["b2"]) \
     + final["b3"]
 assert np.isclose(trace.final.loss, np.sum((y - fitted) ** 2), rtol=1e-10)
-print(f"SSR: {losses[0]:.2f} at the start, {trace.final.loss:.2g} after {trace.final.steps} steps")
 
 # %% [markdown]
 # ## The loss per iteration
@@ -121,7 +125,7 @@ fig
 fig = bl.plots.final_fit(net, x, y, trace)
 fig
 
-# %%
+# %% tags=["remove-cell"]
 assert np.allclose(net(x).data, y, atol=0.05)
 drawn = {line.get_gid(): line for line in fig.axes[0].lines}
 xs, ys = (np.asarray(v) for v in drawn["final"].get_data())

@@ -96,7 +96,7 @@ net, (x, y) = spec.build()
 print(spec.description)
 print("x =", x.reshape(-1), " y =", y.reshape(-1))
 
-# %%
+# %% tags=["remove-cell"]
 assert np.allclose(np.asarray(x).reshape(-1), [0.0, 0.25, 0.5, 0.75, 1.0])
 assert np.allclose(np.asarray(y).reshape(-1), [0.1, 0.6, 1.0, 0.7, 0.2])
 
@@ -107,7 +107,7 @@ assert np.allclose(np.asarray(y).reshape(-1), [0.1, 0.6, 1.0, 0.7, 0.2])
 table = bl.forward_table(net, x, y)
 table
 
-# %%
+# %% tags=["remove-cell"]
 softplus = lambda z: np.log1p(np.exp(z))
 xs, ys = np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1)
 
@@ -128,12 +128,14 @@ trace = opt.fit(net, x, y, loss=spec.training["loss"])
 trace
 
 # %%
+print(f"SSR {trace.iterations[0].loss:.3f} → {trace.final.loss:.4f} in {trace.final.steps} steps "
+      f"({trace.final.stopped_by})")
+
+# %% tags=["remove-cell"]
 final = {n: float(v) for n, v in trace.final.params.items()}
 assert names == ["w1", "b1", "w2", "b2", "w3", "w4", "b3"]
 assert np.isclose(trace.final.loss, np.sum((ys - by_hand(final)) ** 2), rtol=1e-10)
 assert trace.final.loss < 0.25 * trace.iterations[0].loss
-print(f"SSR {trace.iterations[0].loss:.3f} → {trace.final.loss:.4f} in {trace.final.steps} steps "
-      f"({trace.final.stopped_by})")
 
 # %% [markdown]
 # ## One weight explained
@@ -146,7 +148,7 @@ loss = bl.losses.ssr(net(x), y)
 explanation = bl.explain(loss, wrt=net.parameter("w1"))
 explanation
 
-# %%
+# %% tags=["remove-cell"]
 numeric = bl.central_difference(lambda w: bl.losses.ssr(net(x), y), [net.parameter("w1")], 0)
 assert np.isclose(float(explanation.gradient), numeric, rtol=1e-5, atol=1e-7)
 sigmoid = lambda z: 1 / (1 + np.exp(-z))
@@ -165,4 +167,6 @@ try:
 except bl.spec.SpecError as err:
     message = str(err)
 print(message)
+
+# %% tags=["remove-cell"]
 assert "\n" not in message and "z" in message and "network.nodes" in message

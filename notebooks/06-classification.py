@@ -29,12 +29,13 @@ net, (X, y) = preset.build(spec)
 print(preset.summary)
 net
 
-# %%
+# %% tags=["remove-cell"]
 assert X.shape == (100, 2) and set(np.unique(y)) == {0.0, 1.0}
 
 
 # %% [markdown]
-# The network by hand in NumPy, for the checks below: z = x W + b per layer, tanh between.
+# The network by hand in NumPy, to measure the accuracy and to check the numbers below:
+# z = x W + b per layer, tanh between.
 
 # %%
 def logits(params: dict) -> np.ndarray:
@@ -62,9 +63,11 @@ trace
 
 # %%
 start, final = trace.iterations[0].params, trace.final.params
+print(f"accuracy: {accuracy(start):.0%} at the start, {accuracy(final):.0%} after {trace.final.steps} steps")
+
+# %% tags=["remove-cell"]
 assert np.isclose(trace.iterations[0].loss, bce(start), rtol=1e-10)
 assert np.isclose(trace.final.loss, bce(final), rtol=1e-10)
-print(f"accuracy: {accuracy(start):.0%} at the start, {accuracy(final):.0%} after {trace.final.steps} steps")
 assert accuracy(final) >= 0.95
 
 # %% [markdown]
@@ -82,10 +85,14 @@ for k in (1, 20, len(trace.iterations)):
     figures.append(fig)
 figures[0]
 
-# %% [markdown]
-# Every point of the black line gives a logit of about 0 (the line is traced on a grid, so not exactly 0):
+# %%
+figures[1]
 
 # %%
+figures[2]
+
+# %% tags=["remove-cell"]
+# Every point of the black line gives a logit of about 0 (the line is traced on a grid, so not exactly 0).
 final_params = trace.iterations[-1].params
 boundary = next(c for c in figures[2].axes[0].collections if c.get_gid() == "boundary")
 on_line = np.concatenate([path.vertices for path in boundary.get_paths()])
@@ -96,12 +103,6 @@ spread = np.ptp(logits(final_params))
 print(f"{len(on_line)} points on the line; the largest |logit| there is {np.abs(z_line).max():.3f} (of a spread of "
       f"{spread:.1f})")
 assert len(on_line) > 10 and np.abs(z_line).max() < 0.02 * spread
-
-# %%
-figures[1]
-
-# %%
-figures[2]
 
 # %% [markdown]
 # ## One weight, layer by layer
@@ -129,6 +130,8 @@ delta2 = (delta3[:, None] @ final["W3"].T) * (1 - a2**2)         # back through 
 delta1 = (delta2 @ final["W2"].T) * (1 - a1**2)                  # back through W2 and tanh
 hand = float(np.sum(delta1[:, 1] * X[:, 0]))
 print(f"dL/dW1[1,2] = {hand:.6f}")
+
+# %% tags=["remove-cell"]
 assert np.isclose(float(np.asarray(explanation.gradient).reshape(-1)[0]), hand, rtol=1e-9, atol=1e-12)
 net.zero_grad()
 bl.losses.bce_with_logits(net(X), y).backward()

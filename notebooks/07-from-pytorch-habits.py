@@ -31,15 +31,25 @@ import backproplab as bl
 w = bl.Tensor([1.0, -2.0], requires_grad=True, name="w")
 loss = (w * w).sum()
 loss.backward()
-w.grad
+w.grad      # d(w·w)/dw = 2w
+
+# %% tags=["remove-cell"]
+assert np.array_equal(w.grad, [2.0, -4.0])
 
 # %%
-assert np.array_equal(w.grad, [2.0, -4.0])      # d(w·w)/dw = 2w
 (w * w).sum().backward()
-assert np.array_equal(w.grad, [4.0, -8.0])      # gradients add up, as in PyTorch
+w.grad      # gradients add up, as in PyTorch
+
+# %% tags=["remove-cell"]
+assert np.array_equal(w.grad, [4.0, -8.0])
+
+# %%
 w.zero_grad()
 with bl.no_grad():
     w.data -= 0.1 * np.array([2.0, -4.0])
+w.data, w.grad
+
+# %% tags=["remove-cell"]
 assert np.allclose(w.data, [0.8, -1.6]) and w.grad is None
 
 # %% [markdown]
@@ -67,6 +77,8 @@ by_loop = {n: p.item() for n, p in net.named_parameters()}
 # %%
 net2, _ = bl.presets.statquest()
 trace = bl.optim.GradientDescent(net2.parameters(), lr=0.1).fit(net2, x, y, loss="ssr", max_steps=100, min_step=0)
+
+# %% tags=["remove-cell"]
 assert [it.loss for it in trace.iterations] == losses
 assert {n: p.item() for n, p in net2.named_parameters()} == by_loop
 assert round(losses[0], 1) == 20.4 and losses[-1] < 0.01 * losses[0]
@@ -108,7 +120,7 @@ compiled_time, compiled_params = compiled_steps(n)
 print(f"{n} steps: eager {eager_time * 1e3:.0f} ms, compiled {compiled_time * 1e3:.0f} ms "
       f"({eager_time / compiled_time:.1f}× faster)")
 
-# %%
+# %% tags=["remove-cell"]
 assert compiled_params == eager_params   # the same numbers, bit for bit
 
 # %% [markdown]
@@ -137,11 +149,11 @@ for _ in range(2):   # the first call records the graph; the second runs the cod
 source = replay.source
 backward = source[source.index("    def backward"):source.index("    def replay")]
 print(backward)
+print(f"dSSR/db3 = {net3.b3.grad.item():.2f}, as in the worked example")
 
-# %%
+# %% tags=["remove-cell"]
 assert "d softplus(z)/dz = e^z/(1 + e^z) = σ(z)" in backward   # the op table's own statement
 assert backward.count(".tolist()") == 7                          # one sum for each of the 7 parameters
 plain, _ = bl.presets.statquest()
 bl.losses.ssr(plain(x_t), y_t).backward()
 assert all(a.grad.item() == b.grad.item() for a, b in zip(net3.parameters(), plain.parameters()))  # bit for bit
-print(f"dSSR/db3 = {net3.b3.grad.item():.2f}, as in the worked example")

@@ -58,3 +58,22 @@ def test_ratios_are_taken_round_by_round():
                for r in rows)
     table = run._ratio_rows({("statquest", "float64"): res}, ("statquest", "float64"))
     assert "| statquest | float64 | backproplab, bl.compile replay | 15.0 | 9.67× faster | 1.50× its time |" in table
+
+
+def test_every_benchmark_writes_its_own_section_and_keeps_the_ones_after_it(tmp_path):
+    """RESULTS.md has one section per benchmark; rewriting one (memory's too) keeps every other, before and after."""
+    import importlib
+
+    from benchmarks import memory, results
+
+    modules = [importlib.import_module(f"benchmarks.{name}") for name in ("lesson", "page", "startup", "run")]
+    assert all(m.__name__ for m in modules)  # each benchmark imports with the package as it is laid out now
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\n| timing table |\n")
+    memory.write_section(out, ["| case A |"], "python -m benchmarks.memory")
+    results.write_section(out, "<!-- later -->", "<!-- /later -->", ["a later section"])
+    memory.write_section(out, ["| case B |"], "python -m benchmarks.memory")
+    text = out.read_text()
+    assert "| timing table |" in text and "a later section" in text
+    assert "case B" in text and "case A" not in text and text.count(memory.MARK) == 1
+    assert text.index(memory.MARK) < text.index("<!-- later -->")

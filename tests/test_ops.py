@@ -196,6 +196,14 @@ def test_every_op_states_its_local_derivative_in_text_and_latex(op):
         assert not re.search(r"[−·σ²ᵀ∂]", latex), "LaTeX must use macros, not Unicode maths"
 
 
+@pytest.mark.parametrize("op", list(ops.OPS.values()), ids=list(ops.OPS))
+def test_the_latex_rule_brackets_what_the_text_rule_brackets(op):
+    """d(a + b)/da in words is ∂(a + b)/∂a in LaTeX, never ∂ a + b/∂a; a function needs none: d softplus(z)/dz."""
+    bracketed = op.rule(0).startswith("d(")
+    latex = op.rule(0, kind="latex")
+    assert latex.startswith(r"\frac{\partial \left(") == bracketed, latex
+
+
 def test_softplus_rule_reads_like_the_worked_example():
     assert ops.softplus_op.rule(0) == "d softplus(z)/dz = e^z/(1 + e^z) = σ(z)"
     assert ops.ssr.render("text", 0, {"y": "y_i", "yhat": "ŷ_i"}) == "−2 × (y_i − ŷ_i)"

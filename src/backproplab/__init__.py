@@ -11,7 +11,10 @@ __version__ = "0.1.0"
 
 from backproplab.util import interrupts  # noqa: E402  (first: Ctrl-C while the command starts is one line)
 
-interrupts.start()
+interrupts.start()  # in the backproplab command only; a program that imports the library keeps its Ctrl-C
+
+import importlib  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -111,10 +114,12 @@ __all__ = [
 __all__ += ["explain_torch", "from_torch", "to_torch"]
 
 
-def __getattr__(name: str):
-    """``bl.widgets`` is imported when first used: it needs the notebook extra (anywidget)."""
-    if name == "widgets":
-        import importlib
+# Imported when first used: ``bl.plots`` loads matplotlib, ``bl.widgets`` needs the notebook extra (anywidget).
+_LAZY = {"plots": "backproplab.plots", "widgets": "backproplab.lesson.widget"}
 
-        return importlib.import_module("backproplab.lesson.widget")
+
+def __getattr__(name: str) -> Any:
+    """``bl.plots`` and ``bl.widgets``, imported on first use, so ``import backproplab`` stays quick."""
+    if name in _LAZY:
+        return importlib.import_module(_LAZY[name])
     raise AttributeError(f"module 'backproplab' has no attribute {name!r}")

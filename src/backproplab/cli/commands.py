@@ -18,9 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from backproplab.plots import figures
 from backproplab.spec import job as jobs
 from backproplab.spec.job import Job, JobSettings
 from backproplab.spec.presets import PRESETS, Preset
@@ -51,12 +49,21 @@ def job_settings(args: argparse.Namespace) -> JobSettings:
 
 def load_job(args: argparse.Namespace) -> Job:
     """A preset by name, or a spec file by path (SOURCE), with the command line's settings; a spec
-    file's warnings go to stderr, and its figures are labelled with its own column names."""
+    file's warnings go to stderr."""
     job = jobs.load_job(args.source, job_settings(args))
+    if args.source not in PRESETS:
+        for warning in job.spec.warnings:
+            sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
+    return job
+
+
+def labelled(job: Job, args: argparse.Namespace) -> Job:
+    """The job ready to draw: a spec file's figures labelled with its own column names (a preset's
+    carry their labels already). Called by the commands that draw, so the others never load matplotlib."""
     if args.source in PRESETS:
         return job
-    for warning in job.spec.warnings:
-        sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
+    from backproplab.plots import figures  # matplotlib: only for commands that draw
+
     return dataclasses.replace(job, preset=plain_labels(figures.hints_for_spec(job.spec)))
 
 
@@ -103,6 +110,9 @@ def train(job: Job, args: argparse.Namespace, max_steps: int | None = None, keep
     if opt.max_steps < PROGRESS_FROM or getattr(args, "quiet", False):
         return fit()
     if err.is_terminal and not getattr(args, "json", False):
+        # rich.progress: only for a long run on a terminal
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("steps", total=opt.max_steps)

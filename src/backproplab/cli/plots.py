@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from backproplab.cli.commands import at_iteration, load_job, train
+from backproplab.cli.commands import at_iteration, labelled, load_job, train
 from backproplab.cli.options import (
     add_command,
     add_iteration_option,
@@ -23,8 +23,7 @@ from backproplab.cli.runs import finish
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.dot import to_dot, write_graph
 from backproplab.nn.losses import get_loss
-from backproplab.plots import figures
-from backproplab.plots.curves import untrained_note
+from backproplab.util import files
 
 PLOT_KINDS = ("loss-curve", "predictions", "residuals", "fit-series", "final-fit", "loss-history", "contour", "network",
               "decision-boundary", "animation")
@@ -108,7 +107,10 @@ def add_export_parser(sub: Any) -> None:
 
 
 def cmd_plot(args: argparse.Namespace, console: Console) -> int:
-    job = load_job(args)
+    from backproplab.plots import figures  # matplotlib: only for commands that draw
+    from backproplab.plots.curves import untrained_note
+
+    job = labelled(load_job(args), args)
     trace = train(job, args)
     out = figures.output_path(args.output)
     if args.kind == "animation":
@@ -127,7 +129,9 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_export_figures(args: argparse.Namespace, console: Console) -> int:
     """Every figure of a worked example, PNG and SVG, with index.md."""
-    job = load_job(args)
+    from backproplab.plots import figures  # matplotlib: only for commands that draw
+
+    job = labelled(load_job(args), args)
     trace = train(job, args)
     for path, note in figures.export(job.preset, job.net, trace, Path(args.folder), svg=args.svg, dpi=args.dpi,
                                      animate=args.animate, title=job.title):
@@ -139,7 +143,8 @@ def cmd_graph(args: argparse.Namespace, console: Console) -> int:
     job = load_job(args)
     at_iteration(job, args, args.iteration, end=True)
     loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
-    path, note = write_graph(to_dot(loss, digits=args.digits, rankdir=args.rankdir), figures.output_path(args.output))
+    out = files.check(args.output, example="figure.png")  # as every figure's -o FILE is checked
+    path, note = write_graph(to_dot(loss, digits=args.digits, rankdir=args.rankdir), out)
     sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
     return 0
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from backproplab.cli.commands import UsageError
 from backproplab.cli.options import add_command
@@ -35,6 +34,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_presets(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table  # rich.table: only for this listing
+
     table = Table(show_edge=False, header_style="bold")
     table.add_column("preset")
     table.add_column("what it shows")

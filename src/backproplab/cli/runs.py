@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from backproplab.cli.commands import UsageError, load_job, output_cut, train
+from backproplab.cli.commands import UsageError, labelled, load_job, output_cut, train
 
 # alike on purpose: the command families import the shared option groups, so their import lists look alike
 from backproplab.cli.options import (
@@ -22,8 +22,6 @@ from backproplab.cli.options import (
 from backproplab.explain.article import article_table_text
 from backproplab.explain.forward import output_name
 from backproplab.explain.run import explain_run
-from backproplab.explain.terminal import render_run
-from backproplab.plots import figures
 from backproplab.spec.job import Job
 from backproplab.spec.presets import PRESETS
 from backproplab.train.loop import Interrupted
@@ -136,6 +134,9 @@ def _figures_failed(exc: Exception, args: argparse.Namespace) -> int:
 
 def _plot(job: Job, trace: Trace, args: argparse.Namespace) -> int:
     """--plot DIR: every figure of the run; 0, or 2 after one line if a figure failed."""
+    from backproplab.plots import figures  # matplotlib: only for commands that draw
+
+    job = labelled(job, args)
     try:
         for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi,
                                             title=job.title):
@@ -190,6 +191,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                             params=which)
         sys.stdout.write(story.render(args.format, factors=args.factors))
     else:
+        from backproplab.explain.terminal import render_run  # rich tables: only for the text report
+
         render_run(trace, console, digits=args.digits, every=args.every, title=job.title,
                    output=output_name(job.net, job.x))
     if getattr(args, "compare", False):

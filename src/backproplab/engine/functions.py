@@ -41,11 +41,13 @@ class Generator:
         self._seed = seed
 
     def manual_seed(self, seed: int) -> Generator:
+        """Start this generator again from ``seed``."""
         self.rng = np.random.default_rng(seed)
         self._seed = seed
         return self
 
     def initial_seed(self) -> int | None:
+        """The seed this generator was made or last seeded with (None: from the system)."""
         return self._seed
 
 
@@ -68,10 +70,12 @@ def _make(data: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
 
 
 def zeros(*size: int | Sequence[int], dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """Zeros, as ``torch.zeros``: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     return _make(np.zeros(_size(size)), dtype, requires_grad)
 
 
 def ones(*size: int | Sequence[int], dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """Ones, as ``torch.ones``: ``ones(2, 3)`` or ``ones((2, 3))``."""
     return _make(np.ones(_size(size)), dtype, requires_grad)
 
 
@@ -81,6 +85,7 @@ def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, requires_gr
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """The n×m identity matrix (n×n without ``m``), as ``torch.eye``."""
     return _make(np.eye(n, m), dtype, requires_grad)
 
 
@@ -101,6 +106,7 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: An
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
              ) -> Tensor:
+    """``steps`` numbers evenly spaced from ``start`` to ``end``, both included, as ``torch.linspace``."""
     if np.dtype(dtype) == np.bool_:  # evenly spaced truth values mean nothing; PyTorch refuses them too
         raise NotImplementedError("linspace: dtype=bool is not supported; use a number dtype, then compare (x > 0.5)")
     return _make(np.linspace(start, end, int(steps)), dtype, requires_grad)
@@ -124,54 +130,65 @@ def _like(t: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
 
 
 def zeros_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros in the shape of ``t``, and its dtype unless ``dtype`` says otherwise."""
     shape, dtype = _like(t, dtype)
     return zeros(shape, dtype=dtype, requires_grad=requires_grad)
 
 
 def ones_like(t: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones in the shape of ``t``, and its dtype unless ``dtype`` says otherwise."""
     shape, dtype = _like(t, dtype)
     return ones(shape, dtype=dtype, requires_grad=requires_grad)
 
 
 def full_like(t: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """``fill_value`` in the shape of ``t``, and its dtype unless ``dtype`` says otherwise."""
     shape, dtype = _like(t, dtype)
     return full(shape, fill_value, dtype=dtype, requires_grad=requires_grad)
 
 
 def rand_like(t: Any, *, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
               ) -> Tensor:
+    """Uniform on [0, 1) in the shape of ``t``, and its dtype unless ``dtype`` says otherwise."""
     shape, dtype = _like(t, dtype)
     return rand(shape, generator=generator, dtype=dtype, requires_grad=requires_grad)
 
 
 def randn_like(t: Any, *, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False
                ) -> Tensor:
+    """Standard normal in the shape of ``t``, and its dtype unless ``dtype`` says otherwise."""
     shape, dtype = _like(t, dtype)
     return randn(shape, generator=generator, dtype=dtype, requires_grad=requires_grad)
 
 
 # --- element-wise maths ----------------------------------------------------------------------
 def exp(t: Any) -> Tensor:
+    """e^t, entry by entry."""
     return apply(ops.exp, t)
 
 
 def log(t: Any) -> Tensor:
+    """The natural logarithm, entry by entry."""
     return apply(ops.log, t)
 
 
 def softplus(t: Any) -> Tensor:
+    """log(1 + e^t), entry by entry."""
     return apply(ops.softplus_op, t)
 
 
 def sigmoid(t: Any) -> Tensor:
+    """1/(1 + e^(−t)), entry by entry."""
     return apply(ops.sigmoid_op, t)
 
 
 def tanh(t: Any) -> Tensor:
+    """The hyperbolic tangent, entry by entry."""
     return apply(ops.tanh, t)
 
 
 def relu(t: Any) -> Tensor:
+    """max(t, 0), entry by entry."""
     return apply(ops.relu, t)
 
 
@@ -180,46 +197,57 @@ def _t(x: Any) -> Tensor:
 
 
 def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """The larger of the two, entry by entry after broadcasting, as ``torch.maximum``."""
     return apply(ops.OPS["maximum"], input, other)
 
 
 def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """The smaller of the two, entry by entry after broadcasting, as ``torch.minimum``."""
     return apply(ops.OPS["minimum"], input, other)
 
 
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Each entry held within [min, max] (either bound may be None), as ``torch.clamp``."""
     return _t(input).clamp(min, max)
 
 
 clip = clamp
+"""``clamp`` under NumPy's name, as ``torch.clip``."""
 
 
 # alike on purpose: one short function per op, as torch writes them, so each has its own name, signature and help
 def abs(input: Any) -> Tensor:  # noqa: A001
+    """|input|, entry by entry."""
     return apply(ops.OPS["abs"], input)
 
 
 def sqrt(input: Any) -> Tensor:  # noqa: A002
+    """The square root, entry by entry."""
     return apply(ops.OPS["sqrt"], input)
 
 
 def sign(input: Any) -> Tensor:  # noqa: A002
+    """−1, 0 or 1, entry by entry; its gradient is 0."""
     return apply(ops.OPS["sign"], input)
 
 
 def log2(input: Any) -> Tensor:  # noqa: A002
+    """The base-2 logarithm, entry by entry."""
     return apply(ops.OPS["log2"], input)
 
 
 def log10(input: Any) -> Tensor:  # noqa: A002
+    """The base-10 logarithm, entry by entry."""
     return apply(ops.OPS["log10"], input)
 
 
 def sin(input: Any) -> Tensor:  # noqa: A002
+    """The sine, entry by entry."""
     return apply(ops.OPS["sin"], input)
 
 
 def cos(input: Any) -> Tensor:  # noqa: A002
+    """The cosine, entry by entry."""
     return apply(ops.OPS["cos"], input)
 
 
@@ -249,6 +277,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
 
 
 concat = concatenate = cat
+"""``cat`` under the names of ``torch.concat`` and ``numpy.concatenate``."""
 
 
 def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
@@ -266,110 +295,137 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
 
 # --- arithmetic, reductions and re-arranging ----------------------------------------------
 def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
+    """input + alpha·other, as ``torch.add``."""
     return _t(input).add(other, alpha=alpha)
 
 
 def sub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
+    """input − alpha·other, as ``torch.sub``."""
     return _t(input).sub(other, alpha=alpha)
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """input × other, entry by entry after broadcasting."""
     return apply(ops.mul, input, other)
 
 
 def div(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """input / other, entry by entry after broadcasting."""
     return apply(ops.div, input, other)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
+    """input to the power ``exponent``, entry by entry."""
     return apply(ops.pow, input, exponent)
 
 
 def neg(input: Any) -> Tensor:  # noqa: A002
+    """−input."""
     return apply(ops.neg, input)
 
 
 def logsumexp(t: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
               dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
+    """log Σ e^t over ``dim`` (or every entry), computed without overflow."""
     t = t if isinstance(t, Tensor) else Tensor(t)
     return t.logsumexp(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
+    """The matrix product a @ b, as ``torch.matmul``."""
     return apply(ops.matmul, a, b)
 
 
 def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """The sum of every entry, or over ``dim``, as ``torch.sum``."""
     return _t(input).sum(dim=dim, keepdim=keepdim)
 
 
 def mean(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The mean of every entry, or over ``dim``, as ``torch.mean``."""
     return _t(input).mean(dim=dim, keepdim=keepdim)
 
 
 def max(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
+    """The largest entry; with ``dim``, a ``MaxResult`` (values, indices), as ``torch.max``."""
     return _t(input).max(dim, keepdim)
 
 
 def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
+    """The smallest entry; with ``dim``, a ``MaxResult`` (values, indices), as ``torch.min``."""
     return _t(input).min(dim, keepdim)
 
 
 def argmax(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The index of the largest entry (in the flattened tensor when ``dim`` is None), as ``torch.argmax``."""
     return _t(input).argmax(dim, keepdim)
 
 
 def argmin(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The index of the smallest entry (in the flattened tensor when ``dim`` is None), as ``torch.argmin``."""
     return _t(input).argmin(dim, keepdim)
 
 
 def var(input: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The variance, divided by N − ``correction`` (N − 1 unless told otherwise), as ``torch.var``."""
     return _t(input).var(dim, correction=correction, keepdim=keepdim)
 
 
 def std(input: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The standard deviation, divided by N − ``correction`` (N − 1 unless told otherwise), as ``torch.std``."""
     return _t(input).std(dim, correction=correction, keepdim=keepdim)
 
 
 def prod(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The product of every entry, or over ``dim``, as ``torch.prod``."""
     return _t(input).prod(dim, keepdim)
 
 
 def softmax(input: Any, dim: int) -> Tensor:  # noqa: A002
+    """e^x / Σ e^x along ``dim``, as ``torch.softmax``."""
     return _t(input).softmax(dim)
 
 
 def log_softmax(input: Any, dim: int) -> Tensor:  # noqa: A002
+    """x − logsumexp(x) along ``dim``, as ``torch.log_softmax``."""
     return _t(input).log_softmax(dim)
 
 
 def reshape(input: Any, shape: Sequence[int]) -> Tensor:  # noqa: A002
+    """The same entries in a new shape, as ``torch.reshape``."""
     return _t(input).reshape(shape)
 
 
 def permute(input: Any, dims: Sequence[int]) -> Tensor:  # noqa: A002
+    """The dimensions in a new order, as ``torch.permute``."""
     return _t(input).permute(dims)
 
 
 def transpose(input: Any, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+    """Dimensions ``dim0`` and ``dim1`` swapped, as ``torch.transpose``."""
     return _t(input).transpose(dim0, dim1)
 
 
 def squeeze(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
+    """Dimensions of size 1 removed (only ``dim``, when given), as ``torch.squeeze``."""
     return _t(input).squeeze(dim)
 
 
 def unsqueeze(input: Any, dim: int) -> Tensor:  # noqa: A002
+    """A new dimension of size 1 at ``dim``, as ``torch.unsqueeze``."""
     return _t(input).unsqueeze(dim)
 
 
 def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+    """Dimensions ``start_dim`` to ``end_dim`` merged into one, as ``torch.flatten``."""
     return _t(input).flatten(start_dim, end_dim)
 
 
 def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces along ``dim``, each of ``split_size_or_sections`` entries or of the sizes listed, as ``torch.split``."""
     return _t(tensor).split(split_size_or_sections, dim)
 
 
 def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """``chunks`` pieces of (nearly) equal size along ``dim``, as ``torch.chunk``."""
     return _t(input).chunk(chunks, dim)

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import base64
 import re
+from importlib import resources
 from typing import Any
 
 from backproplab.lesson import document as lesson
-from backproplab.lesson.server import static_dir
 from backproplab.lesson.settings import Settings
 
 MODULES = ("format.js", "draw.js", "network.js", "charts.js", "derivation.js", "table.js", "state.js", "own.js",
            "page.js", "ask.js", "controls.js", "render.js", "play.js", "guide.js", "link.js", "app.js")
 IMPORT = re.compile(r"^import .*?;\s*$", re.M)
+
+
+def static_dir() -> Any:
+    """The page's files (``static/``), which the server serves and an export inlines."""
+    return resources.files("backproplab.lesson").joinpath("static")
 
 
 def _read(name: str) -> str:

@@ -32,7 +32,6 @@ import threading
 import webbrowser
 from collections import OrderedDict
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -48,6 +47,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backproplab.lesson import document as lesson
+from backproplab.lesson.export import static_dir
 from backproplab.lesson.settings import LIMITS, Job, LessonError, Limits, Settings, settings_from_dict
 from backproplab.train.trace import Trace
 
@@ -62,10 +62,6 @@ BUSY = "the server is busy working out other lessons; try again in a moment"
 # The engine's no_grad switch is one flag for the whole process, so two runs in two threads
 # would see each other's; runs take turns (under the GIL they could not run at once anyway).
 ENGINE = threading.Lock()
-
-
-def static_dir() -> Any:
-    return resources.files("backproplab.lesson").joinpath("static")
 
 
 def run_bytes(job: Job, trace: Trace) -> int:

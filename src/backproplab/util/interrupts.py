@@ -1,10 +1,12 @@
 """Ctrl-C on the command line: one line and exit code 130 at any moment, never a traceback, and
 never a lost file.
 
-While the command line starts (the imports take a second or two) Ctrl-C ends it at once with
-one line; :func:`start` arms that, :func:`started` hands Ctrl-C back to Python as the command
-begins its work. :func:`ignored` holds off Ctrl-C while a partial run is being saved, so a second
-press cannot cut that save short.
+While the command line starts (numpy and the package are being imported) Ctrl-C ends it at once
+with one line; :func:`start` arms that, :func:`started` hands Ctrl-C back to Python as the command
+begins its work. The package calls :func:`start` first thing, because importing it is the first
+thing the command does; in any other program (a script, a notebook) :func:`start` changes nothing.
+:func:`ignored` holds off Ctrl-C while a partial run is being saved, so a second press cannot cut
+that save short.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ class Op:
         if kind == "latex":
             names = {a: _LATEX_NAMES.get(a, a) for a in names}
             out = self.render("latex", "expr", names)
-            return rf"\frac{{\partial\, {out}}}{{\partial {names[self.args[k]]}}} = " + self.render(
+            out = rf"\,{out}" if self.prec == 9 else rf"\left({out}\right)"  # as the text form: d(a + b)/da
+            return rf"\frac{{\partial {out}}}{{\partial {names[self.args[k]]}}} = " + self.render(
                 "latex", k, names
             )
         names = {a: _TEXT_NAMES.get(a, a) for a in names}
