@@ -318,6 +318,7 @@ def test_data_dependent_control_flow_is_a_clear_error():
         bl.from_torch(Branching())
     text = one_line(info.value)
     assert "torch.fx cannot trace Branching.forward" in text and "no if/for on tensor values" in text
+    assert "test_torch_bridge.py" in text and "if x.sum() > 0:" in text and "line " in text  # the user's own line
 
 
 def test_shape_mismatch_between_model_and_data():

@@ -109,3 +109,42 @@ def test_only_explain_runs_a_python_file(tmp_path, capsys):
         code, _out, err = cli(capsys, *command)
         assert code == 2 and "Traceback" not in err
     assert not marker.exists()
+
+
+TARGETS_MODEL = '''
+import torch
+
+
+class WithTargets(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 1)
+
+    def forward(self, x, targets=None):
+        out = self.fc(x)
+        loss = None
+        if targets is not None:
+            loss = ((out - targets) ** 2).sum()
+        return out, loss
+
+
+def build():
+    torch.manual_seed(0)
+    return WithTargets().double()
+'''
+
+
+def test_explain_a_model_whose_forward_takes_optional_targets(tmp_path, capsys):
+    import torch
+
+    _, data = write_model(tmp_path)
+    (tmp_path / "targets.py").write_text(TARGETS_MODEL, encoding="utf-8")
+    code, out, err = cli(capsys, "explain", f"{tmp_path / 'targets.py'}:build", "--param", "fc.weight", "--index",
+                         "0,1", "--data", str(data), "--format", "json")
+    assert code == 0, err
+    torch.manual_seed(0)
+    fc = torch.nn.Linear(2, 1).double()
+    values = np.loadtxt(data, delimiter=",", skiprows=1)
+    x, y = torch.from_numpy(values[:, :2]), torch.from_numpy(values[:, 2:])
+    torch.nn.functional.mse_loss(fc(x), y).backward()
+    assert json.loads(out)["gradient"] == pytest.approx(fc.weight.grad[0, 1].item(), rel=1e-9)

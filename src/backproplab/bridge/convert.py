@@ -10,51 +10,16 @@ entries a PyTorch user knows, and ``index=(1, 0)`` means the same weight in both
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 import numpy as np
 
 from backproplab.bridge import table
 from backproplab.bridge._torch import TorchBridgeError, require_torch
+from backproplab.bridge.tracing import forward_arguments, trace, where_used
 from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module, Parameter
 from backproplab.util.messages import unknown_name_message
-
-_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)')
-
-
-def where_used(node: Any, root: Any = None) -> str:
-    """'line 12 of model.py (fc2 = …)': the line of the model's code that made this call, if fx recorded it;
-    for a layer of a Sequential, which item it is."""
-    trace = node.meta.get("stack_trace") or getattr(node, "stack_trace", None) or ""
-    found = [f for f in _FILE_LINE.findall(trace) if "/torch/" not in f[0].replace("\\", "/")]
-    if found:
-        path, line, _func, code = found[-1]
-        return f"line {line} of {path.rsplit('/', 1)[-1]} ({code.strip()[:60]})"
-    if node.op == "call_module" and root is not None:
-        parent_path, _, item = node.target.rpartition(".")
-        parent = root.get_submodule(parent_path) if parent_path else root
-        if type(parent).__name__ == "Sequential":
-            return f"item {item} of the Sequential{' ' + repr(parent_path) if parent_path else ''}"
-    return f"the model's forward, at the step fx calls {node.name!r}"
-
-
-def trace(module: Any) -> Any:
-    """The fx graph of ``module``'s forward, with the lines of code that made each call."""
-    torch = require_torch()
-    if not isinstance(module, torch.nn.Module):
-        raise TorchBridgeError(f"from_torch takes a torch.nn.Module, got {type(module).__name__}")
-    tracer = torch.fx.Tracer()
-    tracer.record_stack_traces = True
-    try:
-        graph = tracer.trace(module)
-    except Exception as exc:  # fx raises several kinds (TraceError, TypeError, …) for the same reason
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TorchBridgeError(
-            f"torch.fx cannot trace {type(module).__name__}.forward ({first[:160]}); the forward must run the same "
-            "calls whatever the data (no if/for on tensor values), so backproplab can convert it") from None
-    return torch.fx.GraphModule(tracer.root, graph)
 
 
 class TorchNetwork(Module):
@@ -65,11 +30,12 @@ class TorchNetwork(Module):
     explained. ``to_torch()`` gives the PyTorch module back with the network's current values.
     """
 
-    def __init__(self, graph_module: Any, original: Any, dtype: Any) -> None:
+    def __init__(self, graph_module: Any, original: Any, dtype: Any, fixed: dict[str, Any] | None = None) -> None:
         super().__init__()
         torch = require_torch()
         object.__setattr__(self, "_gm", graph_module)
         object.__setattr__(self, "_original", original)
+        object.__setattr__(self, "_fixed", dict(fixed or {}))  # optional arguments held at their defaults
         object.__setattr__(self, "_functions", table.function_handlers(torch))
         object.__setattr__(self, "_layers", table.module_handlers(torch))
         self.dtype = np.dtype(dtype)
@@ -88,27 +54,35 @@ class TorchNetwork(Module):
 
     # --- conversion ---------------------------------------------------------------------------------
     def _check_supported(self) -> None:
-        """Refuse, before anything runs, every call the table does not have, naming it and its line."""
+        """Refuse, before anything runs, every call the table does not have, naming each and its line, and
+        saying what the table has."""
+        unsupported = []
         for node in self._gm.graph.nodes:
             if node.op == "call_module":
                 self._check_in_place(node, bool(getattr(self._gm.get_submodule(node.target), "inplace", False)))
             elif node.op == "call_function":
                 self._check_in_place(node, node.kwargs.get("inplace") is True)
-            if node.op == "call_module":
-                layer = self._gm.get_submodule(node.target)
-                if type(layer) not in self._layers:
-                    raise TorchBridgeError(
-                        f"{type(layer).__name__} (the layer {node.target!r}, used at "
-                        f"{where_used(node, self._original)}) is not supported by backproplab; supported layers: "
-                        f"{', '.join(self._layer_names())}")
-            elif node.op == "call_function" and node.target not in self._functions:
-                name = getattr(node.target, "__name__", None) or repr(node.target)
-                module = getattr(node.target, "__module__", "") or ""
-                raise TorchBridgeError(f"the function {module + '.' if module else ''}{name} (used at "
-                                       f"{where_used(node)}) is not supported by backproplab")
-            elif node.op == "call_method" and node.target not in table.ALL_METHODS:
-                raise TorchBridgeError(f"the tensor method .{node.target}() (used at {where_used(node)}) is not "
-                                       "supported by backproplab")
+            problem = self._unsupported(node)
+            if problem:
+                unsupported.append(problem)
+        if unsupported:
+            raise TorchBridgeError(f"{'; '.join(unsupported)} by backproplab; supported layers: "
+                                   f"{', '.join(self._layer_names())}; functions: "
+                                   f"{', '.join(table.function_names(self._functions))}; tensor methods: "
+                                   f"{', '.join('.' + m for m in sorted(table.ALL_METHODS))}")
+
+    def _unsupported(self, node: Any) -> str:
+        """'' for a call the table has, else what the call is, where it is used, and 'is not supported'."""
+        if node.op == "call_module":
+            layer = self._gm.get_submodule(node.target)
+            if type(layer) not in self._layers:
+                return (f"{type(layer).__name__} (the layer {node.target!r}, used at "
+                        f"{where_used(node, self._original)}) is not supported")
+        elif node.op == "call_function" and node.target not in self._functions:
+            return f"the function {table.function_name(node.target)} (used at {where_used(node)}) is not supported"
+        elif node.op == "call_method" and node.target not in table.ALL_METHODS:
+            return f"the tensor method .{node.target}() (used at {where_used(node)}) is not supported"
+        return ""
 
     def _check_in_place(self, node: Any, in_place: bool) -> None:
         """An in-place call is the same as a plain one only when nothing else reads its input afterwards."""
@@ -136,6 +110,7 @@ class TorchNetwork(Module):
     def forward(self, *inputs: Any) -> Any:
         torch = require_torch()
         env: dict[Any, Any] = {}
+        self._check_inputs(inputs)
         placeholders = iter(inputs)
         for node in self._gm.graph.nodes:
             if node.op == "placeholder":
@@ -155,6 +130,19 @@ class TorchNetwork(Module):
             env[node] = self._run(node, args, kwargs)
         raise TorchBridgeError("the traced forward has no output")  # pragma: no cover - fx always adds one
 
+    def _check_inputs(self, inputs: tuple) -> None:
+        """More inputs than the graph takes: name the optional arguments held at their defaults."""
+        taken = sum(node.op == "placeholder" for node in self._gm.graph.nodes)
+        if len(inputs) <= taken:
+            return
+        arguments = [p.name for p in forward_arguments(self._original)]
+        extra = arguments[taken:len(inputs)] or [f"input {taken + 1}"]
+        fixed = ", ".join(f"{k}={v!r}" for k, v in self._fixed.items())
+        raise TorchBridgeError(
+            f"the network takes {taken} input(s) but was given {len(inputs)}: it was converted with "
+            f"{fixed or 'no optional arguments'} (the forward's defaults); to pass {', '.join(extra)}, convert it "
+            f"with from_torch(model, inputs={arguments[:len(inputs)]!r})")
+
     def _run(self, node: Any, args: tuple, kwargs: dict) -> Any:
         try:
             if node.op == "get_attr":
@@ -164,7 +152,7 @@ class TorchNetwork(Module):
                 layer = self._gm.get_submodule(node.target)
                 where = f"the layer {node.target!r} ({type(layer).__name__})"
                 out = self._layers[type(layer)](layer, self._layer_params(layer), where, *args, **kwargs)
-                if isinstance(out, Tensor) and out.op is not None and out.name is None:
+                if isinstance(out, Tensor) and out.name is None and all(out is not a for a in args):
                     out.named(_layer_output_name(node.target, layer))
                 return out
             if node.op == "call_method":
@@ -197,8 +185,10 @@ def _plain_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _layer_output_name(target: str, layer: Any) -> str:
+    """'fc1' for the layer 'fc1', 'stack_0' for 'stack.0', 'linear0' for the Sequential's item '0'."""
     kind = type(layer).__name__.lower()
-    return target if target.isidentifier() else f"{kind}{target.replace('.', '_')}"
+    flat = target.replace(".", "_")
+    return flat if flat.isidentifier() else f"{kind}{flat}"
 
 
 def _input(value: Any, dtype: np.dtype, name: str) -> Any:
@@ -214,7 +204,7 @@ def _input(value: Any, dtype: np.dtype, name: str) -> Any:
     return value
 
 
-def from_torch(module: Any) -> TorchNetwork:
+def from_torch(module: Any, *, inputs: list[str] | None = None) -> TorchNetwork:
     """A PyTorch module as a backproplab network with the same parameters, names and layouts.
 
     The forward is traced with torch.fx, so it must run the same calls whatever the data.
@@ -222,9 +212,12 @@ def from_torch(module: Any) -> TorchNetwork:
     ``Linear.weight`` stays (out, in) and the layer computes x Wᵀ + b, so ``net["0.weight"]``
     and ``index=(1, 0)`` mean the entry a PyTorch user means. A layer, function or method that
     backproplab does not have is refused with its name and the line of code that uses it.
+    ``inputs`` names the forward's arguments the network takes (default: those without a default
+    value); the others keep their defaults, so ``forward(self, idx, targets=None)`` converts as the
+    call ``model(idx)`` runs, and ``inputs=["idx", "targets"]`` as ``model(idx, targets)``.
     """
     torch = require_torch()
-    gm = trace(module)
+    gm, fixed = trace(module, inputs)
     dtypes = {p.dtype for p in module.parameters()}
     if len(dtypes) > 1:
         raise TorchBridgeError(f"the model mixes parameter dtypes ({', '.join(sorted(map(str, dtypes)))}); "
@@ -233,7 +226,7 @@ def from_torch(module: Any) -> TorchNetwork:
     if dtype not in (torch.float32, torch.float64):
         raise TorchBridgeError(f"the model's parameters are {dtype}; backproplab works in float32 or float64 "
                                "(use model.double() or model.float())")
-    return TorchNetwork(gm, module, np.float64 if dtype == torch.float64 else np.float32)
+    return TorchNetwork(gm, module, np.float64 if dtype == torch.float64 else np.float32, fixed)
 
 
 def parameter_names(net: Module) -> list[str]:

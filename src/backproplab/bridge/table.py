@@ -158,6 +158,20 @@ def function_handlers(torch: Any) -> dict[Any, Handler]:
     return table
 
 
+def function_name(fn: Any) -> str:
+    """'torch.sort', 'torch.nn.functional.relu': a function as a PyTorch user writes it."""
+    name = getattr(fn, "__name__", None) or repr(fn)
+    module = getattr(fn, "__module__", "") or ""
+    module = "torch.nn.functional" if module == "torch._C._nn" else module
+    return f"{module}.{name}" if module else name
+
+
+def function_names(handlers: dict[Any, Handler]) -> list[str]:
+    """The functions a forward may call by name (Python's operators and getattr are not listed)."""
+    return sorted({function_name(fn) for fn in handlers
+                   if (getattr(fn, "__module__", "") or "").startswith("torch") and getattr(fn, "__name__", "")})
+
+
 METHODS = frozenset({
     "add", "sub", "mul", "div", "pow", "neg", "matmul", "exp", "log", "abs", "sqrt", "clamp", "clip", "maximum",
     "minimum", "sum", "mean", "logsumexp", "reshape", "view", "flatten", "permute", "transpose", "squeeze",

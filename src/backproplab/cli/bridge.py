@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from backproplab.bridge._torch import TorchMissingError, require_torch
-from backproplab.bridge.explain import explain_torch
+from backproplab.bridge._torch import TorchBridgeError, TorchMissingError, require_torch
+from backproplab.bridge.explain import explain_torch, model_output
 from backproplab.bridge.export import save
 from backproplab.cli.commands import load_job
 from backproplab.cli.options import add_command, add_training_options
@@ -114,8 +114,8 @@ def cmd_explain_model(args: argparse.Namespace) -> int:
     else:  # one target per output, in the output's shape ((n,) or (n, 1))
         with torch.no_grad():
             try:
-                shape = tuple(model(torch.from_numpy(x).to(next(model.parameters()).dtype)).shape)
-            except (RuntimeError, StopIteration):
+                shape = tuple(model_output(model(torch.from_numpy(x).to(next(model.parameters()).dtype))).shape)
+            except (RuntimeError, StopIteration, TorchBridgeError):
                 shape = (len(y), 1)
         y = y.reshape(shape) if int(np.prod(shape)) == len(y) else y.reshape(-1, 1)
     tf = torch.nn.functional

@@ -4,12 +4,13 @@ each line of numbers also in an exact-factors form whose arithmetic holds as sho
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.document import Block, Math, lines_with_notes
+from backproplab.explain.document import HEAD, ROWS_IN_FULL, TAIL, Block, Math, lines_with_notes
 from backproplab.explain.formulas import d, define, num, product
 from backproplab.explain.paths import Factor, Term
 from backproplab.explain.symbols import LOSS_OPS, Namer, latex_name, term
@@ -159,16 +160,31 @@ def _chains(terms: list[Term], namer: Namer) -> dict[str, list[Term]]:
     return chains
 
 
+def _largest_chains(chains: dict[str, list[Term]]) -> tuple[list[list[Term]], int]:
+    """The chains the chain rule writes out, in their order, and how many it leaves out: all of them, or,
+    as a long table keeps its rows, the few whose terms add up to the most (in size)."""
+    groups = list(chains.values())
+    if len(groups) <= ROWS_IN_FULL:
+        return groups, 0
+    size = [abs(math.fsum(t.value for t in group)) for group in groups]
+    kept = sorted(sorted(range(len(groups)), key=lambda k: -size[k])[:HEAD + TAIL])
+    return [groups[k] for k in kept], len(groups) - len(kept)
+
+
 def _chain_form(chains: dict[str, list[Term]], namer: Namer, fmt: str, general: bool) -> str:
     """The chain rule in symbols: each chain's factors, summed over what its terms stand for."""
     pieces = []
-    for group in chains.values():
+    groups, left_out = _largest_chains(chains)
+    for group in groups:
         first = group[0]
         factors = (" · " if fmt == "text" else r" \cdot ").join(
             d(*_factor_name(f, namer, fmt, general), fmt) for f in first.factors)
         if len(group) > 1:  # Σ_i where the terms are the samples; otherwise the paths themselves
             factors = (SIGMA if _indexed(first, namer) else OVER_PATHS)[fmt] + factors
         pieces.append(factors)
+    if left_out:
+        smaller = f"({left_out} smaller terms)"
+        pieces.append(f"… {smaller}" if fmt == "text" else rf"\dots \text{{ {smaller}}}")
     return " + ".join(pieces)
 
 

@@ -39,6 +39,7 @@ from backproplab.util.numbers import number
 FORMS = ("auto", "paths", "delta")
 MAX_PATHS = 200  # the most terms the paths form writes out, even when asked for explicitly
 MAX_LINK_WORK = 5_000  # the most unit-gradient VJPs spent finding entry-level links (about a second)
+MAX_LINK_VOLUME = 50_000_000  # the most numbers those VJPs read and write (also about a second)
 
 
 @dataclass
@@ -109,6 +110,12 @@ def namer_for(order: list[Tensor], loss: Tensor, wrt: Tensor) -> Namer:
 def paths_limit(form: str, max_terms: int) -> int:
     """The most terms the paths form writes out."""
     return max(max_terms, MAX_PATHS) if form == "paths" else max_terms
+
+
+def too_much_link_work(paths: Paths, order: list[Tensor]) -> bool:
+    """Whether finding the entry-level links would take more than about a second; then there are far
+    too many paths to write out anyway, and another form is chosen without looking for them."""
+    return paths.cost(order) > MAX_LINK_WORK or paths.volume(order) > MAX_LINK_VOLUME
 
 
 def not_finite(order: list[Tensor], namer: Any, loss_name: str) -> str:
@@ -215,7 +222,7 @@ def _found_paths(case: Case, limit: int, prepared: Prepared | None) -> list[list
         if prepared.found is None:
             raise TooManyPathsError("not path by path")
         return prepared.found
-    if case.paths.cost(case.order) > MAX_LINK_WORK:
+    if too_much_link_work(case.paths, case.order):
         raise TooManyPathsError("too much work entry by entry")
     return case.paths.enumerate(case.target, limit)
 

@@ -17,13 +17,14 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from string import Template
 from typing import Any
 
 import numpy as np
 
 from backproplab.engine.autodiff import unbroadcast
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.symbols import LOSS_OPS, Namer, aligned, attr_values, term
+from backproplab.explain.symbols import LOSS_OPS, Namer, aligned, attr_values, softmax_row, term
 
 
 class TooManyPathsError(Exception):
@@ -43,7 +44,8 @@ class Link:
     n: int | None = None
 
     def formula(self, namer: Namer, fmt: str, general: bool, digits: int | None) -> str:
-        template = self.node.op.partials[self.k][0 if fmt == "text" else 1]
+        template = self._over_rows(self.node.op.partials[self.k][0 if fmt == "text" else 1], namer, fmt, general,
+                                   digits)
         values = {}
         for name, (t, idx) in self.refs.items():
             if f"${name}" in template:
@@ -52,9 +54,24 @@ class Link:
         if self.n is not None:
             values["n"] = str(self.n)
         values.update(attr_values(self.node, fmt))
-        return tidy(self.node.op.render(fmt, self.k, values))
+        return tidy(Template(template).safe_substitute(values))
+
+    def _over_rows(self, template: str, namer: Namer, fmt: str, general: bool, digits: int | None) -> str:
+        """softmax($z) of one entry is the entry's share of its whole row: softmax(z2[i,:])[1]."""
+        def whole_row(match: re.Match) -> str:
+            t, idx = self.refs.get(match.group(2), (None, None))
+            row = None if t is None or idx is None else softmax_row(
+                namer, t, idx, (self.node.attrs or {}).get("axis", -1), fmt, general, digits)
+            if row is None:
+                return match.group(0)
+            if fmt == "text":
+                return f"softmax({row[0]})[{row[1]}]"
+            return rf"{match.group(1)}\left({row[0]}\right)_{{{row[1]}}}"
+        return SOFTMAX_OF[fmt == "text"].sub(whole_row, template)
 
 
+# softmax($z) in a partial's text (True) or LaTeX (False) template: filled in over z's whole row
+SOFTMAX_OF = {True: re.compile(r"(softmax)\(\$(\w+)\)"), False: re.compile(r"(\\operatorname\{softmax\})\(\$(\w+)\)")}
 MAX_WALK = 50_000  # the most steps spent looking for paths before the layer-by-layer form is used instead
 MAX_REACH = 5_000  # a deeper graph is explained layer by layer: a path through it would be unreadable
 NEGATIVE_IN_PARENS = re.compile(r"\(\(([−-][0-9.]+(?:e[−-]?[0-9]+)?)\)\)")
@@ -218,23 +235,26 @@ def _untransposed(t: Tensor, index: tuple[int, int]) -> tuple[Tensor, tuple[int,
     return t, index
 
 
+def _matmul_refs(a: Tensor, b: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
+    """The entries a[…, i, j] and b[…, j, col] that one term Σ_j a·b of out[…, i, col] multiplies, for
+    operands of any rank (a sample, a batch, a batch of sequences: NumPy's matmul rules)."""
+    j = f[-1] if k == 0 else f[-2 if b.ndim >= 2 else -1]
+    rows, cols = a.ndim >= 2, b.ndim >= 2  # whether out has an i axis (from a) and a col axis (from b)
+    batch, kept = e[:len(e) - rows - cols], e[len(e) - rows - cols:]
+    a_entry = (*aligned(batch, a.shape[:-2]), kept[0], j) if rows else (j,)
+    b_entry = (*aligned(batch, b.shape[:-2]), j, kept[-1]) if cols else (j,)
+    if a.ndim == 2 and b.ndim == 2:
+        return {"a": _untransposed(a, a_entry), "b": _untransposed(b, b_entry)}
+    return {"a": (a, a_entry), "b": (b, b_entry)}
+
+
 def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
     """What the op's formula for this pair of entries refers to, and the n it divides by."""
     op, parents = node.op, node.parents
     if op.elementwise:
         return {a: (p, aligned(e, p.shape)) for a, p in zip(op.args, parents)}, None
     if op.name == "matmul":
-        a, b = parents
-        if a.ndim == 2 and b.ndim == 2:
-            (i, col), j = e, (f[1] if k == 0 else f[0])
-            return {"a": _untransposed(a, (i, j)), "b": _untransposed(b, (j, col))}, None
-        if a.ndim == 1 and b.ndim == 2:
-            j = f[0] if k == 0 else f[0]
-            return {"a": (a, (j,)), "b": (b, (j, e[0]))}, None
-        if a.ndim == 2 and b.ndim == 1:
-            j = f[1] if k == 0 else f[0]
-            return {"a": (a, (e[0], j)), "b": (b, (j,))}, None
-        return {}, None
+        return _matmul_refs(parents[0], parents[1], k, e, f), None
     if op.name in LOSS_OPS:
         return {a: (p, f) for a, p in zip(op.args, parents) if p.shape == parents[k].shape}, count(node)
     if op.name in ("mean", "logsumexp"):
@@ -264,6 +284,14 @@ class Paths:
     def cost(self, order: list[Tensor]) -> int:
         """How many unit-gradient VJPs the entry-level links would take (the work before any path)."""
         return sum(node.data.size * sum(id(p) in self.reach for p in node.parents)
+                   for node in order if node.op is not None and not node.op.elementwise and id(node) in self.reach)
+
+    def volume(self, order: list[Tensor]) -> int:
+        """How many numbers those VJPs read and write: each one takes the op's inputs and output whole,
+        so a few VJPs through a wide layer (a small batch into a 512×512 matrix) can cost more than many
+        through a narrow one."""
+        return sum(node.data.size * sum(id(p) in self.reach for p in node.parents)
+                   * (node.data.size + sum(p.data.size for p in node.parents))
                    for node in order if node.op is not None and not node.op.elementwise and id(node) in self.reach)
 
     def leading_to(self, target: tuple[int, ...]) -> dict[int, set[tuple[int, ...]]]:

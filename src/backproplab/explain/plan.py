@@ -37,7 +37,7 @@ from backproplab.engine.autodiff import unbroadcast
 from backproplab.engine.ops import OPS
 from backproplab.engine.replay import compile
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.core import MAX_LINK_WORK, Explanation, Prepared, explain, namer_for, paths_limit
+from backproplab.explain.core import Explanation, Prepared, explain, namer_for, paths_limit, too_much_link_work
 from backproplab.explain.delta import delta_plan
 from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
 from backproplab.explain.paths import Paths, TooManyPathsError
@@ -283,7 +283,7 @@ class RunExplainer:
         namer = namer_for(order, self.loss, wrt)
         if self.form == "paths" or (self.form == "auto" and (wrt.data.size == 1 or index is not None)):
             try:
-                if paths.cost(order) > MAX_LINK_WORK:
+                if too_much_link_work(paths, order):
                     raise TooManyPathsError("too much work entry by entry")
                 prepared.found = paths.enumerate(self._target((name, index)), paths_limit(self.form, self.max_terms))
                 return prepared

@@ -197,6 +197,33 @@ def sym(namer: Namer, node: Tensor, index: tuple[int, ...]) -> Sym:
     return Sym(namer.name(node), tuple(int(i) for i in index), sample_axis)
 
 
+def softmax_row(namer: Namer, node: Tensor, index: tuple[int, ...], axis: object, fmt: str, general: bool,
+                digits: int | None) -> tuple[str, str] | None:
+    """The entries a softmax along ``axis`` (an int, a tuple, None for all) takes together for entry
+    ``index`` of ``node``, and which of its outputs that entry is: (z2[i,:], 1), or with ``digits``
+    the row's numbers ([0.05, −0.25, 0.056], 1). None for a node written as a formula, not by name."""
+    if not index or (node.op is not None and node.op.elementwise and not (node.name or namer.stop(node))):
+        return None
+    axes = range(node.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    along = {int(a) % node.ndim for a in axes}
+    picked = ",".join(str(i + 1) for k, i in enumerate(index) if k in along)
+    if digits is not None:
+        row = node.data[tuple(slice(None) if k in along else i for k, i in enumerate(index))].reshape(-1)
+        return "[" + ", ".join(fmt_number(float(v), digits, fmt) for v in row) + "]", picked
+    return _row_symbol(namer, node, index, along, fmt, general), picked
+
+
+def _row_symbol(namer: Namer, node: Tensor, index: tuple[int, ...], along: set[int], fmt: str, general: bool) -> str:
+    """z2[i,:] (the entries along ``along`` that share the rest of ``index``); z2 when that is all of it."""
+    if len(along) == node.ndim:
+        return _named(namer, node, None, fmt, general)[0]
+    parts = [":" if k in along else str(i + 1) for k, i in enumerate(index)]
+    if general and sym(namer, node, index).sample_axis and parts[0] != ":":
+        parts[0] = SAMPLE
+    name = namer.name(node)
+    return f"{name}[{','.join(parts)}]" if fmt == "text" else entry_latex(latex_name(name), parts)
+
+
 def element(node: Tensor, index: tuple[int, ...] | None) -> float:
     return float(node.data if index is None or node.data.ndim == 0 else node.data[index])
 
@@ -217,7 +244,23 @@ def attr_values(node: Tensor, fmt: str = "text") -> dict[str, str]:
             shown[key] = f"{value:g}".replace("-", minus(fmt))
         elif isinstance(value, (int, str)) or value is None:
             shown[key] = str(value)
+        elif isinstance(value, (tuple, list, slice)) or value is Ellipsis or hasattr(value, "tolist"):
+            shown[key] = subscript(value)  # a picked part (0, 1:) or several axes (0, 1)
     return shown
+
+
+def subscript(value: object) -> str:
+    """An index as it is written between brackets: (0, slice(1, None)) → 0, 1:; [0, 2] stays [0, 2]."""
+    if isinstance(value, tuple):
+        return ", ".join(subscript(v) for v in value)
+    if isinstance(value, slice):
+        parts = ["" if v is None else str(v) for v in (value.start, value.stop, value.step)]
+        return ":".join(parts if value.step is not None else parts[:2])
+    if value is Ellipsis:
+        return "..."
+    if hasattr(value, "tolist"):  # a NumPy array or number
+        return str(value.tolist())
+    return str(value)
 
 
 def _named(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool) -> tuple[str, int]:

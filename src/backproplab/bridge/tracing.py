@@ -1,0 +1,118 @@
+"""A PyTorch module's forward as an fx graph, and the line of the user's code behind each call.
+
+fx turns an optional argument into an input of the graph and follows the branch it would take
+for a tensor (``if targets is None`` is then false), so arguments the user does not pass are
+fixed to their default values before tracing: the graph follows the branch a call without them
+takes, as PyTorch itself does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import traceback
+from pathlib import Path
+from typing import Any
+
+from backproplab.bridge._torch import TorchBridgeError, require_torch
+
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)')
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _users_file(path: str) -> bool:
+    """A file of the user's code: not PyTorch's, not backproplab's, not Python's own."""
+    path = path.replace("\\", "/")
+    return "/torch/" not in path and not path.startswith(_PACKAGE.replace("\\", "/")) and "/lib/python" not in path
+
+
+def where_used(node: Any, root: Any = None) -> str:
+    """'line 12 of model.py (fc2 = …)': the line of the model's code that made this call, if fx recorded it;
+    for a layer of a Sequential, which item it is."""
+    trace = node.meta.get("stack_trace") or getattr(node, "stack_trace", None) or ""
+    found = [f for f in _FILE_LINE.findall(trace) if "/torch/" not in f[0].replace("\\", "/")]
+    if found:
+        path, line, _func, code = found[-1]
+        return f"line {line} of {path.rsplit('/', 1)[-1]} ({code.strip()[:60]})"
+    if node.op == "call_module" and root is not None:
+        parent_path, _, item = node.target.rpartition(".")
+        parent = root.get_submodule(parent_path) if parent_path else root
+        if type(parent).__name__ == "Sequential":
+            return f"item {item} of the Sequential{' ' + repr(parent_path) if parent_path else ''}"
+    return f"the model's forward, at the step fx calls {node.name!r}"
+
+
+def failing_line(exc: BaseException) -> str:
+    """' at line 12 of model.py (if x.sum() > 0:)': the last line of the user's code in the exception's
+    traceback, or '' when there is none."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _users_file(f.filename)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at line {frame.lineno} of {Path(frame.filename).name} ({(frame.line or '').strip()[:60]})"
+
+
+def forward_arguments(module: Any) -> list[inspect.Parameter]:
+    """The arguments of ``module.forward`` that a call can pass by position."""
+    try:
+        signature = inspect.signature(module.forward)
+    except (TypeError, ValueError):
+        return []
+    return [p for p in signature.parameters.values() if p.kind in _POSITIONAL]
+
+
+def fixed_arguments(module: Any, inputs: list[str] | None) -> dict[str, Any]:
+    """The optional arguments of the forward that are not inputs, with the default each is fixed to.
+    ``inputs`` names the inputs; None: the arguments without a default."""
+    arguments = forward_arguments(module)
+    names = [p.name for p in arguments]
+    if inputs is None:
+        return {p.name: p.default for p in arguments if p.default is not p.empty}
+    unknown = [n for n in inputs if n not in names]
+    if unknown:
+        raise TorchBridgeError(f"inputs names {unknown[0]!r}, which is not an argument of "
+                               f"{type(module).__name__}.forward ({', '.join(names)})")
+    if list(inputs) != names[:len(inputs)]:
+        raise TorchBridgeError(f"inputs should be the first arguments of {type(module).__name__}.forward, in order: "
+                               f"{names[:len(inputs)]}")
+    return {p.name: p.default for p in arguments[len(inputs):] if p.default is not p.empty}
+
+
+def _drop_fixed(graph: Any, module: Any, fixed: dict[str, Any]) -> None:
+    """Remove the graph's inputs for fixed arguments and fx's checks of their values: the values are
+    already in the graph, and the converted network takes only the real inputs."""
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    for param, node in zip(forward_arguments(module), placeholders):
+        if param.name not in fixed:
+            continue
+        doomed, todo = [], [node]
+        while todo:
+            current = todo.pop()
+            if current not in doomed:
+                doomed.append(current)
+                todo.extend(current.users)
+        order = {n: i for i, n in enumerate(graph.nodes)}
+        for n in sorted(doomed, key=order.__getitem__, reverse=True):
+            graph.erase_node(n)
+
+
+def trace(module: Any, inputs: list[str] | None = None) -> tuple[Any, dict[str, Any]]:
+    """The fx graph of ``module``'s forward, with the lines of code that made each call, and the optional
+    arguments fixed to their defaults (all of them not in ``inputs``)."""
+    torch = require_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise TorchBridgeError(f"from_torch takes a torch.nn.Module, got {type(module).__name__}")
+    fixed = fixed_arguments(module, inputs)
+    tracer = torch.fx.Tracer()
+    tracer.record_stack_traces = True
+    try:
+        graph = tracer.trace(module, concrete_args=dict(fixed) or None)
+    except Exception as exc:  # fx raises several kinds (TraceError, TypeError, …) for the same reason
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TorchBridgeError(
+            f"torch.fx cannot trace {type(module).__name__}.forward ({first[:160]}){failing_line(exc)}; the forward "
+            "must run the same calls whatever the data (no if/for on tensor values), so backproplab can convert "
+            "it") from None
+    _drop_fixed(graph, module, fixed)
+    return torch.fx.GraphModule(tracer.root, graph), fixed
