@@ -421,3 +421,22 @@ def test_a_closed_pipe_while_the_json_is_printed_says_the_output_was_cut(tmp_pat
     assert proc.returncode == 141 and "Traceback" not in err and "Exception ignored" not in err, err
     assert err.strip() == "backproplab demo: output cut: the program reading the JSON closed the pipe; what was " \
         "printed is incomplete"
+
+
+def test_ctrl_c_just_as_the_temporary_file_is_made_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A real SIGINT that arrives the moment the temporary file exists (before its name is handed back)
+    still ends in the file's removal: the press takes effect once the name is known."""
+    made = files._new_temp
+
+    def made_then_pressed(target):
+        tmp = made(target)
+        os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler at the next instruction, here
+        return tmp
+
+    monkeypatch.setattr(files, "_new_temp", made_then_pressed)
+    out = tmp_path / "out.json"
+    out.write_text("earlier")
+    with pytest.raises(KeyboardInterrupt):
+        with files.open_for_writing(out) as f:
+            f.write("new")
+    assert out.read_text() == "earlier" and leftovers(tmp_path) == []

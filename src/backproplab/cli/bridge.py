@@ -142,8 +142,11 @@ def export_torch(job: Any, output: str, force: bool = False) -> tuple[Path, Path
 def cmd_export_torch(args: argparse.Namespace, console: Console) -> int:
     """The network of a preset or spec file as a PyTorch state_dict and a module file beside it."""
     pt, py = export_torch(load_job(args), args.output, force=getattr(args, "force", False))
-    console.print(f"wrote {pt} (the state_dict: load it with torch.load(..., weights_only=True)) and {py} "
-                  "(the module that uses it)", markup=False)
+    if args.quiet:
+        console.print(f"wrote {pt} and {py}", markup=False)
+    else:
+        console.print(f"wrote {pt} (the state_dict: load it with torch.load(..., weights_only=True)) and {py} "
+                      "(the module that uses it)", markup=False)
     return 0
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -32,6 +33,34 @@ KEEP_AT_MOST = 10_000  # a longer run keeps every k-th iteration by default, so 
 
 class UsageError(Exception):
     """A mistake in what the user asked for: reported in one line, exit code 2."""
+
+
+def console_for(args: argparse.Namespace, stderr: bool = False) -> Console:
+    """A rich console as --color asks: auto colours a terminal unless NO_COLOR is set, always colours a pipe
+    too, never writes no escape code at all."""
+    color = getattr(args, "color", "auto")
+    if color == "never" or (color == "auto" and os.environ.get("NO_COLOR")):
+        return Console(stderr=stderr, highlight=False, soft_wrap=True, color_system=None)
+    if color == "always":
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, force_terminal=True, no_color=False)
+        if console.color_system is None:  # TERM=dumb: the plain colours every terminal knows
+            console = Console(stderr=stderr, highlight=False, soft_wrap=True, force_terminal=True, no_color=False,
+                              color_system="standard")
+        return console
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def note(args: argparse.Namespace, line: str) -> None:
+    """A line on stderr that helps but is not the command's output (a note, a hint): left out with --quiet."""
+    if not getattr(args, "quiet", False):
+        sys.stderr.write(line + "\n")
+
+
+def wrote(args: argparse.Namespace, path: Path | str, said: str | None = None) -> None:
+    """'wrote FILE' on stderr (the output of a command that writes files), and its note unless --quiet."""
+    sys.stderr.write(f"wrote {path}\n")
+    if said:
+        note(args, f"note: {said}")
 
 
 def job_settings(args: argparse.Namespace) -> JobSettings:
@@ -53,7 +82,7 @@ def load_job(args: argparse.Namespace) -> Job:
     job = jobs.load_job(args.source, job_settings(args))
     if args.source not in PRESETS:
         for warning in job.spec.warnings:
-            sys.stderr.write(f"backproplab {args.command}: warning: {warning}\n")
+            note(args, f"backproplab {args.command}: warning: {warning}")
     return job
 
 
@@ -90,9 +119,9 @@ def train(job: Job, args: argparse.Namespace, max_steps: int | None = None, keep
     if max_steps is not None:
         opt.max_steps = max_steps
     keep = keep_every or keep_every_for(args, opt.max_steps)
-    if keep > 1 and keep_every is None and not getattr(args, "quiet", False):
-        sys.stderr.write(f"note: a run of up to {opt.max_steps} steps keeps every {keep}th iteration and the last "
-                         f"(at most {KEEP_AT_MOST}); --keep-every 1 keeps them all\n")
+    if keep > 1 and keep_every is None:
+        note(args, f"note: a run of up to {opt.max_steps} steps keeps every {keep}th iteration and the last "
+             f"(at most {KEEP_AT_MOST}); --keep-every 1 keeps them all")
     def fit(**options: Any) -> Trace:
         """The run, with the loop's warnings (an unused parameter …) as one 'note:' line each."""
         with warnings.catch_warnings(record=True) as caught, allowing(job.spec.memory_limit):
@@ -104,9 +133,9 @@ def train(job: Job, args: argparse.Namespace, max_steps: int | None = None, keep
                                  else exc.say_iteration("--memory-limit GB")) from None
             finally:
                 for message in dict.fromkeys(str(w.message) for w in caught):
-                    sys.stderr.write(f"note: {message}\n")
+                    note(args, f"note: {message}")
 
-    err = Console(stderr=True)
+    err = console_for(args, stderr=True)
     if opt.max_steps < PROGRESS_FROM or getattr(args, "quiet", False):
         return fit()
     if err.is_terminal and not getattr(args, "json", False):

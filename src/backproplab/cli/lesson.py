@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from backproplab.cli.commands import UsageError, job_settings
+from backproplab.cli.commands import UsageError, job_settings, note
 from backproplab.cli.options import SOURCE_HELP, add_command, add_training_options
 from backproplab.lesson.settings import Settings
 from backproplab.spec.data import read_data_text
@@ -42,6 +42,14 @@ def settings_for(source: str, args: argparse.Namespace) -> Settings:
     return Settings(preset=None, spec_text=text, csv_text=csv_text, **common)
 
 
+def say(args: argparse.Namespace, line: str) -> None:
+    """The server's lines on stderr; with --quiet only the address it serves at (the command's output)."""
+    if line.startswith("serving"):
+        sys.stderr.write(line + "\n")
+    else:
+        note(args, line)
+
+
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from backproplab.lesson.server import bind, create_app, hosts_for, serve  # starlette and uvicorn: for serve only
 
@@ -54,7 +62,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         sock.close()
         raise
     serve(settings, host=args.host, port=args.port, open_browser=not args.no_browser,
-          say=lambda line: sys.stderr.write(line + "\n"), sock=sock, app=app)
+          say=lambda line: say(args, line), sock=sock, app=app)
     return 0
 
 
@@ -65,8 +73,8 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     html = export(settings)
     path = Path(args.output)
     files.write_text(path, html, example="lesson.html")  # replaced only once complete; one line if it cannot be
-    sys.stderr.write(f"wrote {path} ({len(html.encode('utf-8')) / 1e6:.1f} MB); open it in a browser, no server "
-                     "needed\n")
+    hint = "" if args.quiet else "; open it in a browser, no server needed"
+    sys.stderr.write(f"wrote {path} ({len(html.encode('utf-8')) / 1e6:.1f} MB){hint}\n")
     return 0
 
 

@@ -98,7 +98,26 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="stop after N steps (default: as the example says; 1000 for statquest)")
     p.add_argument("--min-step", type=non_negative_float, default=None, metavar="SIZE",
                    help="stop once every |step size| is below SIZE (default: as the example says; 0.0001)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines or notes on stderr")
+
+
+COLORS = ("auto", "always", "never")
+QUIET_HELP = ("only errors and the command's own output (the report, the JSON, a 'wrote FILE' line): no progress, "
+              "notes, warnings or hints")
+COLOR_HELP = ("auto (default): colour on a terminal unless NO_COLOR is set; always: colour even into a pipe or file; "
+              "never: no colour or other escape codes")
+
+
+def add_program_options(p: argparse.ArgumentParser, default: Any) -> None:
+    """The options every command takes, before or after its name: --debug, -q/--quiet and --color.
+
+    ``default`` is the program's own defaults; a command's copy passes ``argparse.SUPPRESS`` so that an
+    option given before the command's name is not reset by the command's parser."""
+    def given(value: Any) -> Any:
+        return value if default is None else default
+
+    p.add_argument("--debug", action="store_true", default=given(False), help="show a full traceback on errors")
+    p.add_argument("-q", "--quiet", action="store_true", default=given(False), help=QUIET_HELP)
+    p.add_argument("--color", choices=COLORS, default=given("auto"), help=COLOR_HELP)
 
 
 def add_display_options(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from backproplab.cli.commands import at_iteration, labelled, load_job, train
+from backproplab.cli.commands import at_iteration, labelled, load_job, note, train, wrote
 from backproplab.cli.options import (
     add_command,
     add_iteration_option,
@@ -121,7 +121,7 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     fig = figures.one(job.preset, job.net, trace, args.kind, param=args.param, params=args.params,
                       iteration=args.iteration, log=args.log, span=args.span, steps=args.steps, tangent=args.tangent)
     if args.kind == "loss-curve" and args.steps and args.param and args.param not in trace.optimize:
-        sys.stderr.write(f"note: {untrained_note(args.param)} (add --optimize {args.param} for them)\n")
+        note(args, f"note: {untrained_note(args.param)} (add --optimize {args.param} for them)")
     figures.save(fig, out, args.dpi)
     sys.stderr.write(f"wrote {out}\n")
     return 0
@@ -133,9 +133,9 @@ def cmd_export_figures(args: argparse.Namespace, console: Console) -> int:
 
     job = labelled(load_job(args), args)
     trace = train(job, args)
-    for path, note in figures.export(job.preset, job.net, trace, Path(args.folder), svg=args.svg, dpi=args.dpi,
+    for path, said in figures.export(job.preset, job.net, trace, Path(args.folder), svg=args.svg, dpi=args.dpi,
                                      animate=args.animate, title=job.title):
-        sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+        wrote(args, path, said)
     return finish(trace, args)
 
 
@@ -144,8 +144,7 @@ def cmd_graph(args: argparse.Namespace, console: Console) -> int:
     at_iteration(job, args, args.iteration, end=True)
     loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
     out = files.check(args.output, example="figure.png")  # as every figure's -o FILE is checked
-    path, note = write_graph(to_dot(loss, digits=args.digits, rankdir=args.rankdir), out)
-    sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+    wrote(args, *write_graph(to_dot(loss, digits=args.digits, rankdir=args.rankdir), out))
     return 0
 
 

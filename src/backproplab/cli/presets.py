@@ -42,8 +42,9 @@ def cmd_presets(args: argparse.Namespace, console: Console) -> int:
     for name, preset in PRESETS.items():
         table.add_row(name, preset.summary)
     console.print(table)
-    console.print("Run one with 'backproplab demo NAME'; copy one to edit with "
-                  "'backproplab new FILE.toml --from NAME'.")
+    if not args.quiet:  # a hint, not part of the list
+        console.print("Run one with 'backproplab demo NAME'; copy one to edit with "
+                      "'backproplab new FILE.toml --from NAME'.")
     return 0
 
 
@@ -57,7 +58,7 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
     if path.exists() and not args.force:
         raise UsageError(f"{args.file} already exists; choose another name, or add --force to overwrite it")
     files.write_text(path, PRESETS[args.source].text)
-    sys.stderr.write(f"wrote {path}; edit it, then run 'backproplab run {path}'\n")
+    sys.stderr.write(f"wrote {path}" + ("\n" if args.quiet else f"; edit it, then run 'backproplab run {path}'\n"))
     return 0
 
 

@@ -16,9 +16,9 @@ import numpy as np
 from rich.console import Console
 
 from backproplab import __version__
-from backproplab.cli import bridge, explain, lesson, plots, presets, runs
-from backproplab.cli.commands import UsageError, output_cut
-from backproplab.cli.options import Parser
+from backproplab.cli import bridge, completion, explain, lesson, plots, presets, runs
+from backproplab.cli.commands import UsageError, console_for, output_cut
+from backproplab.cli.options import Parser, add_program_options
 from backproplab.util import interrupts
 
 FAMILIES = (runs, explain, plots, bridge, presets, lesson)  # each adds its commands' parsers, in the help's order
@@ -35,15 +35,23 @@ def build_parser() -> Parser:
         epilog="Start with:  backproplab demo statquest",
     )
     parser.add_argument("--version", action="version", version=f"backproplab {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show a full traceback on errors")
+    add_program_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for family in FAMILIES:
         family.add_parsers(sub)
+    completion.add_parsers(sub)
     commands = {id(p): p for p in sub.choices.values()}.values()  # an alias names the same parser
-    for command in commands:  # --debug also after the command: backproplab demo statquest --debug
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                             help="show a full traceback on errors")
+    for command in commands:  # also after the command: backproplab demo statquest --debug
+        add_program_options(command, default=argparse.SUPPRESS)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace, console: Console) -> int:
+    """``completion SHELL``: the script is made from the parser itself, so it never lags behind the commands."""
+    return completion.print_script(build_parser(), args.shell)
+
+
+COMMANDS["completion"] = cmd_completion
 
 
 def utf8_output() -> None:
@@ -71,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = console_for(args)
     interrupts.started()
     try:
         with np.errstate(all="ignore"):  # a value that is not finite is said in words where it matters, not warned of

@@ -9,9 +9,10 @@ from typing import Any
 
 from rich.console import Console
 
-from backproplab.cli.commands import UsageError, labelled, load_job, output_cut, train
+from backproplab.cli.commands import UsageError, labelled, load_job, output_cut, train, wrote
 
 # alike on purpose: the command families import the shared option groups, so their import lists look alike
+from backproplab.cli.fastjson import fast_dumps
 from backproplab.cli.options import (
     add_command,
     add_display_options,
@@ -89,7 +90,7 @@ def _save(trace: Trace, args: argparse.Namespace) -> None:
     """
     force = bool(getattr(args, "force", False))
     with files.open_for_writing(args.save, force=force, ours=files.is_trace, example="trace.json") as f:
-        trace.write_json(f, indent=1)
+        trace.write_json(f, indent=1, dumps=fast_dumps())
         f.write("\n")
     sys.stderr.write(f"wrote {args.save}\n")
 
@@ -97,7 +98,7 @@ def _save(trace: Trace, args: argparse.Namespace) -> None:
 def _print_json(trace: Trace, args: argparse.Namespace) -> int:
     """The trace as one JSON object on stdout: 0, or 130 if Ctrl-C cut it (141 for a closed pipe)."""
     try:
-        trace.write_json(sys.stdout)
+        trace.write_json(sys.stdout, dumps=fast_dumps())
         sys.stdout.write("\n")
         sys.stdout.flush()
     except KeyboardInterrupt:
@@ -138,9 +139,9 @@ def _plot(job: Job, trace: Trace, args: argparse.Namespace) -> int:
 
     job = labelled(job, args)
     try:
-        for path, note in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi,
+        for path, said in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi,
                                             title=job.title):
-            sys.stderr.write(f"wrote {path}\n" + (f"note: {note}\n" if note else ""))
+            wrote(args, path, said)
     except (ValueError, RuntimeError, OSError) as exc:
         if getattr(args, "debug", False):
             raise

@@ -12,17 +12,31 @@ from backproplab.nn.activation import (
     Activation,
     Identity,
     LeakyReLU,
+    LogSoftmax,
     ReLU,
     Sigmoid,
     SiLU,
+    Softmax,
     Softplus,
     Tanh,
 )
 from backproplab.nn.containers import MLP, ModuleList, Sequential
+from backproplab.nn.flatten import Flatten, Unflatten
 from backproplab.nn.linear import Linear, check_sizes
+from backproplab.nn.loss_modules import (
+    LOSS_MODULES,
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from backproplab.nn.module import Module
 from backproplab.nn.parameter import Parameter
 
-__all__ = ["ACTIVATION_MODULES", "ELU", "GELU", "MLP", "Activation", "Identity", "LeakyReLU", "Linear", "Module",
-           "ModuleList", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "check_sizes",
-           "functional", "losses"]
+__all__ = ["ACTIVATION_MODULES", "ELU", "GELU", "LOSS_MODULES", "MLP", "Activation", "BCELoss", "BCEWithLogitsLoss",
+           "CrossEntropyLoss", "Flatten", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax",
+           "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid",
+           "Softmax", "Softplus", "Tanh", "Unflatten", "check_sizes", "functional", "losses"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from backproplab.engine import ops
@@ -114,6 +115,40 @@ class GELU(Module):
 
     def __repr__(self) -> str:
         return "GELU()" if self.approximate == "none" else "GELU(approximate='tanh')"
+
+
+class Softmax(Module):
+    """PyTorch's ``nn.Softmax``: e^z / Σ e^z along ``dim``.
+
+    Without ``dim`` PyTorch's old rule picks one (0 for 0-, 1- and 3-dimensional inputs, else 1) and
+    warns, as PyTorch does; name the dimension to be sure."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002 - PyTorch's names
+        x = input if isinstance(input, Tensor) else Tensor(input)
+        return self._run(x, _implicit_dim(type(self).__name__, x.ndim) if self.dim is None else self.dim)
+
+    def _run(self, x: Tensor, dim: int) -> Tensor:
+        return x.softmax(dim)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim})"
+
+
+class LogSoftmax(Softmax):
+    """PyTorch's ``nn.LogSoftmax``: z − ln Σ e^z along ``dim``, computed without overflow."""
+
+    def _run(self, x: Tensor, dim: int) -> Tensor:
+        return x.log_softmax(dim)
+
+
+def _implicit_dim(layer: str, ndim: int) -> int:
+    warnings.warn(f"{layer} without dim picks dimension {0 if ndim in (0, 1, 3) else 1}, PyTorch's old rule; "
+                  "give dim= explicitly", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
 
 
 def _setting(value: Any, what: str) -> float:

@@ -8,7 +8,7 @@ attributes, as in PyTorch.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class Module:
         object.__setattr__(self, "_params", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_index", (-1, {}))
+        object.__setattr__(self, "training", True)
 
     def __setattr__(self, key: str, value: Any) -> None:
         if "_params" not in self.__dict__:
@@ -130,9 +131,70 @@ class Module:
             p.requires_grad = True
         return chosen
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients, as PyTorch: to None, or to zeros with ``set_to_none=False``."""
         for p in self.parameters():
-            p.grad = None
+            p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.grad)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Train every parameter (or none with ``False``), as ``torch.nn.Module.requires_grad_``; returns the module."""
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    def train(self, mode: bool = True) -> Module:
+        """Set ``training`` on this module and every module inside it, as PyTorch; returns the module.
+
+        No layer here behaves differently while training (there is no dropout or batch norm), but a
+        network of one's own may read ``self.training`` in its ``forward``."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be a boolean, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """``train(False)``, as PyTorch; returns the module."""
+        return self.train(False)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(attribute name, module) for the modules set directly on this one, each once."""
+        seen: set[int] = set()  # ids: every module is alive while this runs
+        for name, m in self._modules.items():
+            if id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator[Module]:
+        """The modules set directly on this one, each once."""
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (named ``prefix``, "" by default) and every module inside it, each once, with dotted
+        paths such as ``"0"`` or ``"encoder.fc1"``, as PyTorch."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            inner = [(f"{name}.{key}" if name else key, child) for key, child in m._modules.items()]
+            stack.extend(reversed(inner))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module inside it, each once."""
+        for _, m in self.named_modules():
+            yield m
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every child module (depth first), then on this one, as PyTorch; returns the module."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {name: p.data.copy() for name, p in self.named_parameters()}

@@ -14,7 +14,7 @@ import bisect
 import io
 import json
 import math
-from collections.abc import Iterator, Sequence, Sized
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import IO, Any, overload
 
@@ -22,6 +22,12 @@ import numpy as np
 
 from backproplab.train.trace_io import TRACE_FORMAT, TraceError, check_iteration, check_trace, parse_json
 from backproplab.util.numbers import trace_html, trace_repr
+
+
+def strict_dumps(value: Any) -> str:
+    """One value as JSON, refusing NaN and infinity (a trace says those in words, never as bare NaN)."""
+    return json.dumps(value, allow_nan=False)
+
 
 __all__ = ["Final", "Iteration", "Iterations", "Trace", "TraceError", "exact", "scalar", "to_json_value"]
 
@@ -345,23 +351,26 @@ class Trace:
     def to_dict(self) -> dict[str, Any]:
         return {**self._head(), "iterations": [it.to_dict() for it in self.iterations], **self._tail()}
 
-    def write_json(self, out: IO[str], indent: int | None = None) -> None:
+    def write_json(self, out: IO[str], indent: int | None = None,
+                   dumps: Callable[[Any], str] | None = None) -> None:
         """Write the trace as JSON, one iteration at a time (a long run never becomes one string).
 
         Without ``indent`` the text is exactly ``json.dumps(trace.to_dict())``; with it, each
-        field and each iteration is on a line of its own.
+        field and each iteration is on a line of its own. ``dumps`` writes one value; it must give
+        what ``json.dumps(value, allow_nan=False)`` gives (a faster encoder can be passed in).
         """
+        dumps = dumps or strict_dumps
         nl, pad = ("\n", " " * indent) if indent is not None else ("", "")
         sep = "," + nl if indent is not None else ", "
 
         def fields(d: dict[str, Any]) -> str:
-            return sep.join(f"{pad}{json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in d.items())
+            return sep.join(f"{pad}{json.dumps(k)}: {dumps(v)}" for k, v in d.items())
 
         out.write("{" + nl + fields(self._head()) + sep + f'{pad}"iterations": [' + nl)
         for i, it in enumerate(self.iterations):
             if i:
                 out.write(sep)
-            out.write(pad * 2 + json.dumps(it.to_dict(), allow_nan=False))
+            out.write(pad * 2 + dumps(it.to_dict()))
         out.write(nl + pad + "]" + sep + fields(self._tail()) + nl + "}")
 
     def to_json(self, indent: int | None = None) -> str:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from backproplab.util import interrupts
+
 TRACE_START = ('{"loss"', '{\n "loss"')  # how a saved trace begins (see Trace.write_json)
 TEMP_MARK = ".part"  # a temporary file is named .NAME.XXXXXXXX.part.SUFFIX beside its target
 SYSTEM_FOLDERS = ("/dev/", "/proc/")  # names there are written in place: /dev/stdout, /dev/null, /proc/self/fd/1
@@ -138,18 +140,19 @@ def replacing(path: str | Path, *, force: bool = True, ours: Callable[[Path], bo
             raise WriteError(f"cannot write {path}: {_why(exc)}") from None
         return
     target = _target(path)
+    tmp: Path | None = None
     try:
-        tmp = _new_temp(target)
-    except OSError as exc:
-        raise WriteError(f"cannot write {path}: {_why(exc)}") from None
-    try:
+        with interrupts.deferred():  # a Ctrl-C as the file is made waits until its name is known, to remove it
+            tmp = _new_temp(target)
         yield tmp
         _commit(tmp, target)
     except OSError as exc:
-        _discard(tmp)
+        if tmp is not None:
+            _discard(tmp)
         raise WriteError(f"cannot write {path}: {_why(exc)}") from None
     except BaseException:
-        _discard(tmp)
+        if tmp is not None:
+            _discard(tmp)
         raise
 
 

@@ -6,7 +6,7 @@ with one line; :func:`start` arms that, :func:`started` hands Ctrl-C back to Pyt
 begins its work. The package calls :func:`start` first thing, because importing it is the first
 thing the command does; in any other program (a script, a notebook) :func:`start` changes nothing.
 :func:`ignored` holds off Ctrl-C while a partial run is being saved, so a second press cannot cut
-that save short.
+that save short; :func:`deferred` lets a press take effect only once a short step is whole.
 """
 
 from __future__ import annotations
@@ -62,3 +62,20 @@ def ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A Ctrl-C inside the block takes effect as the block ends (in the main thread), so a step such as
+    making a temporary file and taking note of its name is never cut in half."""
+    if not _can_set():
+        yield
+        return
+    pressed: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
+    if pressed and callable(before):
+        before(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt here
