@@ -43,3 +43,19 @@ def test_a_wrong_import_breaks_the_build(tmp_path):
                          env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
     assert ran.returncode != 0
     assert "backproplab.engine.wrong -> backproplab.cli" in ran.stdout
+
+
+def test_the_public_api_stays_where_it_was():
+    """Every ``bl.*`` name still resolves through the package, and PyTorch's module paths work as in torch."""
+    import importlib
+
+    import backproplab as bl
+
+    missing = [name for name in bl.__all__ if not hasattr(bl, name)]
+    assert missing == []
+    functional = importlib.import_module("backproplab.nn.functional")
+    assert functional is bl.functional is bl.nn.functional
+    assert importlib.import_module("backproplab.optim.lr_scheduler").StepLR is bl.optim.lr_scheduler.StepLR
+    assert bl.losses is bl.nn.losses and bl.ops.OPS["add"] is bl.ops.add
+    assert callable(bl.spec.read) and callable(bl.presets.statquest)
+    assert bl.compile is importlib.import_module("backproplab.engine.replay").compile
