@@ -196,8 +196,12 @@ def server_cpu(preset: str, repeats: int) -> dict[str, list[float]]:
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-    from backproplab.lesson.server import create_app
-    from backproplab.lesson.settings import Settings
+    try:
+        from backproplab.lesson.server import create_app
+        from backproplab.lesson.settings import Settings
+    except ImportError:  # a tree from before the lesson package had its folder: the same server under web/
+        from backproplab.web.server import create_app  # type: ignore[no-redef]
+        from backproplab.web.settings import Settings  # type: ignore[no-redef]
 
     out: dict[str, list[float]] = {part: [] for part, _ in CPU_PARTS}
 
