@@ -321,6 +321,54 @@ def test_data_dependent_control_flow_is_a_clear_error():
     assert "test_torch_bridge.py" in text and "if x.sum() > 0:" in text and "line " in text  # the user's own line
 
 
+def test_unsupported_loss_points_at_the_users_call():
+    import torch
+    import torch.nn.functional as F
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1)).double()
+    x, y = np.ones((3, 2)), np.zeros((3, 1))
+    with pytest.raises(TorchBridgeError) as info:
+        bl.explain_torch(model, F.smooth_l1_loss, x, y, "0.weight[0,0]")  # the user's line
+    text = one_line(info.value)
+    assert "torch.nn.functional.smooth_l1_loss" in text and "not supported" in text
+    assert "test_torch_bridge.py" in text and "the user's line" not in text and "smooth_l1_loss, x, y" in text
+    assert "explain.py" not in text and "mse_loss" in text and "CrossEntropyLoss" in text
+    assert "tensor methods" not in text  # only the losses are listed
+    with pytest.raises(TorchBridgeError) as info:
+        bl.explain_torch(model, torch.nn.SmoothL1Loss(), x, y, "0.weight[0,0]")
+    text = one_line(info.value)
+    assert "SmoothL1Loss" in text and "test_torch_bridge.py" in text and "explain.py" not in text
+
+
+def test_trace_failures_other_than_control_flow_quote_torch_fx():
+    import torch
+
+    class Sized(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.fc(x) * len(x)
+
+    class Unpacking(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.fc(x + torch.zeros(*x.shape))
+
+    for model, reason, line in ((Sized(), "'len' is not supported in symbolic tracing", "len(x)"),
+                                (Unpacking(), "Proxy object cannot be iterated", "torch.zeros(*x.shape)")):
+        with pytest.raises(TorchBridgeError) as info:
+            bl.from_torch(model)
+        text = one_line(info.value)
+        assert f"torch.fx cannot trace {type(model).__name__}.forward" in text and reason in text
+        assert line in text and "test_torch_bridge.py" in text
+        assert "no if/for on tensor values" not in text and "control flow" not in text
+
+
 def test_shape_mismatch_between_model_and_data():
     import torch
 

@@ -89,6 +89,30 @@ def test_export_torch_writes_a_state_dict_and_a_module(tmp_path, capsys):
                                atol=1e-12)
 
 
+def _exported(path):
+    import torch
+
+    return {k: v.numpy() for k, v in torch.load(path, weights_only=True).items()}
+
+
+def test_export_torch_trains_first_when_given_training_options(tmp_path, capsys):
+    code, _, err = cli(capsys, "export-torch", "statquest", "-o", str(tmp_path / "start.pt"))
+    assert code == 0, err
+    code, _, err = cli(capsys, "export-torch", "statquest", "-o", str(tmp_path / "few.pt"), "--max-steps", "3")
+    assert code == 0, err
+    code, _, err = cli(capsys, "export-torch", "statquest", "-o", str(tmp_path / "many.pt"), "--max-steps", "30")
+    assert code == 0, err
+    net, (x, y) = get_preset("statquest").build()
+    start, few, many = (_exported(tmp_path / f"{n}.pt") for n in ("start", "few", "many"))
+    assert start["b3"] == pytest.approx(float(net.parameter("b3").data))  # no option: the example as it starts
+    assert few["b3"] != start["b3"] and many["b3"] != few["b3"]  # trained, and for as many steps as asked
+    code, _, err = cli(capsys, "export-torch", "statquest", "-o", str(tmp_path / "trained.pt"), "--train")
+    assert code == 0, err
+    assert _exported(tmp_path / "trained.pt")["b3"] != start["b3"]
+    code, out, _ = cli(capsys, "export-torch", "--help")
+    assert "--train" in out and "--max-steps" in out
+
+
 def test_export_torch_errors(tmp_path, capsys, monkeypatch):
     assert_clean_error(capsys, ["export-torch", "statquest", "-o", str(tmp_path / "x.txt")], "a .pt file")
     monkeypatch.setitem(sys.modules, "torch", None)

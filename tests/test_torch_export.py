@@ -118,6 +118,20 @@ def test_deep_and_long_formulas_export():
     np.testing.assert_allclose(got, net(bl.Tensor(x)).data, rtol=1e-12)
 
 
+def test_a_network_made_by_from_torch_says_how_to_save_it(tmp_path):
+    import torch
+
+    net = bl.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 1)).double())
+    assert isinstance(bl.to_torch(net), torch.nn.Sequential)  # to_torch gives the module back
+    for call in (lambda: save(net, tmp_path / "n.pt"), lambda: torch_source(net)):
+        with pytest.raises(TorchBridgeError) as info:
+            call()
+        text = str(info.value)
+        assert "\n" not in text and "from_torch" in text and "to_torch(net)" in text and "state_dict" in text
+        assert "not for TorchNetwork" not in text and "works for" not in text
+    assert not (tmp_path / "n.pt").exists() and not (tmp_path / "n.py").exists()
+
+
 def test_networks_that_cannot_be_exported_say_so():
     class Custom(bl.Module):
         def forward(self, x):

@@ -13,7 +13,7 @@ from backproplab.bridge import table, working
 from backproplab.bridge._torch import TorchBridgeError, require_torch
 from backproplab.bridge.checks import mismatch, random_forward
 from backproplab.bridge.convert import TorchNetwork, from_torch, unknown_parameter
-from backproplab.bridge.tracing import forward_arguments
+from backproplab.bridge.tracing import calling_line, forward_arguments
 from backproplab.engine.tensor import Tensor
 from backproplab.explain import Explanation
 from backproplab.explain.document import Block
@@ -39,6 +39,8 @@ def loss_network(loss_fn: Any) -> TorchNetwork:
         raise TorchBridgeError(f"loss_fn should be a loss such as torch.nn.functional.mse_loss or "
                                f"torch.nn.MSELoss(), got {type(loss_fn).__name__}")
 
+    _check_loss(loss_fn, torch)
+
     class Loss(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -51,6 +53,26 @@ def loss_network(loss_fn: Any) -> TorchNetwork:
             return self.loss(input, target) if hasattr(self, "loss") else self.fn(input, target)
 
     return from_torch(Loss())
+
+
+def _check_loss(loss_fn: Any, torch: Any) -> None:
+    """Refuse one of PyTorch's own losses that backproplab does not have, at the user's call of explain_torch
+    (the loss is PyTorch's, so no line of the user's code is inside it), naming the losses it has."""
+    if isinstance(loss_fn, torch.nn.Module):
+        kind = type(loss_fn)
+        known = table.module_handlers(torch)
+        if not kind.__module__.startswith("torch.") or kind in known:
+            return
+        what = f"the loss {kind.__name__}"
+    else:
+        known = table.function_handlers(torch)
+        if not (getattr(loss_fn, "__module__", "") or "").startswith("torch") or loss_fn in known:
+            return
+        what = f"the loss function {table.function_name(loss_fn)}"
+    functions = ", ".join(sorted(table.function_name(f) for f in table.loss_handlers(torch)))
+    modules = ", ".join(sorted(t.__name__ for t in table.module_handlers(torch) if t.__name__.endswith("Loss")))
+    raise TorchBridgeError(f"{what} (loss_fn{calling_line()}) is not supported by backproplab; supported losses: "
+                           f"{functions}; or the modules {modules}")
 
 
 def _torch_value(value: Any, dtype: Any, torch: Any) -> Any:

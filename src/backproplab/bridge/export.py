@@ -234,6 +234,10 @@ def dosage_as_formulas(net: DosageNet) -> formula.FormulaNet:
 
 def torch_source(net: Module, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
     """The Python source of a PyTorch module equal to ``net``, and its state_dict as arrays."""
+    if isinstance(net, TorchNetwork):
+        raise TorchBridgeError("a network made by from_torch runs your own PyTorch class, so backproplab has no "
+                               "source to write for it; save it with PyTorch: model = to_torch(net), then "
+                               "torch.save(model.state_dict(), path)")
     if isinstance(net, DosageNet):
         net = dosage_as_formulas(net)
     if isinstance(net, MLP):

@@ -53,6 +53,34 @@ def failing_line(exc: BaseException) -> str:
     return f" at line {frame.lineno} of {Path(frame.filename).name} ({(frame.line or '').strip()[:60]})"
 
 
+def calling_line() -> str:
+    """' at line 12 of train.py (explain_torch(model, …))': the innermost line of the user's code in the
+    running call stack (the call into backproplab), or '' when there is none."""
+    for frame in traceback.extract_stack()[::-1]:
+        if _users_file(frame.filename):
+            return f" at line {frame.lineno} of {Path(frame.filename).name} ({(frame.line or '').strip()[:60]})"
+    return ""
+
+
+CONTROL_FLOW = "cannot be used as inputs to control flow"
+"""Words of torch.fx's TraceError when the forward branches on a tensor's value (if, while, and, or)."""
+
+
+def _trace_failure(module: Any, exc: BaseException) -> str:
+    """One line: why fx could not trace the forward, at the user's line; the advice about if/for only
+    when the forward branches on a tensor's value, else torch.fx's own reason."""
+    lines = str(exc).strip().splitlines()
+    reason = lines[0].strip() if lines else type(exc).__name__
+    head = f"torch.fx cannot trace {type(module).__name__}.forward{failing_line(exc)}"
+    if CONTROL_FLOW in reason:
+        return (f"{head}: it branches on a tensor's value ({reason[:120]}); the forward must run the same calls "
+                "whatever the data (no if/for on tensor values), so backproplab can convert it")
+    if len(reason) > 240:  # whole sentences of fx's reason, not a cut word
+        cut = reason.rfind(". ", 0, 240)
+        reason = reason[:cut + 1] if cut > 0 else reason[:240] + "…"
+    return f"{head}: {reason}"
+
+
 def forward_arguments(module: Any) -> list[inspect.Parameter]:
     """The arguments of ``module.forward`` that a call can pass by position."""
     try:
@@ -108,11 +136,7 @@ def trace(module: Any, inputs: list[str] | None = None) -> tuple[Any, dict[str, 
     tracer.record_stack_traces = True
     try:
         graph = tracer.trace(module, concrete_args=dict(fixed) or None)
-    except Exception as exc:  # fx raises several kinds (TraceError, TypeError, …) for the same reason
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TorchBridgeError(
-            f"torch.fx cannot trace {type(module).__name__}.forward ({first[:160]}){failing_line(exc)}; the forward "
-            "must run the same calls whatever the data (no if/for on tensor values), so backproplab can convert "
-            "it") from None
+    except Exception as exc:  # fx raises several kinds (TraceError, TypeError, …)
+        raise TorchBridgeError(_trace_failure(module, exc)) from None
     _drop_fixed(graph, module, fixed)
     return torch.fx.GraphModule(tracer.root, graph), fixed

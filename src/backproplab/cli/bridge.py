@@ -21,7 +21,7 @@ from rich.console import Console
 from backproplab.bridge._torch import TorchBridgeError, TorchMissingError, require_torch
 from backproplab.bridge.explain import explain_torch, model_output
 from backproplab.bridge.export import save
-from backproplab.cli.commands import load_job
+from backproplab.cli.commands import load_job, train
 from backproplab.cli.options import add_command, add_training_options
 
 MODEL_SOURCE = re.compile(r"(?P<file>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)")
@@ -139,9 +139,18 @@ def export_torch(job: Any, output: str, force: bool = False) -> tuple[Path, Path
     return save(job.net, output, force=force)
 
 
+TRAINING = ("optimize", "lr", "max_steps", "min_step")
+"""The training options: giving one trains the network before it is written, as --train does."""
+
+
 def cmd_export_torch(args: argparse.Namespace, console: Console) -> int:
-    """The network of a preset or spec file as a PyTorch state_dict and a module file beside it."""
-    pt, py = export_torch(load_job(args), args.output, force=getattr(args, "force", False))
+    """The network of a preset or spec file as a PyTorch state_dict and a module file beside it; with
+    --train (or a training option) trained first, as ``run`` trains it, else with its starting values."""
+    job = load_job(args)
+    if getattr(args, "train", False) or any(getattr(args, k, None) is not None for k in TRAINING):
+        _torch()  # before the work: a run that could not be written is wasted
+        train(job, args)
+    pt, py = export_torch(job, args.output, force=getattr(args, "force", False))
     if args.quiet:
         console.print(f"wrote {pt} and {py}", markup=False)
     else:
@@ -157,12 +166,17 @@ def add_parsers(sub: Any) -> None:
         sub, "export-torch", "write a network as a PyTorch module: a state_dict and a Python file defining it",
         "Write the network of a built-in example or spec file for PyTorch: FILE.pt holds the state_dict "
         "(tensors only, loadable with torch.load(FILE, weights_only=True)) and FILE.py the module's class, "
-        "generated from the network's layers or formulas. Needs PyTorch: pip install \"backproplab[torch]\".",
+        "generated from the network's layers or formulas. The values written are those the example starts "
+        "from; --train, or any of --optimize, --lr, --max-steps and --min-step, trains the network first as run "
+        "does. Needs PyTorch: pip install \"backproplab[torch]\".",
         "Example: backproplab export-torch mynet.toml -o mynet.pt",
     )
     export_torch.add_argument("-o", "--output", required=True, metavar="FILE.pt", help="the state_dict to write")
     export_torch.add_argument("--force", action="store_true",
                               help="replace FILE.pt and FILE.py even if they are not files export-torch wrote")
+    export_torch.add_argument("--train", action="store_true",
+                              help="train the network first, as run does, and write its trained values (a training "
+                                   "option below also trains first)")
     add_training_options(export_torch)
 
 
