@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -290,21 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in presets if p not in PRESETS]
     if unknown:
         parser.error(f"unknown preset(s) {', '.join(unknown)}; choose from {', '.join(PRESETS)}")
-    trees: list[tuple[str, str | None]] = []
-    for given in args.tree:
-        label, sep, src = given.partition("=")
-        if not sep or not Path(src, "backproplab").is_dir():
-            parser.error(f"--tree wants LABEL=SRC, SRC a folder holding backproplab/; got {given!r}")
-        trees.append((label, src))
-    trees = trees or [("this tree", None)]
+    trees: list[tuple[str, str | None]] = [*results.source_trees(parser, args.tree)] or [("this tree", None)]
     load_before = os.getloadavg()[0]  # how busy the shared machine was, written beside the tables
     cpu = measure_cpu(args.repeats, presets, trees)
     times = {} if args.no_browser else measure(args.repeats, presets, trees)
     load_after = os.getloadavg()[0]
     lines = ["", "## The lesson page in chromium", "",
-             f"Measured with `python -m benchmarks.page` on {platform.machine()}, CPython "
-             f"{platform.python_version()}, {os.cpu_count()} cores shared with other work (noisy); "
-             f"{args.repeats} rounds, each on a new `backproplab serve` process and a new browser context at "
+             results.measured_on("python -m benchmarks.page") + f"; {args.repeats} rounds, each on a new "
+             "`backproplab serve` process and a new browser context at "
              "1366×768. Milliseconds from the learner's action until the page shows the result with its worked "
              "gradient: median / max (✗: the max is over its target), and in brackets the median of the time "
              "the page's requests to the server took (asked to answered; the rest is the browser's). "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
 from pathlib import Path
 
 
@@ -18,3 +20,20 @@ def write_section(output: Path, start: str, end: str, lines: list[str]) -> None:
     tmp = output.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, output)
+
+
+def source_trees(parser: argparse.ArgumentParser, given: list[str]) -> list[tuple[str, str]]:
+    """The ``--tree LABEL=SRC`` options as (label, absolute SRC); a SRC without backproplab/ is a usage error."""
+    trees = []
+    for item in given:
+        label, sep, src = item.partition("=")
+        if not sep or not Path(src, "backproplab").is_dir():
+            parser.error(f"--tree wants LABEL=SRC, SRC a folder holding backproplab/; got {item!r}")
+        trees.append((label, str(Path(src).resolve())))
+    return trees
+
+
+def measured_on(command: str) -> str:
+    """The opening of a results section: the command, and the machine it ran on (shared, so noisy)."""
+    return (f"Measured with `{command}` on {platform.machine()}, CPython {platform.python_version()}, "
+            f"{os.cpu_count()} cores shared with other work (noisy)")

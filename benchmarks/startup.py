@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -118,18 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be 1 or more")
-    trees: list[tuple[str, str | None]] = [("this tree", None)]
-    for given in args.tree:
-        label, sep, src = given.partition("=")
-        if not sep or not Path(src, "backproplab").is_dir():
-            parser.error(f"--tree wants LABEL=SRC, SRC a folder holding backproplab/; got {given!r}")
-        trees.append((label, str(Path(src).resolve())))
+    trees: list[tuple[str, str | None]] = [("this tree", None), *results.source_trees(parser, args.tree)]
     load_before = os.getloadavg()[0]
     times = measure(args.repeats, trees)
     load_after = os.getloadavg()[0]
     lines = ["", "## Start-up", "",
-             f"Measured with `python -m benchmarks.startup` on {platform.machine()}, CPython "
-             f"{platform.python_version()}, {os.cpu_count()} cores shared with other work (noisy): {args.repeats} "
+             results.measured_on("python -m benchmarks.startup") + f": {args.repeats} "
              "runs of each case, each a new process timed from launch to exit, bytecode compiled beforehand. "
              f"The machine's one-minute load average was {load_before:.1f} at the start, {load_after:.1f} at the end.",
              "", *table(times)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -54,3 +55,13 @@ def server():
 
     with live_server(Settings()) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def gen():
+    """docs/gen.py, the generator of the documentation's pages (not a package: loaded from its file)."""
+    path = Path(__file__).resolve().parent.parent / "docs" / "gen.py"
+    spec = importlib.util.spec_from_file_location("docs_gen", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

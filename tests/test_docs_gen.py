@@ -4,12 +4,9 @@ spec field the presets use, every catalogued error. (The site itself is built by
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
-
-import pytest
 
 from backproplab import ops
 from backproplab.cli.program import build_parser
@@ -22,14 +19,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def gen():
-    spec = importlib.util.spec_from_file_location("docs_gen", ROOT / "docs" / "gen.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_op_page_has_a_row_for_every_op_with_its_derivative(gen):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib.util
 import re
 from pathlib import Path
 
@@ -44,14 +43,6 @@ def _outputs(nb) -> list[dict]:
 
 def _is_check(cell) -> bool:
     return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
-
-
-@pytest.fixture(scope="module")
-def gen():
-    spec = importlib.util.spec_from_file_location("docs_gen_for_notebooks", ROOT / "docs" / "gen.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
