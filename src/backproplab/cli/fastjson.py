@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backproplab.train.trace import strict_dumps
+from backproplab.util import interrupts
 
 SHORT_EXPONENT = re.compile(rb"e-([1-9])\b")  # 1e-8 → 1e-08, as Python's repr writes it
 FULL_SMALL = re.compile(rb"0\.0000([1-9])([0-9]*)")  # 0.000012 → 1.2e-05 (not inside 10.00001: see _exponent)
@@ -60,7 +61,8 @@ def make_dumps(orjson: Any) -> Callable[[Any], str]:
 def fast_dumps() -> Callable[[Any], str] | None:
     """orjson's ``dumps`` made to match json's, or None when orjson is not installed (json does it all)."""
     try:
-        import orjson  # the fast extra: only when JSON is written
+        with interrupts.deferred():  # a Ctrl-C while orjson's extension initialises crashes the process
+            import orjson  # the fast extra: only when JSON is written
     except ImportError:
         return None
     return make_dumps(orjson)

@@ -89,8 +89,9 @@ def _save(trace: Trace, args: argparse.Namespace) -> None:
     full disk midway leaves an earlier FILE as it was.
     """
     force = bool(getattr(args, "force", False))
+    dumps = fast_dumps()  # chosen before the file is opened: nothing is imported while it is half-written
     with files.open_for_writing(args.save, force=force, ours=files.is_trace, example="trace.json") as f:
-        trace.write_json(f, indent=1, dumps=fast_dumps())
+        trace.write_json(f, indent=1, dumps=dumps)
         f.write("\n")
     sys.stderr.write(f"wrote {args.save}\n")
 
