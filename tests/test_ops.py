@@ -112,7 +112,7 @@ def test_matmul_matches_central_differences(case):
 def test_reshape_transpose_and_indexing_match_central_differences(x, data):
     t = Tensor(x, requires_grad=True)
     grad_check(lambda a: a.reshape(-1), t)
-    grad_check(lambda a: a.T * np.arange(a.size).reshape(a.T.shape), t)
+    grad_check(lambda a: a.T * np.arange(a.numel()).reshape(a.T.shape), t)
     rows = data.draw(st.lists(st.integers(0, x.shape[0] - 1), min_size=1, max_size=5))  # repeats add up
     grad_check(lambda a: a[np.array(rows)] * 1.5, t)
     grad_check(lambda a: a[1:, ::-1], t)

@@ -110,7 +110,8 @@ def test_bad_data_and_integer_gradients_are_clear_errors():
 
 def test_basic_api_names():
     t = Tensor([[1.0, 2.0], [3.0, 4.0]], name="A")
-    assert t.shape == (2, 2) and t.ndim == 2 and t.size == 4 and len(t) == 2
+    assert t.shape == (2, 2) and t.ndim == 2 and len(t) == 2
+    assert t.size() == (2, 2) and t.size(0) == 2 and t.numel() == 4
     assert t.T.data.tolist() == [[1.0, 3.0], [2.0, 4.0]]
     assert t[1].tolist() == [3.0, 4.0]
     assert t.reshape(4).shape == (4,) and t.reshape((1, 4)).shape == (1, 4)

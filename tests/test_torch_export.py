@@ -26,7 +26,7 @@ def outputs_and_grads(net, model, x):
 
     out_b = net(bl.Tensor(x))
     out_t = model(torch.from_numpy(np.array(x)))
-    w = np.linspace(-1.0, 2.0, out_b.size).reshape(out_b.shape)
+    w = np.linspace(-1.0, 2.0, out_b.numel()).reshape(out_b.shape)
     net.zero_grad()
     (out_b * bl.Tensor(w)).sum().backward()
     (out_t * torch.from_numpy(w)).sum().backward()

@@ -88,7 +88,7 @@ from backproplab.engine.grad_mode import enable_grad, is_grad_enabled, no_grad  
 from backproplab.engine.gradcheck import central_difference, grad_check  # noqa: E402
 from backproplab.engine.replay import compile  # noqa: E402
 from backproplab.engine.tensor import ShapeError, Tensor  # noqa: E402
-from backproplab.engine.tensor_methods import MaxResult  # noqa: E402
+from backproplab.engine.tensor_methods import MaxResult, Size  # noqa: E402
 from backproplab.explain import Explanation, explain, forward_table  # noqa: E402
 from backproplab.nn import MLP, Linear, Module, Parameter, Sequential, functional, losses  # noqa: E402  # noqa: E402
 from backproplab.spec import datasets, presets  # noqa: E402
@@ -101,7 +101,7 @@ bool_ = np.bool_
 abs, max, min, pow, sum = functions.abs, functions.max, functions.min, functions.pow, functions.sum  # noqa: A001
 
 __all__ = [
-    "MLP", "Explanation", "Generator", "Linear", "MaxResult", "Module", "Parameter", "Sequential", "ShapeError",
+    "MLP", "Explanation", "Generator", "Linear", "MaxResult", "Module", "Parameter", "Sequential", "ShapeError", "Size",
     "Tensor", "Trace", "TraceError", "add", "arange", "argmax", "argmin", "as_tensor", "backprop", "bool_", "cat",
     "central_difference", "chunk", "clamp", "clip", "compile", "concat", "cos", "datasets", "div", "enable_grad",
     "exp", "explain", "eye", "flatten", "forward_table", "float32", "float64", "full", "full_like", "functional",

@@ -19,6 +19,18 @@ from backproplab.engine import ops
 from backproplab.engine.axes import norm_axis, one_dim, pick
 
 Dims = int | tuple[int, ...] | None
+
+
+class Size(tuple):
+    """A tensor's shape, as ``torch.Size``: a tuple of whole numbers that also counts its entries."""
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"Size({list(self)})"
+
+
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 """What ``max(dim)`` and ``min(dim)`` return, as ``torch.return_types.max``: values and their indices."""
 
@@ -416,6 +428,12 @@ class TensorMethods:
 
     def numel(self) -> int:
         return self.data.size
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape as a ``Size``, or the length of dimension ``dim``, as PyTorch's ``x.size(0)``."""
+        if dim is None:
+            return Size(self.data.shape)
+        return self.data.shape[one_dim(dim, self.data.ndim, "size")]
 
 
 class _Recording(threading.local):

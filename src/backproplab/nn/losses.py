@@ -40,7 +40,7 @@ def _target_like(prediction: Tensor, target: Any, loss: str) -> Tensor:
         t = Tensor(t.data.astype(prediction.dtype), name=t.name)
     if t.shape == prediction.shape:
         return t
-    if t.size != prediction.size:
+    if t.numel() != prediction.numel():
         raise ValueError(
             f"{loss}: the prediction has shape {prediction.shape} but the target has shape {t.shape}; "
             "they need one target value per prediction"
@@ -91,7 +91,7 @@ def _squared(prediction: Any, target: Any, reduction: str, loss: str, symbol: st
     t = _target_like(prediction, target, loss)
     if reduction == "sum":
         return apply(ops.ssr, prediction, t).named(symbol)
-    if reduction == "mean" and prediction.size:
+    if reduction == "mean" and prediction.numel():
         return apply(ops.mse, prediction, t).named(symbol)
     return _reduce(apply(loss_ops.squared_error, prediction, t), reduction).named(symbol)
 
@@ -148,7 +148,7 @@ def bce_with_logits(logits: Any, target: Any, weight: Any = None, *, reduction: 
     logits = _prediction(logits)
     t = _target_like(logits, target, "bce")
     _check_unit(t, "bce")
-    if reduction == "mean" and weight is None and logits.size:
+    if reduction == "mean" and weight is None and logits.numel():
         return apply(ops.bce_with_logits, logits, t).named("BCE")
     per_entry = _weighted(apply(loss_ops.bce_logits, logits, t), weight)
     return _reduce(per_entry, reduction).named("BCE")
