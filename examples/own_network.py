@@ -22,7 +22,7 @@ net = bl.MLP([2, 3, 1], "tanh", seed=1)
 
 # One gradient, worked out by the chain rule with the numbers put in:
 loss = bl.losses.mse(net(bl.Tensor(x, name="x")), y)
-print(bl.explain(loss, wrt=net.parameter("W1"), index=(0, 1), lr=0.5))
+print(bl.explain(loss, wrt=net.parameter("W1"), index=(1, 0), lr=0.5))  # W1 is (out, in): input 1 into unit 2
 
 # Train with the same rule, and keep every step:
 trace = bl.optim.GradientDescent(net.parameters(), lr=0.5, max_steps=2000).fit(net, x, y, loss="mse")

@@ -35,13 +35,13 @@ assert X.shape == (100, 2) and set(np.unique(y)) == {0.0, 1.0}
 
 # %% [markdown]
 # The network by hand in NumPy, to measure the accuracy and to check the numbers below:
-# z = x W + b per layer, tanh between.
+# z = x Wᵀ + b per layer (each W is (out, in), as in PyTorch), tanh between.
 
 # %%
 def logits(params: dict) -> np.ndarray:
-    a = np.tanh(X @ params["W1"] + params["b1"])
-    a = np.tanh(a @ params["W2"] + params["b2"])
-    return (a @ params["W3"] + params["b3"]).reshape(-1)
+    a = np.tanh(X @ params["W1"].T + params["b1"])
+    a = np.tanh(a @ params["W2"].T + params["b2"])
+    return (a @ params["W3"].T + params["b3"]).reshape(-1)
 
 
 def bce(params: dict) -> float:
@@ -96,9 +96,9 @@ figures[2]
 final_params = trace.iterations[-1].params
 boundary = next(c for c in figures[2].axes[0].collections if c.get_gid() == "boundary")
 on_line = np.concatenate([path.vertices for path in boundary.get_paths()])
-a = np.tanh(on_line @ final_params["W1"] + final_params["b1"])
-a = np.tanh(a @ final_params["W2"] + final_params["b2"])
-z_line = (a @ final_params["W3"] + final_params["b3"]).reshape(-1)
+a = np.tanh(on_line @ final_params["W1"].T + final_params["b1"])
+a = np.tanh(a @ final_params["W2"].T + final_params["b2"])
+z_line = (a @ final_params["W3"].T + final_params["b3"]).reshape(-1)
 spread = np.ptp(logits(final_params))
 print(f"{len(on_line)} points on the line; the largest |logit| there is {np.abs(z_line).max():.3f} (of a spread of "
       f"{spread:.1f})")
@@ -107,35 +107,35 @@ assert len(on_line) > 10 and np.abs(z_line).max() < 0.02 * spread
 # %% [markdown]
 # ## One weight, layer by layer
 #
-# The weight W1[1,2] connects input 1 to unit 2 of the first hidden layer. Its gradient is δ of
-# that unit for each sample, times the input it multiplies, summed:
-# dL/dW1[1,2] = Σᵢ δ_z1[i,2] · x[i,1]. (Python indexes from 0, so that is `index=(0, 1)`.)
+# W1 is (out, in), as in PyTorch, so the weight W1[2,1] connects input 1 to unit 2 of the first
+# hidden layer. Its gradient is δ of that unit for each sample, times the input it multiplies,
+# summed: dL/dW1[2,1] = Σᵢ δ_z1[i,2] · x[i,1]. (Python indexes from 0, so that is `index=(1, 0)`.)
 
 # %%
 net.load_state_dict(final)
 W1 = net.parameter("W1")
 loss = bl.losses.bce_with_logits(net(X), y)
-explanation = bl.explain(loss, wrt=W1, index=(0, 1))
+explanation = bl.explain(loss, wrt=W1, index=(1, 0))
 explanation
 
 # %% [markdown]
 # The same δ by hand: backpropagate through the NumPy network above.
 
 # %%
-a1 = np.tanh(X @ final["W1"] + final["b1"])
-a2 = np.tanh(a1 @ final["W2"] + final["b2"])
-z3 = (a2 @ final["W3"] + final["b3"]).reshape(-1)
+a1 = np.tanh(X @ final["W1"].T + final["b1"])
+a2 = np.tanh(a1 @ final["W2"].T + final["b2"])
+z3 = (a2 @ final["W3"].T + final["b3"]).reshape(-1)
 delta3 = ((1 / (1 + np.exp(-z3))) - y.reshape(-1)) / len(z3)   # dL/dz3: (σ(z) − y)/n
-delta2 = (delta3[:, None] @ final["W3"].T) * (1 - a2**2)         # back through W3 and tanh
-delta1 = (delta2 @ final["W2"].T) * (1 - a1**2)                  # back through W2 and tanh
+delta2 = (delta3[:, None] @ final["W3"]) * (1 - a2**2)           # back through W3 and tanh
+delta1 = (delta2 @ final["W2"]) * (1 - a1**2)                    # back through W2 and tanh
 hand = float(np.sum(delta1[:, 1] * X[:, 0]))
-print(f"dL/dW1[1,2] = {hand:.6f}")
+print(f"dL/dW1[2,1] = {hand:.6f}")
 
 # %% tags=["remove-cell"]
 assert np.isclose(float(np.asarray(explanation.gradient).reshape(-1)[0]), hand, rtol=1e-9, atol=1e-12)
 net.zero_grad()
 bl.losses.bce_with_logits(net(X), y).backward()
-np.testing.assert_allclose(W1.grad, X.T @ delta1, rtol=1e-9, atol=1e-12)
+np.testing.assert_allclose(W1.grad, delta1.T @ X, rtol=1e-9, atol=1e-12)
 
 # %% [markdown]
 # The whole layer at once, in the δ form: δ of each layer from the one above it.

@@ -158,8 +158,8 @@ def test_demo_explain_narrates_the_whole_run(capsys):
         (["explain", "statquest", "--param", "b3", "--format", "pdf"], "invalid choice"),
         (["explain", "statquest"], "--param"),
         (["demo", "statquest", "--json", "--explain"], "not allowed with"),
-        (["explain", "moons", "--param", "W1", "--index", "3,1"],
-         "--index 3,1 does not fit W1, which has shape (2, 16)"),
+        (["explain", "moons", "--param", "W1", "--index", "1,3"],
+         "--index 1,3 does not fit W1, which has shape (16, 2)"),
         (["explain", "statquest", "--param", "b3", "--index", "1"], "it is a single number"),
     ],
 )

@@ -56,7 +56,7 @@ def backward(net, fn, run):
         run()
     else:
         fn().backward()
-    return [p.grad.copy() for p in net.parameters()]
+    return [p.grad.numpy().copy() for p in net.parameters()]
 
 
 def descend(net, lr=0.1):
@@ -166,7 +166,7 @@ def _histories(seed, steps, layouts=None):
                     loss.backward()
             history.append((loss.data.copy(), [np.array(p.grad, copy=True) for p in leaves]))
             for p in leaves:
-                p.data = p.data - 0.01 * p.grad
+                p.data = p.data - 0.01 * p.grad.numpy()
         histories.append(history)
     return histories
 
@@ -211,8 +211,8 @@ def test_a_gradient_added_into_in_place_keeps_the_plain_paths_layout():
             loss = run() if compiled else fn()
             if not compiled:
                 loss.backward()
-            history.append((loss.data.copy(), [x.grad.copy(), b.grad.copy()]))
-            x.data, b.data = x.data - 0.01 * x.grad, b.data - 0.01 * b.grad
+            history.append((loss.data.copy(), [x.grad.numpy().copy(), b.grad.numpy().copy()]))
+            x.data, b.data = x.data - 0.01 * x.grad.numpy(), b.data - 0.01 * b.grad.numpy()
         histories.append(history)
     assert_bit_identical(*histories)
     assert "empty_like(g" in run.source  # the sum was written into a new array of the plain path's layout
@@ -459,7 +459,7 @@ def test_single_number_parameters_over_short_vectors_bit_identical(n, loss_name,
                     loss.backward()
             history.append((loss.data.copy(), [np.array(p.grad, copy=True) for p in (w, b, v, c)]))
             for p in (w, b, v, c):
-                p.data = p.data - dtype(0.05) * p.grad
+                p.data = p.data - dtype(0.05) * p.grad.numpy()
         histories.append(history)
     assert_bit_identical(*histories)
     source = run.source
@@ -502,7 +502,7 @@ def test_cross_entropy_keeps_its_log_softmax_for_the_backward_pass(dtype):
             run.backward()
         else:
             fn().backward()
-        grads.append([p.grad.copy() for p in net.parameters()])
+        grads.append([p.grad.numpy().copy() for p in net.parameters()])
         for _ in range(3):
             descend(net)
             net.zero_grad()

@@ -25,9 +25,9 @@ def plain_and_compiled(make, steps=5, lr=0.05):
             loss = run() if compiled else loss_fn()
             if not compiled:
                 loss.backward()
-            history.append((loss.data.copy(), [p.grad.copy() for p in params]))
+            history.append((loss.data.copy(), [p.grad.numpy().copy() for p in params]))
             for p in params:
-                p.data = p.data - lr * p.grad
+                p.data = p.data - lr * p.grad.numpy()
         histories.append(history)
     return histories
 
@@ -112,7 +112,7 @@ def test_fit_uses_the_replay_and_matches_a_plain_loop():
         assert loss.item() == it.loss
         for name, p in net2.named_parameters():
             assert float(p.grad) == it.gradients[name]
-            p.data = p.data - 0.05 * p.grad
+            p.data = p.data - 0.05 * p.grad.numpy()
 
 
 def test_a_mask_taken_from_moving_parameters_is_never_replayed_stale():
@@ -159,7 +159,7 @@ def _kept_history(compiled, make, steps=4):
             run()
         else:
             fn().backward()
-        grads.append([p.grad for p in params])  # the arrays themselves, not copies
+        grads.append([p.grad.numpy() for p in params])  # the arrays themselves, not copies
         values += [h.data for h in hidden()]
         with bl.no_grad():
             for p in params:
@@ -208,7 +208,7 @@ def test_a_buffer_nothing_else_holds_is_reused():
     for _ in range(4):
         opt.zero_grad()
         run()
-        ids.append([id(p.grad) for p in net.parameters()])
+        ids.append([id(p.grad.numpy()) for p in net.parameters()])
         opt.step()
     assert ids[2] == ids[3]  # replayed steps (the first two record and compile)
     held = net.parameters()[0].grad

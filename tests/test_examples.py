@@ -20,7 +20,7 @@ def test_own_network_example_runs(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "own_network.py"), str(tmp_path)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "dMSE/dW1[1,2] = Σ_i" in proc.stdout and "stopped by" in proc.stdout
+    assert "dMSE/dW1[2,1] = Σ_i" in proc.stdout and "stopped by" in proc.stdout
     for name in ("loss-history.png", "network.png", "decision-boundary.png", "explanation.md"):
         assert (tmp_path / name).stat().st_size > 100
 
@@ -47,7 +47,7 @@ def test_pytorch_style_script_gives_torch_float64_numbers():
     net = torch.nn.Sequential(*layers).double()
     with torch.no_grad():
         for lin, (w, b) in zip(net[::2], start):
-            lin.weight.copy_(torch.tensor(w.T))  # PyTorch keeps W as (out, in)
+            lin.weight.copy_(torch.tensor(w))  # both keep W as (out, in)
             lin.bias.copy_(torch.tensor(b))
     opt = torch.optim.AdamW(net.parameters(), lr=ex.LR, weight_decay=ex.WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=ex.STEPS)
@@ -66,7 +66,7 @@ def test_pytorch_style_script_gives_torch_float64_numbers():
     assert len(losses) == ex.STEPS and losses[-1] < losses[0] / 5
     np.testing.assert_allclose(losses, theirs, rtol=1e-9, atol=1e-12)
     for lin, tlin in zip(model.linears, net[::2]):
-        np.testing.assert_allclose(lin.weight.data, tlin.weight.detach().numpy().T, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(lin.weight.data, tlin.weight.detach().numpy(), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(lin.bias.data, tlin.bias.detach().numpy(), rtol=1e-9, atol=1e-12)
     assert accuracy == their_accuracy and accuracy > 0.9
 

@@ -131,13 +131,13 @@ def test_two_three_one_tanh_network_gets_a_full_explanation():
     net = bl.MLP([2, 3, 1], "tanh", seed=0)
     x = Tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], name="x")
     loss = losses.mse(net(x), [1.0, 0.0, 1.0])
-    text = plain(explain(loss, net.parameter("W1"), index=(0, 1), lr=0.1).to_text())
-    assert "dMSE/dW1[1,2] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/da1[i,2] · da1[i,2]/dz1[i,2] · dz1[i,2]/dW1[1,2]" in text
+    text = plain(explain(loss, net.parameter("W1"), index=(1, 0), lr=0.1).to_text())  # input 1 into unit 2
+    assert "dMSE/dW1[2,1] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/da1[i,2] · da1[i,2]/dz1[i,2] · dz1[i,2]/dW1[2,1]" in text
     assert "da1[i,2]/dz1[i,2] = 1 - tanh²(z1[i,2])" in text
     assert "dMSE/dz2[i,1] = -2 × (y[i,1] - z2[i,1]) / 3" in text
-    assert "new W1[1,2] = old W1[1,2] - step size" in text
-    delta = plain(explain(loss, net.parameter("W1")).to_text())
-    assert "δ_a1 = δ_z2·W2ᵀ" in delta and "δ_z1 = δ_a1 ⊙ (1 - tanh²(z1))" in delta and "dMSE/dW1 = xᵀ·δ_z1" in delta
+    assert "new W1[2,1] = old W1[2,1] - step size" in text
+    delta = plain(explain(loss, net.parameter("W1")).to_text())  # z2 = a1·W2ᵀ + b2, so δ_a1 = δ_z2·W2
+    assert "δ_a1 = δ_z2·W2 " in delta and "δ_z1 = δ_a1 ⊙ (1 - tanh²(z1))" in delta and "dMSE/dW1 = δ_z1ᵀ·x" in delta
 
 
 def test_a_wide_entry_gets_its_own_short_working():
@@ -150,10 +150,10 @@ def test_a_wide_entry_gets_its_own_short_working():
 
     numeric_w = bl.central_difference(loss_of, [W1], 0)
     numeric_b = bl.central_difference(loss_of, [b1], 0)
-    auto = explain(loss_of(), W1, index=(0, 1))  # 8×16×16 paths entry by entry: grouped by sample instead
-    assert auto.form == "entry" and auto.gradient == pytest.approx(numeric_w[0, 1], abs=1e-7)
+    auto = explain(loss_of(), W1, index=(1, 0))  # 8×16×16 paths entry by entry: grouped by sample instead
+    assert auto.form == "entry" and auto.gradient == pytest.approx(numeric_w[1, 0], abs=1e-7)
     text = auto.to_text()
-    assert "dMSE/dW1[1,2] = Σ_i δ_z1[i,2] · x[i,1]" in text and "unit 2 of z1" in text
+    assert "dMSE/dW1[2,1] = Σ_i δ_z1[i,2] · x[i,1]" in text and "unit 2 of z1" in text
     # the table's columns are δ of the unit, the input, and their product, one row per sample
     assert [t["value"] for t in auto.details["terms"]] == pytest.approx(
         list(np.asarray(auto.details["deltas"]) * x[:, 0]), abs=1e-15)

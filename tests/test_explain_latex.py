@@ -32,7 +32,7 @@ def documents() -> dict[str, str]:
     return {
         "b3": explain(loss, net.b3, lr=0.1).to_latex(document=True),
         "w1": explain(loss, net.w1, lr=0.1).to_latex(document=True),
-        "mlp_paths": explain(mlp_loss, mlp.parameter("W1"), index=(1, 2), lr=0.1).to_latex(document=True),
+        "mlp_paths": explain(mlp_loss, mlp.parameter("W1"), index=(2, 1), lr=0.1).to_latex(document=True),
         "mlp_delta": explain(mlp_loss, mlp.parameter("W1")).to_latex(document=True),
         "run": explain_run(trace, net).to_latex(document=True),
         **{name: e.to_latex(document=True) for name, e in stepped().items()},

@@ -54,34 +54,34 @@ def test_a_sample_line_of_a_node_uses_that_sample_index(capsys):
 def test_a_matrix_entry_is_written_apart_from_its_name_in_every_format():
     model, loss, x, y = small_mlp(data=True)
     w1 = dict(model.named_parameters())["W1"]
-    exp = bl.explain(loss, wrt=w1, index=(0, 1), lr=0.1)
+    exp = bl.explain(loss, wrt=w1, index=(1, 0), lr=0.1)  # (out, in): input 1 into unit 2
     latex = exp.to_latex()
-    assert r"\left(W_{1}\right)_{1,2}" in latex and r"\left(W_{2}\right)_{2,1}" in latex
-    assert "{W_{1}}_{" not in latex and "{W_{2}}_{" not in latex  # W₁₁,₂: two subscripts run together
-    assert r"\left(W_{1}\right)_{1,2}" in exp.to_markdown()
+    assert r"\left(W_{1}\right)_{2,1}" in latex and r"\left(W_{2}\right)_{1,2}" in latex
+    assert "{W_{1}}_{" not in latex and "{W_{2}}_{" not in latex  # W₁₂,₁: two subscripts run together
+    assert r"\left(W_{1}\right)_{2,1}" in exp.to_markdown()
     for text in (exp.to_text(), exp.to_html()):
-        assert "W1[1,2]" in text and "W2[2,1]" in text
+        assert "W1[2,1]" in text and "W2[1,2]" in text
     numeric = bl.central_difference(lambda w: bl.losses.mse(model(x), y), [w1], 0)
-    assert float(exp.gradient) == pytest.approx(numeric[0, 1], rel=1e-6)
+    assert float(exp.gradient) == pytest.approx(numeric[1, 0], rel=1e-6)
 
 
 def test_a_delta_entry_has_the_node_subscript_apart_from_the_entry(capsys):
-    code, out, _ = cli(capsys, "explain", "moons", "--param", "W1", "--index", "1,2", "--format", "latex")
+    code, out, _ = cli(capsys, "explain", "moons", "--param", "W1", "--index", "2,1", "--format", "latex")
     assert code == 0
-    assert r"\left(\delta_{z_{1}}\right)_{i,2}" in out and r"\partial \left(W_{1}\right)_{1,2}" in out
+    assert r"\left(\delta_{z_{1}}\right)_{i,2}" in out and r"\partial \left(W_{1}\right)_{2,1}" in out
     assert r"{\delta_{z_{1}}}_{" not in out
-    code, out, _ = cli(capsys, "explain", "moons", "--param", "W1", "--index", "1,2")
-    assert "dBCE/dW1[1,2] = Σ_i δ_z1[i,2] · x[i,1]" in out
+    code, out, _ = cli(capsys, "explain", "moons", "--param", "W1", "--index", "2,1")
+    assert "dBCE/dW1[2,1] = Σ_i δ_z1[i,2] · x[i,1]" in out
 
 
 def test_the_repr_of_an_entry_explanation_names_the_entry():
     model, loss = small_mlp()
     w1 = dict(model.named_parameters())["W1"]
-    entry = bl.explain(loss, wrt=w1, index=(1, 2))
-    assert repr(entry).startswith("<Explanation dMSE/dW1[2,3] = ")
-    assert entry.html_title() == "dMSE/dW1[2,3]"
+    entry = bl.explain(loss, wrt=w1, index=(2, 1))
+    assert repr(entry).startswith("<Explanation dMSE/dW1[3,2] = ")
+    assert entry.html_title() == "dMSE/dW1[3,2]"
     whole = bl.explain(loss, wrt=w1)
-    assert repr(whole).startswith("<Explanation dMSE/dW1: a (2, 3) array")
+    assert repr(whole).startswith("<Explanation dMSE/dW1: a (3, 2) array")
 
 
 ADAM_LINE = "step size (Adam) = learning rate × m̂/(√v̂ + ε) = 0.1 × (−15.66)/(√245.08 + 1e−8) = −0.10"

@@ -103,7 +103,7 @@ def test_a_small_mlp_s_matrices_are_built_once_and_agree_with_explain():
     trace = bl.optim.GradientDescent(net.parameters(), lr=0.1, max_steps=3, min_step=0).fit(net, x, y, loss="mse")
     plan = RunExplainer(trace, net)
     assert kind(plan, "W1") == "delta" and kind(plan, "b2") == "paths"  # a matrix: layer by layer
-    for name, index in (("W1", None), ("b2", None), ("W1", (1, 2)), ("b1", (0,))):
+    for name, index in (("W1", None), ("b2", None), ("W1", (2, 1)), ("b1", (0,))):
         want, got = reference(trace, net, name, 3, index), plan.explanation(name, 3, index)
         assert [got.render(f) for f in FORMATS] == [want.render(f) for f in FORMATS], (name, index)
 
@@ -126,8 +126,8 @@ def test_every_preset_s_parameters_and_entries_equal_explain_at_any_iteration(pr
 
 
 @pytest.mark.parametrize("preset, name, index, form", [
-    ("moons", "W1", (1, 15), "entry"), ("moons", "W2", (3, 7), "entry"), ("moons", "b1", (4,), "entry"),
-    ("moons", "b3", None, "entry"), ("moons", "W2", None, "delta"), ("xor", "W1", (0, 2), "paths"),
+    ("moons", "W1", (15, 1), "entry"), ("moons", "W2", (7, 3), "entry"), ("moons", "b1", (4,), "entry"),
+    ("moons", "b3", None, "entry"), ("moons", "W2", None, "delta"), ("xor", "W1", (2, 0), "paths"),
     ("regression", "W1", None, "delta"), ("classic", "w5", None, "paths"),
 ])
 def test_matrix_entries_take_the_built_once_structure_and_never_work_afresh(preset, name, index, form, monkeypatch):
@@ -150,23 +150,23 @@ def test_matrix_entries_take_the_built_once_structure_and_never_work_afresh(pres
 
 def test_entry_numbers_are_the_engine_s_for_every_iteration():
     net, trace, plan = preset_run("moons")
-    numbers = plan.numbers(("W2", (3, 7)))
-    h1 = plan.stacked(plan.structure[("W2", (3, 7))].entry.inputs)  # a1, the inputs W2 multiplies
+    numbers = plan.numbers(("W2", (7, 3)))  # W2 is (out, in): input 3 into unit 7
+    h1 = plan.stacked(plan.structure[("W2", (7, 3))].entry.inputs)  # a1, the inputs W2 multiplies
     assert numbers["delta"].shape == (len(trace.iterations), 100)
     assert np.array_equal(numbers["factors"], h1[:, :, 3])
-    assert np.allclose(numbers["terms"].sum(axis=1), [np.asarray(it.gradients["W2"])[3, 7] for it in trace.iterations])
+    assert np.allclose(numbers["terms"].sum(axis=1), [np.asarray(it.gradients["W2"])[7, 3] for it in trace.iterations])
 
 
 def test_what_is_worked_out_afresh_still_agrees_with_explain():
     net, trace, _ = preset_run("moons")
     plan = RunExplainer(trace, net, ["W1"], iterations=[0, 1])
-    got, want = plan.explanation("W1", 6, (0, 3)), reference(trace, net, "W1", 6, (0, 3))  # not filled in
+    got, want = plan.explanation("W1", 6, (3, 0)), reference(trace, net, "W1", 6, (3, 0))  # not filled in
     assert 5 not in plan.rows and got.to_text() == want.to_text()
     plan.fill([5])
-    assert plan.explanation("W1", 6, (0, 3)).to_latex() == want.to_latex() and kind(plan, "W1", (0, 3)) == "entry"
+    assert plan.explanation("W1", 6, (3, 0)).to_latex() == want.to_latex() and kind(plan, "W1", (3, 0)) == "entry"
     with pytest.raises(ValueError, match="does not fit W1"):
-        plan.explanation("W1", 2, (2, 0))
-    assert kind(plan, "W1", (2, 0)) is None
+        plan.explanation("W1", 2, (0, 2))
+    assert kind(plan, "W1", (0, 2)) is None
     dosage, (x, y) = bl.presets.statquest()
     trace = bl.optim.GradientDescent(dosage.parameters(only=["b3"]), lr=0.1, max_steps=3).fit(dosage, x, y)
     plan = RunExplainer(trace, dosage, ["b3", "w1"])  # w1 is not optimized: the loss does not depend on it here
@@ -208,7 +208,7 @@ def test_float32_matrices_agree_with_explain():
     y = np.array([1.0, 0.0, 1.0, 0.0], dtype=np.float32)
     trace = bl.optim.Adam(net.parameters(), lr=0.05).fit(net, x, y, loss="bce", max_steps=4, min_step=0)
     plan = RunExplainer(trace, net)
-    for name, index in (("W1", None), ("W1", (1, 3)), ("b1", (2,)), ("W2", (0, 0))):
+    for name, index in (("W1", None), ("W1", (3, 1)), ("b1", (2,)), ("W2", (0, 0))):
         for k in (1, 4):
             want, got = reference(trace, net, name, k, index), plan.explanation(name, k, index)
             assert [got.render(f) for f in FORMATS] == [want.render(f) for f in FORMATS], (name, index, k)

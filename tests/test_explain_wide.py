@@ -42,9 +42,9 @@ def test_a_small_batch_through_wide_layers_is_explained_without_entry_level_link
 def test_a_narrow_network_on_a_small_batch_still_shows_every_path():
     net, loss = quickstart_loss(4, (784, 10))
     loss.backward()
-    e = bl.explain(loss, net[0].weight, index=(5, 2))
+    e = bl.explain(loss, net[0].weight, index=(2, 5))  # (out, in): input 6 into unit 3
     assert e.form == "paths"
-    assert np.isclose(e.gradient, net[0].weight.grad[5, 2])
+    assert np.isclose(e.gradient, net[0].weight.grad[2, 5])
 
 
 def test_a_chain_rule_of_many_terms_keeps_the_largest_and_says_how_many_more():
@@ -59,10 +59,10 @@ def test_a_chain_rule_of_many_terms_keeps_the_largest_and_says_how_many_more():
     e = bl.explain(loss, lin1.weight, index=(0, 0))
     assert e.form == "paths"
     # each unit u of the second layer is one term Σ_i dMSE/dz3 · dz3/da2 · da2/dz2 · dz2/da1 · da1/dz1 · dz1/dW1
-    z1 = x @ lin1.weight.data + lin1.bias.data
-    a2 = np.tanh(np.maximum(z1, 0) @ lin2.weight.data + lin2.bias.data)
-    z3 = a2 @ lin3.weight.data + lin3.bias.data
-    per_unit = (2 * z3 / 2 * lin3.weight.data[:, 0] * (1 - a2 ** 2) * lin2.weight.data[0] * x[:, :1]).sum(axis=0)
+    z1 = x @ lin1.weight.data.T + lin1.bias.data  # each W is (out, in)
+    a2 = np.tanh(np.maximum(z1, 0) @ lin2.weight.data.T + lin2.bias.data)
+    z3 = a2 @ lin3.weight.data.T + lin3.bias.data
+    per_unit = (2 * z3 / 2 * lin3.weight.data[0] * (1 - a2 ** 2) * lin2.weight.data[:, 0] * x[:, :1]).sum(axis=0)
     assert np.isclose(per_unit.sum(), e.gradient)
     largest = set(np.argsort(-np.abs(per_unit), kind="stable")[:10].tolist())
     chain = e.details["chain_rule"]

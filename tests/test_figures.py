@@ -376,7 +376,7 @@ def test_crowded_weight_labels_overlap_neither_each_other_nor_circles():
     ax = fig.axes[0]
     labels = [t for t in ax.texts if t.get_gid() == "edge-label"]
     names = sorted(t.get_text().split()[0].split("\n")[0] for t in labels)
-    assert names == sorted([f"W1[{i},{j}]" for i in (1, 2) for j in (1, 2, 3)] + [f"W2[{i},1]" for i in (1, 2, 3)])
+    assert names == sorted([f"W1[{j},{i}]" for i in (1, 2) for j in (1, 2, 3)] + [f"W2[1,{j}]" for j in (1, 2, 3)])
     boxes = [t.get_window_extent() for t in labels]
     circles = [p.get_window_extent() for p in ax.patches if p.get_gid() == "neuron"]
     for i, a in enumerate(boxes):

@@ -25,7 +25,7 @@ def test_parameters_register_by_attribute_and_take_their_names():
     net = Tiny()
     assert [n for n, _ in net.named_parameters()] == ["a", "Wx", "bx"]
     assert net.parameter("a").item() == 2.0
-    assert net.parameters(only=["Wx"])[0].shape == (2, 1)
+    assert net.parameters(only=["Wx"])[0].shape == (1, 2)  # (out, in), as PyTorch's
     assert len(net.parameters("all")) == 3
 
 
@@ -63,7 +63,8 @@ def test_state_dict_round_trip_and_shape_errors():
     state = net.state_dict()
     net.parameter("W1").data[:] = 0
     net.load_state_dict(state)
-    np.testing.assert_array_equal(net.parameter("W1").data, state["W1"])
+    assert list(state) == ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias"]  # PyTorch's keys
+    np.testing.assert_array_equal(net.parameter("W1").data, state["layer1.weight"])
     with pytest.raises(ValueError, match="shape"):
         net.load_state_dict({"W1": np.zeros((5, 5))})
 
@@ -190,8 +191,8 @@ def test_a_network_built_pytorchs_way_trains_and_explains_by_layer():
         down = float(bl.losses.mse(net(x), y).data)
         w.data[index] = saved
         assert w.grad[index] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
-    text = bl.explain(bl.losses.mse(net(x), y), w, index=(0, 1)).to_text()
-    assert "dMSE/dW1[1,2] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/da₁[i,2] · da₁[i,2]/dz1[i,2] · dz1[i,2]/dW1[1,2]" in text
+    text = bl.explain(bl.losses.mse(net(x), y), w, index=(1, 0)).to_text()  # input 1 into unit 2, as in PyTorch
+    assert "dMSE/dW1[2,1] = Σ_i dMSE/dz2[i,1] · dz2[i,1]/da₁[i,2] · da₁[i,2]/dz1[i,2] · dz1[i,2]/dW1[2,1]" in text
     assert "a₁[i,2] = leaky_relu(z1[i,2])" in text and "else 0.1 (0.1 at z1[i,2] = 0" in text
     opt = bl.optim.SGD(net.parameters(), lr=0.1)
     before = float(loss.data)
@@ -237,7 +238,8 @@ def test_a_bad_gelu_setting_is_a_clear_error():
 
 def test_a_layers_mistakes_are_named_in_its_own_words():
     net = bl.Sequential(Linear(2, 3), bl.nn.Tanh(), Linear(3, 1))
-    with pytest.raises(bl.ShapeError, match=r"the Linear layer with W1 \(2×3\) takes 2 value\(s\) per sample, got "
+    with pytest.raises(bl.ShapeError, match=r"the Linear layer with W1 \(3×2: 3 outputs × 2 inputs\) takes 2 "
+                       r"value\(s\) per sample, got "
                        r"input of shape \(4, 3\): its last size must be 2"):
         net(Tensor(np.ones((4, 3))))
     with pytest.raises(bl.ShapeError, match="its last size must be 2"):
@@ -287,7 +289,7 @@ def test_a_module_list_registers_its_layers_as_pytorchs_does():
     loss = bl.losses.mse(net(x), y)
     loss.backward()
     w = net.layers[0].weight
-    h, entry = 1e-6, (1, 2)  # the gradient reaches the first layer through the list: a central difference agrees
+    h, entry = 1e-6, (2, 1)  # the gradient reaches the first layer through the list: a central difference agrees
     w.data[entry] += h
     up = float(bl.losses.mse(net(x), y).data)
     w.data[entry] -= 2 * h

@@ -49,6 +49,23 @@ class Case:
     ops: tuple[str, ...] = field(default=())  # table entries this case exercises
 
 
+def cyclic_index(shape: tuple[int, ...], d: int, keep: int | None = None) -> np.ndarray:
+    """An index for gather and scatter: each place along ``d`` names the next one, round the end (no repeats);
+    the first ``keep`` places along ``d`` only, when given."""
+    n = shape[d]
+    index = (np.indices(shape)[d] + 1) % n
+    return index[(slice(None),) * (d % len(shape)) + (slice(0, keep),)]
+
+
+def mixed_index(shape: tuple[int, ...], d: int) -> np.ndarray:
+    """An index for gather that names some entries twice and others not at all."""
+    return (np.indices(shape).sum(axis=0) * 2 + 1) % shape[d]
+
+
+def first(d: int, k: int) -> tuple[slice, ...]:
+    return (slice(None),) * d + (slice(0, k),) if d >= 0 else (Ellipsis, slice(0, k)) + (slice(None),) * (-d - 1)
+
+
 CASES: dict[str, Case] = {
     "abs": Case(lambda a: a.abs(), lambda a: a.abs(), kinks=(0.0,), ops=("abs",)),
     "sqrt": Case(lambda a: a.sqrt(), lambda a: a.sqrt(), domain=(0.05, 4.0), ops=("sqrt",)),
@@ -124,6 +141,45 @@ CASES: dict[str, Case] = {
     "spellings": Case(lambda a, b: a.add(b).mul(b).sub(a, alpha=2).div(b.exp()).neg().pow(2),
                       lambda a, b: a.add(b).mul(b).sub(a, alpha=2).div(b.exp()).neg().pow(2), arity=2,
                       domain=(-1.5, 1.5), ops=("add", "mul", "sub", "div", "neg", "pow", "exp")),
+    "gather": Case(lambda a, d: a.gather(d, bl.tensor(mixed_index(a.shape, d))),
+                   lambda a, d: a.gather(d, torch.tensor(mixed_index(a.shape, d))), dim=True, min_dims=1,
+                   ops=("gather",)),
+    "gather_fn": Case(lambda a, d: bl.gather(a, d, cyclic_index(a.shape, d)),
+                      lambda a, d: torch.gather(a, d, torch.tensor(cyclic_index(a.shape, d))), dim=True, min_dims=1,
+                      ops=("gather",)),
+    "scatter": Case(lambda a, b, d: a.scatter(d, bl.tensor(cyclic_index(a.shape, d, max(a.shape[d] - 1, 1))),
+                                              b[first(d, max(a.shape[d] - 1, 1))]),
+                    lambda a, b, d: a.scatter(d, torch.tensor(cyclic_index(a.shape, d, max(a.shape[d] - 1, 1))),
+                                              b[first(d, max(a.shape[d] - 1, 1))]),
+                    arity=2, broadcast=False, dim=True, min_dims=1, ops=("scatter", "getitem")),
+    "scatter_value": Case(lambda a, d: bl.scatter(a, d, cyclic_index(a.shape, d, 1), 2.5),
+                          lambda a, d: torch.scatter(a, d, torch.tensor(cyclic_index(a.shape, d, 1)), 2.5),
+                          dim=True, min_dims=1, ops=("scatter",)),
+    "masked_fill": Case(lambda a, b: a.masked_fill(b > 0.5, -2.0) * b, lambda a, b: a.masked_fill(b > 0.5, -2.0) * b,
+                        arity=2, kinks=(0.5,), ops=("masked_fill",)),
+    "tril": Case(lambda a: a.tril(), lambda a: a.tril(), min_dims=2, ops=("tril",)),
+    "tril_fn": Case(lambda a: bl.tril(a, -1), lambda a: torch.tril(a, -1), min_dims=2, ops=("tril",)),
+    "triu": Case(lambda a: a.triu(1), lambda a: a.triu(1), min_dims=2, ops=("triu",)),
+    "triu_fn": Case(lambda a: bl.triu(a, -1), lambda a: torch.triu(a, -1), min_dims=2, ops=("triu",)),
+    "diag_vector": Case(lambda a: a.reshape(-1).diag(1), lambda a: a.reshape(-1).diag(1), ops=("diag", "reshape")),
+    "diag_matrix": Case(lambda a: bl.diag(a.reshape(a.shape[0], -1), -1),
+                        lambda a: torch.diag(a.reshape(a.shape[0], -1), -1), min_dims=1, ops=("diag", "reshape")),
+    "pad": Case(lambda a: F.pad(a, (2, -1), value=0.5), lambda a: TF.pad(a, (2, -1), value=0.5), min_dims=1,
+                ops=("pad",)),
+    "pad_two_dims": Case(lambda a: F.pad(a, (1, 0, -1, 2)), lambda a: TF.pad(a, (1, 0, -1, 2)), min_dims=2,
+                         ops=("pad",)),
+    "pad_replicate": Case(lambda a: F.pad(a, (1, 2), mode="replicate"), lambda a: TF.pad(a, (1, 2), mode="replicate"),
+                          min_dims=2, ops=("getitem",)),
+    "contiguous": Case(lambda a: a.transpose(0, -1).contiguous().view(-1),
+                       lambda a: a.transpose(0, -1).contiguous().view(-1), min_dims=1, ops=("contiguous", "permute")),
+    "sort": Case(lambda a, d: a.sort(d, descending=True).values, lambda a, d: a.sort(d, descending=True).values,
+                 dim=True, separated=True, ops=("gather",)),
+    "sort_fn": Case(lambda a, d: bl.sort(a, d)[0], lambda a, d: torch.sort(a, d)[0], dim=True, separated=True,
+                    ops=("gather",)),
+    "topk": Case(lambda a, d: a.topk(min(2, a.shape[d]), d).values, lambda a, d: a.topk(min(2, a.shape[d]), d).values,
+                 dim=True, min_dims=1, separated=True, ops=("gather",)),
+    "topk_smallest": Case(lambda a: bl.topk(a, 1, largest=False).values, lambda a: torch.topk(a, 1, largest=False)[0],
+                          min_dims=1, separated=True, ops=("gather",)),
 }
 
 
@@ -256,7 +312,7 @@ def test_every_new_op_in_the_table_has_a_case():
     new = {"abs", "sqrt", "maximum", "minimum", "clamp", "where", "sign", "log2", "log10", "sin", "cos",
            "leaky_relu", "elu", "silu", "gelu", "gelu_tanh", "logsigmoid", "softplus_beta", "softmax", "log_softmax",
            "max", "min", "max_dim", "min_dim", "var", "std", "prod", "permute", "cat", "expand", "clone",
-           "clamp_tensor"}
+           "clamp_tensor", "gather", "scatter", "masked_fill", "tril", "triu", "diag", "pad", "contiguous"}
     assert new <= covered and new <= set(bl.ops.OPS)
 
 
@@ -285,7 +341,7 @@ def test_new_ops_replay_bit_identically_when_compiled():
     for k in range(3):
         w.grad = None
         loss = fast()
-        replayed = w.grad.copy()
+        replayed = w.grad.numpy().copy()
         w.grad = None
         plain = step()
         plain.backward()

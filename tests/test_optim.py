@@ -248,7 +248,7 @@ def test_optimizers_and_schedules_follow_torch_for_50_steps(case):
         ref.zero_grad()
         bl.losses.mse(bl.tanh(bl.Tensor(x) @ ours[0] + ours[1]), y).backward()
         for p, q in zip(ours, theirs):
-            q.grad = torch.tensor(p.grad)
+            q.grad = torch.tensor(p.grad.numpy())
         mine.step()
         ref.step()
         if schedule is not None:

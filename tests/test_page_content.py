@@ -190,7 +190,7 @@ def test_a_held_matrix_has_its_gradient_and_the_slice_of_an_entry():
     for row in doc["trace"]["iterations"][:3]:
         w1 = np.array(row["params"]["W1"], dtype=float)
         params = {n: np.array(v, dtype=float) for n, v in row["params"].items()}
-        for entry in [(0, 1), (1, 3)]:
+        for entry in [(1, 0), (3, 1)]:  # W1 is (out, in): input 1 into unit 2, input 2 into unit 4
             up, down = w1.copy(), w1.copy()
             up[entry] += 1e-6
             down[entry] -= 1e-6
@@ -199,7 +199,7 @@ def test_a_held_matrix_has_its_gradient_and_the_slice_of_an_entry():
             assert np.array(row["gradients"]["W1"])[entry] == pytest.approx(slope, rel=1e-5, abs=1e-9)
     d = lesson.detail(settings, "W1", 3, index=[0, 1])
     assert d["curve_key"] == "W1[1,2]" and d["curve"]["index"] == [0, 1]
-    assert np.array(d["row"]["gradients"]["W1"]).shape == (2, 4)
+    assert np.array(d["row"]["gradients"]["W1"]).shape == (4, 2)  # (out, in), as in PyTorch
 
 
 def test_tooltips_and_labels_show_every_gradient(browser, server):

@@ -44,7 +44,7 @@ def test_module_repr_lists_values_of_numbers_and_shapes_of_matrices():
     spec_net, _ = bl.presets.get_preset("statquest").spec().build()
     assert repr(spec_net) == "FormulaNet(w1=3.34, b1=-1.43, w2=-3.53, b2=0.57, w3=-1.22, w4=-2.3, b3=0)"
     mlp = bl.MLP([2, 16, 1])
-    assert bl.nn.Module.__repr__(mlp) == "MLP(W1: (2, 16), b1: (16,), W2: (16, 1), b2=0)"
+    assert bl.nn.Module.__repr__(mlp) == "MLP(W1: (16, 2), b1: (16,), W2: (1, 16), b2=0)"
 
 
 def test_module_html_has_a_row_per_parameter_with_its_gradient_status():

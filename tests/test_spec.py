@@ -288,7 +288,7 @@ def test_a_spec_layer_takes_every_activation_pytorch_has_a_layer_for(capsys, tmp
     assert code == 0, err
     trace = json.loads(out)
     assert trace["final"]["loss"] < trace["iterations"][0]["loss"]
-    code, out, err = run(capsys, "explain", str(path), "--param", "W1", "--index", "1,2")
+    code, out, err = run(capsys, "explain", str(path), "--param", "W1", "--index", "2,1")  # input 1 into unit 2
     assert code == 0, err
     from string import Template
 

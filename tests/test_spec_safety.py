@@ -79,7 +79,7 @@ def test_the_memory_limit_can_be_raised_and_lowered():
     with pytest.raises(SpecError, match=r"network.layers\[0\].size: the network's parameters need"):
         parse(spec.replace("{ size = 16,", "{ size = 4000,", 1), memory_limit=1024**2)
     net, _ = parse(spec.replace("{ size = 16,", "{ size = 4000,", 1), memory_limit=1024**3).build()
-    assert net.parameter("W1").shape == (2, 4000)
+    assert net.parameter("W1").shape == (4000, 2)
 
 
 def test_default_limit_is_a_quarter_of_available_memory_at_most():

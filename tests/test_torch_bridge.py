@@ -447,7 +447,7 @@ def test_explanations_through_x_times_w_transposed_name_the_weight():
     text = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt="0.bias[1]").to_text()
     assert "dŷ[i,1]/dtanh1[i,2] = 2.weight[1,2]" in text
     delta = bl.explain_torch(model, torch.nn.functional.mse_loss, x, y, wrt="0.weight", form="delta").to_text()
-    assert "dMSE/d0.weight = (xᵀ·δ_linear0)ᵀ = " in delta
+    assert "dMSE/d0.weight = δ_linear0ᵀ·x = " in delta and "δ_tanh1 = δ_ŷ·2.weight = " in delta  # (Wᵀ)ᵀ is W
 
 
 def test_tied_weights_are_one_parameter():

@@ -40,9 +40,9 @@ def test_every_preset_exports_with_the_same_outputs_and_gradients(name):
     out_b, out_t, net, model = outputs_and_grads(net, model, x)
     np.testing.assert_allclose(out_t, out_b, rtol=1e-12, atol=1e-12)
     torch_grads = {n: p.grad.numpy() for n, p in model.named_parameters()}
-    if isinstance(net, bl.MLP):  # layer{l}.weight is W{l} in PyTorch's (out, in) layout
+    if isinstance(net, bl.MLP):  # layer{l}.weight is W{l} as it is: both are (out, in)
         for i, lin in enumerate(net.linears, start=1):
-            np.testing.assert_allclose(torch_grads[f"layer{i}.weight"].T, lin.weight.grad, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(torch_grads[f"layer{i}.weight"], lin.weight.grad, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(torch_grads[f"layer{i}.bias"], lin.bias.grad, rtol=1e-10, atol=1e-12)
     else:
         for n, p in net.named_parameters():
@@ -184,9 +184,9 @@ def test_a_sequential_built_pytorchs_way_exports_with_the_same_numbers(widths, a
     np.testing.assert_allclose(out_t, out_b, rtol=1e-12, atol=1e-12)
     torch_grads = {n: p.grad.numpy() for n, p in model.named_parameters()}
     linears = [m for m in net.layers if isinstance(m, bl.Linear)]
-    for i, lin in enumerate(linears, start=1):  # layer{i} is W{i}, b{i}, in PyTorch's (out, in) layout
+    for i, lin in enumerate(linears, start=1):  # layer{i} is W{i}, b{i}; both layouts are (out, in)
         assert lin.weight.name == (f"W{i}" if len(linears) > 1 else "W")
-        np.testing.assert_allclose(torch_grads[f"layer{i}.weight"].T, lin.weight.grad, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(torch_grads[f"layer{i}.weight"], lin.weight.grad, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(torch_grads[f"layer{i}.bias"], lin.bias.grad, rtol=1e-10, atol=1e-12)
 
 

@@ -296,9 +296,9 @@ def test_requires_grad_and_zero_grad_as_torch():
     assert not any(p.requires_grad for p in net.parameters())
     net.requires_grad_()
     net(Tensor(np.ones((4, 2)))).sum().backward()
-    assert all(np.any(p.grad != 0) for p in net.parameters())
+    assert all((p.grad != 0).any() for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not np.any(p.grad) for p in net.parameters())
+    assert all(p.grad is not None and not p.grad.any() for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 

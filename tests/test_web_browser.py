@@ -395,16 +395,16 @@ def test_screenshots(browser, server, tmp_path):
         p.wait_text("#derivation", "working it out", present=False)
         assert "b3 = 2.61" in p.text("#table h3")
         p.page.screenshot(path=str(out / "dosage-iteration-last.png"))
-        m = Page(browser).open(server + "/#preset=moons&it=250&param=W2&entry=3,5")
+        m = Page(browser).open(server + "/#preset=moons&it=250&param=W2&entry=5,3")  # W2 is (out, in)
         m.wait_iteration(250)  # a link to an iteration the document leaves out reaches it
-        m.wait_text("#derivation-title", "dBCE/dW2[3,5] at iteration 250")  # the entry's own chain rule
+        m.wait_text("#derivation-title", "dBCE/dW2[5,3] at iteration 250")  # the entry's own chain rule
         m.wait_text("#derivation", "working it out", present=False)
         assert "multiplies input 3" in m.text("#derivation .entry-working") and \
             "into unit 5 of z2" in m.text("#derivation .entry-working")
         assert "layer by layer" in m.text("#derivation details.whole-working summary")
         m.wait_text("#curve-note", "true minimum")
         # the gradient's norm in the steps table is the number the terminal's line shows, written the same way
-        terminal = re.search(r"dBCE/dW1: a \(2, 16\) array, norm (\S+)", m.text("#table")).group(1)
+        terminal = re.search(r"dBCE/dW1: a \(16, 2\) array, norm (\S+)", m.text("#table")).group(1)
         assert m.text("table.steps tr[data-param=W1] td:nth-of-type(2)") == f"norm {terminal}"
         # every parameter is an array: no column of dashes, and the whole table fits in its panel
         assert m.page.locator("table.steps thead th").all_inner_texts() == ["", "value", "gradient", "step size"]
@@ -415,7 +415,7 @@ def test_screenshots(browser, server, tmp_path):
         assert m.page.locator("#curve circle.step-point.off-slice").count() == points.count() > 1
         legend = m.page.locator("#curve .off-slice-label").text_content()
         assert legend.startswith("○ earlier steps, at the run's own loss: off this slice")
-        assert "W2[3,5] (parameter value)" in m.page.text_content("#curve")
+        assert "W2[5,3] (parameter value)" in m.page.text_content("#curve")
         m.page.screenshot(path=str(out / "moons-mid-training.png"))
         assert m.page.query_selector_all("#predictions .heat rect") and m.errors == []
         m.close()
@@ -557,11 +557,11 @@ def test_a_crowded_diagram_labels_the_selected_entry_and_every_bias_is_a_disc(br
         p.wait_text("#derivation-title", "dBCE/db1[2] at iteration 2")
         assert p.page.locator("#network g.bias-label").text_content().startswith("b1[2] = ")
         assert p.page.locator("#network g.edge-label").count() == 0  # a bias selected: no weight label
-        p.page.hover("#network g.edge[data-param=W2][data-index='3,0']")
-        assert p.text("#tooltip").startswith("W2[4,1] = ")
-        p.page.click("#network g.edge[data-param=W2][data-index='3,0']")
-        p.wait_text("#derivation-title", "dBCE/dW2[4,1] at iteration 2")
-        assert p.page.locator("#network g.edge-label").text_content().startswith("W2[4,1] = ")
+        p.page.hover("#network g.edge[data-param=W2][data-index='0,3']")  # W2 is (out, in): from unit 4
+        assert p.text("#tooltip").startswith("W2[1,4] = ")
+        p.page.click("#network g.edge[data-param=W2][data-index='0,3']")
+        p.wait_text("#derivation-title", "dBCE/dW2[1,4] at iteration 2")
+        assert p.page.locator("#network g.edge-label").text_content().startswith("W2[1,4] = ")
         assert p.errors == []
         q = Page(browser).open(server + "/")  # the dosage diagram has room: every weight and bias is labelled
         assert q.page.locator("#network g.edge-label").count() == 4

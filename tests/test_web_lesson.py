@@ -268,7 +268,7 @@ def test_a_matrix_entry_has_its_own_loss_curve():
     def bce(w2_entry: float) -> float:
         p = {k: np.array(v) for k, v in held.items()}
         p["W2"][2, 4] = w2_entry
-        z = np.tanh(np.tanh(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"]
+        z = np.tanh(np.tanh(x @ p["W1"].T + p["b1"]) @ p["W2"].T + p["b2"]) @ p["W3"].T + p["b3"]  # W is (out, in)
         z = z[:, 0]
         return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
 
@@ -302,10 +302,10 @@ def test_an_entry_of_a_matrix_has_its_own_worked_gradient():
     """detail() with an entry sends that entry's chain rule beside the whole matrix's: its value is the
     trace's gradient entry and a central difference of a NumPy BCE, and its step is the entry's own."""
     settings = Settings(preset="moons", max_steps=8)
-    d = lesson.detail(settings, "W1", 4, index=[0, 1])
-    assert d["entry_key"] == "W1[1,2]" and d["entry"]["optimized"]
+    d = lesson.detail(settings, "W1", 4, index=[1, 0])  # W1 is (out, in): input 1 into unit 2
+    assert d["entry_key"] == "W1[2,1]" and d["entry"]["optimized"]
     text = d["entry"]["text"]
-    assert text.startswith("dBCE/dW1[1,2]") and "dBCE/dW1[1,2] = Σ_i δ_z1[i,2] · x[i,1]" in text
+    assert text.startswith("dBCE/dW1[2,1]") and "dBCE/dW1[2,1] = Σ_i δ_z1[i,2] · x[i,1]" in text
     assert d["explanation"]["text"].startswith("dBCE/dW1")  # the whole matrix, layer by layer, still comes
     row = d["row"]
     held = {k: np.array(v) for k, v in row["params"].items()}
@@ -314,14 +314,14 @@ def test_an_entry_of_a_matrix_has_its_own_worked_gradient():
 
     def bce(entry: float) -> float:
         p = {k: v.copy() for k, v in held.items()}
-        p["W1"][0, 1] = entry
-        z = (np.tanh(np.tanh(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]) @ p["W3"] + p["b3"])[:, 0]
+        p["W1"][1, 0] = entry
+        z = (np.tanh(np.tanh(x @ p["W1"].T + p["b1"]) @ p["W2"].T + p["b2"]) @ p["W3"].T + p["b3"])[:, 0]
         return float(np.mean(np.maximum(z, 0) - z * labels + np.log1p(np.exp(-np.abs(z)))))
 
-    at = held["W1"][0, 1]
+    at = held["W1"][1, 0]
     slope = (bce(at + 1e-6) - bce(at - 1e-6)) / 2e-6
-    assert d["entry"]["value"] == row["gradients"]["W1"][0][1] == pytest.approx(slope, rel=1e-5, abs=1e-9)
-    step = row["step_sizes"]["W1"][0][1]
+    assert d["entry"]["value"] == row["gradients"]["W1"][1][0] == pytest.approx(slope, rel=1e-5, abs=1e-9)
+    step = row["step_sizes"]["W1"][1][0]
     shown = f"({step:.2g})" if step < 0 else f"{step:.2g}"
-    line = f"new W1[1,2] = old W1[1,2] − step size = {at:.2f} − {shown} = {at - step:.2f}"
+    line = f"new W1[2,1] = old W1[2,1] − step size = {at:.2f} − {shown} = {at - step:.2f}"
     assert line.replace("-", "−") in text  # the entry's own step, not the matrix's

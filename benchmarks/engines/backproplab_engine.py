@@ -12,11 +12,17 @@ from backproplab.spec.presets import DosageNet
 def _model(w):
     if w.name == "statquest":
         net = DosageNet({k: float(v) for k, v in w.params.items()})
-    else:
-        acts = ["relu"] * (len(w.sizes) - 2) + ["identity"]
-        net = bl.MLP(w.sizes, acts, dtype=np.dtype(w.dtype))
-    net.load_state_dict(w.params)
+        net.load_state_dict(w.params)
+        return net
+    acts = ["relu"] * (len(w.sizes) - 2) + ["identity"]
+    net = bl.MLP(w.sizes, acts, dtype=np.dtype(w.dtype))
+    net.load_state_dict({k: _layout(k, v) for k, v in w.params.items()})
     return net
+
+
+def _layout(name: str, value: np.ndarray) -> np.ndarray:
+    """A workload's W is (in, out), as the hand-written NumPy engine uses it; ``Linear`` holds (out, in)."""
+    return np.ascontiguousarray(value.T) if name.startswith("W") and value.ndim == 2 else value
 
 
 def make(w, compiled: bool = False):
@@ -45,6 +51,6 @@ def make(w, compiled: bool = False):
         fresh = _model(w)
         loss = loss_fn(fresh(bl.Tensor(w.x, name="x")), y)
         loss.backward()
-        return float(loss.data), {n: p.grad for n, p in fresh.named_parameters()}
+        return float(loss.data), {n: _layout(n, p.grad) for n, p in fresh.named_parameters()}
 
     return step, first

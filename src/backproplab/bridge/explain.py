@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.bridge import table, working
+from backproplab.bridge import table
 from backproplab.bridge._torch import TorchBridgeError, require_torch
 from backproplab.bridge.checks import mismatch, random_forward
 from backproplab.bridge.convert import TorchNetwork, from_torch, unknown_parameter
 from backproplab.bridge.tracing import calling_line, forward_arguments
 from backproplab.engine.tensor import Tensor
-from backproplab.explain import Explanation
+from backproplab.explain import Explanation, explain
 from backproplab.explain.document import Block
 
 TOLERANCE = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-5}
@@ -180,7 +180,7 @@ def _loss(net: TorchNetwork, loss_net: TorchNetwork | None, x: Any, y: Any) -> T
         if out.op is not None:
             out.named("ŷ")
         loss = loss_net(out, by)
-    if not isinstance(loss, Tensor) or loss.size != 1:
+    if not isinstance(loss, Tensor) or loss.data.size != 1:
         raise TorchBridgeError("the loss should be a single number; use reduction='mean' or 'sum'")
     return loss
 
@@ -236,7 +236,7 @@ def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any, wrt: Any, *, index: 
     args = (tx, ty) if loss_fn is None else (tx,)
     if not _close(float(loss.data), torch_loss, tol):
         raise TorchBridgeError(random_forward(model, args) or mismatch("loss", float(loss.data), torch_loss))
-    exp = working.explain_entry(loss, net[name], index, form, digits=digits, lr=lr)
+    exp = explain(loss, net[name], index=index, form=form, digits=digits, lr=lr)
     expected = torch_grad[index] if index is not None and np.ndim(exp.gradient) == 0 else torch_grad
     if not np.all(_close(np.asarray(exp.gradient, dtype=float), np.asarray(expected, dtype=float), tol)):
         raise TorchBridgeError(random_forward(model, args) or

@@ -105,7 +105,7 @@ def _activation(module: Module) -> str | None:
 
 def layers_source(layers: list[Module], doc: str, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
     """Source of a module whose Linear layers are ``layer1``, ``layer2``, … (in order), each followed by
-    the activations that follow it; the weights in PyTorch's (out, in) layout."""
+    the activations that follow it; the weights as they are, in PyTorch's (out, in) layout, as ``Linear``'s."""
     linears = [m for m in layers if isinstance(m, Linear)]
     if not linears:
         raise TorchBridgeError("a network without a Linear layer has nothing to export to PyTorch")
@@ -118,10 +118,10 @@ def layers_source(layers: list[Module], doc: str, pt_name: str = "network.pt") -
     for module in layers:
         if isinstance(module, Linear):
             i += 1
-            n_in, n_out = module.weight.shape
+            n_out, n_in = module.weight.shape
             bias = module.bias is not None
             lines.append(f"        self.layer{i} = nn.Linear({n_in}, {n_out}, bias={bias}, dtype={dtype})")
-            state[f"layer{i}.weight"] = module.weight.data.T.copy()
+            state[f"layer{i}.weight"] = module.weight.data.copy()
             if bias:
                 state[f"layer{i}.bias"] = module.bias.data.copy()
             body.append(f"        a = self.layer{i}(a)")
@@ -260,8 +260,8 @@ def _load_source(source: str) -> Any:
 def to_torch(net: Module) -> Any:
     """A PyTorch module that computes what ``net`` computes, with its current values.
 
-    MLPs and Sequentials become Linear layers (``layer1.weight`` is W1 transposed, in PyTorch's
-    (out, in) layout); formula networks and presets become a module whose forward is their formulas;
+    MLPs and Sequentials become Linear layers (``layer1.weight`` is W1 as it is: both are (out, in));
+    formula networks and presets become a module whose forward is their formulas;
     a network made by ``from_torch`` gives back a copy of the original module.
     """
     torch = require_torch()

@@ -49,7 +49,8 @@ def add_parsers(sub: Any) -> None:
                          "for each sample")
     add_iteration_option(explain, "explain the gradient")
     explain.add_argument("--index", type=index_arg, default=None, metavar="I,J",
-                         help="for a matrix parameter, the entry to explain, counted from 1 (such as 1,2)")
+                         help="for a matrix parameter, the entry to explain, counted from 1; a layer's W is "
+                         "(out, in) as in PyTorch, so 2,1 is the weight from input 1 into unit 2")
     add_training_options(explain)
     add_display_options(explain)
     add_torch_model_options(explain)

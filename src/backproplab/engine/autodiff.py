@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backproplab.engine import inplace
 from backproplab.engine.tensor_methods import TensorMethods
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def gradients(order: list[Tensor], seed: np.ndarray) -> tuple[dict[int, Any], se
     grads: dict[int, Any] = {id(order[-1]): seed}
     owned: set[int] = set()  # gradients we allocated ourselves and may add into in place
     ndarray, asarray, get = np.ndarray, np.asarray, grads.get
+    now = inplace.changes
     for node in reversed(order):
         op = node.op
         g = get(id(node))
@@ -86,6 +88,8 @@ def gradients(order: list[Tensor], seed: np.ndarray) -> tuple[dict[int, Any], se
             continue
         out, parents, attrs = node.data, node.parents, node.attrs
         args = [p.data for p in parents]
+        if node._tick != now:  # an in-place op ran since this node was recorded: did it change an input?
+            check_inputs(node)
         for k, (parent, vjp) in enumerate(zip(parents, op.vjps)):
             if not parent.requires_grad:
                 continue
@@ -122,11 +126,26 @@ def store(order: list[Tensor], grads: dict[int, Any], owned: set[int]) -> None:
         g = grads.get(id(node))
         if g is None:
             continue
-        if node.grad is None:
+        if node._grad is None:
             own = id(node) in owned and g.dtype == node.data.dtype
-            node.grad = g if own else np.array(g, dtype=node.data.dtype, copy=True)
+            node._grad = g if own else np.array(g, dtype=node.data.dtype, copy=True)
         else:
-            node.grad += g
+            node._grad += g
+
+
+def check_inputs(node: Tensor) -> None:
+    """Refuse a node whose inputs, or whose own values, changed in place after it was recorded: its gradient
+    would use the new values (an op's VJP reads its inputs and its result)."""
+    for tensor in (*node.parents, node):
+        if getattr(tensor, "_changed_at", 0) > node._tick:
+            what = f"{tensor.name!r} (shape {tuple(tensor.data.shape)})" if tensor.name else (
+                f"a tensor of shape {tuple(tensor.data.shape)}")
+            role = "the result" if tensor is node else "an input"
+            raise RuntimeError(
+                f"{what}, {role} of {node.op.name}, was modified by an in-place operation after it was used; "
+                f"use an out-of-place op (x = x + 1) or .clone() before changing it (its version is now "
+                f"{tensor._version})"
+            )
 
 
 def backward(root: Tensor, gradient: Any = None) -> None:

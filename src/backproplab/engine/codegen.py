@@ -41,6 +41,7 @@ import numpy as np
 
 from backproplab.engine.autodiff import OWN_FROM, unbroadcast, unshared
 from backproplab.engine.inline import CONSTANTS, NAMESPACE, OWN, Inline, comment, inline_form, label, literal
+from backproplab.engine.ops.table import transposed
 
 if TYPE_CHECKING:
     from backproplab.engine.tape import Tape
@@ -321,6 +322,8 @@ class Program:
             template = form.unit_vjps[k]  # the seed is 1: multiplying by it changes no bit
         if tape.nodes[i].op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
             return None  # 1-D operands: the op's own VJP promotes them
+        if tape.nodes[i].op.name == "matmul" and k == 1 and transposed(args[1]):
+            return "matmul({g}.T, {0}).T"  # x·Wᵀ: dW in W's own order, as the op's own VJP gives it
         if template is not None and "{keep}" in template:
             if i not in self.kept:
                 return None  # the forward did not keep the value: the op's own VJP computes it
@@ -374,7 +377,7 @@ class Program:
                 handoff = f"g{i}"
             else:
                 handoff = f"array(g{i}, copy=True)" if same else f"array(g{i}, dtype=n{i}.data.dtype)"
-            store += [f"if n{i}.grad is None:", f"    n{i}.grad = {handoff}", "else:", f"    n{i}.grad += g{i}"]
+            store += [f"if n{i}._grad is None:", f"    n{i}._grad = {handoff}", "else:", f"    n{i}._grad += g{i}"]
         return guards, store
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from backproplab.engine import ops
 from backproplab.engine.axes import one_dim
+from backproplab.engine.generator import Generator, default_generator
 from backproplab.engine.tensor import DEFAULT_DTYPE, Tensor, apply
 
 
@@ -33,27 +34,6 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
 
 
 # --- tensors made from nothing -------------------------------------------------------------
-class Generator:
-    """A source of random numbers with its own seed, as ``torch.Generator``."""
-
-    def __init__(self, seed: int | None = None) -> None:
-        self.rng = np.random.default_rng(seed)
-        self._seed = seed
-
-    def manual_seed(self, seed: int) -> Generator:
-        """Start this generator again from ``seed``."""
-        self.rng = np.random.default_rng(seed)
-        self._seed = seed
-        return self
-
-    def initial_seed(self) -> int | None:
-        """The seed this generator was made or last seeded with (None: from the system)."""
-        return self._seed
-
-
-default_generator = Generator()
-
-
 def manual_seed(seed: int) -> Generator:
     """Seed the generator that ``rand`` and ``randn`` use when none is given."""
     return default_generator.manual_seed(seed)
@@ -122,6 +102,49 @@ def randn(*size: int | Sequence[int], generator: Generator | None = None, dtype:
           requires_grad: bool = False) -> Tensor:
     """Standard normal."""
     return _make((generator or default_generator).rng.standard_normal(_size(size)), dtype, requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory, as ``torch.from_numpy``: a change to one shows in the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}; use bl.tensor(...) instead")
+    return Tensor(array)
+
+
+def empty(*size: int | Sequence[int], dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor to be filled in, as ``torch.empty``; its entries are 0 here (PyTorch leaves them unset)."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def randint(*args: Any, size: Sequence[int] | None = None, generator: Generator | None = None,
+            dtype: Any = np.int64, requires_grad: bool = False) -> Tensor:
+    """Whole numbers drawn evenly from [low, high), int64, as ``torch.randint``: ``randint(high, size)`` or
+    ``randint(low, high, size)``."""
+    if size is not None:
+        args = (*args, size)
+    if len(args) not in (2, 3):
+        raise TypeError("randint: give (high, size) or (low, high, size), as randint(0, 10, (3,))")
+    low, high, shape = (0, *args) if len(args) == 2 else args
+    if high <= low:
+        raise ops.ArgumentError(f"randint: high ({high}) must be larger than low ({low})")
+    values = (generator or default_generator).rng.integers(low, high, _size((shape,)))
+    return _make(values, dtype, requires_grad)
+
+
+def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *, generator: Generator | None = None,
+           dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Normal samples with the given mean and standard deviation, as ``torch.normal``: numbers with a ``size``,
+    or tensors of means and deviations (one sample per entry, broadcast). The result has no gradient."""
+    means, stds = (np.asarray(v.data if isinstance(v, Tensor) else v, dtype=float) for v in (mean, std))
+    if size is None and means.ndim == stds.ndim == 0 and not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        raise TypeError("normal: give size= with a number mean and std (normal(0.0, 1.0, size=(3,))), or tensors")
+    if np.any(stds < 0):
+        raise ops.ArgumentError(f"normal: std must be 0 or more, got {stds.min()}")
+    shape = _size((size,)) if size is not None else np.broadcast_shapes(means.shape, stds.shape)
+    noise = (generator or default_generator).rng.standard_normal(shape)
+    if dtype is None:
+        dtype = next((v.dtype for v in (mean, std) if isinstance(v, Tensor) and v.dtype.kind == "f"), DEFAULT_DTYPE)
+    return _make(means + stds * noise, dtype, requires_grad)
 
 
 def _like(t: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
@@ -252,8 +275,14 @@ def cos(input: Any) -> Tensor:  # noqa: A002
 
 
 # --- choosing and joining --------------------------------------------------------------------
-def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
-    """``input`` where ``condition`` holds, else ``other``; the gradient goes to the one chosen."""
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:  # noqa: A002 - PyTorch's names
+    """``input`` where ``condition`` holds, else ``other``; the gradient goes to the one chosen. With the
+    condition alone, the indices where it holds, one int64 tensor per dimension, as ``torch.where(condition)``."""
+    if input is None and other is None:
+        cond = as_tensor(condition)
+        return tuple(Tensor(i.astype(np.int64)) for i in np.nonzero(cond.data))
+    if input is None or other is None:
+        raise TypeError("where: give the condition alone (the indices where it holds), or condition, input and other")
     return as_tensor(input).where(condition, other)
 
 
@@ -291,6 +320,47 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
             raise ops.ArgumentError(f"stack: every tensor needs the same shape, got {shape} and {t.shape}")
     one_dim(dim, len(shape) + 1, "stack")
     return cat([t.unsqueeze(dim) for t in items], dim)
+
+
+def gather(input: Any, dim: int, index: Any) -> Tensor:  # noqa: A002
+    """The entries ``index`` names along ``dim``, as ``torch.gather``; the gradient adds up where they came from."""
+    return _t(input).gather(dim, index)
+
+
+def scatter(input: Any, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:  # noqa: A002
+    """A copy of ``input`` with ``src`` (a tensor or a number) written at ``index`` along ``dim``, as
+    ``torch.scatter``."""
+    return _t(input).scatter(dim, index, src, value=value)
+
+
+def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:  # noqa: A002
+    """``value`` where ``mask`` is True, else ``input``, as ``torch.masked_fill``."""
+    return _t(input).masked_fill(mask, value)
+
+
+def sort(input: Any, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:  # noqa: A002
+    """(values, indices) sorted along ``dim``, as ``torch.sort``; ties keep their order."""
+    return _t(input).sort(dim, descending, stable=stable)
+
+
+def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    """(values, indices) of the ``k`` largest (or smallest) entries along ``dim``, as ``torch.topk``."""
+    return _t(input).topk(k, dim, largest, sorted)
+
+
+def tril(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """The lower triangle of a matrix (or of each in a batch), the rest 0, as ``torch.tril``."""
+    return _t(input).tril(diagonal)
+
+
+def triu(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """The upper triangle of a matrix (or of each in a batch), the rest 0, as ``torch.triu``."""
+    return _t(input).triu(diagonal)
+
+
+def diag(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """A vector placed on a diagonal of a square matrix, or a matrix's diagonal, as ``torch.diag``."""
+    return _t(input).diag(diagonal)
 
 
 # --- arithmetic, reductions and re-arranging ----------------------------------------------

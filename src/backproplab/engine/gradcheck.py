@@ -51,7 +51,7 @@ def grad_check(
         if not t.requires_grad:
             continue
         numeric = central_difference(f, inputs, k, eps)
-        analytic = t.grad if t.grad is not None else np.zeros_like(numeric)
+        analytic = t._grad if t._grad is not None else np.zeros_like(numeric)
         diff = np.abs(analytic - numeric)
         worst[k] = float(diff.max(initial=0.0))
         bad = diff > atol + rtol * np.abs(numeric)

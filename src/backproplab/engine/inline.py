@@ -57,7 +57,7 @@ INLINE: dict[str, Inline] = {
     "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
     "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
     "reshape": Inline("reshape({0}, {shape})"),
-    "transpose": Inline("transpose({0})"),
+    "transpose": Inline("{0}.T"),  # .T: a view, without np.transpose's call overhead
     # ssr and mse keep ŷ − y from the forward for the VJP: (ŷ − y)² is (y − ŷ)² bit for bit (negation is exact)
     "ssr": Inline("add_reduce(square({keep}), None)",
                   ("multiply(multiply({keep}, {two}{o}), {g}{o})",

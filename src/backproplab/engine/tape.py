@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backproplab.engine import inplace
 from backproplab.engine.autodiff import fed_by, topological_order
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Tape:
         values: list[Any] = [None] * len(self.nodes)
         for i, n in self.inputs:
             values[i] = n.data
+        now = inplace.changes  # every op recomputed from the inputs as they are now
         for i, node, forward, ins in self.forward_program:
             if len(ins) == 2:
                 out = forward(values[ins[0]], values[ins[1]])
@@ -61,6 +63,7 @@ class Tape:
             if not isinstance(out, np.ndarray):
                 out = np.asarray(out)
             node.data = values[i] = out
+            node._tick = now
         return values
 
 

@@ -13,7 +13,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from backproplab.engine import autodiff, grad_mode, ops
+from backproplab.engine import autodiff, grad_mode, inplace, ops
+from backproplab.engine.inplace import InPlaceMethods
 from backproplab.engine.ops import Op
 from backproplab.engine.tensor_methods import TensorMethods
 
@@ -54,29 +55,35 @@ def _check_grad_dtype(dtype: np.dtype) -> None:
 REPR_VALUES = 12  # a tensor with more entries shows its shape instead of its values
 
 
-class Tensor(TensorMethods):
+class Tensor(InPlaceMethods, TensorMethods):
     """An n-dimensional array with reverse-mode autodiff, shaped after ``torch.Tensor``.
 
     ``data`` is the NumPy array (float64 unless you pass float32 data or a ``dtype``).
     ``grad`` is filled by ``backward()`` for tensors created with ``requires_grad=True``
-    and accumulates across calls, as in PyTorch; set it to ``None`` to clear it.
+    and accumulates across calls, as in PyTorch; set it to ``None`` to clear it. It is a tensor
+    that shares memory with the array the engine adds into (``_grad``), so ``w.grad.zero_()`` works.
+    ``_version`` counts the in-place ops on this tensor; a recorded op is stamped with the count of
+    in-place ops so far (``_tick``), so ``backward()`` can refuse an input changed after the op used it.
     ``name`` labels the node in explanations and drawings (``h1``, ``ŷ``).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "op", "parents", "attrs", "_retain", "__weakref__")
+    __slots__ = ("data", "_grad", "_grad_view", "requires_grad", "name", "op", "parents", "attrs", "_retain",
+                 "_tick", "_bumps", "_changed_at", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> None:
         self.data = _as_array(data, dtype)
         if requires_grad:
             _check_grad_dtype(self.data.dtype)
-        self.grad: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
+        self._grad_view: Tensor | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
         self.op: Op | None = None
         self.parents: tuple[Tensor, ...] = ()
         self.attrs: dict[str, Any] | None = None
         self._retain = False
+        self._tick = 0
 
     # --- basic facts ----------------------------------------------------------------------
     @property
@@ -90,6 +97,56 @@ class Tensor(TensorMethods):
     @property
     def dtype(self) -> np.dtype:
         return self.data.dtype
+
+    @property
+    def grad(self) -> Tensor | None:
+        """d(root)/d(self) after ``backward()``: a tensor with no graph that shares memory with the stored
+        gradient (``w.grad.zero_()`` zeroes it), the same object on every read; None before ``backward()``."""
+        g = self._grad
+        if g is None:
+            return None
+        view = getattr(self, "_grad_view", None)
+        if view is None or view.data is not g:
+            view = self._grad_view = Tensor(g)
+        return view
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = self._grad_view = None
+            return
+        data = value.data if isinstance(value, Tensor) else np.asarray(value)
+        if data.shape != self.data.shape:
+            raise RuntimeError(
+                f"assigned grad has shape {data.shape}, but the tensor has shape {self.data.shape}; "
+                "a gradient has the shape of its tensor"
+            )
+        self._grad = data
+        self._grad_view = value if isinstance(value, Tensor) else None
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The values for NumPy (``np.allclose(w.grad, …)``), with no graph, as ``t.numpy()`` gives them."""
+        if dtype is None and not copy:
+            return self.data
+        return np.array(self.data, dtype=dtype, copy=True) if copy else np.asarray(self.data, dtype=dtype)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy meeting a tensor. ``array + t`` (any operator) and ``np.exp(t)`` stay tensor ops, recorded
+        as ``t + array`` and ``t.exp()`` are, where ``t`` needs a gradient. An array on the left of a tensor
+        that needs none gives an array, so ``w.data = w.data - lr * w.grad`` keeps ``.data`` an array; an
+        update of an array in place (``w.data -= lr * w.grad``) and every other NumPy function work on the
+        values and give arrays."""
+        if method == "__call__" and not kwargs:
+            if len(inputs) == 2 and ufunc in _OPERATORS and not _array_then_constant(inputs):
+                forward, reflected = _OPERATORS[ufunc]
+                a, b = inputs
+                return getattr(a, forward)(b) if isinstance(a, Tensor) else getattr(b, reflected)(a)
+            if len(inputs) == 1 and ufunc.__name__ in _UNARY:
+                return getattr(inputs[0], _UNARY[ufunc.__name__])()
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o.data if isinstance(o, Tensor) else o for o in kwargs["out"])
+        return getattr(ufunc, method)(*arrays, **kwargs)
 
     @property
     def is_leaf(self) -> bool:
@@ -135,7 +192,7 @@ class Tensor(TensorMethods):
         return self
 
     def zero_grad(self) -> None:
-        self.grad = None
+        self._grad = self._grad_view = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -158,8 +215,8 @@ class Tensor(TensorMethods):
             extra += f", grad_fn=<{self.op.name}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
-        if self.grad is not None:
-            grad = np.asarray(self.grad)
+        if self._grad is not None:
+            grad = np.asarray(self._grad)
             shown = np.array2string(grad, precision=4, separator=", ", suppress_small=True)
             extra += f", grad={shown}" if grad.size <= REPR_VALUES else f", grad=<{grad.shape} array>"
         elif self.requires_grad and self.op is None:
@@ -167,13 +224,18 @@ class Tensor(TensorMethods):
         return f"Tensor({body}{extra})"
 
     # --- autodiff -------------------------------------------------------------------------
-    def backward(self, gradient: Any = None) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Fill ``.grad`` of every leaf that requires it with d(self)/d(leaf).
 
         Gradients add to what is already in ``.grad`` (call ``zero_grad`` between steps),
-        and the graph is kept, so calling ``backward()`` twice doubles them, as in PyTorch
-        with ``retain_graph=True``.
+        and the graph is always kept, so calling ``backward()`` twice doubles them, as in PyTorch
+        with ``retain_graph=True`` (the argument is accepted for PyTorch's scripts and changes nothing).
         """
+        if create_graph:
+            raise NotImplementedError(
+                "backward(create_graph=True): gradients of gradients are not recorded here; compute the "
+                "second derivative with bl.central_difference, or in PyTorch"
+            )
         autodiff.backward(self, gradient)
 
     # --- arithmetic -----------------------------------------------------------------------
@@ -252,6 +314,31 @@ class Tensor(TensorMethods):
 
     def relu(self) -> Tensor:
         return apply(ops.relu, self)
+
+    def norm(self, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The p-norm (Euclidean by default) of all entries, or along ``dim``, as ``torch.norm``: ``w.grad.norm()``."""
+        if p == 2:
+            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
+        return (self.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
+
+
+# NumPy's ufuncs that are Python operators: the tensor's method when it stands first, and when it stands second
+_OPERATORS = {
+    np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"), np.multiply: ("__mul__", "__rmul__"),
+    np.true_divide: ("__truediv__", "__rtruediv__"), np.power: ("__pow__", "__rpow__"),
+    np.matmul: ("__matmul__", "__rmatmul__"), np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"),
+    np.greater: ("__gt__", "__lt__"), np.greater_equal: ("__ge__", "__le__"), np.equal: ("__eq__", "__eq__"),
+    np.not_equal: ("__ne__", "__ne__"),
+}
+# NumPy's functions of one tensor that are tensor methods: np.exp(t) is t.exp(), with its gradient
+_UNARY = {"exp": "exp", "log": "log", "tanh": "tanh", "sqrt": "sqrt", "sin": "sin", "cos": "cos",
+          "absolute": "abs", "negative": "__neg__", "sign": "sign", "log2": "log2", "log10": "log10"}
+
+
+def _array_then_constant(inputs: tuple[Any, ...]) -> bool:
+    """An array, then a tensor that needs no gradient: arithmetic on ``.data``, not a graph."""
+    a, b = inputs
+    return type(a) is np.ndarray and isinstance(b, Tensor) and not b.requires_grad
 
 
 def _is_whole_number(entry: Any) -> bool:
@@ -334,7 +421,7 @@ def _constant(value: Any, like: np.dtype | None) -> Tensor:
         t.data = np.array(value).astype(like)  # int32 + 1 stays int32, wrapping as PyTorch does (uint8 − 1)
     else:
         t.data = _as_array(value)
-    t.grad = None
+    t._grad = None
     t.requires_grad = False
     t.name = None
     t.op = None
@@ -389,7 +476,7 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
         _refuse(op, inputs, attrs, exc)
     result = Tensor.__new__(Tensor)
     result.data = out if isinstance(out, np.ndarray) else np.asarray(out)
-    result.grad = None
+    result._grad = None
     result.name = None
     result._retain = False
     if needs_grad:
@@ -397,6 +484,7 @@ def apply(op: Op, *args: Any, **attrs: Any) -> Tensor:
         result.op = op
         result.parents = inputs
         result.attrs = attrs or None
+        result._tick = inplace.changes  # backward() checks the inputs only if an in-place op ran since
     else:
         result.requires_grad = False
         result.op = None

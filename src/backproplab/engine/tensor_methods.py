@@ -8,7 +8,6 @@ any inputs) and ``_wrap`` (a new tensor without a graph) are its hooks.
 
 from __future__ import annotations
 
-import threading
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +16,10 @@ import numpy as np
 
 from backproplab.engine import ops
 from backproplab.engine.axes import norm_axis, one_dim, pick
+from backproplab.engine.device import split_to_args
+from backproplab.engine.recording import RECORDING as RECORDING  # noqa: F401 - bl.compile reads it here
+from backproplab.engine.recording import note_value_dependent
+from backproplab.engine.tensor_selection import SelectionMethods
 
 Dims = int | tuple[int, ...] | None
 
@@ -49,7 +52,7 @@ def _data(x: Any) -> Any:
     return x if type(x) in (bool, int, float) else np.asarray(x)
 
 
-class TensorMethods:
+class TensorMethods(SelectionMethods):
     """Methods shared by every tensor; see the module docstring."""
 
     __slots__ = ()
@@ -164,7 +167,7 @@ class TensorMethods:
         return self._extreme("min", dim, keepdim, axis, keepdims)
 
     def _arg(self, fn: Any, name: str, dim: Any, keepdim: bool) -> Any:
-        _note_value_dependent(self)
+        note_value_dependent(self)
         if dim is None:
             return self._wrap(np.asarray(fn(self.data), dtype=np.int64))
         dim = one_dim(dim, self.data.ndim, name)
@@ -250,6 +253,13 @@ class TensorMethods:
         dims = list(range(ndim))
         dims[a], dims[b] = dims[b], dims[a]
         return self._op(ops.OPS["permute"], dims=tuple(dims))
+
+    def t(self) -> Any:
+        """The transpose of a matrix (a vector or a number as it is), as PyTorch's ``.t()``."""
+        if self.data.ndim > 2:
+            raise ops.ArgumentError(f"t() expects a tensor with at most 2 dimensions, got {self.data.ndim}; "
+                                    "use .transpose(dim0, dim1) or .permute(...)")
+        return self.transpose(0, 1) if self.data.ndim == 2 else self._op(ops.OPS["clone"])
 
     def squeeze(self, dim: Dims = None) -> Any:
         """Drop dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
@@ -398,14 +408,22 @@ class TensorMethods:
         """A copy with its own memory that stays in the graph (the gradient flows through)."""
         return self._op(ops.OPS["clone"])
 
-    def to(self, dtype: Any) -> Any:
-        """The same values as ``dtype``; between float dtypes the gradient flows through."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Any:
+        """The same values as ``dtype``; between float dtypes the gradient flows through. A device
+        (``"cpu"``, as in ``x.to(device)``) changes nothing: everything here runs on the CPU."""
+        dtype, _ = split_to_args(args, dtype, device)
+        if dtype is None:
+            return self
+        dtype = np.dtype(str(dtype).removeprefix("torch.") if str(dtype).startswith("torch.") else dtype)
         if dtype == self.data.dtype:
             return self
         if self.requires_grad and dtype.kind == "f":
             return self._op(ops.OPS["cast"], dtype=dtype)
         return self._wrap(self.data.astype(dtype))
+
+    def cpu(self) -> Any:
+        """The tensor itself: everything here is on the CPU already."""
+        return self
 
     def float(self) -> Any:
         """float32, as PyTorch's ``.float()``."""
@@ -436,26 +454,8 @@ class TensorMethods:
         return self.data.shape[one_dim(dim, self.data.ndim, "size")]
 
 
-class _Recording(threading.local):
-    """Set when a result with no gradient (a comparison, an argmax) is taken from a tensor that needs one.
-
-    A recorded graph keeps such a result as a constant, so ``bl.compile`` must not replay that
-    graph: the mask or index would be stale once the parameters move.
-    """
-
-    value_dependent = False
-
-
-RECORDING = _Recording()
-
-
-def _note_value_dependent(*operands: Any) -> None:
-    if any(getattr(t, "requires_grad", False) for t in operands):
-        RECORDING.value_dependent = True
-
-
 def _compare(fn: Any, a: TensorMethods, other: Any) -> Any:
-    _note_value_dependent(a, other)
+    note_value_dependent(a, other)
     return a._wrap(fn(a.data, _data(other)))
 
 

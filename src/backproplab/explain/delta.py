@@ -15,7 +15,15 @@ from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import Block, Math
 from backproplab.explain.formulas import d, define, num
 from backproplab.explain.paths import count, tidy
-from backproplab.explain.symbols import LOSS_OPS, Namer, attr_values, latex_name, name_shared_nodes, term
+from backproplab.explain.symbols import (
+    LOSS_OPS,
+    Namer,
+    attr_values,
+    latex_name,
+    name_shared_nodes,
+    term,
+    unnamed_transpose,
+)
 
 MAX_NEST = 8  # an unnamed chain longer than this is cut into named δ steps
 MAX_DELTA_WORK = 2_000_000  # the most backward-rule steps one layer-by-layer explanation may write
@@ -44,6 +52,10 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     template = op.backward_rule(k, fmt)
     values = {}
     for arg, parent in zip(op.args, link_node.parents):
+        transposed = f"${arg}ᵀ" if fmt == "text" else f"{{${arg}}}^{{\\top}}"
+        if transposed in template and unnamed_transpose(namer, parent):  # (Wᵀ)ᵀ is W: δ_z2·W2, not δ_z2·W2ᵀᵀ
+            text, prec = term(namer, parent.parents[0], None, fmt, True, None)
+            template = template.replace(transposed, text if prec >= 9 else f"({text})")
         if f"${arg}" in template:
             text, prec = term(namer, parent, None, fmt, True, None)
             values[arg] = text if prec >= 9 else f"({text})"
@@ -61,6 +73,25 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     if op.elementwise and parent.shape != link_node.shape:
         filled = (f"{filled}, summed over the broadcast axes" if fmt == "text" else rf"\textstyle\sum_{{i}} {filled}")
     return filled
+
+
+def _weight_of(node: Tensor, k: int, namer: Namer) -> Tensor | None:
+    """W, when input ``k`` of ``node`` is an unnamed Wᵀ in x·Wᵀ (a ``Linear`` layer): its δ goes straight to W."""
+    parent = node.parents[k]
+    if node.op.name == "matmul" and k == 1 and unnamed_transpose(namer, parent):
+        return parent.parents[0]
+    return None
+
+
+def _to_weight(node: Tensor, upstream: str, namer: Namer, fmt: str) -> str:
+    """dL/dW for z = x·Wᵀ: Gᵀ·x, as (xᵀ·G)ᵀ is written in short."""
+    x, prec = term(namer, node.parents[0], None, fmt, True, None)
+    plain = " " not in upstream and "·" not in upstream
+    if fmt == "text":
+        return f"{upstream if plain else '(' + upstream + ')'}ᵀ·{x if prec >= 9 else '(' + x + ')'}"
+    g = upstream if plain else r"\left(" + upstream + r"\right)"
+    x = x if prec >= 9 else r"\left(" + x + r"\right)"
+    return "{" + g + r"}^{\top} " + x
 
 
 @dataclass
@@ -94,7 +125,12 @@ def delta_plan(loss: Tensor, wrt: Tensor, order: list[Tensor], namer: Namer, rea
                     raise ValueError(f"this explanation needs more than {MAX_DELTA_WORK} steps of work (the graph has "
                                      f"{len(reach)} nodes between the loss and {namer.name(wrt)}); explain a smaller "
                                      "network, or name fewer nodes")
-                nxt = {fmt: _compose(node, k, g[fmt], namer, fmt) for fmt in ("text", "latex")}
+                weight = _weight_of(node, k, namer)
+                if weight is not None:
+                    parent = weight
+                    nxt = {fmt: _to_weight(node, g[fmt], namer, fmt) for fmt in ("text", "latex")}
+                else:
+                    nxt = {fmt: _compose(node, k, g[fmt], namer, fmt) for fmt in ("text", "latex")}
                 if not (namer.stop(parent) or parent is wrt) and depth + 1 >= MAX_NEST:
                     namer.add_stop(parent, namer.name(parent))  # a long unnamed chain gets δ lines of its own
                 if namer.stop(parent) or parent is wrt:

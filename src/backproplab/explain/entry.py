@@ -1,5 +1,8 @@
 """One entry of a layer's weight or bias, worked out short: the δ of its unit for each sample, times
-the input it multiplies, summed over the samples (dL/dW1[1,2] = Σ_i δ_z1[i,2] · x[i,1]).
+the input it multiplies, summed over the samples (dL/dW1[2,1] = Σ_i δ_z1[i,2] · x[i,1]).
+
+A weight is used as x·W (W is (in, out): entry [i, j] is input i into unit j) or, as in ``Linear``
+and PyTorch, as x·Wᵀ (W is (out, in): entry [j, i] is input i into unit j); the working is the same.
 
 In a wide network the entry-by-entry chain rule has thousands of paths; grouped by sample it has
 one term per sample. The δ values are the engine's; the sum is checked against its gradient.
@@ -50,21 +53,44 @@ def named_alias(chain: list[Tensor], grads: dict[int, np.ndarray]) -> Tensor:
 @dataclass
 class EntryPlan:
     """Which entry form a weight or bias has: the op that uses it, the inputs it multiplies (None
-    for a bias) and the nodes that may carry its unit's δ. The numbers come separately."""
+    for a bias), the nodes that may carry its unit's δ and whether the weight is used as Wᵀ (its
+    entry [j, i] is then unit j, input i). The numbers come separately."""
 
     user: Tensor
     inputs: Tensor | None
     chain: list[Tensor]
+    transposed: bool = False
+
+    def unit(self, target: tuple[int, ...]) -> int:
+        """The unit (column of the layer's output) the entry feeds."""
+        return target[0] if self.transposed else target[-1]
+
+    def feature(self, target: tuple[int, ...]) -> int:
+        """The input (column of ``inputs``) the entry multiplies."""
+        return target[-1] if self.transposed else target[0]
+
+
+def _matmul_of_transpose(order: list[Tensor], user: Tensor) -> Tensor | None:
+    """The matmul x·Wᵀ (x a (samples, in) matrix) that is the one use of ``user``, an unnamed transpose of W."""
+    if user.op.name != "transpose" or user.name is not None or user.data.ndim != 2:
+        return None
+    matmul = _consumer(order, user)
+    if matmul is None or matmul.op.name != "matmul" or matmul.parents[1] is not user or matmul.parents[0] is user:
+        return None
+    return matmul if matmul.parents[0].data.ndim == 2 else None
 
 
 def entry_plan(wrt: Tensor, order: list[Tensor], namer: Namer) -> EntryPlan | None:
-    """The entry form's structure when ``wrt`` is a layer's weight (x·W) or bias (+ b); None for any
-    other use, where the layer-by-layer form is the way."""
+    """The entry form's structure when ``wrt`` is a layer's weight (x·W or x·Wᵀ) or bias (+ b); None for
+    any other use, where the layer-by-layer form is the way."""
     user = _consumer(order, wrt)
     if user is None or wrt.data.ndim not in (1, 2):
         return None
     if user.op.name == "matmul" and user.parents[1] is wrt and wrt.data.ndim == 2 and user.parents[0].data.ndim == 2:
         return EntryPlan(user, user.parents[0], alias_chain(order, user, namer))
+    matmul = _matmul_of_transpose(order, user) if wrt.data.ndim == 2 else None
+    if matmul is not None:
+        return EntryPlan(matmul, matmul.parents[0], alias_chain(order, matmul, namer), transposed=True)
     if (user.op.name == "add" and user.parents[1] is wrt and wrt.data.ndim == 1
             and user.data.ndim == 2 and user.shape[1] == wrt.shape[0]):
         return EntryPlan(user, None, alias_chain(order, user, namer))
@@ -74,14 +100,15 @@ def entry_plan(wrt: Tensor, order: list[Tensor], namer: Namer) -> EntryPlan | No
 def entry_blocks(loss: Tensor, wrt: Tensor, target: tuple[int, ...], order: list[Tensor],
                  grads: dict[int, np.ndarray], namer: Namer, digits: int,
                  loss_name: str, shown_wrt: str, param_latex: str) -> tuple[list[Block], dict[str, Any]] | None:
-    """The short working for ``wrt[target]`` when ``wrt`` is a layer's weight (x·W) or bias (+ b);
+    """The short working for ``wrt[target]`` when ``wrt`` is a layer's weight (x·W or x·Wᵀ) or bias (+ b);
     None for any other use, where the layer-by-layer form is the way."""
     plan = entry_plan(wrt, order, namer)
     if plan is None:
         return None
     through = named_alias(plan.chain, grads)
-    k = target[-1]
-    factor_values = plan.inputs.data[:, target[0]] if plan.inputs is not None else np.ones(plan.user.shape[0])
+    k = plan.unit(target)
+    factor_values = plan.inputs.data[:, plan.feature(target)] if plan.inputs is not None \
+        else np.ones(plan.user.shape[0])
     return entry_work(plan, target, through, grads[id(through)][:, k], factor_values, float(grads[id(wrt)][target]),
                       namer, digits, loss_name, shown_wrt, param_latex)
 
@@ -89,11 +116,11 @@ def entry_blocks(loss: Tensor, wrt: Tensor, target: tuple[int, ...], order: list
 def _factor_and_role(plan: EntryPlan, target: tuple[int, ...], through: Tensor, namer: Namer,
                      shown_wrt: str) -> tuple[dict[str, str], str]:
     """What δ is multiplied by (the input, or 1 for a bias) and a sentence on the entry's part in the layer."""
-    k = target[-1]
+    k = plan.unit(target)
     if plan.inputs is None:
         return {"text": "1", "latex": "1"}, f"{shown_wrt} is added to unit {k + 1} of {namer.name(through)}, once " \
                                              "for every sample"
-    j = target[0]
+    j = plan.feature(target)
     factor_sym = {fmt: sym(namer, plan.inputs, (0, j)).render(fmt, True) for fmt in ("text", "latex")}
     return factor_sym, (f"{shown_wrt} multiplies input {j + 1} ({factor_sym['text']}) into unit {k + 1} of "
                         f"{namer.name(through)}, once for every sample")
@@ -155,7 +182,7 @@ def entry_work(plan: EntryPlan, target: tuple[int, ...], through: Tensor, delta:
                param_latex: str, terms: np.ndarray | None = None) -> tuple[list[Block], dict[str, Any]]:
     """The entry form with its numbers put in: δ of the unit per sample, the factor it is multiplied by
     (``terms`` is their product when it was already worked out) and the engine's gradient."""
-    k = target[-1]
+    k = plan.unit(target)
     factor_sym, role = _factor_and_role(plan, target, through, namer, shown_wrt)
     terms = delta * factor_values if terms is None else terms
     total = math.fsum(terms)

@@ -190,7 +190,8 @@ def _stand_in_patterns(node: Tensor, k: int, entries: list[tuple[int, ...]]) -> 
     attrs = node.attrs or {}
     vjp = node.op.vjps[k]
     rng = np.random.default_rng(0)
-    stand_in = [rng.uniform(0.5, 1.5, p.data.shape) for p in node.parents]
+    # indices and masks stay as they are: they say where entries go, not what they are
+    stand_in = [rng.uniform(0.5, 1.5, p.data.shape) if p.data.dtype.kind == "f" else p.data for p in node.parents]
     out_stand_in = np.asarray(node.op.forward(*stand_in, **attrs))
     g = np.zeros_like(node.data)  # one unit gradient at a time: set, used, and cleared again
     patterns = []
@@ -205,6 +206,16 @@ def _stand_in_patterns(node: Tensor, k: int, entries: list[tuple[int, ...]]) -> 
             while sum(len(ps) * ps[0].size for _, ps in _patterns.values() if ps) > PATTERNS_KEPT:
                 _patterns.popitem(last=False)
     return patterns
+
+
+def _transpose_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
+    """Wᵀ[j, o] is W[o, j], with local derivative 1: a Linear layer's transpose costs no VJPs."""
+    return {e: [(e[::-1], 1.0)] for e in np.ndindex(node.data.shape)}
+
+
+def direct_links(node: Tensor) -> bool:
+    """Whether ``node``'s links are read off its op without a VJP per entry (a transpose of all axes)."""
+    return node.op is not None and node.op.name == "transpose" and not node.attrs
 
 
 def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
@@ -277,14 +288,15 @@ class Paths:
     def links(self, node: Tensor, k: int):
         key = (id(node), k)
         if key not in self._cache:
-            make = _elementwise_links if node.op.elementwise else _jacobian_links
+            make = _elementwise_links if node.op.elementwise else _transpose_links if direct_links(node) \
+                else _jacobian_links
             self._cache[key] = make(node, k)
         return self._cache[key]
 
     def cost(self, order: list[Tensor]) -> int:
         """How many unit-gradient VJPs the entry-level links would take (the work before any path)."""
         return sum(node.data.size * sum(id(p) in self.reach for p in node.parents)
-                   for node in order if node.op is not None and not node.op.elementwise and id(node) in self.reach)
+                   for node in self._worked(order))
 
     def volume(self, order: list[Tensor]) -> int:
         """How many numbers those VJPs read and write: each one takes the op's inputs and output whole,
@@ -292,7 +304,12 @@ class Paths:
         through a narrow one."""
         return sum(node.data.size * sum(id(p) in self.reach for p in node.parents)
                    * (node.data.size + sum(p.data.size for p in node.parents))
-                   for node in order if node.op is not None and not node.op.elementwise and id(node) in self.reach)
+                   for node in self._worked(order))
+
+    def _worked(self, order: list[Tensor]) -> list[Tensor]:
+        """The nodes in reach whose entry-level links take a VJP per output entry."""
+        return [node for node in order if node.op is not None and not node.op.elementwise and id(node) in self.reach
+                and not direct_links(node)]
 
     def leading_to(self, target: tuple[int, ...]) -> dict[int, set[tuple[int, ...]]]:
         """For every node between, the entries from which some path reaches ``wrt[target]``."""

@@ -40,7 +40,7 @@ from backproplab.engine.tensor import Tensor
 from backproplab.explain.core import Explanation, Prepared, explain, namer_for, paths_limit, too_much_link_work
 from backproplab.explain.delta import delta_plan
 from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
-from backproplab.explain.paths import Paths, TooManyPathsError
+from backproplab.explain.paths import Paths, TooManyPathsError, direct_links
 from backproplab.explain.steps import adam_moments
 from backproplab.nn import Module
 from backproplab.nn.losses import get_loss
@@ -178,11 +178,11 @@ class RunExplainer:
         if plan is None:
             return set()
         target = self._target(key)
-        wanted = {("grad", self.slot[id(c)], target[-1]) for c in plan.chain}
+        wanted = {("grad", self.slot[id(c)], plan.unit(target)) for c in plan.chain}
         wanted |= {("same", self.slot[id(a)], self.slot[id(b)]) for a, b in zip(plan.chain, plan.chain[1:])}
         wanted.add(("grad", self.slot[id(self.named[key[0]])], None))
         if plan.inputs is not None:
-            wanted.add(("value", self.slot[id(plan.inputs)], target[0]))
+            wanted.add(("value", self.slot[id(plan.inputs)], plan.feature(target)))
         return wanted
 
     def numbers(self, key: Key) -> Any:
@@ -218,6 +218,8 @@ class RunExplainer:
             if local is None:
                 local = cache[key] = self._elementwise_local(node, link.k)
             return local[(slice(None), *link.out_index)]
+        if direct_links(node):  # Wᵀ[j, o] is W[o, j]: its local derivative is 1 at every iteration
+            return np.ones(len(self.iterations))
         stacks = [self.stacked(node)] + [self.stacked(p) for p in node.parents]
         return np.array([self._jacobian_entry(link, row, stacks, cache) for row in range(len(self.iterations))])
 
@@ -251,7 +253,7 @@ class RunExplainer:
         """The entry form's numbers at every iteration: which node carries the unit's δ, δ per sample,
         the input it multiplies, their products and the engine's gradient."""
         rows = len(self.iterations)
-        k = target[-1]
+        k = plan.unit(target)
         chain = plan.chain
         through = np.full(rows, len(chain) - 1)  # the first node of the chain whose gradient differs
         for at in reversed(range(len(chain) - 1)):  # from the one below it ends the chain there
@@ -259,7 +261,7 @@ class RunExplainer:
         delta = np.empty((rows, plan.user.shape[0]), dtype=self.stacked(chain[0], True, k).dtype)
         for at in np.unique(through):
             delta[through == at] = self.stacked(chain[at], True, k)[through == at]
-        factors = (self.stacked(plan.inputs, False, target[0]) if plan.inputs is not None
+        factors = (self.stacked(plan.inputs, False, plan.feature(target)) if plan.inputs is not None
                    else np.ones((rows, plan.user.shape[0])))
         exact = self.stacked(wrt, True)[(slice(None), *target)]
         return {"through": through, "delta": delta, "factors": factors, "terms": delta * factors, "exact": exact}

@@ -298,7 +298,15 @@ def term(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, ge
         return _constant(namer, node, index, fmt)
     if node.op.elementwise and depth < 4:
         return expression(namer, node, index, fmt, general, depth)
+    if unnamed_transpose(namer, node) and index is None:  # a Linear layer's W2ᵀ, written from W2
+        return expression(namer, node, index, fmt, general, depth)
     return _named(namer, node, index, fmt, general)
+
+
+def unnamed_transpose(namer: Namer, node: Tensor) -> bool:
+    """Whether ``node`` is a matrix's transpose with no name of its own (x·Wᵀ in a ``Linear`` layer)."""
+    return (node.op is not None and node.op.name == "transpose" and not node.name and not namer.stop(node)
+            and node.data.ndim == 2)
 
 
 def expression(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: str, general: bool,

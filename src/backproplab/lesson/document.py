@@ -172,7 +172,7 @@ def held_gradients(job: Job, trace: Trace, ks: list[int]) -> dict[int, dict[str,
                 for name in held:
                     job.net.parameter(name).grad = None
                 _loss_tensor(job, trace, held).backward()
-                out[k] = {n: _plain(np.asarray(job.net.parameter(n).grad, dtype=float)) for n in held}
+                out[k] = {n: _plain(np.asarray(job.net.parameter(n)._grad, dtype=float)) for n in held}
     finally:
         job.net.load_state_dict(saved)
         for _, p in job.net.named_parameters():

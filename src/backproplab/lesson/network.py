@@ -130,7 +130,7 @@ def mlp_network(job: Job) -> dict[str, Any]:
             nodes.append({"name": name, "label": label, "activation": acts[li], "layer": li, "biases": biases,
                           "other": []})
         names.append(row)
-    edges = [{"param": f"W{li + 1}", "index": [i, j], "from": names[li][i], "to": names[li + 1][j]}
+    edges = [{"param": f"W{li + 1}", "index": [j, i], "from": names[li][i], "to": names[li + 1][j]}  # W is (out, in)
              for li in range(len(sizes) - 1) for i in range(sizes[li]) for j in range(sizes[li + 1])]
     return {"kind": "mlp", "nodes": nodes, "edges": edges, "outputs": names[-1]}
 

@@ -116,7 +116,7 @@ class MLP(Module):
         return a
 
     def layer_weights(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """(W, b) per layer, for drawing the network."""
+        """(W, b) per layer, for drawing the network; W is (out, in), as ``Linear`` holds it."""
         return [(lin.weight.data, None if lin.bias is None else lin.bias.data) for lin in self.linears]
 
     def __repr__(self) -> str:

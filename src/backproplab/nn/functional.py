@@ -12,6 +12,7 @@ import numpy as np
 from backproplab.engine import ops
 from backproplab.engine.functions import log_softmax, relu, sigmoid, softmax, tanh
 from backproplab.engine.tensor import Tensor, apply
+from backproplab.nn.dropout import dropout
 from backproplab.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -22,9 +23,9 @@ from backproplab.nn.losses import (
     nll_loss,
 )
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "elu", "gelu", "huber_loss",
-           "l1_loss", "leaky_relu", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid",
-           "silu", "softmax", "softplus", "tanh"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "gelu",
+           "huber_loss", "l1_loss", "leaky_relu", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "one_hot", "pad",
+           "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -77,3 +78,44 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if labels.size and labels.max() >= classes:
         raise ValueError(f"one_hot: class index {int(labels.max())} is too large for {classes} classes")
     return Tensor((labels[..., None] == np.arange(max(classes, 0))).astype(np.int64))
+
+
+_INDEXED_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}  # PyTorch's name: NumPy's
+
+
+def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """Widen (or, with negative widths, crop) the last dimensions, as ``torch.nn.functional.pad``: ``pad`` lists
+    (before, after) for the last dimension, then the one before it, and so on. ``mode="constant"`` fills with
+    ``value`` (0); ``"reflect"``, ``"replicate"`` and ``"circular"`` repeat entries, and their gradients add up."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    widths = [int(w) for w in pad]
+    if len(widths) % 2 or len(widths) // 2 > x.ndim:
+        raise ops.ArgumentError(f"pad: {tuple(widths)} must hold (before, after) pairs, at most one per dimension "
+                                f"of the tensor ({x.ndim}), starting from the last dimension")
+    pairs = [(0, 0)] * x.ndim
+    for k in range(len(widths) // 2):
+        pairs[x.ndim - 1 - k] = (widths[2 * k], widths[2 * k + 1])
+    for d, (n, (lo, hi)) in enumerate(zip(x.shape, pairs)):
+        if n + lo + hi < 0:
+            raise ops.ArgumentError(f"pad: cropping {-lo} and {-hi} entries from dimension {d} of size {n} "
+                                    "leaves fewer than none")
+    if mode == "constant":
+        return apply(ops.OPS["pad"], x, pad=tuple(pairs), value=0.0 if value is None else float(value))
+    if mode not in _INDEXED_MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    return x[_repeat_index(x.shape, pairs, len(widths) // 2, mode)]
+
+
+def _repeat_index(shape: tuple[int, ...], pairs: list[tuple[int, int]], padded: int, mode: str) -> Any:
+    """The index that picks the padded tensor's entries from the tensor, for the modes that repeat entries."""
+    if len(shape) - padded not in (1, 2):
+        raise ops.ArgumentError(f"pad: mode {mode!r} pads the last 1 to 3 dimensions of a tensor with 1 or 2 more "
+                                f"in front (channels, batch); got {padded} padded of {len(shape)}")
+    maps = []
+    for n, (lo, hi) in zip(shape, pairs):
+        limit = n - 1 if mode == "reflect" else n
+        if lo < 0 or hi < 0 or (mode != "replicate" and max(lo, hi) > limit):
+            raise ops.ArgumentError(f"pad: mode {mode!r} takes widths from 0 to {limit} for a dimension of size {n}, "
+                                    f"got ({lo}, {hi})")
+        maps.append(np.pad(np.arange(n), (lo, hi), mode=_INDEXED_MODES[mode]))
+    return np.ix_(*maps)

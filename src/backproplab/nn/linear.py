@@ -16,7 +16,8 @@ from backproplab.util.messages import excerpt
 
 
 class Linear(Module):
-    """z = x W + b, with W of shape (in, out) so that a row of x is one sample.
+    """z = x Wᵀ + b, with W of shape (out, in) as in PyTorch, so that a row of x is one sample and
+    ``W[j, i]`` is the weight from input i to output j (a ``state_dict`` copies over as it is).
 
     Parameters are named ``W{suffix}`` and ``b{suffix}``; the output is named ``z{suffix}``.
     Without a ``suffix``, the network the layer joins numbers its layers 1, 2, … in the order
@@ -35,7 +36,9 @@ class Linear(Module):
         self.auto_named = suffix is None
         suffix = "" if suffix is None else str(suffix)
         self.suffix = suffix
-        self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)), f"W{suffix}", dtype=dtype)
+        # drawn as (in, out), then stored (out, in): a seed gives connection i → j the same value either way
+        start = np.ascontiguousarray(rng.uniform(-bound, bound, (in_features, out_features)).T)
+        self.weight = Parameter(start, f"W{suffix}", dtype=dtype)
         self.bias = Parameter(np.zeros(out_features), f"b{suffix}", dtype=dtype) if bias else None
 
     def rename(self, suffix: str) -> None:
@@ -46,18 +49,19 @@ class Linear(Module):
             self.bias.name = f"b{suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
-        n_in, n_out = self.weight.shape
+        n_out, n_in = self.weight.shape
         shape = np.shape(x.data if isinstance(x, Tensor) else x)
         if not shape or shape[-1] != n_in:
-            raise ShapeError(f"the Linear layer with {self.weight.name} ({n_in}×{n_out}) takes {n_in} value(s) per "
-                             f"sample, got input of shape {tuple(shape)}: its last size must be {n_in}")
-        z = x @ self.weight
+            raise ShapeError(f"the Linear layer with {self.weight.name} ({n_out}×{n_in}: {n_out} outputs × {n_in} "
+                             f"inputs) takes {n_in} value(s) per sample, got input of shape {tuple(shape)}: its "
+                             f"last size must be {n_in}")
+        z = x @ self.weight.T
         if self.bias is not None:
             z = z + self.bias
         return z.named(f"z{self.suffix}")
 
     def __repr__(self) -> str:
-        n_in, n_out = self.weight.shape
+        n_out, n_in = self.weight.shape
         return f"Linear({n_in}, {n_out}, bias={self.bias is not None})"
 
 

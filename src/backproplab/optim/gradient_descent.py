@@ -29,15 +29,19 @@ class GradientDescent(Optimizer):
     def __init__(
         self, params: Iterable[Tensor], lr: float = 0.1, min_step: float = 1e-4, max_steps: int = 1000
     ) -> None:
+        self._buffers: list[np.ndarray | None] = []
         super().__init__(params, lr)
         self.min_step = float(min_step)
         self.max_steps = int(max_steps)
-        self._buffers: list[np.ndarray | None] = [None] * len(self.params)
+
+    def add_state(self, count: int) -> None:
+        self._buffers.extend([None] * count)
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
+        rate = self.rate(grad.dtype, self._group_of[i]["lr"])
         if grad.size <= IN_PLACE_FROM:
-            return grad * self.rate(grad.dtype)
+            return grad * rate
         buf = self._buffers[i]
         if buf is None or buf.shape != grad.shape or buf.dtype != grad.dtype:
             buf = self._buffers[i] = np.empty_like(grad)
-        return np.multiply(grad, self.rate(grad.dtype), out=buf)
+        return np.multiply(grad, rate, out=buf)

@@ -1,5 +1,6 @@
 """Learning-rate schedules, as ``torch.optim.lr_scheduler``: call ``sched.step()`` after each
-``optimizer.step()``; the schedule sets ``optimizer.lr`` for the next step.
+``optimizer.step()``; the schedule sets the learning rate of each of the optimizer's
+``param_groups`` for the next step, from that group's starting rate (``base_lrs``, one per group).
 
 The rules are PyTorch's own recursive forms (each new rate is computed from the current
 one), so rates agree with PyTorch's to the last bit. Also reachable as
@@ -11,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from backproplab.optim.optimizer import check_learning_rate
+
 
 class LRScheduler:
     """Base class: keeps ``last_epoch`` (how many times ``step()`` ran) and the rates it set.
@@ -19,10 +22,10 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer: Any) -> None:
-        if not hasattr(optimizer, "lr") or not hasattr(optimizer, "step"):
+        if not hasattr(optimizer, "param_groups") or not hasattr(optimizer, "step"):
             raise TypeError(f"a learning-rate schedule needs an optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        self.base_lrs = [float(optimizer.lr)]
+        self.base_lrs = [float(group["lr"]) for group in optimizer.param_groups]  # each group's rate as it is now
         self.last_epoch = -1
         self._step_count = 0
         self._last_lr = list(self.base_lrs)
@@ -33,15 +36,17 @@ class LRScheduler:
         raise NotImplementedError
 
     def step(self) -> None:
-        """Move to the next epoch and set the optimizer's learning rate for it."""
+        """Move to the next epoch and set each parameter group's learning rate for it."""
         self._step_count += 1
         self.last_epoch += 1
-        lr = self.optimizer.lr if self.last_epoch == 0 else self.next_lr(self.optimizer.lr, self.base_lrs[0])
-        self.optimizer.lr = lr
-        self._last_lr = [self.optimizer.lr]
+        groups = self.optimizer.param_groups
+        if self.last_epoch > 0:
+            for group, base_lr in zip(groups, self.base_lrs):
+                group["lr"] = check_learning_rate(self.next_lr(group["lr"], base_lr), allow_zero=True)
+        self._last_lr = [group["lr"] for group in groups]
 
     def get_last_lr(self) -> list[float]:
-        """The rate the last ``step()`` set, in a list (one entry per parameter group, as in PyTorch)."""
+        """The rates the last ``step()`` set, one per parameter group, as in PyTorch."""
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The base of every optimizer: the parameters, the learning rate, and one ``step()`` for all rules.
+"""The base of every optimizer: the parameter groups, and one ``step()`` for all rules.
 
 A family (``gradient_descent``, ``sgd``, ``adam``) says only how far each parameter moves
 (``delta``); ``step()`` moves them. It dispatches, as ``torch.optim``'s ``sgd()`` does between
@@ -6,6 +6,10 @@ its single-tensor and multi-tensor paths, between two siblings: :func:`_step_sca
 parameters that are single float64 numbers under a rule of gradient × learning rate (the
 worked examples), and :meth:`Optimizer._step_each` for everything else. The loop that runs an
 optimizer is ``train.loop``.
+
+As in ``torch.optim``, the parameters are in ``param_groups``: dicts of ``'params'`` and the
+settings (``'lr'``, ``'momentum'``, …) that apply to them; a constructor takes tensors (one group)
+or a list of such dicts, whose missing settings come from the constructor's arguments.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from backproplab.train.trace import Trace
 
 IN_PLACE_FROM = 256  # parameters with more entries than this are updated in place
 Scalar = tuple[Tensor, np.ndarray, np.ndarray]  # a parameter, its own 0-d float64 array, its step size's array
+Group = dict[str, Any]  # 'params' and the settings that apply to them, as in torch.optim
 
 
 def check_learning_rate(lr: Any, allow_zero: bool = False) -> float:
@@ -58,7 +63,7 @@ def _step_scalars(scalars: list[Scalar], lr: float) -> list[np.ndarray]:
     """
     steps = []
     for p, data, out in scalars:
-        grad = p.grad
+        grad = p._grad
         if grad is None or p.data is not data:
             break
         delta = float(grad) * lr
@@ -74,35 +79,78 @@ class Optimizer(ABC):
     name = "optimizer"
     scalar_rule = False  # True where delta() is exactly gradient × lr (then single numbers take _step_scalars)
 
-    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        self.params: list[Tensor] = loop.distinct(params)  # each parameter once, as torch.optim warns
-        if not self.params:
-            raise ValueError("the optimizer got no parameters to train")
-        for p in self.params:
-            if not isinstance(p, Tensor):
-                raise TypeError(f"the optimizer takes tensors, got {type(p).__name__}")
-        self._lr = check_learning_rate(lr)
-        self._rates: dict[np.dtype, np.ndarray] = {}
-        self._scalars: list[np.ndarray | None] = [None] * len(self.params)  # single numbers stepped in place
-        self._scalar_steps: list[Any] = [None] * len(self.params)  # their step sizes, as 0-d arrays
+    def __init__(self, params: Iterable[Tensor] | Iterable[Group], lr: float, **defaults: Any) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError("the optimizer takes an iterable of tensors or of dicts (parameter groups), got a "
+                            "Tensor; pass [tensor] or model.parameters()")
+        self.defaults: dict[str, Any] = {"lr": lr, **defaults}
+        self.param_groups: list[Group] = []
+        self.params: list[Tensor] = []  # every group's parameters, in order
+        self._group_of: list[Group] = []  # the group of each entry of params
+        self._rates: dict[np.dtype, tuple[float, np.ndarray]] = {}
+        self._scalars: list[np.ndarray | None] = []  # single numbers stepped in place
+        self._scalar_steps: list[Any] = []  # their step sizes, as 0-d arrays
         self._all_scalars: list[Scalar] | None = None  # set once every parameter is such a number
         self.min_step = 1e-4
         self.max_steps = 1000
+        items = list(params)
+        if not items:
+            raise ValueError("the optimizer got no parameters to train")
+        for group in items if isinstance(items[0], dict) else [{"params": items}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: Group) -> None:
+        """Train more parameters, with settings of their own (the constructor's for those not given), as
+        ``torch.optim``'s ``add_param_group``."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict with 'params', got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise KeyError("a parameter group needs 'params': the tensors it trains, such as "
+                           "{'params': model.parameters(), 'lr': 0.01}")
+        given = param_group["params"]
+        params = loop.distinct([given] if isinstance(given, Tensor) else given)  # each once, as torch.optim warns
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"the optimizer takes tensors, got {type(p).__name__}")
+        known = {id(p) for p in self.params}
+        if any(id(p) in known for p in params):
+            raise ValueError("some parameters appear in more than one parameter group; put each in one group")
+        if not params and not self.params:
+            raise ValueError("the optimizer got no parameters to train")
+        group = {**self.defaults, **param_group, "params": params}
+        group["lr"] = check_learning_rate(group["lr"])
+        self.check_group(group)
+        self.param_groups.append(group)
+        self.params.extend(params)
+        self._group_of.extend([group] * len(params))
+        self._scalars.extend([None] * len(params))
+        self._scalar_steps.extend([None] * len(params))
+        self._all_scalars = None
+        self.add_state(len(params))
+
+    def check_group(self, group: Group) -> None:
+        """Check a new group's settings (and make them numbers), with a ValueError naming a bad one."""
+        return None
+
+    def add_state(self, count: int) -> None:
+        """Make room for what the rule keeps about ``count`` more parameters (velocities, moments, …)."""
+        return None
 
     @property
     def lr(self) -> float:
-        """The learning rate; a scheduler (``backproplab.optim.lr_scheduler``) may change it between steps."""
-        return self._lr
+        """The first parameter group's learning rate, as ``param_groups[0]['lr']``; a scheduler
+        (``backproplab.optim.lr_scheduler``) may change every group's between steps."""
+        return self.param_groups[0]["lr"]
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = check_learning_rate(value, allow_zero=True)  # a schedule such as cosine annealing may reach 0
-        self._rates = {}
+        # a schedule such as cosine annealing may reach 0
+        self.param_groups[0]["lr"] = check_learning_rate(value, allow_zero=True)
 
     def zero_grad(self) -> None:
         """Clear the gradients before the next backward(), as in PyTorch."""
         for p in self.params:
-            p.grad = None
+            p._grad = p._grad_view = None  # what setting .grad to None does, without a call per parameter
 
     def step(self) -> list[np.ndarray]:
         """Move every parameter with a gradient, in place; returns each step size (old − new).
@@ -112,7 +160,7 @@ class Optimizer(ABC):
         """
         every = self._all_scalars
         if every is not None and len(every) == len(self.params):
-            steps = _step_scalars(every, self._lr)
+            steps = _step_scalars(every, self.param_groups[0]["lr"])
             if len(steps) == len(every):
                 return steps
             self._all_scalars = None  # a gradient is missing or an array was replaced: the general path
@@ -120,7 +168,9 @@ class Optimizer(ABC):
         steps = self._step_each(0)
         known = self._scalars
         params = self.params
-        if self.scalar_rule and params[0].data is known[0] and all(p.data is known[i] for i, p in enumerate(params)):
+        one_group = len(self.param_groups) == 1  # several: each number at its own group's rate, in _step_each
+        if self.scalar_rule and one_group and params[0].data is known[0] and all(
+                p.data is known[i] for i, p in enumerate(params)):
             self._all_scalars = [(p, p.data, out) for p, out in zip(self.params, self._scalar_steps)]
         return steps
 
@@ -132,10 +182,11 @@ class Optimizer(ABC):
         """
         steps = []
         scalars: list[Scalar] = []
+        where: list[int] = []  # their indices, for their groups' rates
         known, outs = self._scalars, self._scalar_steps
         for i in range(start, len(self.params)):
             p = self.params[i]
-            grad = p.grad
+            grad = p._grad
             if grad is None:
                 steps.append(np.zeros_like(p.data))
                 continue
@@ -143,6 +194,7 @@ class Optimizer(ABC):
             if data is known[i] or self._scalar(i, data):
                 out = outs[i]  # filled in by _step_scalars below
                 scalars.append((p, data, out))
+                where.append(i)
                 steps.append(out)
                 continue
             delta = self.delta(i, grad)
@@ -151,8 +203,13 @@ class Optimizer(ABC):
             else:
                 p.data = data - delta  # small: a new array is cheaper than NumPy's in-place machinery
             steps.append(delta)
-        if scalars:
-            _step_scalars(scalars, self._lr)
+        if not scalars:
+            return steps
+        if len(self.param_groups) == 1:
+            _step_scalars(scalars, self.param_groups[0]["lr"])
+        else:
+            for k, i in enumerate(where):
+                _step_scalars(scalars[k:k + 1], self._group_of[i]["lr"])
         return steps
 
     def _scalar(self, i: int, data: np.ndarray) -> bool:
@@ -166,12 +223,12 @@ class Optimizer(ABC):
         self._scalar_steps[i] = np.empty((), np.float64)
         return True
 
-    def rate(self, dtype: np.dtype) -> np.ndarray:
-        """The learning rate as a 0-d array of the parameters' dtype (cheaper than a Python float)."""
+    def rate(self, dtype: np.dtype, lr: float) -> np.ndarray:
+        """The learning rate ``lr`` as a 0-d array of the parameters' dtype (cheaper than a Python float)."""
         cached = self._rates.get(dtype)
-        if cached is None:
-            cached = self._rates[dtype] = np.asarray(self._lr, dtype=dtype)
-        return cached
+        if cached is None or cached[0] != lr:
+            cached = self._rates[dtype] = (lr, np.asarray(lr, dtype=dtype))
+        return cached[1]
 
     @abstractmethod
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from backproplab.engine.tensor import Tensor
-from backproplab.optim.optimizer import Optimizer, check_setting
+from backproplab.optim.optimizer import Group, Optimizer, check_setting
 
 
 class RMSprop(Optimizer):
@@ -20,32 +21,41 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
-        super().__init__(params, lr)
-        self.alpha = check_setting(alpha, "alpha")
-        self.eps = check_setting(eps, "eps", hint="; try 1e-8")
-        self.weight_decay = check_setting(weight_decay, "weight_decay")
-        self.momentum = check_setting(momentum, "momentum")
-        self.centered = bool(centered)
-        self.square_avg: list[np.ndarray | None] = [None] * len(self.params)
-        self.grad_avg: list[np.ndarray | None] = [None] * len(self.params)
-        self.momentum_buffer: list[np.ndarray | None] = [None] * len(self.params)
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 0.01, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+        self.square_avg: list[np.ndarray | None] = []
+        self.grad_avg: list[np.ndarray | None] = []
+        self.momentum_buffer: list[np.ndarray | None] = []
+        super().__init__(params, lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered)
+
+    def check_group(self, group: Group) -> None:
+        group["alpha"] = check_setting(group["alpha"], "alpha")
+        group["eps"] = check_setting(group["eps"], "eps", hint="; try 1e-8")
+        group["weight_decay"] = check_setting(group["weight_decay"], "weight_decay")
+        group["momentum"] = check_setting(group["momentum"], "momentum")
+        group["centered"] = bool(group["centered"])
+
+    def add_state(self, count: int) -> None:
+        for state in (self.square_avg, self.grad_avg, self.momentum_buffer):
+            state.extend([None] * count)
 
     def delta(self, i: int, grad: np.ndarray) -> np.ndarray:
-        if self.weight_decay:
-            grad = grad + self.weight_decay * self.params[i].data
+        group = self._group_of[i]
+        alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * self.params[i].data
         s = self.square_avg[i] if self.square_avg[i] is not None else np.zeros_like(grad)
-        s = self.square_avg[i] = s * self.alpha + (1 - self.alpha) * (grad * grad)
-        if self.centered:
+        s = self.square_avg[i] = s * alpha + (1 - alpha) * (grad * grad)
+        if group["centered"]:
             m = self.grad_avg[i] if self.grad_avg[i] is not None else np.zeros_like(grad)
-            w = 1 - self.alpha  # torch's lerp of m towards the gradient, with its two branches
+            w = 1 - alpha  # torch's lerp of m towards the gradient, with its two branches
             m = self.grad_avg[i] = m + w * (grad - m) if w < 0.5 else grad - (grad - m) * (1 - w)
-            avg = np.sqrt(s - m * m) + self.eps
+            avg = np.sqrt(s - m * m) + eps
         else:
-            avg = np.sqrt(s) + self.eps
-        if not self.momentum:
-            return self.lr * (grad / avg)
+            avg = np.sqrt(s) + eps
+        if not momentum:
+            return group["lr"] * (grad / avg)
         b = self.momentum_buffer[i] if self.momentum_buffer[i] is not None else np.zeros_like(grad)
-        b = self.momentum_buffer[i] = b * self.momentum + grad / avg
-        return self.lr * b
+        b = self.momentum_buffer[i] = b * momentum + grad / avg
+        return group["lr"] * b

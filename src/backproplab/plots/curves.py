@@ -47,7 +47,7 @@ def slope_at(model: Module, x: Any, y: Any, loss: str, param: str, value: float,
         flag, p.grad, p.requires_grad = p.requires_grad, None, True
         try:
             get_loss(loss)(model(Tensor(x, name="x")), y).backward()
-            return scalar(p.grad)
+            return scalar(p._grad)
         finally:
             p.requires_grad, p.grad = flag, None
 

@@ -121,7 +121,7 @@ def _graph_layout(model: Module) -> Layout:
 
 def _mlp_layout(model: Module) -> Layout:
     layers = model.layer_weights()
-    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _ in layers]
+    sizes = [layers[0][0].shape[1]] + [w.shape[0] for w, _ in layers]  # each W is (out, in)
     acts = [a.op.name for a in getattr(model, "activations", [])] or ["?"] * len(layers)
     shown = [min(n, MOST_UNITS - 1) if n > MOST_UNITS else n for n in sizes]
 
@@ -140,7 +140,7 @@ def _mlp_layout(model: Module) -> Layout:
                              None if b is None else float(b[j])) for j in range(shown[c])])
         for i in range(shown[c - 1]):
             for j in range(shown[c]):
-                edges.append(Edge(name(c - 1, i), name(c, j), f"W{c}[{i + 1},{j + 1}]", float(w[i, j])))
+                edges.append(Edge(name(c - 1, i), name(c, j), f"W{c}[{j + 1},{i + 1}]", float(w[j, i])))
     return Layout(columns, edges, [n - s for n, s in zip(sizes, shown)])
 
 

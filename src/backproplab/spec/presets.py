@@ -56,10 +56,10 @@ class DosageNet(Module):
         return (self.w3 * h1 + self.w4 * h2 + self.b3).named("ŷ")
 
     def layer_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The same network as two layers (1 → 2 → 1), for drawing it."""
+        """The same network as two layers (1 → 2 → 1), each W (out, in) as ``Linear`` holds it, for drawing it."""
         v = {n: p.item() for n, p in self.named_parameters()}
-        return [(np.array([[v["w1"], v["w2"]]]), np.array([v["b1"], v["b2"]])),
-                (np.array([[v["w3"]], [v["w4"]]]), np.array([v["b3"]]))]
+        return [(np.array([[v["w1"]], [v["w2"]]]), np.array([v["b1"], v["b2"]])),
+                (np.array([[v["w3"], v["w4"]]]), np.array([v["b3"]]))]
 
     def __repr__(self) -> str:
         values = ", ".join(f"{n}={p.item():g}" for n, p in self.named_parameters())

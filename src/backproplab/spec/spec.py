@@ -380,9 +380,12 @@ def build_network(network: dict[str, Any], where: str) -> Module:
                 arr = load_numbers(value)
             except (TypeError, ValueError, OverflowError):
                 raise SpecError(where, f"{p_path}: should be numbers, got {excerpt(value)}") from None
-            if arr.shape != net.parameter(name).shape:
-                raise SpecError(where, f"{p_path}: has shape {arr.shape}, but {name} has shape "
-                                f"{net.parameter(name).shape} for these layer sizes")
+            shape = net.parameter(name).shape
+            if arr.shape != shape:
+                rows = f" ({shape[0]} outputs × {shape[1]} inputs: a row per unit, as in PyTorch)" \
+                    if len(shape) == 2 else ""
+                raise SpecError(where, f"{p_path}: has shape {arr.shape}, but {name} has shape {shape}{rows} for "
+                                "these layer sizes")
             if not np.all(np.isfinite(arr)):
                 raise SpecError(where, f"{p_path}: contains NaN or infinity")
             net.parameter(name).data = arr.copy()

@@ -133,8 +133,8 @@ class Checks:
 
     def after_backward(self, step: int, run: Compiled, grads: list[Any], optimized: dict[str, Tensor]) -> str:
         for name, p in optimized.items():
-            if p.grad is not None and not np.all(np.isfinite(p.grad)):
-                kind = "NaN" if np.any(np.isnan(p.grad)) else "infinite"
+            if p._grad is not None and not np.all(np.isfinite(p._grad)):
+                kind = "NaN" if np.any(np.isnan(p._grad)) else "infinite"
                 return (f"iteration {step + 1}: the gradient of {name} became {kind}; it first went wrong in "
                         f"{where_not_finite(run.tape, grads)}; {self.advice(step)}")
         return ""

@@ -200,7 +200,7 @@ class _Run:
         optimizer = self.optimizer
         lr = float(optimizer.lr)
         before = {n: p.data.copy() for n, p in self.all_named.items()}
-        grads = {n: p.grad.copy() if p.grad is not None else np.zeros_like(p.data) for n, p in self.optimized.items()}
+        grads = {n: p._grad.copy() if p._grad is not None else np.zeros_like(p.data) for n, p in self.optimized.items()}
         deltas = optimizer.step()  # in the optimizer's order, which may differ from the model's
         by_name = {self.name_of[id(p)]: d for p, d in zip(optimizer.params, deltas)}
         steps = {n: np.array(by_name[n], copy=True) for n in self.names}

@@ -1,7 +1,7 @@
 """The op table: every primitive op, with its forward, its VJP and its derivative in words.
 
-``table`` holds the table; ``elementwise``, ``reductions``, ``shapes`` and ``losses`` define
-the ops by family, ``base`` the ``Op`` record they all share, and ``numeric`` the numerically
+``table`` holds the table; ``elementwise``, ``reductions``, ``shapes``, ``selection`` and ``losses``
+define the ops by family, ``base`` the ``Op`` record they all share, and ``numeric`` the numerically
 stable functions they compute with. The names below are the package's own: ``ops.OPS``, ``ops.add`` …
 """
 

@@ -32,7 +32,13 @@ from backproplab.engine.ops.numeric import (
     sum_of_squares,
 )
 from backproplab.engine.ops.reductions import REDUCTIONS
+from backproplab.engine.ops.selection import SELECTION
 from backproplab.engine.ops.shapes import SHAPES
+
+
+def transposed(b: Array) -> bool:
+    """Whether a matrix is the transposed view of one in row order (Wᵀ in x·Wᵀ, as ``Linear`` computes)."""
+    return b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous
 
 
 def _matmul_grad_a(g: Array, out: Array, a: Array, b: Array) -> Array:
@@ -54,6 +60,8 @@ def _matmul_grad_b(g: Array, out: Array, a: Array, b: Array) -> Array:
         return a[:, None] * g[..., None, :]
     if b.ndim == 1:  # A·b: db_j = Σ_i A_ij G_i
         return (np.swapaxes(a, -1, -2) @ g[..., None])[..., 0]
+    if a.ndim == 2 and transposed(b):
+        return (g.T @ a).T  # B is Wᵀ (x·Wᵀ): dW = Gᵀ·A is then in W's own order, for the update that follows
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 
 
@@ -275,8 +283,8 @@ reshape = Op(
     elementwise=False, attrs=("shape",), backward=(("G reshaped to $a's shape", r"\operatorname{reshape}(G)"),),
 )
 transpose = Op(
-    "transpose", ("a",), np.transpose,
-    (lambda g, out, a: np.transpose(g),),
+    "transpose", ("a",), lambda a: a.T,  # .T: np.transpose's view, without its call overhead
+    (lambda g, out, a: g.T,),
     ("$aᵀ", "{$a}^{\\top}"),
     (("1", "1"),),
     elementwise=False, backward=(("Gᵀ", r"G^{\top}"),),
@@ -351,7 +359,7 @@ OPS: dict[str, Op] = {
         add, sub, mul, div, pow, neg, exp, log, softplus_op, sigmoid_op, tanh, relu, identity,
         sum_op, mean, logsumexp_op, matmul, reshape, transpose, getitem, concat,
         ssr, mse, bce_with_logits, softmax_cross_entropy,
-        *ELEMENTWISE, *REDUCTIONS, *SHAPES,
+        *ELEMENTWISE, *REDUCTIONS, *SHAPES, *SELECTION,
     )
 }
 """Every primitive op by name: the one table the engine, the explainer and the tests share."""

@@ -1,0 +1,114 @@
+"""Batch normalization, as ``torch.nn.BatchNorm1d`` and ``BatchNorm2d``.
+
+While training, each channel is normalised with the batch's mean and (biased) variance, and the
+running mean and (unbiased) running variance move towards them by ``momentum``; in ``eval()`` mode the
+running statistics are used. The forward is built from the table's ops (mean, var, sqrt, …) so the
+gradients and their explanations are theirs. The parameters are named ``gamma`` and ``beta`` (numbered
+gamma1, gamma2, … in a network with several); the buffers keep PyTorch's names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backproplab.engine.grad_mode import no_grad
+from backproplab.engine.recording import RECORDING
+from backproplab.engine.tensor import ShapeError, Tensor
+from backproplab.nn.module import Module
+from backproplab.nn.parameter import Parameter
+from backproplab.util.messages import excerpt
+
+
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share; they differ only in the input shapes they take."""
+
+    dims: tuple[int, ...] = ()  # the numbers of dimensions an input may have
+    numbered_as = "batch norm"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, suffix: str | None = None, dtype: Any = np.float64) -> None:
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
+            raise ValueError(f"num_features must be a whole number, 1 or more, got {excerpt(num_features)}")
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"eps must be a positive number, got {excerpt(eps)}; try 1e-5")
+        if momentum is not None and not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
+            raise ValueError(f"momentum must be a number in [0, 1] (or None for a plain average), got "
+                             f"{excerpt(momentum)}; try 0.1")
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self.auto_named = suffix is None
+        self.suffix = "" if suffix is None else str(suffix)
+        self.weight = Parameter(np.ones(num_features), f"gamma{self.suffix}", dtype=dtype) if affine else None
+        self.bias = Parameter(np.zeros(num_features), f"beta{self.suffix}", dtype=dtype) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+    def rename(self, suffix: str) -> None:
+        """Call the layer's parameters gamma{suffix} and beta{suffix}."""
+        self.suffix = suffix
+        if self.affine:
+            self.weight.name, self.bias.name = f"gamma{suffix}", f"beta{suffix}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        self._check_input(x)
+        axes = (0, *range(2, x.ndim))  # every dimension but the channels'
+        shape = (-1,) + (1,) * (x.ndim - 2)  # a channel's numbers broadcast against the input
+        if self.training or not self.track_running_stats:
+            count = x.data.size // self.num_features
+            if self.training and count <= 1:
+                raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                                 f"{tuple(x.shape)}; train on batches of 2 or more, or call eval() first")
+            mean = x.mean(dim=axes, keepdim=True)
+            var = x.var(dim=axes, correction=0, keepdim=True)
+            if self.training and self.track_running_stats:
+                RECORDING.value_dependent = True  # the statistics move at each call: bl.compile records anew
+                self._track(mean.data.reshape(-1), var.data.reshape(-1) * (count / max(count - 1, 1)))
+        else:
+            mean = self.running_mean.reshape(shape)
+            var = self.running_var.reshape(shape)
+        out = (x - mean) / (var + self.eps).sqrt()
+        if self.affine:
+            weight, bias = (self.weight, self.bias) if x.ndim == 2 else (self.weight.reshape(shape),
+                                                                         self.bias.reshape(shape))
+            out = out * weight + bias
+        return out
+
+    def _track(self, mean: np.ndarray, var: np.ndarray) -> None:
+        """Move the running statistics towards this batch's, as PyTorch (a plain average when momentum is None)."""
+        with no_grad():
+            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            m = 1.0 / float(self.num_batches_tracked.data) if self.momentum is None else self.momentum
+            dtype = self.running_mean.data.dtype
+            self.running_mean.data = ((1 - m) * self.running_mean.data + m * mean).astype(dtype)
+            self.running_var.data = ((1 - m) * self.running_var.data + m * var).astype(dtype)
+
+    def _check_input(self, x: Tensor) -> None:
+        name = type(self).__name__
+        if x.ndim not in self.dims:
+            wanted = " or ".join(f"{d}D" for d in self.dims)
+            raise ShapeError(f"{name} expected {wanted} input (got {x.ndim}D input of shape {tuple(x.shape)})")
+        if x.shape[1] != self.num_features:
+            raise ShapeError(f"{name}({self.num_features}) normalises {self.num_features} channel(s), got input of "
+                             f"shape {tuple(x.shape)}: its size 1 must be {self.num_features}")
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.num_features}, eps={self.eps:g}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats})")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (batch, channels) or (batch, channels, length) inputs, as ``torch.nn.BatchNorm1d``."""
+
+    dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (batch, channels, height, width) inputs, as ``torch.nn.BatchNorm2d``."""
+
+    dims = (4,)
