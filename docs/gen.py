@@ -7,6 +7,8 @@ fields each table allows), the error messages from the catalogue of bad input th
 check, the series from the notebooks executed in a fresh kernel, and the gallery from figures
 drawn by the command line. Two hand-written pages get a generated part appended: ``own-networks.md``
 (the spec reference) and ``speed.md`` (the generated code and the measured times).
+
+``python docs/gen.py notebooks`` writes the executed series the package ships (``backproplab notebooks DIR``).
 """
 
 from __future__ import annotations
@@ -318,6 +320,63 @@ def series_index(titles: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- the series as the package ships it (backproplab notebooks DIR) --------------------------------------
+SHIPPED = ROOT / "src" / "backproplab" / "lesson" / "notebooks"
+
+
+def _smaller_png(data: str) -> str:
+    """A figure as a 256-colour PNG: a plot has few colours, and the file is about a third of the size."""
+    from PIL import Image  # matplotlib's own dependency
+
+    image = Image.open(io.BytesIO(base64.b64decode(data)))
+    if image.mode == "RGBA" and image.getextrema()[3] != (255, 255):
+        return data  # a see-through part would turn opaque
+    out = io.BytesIO()
+    image.convert("RGB").quantize(colors=256).save(out, format="PNG", optimize=True)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def shipped_notebook(nb: Any) -> Any:
+    """An executed notebook as a learner gets it: without its check cells, and without what only this run
+    had (the widget, which needs its kernel, timings, object ids, jupytext's pairing), so that running an
+    unchanged series again writes the same files."""
+    nb.cells = [cell for cell in nb.cells if not is_check(cell)]
+    count = 0
+    for k, cell in enumerate(nb.cells):
+        cell.id = f"cell-{k}"
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.execution_count = count
+        cell.outputs = [out for out in cell.outputs if WIDGET not in out.get("data", {})]
+        for out in cell.outputs:
+            if "execution_count" in out:
+                out["execution_count"] = count
+            if "image/png" in out.get("data", {}):
+                out["data"]["image/png"] = _smaller_png(out["data"]["image/png"])
+    for key in ("widgets", "jupytext"):
+        nb.metadata.pop(key, None)
+    return nb
+
+
+def ship_notebooks() -> list[Path]:
+    """Execute each notebook in a fresh kernel and write the copy the package ships into ``SHIPPED``."""
+    import nbformat
+
+    SHIPPED.mkdir(exist_ok=True)
+    paths = notebook_paths()
+    for old in SHIPPED.glob("*.ipynb"):  # a renamed or removed notebook leaves no copy behind
+        if old.stem not in {p.stem for p in paths}:
+            old.unlink()
+    written = []
+    for path in paths:
+        target = SHIPPED / f"{path.stem}.ipynb"
+        target.write_text(nbformat.writes(shipped_notebook(execute(path))) + "\n", encoding="utf-8")
+        written.append(target)
+    return written
+
+
 # --- gallery -----------------------------------------------------------------------------------------
 GALLERY = [  # (command after `backproplab`, what the run is)
     ("export-figures statquest {out}", "The dosage network: gradient descent on b3"),
@@ -410,7 +469,11 @@ def pages() -> Page:
     return files
 
 
-if __name__ == "__main__":  # python docs/gen.py OUT: write the generated pages into OUT, to read them
+if __name__ == "__main__" and sys.argv[1:] == ["notebooks"]:  # python docs/gen.py notebooks
+    shipped = ship_notebooks()
+    size = sum(path.stat().st_size for path in shipped)
+    print(f"wrote {len(shipped)} notebooks into {SHIPPED.relative_to(ROOT)} ({size / 1e6:.2f} MB)")
+elif __name__ == "__main__":  # python docs/gen.py OUT: write the generated pages into OUT, to read them
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs-generated")
     with redirect_stdout(io.StringIO()):
         made = pages()

@@ -1,6 +1,7 @@
 """The package as a user meets it: what the browser tests need and what they do without it, output
 that any locale can take, ``--debug`` anywhere on the line, type information for a type checker, and
-the metadata of the wheel pip builds (licence, classifiers, one version, py.typed, the torch range)."""
+the metadata of the wheel pip builds (licence, classifiers, one version, py.typed, the torch range), the
+source distribution (everything its tests read) and the developer tools' dependency groups."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import typing
 import zipfile
 from pathlib import Path
@@ -253,6 +255,83 @@ def test_the_wheels_metadata(wheel):
     torch = {str(r.marker): r for r in map(Requirement, meta.get_all("Requires-Dist")) if r.name == "torch"}
     assert not any(s.operator == "==" for s in torch['extra == "torch"'].specifier)
     assert [s.operator for s in torch['extra == "parity"'].specifier] == ["=="]
+
+
+# --- the source distribution ----------------------------------------------------------------------
+REPOSITORY_ONLY = (".ci/", ".gitignore")  # CI's scripts: an sdist's tests do not read them
+
+
+def checkout_files() -> list[str]:
+    """The project's files as git sees them, new ones included and ignored ones left out."""
+    if not (ROOT / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("needs the git checkout: the sdist is compared with the files git lists")
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True, timeout=60).stdout.splitlines()
+    return [name for name in listed if (ROOT / name).is_file()]  # a file deleted but not yet committed is gone
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory) -> tuple[list[str], set[str]]:
+    """The checkout's files, and the members of the sdist setuptools builds from a copy of them."""
+    import setuptools
+
+    files = checkout_files()
+    if Version(setuptools.__version__) < Version("77"):
+        pytest.skip(f"setuptools {setuptools.__version__} cannot build it; pip install 'setuptools>=77'")
+    src = tmp_path_factory.mktemp("checkout")
+    for name in files:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, src / name)
+    build = "import sys; from setuptools.build_meta import build_sdist; build_sdist(sys.argv[1])"
+    proc = subprocess.run([sys.executable, "-c", build, str(src / "dist")], cwd=src, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (built,) = (src / "dist").glob("backproplab-*.tar.gz")
+    with tarfile.open(built) as tar:
+        members = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    return files, members
+
+
+def test_the_sdist_carries_every_file_of_the_project_but_cis_scripts(sdist):
+    files, members = sdist
+    assert any(name.startswith("tests/snapshots/") for name in files)  # the comparison sees the test data
+    missing = [name for name in files if name not in members and not name.startswith(REPOSITORY_ONLY)]
+    assert missing == [], "add them to MANIFEST.in: " + ", ".join(missing)
+    assert not [name for name in members if name.startswith(REPOSITORY_ONLY)]
+
+
+def test_the_sdist_carries_no_build_leftovers(sdist):
+    _, members = sdist
+    assert not [name for name in members if "__pycache__" in name or name.endswith(".pyc")]
+    assert not [name for name in members if name.split("/", 1)[0] in {".venv", "build", "dist", ".hypothesis"}]
+
+
+def test_every_folder_the_tests_read_is_in_the_sdist(sdist):
+    """A test that opens a path under the project's root needs it in the sdist, git-ignored or not (.git is
+    the exception: the test reading it skips outside a checkout)."""
+    _, members = sdist
+    shipped = {name.split("/", 1)[0] for name in members}
+    pattern = r"(?:\bROOT|__file__\)(?:\.resolve\(\))?\.(?:parents\[1\]|parent\.parent)) */ *\"([^\"/]+)"
+    read = {first for path in (ROOT / "tests").glob("*.py")
+            for first in re.findall(pattern, path.read_text(encoding="utf-8"))}
+    assert {"tests", "docs", "notebooks", "examples", "src"} <= read
+    assert sorted(read - shipped - {".git"}) == []
+
+
+# --- the developer tools -----------------------------------------------------------------------------
+def dependency_group(name: str) -> list[Requirement]:
+    """A PEP 735 group with its ``include-group`` entries expanded."""
+    reqs: list[Requirement] = []
+    for entry in PYPROJECT["dependency-groups"][name]:
+        reqs += dependency_group(entry["include-group"]) if isinstance(entry, dict) else [Requirement(entry)]
+    return reqs
+
+
+def test_the_dev_group_has_the_tools_and_the_test_extras_bounds():
+    dev = {r.name: r.specifier for r in dependency_group("dev")}
+    assert {"ruff", "import-linter", "radon", "mypy", "build"} <= set(dev)
+    shared = {r.name: r.specifier for r in extra("test") if r.name in dev}
+    assert set(shared) >= {"ruff", "import-linter"} and shared == {name: dev[name] for name in shared}
 
 
 # --- the README ------------------------------------------------------------------------------------

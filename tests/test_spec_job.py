@@ -71,6 +71,8 @@ def test_a_bug_is_not_reported_as_a_usage_mistake(capsys, monkeypatch):
         return {}["missing"]
 
     monkeypatch.setitem(program.COMMANDS, "presets", broken)
+    assert program.main(["presets"]) == 1
+    err = capsys.readouterr().err
+    assert "error:" not in err and "a bug in backproplab" in err and "KeyError" in err
     with pytest.raises(KeyError):
-        program.main(["presets"])
-    assert "error" not in capsys.readouterr().err
+        program.main(["presets", "--debug"])

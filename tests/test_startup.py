@@ -1,5 +1,6 @@
 """What starting up loads: ``import backproplab`` and the command line leave the heavy libraries
-(matplotlib, the web server, PyTorch) until something needs them. The timings themselves are in
+(matplotlib, the web server, PyTorch) until something needs them, and ``--help`` and ``--version`` start
+without numpy; the package's names are imported on first use. The timings themselves are in
 ``python -m benchmarks.startup``."""
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ HEAVY = ("matplotlib", "starlette", "uvicorn", "torch")
 
 
 def loaded_after(code: str) -> dict:
-    """Run ``code`` in a new Python; the heavy top-level packages it left imported, and how Ctrl-C is handled."""
+    """Run ``code`` in a new Python; the heavy top-level packages it left imported, whether numpy is one of
+    them, and how Ctrl-C is handled."""
     probe = textwrap.dedent(code) + textwrap.dedent(f"""
         import json, signal, sys
         heavy = sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY + ("rich",)!r}))
         default = signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        print(json.dumps({{"heavy": heavy, "sigint_default": default}}))
+        print(json.dumps({{"heavy": heavy, "numpy": "numpy" in sys.modules, "sigint_default": default}}))
     """)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -48,7 +50,62 @@ def test_import_loads_no_heavy_library_and_keeps_ctrl_c():
 
 @pytest.mark.parametrize("args", [("--version",), ("--help",), ("demo", "--help")])
 def test_version_and_help_load_no_heavy_library(args):
-    assert set(loaded_after(command(*args))["heavy"]) <= {"rich"}
+    got = loaded_after(command(*args))
+    assert set(got["heavy"]) <= {"rich"}
+    assert not got["numpy"]  # the parser is built from plain words: no numpy, no engine
+
+
+def test_import_loads_numpy_only_when_a_name_is_used():
+    assert not loaded_after("import backproplab")["numpy"]
+    assert loaded_after("import backproplab as bl; bl.tensor([1.0])")["numpy"]
+
+
+def test_a_command_that_computes_loads_numpy():
+    assert loaded_after(command("presets"))["numpy"]
+
+
+def test_the_parsers_preset_names_are_the_presets():
+    from backproplab.cli.options import PRESET_NAMES
+    from backproplab.spec.presets import PRESETS
+
+    assert PRESET_NAMES == tuple(PRESETS)
+
+
+def test_every_public_name_is_listed_and_star_imported():
+    import backproplab as bl
+
+    assert set(bl.__all__) <= set(dir(bl))
+    assert {"abs", "float", "plots", "spec", "__version__"} <= set(dir(bl))
+    star: dict = {}
+    exec("from backproplab import *", star)
+    assert all(star[name] is getattr(bl, name) for name in bl.__all__)
+    assert "sum" not in star and "float" not in star  # the built-ins stay Python's
+
+
+def test_names_resolve_to_their_modules_objects():
+    got = loaded_after("""
+        import backproplab as bl
+        import numpy as np
+        from backproplab.engine import functions
+        from backproplab.engine.tensor import Tensor
+        assert bl.Tensor is Tensor and bl.tensor is functions.tensor and bl.sum is functions.sum
+        assert bl.float is np.float32 and bl.long is np.int64 and bl.float64 is np.float64
+        import backproplab.nn.functional as F
+        assert bl.functional is F and bl.nn.functional is F
+        assert callable(bl.spec.read)
+    """)
+    assert got["numpy"]
+
+
+def test_explain_stays_the_function_when_its_package_is_imported_first():
+    loaded_after("""
+        import sys
+        import backproplab.explain.core  # the package backproplab.explain, before bl.explain is used
+        import backproplab as bl
+        assert bl.explain is sys.modules["backproplab.explain.core"].explain, bl.explain
+        from backproplab import explain
+        assert explain is bl.explain
+    """)
 
 
 def test_a_text_report_draws_nothing_and_serves_nothing():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backproplab.util.messages import InputError
+
 INSTALL = 'this needs PyTorch: pip install "backproplab[torch]" (torch==2.13.0)'
 
 
@@ -11,7 +13,7 @@ class TorchMissingError(ImportError):
     """PyTorch is not installed; the message says how to install it."""
 
 
-class TorchBridgeError(ValueError):
+class TorchBridgeError(InputError):
     """A model, loss or input the bridge cannot convert; the message names it and where it is used."""
 
 

@@ -30,6 +30,14 @@ class TorchNetwork(Module):
     explained. ``to_torch()`` gives the PyTorch module back with the network's current values.
     """
 
+    # set in __init__ with object.__setattr__: held by the network, not registered as its parts
+    _gm: Any  # the torch.fx GraphModule of the traced forward
+    _original: Any  # the PyTorch module
+    _fixed: dict[str, Any]
+    _functions: dict[Any, table.Handler]
+    _layers: dict[type, table.Handler]
+    _names: dict[int, str]  # PyTorch parameter id -> its name
+
     def __init__(self, graph_module: Any, original: Any, dtype: Any, fixed: dict[str, Any] | None = None) -> None:
         super().__init__()
         torch = require_torch()
@@ -87,7 +95,7 @@ class TorchNetwork(Module):
     def _check_in_place(self, node: Any, in_place: bool) -> None:
         """An in-place call is the same as a plain one only when nothing else reads its input afterwards."""
         first = node.args[0] if node.args else None
-        if in_place and hasattr(first, "users") and len(first.users) > 1:
+        if in_place and first is not None and hasattr(first, "users") and len(first.users) > 1:
             raise TorchBridgeError(f"an in-place call (inplace=True, used at {where_used(node, self._original)}) "
                                    "overwrites a tensor the forward uses again; backproplab computes without "
                                    "overwriting, so use inplace=False there")

@@ -40,8 +40,9 @@ def loss_network(loss_fn: Any) -> TorchNetwork:
                                f"torch.nn.MSELoss(), got {type(loss_fn).__name__}")
 
     _check_loss(loss_fn, torch)
+    torch_module: Any = torch.nn.Module  # torch is imported when called: a base class a type checker cannot see
 
-    class Loss(torch.nn.Module):
+    class Loss(torch_module):
         def __init__(self) -> None:
             super().__init__()
             if isinstance(loss_fn, torch.nn.Module):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def _activation(module: Module) -> str | None:
                            "with Linear layers and activations only")
 
 
-def layers_source(layers: list[Module], doc: str, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
+def layers_source(layers: Sequence[Module], doc: str, pt_name: str = "network.pt") -> tuple[str, dict[str, np.ndarray]]:
     """Source of a module whose Linear layers are ``layer1``, ``layer2``, … (in order), each followed by
     the activations that follow it; the weights as they are, in PyTorch's (out, in) layout, as ``Linear``'s."""
     linears = [m for m in layers if isinstance(m, Linear)]
@@ -122,7 +123,7 @@ def layers_source(layers: list[Module], doc: str, pt_name: str = "network.pt") -
             bias = module.bias is not None
             lines.append(f"        self.layer{i} = nn.Linear({n_in}, {n_out}, bias={bias}, dtype={dtype})")
             state[f"layer{i}.weight"] = module.weight.data.copy()
-            if bias:
+            if module.bias is not None:
                 state[f"layer{i}.bias"] = module.bias.data.copy()
             body.append(f"        a = self.layer{i}(a)")
         else:

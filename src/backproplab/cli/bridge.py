@@ -13,16 +13,16 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from rich.console import Console
-
-from backproplab.bridge._torch import TorchBridgeError, TorchMissingError, require_torch
-from backproplab.bridge.explain import explain_torch, model_output
-from backproplab.bridge.export import save
-from backproplab.cli.commands import load_job, train
+from backproplab.cli.commands import UsageError, load_job, train
 from backproplab.cli.options import add_command, add_training_options
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.console import Console
+
+# The bridge (and numpy) are imported inside the commands, for start-up speed: the parser and --help need neither.
 
 MODEL_SOURCE = re.compile(r"(?P<file>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)")
 LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll")
@@ -35,10 +35,12 @@ def is_model_source(source: str) -> bool:
 
 
 def _torch() -> Any:
+    from backproplab.bridge._torch import TorchMissingError, require_torch
+
     try:
         return require_torch()
     except TorchMissingError as exc:
-        raise ValueError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def _user_line(exc: BaseException, path: Path) -> str:
@@ -50,10 +52,14 @@ def load_model(source: str) -> Any:
     """Run the user's file and call its function: the PyTorch model it returns."""
     torch = _torch()
     match = MODEL_SOURCE.fullmatch(source)
+    if match is None:
+        raise UsageError(f"expected FILE.py:FUNCTION (a function that returns the PyTorch model), got {source!r}")
     path, func = Path(match["file"]).resolve(), match["func"]
     if not path.is_file():
-        raise ValueError(f"there is no Python file {match['file']!r}")
+        raise UsageError(f"there is no Python file {match['file']!r}")
     spec = importlib.util.spec_from_file_location(f"backproplab_user_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{match['file']!r} cannot be loaded as a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))
     try:
@@ -63,45 +69,52 @@ def load_model(source: str) -> Any:
         model = getattr(module, func)()
     except Exception as exc:  # the user's own code: one line that says what and where
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ValueError(f"running {path.name}:{func} failed: {type(exc).__name__}: {first[:200]}"
+        raise UsageError(f"running {path.name}:{func} failed: {type(exc).__name__}: {first[:200]}"
                          f"{_user_line(exc, path)}") from None
     finally:
         sys.path.remove(str(path.parent))
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"{path.name}:{func} should return a torch.nn.Module, got {type(model).__name__}")
+        raise UsageError(f"{path.name}:{func} should return a torch.nn.Module, got {type(model).__name__}")
     return model
 
 
 def read_table(path: str) -> tuple[list[str], np.ndarray]:
     """A CSV file with a header row of names and numbers below it."""
+    import numpy as np
+
     file = Path(path)
     if not file.is_file():
-        raise ValueError(f"there is no data file {path!r}")
+        raise UsageError(f"there is no data file {path!r}")
     with file.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(line for line in handle if line.strip()))
     if len(rows) < 2 or len(rows[0]) < 2:
-        raise ValueError(f"{file.name} should have a header row of at least two names (inputs, then the target) and "
+        raise UsageError(f"{file.name} should have a header row of at least two names (inputs, then the target) and "
                          "rows of numbers")
     if len(rows) > MAX_ROWS:
-        raise ValueError(f"{file.name} has more than {MAX_ROWS:,} rows; explain a smaller sample")
+        raise UsageError(f"{file.name} has more than {MAX_ROWS:,} rows; explain a smaller sample")
     header = [h.strip() for h in rows[0]]
     try:
         values = np.array([[float(v) for v in row] for row in rows[1:]], dtype=np.float64)
     except ValueError:
-        raise ValueError(f"{file.name}: every row below the header must be numbers") from None
+        raise UsageError(f"{file.name}: every row below the header must be numbers") from None
     if values.ndim != 2 or values.shape[1] != len(header):
-        raise ValueError(f"{file.name}: every row needs {len(header)} numbers, one per column of the header")
+        raise UsageError(f"{file.name}: every row needs {len(header)} numbers, one per column of the header")
     return header, values
 
 
 def cmd_explain_model(args: argparse.Namespace) -> int:
     """``explain model.py:build --param 0.weight --index 1,0 --data data.csv``."""
+    import numpy as np
+
+    from backproplab.bridge._torch import TorchBridgeError
+    from backproplab.bridge.explain import explain_torch, model_output
+
     torch = _torch()
     if args.param is None:
-        raise ValueError("say which parameter to explain: --param NAME, as model.named_parameters() names it "
+        raise UsageError("say which parameter to explain: --param NAME, as model.named_parameters() names it "
                          "(such as 0.weight)")
     if args.data is None:
-        raise ValueError("give the data: --data FILE.csv (a header row; the inputs, then the target in the last "
+        raise UsageError("give the data: --data FILE.csv (a header row; the inputs, then the target in the last "
                          "column)")
     model = load_model(args.source)
     _, values = read_table(args.data)
@@ -109,7 +122,7 @@ def cmd_explain_model(args: argparse.Namespace) -> int:
     x, y = values[:, :-1], values[:, -1]
     if loss_name in ("cross_entropy", "nll"):
         if not np.all(y == np.round(y)):
-            raise ValueError(f"{loss_name}: the target column must hold class numbers (0, 1, 2, …)")
+            raise UsageError(f"{loss_name}: the target column must hold class numbers (0, 1, 2, …)")
         y = y.astype(np.int64)
     else:  # one target per output, in the output's shape ((n,) or (n, 1))
         with torch.no_grad():
@@ -131,11 +144,13 @@ def cmd_explain_model(args: argparse.Namespace) -> int:
 def export_torch(job: Any, output: str, force: bool = False) -> tuple[Path, Path]:
     """Write the job's network as OUTPUT (a state_dict) and the module's source beside it; an existing
     file that export-torch did not write is replaced only with ``force``."""
+    from backproplab.bridge.export import save
+
     _torch()
     if Path(output).is_dir():
-        raise ValueError(f"-o {output} is a folder; give a file name in it, such as {Path(output) / 'mynet.pt'}")
+        raise UsageError(f"-o {output} is a folder; give a file name in it, such as {Path(output) / 'mynet.pt'}")
     if not output.endswith(".pt"):
-        raise ValueError(f"-o should name a .pt file, such as mynet.pt, got {output!r}")
+        raise UsageError(f"-o should name a .pt file, such as mynet.pt, got {output!r}")
     return save(job.net, output, force=force)
 
 

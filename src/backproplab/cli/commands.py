@@ -11,27 +11,31 @@ import contextlib
 import dataclasses
 import math
 import os
+import shlex
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from backproplab.spec import job as jobs
-from backproplab.spec.job import Job, JobSettings
-from backproplab.spec.presets import PRESETS, Preset
-from backproplab.train.trace import Trace
+from backproplab.cli.options import PRESET_NAMES
 from backproplab.util.limits import MemoryLimitError, allowing
+from backproplab.util.messages import InputError
+
+if TYPE_CHECKING:
+    from backproplab.spec.job import Job, JobSettings
+    from backproplab.spec.presets import Preset
+    from backproplab.train.trace import Trace
 
 PROGRESS_FROM = 200  # show a progress bar for runs allowed this many steps or more
 PROGRESS_SECONDS = 5.0  # without a terminal, a progress line this often
 KEEP_AT_MOST = 10_000  # a longer run keeps every k-th iteration by default, so memory stays flat
 
 
-class UsageError(Exception):
+class UsageError(InputError):
     """A mistake in what the user asked for: reported in one line, exit code 2."""
 
 
@@ -65,6 +69,8 @@ def wrote(args: argparse.Namespace, path: Path | str, said: str | None = None) -
 
 def job_settings(args: argparse.Namespace) -> JobSettings:
     """The flags a spec takes (--set, --lr, --optimize …), read once from the parsed command line."""
+    from backproplab.spec.job import JobSettings  # the engine and numpy: imported here, for start-up speed
+
     optimize = getattr(args, "optimize", None) or None
     if optimize is not None:
         optimize = "all" if optimize.strip() == "all" else tuple(s.strip() for s in optimize.split(",") if s.strip())
@@ -79,8 +85,10 @@ def job_settings(args: argparse.Namespace) -> JobSettings:
 def load_job(args: argparse.Namespace) -> Job:
     """A preset by name, or a spec file by path (SOURCE), with the command line's settings; a spec
     file's warnings go to stderr."""
+    from backproplab.spec import job as jobs  # the engine and numpy: imported here, for start-up speed
+
     job = jobs.load_job(args.source, job_settings(args))
-    if args.source not in PRESETS:
+    if args.source not in PRESET_NAMES:
         for warning in job.spec.warnings:
             note(args, f"backproplab {args.command}: warning: {warning}")
     return job
@@ -89,7 +97,7 @@ def load_job(args: argparse.Namespace) -> Job:
 def labelled(job: Job, args: argparse.Namespace) -> Job:
     """The job ready to draw: a spec file's figures labelled with its own column names (a preset's
     carry their labels already). Called by the commands that draw, so the others never load matplotlib."""
-    if args.source in PRESETS:
+    if args.source in PRESET_NAMES:
         return job
     from backproplab.plots import figures  # matplotlib: only for commands that draw
 
@@ -181,7 +189,7 @@ def at_iteration(job: Job, args: argparse.Namespace, k: int, end: bool = False) 
         job.net.load_state_dict(trace.final.params)
         return trace
     if done < k:
-        how = "converged" if trace.final.converged else "stopped"
+        how = "converged" if trace.final is not None and trace.final.converged else "stopped"
         last = done + 1 if end else done
         raise UsageError(f"--iteration {k}: the run {how} after {done} iteration(s); choose --iteration from 1 "
                          f"to {last}" + (f" ({last} is the state after the last step)" if end else ""))
@@ -206,3 +214,15 @@ def output_cut(command: str, why: str, code: int) -> int:
         os.close(devnull)
     sys.stderr.write(f"backproplab {command}: output cut: {why}; what was printed is incomplete\n")
     return code
+
+
+def said_as_bug(command: str, argv: Sequence[str], exc: Exception) -> int:
+    """An error that is no mistake in the input is a bug in backproplab: one line that says so, with the command
+    line to run again with --debug for the traceback, and exit code 1 (2 is for mistakes in the input)."""
+    text = " ".join(str(exc).split())
+    what = f"{type(exc).__name__}: {text[:200]}{'…' if len(text) > 200 else ''}" if text else type(exc).__name__
+    again = shlex.join(["backproplab", *argv, "--debug"])
+    again = again if len(again) <= 200 else "the same command with --debug"
+    sys.stderr.write(f"backproplab {command}: a bug in backproplab stopped it ({what}); run {again} to see "
+                     "the traceback, and please report it\n")
+    return 1

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-import numpy as np
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from backproplab.cli.bridge import cmd_explain_model, is_model_source
 from backproplab.cli.commands import UsageError, at_iteration, iteration_title, load_job, train
@@ -21,15 +18,13 @@ from backproplab.cli.options import (
     add_training_options,
     index_arg,
 )
-from backproplab.engine.tensor import Tensor
-from backproplab.explain import explain, forward_table
-from backproplab.explain.document import Block
-from backproplab.explain.node import explain_node, graph_nodes
-from backproplab.explain.steps import adam_moments, method_name
-from backproplab.nn.losses import get_loss
-from backproplab.spec.job import Job
-from backproplab.train.trace import Trace
 from backproplab.util.messages import unknown_name_message
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from backproplab.spec.job import Job
+    from backproplab.train.trace import Trace
 
 
 def add_parsers(sub: Any) -> None:
@@ -76,10 +71,21 @@ def add_torch_model_options(p: argparse.ArgumentParser) -> None:
                    help="for FILE.py:FUNCTION: the loss, PyTorch's with its default mean (default: mse)")
 
 
+def loss_graph(job: Job) -> Any:
+    """The loss of the job's network on its data, as a graph to explain."""
+    from backproplab.engine.tensor import Tensor  # the engine: imported here, for start-up speed
+    from backproplab.nn.losses import get_loss
+
+    return get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+
+
 def cmd_explain_node(job: Job, args: argparse.Namespace) -> int:
     """explain --node NAME: d(loss)/d(node) for each sample, at the chosen iteration."""
+    from backproplab.explain.document import Block  # the explainer: imported here, for start-up speed
+    from backproplab.explain.node import explain_node, graph_nodes
+
     at_iteration(job, args, args.iteration)
-    loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+    loss = loss_graph(job)
     nodes = graph_nodes(loss)
     if args.node not in nodes:
         raise UsageError(unknown_name_message("node", args.node, [n for n in nodes if n.isascii()]) + " in --node")
@@ -92,6 +98,10 @@ def cmd_explain_node(job: Job, args: argparse.Namespace) -> int:
 
 def _recorded_step(trace: Trace, name: str, k: int, index: tuple[int, ...] | None) -> dict[str, Any]:
     """The step the run took from iteration ``k`` for one entry of ``name`` (Adam's with its m̂ and v̂)."""
+    import numpy as np  # imported here, for start-up speed, as the explainer below
+
+    from backproplab.explain.steps import adam_moments
+
     def entry(value: Any) -> float | None:
         arr = np.asarray(value, dtype=float)
         if index is not None and arr.ndim == len(index):
@@ -108,6 +118,10 @@ def _recorded_step(trace: Trace, name: str, k: int, index: tuple[int, ...] | Non
 
 
 def cmd_explain(args: argparse.Namespace, console: Console) -> int:
+    from backproplab.explain import explain  # the explainer: imported here, for start-up speed
+    from backproplab.explain.document import Block
+    from backproplab.explain.steps import method_name
+
     if is_model_source(args.source):  # a PyTorch model built by a function in the user's own file
         return cmd_explain_model(args)
     if getattr(args, "data", None) or getattr(args, "loss", None):
@@ -133,15 +147,15 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     opt_spec = job.spec.training["optimizer"]
     plain_gd = opt_spec["name"] == "gradient_descent"
     lr = opt_spec["lr"] if args.param in optimized and plain_gd else None
-    other_step: dict[str, Any] = {}
+    other_step: dict[str, Any] = {"lr": lr}
     if args.param in optimized and not plain_gd:  # Adam's or SGD's step, as the run took it
         if trace is None:
             trace = train(job, args, max_steps=1)
             job.net.load_state_dict(trace.iterations[0].params)
-        other_step = _recorded_step(trace, args.param, args.iteration, args.index)
-    loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))
+        other_step |= _recorded_step(trace, args.param, args.iteration, args.index)
+    loss = loss_graph(job)
     exp = explain(loss, job.net.parameter(args.param), digits=args.digits, form=args.form, index=args.index,
-                  **({"lr": lr} | other_step))
+                  **other_step)
     lead = (f"{job.spec.name}, iteration {args.iteration} ({method_name(opt_spec['name'])}, learning rate "
             f"{opt_spec['lr']:g}, optimizing {', '.join(optimized)})")
     exp.blocks.insert(1, Block("para", [lead]))
@@ -152,6 +166,8 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_forward(args: argparse.Namespace, console: Console) -> int:
     """The forward pass as a table, sample by sample, at the chosen iteration."""
+    from backproplab.explain import forward_table  # the explainer: imported here, for start-up speed
+
     job = load_job(args)
     trace = at_iteration(job, args, args.iteration, end=True)
     table = forward_table(job.net, job.x, job.y, job.loss, digits=args.digits,

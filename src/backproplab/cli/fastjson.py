@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from backproplab.train.trace import strict_dumps
 from backproplab.util import interrupts
 
 SHORT_EXPONENT = re.compile(rb"e-([1-9])\b")  # 1e-8 → 1e-08, as Python's repr writes it
@@ -41,6 +40,8 @@ def _mend(part: bytes) -> bytes:
 
 def make_dumps(orjson: Any) -> Callable[[Any], str]:
     """A ``dumps`` for :meth:`Trace.write_json` that uses ``orjson`` where it gives json's bytes."""
+    from backproplab.train.trace import strict_dumps  # numpy: imported here, for start-up speed
+
     def dumps(value: Any) -> str:
         try:
             raw = orjson.dumps(value)

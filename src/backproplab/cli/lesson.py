@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from backproplab.cli.commands import UsageError, job_settings, note
-from backproplab.cli.options import SOURCE_HELP, add_command, add_training_options
-from backproplab.lesson.settings import Settings
-from backproplab.spec.data import read_data_text
-from backproplab.spec.job import names_a_file, read_job
-from backproplab.spec.presets import PRESETS
+from backproplab.cli.options import PRESET_NAMES, SOURCE_HELP, add_command, add_training_options
 from backproplab.util import files
 from backproplab.util.messages import unknown_name_message
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from backproplab.lesson.settings import Settings
 
 
 def settings_for(source: str, args: argparse.Namespace) -> Settings:
@@ -25,14 +24,20 @@ def settings_for(source: str, args: argparse.Namespace) -> Settings:
     A spec file is read once, and checked exactly as ``backproplab run`` checks it (``--data-dir``,
     ``--memory-limit`` and the training options included); its CSV text comes from the one checked
     reader, so ``serve`` and ``export`` read no file that ``run`` would refuse."""
+    # imported here, for start-up speed: the parser and --help need none of them
+    from backproplab.lesson.settings import Settings
+    from backproplab.spec.data import read_data_text
+    from backproplab.spec.job import names_a_file, read_job
+
     flags = job_settings(args)
     optimize = flags.optimize if flags.optimize in (None, "all") else list(flags.optimize)
     common: dict[str, Any] = {"lr": flags.lr, "optimize": optimize, "max_steps": flags.max_steps,
                               "min_step": flags.min_step}
-    if source in PRESETS:
+    if source in PRESET_NAMES:
         return Settings(preset=source, **common)
     if not names_a_file(source):
-        raise UsageError(unknown_name_message("preset", source, PRESETS) + ", or give the path of a .toml spec file")
+        raise UsageError(unknown_name_message("preset", source, PRESET_NAMES)
+                         + ", or give the path of a .toml spec file")
     text, job = read_job(source, flags)
     spec = job.spec
     csv_text = None

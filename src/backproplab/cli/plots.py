@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from backproplab.cli.commands import at_iteration, labelled, load_job, note, train, wrote
 from backproplab.cli.options import (
@@ -20,10 +18,10 @@ from backproplab.cli.options import (
     span_arg,
 )
 from backproplab.cli.runs import finish
-from backproplab.engine.tensor import Tensor
-from backproplab.explain.dot import to_dot, write_graph
-from backproplab.nn.losses import get_loss
 from backproplab.util import files
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PLOT_KINDS = ("loss-curve", "predictions", "residuals", "fit-series", "final-fit", "loss-history", "contour", "network",
               "decision-boundary", "animation")
@@ -140,6 +138,11 @@ def cmd_export_figures(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_graph(args: argparse.Namespace, console: Console) -> int:
+    # the engine: imported here, for start-up speed (the parser and --help need none of it)
+    from backproplab.engine.tensor import Tensor
+    from backproplab.explain.dot import to_dot, write_graph
+    from backproplab.nn.losses import get_loss
+
     job = load_job(args)
     at_iteration(job, args, args.iteration, end=True)
     loss = get_loss(job.loss)(job.net(Tensor(job.x, name="x")), Tensor(job.y, name="y"))

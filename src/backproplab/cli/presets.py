@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from backproplab.cli.commands import UsageError
-from backproplab.cli.options import add_command
-from backproplab.spec.presets import PRESETS
+from backproplab.cli.options import PRESET_NAMES, add_command
 from backproplab.util import files
 from backproplab.util.messages import unknown_name_message
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parsers(sub: Any) -> None:
@@ -29,12 +29,14 @@ def add_parsers(sub: Any) -> None:
     )
     new.add_argument("file", metavar="FILE", help="the spec file to write, ending in .toml")
     new.add_argument("--from", dest="source", default="statquest", metavar="PRESET",
-                     help=f"the example to start from (default: statquest): {', '.join(PRESETS)}")
+                     help=f"the example to start from (default: statquest): {', '.join(PRESET_NAMES)}")
     new.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
 
 def cmd_presets(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table  # rich.table: only for this listing
+
+    from backproplab.spec.presets import PRESETS  # the specs (and numpy): imported here, for start-up speed
 
     table = Table(show_edge=False, header_style="bold")
     table.add_column("preset")
@@ -50,6 +52,8 @@ def cmd_presets(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_new(args: argparse.Namespace, console: Console) -> int:
     """Write an editable spec file: a preset's own file, comments and all."""
+    from backproplab.spec.presets import PRESETS  # the specs (and numpy): imported here, for start-up speed
+
     if args.source not in PRESETS:
         raise UsageError(unknown_name_message("preset", args.source, PRESETS) + " in --from")
     path = Path(args.file)

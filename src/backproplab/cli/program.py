@@ -1,29 +1,35 @@
 """The ``backproplab`` command.
 
 A mistake on the command line gets one line that names the problem and how to fix it, and
-exit code 2; a traceback appears only with ``--debug``.
+exit code 2; a bug gets one line that says so, and exit code 1; a traceback appears only with ``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
 import codecs
+import importlib
 import io
 import sys
 from collections.abc import Callable, Sequence
-
-import numpy as np
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from backproplab import __version__
-from backproplab.cli import bridge, completion, explain, lesson, plots, presets, runs
-from backproplab.cli.commands import UsageError, console_for, output_cut
+from backproplab.cli import bridge, completion, explain, lesson, notebooks, plots, presets, runs
+from backproplab.cli.commands import console_for, output_cut, said_as_bug
 from backproplab.cli.options import Parser, add_program_options
 from backproplab.util import interrupts
+from backproplab.util.messages import InputError
 
-FAMILIES = (runs, explain, plots, bridge, presets, lesson)  # each adds its commands' parsers, in the help's order
+if TYPE_CHECKING:
+    from rich.console import Console
+
+FAMILIES = (runs, explain, plots, bridge, presets, lesson, notebooks)  # each adds its parsers, in the help's order
 COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     name: command for family in FAMILIES for name, command in family.COMMANDS.items()}
+# numpy and the layers the commands work with: imported once a command runs (--help and --version need none of them,
+# for start-up speed), before Ctrl-C is handed back to Python, so a Ctrl-C while they load ends the start in one line.
+WORKING_MODULES = ("numpy", "backproplab.spec.job", "backproplab.train.loop", "backproplab.explain.run")
 
 
 def build_parser() -> Parser:
@@ -80,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     console = console_for(args)
+    for name in WORKING_MODULES:
+        importlib.import_module(name)
+    import numpy as np  # one of WORKING_MODULES, loaded just above
+
     interrupts.started()
     try:
         with np.errstate(all="ignore"):  # a value that is not finite is said in words where it matters, not warned of
@@ -88,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return cannot_show(args.command, exc)
-    except (UsageError, ValueError) as exc:  # a mistake in the input: the flags (UsageError, SettingsError), a spec
-        # (SpecError), or a file or figure the layers below refuse in one line; a KeyError is a bug, not a mistake
+    except InputError as exc:  # a mistake in the input: the flags (UsageError, SettingsError), a spec (SpecError), a
+        # file or a figure the layers below refuse in one line; any other error is a bug, said so below
         if args.debug:
             raise
         message = exc.args[0] if exc.args else str(exc)
@@ -104,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return output_cut(args.command, "the program reading it closed the pipe", 141)
+    except Exception as exc:  # a bug in backproplab, not a mistake in the input: the traceback is one --debug away
+        if args.debug:
+            raise
+        return said_as_bug(args.command, sys.argv[1:] if argv is None else argv, exc)
 
 
 def run() -> None:

@@ -5,29 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from backproplab.cli.commands import UsageError, labelled, load_job, output_cut, train, wrote
 
 # alike on purpose: the command families import the shared option groups, so their import lists look alike
 from backproplab.cli.fastjson import fast_dumps
 from backproplab.cli.options import (
+    PRESET_NAMES,
     add_command,
     add_display_options,
     add_training_options,
     dpi_arg,
     positive_int,
 )
-from backproplab.explain.article import article_table_text
-from backproplab.explain.forward import output_name
-from backproplab.explain.run import explain_run
-from backproplab.spec.job import Job
-from backproplab.spec.presets import PRESETS
-from backproplab.train.loop import Interrupted
-from backproplab.train.trace import Trace
 from backproplab.util import files, interrupts
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from backproplab.spec.job import Job
+    from backproplab.train.trace import Trace
+from backproplab.util.messages import InputError
 
 
 def add_parsers(sub: Any) -> None:
@@ -39,7 +38,8 @@ def add_parsers(sub: Any) -> None:
         "the step size (gradient × learning rate) and the new value; then where the run ended.",
         "Examples: backproplab demo statquest; backproplab demo statquest --optimize all --explain", source=None,
     )
-    demo.add_argument("source", choices=list(PRESETS), metavar="PRESET", help=f"the example: {', '.join(PRESETS)}")
+    demo.add_argument("source", choices=list(PRESET_NAMES), metavar="PRESET",
+                      help=f"the example: {', '.join(PRESET_NAMES)}")
     add_training_options(demo)
     add_run_outputs(demo)
     demo.add_argument("--compare", action="store_true",
@@ -112,16 +112,17 @@ def _print_json(trace: Trace, args: argparse.Namespace) -> int:
 def _interrupted(trace: Trace, args: argparse.Namespace) -> int:
     """Ctrl-C: keep what was done (--save first, with Ctrl-C held off; then --json), say so, exit code 130."""
     kept = ""
+    steps = trace.final.steps if trace.final is not None else len(trace.iterations)
     if getattr(args, "save", None):
         with interrupts.ignored():  # a second Ctrl-C must not cut the save of the steps done
             _save(trace, args)
-        kept = f"; the {trace.final.steps} step(s) done so far were written to {args.save}"
+        kept = f"; the {steps} step(s) done so far were written to {args.save}"
     if getattr(args, "json", False):
         code = _print_json(trace, args)
         if code:
             return code
         kept = kept or "; the steps done so far were printed as JSON"
-    sys.stderr.write(f"backproplab {args.command}: interrupted after {trace.final.steps} step(s){kept}\n")
+    sys.stderr.write(f"backproplab {args.command}: interrupted after {steps} step(s){kept}\n")
     return 130
 
 
@@ -143,7 +144,7 @@ def _plot(job: Job, trace: Trace, args: argparse.Namespace) -> int:
         for path, said in figures.write_all(job.preset, job.net, trace, Path(args.plot), svg=args.svg, dpi=args.dpi,
                                             title=job.title):
             wrote(args, path, said)
-    except (ValueError, RuntimeError, OSError) as exc:
+    except InputError as exc:  # a figure this run cannot give, a file that cannot be written; a bug goes on to main
         if getattr(args, "debug", False):
             raise
         return _figures_failed(exc, args)
@@ -168,6 +169,12 @@ def _diverged(trace: Trace, args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """demo PRESET and run FILE: train, then report as text, JSON or a worked narrative; figures too."""
+    # the engine and the explainer: imported here, for start-up speed (the parser and --help need neither)
+    from backproplab.explain.article import article_table_text
+    from backproplab.explain.forward import output_name
+    from backproplab.explain.run import explain_run
+    from backproplab.train.loop import Interrupted
+
     job = load_job(args)
     if getattr(args, "compare", False) and (args.source != "statquest" or args.json):
         raise UsageError("--compare puts the article's numbers beside the dosage example's: use it with "

@@ -20,9 +20,16 @@ from backproplab.engine import inplace
 from backproplab.engine.tensor_methods import TensorMethods
 
 if TYPE_CHECKING:
+    from backproplab.engine.ops import Op
     from backproplab.engine.tensor import Tensor
 
 OWN_FROM = 64  # a new backward result bigger than this is handed to .grad without a copy
+
+
+def op_of(node: Tensor) -> Op:
+    """The op that made ``node``, for code that walks a graph's op nodes (a leaf, made by no op, is a bug there)."""
+    assert node.op is not None, f"{node.name or 'this tensor'} is a leaf: no op made it"
+    return node.op
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -142,7 +149,7 @@ def check_inputs(node: Tensor) -> None:
                 f"a tensor of shape {tuple(tensor.data.shape)}")
             role = "the result" if tensor is node else "an input"
             raise RuntimeError(
-                f"{what}, {role} of {node.op.name}, was modified by an in-place operation after it was used; "
+                f"{what}, {role} of {op_of(node).name}, was modified by an in-place operation after it was used; "
                 f"use an out-of-place op (x = x + 1) or .clone() before changing it (its version is now "
                 f"{tensor._version})"
             )

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backproplab.engine.autodiff import OWN_FROM, unbroadcast, unshared
+from backproplab.engine.autodiff import OWN_FROM, op_of, unbroadcast, unshared
 from backproplab.engine.inline import CONSTANTS, NAMESPACE, OWN, Inline, comment, inline_form, label, literal
 from backproplab.engine.ops.table import transposed
 
@@ -183,11 +183,15 @@ class Program:
 
     def _keep(self, i: int, form: Inline, ins: tuple[int, ...], extra: dict[str, str]) -> str | None:
         """The line that computes the op's kept value in the forward (into a buffer of its own), or None."""
-        into = "{o}" in form.keep  # written into the value kept from the recorded data: its own buffer
-        keep = _fill(form.keep, [f"v{j}" for j in ins], extra, f"k{i}" if into else None)
-        if keep is None:
+        template = form.keep
+        if template is None:
             return None
-        self.kept[i] = _fill(form.keep, [f"n{j}.data" for j in ins], extra, None)
+        into = "{o}" in template  # written into the value kept from the recorded data: its own buffer
+        keep = _fill(template, [f"v{j}" for j in ins], extra, f"k{i}" if into else None)
+        kept = _fill(template, [f"n{j}.data" for j in ins], extra, None)
+        if keep is None or kept is None:
+            return None
+        self.kept[i] = kept
         extra["keep"] = f"k{i}"
         return keep if into else f"k{i} = {keep}"
 
@@ -200,6 +204,8 @@ class Program:
         if not (_float_sum(y) and yhat.shape == y.shape and yhat.dtype == node.data.dtype == np.float64):
             return None
         keep = self._keep(i, form, ins, {})
+        if keep is None:
+            return None
         names = [f"s{k}" for k in range(y.size)]
         total = " + ".join(["0.0", *(f"{s} * {s}" for s in names)])  # Σ r·r in NumPy's order (float_sums_in_order)
         if node.op.name == "mse":
@@ -231,7 +237,7 @@ class Program:
         """Node ``i``'s forward from its inline form (its kept value and buffer guard added to ``lines``); else None."""
         value = node.data
         extra = self._extra(node, ins)
-        if extra is None:
+        if extra is None or form.forward is None:
             return None
         extra.update(self._numbers(form.forward, ins, [*(self.tape.nodes[j].data for j in ins), value]))
         if form.keep is not None:
@@ -317,12 +323,13 @@ class Program:
         """The inline form of node ``i``'s VJP for input ``k``, with its kept value named; None: call the op's own."""
         tape = self.tape
         template = form.vjps[k] if form is not None and extra is not None and k < len(form.vjps) else None
-        if (i == len(tape.order) - 1 and template is not None and k < len(form.unit_vjps) and np.all(tape.seed == 1)
-                and np.result_type(*args) == local.dtype):
+        if (i == len(tape.order) - 1 and form is not None and template is not None and k < len(form.unit_vjps)
+                and np.all(tape.seed == 1) and np.result_type(*args) == local.dtype):
             template = form.unit_vjps[k]  # the seed is 1: multiplying by it changes no bit
-        if tape.nodes[i].op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
+        op = op_of(tape.nodes[i])
+        if op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
             return None  # 1-D operands: the op's own VJP promotes them
-        if tape.nodes[i].op.name == "matmul" and k == 1 and transposed(args[1]):
+        if op.name == "matmul" and k == 1 and transposed(args[1]):
             return "matmul({g}.T, {0}).T"  # x·Wᵀ: dW in W's own order, as the op's own VJP gives it
         if template is not None and "{keep}" in template:
             if i not in self.kept:
@@ -340,7 +347,7 @@ class Program:
             arrays = [*(walk.values[j] for j in ins), walk.values[i], walk.grads[i], local]
             numbers = self._numbers(template, ins, arrays)
             expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
-                         [f"v{j}" for j in ins], {**extra, **numbers}, buf)
+                         [f"v{j}" for j in ins], {**(extra or {}), **numbers}, buf)
             if expr is not None:
                 walk.used.update(j for j in (*ins, i) if re.search(rf"\bv{j}\b", expr))
                 return expr, True, buf
@@ -359,8 +366,8 @@ class Program:
                 return buf, buf
             return f"add_reduce({expr}, None, None, {buf})", buf
         if local.ndim == len(shape) + 1 and local.shape[1:] == shape:
-            buf = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
-            return f"add_reduce({expr}, axis=0{', out=' + buf if buf else ''})", buf
+            into = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
+            return f"add_reduce({expr}, axis=0{', out=' + into if into else ''})", into
         return f"unbroadcast({expr}, {literal(tuple(int(n) for n in shape))})", None
 
     def _store_lines(self, walk: _Walk) -> tuple[list[str], list[str]]:

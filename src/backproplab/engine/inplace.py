@@ -18,13 +18,14 @@ int32) and refused where PyTorch refuses (a float into an int tensor).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from backproplab.engine import grad_mode, ops
 from backproplab.engine.generator import Generator, default_generator
 
+_Casting = Literal["same_kind", "unsafe"]
 changes = 0  # in-place ops so far in this process: the clock recorded ops are stamped with (``Tensor._tick``)
 
 _TORCH_NAMES = {"float64": "Double", "float32": "Float", "float16": "Half", "int64": "Long", "int32": "Int",
@@ -51,7 +52,7 @@ def _needs_grad(value: Any) -> bool:
     return bool(getattr(value, "requires_grad", False))
 
 
-def _write(target: np.ndarray, values: np.ndarray, what: str, casting: str) -> None:
+def _write(target: np.ndarray, values: np.ndarray, what: str, casting: _Casting) -> None:
     """Copy ``values`` into ``target``, or say why PyTorch would not (shape, dtype, read-only memory).
 
     Arithmetic casts ``same_kind`` (a float result into an int tensor is refused); ``fill_``, ``copy_``
@@ -76,6 +77,16 @@ class InPlaceMethods:
     """PyTorch's in-place ops for ``Tensor``: the operators ``+= -= *= /=``, the ``…_`` methods and ``x[i] = v``."""
 
     __slots__ = ()
+    data: np.ndarray
+    requires_grad: bool
+    name: str | None
+    op: ops.Op | None
+    parents: tuple[Any, ...]
+    attrs: dict[str, Any] | None
+    _tick: int
+
+    def _wrap(self, data: np.ndarray) -> Any:  # pragma: no cover - Tensor defines it
+        raise NotImplementedError
 
     @property
     def _version(self) -> int:
@@ -83,7 +94,7 @@ class InPlaceMethods:
         return getattr(self, "_bumps", 0)
 
     # --- what every in-place op does ---------------------------------------------------------
-    def _in_place(self, what: str, compute: Callable[[Any], Any], *others: Any, casting: str = "same_kind") -> Any:
+    def _in_place(self, what: str, compute: Callable[[Any], Any], *others: Any, casting: _Casting = "same_kind") -> Any:
         """Write ``compute(self)`` into this tensor's array; record it when a graph is being recorded.
 
         ``others`` are the op's other operands: one that requires a gradient makes the op recorded.
@@ -101,10 +112,11 @@ class InPlaceMethods:
         before = self._earlier_self()
         result = compute(before)
         _write(self.data, result.data, what, casting)
-        self.op, self.parents, self.attrs = result.op, result.parents, result.attrs
-        self.requires_grad = result.requires_grad
+        # these slots are Tensor's: a mixin's empty __slots__ cannot name them (hence the ignores)
+        self.op, self.parents, self.attrs = result.op, result.parents, result.attrs  # type: ignore[misc]
+        self.requires_grad = result.requires_grad  # type: ignore[misc]
         _bump(self)
-        self._tick = changes  # recorded now, from its earlier self
+        self._tick = changes  # type: ignore[misc]  # recorded now, from its earlier self
         return self
 
     def _earlier_self(self) -> Any:
@@ -129,7 +141,7 @@ class InPlaceMethods:
         Recorded as ``where(False, self, values)``: the earlier values get a zero gradient, and a
         tensor ``values`` the gradient, as PyTorch's ``fill_`` and ``copy_`` give them.
         """
-        mask = self._wrap(np.zeros(self.data.shape, dtype=bool))
+        mask = self._wrap(np.zeros(self.data.shape, dtype=np.bool_))
         if not (_needs_grad(values) or grad_mode.is_grad_enabled() and self.requires_grad):
             return self._in_place(what, lambda t: self._wrap(_spread(what, values, self.data.shape)), casting="unsafe")
         return self._in_place(what, lambda t: t._apply(ops.OPS["where"], mask, t, values), values, casting="unsafe")
@@ -207,7 +219,7 @@ class InPlaceMethods:
             self.data[key] = _values(value)
             _bump(self)
             return
-        mask = np.zeros(self.data.shape, dtype=bool)
+        mask = np.zeros(self.data.shape, dtype=np.bool_)
         mask[key] = True
         full = self.data.copy()
         full[key] = _values(value)

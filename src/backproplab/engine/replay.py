@@ -77,6 +77,7 @@ class Compiled:
     def __call__(self) -> Tensor:
         program = self.program
         if program and self.replayable and is_grad_enabled() and program.replay():
+            assert self.tape is not None  # a program is made from a tape
             return self.tape.root  # replayed: forward() and backward() with their checks taken once
         root = self.forward()
         self.backward()

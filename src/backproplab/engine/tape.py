@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backproplab.engine import inplace
-from backproplab.engine.autodiff import fed_by, topological_order
+from backproplab.engine.autodiff import fed_by, op_of, topological_order
 
 if TYPE_CHECKING:
     from backproplab.engine.tensor import Tensor
@@ -111,7 +111,8 @@ def _forward_program(order: list[Tensor], slot: dict[int, int]) -> list[tuple[in
 
 
 def _label(node: Tensor) -> str:
-    return f"{node.op.name} ({node.name})" if node.name else node.op.name
+    name = op_of(node).name
+    return f"{name} ({node.name})" if node.name else name
 
 
 def where_not_finite(tape: Tape, grads: list[Any] | None = None) -> str:

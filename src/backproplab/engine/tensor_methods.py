@@ -8,6 +8,7 @@ any inputs) and ``_wrap`` (a new tensor without a graph) are its hooks.
 
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -82,12 +83,12 @@ class TensorMethods(SelectionMethods):
     def __ge__(self, other: Any) -> Any:
         return _compare(np.greater_equal, self, other)
 
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:
         if other is None or isinstance(other, str):
             return NotImplemented
         return _compare(np.equal, self, other)
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:
         if other is None or isinstance(other, str):
             return NotImplemented
         return _compare(np.not_equal, self, other)
@@ -125,10 +126,10 @@ class TensorMethods(SelectionMethods):
         return int(self.data.item())
 
     def any(self) -> Any:
-        return self._wrap(np.any(self.data))
+        return self._wrap(np.asarray(np.any(self.data)))
 
     def all(self) -> Any:
-        return self._wrap(np.all(self.data))
+        return self._wrap(np.asarray(np.all(self.data)))
 
     # --- reductions -------------------------------------------------------------------------
     def sum(self, axis: Dims = None, keepdims: bool = False, *, dim: Dims = None, keepdim: bool | None = None) -> Any:
@@ -236,14 +237,14 @@ class TensorMethods(SelectionMethods):
         return out
 
     def permute(self, *dims: int | Sequence[int]) -> Any:
-        dims = _shape_args(dims)
+        given = _shape_args(dims)
         ndim = self.data.ndim
-        if len(dims) != ndim:
-            raise ops.ArgumentError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {dims}")
-        dims = tuple(one_dim(d, ndim, "permute") for d in dims) if ndim else ()
-        if sorted(dims) != list(range(ndim)):
-            raise ops.ArgumentError(f"permute: {dims} must name every dimension once")
-        return self._op(ops.OPS["permute"], dims=dims)
+        if len(given) != ndim:
+            raise ops.ArgumentError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {given}")
+        order = tuple(one_dim(d, ndim, "permute") for d in given) if ndim else ()
+        if sorted(order) != list(range(ndim)):
+            raise ops.ArgumentError(f"permute: {order} must name every dimension once")
+        return self._op(ops.OPS["permute"], dims=order)
 
     def transpose(self, dim0: int, dim1: int) -> Any:
         ndim = self.data.ndim
@@ -441,13 +442,13 @@ class TensorMethods(SelectionMethods):
     def bool(self) -> Any:
         return self.to(np.bool_)
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:  # ``int`` here is the method above
         return self.data.ndim
 
-    def numel(self) -> int:
+    def numel(self) -> builtins.int:
         return self.data.size
 
-    def size(self, dim: int | None = None) -> Any:
+    def size(self, dim: builtins.int | None = None) -> Any:
         """The shape as a ``Size``, or the length of dimension ``dim``, as PyTorch's ``x.size(0)``."""
         if dim is None:
             return Size(self.data.shape)

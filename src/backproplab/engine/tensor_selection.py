@@ -10,7 +10,8 @@ come from the same place as for every other op. ``TensorMethods`` inherits this 
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +56,11 @@ class SelectionMethods:
 
     def _apply(self, op: ops.Op, *args: Any, **attrs: Any) -> Any:  # pragma: no cover - Tensor defines it
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # defined by TensorMethods, which inherits these
+        def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Any: ...
+        def view(self, *shape: int | Sequence[int]) -> Any: ...
+        def reshape(self, *shape: int | Sequence[int]) -> Any: ...
 
     # --- PyTorch's names for the comparisons --------------------------------------------------
 # alike on purpose: one method per comparison, as torch.Tensor has them, each the operator itself

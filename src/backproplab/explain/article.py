@@ -73,6 +73,7 @@ def _engine_run() -> tuple[tuple[tuple[float, ...], float, float, float], ...]:
     trace = optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y, loss="ssr")
     rows = tuple((tuple(float(v) for v in it.predictions), float(it.gradients["b3"]), float(it.step_sizes["b3"]),
                   float(it.params["b3"]) - float(it.step_sizes["b3"])) for it in trace.iterations)
+    assert trace.final is not None  # fit() ends every run with its final state
     return rows + (((), 0.0, 0.0, float(trace.final.params["b3"])),)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from backproplab.engine.autodiff import op_of
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import HEAD, ROWS_IN_FULL, TAIL, Block, Math, lines_with_notes
 from backproplab.explain.formulas import d, define, num, product
@@ -291,7 +292,7 @@ def _definitions(terms: list[Term], namer: Namer, order: list[Tensor], general: 
     rank = {id(node): k for k, node in enumerate(order)}
     ordered = sorted(found.values(), key=lambda pair: rank.get(id(pair[0]), len(rank)))
     return [define(node, idx, namer, general) for node, idx in ordered
-            if node.op.name not in LOSS_OPS and node.op.elementwise]
+            if op_of(node).name not in LOSS_OPS and op_of(node).elementwise]
 
 
 def _term_label(t: Term, namer: Namer) -> str:

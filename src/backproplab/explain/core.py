@@ -26,7 +26,7 @@ from backproplab.engine.autodiff import backprop, topological_order
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.chain import paths_blocks
 from backproplab.explain.delta import DeltaPlan, delta_blocks, delta_plan
-from backproplab.explain.document import Block, Rendered, check_factors, lines_with_notes
+from backproplab.explain.document import Block, ExplainError, Rendered, check_factors, lines_with_notes
 from backproplab.explain.entry import entry_blocks
 from backproplab.explain.paths import Paths, TooManyPathsError, split
 from backproplab.explain.steps import step_rule_text, step_working
@@ -181,11 +181,11 @@ def _check_arguments(loss: Any, wrt: Any, form: str, digits: int, factors: str) 
     if not isinstance(loss, Tensor) or not isinstance(wrt, Tensor):
         raise TypeError("explain(loss, wrt=...) takes two tensors: the loss and a parameter")
     if loss.data.size != 1:
-        raise ValueError(f"the loss must be a single number, got shape {loss.shape}; reduce it first (.sum())")
+        raise ExplainError(f"the loss must be a single number, got shape {loss.shape}; reduce it first (.sum())")
     if form not in FORMS:
-        raise ValueError(f"unknown form {form!r} (choose from: {', '.join(FORMS)})")
+        raise ExplainError(f"unknown form {form!r} (choose from: {', '.join(FORMS)})")
     if not 0 <= int(digits) <= 12:
-        raise ValueError(f"digits must be between 0 and 12, got {digits}")
+        raise ExplainError(f"digits must be between 0 and 12, got {digits}")
     check_factors(factors)
 
 
@@ -201,9 +201,9 @@ def _independent(loss_name: str, wrt: Tensor, wrt_name: str, digits: int, factor
 
 def _check_gradient(engine: np.ndarray, loss_name: str, wrt_name: str) -> None:
     if not np.all(np.isfinite(engine)):
-        raise ValueError(f"the backward pass overflowed on the way to {wrt_name}: d{loss_name}/d{wrt_name} is "
-                         f"{number(float(np.asarray(engine).reshape(-1)[np.flatnonzero(~np.isfinite(engine))[0]]))}; "
-                         "use smaller starting values or inputs (at a later iteration, a smaller learning rate)")
+        raise ExplainError(f"the backward pass overflowed on the way to {wrt_name}: d{loss_name}/d{wrt_name} is "
+                           f"{number(float(np.asarray(engine).reshape(-1)[np.flatnonzero(~np.isfinite(engine))[0]]))}; "
+                           "use smaller starting values or inputs (at a later iteration, a smaller learning rate)")
 
 
 def _target(index: tuple[int, ...] | int | None, wrt: Tensor, wrt_name: str) -> tuple[int, ...]:
@@ -212,7 +212,7 @@ def _target(index: tuple[int, ...] | int | None, wrt: Tensor, wrt_name: str) -> 
         return (0,) * wrt.data.ndim
     target = (index,) if isinstance(index, int) else tuple(index)
     if len(target) != wrt.data.ndim or any(not 0 <= i < n for i, n in zip(target, wrt.shape)):
-        raise ValueError(f"index {index} does not fit {wrt_name}, which has shape {wrt.shape}")
+        raise ExplainError(f"index {index} does not fit {wrt_name}, which has shape {wrt.shape}")
     return target
 
 
@@ -282,8 +282,8 @@ def _instead_of_paths(case: Case, form: str, index: Any, max_terms: int, limit: 
     if entry is not None:
         return _entry_work(case, entry, names, limit if form == "paths" else None)
     if form == "paths":
-        raise ValueError(f"d{case.loss_name}/d{case.wrt_name} has more than {limit} terms entry by entry; "
-                         "use the layer-by-layer form (form='delta', --form delta)") from None
+        raise ExplainError(f"d{case.loss_name}/d{case.wrt_name} has more than {limit} terms entry by entry; "
+                           "use the layer-by-layer form (form='delta', --form delta)") from None
     fallback = ""
     if index is not None:
         fallback = (f"entry by entry this gradient has more than {max_terms} terms, so it is shown layer by "
@@ -307,12 +307,14 @@ def _work(case: Case, form: str, index: Any, max_terms: int, prepared: Prepared 
 def _add_step(worked: Worked, lr: float, digits: int, loss_name: str, step_rule: str, step: float | None,
               moments: tuple[float, float, float] | None) -> None:
     """The optimizer's step from the worked gradient: its working, and its numbers in the details."""
-    working = step_working(worked.label, worked.gradient, lr, worked.old, digits, loss_name,
+    old = worked.old
+    assert old is not None  # explain() works the step out only for a single entry, which has its old value
+    working = step_working(worked.label, worked.gradient, lr, old, digits, loss_name,
                            latex_param=worked.latex, rule=step_rule, step=step, moments=moments)
     worked.blocks.append(Block("para", [step_rule_text(step_rule)]))
     worked.blocks += lines_with_notes(working)
     s = worked.gradient * lr if step is None else step
-    worked.details["step"] = {"learning_rate": lr, "step_size": s, "old": worked.old, "new": worked.old - s}
+    worked.details["step"] = {"learning_rate": lr, "step_size": s, "old": old, "new": old - s}
 
 
 def explain(
@@ -350,7 +352,7 @@ def explain(
     loss_name, wrt_name = namer.name(loss), namer.name(wrt)
     problem = not_finite(order, namer, loss_name)
     if problem:
-        raise ValueError(problem)
+        raise ExplainError(problem)
     if all(n is not wrt for n in order):
         return _independent(loss_name, wrt, wrt_name, digits, factors)
     with np.errstate(all="ignore"):  # a gradient that is not finite is said in words below, not warned of

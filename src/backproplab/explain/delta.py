@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from backproplab.engine.autodiff import op_of
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.document import Block, Math
+from backproplab.explain.document import Block, ExplainError, Math
 from backproplab.explain.formulas import d, define, num
 from backproplab.explain.paths import count, tidy
 from backproplab.explain.symbols import (
@@ -48,7 +49,7 @@ def _matrix(value: np.ndarray, digits: int, fmt: str) -> str:
 
 
 def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -> str:
-    op = link_node.op
+    op = op_of(link_node)
     template = op.backward_rule(k, fmt)
     values = {}
     for arg, parent in zip(op.args, link_node.parents):
@@ -78,7 +79,7 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
 def _weight_of(node: Tensor, k: int, namer: Namer) -> Tensor | None:
     """W, when input ``k`` of ``node`` is an unnamed Wᵀ in x·Wᵀ (a ``Linear`` layer): its δ goes straight to W."""
     parent = node.parents[k]
-    if node.op.name == "matmul" and k == 1 and unnamed_transpose(namer, parent):
+    if op_of(node).name == "matmul" and k == 1 and unnamed_transpose(namer, parent):
         return parent.parents[0]
     return None
 
@@ -122,9 +123,9 @@ def delta_plan(loss: Tensor, wrt: Tensor, order: list[Tensor], namer: Namer, rea
                     continue
                 work[0] += 1
                 if work[0] > MAX_DELTA_WORK:
-                    raise ValueError(f"this explanation needs more than {MAX_DELTA_WORK} steps of work (the graph has "
-                                     f"{len(reach)} nodes between the loss and {namer.name(wrt)}); explain a smaller "
-                                     "network, or name fewer nodes")
+                    raise ExplainError(f"this explanation needs more than {MAX_DELTA_WORK} steps of work (the graph "
+                                       f"has {len(reach)} nodes between the loss and {namer.name(wrt)}); explain a "
+                                       "smaller network, or name fewer nodes")
                 weight = _weight_of(node, k, namer)
                 if weight is not None:
                     parent = weight

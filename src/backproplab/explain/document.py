@@ -10,11 +10,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from backproplab.explain.symbols import latex_escape
+from backproplab.util.messages import InputError
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,14 @@ class Block:
     rounded_only: bool = False
 
 
+class ExplainError(InputError):
+    """An explanation that cannot be made as asked (a form, the digits, an entry, a graph too large): one line."""
+
+
 def check_factors(factors: str) -> str:
     if factors not in FACTORS:
-        raise ValueError(f"unknown factors {factors!r}: choose 'rounded' (every number with the same digits) or "
-                         "'exact' (each factor with enough digits for the line's arithmetic to hold)")
+        raise ExplainError(f"unknown factors {factors!r}: choose 'rounded' (every number with the same digits) or "
+                           "'exact' (each factor with enough digits for the line's arithmetic to hold)")
     return factors
 
 
@@ -234,7 +239,7 @@ def aligned_lines(lines: list[Math]) -> str:
     return " \\\\\n".join(out)
 
 
-def _outside_braces(tex: str):
+def _outside_braces(tex: str) -> Iterator[tuple[int, str]]:
     """(position, character) of each character of ``tex`` not inside {…} and not escaped."""
     depth, escaped = 0, False
     for i, ch in enumerate(tex):
@@ -391,7 +396,8 @@ TEXT_SPECIALS = set("\\{}$&#%^_~")
 
 def _math_words(text: str) -> str:
     r"""Words for a MathJax display: plain runs in \text{…}, TeX specials as escaped symbols."""
-    out, run = [], []
+    out: list[str] = []
+    run: list[str] = []
     for ch in text:
         if ch in TEXT_SPECIALS or not ch.isprintable():
             if run:
@@ -476,7 +482,7 @@ class Rendered:
                      "html": lambda: self.to_html(full_page=True, factors=f),
                      "json": lambda: json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"}
         if fmt not in renderers:
-            raise ValueError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
+            raise ExplainError(f"unknown format {fmt!r} (choose from: text, md, latex, html, json)")
         return renderers[fmt]()
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 
 from backproplab.engine.autodiff import backprop, topological_order
 from backproplab.engine.tensor import Tensor
+from backproplab.explain.document import ExplainError
 from backproplab.explain.symbols import Namer, is_data
 from backproplab.util import files
 from backproplab.util.numbers import exact_number, number
@@ -36,8 +37,8 @@ def _summary(arr: np.ndarray | None, digits: int, data: bool = False) -> str:
         return shown(float(arr.reshape(-1)[0]), digits)
     if arr.size <= MAX_ENTRIES:
         return "[" + ", ".join(shown(v, digits) for v in arr.reshape(-1)) + "]"
-    return (f"{'×'.join(map(str, arr.shape))}, mean {number(arr.mean(), digits)}, "
-            f"norm {number(np.linalg.norm(arr), digits)}")
+    return (f"{'×'.join(map(str, arr.shape))}, mean {number(float(arr.mean()), digits)}, "
+            f"norm {number(float(np.linalg.norm(arr)), digits)}")
 
 
 ESCAPES = str.maketrans({c: "\\" + c for c in '\\"{}|<>'})  # what a DOT record label must escape
@@ -83,9 +84,9 @@ def to_dot(root: Tensor, *, digits: int = 2, gradients: bool = True, rankdir: st
     sign); ``rankdir`` is "LR" (inputs on the left, as micrograd draws) or "TB" (inputs on top).
     """
     if rankdir not in RANKDIRS:
-        raise ValueError(f"rankdir must be LR (left to right) or TB (top to bottom), got {rankdir!r}")
+        raise ExplainError(f"rankdir must be LR (left to right) or TB (top to bottom), got {rankdir!r}")
     if not 0 <= int(digits) <= 12:
-        raise ValueError(f"digits must be between 0 and 12, got {digits}")
+        raise ExplainError(f"digits must be between 0 and 12, got {digits}")
     order = topological_order(root) if root.requires_grad else [root]
     nodes = _all_nodes(order)
     grads = backprop(root, np.ones_like(root.data), order) if gradients and root.requires_grad else {}
@@ -110,7 +111,7 @@ def write_graph(dot: str, path: str | Path) -> tuple[Path, str]:
     if fmt in ("dot", "gv", ""):
         return files.write_text(path, dot), ""
     if fmt not in ("svg", "png", "pdf"):
-        raise ValueError(f"unknown graph format '.{fmt}' (choose .dot, .svg, .png or .pdf)")
+        raise ExplainError(f"unknown graph format '.{fmt}' (choose .dot, .svg, .png or .pdf)")
     exe = shutil.which("dot")
     if exe is None:
         return files.write_text(path.with_suffix(".dot"), dot), GET_DOT

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from backproplab.engine.autodiff import op_of
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import ROWS_IN_FULL, Block, Math, gap_row, shown_rows
 from backproplab.explain.symbols import Namer, fmt_number, latex_name, sym
@@ -36,7 +37,7 @@ def alias_chain(order: list[Tensor], node: Tensor, namer: Namer) -> list[Tensor]
     chain = [node]
     while not namer.stop(chain[-1]):
         users = [n for n in order if n.op is not None and any(p is chain[-1] for p in n.parents)]
-        if len(users) != 1 or users[0].op.name != "add" or users[0].shape != chain[-1].shape:
+        if len(users) != 1 or op_of(users[0]).name != "add" or users[0].shape != chain[-1].shape:
             break
         chain.append(users[0])
     return chain
@@ -72,10 +73,10 @@ class EntryPlan:
 
 def _matmul_of_transpose(order: list[Tensor], user: Tensor) -> Tensor | None:
     """The matmul x·Wᵀ (x a (samples, in) matrix) that is the one use of ``user``, an unnamed transpose of W."""
-    if user.op.name != "transpose" or user.name is not None or user.data.ndim != 2:
+    if op_of(user).name != "transpose" or user.name is not None or user.data.ndim != 2:
         return None
     matmul = _consumer(order, user)
-    if matmul is None or matmul.op.name != "matmul" or matmul.parents[1] is not user or matmul.parents[0] is user:
+    if matmul is None or op_of(matmul).name != "matmul" or matmul.parents[1] is not user or matmul.parents[0] is user:
         return None
     return matmul if matmul.parents[0].data.ndim == 2 else None
 
@@ -86,12 +87,13 @@ def entry_plan(wrt: Tensor, order: list[Tensor], namer: Namer) -> EntryPlan | No
     user = _consumer(order, wrt)
     if user is None or wrt.data.ndim not in (1, 2):
         return None
-    if user.op.name == "matmul" and user.parents[1] is wrt and wrt.data.ndim == 2 and user.parents[0].data.ndim == 2:
+    if (op_of(user).name == "matmul" and user.parents[1] is wrt and wrt.data.ndim == 2
+            and user.parents[0].data.ndim == 2):
         return EntryPlan(user, user.parents[0], alias_chain(order, user, namer))
     matmul = _matmul_of_transpose(order, user) if wrt.data.ndim == 2 else None
     if matmul is not None:
         return EntryPlan(matmul, matmul.parents[0], alias_chain(order, matmul, namer), transposed=True)
-    if (user.op.name == "add" and user.parents[1] is wrt and wrt.data.ndim == 1
+    if (op_of(user).name == "add" and user.parents[1] is wrt and wrt.data.ndim == 1
             and user.data.ndim == 2 and user.shape[1] == wrt.shape[0]):
         return EntryPlan(user, None, alias_chain(order, user, namer))
     return None
@@ -168,7 +170,7 @@ def _sum_lines(terms: np.ndarray, exact: float, lhs: Math, digits: int) -> tuple
     if note:  # the terms with enough digits to add up to the total shown
         d = enough_digits([float(v) for v in terms], lambda v: sum(v, Decimal(0)), number(exact, digits, "-"), digits)
         quiet = d is not None
-        if quiet:
+        if d is not None:
             first = Math(first.text, first.latex, summed(d))
     return [first, _total(exact, digits)], note, quiet
 

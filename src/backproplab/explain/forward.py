@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from backproplab.engine import ops
-from backproplab.engine.autodiff import topological_order
+from backproplab.engine.autodiff import op_of, topological_order
 from backproplab.engine.grad_mode import no_grad
 from backproplab.engine.tensor import Tensor
-from backproplab.explain.document import ROWS_IN_FULL, Block, Math, Rendered, gap_row, shown_rows
+from backproplab.explain.document import ROWS_IN_FULL, Block, ExplainError, Math, Rendered, gap_row, shown_rows
 from backproplab.explain.paths import count
 from backproplab.explain.symbols import LOSS_OPS, Namer, fmt_number, is_data, latex_name
 from backproplab.nn import Module
@@ -125,19 +125,20 @@ def _per_sample(node: Tensor, n: int) -> bool:
 def _expr(namer: Namer, node: Tensor, n: int, fmt: str, top: bool = False) -> tuple[str, int]:
     """How ``node`` is written from the nodes below it, stopping at named ones."""
     per_sample = _per_sample(node, n)
-    if not top and (namer.stop(node) or node.op is None):
-        if node.op is None and not node.name and node.data.size == 1:
+    op = node.op
+    if op is None or (not top and namer.stop(node)):
+        if op is None and not node.name and node.data.size == 1:
             return fmt_number(float(node.data.reshape(-1)[0]), 4, fmt), 9
         width = node.data.size // n if per_sample else 0
         return _symbol(namer, node, per_sample and width == 1, fmt), 9
     values = {}
-    for arg, parent in zip(node.op.args, node.parents):
+    for arg, parent in zip(op.args, node.parents):
         text, prec = _expr(namer, parent, n, fmt)
-        keep = prec >= 9 or prec > node.op.prec or (prec == node.op.prec and arg == node.op.args[0])
+        keep = prec >= 9 or prec > op.prec or (prec == op.prec and arg == op.args[0])
         values[arg] = text if keep else f"({text})"
-    for attr in node.op.attrs:
+    for attr in op.attrs:
         values.setdefault(attr, str((node.attrs or {}).get(attr, attr)))
-    return node.op.render(fmt, "expr", values), node.op.prec
+    return op.render(fmt, "expr", values), op.prec
 
 
 def _formula(namer: Namer, node: Tensor, n: int) -> Math | None:
@@ -214,7 +215,8 @@ def _input_columns(xs: Tensor, n: int) -> list[Column]:
 def _target_columns(out: Tensor, ys: Tensor, yhat: Tensor | None, hat: dict[str, str] | None,
                     n: int) -> tuple[list[Column], np.ndarray | None]:
     """The targets' column, and for SSR and MSE the residual and its square (returned too: the loss sums them)."""
-    if out.op is not None and out.op.name in ("ssr", "mse") and yhat is not None and yhat.data.size == n:
+    if (out.op is not None and out.op.name in ("ssr", "mse") and yhat is not None and hat is not None
+            and yhat.data.size == n):
         residual = ys.data.reshape(n) - yhat.data.reshape(n)
         squares = residual ** 2
         res = {fmt: ops.sub.render(fmt, "expr", {"a": Y_SYMBOL.text if fmt == "text" else Y_SYMBOL.latex,
@@ -262,7 +264,8 @@ def _loss_blocks(out: Tensor, loss_name: str, general: dict[str, str], squares: 
     total = float(out.data)
     lhs = {"text": loss_name, "latex": latex_name(loss_name)}
     if squares is not None:
-        exact = math.fsum(squares) / (count(out) if out.op.name == "mse" else 1)
+        divisor = count(out) if op_of(out).name == "mse" else None  # MSE's n
+        exact = math.fsum(squares) / (divisor or 1)
         if not math.isclose(exact, total, rel_tol=1e-12, abs_tol=1e-300):
             raise AssertionError(f"the table's {loss_name} is {exact!r}, the engine's {total!r}: please report this")
     if squares is None or n > ROWS_IN_FULL:
@@ -270,11 +273,11 @@ def _loss_blocks(out: Tensor, loss_name: str, general: dict[str, str], squares: 
                                            f"{lhs['latex']} = {general['latex']} = "
                                            f"{fmt_number(total, digits, 'latex')}")])]
     parts = {fmt: " + ".join(fmt_number(v, digits, fmt) for v in squares) for fmt in ("text", "latex")}
-    if out.op.name == "mse":
+    if op_of(out).name == "mse":
         parts = {"text": f"({parts['text']}) / {n}", "latex": rf"\frac{{{parts['latex']}}}{{{n}}}"}
     line = Math(f"{lhs['text']} = {general['text']} = {parts['text']} = {fmt_number(total, digits, 'text')}",
                 f"{lhs['latex']} = {general['latex']} = {parts['latex']} = {fmt_number(total, digits, 'latex')}")
-    note = sum_note(squares, total, digits) if out.op.name == "ssr" else ""
+    note = sum_note(squares, total, digits) if op_of(out).name == "ssr" else ""
     return [Block("lines", lines=[line])] + ([Block("note", [note])] if note else [])
 
 
@@ -286,7 +289,7 @@ def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: i
     (or mean); the total is checked against the engine's loss.
     """
     if not 0 <= int(digits) <= 12:
-        raise ValueError(f"digits must be between 0 and 12, got {digits}")
+        raise ExplainError(f"digits must be between 0 and 12, got {digits}")
     xs, ys = Tensor(x, name="x"), Tensor(y, name="y")
     n = xs.shape[0] if xs.data.ndim else 1
     out = _recorded_loss(model, xs, ys, loss)
@@ -295,7 +298,7 @@ def forward_table(model: Module, x: Any, y: Any, loss: str = "ssr", *, digits: i
     loss_name = namer.name(out)
     yhat = out.parents[0] if out.op is not None and out.parents else None
     hat = {fmt: _symbol(namer, yhat, True, fmt) for fmt in ("text", "latex")} if yhat is not None else None
-    if hat is not None and loss in LOGIT_LOSSES:
+    if yhat is not None and hat is not None and loss in LOGIT_LOSSES:
         _name_logit(columns, loss, yhat, hat["text"], namer.name(yhat))
     targets, squares = _target_columns(out, ys, yhat, hat, n)
     columns += targets

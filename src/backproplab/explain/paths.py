@@ -22,9 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.engine.autodiff import unbroadcast
+from backproplab.engine.autodiff import op_of, unbroadcast
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.symbols import LOSS_OPS, Namer, aligned, attr_values, softmax_row, term
+
+Refs = dict[str, tuple[Tensor, tuple[int, ...] | None]]  # template name -> (tensor, entry or None: the whole)
+Links = dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]  # output entry -> [(input entry, local value)]
 
 
 class TooManyPathsError(Exception):
@@ -40,11 +43,11 @@ class Link:
     out_index: tuple[int, ...]
     in_index: tuple[int, ...]
     value: float
-    refs: dict[str, tuple[Tensor, tuple[int, ...] | None]]  # template name -> (tensor, entry)
+    refs: Refs
     n: int | None = None
 
     def formula(self, namer: Namer, fmt: str, general: bool, digits: int | None) -> str:
-        template = self._over_rows(self.node.op.partials[self.k][0 if fmt == "text" else 1], namer, fmt, general,
+        template = self._over_rows(op_of(self.node).partials[self.k][0 if fmt == "text" else 1], namer, fmt, general,
                                    digits)
         values = {}
         for name, (t, idx) in self.refs.items():
@@ -108,7 +111,7 @@ def single_parens(text: str) -> str:
             opened.append(i)
         elif ch == ")" and opened:
             closes[opened.pop()] = i
-    drop = set()
+    drop: set[int] = set()
     for start, end in closes.items():
         if closes.get(start + 1) == end - 1:
             drop.update((start + 1, end - 1))
@@ -126,7 +129,7 @@ def tidy(text: str) -> str:
 
 def count(node: Tensor) -> int | None:
     """The n an op divides by (mean, MSE, BCE, cross-entropy); None for ops with no n."""
-    op, parents = node.op, node.parents
+    op, parents = op_of(node), node.parents
     if op.name in ("mse", "bce_with_logits"):
         return parents[0].data.size
     if op.name == "softmax_cross_entropy":
@@ -163,7 +166,7 @@ class Term:
 def _elementwise_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
     parent = node.parents[k]
     inputs = [p.data for p in node.parents]
-    local = np.broadcast_to(node.op.vjps[k](np.ones_like(node.data), node.data, *inputs, **(node.attrs or {})),
+    local = np.broadcast_to(op_of(node).vjp(k)(np.ones_like(node.data), node.data, *inputs, **(node.attrs or {})),
                             node.data.shape)
     values = np.asarray(local, dtype=float).reshape(-1).tolist()  # in np.ndindex's order, as Python floats
     same = parent.shape == node.data.shape  # then each entry is its own aligned entry
@@ -188,11 +191,11 @@ def _stand_in_patterns(node: Tensor, k: int, entries: list[tuple[int, ...]]) -> 
             _patterns.move_to_end(key)
             return kept[1]
     attrs = node.attrs or {}
-    vjp = node.op.vjps[k]
+    vjp = op_of(node).vjp(k)
     rng = np.random.default_rng(0)
     # indices and masks stay as they are: they say where entries go, not what they are
     stand_in = [rng.uniform(0.5, 1.5, p.data.shape) if p.data.dtype.kind == "f" else p.data for p in node.parents]
-    out_stand_in = np.asarray(node.op.forward(*stand_in, **attrs))
+    out_stand_in = np.asarray(op_of(node).forward(*stand_in, **attrs))
     g = np.zeros_like(node.data)  # one unit gradient at a time: set, used, and cleared again
     patterns = []
     with np.errstate(all="ignore"):
@@ -223,7 +226,7 @@ def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tu
     (:func:`_stand_in_patterns`) and those with a value that is not 0."""
     parent = node.parents[k]
     attrs = node.attrs or {}
-    vjp = node.op.vjps[k]
+    vjp = op_of(node).vjp(k)
     entries = list(np.ndindex(node.data.shape))
     patterns = _stand_in_patterns(node, k, entries)
     inputs = [p.data for p in node.parents]
@@ -239,14 +242,14 @@ def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tu
     return links
 
 
-def _untransposed(t: Tensor, index: tuple[int, int]) -> tuple[Tensor, tuple[int, int]]:
+def _untransposed(t: Tensor, index: tuple[int, ...]) -> tuple[Tensor, tuple[int, ...]]:
     """An unnamed Wᵀ's entry [j, o] is W[o, j]: name the entry of the tensor a reader knows."""
     if t.op is not None and t.op.name == "transpose" and t.name is None and t.parents[0].ndim == 2:
         return t.parents[0], (index[1], index[0])
     return t, index
 
 
-def _matmul_refs(a: Tensor, b: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
+def _matmul_refs(a: Tensor, b: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]) -> Refs:
     """The entries a[…, i, j] and b[…, j, col] that one term Σ_j a·b of out[…, i, col] multiplies, for
     operands of any rank (a sample, a batch, a batch of sequences: NumPy's matmul rules)."""
     j = f[-1] if k == 0 else f[-2 if b.ndim >= 2 else -1]
@@ -259,9 +262,9 @@ def _matmul_refs(a: Tensor, b: Tensor, k: int, e: tuple[int, ...], f: tuple[int,
     return {"a": (a, a_entry), "b": (b, b_entry)}
 
 
-def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]):
+def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]) -> tuple[Refs, int | None]:
     """What the op's formula for this pair of entries refers to, and the n it divides by."""
-    op, parents = node.op, node.parents
+    op, parents = op_of(node), node.parents
     if op.elementwise:
         return {a: (p, aligned(e, p.shape)) for a, p in zip(op.args, parents)}, None
     if op.name == "matmul":
@@ -283,12 +286,12 @@ class Paths:
             if node is wrt or any(id(p) in reach for p in node.parents):
                 reach.add(id(node))
         self.reach = reach
-        self._cache: dict[tuple[int, int], dict] = {}
+        self._cache: dict[tuple[int, int], Links] = {}
 
-    def links(self, node: Tensor, k: int):
+    def links(self, node: Tensor, k: int) -> Links:
         key = (id(node), k)
         if key not in self._cache:
-            make = _elementwise_links if node.op.elementwise else _transpose_links if direct_links(node) \
+            make = _elementwise_links if op_of(node).elementwise else _transpose_links if direct_links(node) \
                 else _jacobian_links
             self._cache[key] = make(node, k)
         return self._cache[key]

@@ -33,12 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.engine.autodiff import unbroadcast
+from backproplab.engine.autodiff import op_of, unbroadcast
 from backproplab.engine.ops import OPS
 from backproplab.engine.replay import compile
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.core import Explanation, Prepared, explain, namer_for, paths_limit, too_much_link_work
 from backproplab.explain.delta import delta_plan
+from backproplab.explain.document import ExplainError
 from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
 from backproplab.explain.paths import Paths, TooManyPathsError, direct_links
 from backproplab.explain.steps import adam_moments
@@ -66,7 +67,7 @@ class RunExplainer:
                  form: str = "auto", max_terms: int = 64, iterations: Iterable[int] | None = None,
                  requires_grad: list[str] | None = None, moments: bool = True) -> None:
         if trace.inputs is None or not trace.iterations:
-            raise ValueError("this trace has no iterations or no data to explain")
+            raise ExplainError("this trace has no iterations or no data to explain")
         self.trace, self.digits, self.form, self.max_terms = trace, digits, form, max_terms
         self.use_moments = moments and trace.optimizer == "adam"
         self.model = _copy(model)
@@ -217,7 +218,8 @@ class RunExplainer:
             local = cache.get(key)
             if local is None:
                 local = cache[key] = self._elementwise_local(node, link.k)
-            return local[(slice(None), *link.out_index)]
+            every_iteration = (slice(None), *link.out_index)
+            return local[every_iteration]
         if direct_links(node):  # Wᵀ[j, o] is W[o, j]: its local derivative is 1 at every iteration
             return np.ones(len(self.iterations))
         stacks = [self.stacked(node)] + [self.stacked(p) for p in node.parents]
@@ -232,7 +234,7 @@ class RunExplainer:
             return a.reshape((a.shape[0],) + (1,) * (width - (a.ndim - 1)) + a.shape[1:])
 
         inputs = [lift(self.stacked(p)) for p in node.parents]
-        local = node.op.vjps[k](np.ones_like(out), out, *inputs, **(node.attrs or {}))
+        local = op_of(node).vjp(k)(np.ones_like(out), out, *inputs, **(node.attrs or {}))
         return np.broadcast_to(local, out.shape)
 
     def _jacobian_entry(self, link: Any, row: int, stacks: list[np.ndarray], cache: dict) -> float:
@@ -263,7 +265,8 @@ class RunExplainer:
             delta[through == at] = self.stacked(chain[at], True, k)[through == at]
         factors = (self.stacked(plan.inputs, False, plan.feature(target)) if plan.inputs is not None
                    else np.ones((rows, plan.user.shape[0])))
-        exact = self.stacked(wrt, True)[(slice(None), *target)]
+        every_iteration: tuple[Any, ...] = (slice(None), *target)
+        exact = self.stacked(wrt, True)[every_iteration]
         return {"through": through, "delta": delta, "factors": factors, "terms": delta * factors, "exact": exact}
 
     # --- built once ----------------------------------------------------------------------------
@@ -306,7 +309,7 @@ class RunExplainer:
         """``bl.explain`` of ``name`` (its entry ``index``, from 0) at ``iteration`` (1-based), with its step."""
         k = iteration - 1
         if not 0 <= k < len(self.trace.iterations):
-            raise ValueError(f"iteration {iteration} is not in this run's trace (1 to {len(self.trace.iterations)})")
+            raise ExplainError(f"iteration {iteration} is not in this run's trace (1 to {len(self.trace.iterations)})")
         if name not in self.named:
             raise KeyError(f"no parameter named {name!r}")
         key: Key = (name, None if index is None else tuple(int(i) for i in index))
@@ -315,6 +318,7 @@ class RunExplainer:
         if numbers is None or k not in self.rows:
             return self._plain(name, self.trace.iterations[k], options, key[1])
         prepared = self.structure[key]
+        assert prepared is not None  # numbers() found a structure to share
         row = self.rows[k]
         grads = self._replay(k)
         if self.tape is None:  # the graph was recorded anew at this iteration
@@ -329,7 +333,8 @@ class RunExplainer:
             prepared.grads = {id(wrt): grads[self.slot[id(wrt)]]}
             prepared.entry = _EntryAt(prepared.entry, numbers, row)
         else:
-            wanted = [wrt] + [step[0] for step in prepared.delta.steps]
+            assert prepared.delta is not None  # no paths and no entry form: the layer-by-layer form was planned
+            wanted: list[Tensor] = [wrt, *(step[0] for step in prepared.delta.steps)]
             prepared.grads = {id(n): np.array(grads[self.slot[id(n)]], copy=True) for n in wanted}
         try:
             return explain(self.loss, wrt, prepared=prepared, index=key[1], **options)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from backproplab.explain.core import Explanation
-from backproplab.explain.document import Block, Math
+from backproplab.explain.document import Block, ExplainError, Math
 from backproplab.explain.formulas import num
 from backproplab.explain.forward import output_columns, output_name
 from backproplab.explain.plan import RunExplainer
@@ -67,7 +67,7 @@ def explain_run(
     """Every shown iteration of ``trace`` worked out (for ``params``, default all optimized ones);
     the run's parameters are left as they were."""
     if trace.inputs is None or not trace.iterations:
-        raise ValueError("this trace has no iterations or no data to explain")
+        raise ExplainError("this trace has no iterations or no data to explain")
     sym = loss_symbol(trace.loss)
     blocks: list[Block] = []
     if title:
@@ -85,8 +85,8 @@ def explain_run(
         if it.step > previous + 1:
             blocks.append(Block("para", [f"… {it.step - previous - 1} iteration(s) not shown …"]))
         previous = it.step
-        where = ", ".join(f"{p} = {fmt_number(scalar(it.params[p]), digits, 'text')}" for p in trace.optimize
-                          if scalar(it.params[p]) is not None)
+        values = {p: scalar(it.params[p]) for p in trace.optimize}
+        where = ", ".join(f"{p} = {fmt_number(v, digits, 'text')}" for p, v in values.items() if v is not None)
         blocks.append(Block("heading", [f"Iteration {it.step + 1}" + (f" ({where})" if where else "")]))
         prediction, loss = plan.prediction_and_loss(i + 1)  # the plan counts the iterations the trace kept
         table = predictions_table(trace, prediction, digits, output)
@@ -98,7 +98,7 @@ def explain_run(
     blocks += _ending(trace, digits)
     return Explanation(sym, ", ".join(trace.optimize), None, "run", digits, blocks,
                        {"iterations": [trace.iterations[i].step + 1 for i in shown_iterations(n, every)],
-                        "stopped_by": trace.final.stopped_by})
+                        "stopped_by": trace.final.stopped_by if trace.final is not None else None})
 
 
 def _ending(trace: Trace, digits: int) -> list[Block]:

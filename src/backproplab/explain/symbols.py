@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from backproplab.engine import ops
+from backproplab.engine.autodiff import op_of
 from backproplab.engine.tensor import Tensor
 from backproplab.nn import Parameter
 from backproplab.util.numbers import exact_number, latex_number, number, wrap
@@ -197,8 +198,8 @@ def sym(namer: Namer, node: Tensor, index: tuple[int, ...]) -> Sym:
     return Sym(namer.name(node), tuple(int(i) for i in index), sample_axis)
 
 
-def softmax_row(namer: Namer, node: Tensor, index: tuple[int, ...], axis: object, fmt: str, general: bool,
-                digits: int | None) -> tuple[str, str] | None:
+def softmax_row(namer: Namer, node: Tensor, index: tuple[int, ...], axis: int | tuple[int, ...] | None, fmt: str,
+                general: bool, digits: int | None) -> tuple[str, str] | None:
     """The entries a softmax along ``axis`` (an int, a tuple, None for all) takes together for entry
     ``index`` of ``node``, and which of its outputs that entry is: (z2[i,:], 1), or with ``digits``
     the row's numbers ([0.05, −0.25, 0.056], 1). None for a node written as a formula, not by name."""
@@ -313,10 +314,11 @@ def expression(namer: Namer, node: Tensor, index: tuple[int, ...] | None, fmt: s
                depth: int = 0) -> tuple[str, int]:
     """How ``node``'s own op writes it from its inputs (w·x_i + b1; x·W for a whole matrix product),
     whether or not the node has a name, and how tightly that binds."""
+    op = op_of(node)
     values = {}
-    for arg, parent in zip(node.op.args, node.parents):
+    for arg, parent in zip(op.args, node.parents):
         sub = None if index is None else aligned(index, parent.shape)
         text, prec = term(namer, parent, sub, fmt, general, None, depth + 1)
-        values[arg] = text if prec >= 9 or prec > node.op.prec else f"({text})"  # an atom needs none
+        values[arg] = text if prec >= 9 or prec > op.prec else f"({text})"  # an atom needs none
     values.update(attr_values(node, fmt))
-    return node.op.render(fmt, "expr" if index is not None else "whole", values), node.op.prec
+    return op.render(fmt, "expr" if index is not None else "whole", values), op.prec

@@ -107,10 +107,8 @@ def render_run(
             console.print(f"\n[dim]… {i - previous - 1} iteration(s) not shown (use --every 1 to see all) …[/dim]")
         previous = i
         it = trace.iterations[i]
-        where = ", ".join(
-            f"{name} = {number(scalar(it.params[name]), digits)}"
-            for name in trace.optimize if scalar(it.params[name]) is not None
-        )
+        values = {name: scalar(it.params[name]) for name in trace.optimize}
+        where = ", ".join(f"{name} = {number(v, digits)}" for name, v in values.items() if v is not None)
         console.print(f"\n[bold]Iteration {it.step + 1}[/bold]" + (f" ({escape(where)})" if where else ""))
         if one_d:
             console.print(samples_table(trace, it, digits, output))

@@ -36,7 +36,7 @@ from backproplab.lesson.settings import LIMITS, Job, LessonError, Limits, Settin
 from backproplab.nn.losses import get_loss
 from backproplab.optim import OPTIMIZERS
 from backproplab.spec.presets import PRESETS
-from backproplab.train.trace import Trace, scalar, to_json_value
+from backproplab.train.trace import Iterations, Trace, scalar, single, to_json_value
 from backproplab.util.numbers import number
 
 if sys.version_info >= (3, 11):
@@ -120,13 +120,13 @@ def trace_dict(trace: Trace, keep: list[int], held: dict[int, dict[str, Any]] | 
         d = trace.to_dict()
         d["iterations_total"] = 0
         return d
-    d = dataclasses.replace(trace, iterations=[trace.iterations[keep[0]]]).to_dict()
+    d = dataclasses.replace(trace, iterations=Iterations([trace.iterations[keep[0]]])).to_dict()
     fields = list(d["iterations"][0])  # the trace's own schema, read from its own writer
     iterations = []
     for i in keep:
         it = trace.iterations[i]
-        row = {f: i + 1 if f == "iteration" else _plain(getattr(it, f)) for f in fields
-               if f == "iteration" or hasattr(it, f)}
+        row: dict[str, Any] = {f: i + 1 if f == "iteration" else _plain(getattr(it, f)) for f in fields
+                               if f == "iteration" or hasattr(it, f)}
         if len(row) != len(fields):
             row = it.to_dict()
         row["iteration"] = i + 1
@@ -311,7 +311,7 @@ def guide(job: Job, trace: Trace, settings: Settings, held: dict[int, dict[str, 
         ]
         if first in it.step_sizes and np.ndim(it.step_sizes[first]) == 0:
             steps.append({"text": f"Part 3: press \u2192 to take the first step: {first} goes from "
-                                  f"{number(scalar(it.params[first]))} to {number(scalar(it.new_value(first)))}.",
+                                  f"{number(single(it.params[first]))} to {number(single(it.new_value(first)))}.",
                           "control": "step"})
         if w1 is not None and np.ndim(w1) == 0:
             steps.append({"text": f"Part 4: click w1 in the network for its chain rule: d{sym}/dw1 = "
@@ -683,9 +683,9 @@ def announcements(trace: Trace, it: Any, k: int, digits: int = 2, row: dict[str,
             continue
         g, s = it.gradients.get(name), it.step_sizes.get(name)
         if g is None or s is None:
-            out[name] = f"iteration {k}: {loss_symbol(trace.loss)} {number(scalar(it.loss), digits)}"
+            out[name] = f"iteration {k}: {loss_symbol(trace.loss)} {number(single(it.loss), digits)}"
         elif np.ndim(g) == 0:
-            out[name] = _step_line(k, name, scalar(g), scalar(s), scalar(it.new_value(name)), digits)
+            out[name] = _step_line(k, name, single(g), single(s), single(it.new_value(name)), digits)
         else:
             out[name] = _norm_line(k, name, array_norm(g), array_norm(s), digits)
     return out

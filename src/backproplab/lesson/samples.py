@@ -52,7 +52,7 @@ def curve(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ...] | N
 
 
 def _curve(job: Job, trace: Trace, param: str, k: int, index: tuple[int, ...] | None = None) -> dict[str, Any]:
-    held = trace.iterations[k].params if trace.iterations else trace.final.params
+    held = trace.iterations[k].params if trace.iterations or trace.final is None else trace.final.params
     if index is not None:
         return _entry_curve(job, trace, param, k, tuple(index), held)
     path = np.array([scalar(v) for v in trace.values(param)], dtype=float)
@@ -199,9 +199,9 @@ def predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | Non
         return None
     grid, inputs = found
     snaps = snapshots(keep, PREDICTION_SNAPSHOTS)
-    rows = _batched(job, [trace.iterations[i].params for i in snaps], inputs)
-    if rows is None:
-        rows = [_outputs(job, trace.iterations[i].params, inputs)[:, 0] for i in snaps]
+    batched = _batched(job, [trace.iterations[i].params for i in snaps], inputs)
+    rows = list(batched) if batched is not None else [_outputs(job, trace.iterations[i].params, inputs)[:, 0]
+                                                      for i in snaps]
     curves = [_drawn(r) for r in rows]
     final = _drawn(_outputs(job, trace.final.params, inputs)[:, 0]) if trace.final else None
     return {"grid": to_json_value(grid), "iterations": [i + 1 for i in snaps], "curves": curves, "final": final}

@@ -50,6 +50,7 @@ from backproplab.lesson import document as lesson
 from backproplab.lesson.export import static_dir
 from backproplab.lesson.settings import LIMITS, Job, LessonError, Limits, Settings, settings_from_dict
 from backproplab.train.trace import Trace
+from backproplab.util.messages import InputError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 SECURITY_HEADERS = {
@@ -419,11 +420,11 @@ def bind(host: str, port: int) -> socket.socket:
     A mistake is one line that blames what is wrong: the host (not an address of this
     computer) or the port (out of range, taken, or not allowed)."""
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise ValueError(f"--port must be between 0 and 65535 (0 picks a free port), got {str(port)[:20]}")
+        raise InputError(f"--port must be between 0 and 65535 (0 picks a free port), got {str(port)[:20]}")
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except (socket.gaierror, UnicodeError, ValueError):
-        raise ValueError(f"cannot listen on host {host[:60]!r}: it is not an address or a name this computer knows; "
+        raise InputError(f"cannot listen on host {host[:60]!r}: it is not an address or a name this computer knows; "
                          "use --host 127.0.0.1 (this computer) or 0.0.0.0 (every network)") from None
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -434,9 +435,9 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise ValueError(f"cannot listen on host {host[:60]!r}: {exc.strerror} (it is not an address of this "
+            raise InputError(f"cannot listen on host {host[:60]!r}: {exc.strerror} (it is not an address of this "
                              "computer); use --host 127.0.0.1 or 0.0.0.0") from None
-        raise ValueError(f"cannot listen on {host[:60]}:{port}: {exc.strerror}; choose another --port") from None
+        raise InputError(f"cannot listen on {host[:60]}:{port}: {exc.strerror}; choose another --port") from None
     sock.listen(128)
     return sock
 

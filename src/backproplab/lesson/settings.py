@@ -22,7 +22,7 @@ from backproplab.spec.job import JobSettings, SettingsError, build_job
 from backproplab.spec.presets import PRESETS, Preset
 from backproplab.spec.spec import Spec, SpecError, load_toml
 from backproplab.util.limits import describe
-from backproplab.util.messages import unknown_name_message
+from backproplab.util.messages import InputError, unknown_name_message
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Limits:
 LIMITS = Limits()
 
 
-class LessonError(ValueError):
+class LessonError(InputError):
     """A mistake in what the page asked for, in one line; ``status`` is the HTTP status to answer."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -197,11 +197,12 @@ def _csv_column(rows: list[list[str]], header: list[str], name: str) -> list[flo
 
 def _check_sizes(raw: dict[str, Any], limits: Limits) -> None:
     """Refuse a network or data set too large for one request, before anything is allocated."""
-    net = raw.get("network") if isinstance(raw.get("network"), dict) else {}
-    layers = net.get("layers") if isinstance(net.get("layers"), list) else []
+    network, data = raw.get("network"), raw.get("data")
+    net: dict[str, Any] = network if isinstance(network, dict) else {}
+    layers: list[Any] = net["layers"] if isinstance(net.get("layers"), list) else []
     sizes = [net.get("inputs")] + [layer.get("size") for layer in layers if isinstance(layer, dict)]
     _check_layers(len(layers), sizes, limits)
-    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    data = data if isinstance(data, dict) else {}
     n = data.get("n")
     if isinstance(n, int) and n > limits.max_samples:
         raise LessonError(f"data.n: {n} samples is more than this page allows ({limits.max_samples})", 413)

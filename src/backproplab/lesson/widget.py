@@ -11,7 +11,7 @@ import traitlets
 from backproplab.lesson import document as lesson
 from backproplab.lesson.export import render
 from backproplab.lesson.settings import LIMITS, Job, LessonError, Settings, load_job, settings_from_dict
-from backproplab.train.trace import Trace
+from backproplab.train.trace import Iterations, Trace
 
 MESSAGE_CHARS = 400  # an error shown on the page is cut to this length
 SETTINGS = ("preset", "spec_text", "csv_text", "lr", "optimizer", "optimize", "start", "min_step", "max_steps")
@@ -27,7 +27,7 @@ def one_line(exc: BaseException) -> str:
 class Lesson(anywidget.AnyWidget):
     """The interactive lesson in a notebook: ``Lesson()``, ``Lesson("moons")``, ``Lesson(lr=0.05)``."""
 
-    _esm = resources.files("backproplab.lesson").joinpath("static", "widget.js").read_text(encoding="utf-8")
+    _esm = resources.files("backproplab.lesson").joinpath("static").joinpath("widget.js").read_text(encoding="utf-8")
 
     preset = traitlets.Unicode("statquest", allow_none=True)
     spec_text = traitlets.Unicode(None, allow_none=True)
@@ -103,7 +103,7 @@ class Lesson(anywidget.AnyWidget):
         """The run up to the iteration the page shows: iterations 1 … ``iteration``."""
         full = self.trace
         return Trace(loss=full.loss, learning_rate=full.learning_rate, optimize=list(full.optimize),
-                     optimizer=full.optimizer, iterations=full.iterations[:max(self.iteration, 1)],
+                     optimizer=full.optimizer, iterations=Iterations(full.iterations[:max(self.iteration, 1)]),
                      inputs=full.inputs, targets=full.targets)
 
     # --- the page's requests --------------------------------------------------------------
@@ -123,7 +123,8 @@ class Lesson(anywidget.AnyWidget):
             if not isinstance(body, dict) or not isinstance(body.get("param"), str) \
                     or not isinstance(body.get("iteration"), int):
                 raise LessonError("detail needs a parameter name (param) and an iteration number")
-            return lesson.detail(self.settings(), body["param"], body["iteration"], (self._job, self._trace), LIMITS)
+            ran = (self._job, self._trace) if self._job is not None and self._trace is not None else None
+            return lesson.detail(self.settings(), body["param"], body["iteration"], ran, LIMITS)
         raise LessonError(f"the widget does not answer {url}", status=404)
 
     def _on_page_message(self, _widget: Any, msg: Any, _buffers: Any) -> None:

@@ -5,7 +5,7 @@ under PyTorch's names."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -80,7 +80,8 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     return Tensor((labels[..., None] == np.arange(max(classes, 0))).astype(np.int64))
 
 
-_INDEXED_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}  # PyTorch's name: NumPy's
+_INDEXED_MODES: dict[str, Literal["reflect", "edge", "wrap"]] = {
+    "reflect": "reflect", "replicate": "edge", "circular": "wrap"}  # PyTorch's name: NumPy's
 
 
 def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002

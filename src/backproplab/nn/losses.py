@@ -197,8 +197,9 @@ def _picked(log_probs: Tensor, labels: np.ndarray, valid: np.ndarray) -> Tensor:
     """log_probs[i, y_i, ...] for every position, by indexing (never 0 × −inf for the other classes)."""
     fallback = np.argmax(log_probs.data, axis=1)  # ignored positions pick some finite entry, then weigh 0
     idx = np.where(valid, labels, fallback).astype(np.int64)
-    grid = np.indices(labels.shape, sparse=True)
-    return log_probs[(grid[0], idx, *grid[1:])]
+    grid: tuple[np.ndarray, ...] = np.indices(labels.shape, sparse=True)
+    picked = (grid[0], idx, *grid[1:])
+    return log_probs[picked]
 
 
 def _nll(log_probs: Tensor, labels: np.ndarray, weight: np.ndarray | None, ignore_index: int, reduction: str,

@@ -28,6 +28,12 @@ class Module:
 
     auto_named = False  # a layer made without a suffix, numbered by the network that holds it
     numbered_as = "layer"  # layers are numbered 1, 2, … among those of the same kind (Linear, batch norm)
+    # set in __init__ with object.__setattr__ (past the registration in __setattr__)
+    _params: dict[str, Parameter]
+    _modules: dict[str, Module]
+    _buffers: dict[str, Any]  # a buffer's value, None for one set to None (as PyTorch)
+    _index: tuple[int, dict[str, Parameter]]
+    training: bool
 
     def __init__(self) -> None:
         object.__setattr__(self, "_params", {})
@@ -112,11 +118,14 @@ class Module:
         """(name, parameter) pairs; names are the parameters' own math names, unique per network."""
         seen: dict[str, Parameter] = {}
         for p in self._all_parameters():
-            if p.name in seen and seen[p.name] is not p:
-                raise ValueError(f"two parameters share the name {p.name!r}; give each a unique name")
-            if p.name not in seen:
-                seen[p.name] = p
-                yield p.name, p
+            name = p.name
+            if name is None:  # registering names a parameter; this one's name was taken away since
+                raise ValueError("a parameter of this network has no name; give it one (p.name = 'w1')")
+            if name in seen and seen[name] is not p:
+                raise ValueError(f"two parameters share the name {name!r}; give each a unique name")
+            if name not in seen:
+                seen[name] = p
+                yield name, p
 
     def _all_parameters(self) -> Iterator[Parameter]:
         yield from self._params.values()

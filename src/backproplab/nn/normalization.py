@@ -26,6 +26,9 @@ class _BatchNorm(Module):
 
     dims: tuple[int, ...] = ()  # the numbers of dimensions an input may have
     numbered_as = "batch norm"
+    running_mean: Tensor  # the running statistics, kept as buffers with track_running_stats
+    running_var: Tensor
+    num_batches_tracked: Tensor
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, suffix: str | None = None, dtype: Any = np.float64) -> None:
@@ -51,7 +54,7 @@ class _BatchNorm(Module):
     def rename(self, suffix: str) -> None:
         """Call the layer's parameters gamma{suffix} and beta{suffix}."""
         self.suffix = suffix
-        if self.affine:
+        if self.weight is not None and self.bias is not None:
             self.weight.name, self.bias.name = f"gamma{suffix}", f"beta{suffix}"
 
     def forward(self, x: Tensor) -> Tensor:
@@ -73,7 +76,7 @@ class _BatchNorm(Module):
             mean = self.running_mean.reshape(shape)
             var = self.running_var.reshape(shape)
         out = (x - mean) / (var + self.eps).sqrt()
-        if self.affine:
+        if self.weight is not None and self.bias is not None:
             weight, bias = (self.weight, self.bias) if x.ndim == 2 else (self.weight.reshape(shape),
                                                                          self.bias.reshape(shape))
             out = out * weight + bias

@@ -93,7 +93,7 @@ class Optimizer(ABC):
         self._all_scalars: list[Scalar] | None = None  # set once every parameter is such a number
         self.min_step = 1e-4
         self.max_steps = 1000
-        items = list(params)
+        items: list[Any] = list(params)
         if not items:
             raise ValueError("the optimizer got no parameters to train")
         for group in items if isinstance(items[0], dict) else [{"params": items}]:

@@ -20,6 +20,7 @@ from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
 from backproplab.nn.losses import get_loss
 from backproplab.train.trace import Trace, scalar
+from backproplab.util.messages import InputError
 from backproplab.util.numbers import number
 
 PINK = "#d6267f"  # the worked example's loss curve, and the page's title: 4.7:1 on white, AA for text
@@ -30,6 +31,10 @@ OKABE_ITO = {"black": "#000000", "orange": "#e69f00", "sky": "#56b4e9", "green":
 LOSS_LABELS = {"ssr": "SSR (sum of squared residuals)", "mse": "MSE (mean squared error)",
                "bce": "BCE (binary cross-entropy)", "cross_entropy": "cross-entropy"}
 MAX_PATH_POINTS = 200  # larger runs are subsampled when drawn
+
+
+class FigureError(InputError):
+    """A figure that cannot be drawn as asked (a parameter, an iteration, a file type, the data): one line."""
 
 
 class LabFigure(Figure):
@@ -47,10 +52,18 @@ def new_figure(size: tuple[float, float] = (6.4, 4.4)) -> LabFigure:
     return fig
 
 
+def root_figure(ax: Axes) -> Figure:
+    """The figure ``ax`` is drawn in (the whole figure, for axes in a subfigure)."""
+    fig = ax.get_figure(root=True)
+    if fig is None:
+        raise FigureError("these axes belong to no figure; make them with plt.subplots() or fig.add_subplot()")
+    return fig
+
+
 def figure_for(ax: Axes | None, size: tuple[float, float] = (6.4, 4.4)) -> tuple[Figure, Axes]:
     """The caller's axes, or a new figure with one."""
     if ax is not None:
-        return ax.figure, ax
+        return root_figure(ax), ax
     fig = new_figure(size)
     return fig, fig.add_subplot()
 
@@ -99,7 +112,7 @@ def subsample(n: int, most: int = MAX_PATH_POINTS) -> np.ndarray:
 def scalar_path(trace: Trace, name: str) -> np.ndarray:
     values = [scalar(v) for v in trace.values(name)]
     if any(v is None for v in values):
-        raise ValueError(f"{name} is not a single number; loss curves are drawn for scalar parameters")
+        raise FigureError(f"{name} is not a single number; loss curves are drawn for scalar parameters")
     return np.array(values)
 
 
@@ -126,8 +139,8 @@ def position(trace: Trace, iteration: int) -> int:
         return nums.index(iteration)
     last = nums[-1] if nums else 1
     if 1 <= iteration <= last:
-        raise ValueError(f"iteration {iteration} is not recorded in this run (it keeps only some iterations)")
-    raise ValueError(f"iteration must be between 1 and {last} for this run, got {iteration}")
+        raise FigureError(f"iteration {iteration} is not recorded in this run (it keeps only some iterations)")
+    raise FigureError(f"iteration must be between 1 and {last} for this run, got {iteration}")
 
 
 def state(trace: Trace, iteration: int) -> dict[str, Any]:
@@ -135,7 +148,9 @@ def state(trace: Trace, iteration: int) -> dict[str, Any]:
     i = position(trace, iteration)
     if i < len(trace.iterations):
         return trace.iterations[i].params
-    return trace.final.params  # type: ignore[union-attr]
+    if trace.final is None:
+        raise FigureError(f"iteration {iteration} is the end of the run, and this run has no end recorded")
+    return trace.final.params
 
 
 def state_name(trace: Trace | None, iteration: int) -> str:
@@ -170,7 +185,7 @@ def held_note(model: Module, shown: Sequence[str], trace: Trace | None, iteratio
 def curve_inputs(x: Any, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float)
     if x.ndim == 2 and x.shape[1] != 1 or x.ndim > 2:
-        raise ValueError("prediction curves need one input per sample; use decision_boundary for 2-D inputs")
+        raise FigureError("prediction curves need one input per sample; use decision_boundary for 2-D inputs")
     flat = x.reshape(-1)
     pad = 0.1 * (np.ptp(flat) or 1.0)
     grid = np.linspace(flat.min() - pad, flat.max() + pad, points)

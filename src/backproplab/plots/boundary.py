@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from backproplab.engine.grad_mode import no_grad
 from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
-from backproplab.plots.base import OKABE_ITO, figure_for
+from backproplab.plots.base import OKABE_ITO, FigureError, figure_for
 from backproplab.util.numbers import number
 
 
@@ -39,7 +39,7 @@ def decision_boundary(model: Module, X: Any, y: Any, *, points: int = 150, thres
     X = np.asarray(X, dtype=float)
     labels = np.asarray(y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"decision boundaries need 2-D inputs of shape (n, 2), got {X.shape}")
+        raise FigureError(f"decision boundaries need 2-D inputs of shape (n, 2), got {X.shape}")
     pad = 0.15 * np.ptp(X, axis=0)
     gx, gy = np.meshgrid(*(np.linspace(X[:, k].min() - pad[k], X[:, k].max() + pad[k], points) for k in (0, 1)))
     with no_grad():

@@ -22,6 +22,7 @@ from backproplab.nn import Module
 from backproplab.plots.base import (
     LOSS_LABELS,
     OKABE_ITO,
+    FigureError,
     figure_for,
     held_note,
     loss_at,
@@ -53,10 +54,10 @@ def training_note(a: str, b: str, trace: Trace | None) -> str:
 
 def _scalar_pair(model: Module, params: Sequence[str]) -> tuple[str, str]:
     if len(params) != 2:
-        raise ValueError(f"a contour map needs exactly two parameters, got {list(params)}")
+        raise FigureError(f"a contour map needs exactly two parameters, got {list(params)}")
     for name in params:
         if model.parameter(name).data.size != 1:
-            raise ValueError(f"{name} is not a single number; contour maps take scalar parameters")
+            raise FigureError(f"{name} is not a single number; contour maps take scalar parameters")
     return params[0], params[1]
 
 
@@ -84,7 +85,7 @@ def _draw_path(ax: Axes, trace: Trace | None, paths: tuple[np.ndarray, np.ndarra
     path_a, path_b = paths
     ax.plot(path_a[keep], path_b[keep], color=OKABE_ITO["orange"], marker="o", ms=3, lw=1.5,
             label="gradient-descent path", gid="descent-path")
-    if moving:
+    if moving and trace is not None:  # other parameters move only in a run
         true = np.array(trace.losses(), dtype=float)[keep]
         ax.scatter(path_a[keep], path_b[keep], c=true, cmap="viridis", norm=norm, s=40, edgecolors="white",
                    linewidths=1.2, zorder=3, gid="path-loss",
@@ -107,9 +108,9 @@ def loss_contour(model: Module, x: Any, y: Any, params: Sequence[str], *, loss: 
     """The loss over two parameters through ``iteration`` (1-based; default: the end of the run, or the
     start of one that diverged)."""
     a, b = _scalar_pair(model, params)
-    has_run = trace is not None and bool(trace.iterations)
+    run = trace if trace is not None and trace.iterations else None
     k = _slice_at(trace, iteration)
-    base = dict(state(trace, k)) if has_run else {n: p.data.copy() for n, p in model.named_parameters()}
+    base = dict(state(run, k)) if run is not None else {n: p.data.copy() for n, p in model.named_parameters()}
     path_a, path_b = _path(model, trace, a), _path(model, trace, b)
     ok = np.isfinite(path_a) & np.isfinite(path_b)
     spans = []
@@ -128,11 +129,11 @@ def loss_contour(model: Module, x: Any, y: Any, params: Sequence[str], *, loss: 
     ax.contour(ga, gb, z, levels=12, colors="white", linewidths=0.5, alpha=0.6)
     fig.colorbar(filled, ax=ax, label=LOSS_LABELS.get(loss, loss))
     keep = [i for i in subsample(len(path_a)) if ok[i]]
-    moving = [n for n in (trace.optimize if has_run else []) if n not in (a, b)]
+    moving = [n for n in (run.optimize if run is not None else []) if n not in (a, b)]
     _draw_path(ax, trace, (path_a, path_b), keep, k, moving, norm)
     ax.set_xlabel(a)
     ax.set_ylabel(b)
-    notes = [n for n in (training_note(a, b, trace), held_note(model, [a, b], trace if has_run else None, k, 64))
+    notes = [n for n in (training_note(a, b, trace), held_note(model, [a, b], run, k, 64))
              if n]
     ax.set_title("\n".join([f"{short_loss(loss)} over {a} and {b}", *notes]), fontsize=9)
     ax.legend(fontsize=7, loc="upper right")

@@ -21,6 +21,7 @@ from backproplab.plots.base import (
     LOSS_LABELS,
     OKABE_ITO,
     PINK,
+    FigureError,
     figure_for,
     held_note,
     loss_at,
@@ -36,7 +37,7 @@ from backproplab.plots.base import (
 )
 from backproplab.plots.labels import place
 from backproplab.plots.minimum import Minimum, find_minimum
-from backproplab.train.trace import Trace, scalar
+from backproplab.train.trace import Trace, scalar, single
 
 
 def slope_at(model: Module, x: Any, y: Any, loss: str, param: str, value: float,
@@ -47,7 +48,7 @@ def slope_at(model: Module, x: Any, y: Any, loss: str, param: str, value: float,
         flag, p.grad, p.requires_grad = p.requires_grad, None, True
         try:
             get_loss(loss)(model(Tensor(x, name="x")), y).backward()
-            return scalar(p._grad)
+            return single(p._grad)
         finally:
             p.requires_grad, p.grad = flag, None
 
@@ -65,9 +66,9 @@ def default_span(path: np.ndarray, minimum: Minimum | None) -> tuple[float, floa
 def minimum_label(param: str, m: Minimum, loss: str, of_slice: bool) -> str:
     what = "lowest point of this slice" if of_slice else "lowest point"
     if m.where == "inside":
-        return f"{what}: {param} ≈ {num(m.at, 3)} ({short_loss(loss)} = {num(m.loss, 3)})"
+        return f"{what}: {param} ≈ {num(m.point[0], 3)} ({short_loss(loss)} = {num(m.point[1], 3)})"
     if m.where == "outside":
-        return f"{what} lies outside this range, at {param} ≈ {num(m.at, 3)}"
+        return f"{what} lies outside this range, at {param} ≈ {num(m.point[0], 3)}"
     if m.direction:
         way = "grows" if m.direction > 0 else "falls"
         if m.levels_off:
@@ -100,15 +101,22 @@ class _Slice:
     @property
     def moving(self) -> list[str]:
         """The other parameters the run trains: they move off this slice."""
-        return [n for n in (self.trace.optimize if self.has_run else []) if n != self.param]
+        return [n for n in (self.run.optimize if self.has_run else []) if n != self.param]
 
     @property
     def trained(self) -> bool:
-        return self.has_run and self.param in self.trace.optimize
+        return self.has_run and self.param in self.run.optimize
 
     @property
     def when(self) -> str:
-        return state_name(self.trace, self.iteration) if self.has_run else "the current values"
+        return state_name(self.run, self.iteration) if self.has_run else "the current values"
+
+    @property
+    def run(self) -> Trace:
+        """The trace, for a slice of a run that has iterations (``has_run``)."""
+        if self.trace is None or not self.has_run:
+            raise FigureError("this loss curve is not of a run; train first (fit) to draw the steps")
+        return self.trace
 
     def at(self, v: float) -> float:
         """The loss with the parameter at ``v`` and the others held at the slice's values."""
@@ -120,12 +128,12 @@ class _Slice:
 def _slice(model: Module, x: Any, y: Any, loss: str, param: str, trace: Trace | None, iteration: int) -> _Slice:
     p = model.parameter(param)
     if p.data.size != 1:
-        raise ValueError(f"{param} is not a single number; choose a scalar parameter for a loss curve")
-    has_run = trace is not None and bool(trace.iterations)
-    base = dict(state(trace, iteration)) if has_run else {n: q.data.copy() for n, q in model.named_parameters()}
-    path = scalar_path(trace, param) if has_run else np.array([scalar(p.data)])
-    shown = float(path[position(trace, iteration)]) if has_run else float(path[0])
-    return _Slice(model, x, y, loss, param, trace, iteration, has_run, base, path, shown)
+        raise FigureError(f"{param} is not a single number; choose a scalar parameter for a loss curve")
+    run = trace if trace is not None and trace.iterations else None
+    base = dict(state(run, iteration)) if run is not None else {n: q.data.copy() for n, q in model.named_parameters()}
+    path = scalar_path(run, param) if run is not None else np.array([scalar(p.data)])
+    shown = float(path[position(run, iteration)]) if run is not None else float(path[0])
+    return _Slice(model, x, y, loss, param, trace, iteration, run is not None, base, path, shown)
 
 
 def _span(s: _Slice, span: tuple[float, float] | None) -> tuple[float, float]:
@@ -135,7 +143,7 @@ def _span(s: _Slice, span: tuple[float, float] | None) -> tuple[float, float]:
         span = default_span(s.path, find_minimum(s.at, np.linspace(*rough, 41)))
     lo, hi = float(span[0]), float(span[1])
     if not lo < hi:
-        raise ValueError(f"the span must go from low to high, got {lo:g}, {hi:g}")
+        raise FigureError(f"the span must go from low to high, got {lo:g}, {hi:g}")
     return lo, hi
 
 
@@ -147,8 +155,9 @@ def _curve(s: _Slice, lo: float, hi: float, points: int) -> tuple[np.ndarray, np
     curve = np.array([s.at(v) for v in grid])
     minimum = find_minimum(s.at, grid, curve)
     if minimum.where == "inside":
-        at = np.searchsorted(grid, minimum.at)
-        grid, curve = np.insert(grid, at, minimum.at), np.insert(curve, at, minimum.loss)
+        low, low_loss = minimum.point
+        at = np.searchsorted(grid, low)
+        grid, curve = np.insert(grid, at, low), np.insert(curve, at, low_loss)
     return grid, curve, minimum
 
 
@@ -158,7 +167,7 @@ Markers = list[tuple[Any, Any, float]]  # (xs, ys, size in points) of the marker
 def _draw_minimum(ax: Axes, s: _Slice, minimum: Minimum, markers: Markers) -> None:
     label = minimum_label(s.param, minimum, s.loss, of_slice=bool(s.moving))
     if minimum.where == "inside":
-        ax.plot(minimum.at, minimum.loss, marker="*", ms=14, color=OKABE_ITO["black"], ls="none", label=label,
+        ax.plot(*minimum.point, marker="*", ms=14, color=OKABE_ITO["black"], ls="none", label=label,
                 gid="minimum")
         markers.append(([minimum.at], [minimum.loss], 14))
     else:
@@ -178,7 +187,7 @@ def _draw_tangent(ax: Axes, s: _Slice, width: float) -> None:
 def _draw_steps(ax: Axes, s: _Slice, markers: Markers) -> list[tuple[str, float, float]]:
     """The run's steps along the curve (or the loss along the run, when other parameters move too);
     returns each step's label and where it goes."""
-    trace, path, moving = s.trace, s.path, s.moving
+    trace, path, moving = s.run, s.path, s.moving
     losses = np.array(trace.losses(), dtype=float)
     keep = [k for k in subsample(len(path)) if np.isfinite(path[k]) and np.isfinite(losses[k])]
     if moving:
@@ -195,7 +204,7 @@ def _draw_steps(ax: Axes, s: _Slice, markers: Markers) -> list[tuple[str, float,
                 + ("; the run diverged: each step overshoots further" if diverged else ""), gid="descent-path")
     markers.append((path[keep], losses[keep], 5))
     nums = numbers(trace)
-    return [(f"{nums[k]}: step {num(scalar(trace.iterations[k].step_sizes[s.param]))}", path[k], losses[k])
+    return [(f"{nums[k]}: step {num(single(trace.iterations[k].step_sizes[s.param]))}", path[k], losses[k])
             for k in keep if k < len(trace.iterations) and s.param in trace.iterations[k].step_sizes]
 
 

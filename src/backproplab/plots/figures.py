@@ -20,7 +20,7 @@ from backproplab.engine.tensor import Tensor
 from backproplab.explain.dot import to_dot, write_graph
 from backproplab.nn import Module
 from backproplab.nn.losses import get_loss
-from backproplab.plots.base import position, short_loss, state, state_name, states
+from backproplab.plots.base import FigureError, position, short_loss, state, state_name, states
 from backproplab.spec.presets import PRESETS, Preset
 from backproplab.train.trace import Trace
 from backproplab.util import files
@@ -38,7 +38,7 @@ def output_path(text: str) -> Path:
 def save(fig: Figure, path: Path, dpi: int = DPI) -> None:
     """Write one figure (.png, .svg or .pdf): the one place figures reach the disk."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"unknown image type '{path.suffix}' for {path} (use .png, .svg or .pdf)")
+        raise FigureError(f"unknown image type '{path.suffix}' for {path} (use .png, .svg or .pdf)")
     with files.open_for_writing(path, "wb") as f:
         fig.savefig(f, format=path.suffix.lower().lstrip("."), dpi=dpi)
 
@@ -73,12 +73,12 @@ def pick_param(net: Module, trace: Trace, name: str | None, trained: bool = True
     if name is None:
         scalars = _scalar_names(net, trace.optimize)
         if not scalars:
-            raise ValueError("no single-number parameter is optimized; choose one with --param")
+            raise FigureError("no single-number parameter is optimized; choose one with --param")
         return scalars[0]
     if name not in names:
-        raise ValueError(unknown_name_message("parameter", name, names) + " in --param")
+        raise FigureError(unknown_name_message("parameter", name, names) + " in --param")
     if trained and name not in trace.optimize:
-        raise ValueError(f"{name} is not optimized in this run, so it has no descent path; add --optimize {name}")
+        raise FigureError(f"{name} is not optimized in this run, so it has no descent path; add --optimize {name}")
     return name
 
 
@@ -88,20 +88,20 @@ def pick_pair(preset: Preset, net: Module, trace: Trace, spec: str | None) -> tu
     if spec:
         pair = [s.strip() for s in spec.split(",") if s.strip()]
         if len(pair) != 2:
-            raise ValueError(f"--params takes two names such as w3,b3, got {spec!r}")
+            raise FigureError(f"--params takes two names such as w3,b3, got {spec!r}")
         if pair[0] == pair[1]:
-            raise ValueError(f"--params names {pair[0][:30]!r} twice; a contour map needs two different "
-                             "parameters, such as w3,b3")
+            raise FigureError(f"--params names {pair[0][:30]!r} twice; a contour map needs two different "
+                              "parameters, such as w3,b3")
         for name in pair:
             if name not in names:
-                raise ValueError(unknown_name_message("parameter", name, names) + " in --params")
+                raise FigureError(unknown_name_message("parameter", name, names) + " in --params")
         return pair[0], pair[1]
     scalars = _scalar_names(net, trace.optimize)
     if len(scalars) >= 2:
         return scalars[0], scalars[1]
     if preset.contour:
         return preset.contour
-    raise ValueError("a contour map needs two single-number parameters; choose them with --params A,B")
+    raise FigureError("a contour map needs two single-number parameters; choose them with --params A,B")
 
 
 def _start(net: Module, trace: Trace) -> None:
@@ -119,8 +119,8 @@ def _check_iteration(trace: Trace, iteration: int, steps_only: bool) -> None:
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"--iteration {iteration} is not in this run; choose --iteration from 1 to {last} "
-                         "(iteration 1 is the start)")
+        raise FigureError(f"--iteration {iteration} is not in this run; choose --iteration from 1 to {last} "
+                          "(iteration 1 is the start)")
 
 
 def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | None = None,
@@ -128,7 +128,7 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
         span: tuple[float, float] | None = None, steps: bool = True, tangent: bool = True) -> Figure:
     """One figure of the run by name; ``iteration`` counts from 1 (iteration 1 is the start)."""
     x, y = np.asarray(trace.inputs), np.asarray(trace.targets)
-    labels = {"x_label": preset.x_label, "y_label": preset.y_label}
+    xl, yl = preset.x_label, preset.y_label
     _start(net, trace)
     if iteration is not None:
         _check_iteration(trace, iteration, steps_only=kind == "predictions")
@@ -137,13 +137,13 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
         return plots.loss_curve(net, x, y, pick_param(net, trace, param, trained=False), loss=trace.loss, trace=trace,
                                 iteration=shown, span=span, steps=steps, tangent=tangent)
     if kind == "predictions":
-        return plots.predictions(net, x, y, trace=trace, iteration=shown, **labels)
+        return plots.predictions(net, x, y, trace=trace, iteration=shown, x_label=xl, y_label=yl)
     if kind == "residuals":
-        return plots.residuals(net, x, y, trace=trace, iteration=shown, loss=trace.loss, **labels)
+        return plots.residuals(net, x, y, trace=trace, iteration=shown, loss=trace.loss, x_label=xl, y_label=yl)
     if kind == "fit-series":
-        return plots.fit_series(net, x, y, trace, **labels)
+        return plots.fit_series(net, x, y, trace, x_label=xl, y_label=yl)
     if kind == "final-fit":
-        return plots.final_fit(net, x, y, trace, loss=trace.loss, **labels)
+        return plots.final_fit(net, x, y, trace, loss=trace.loss, x_label=xl, y_label=yl)
     if kind == "loss-history":
         return plots.loss_history(trace, log=log)
     if kind == "contour":
@@ -153,7 +153,7 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
         return _network(net, trace, iteration or states(trace))
     if kind == "decision-boundary":
         return _boundary(preset, net, trace, x, y)
-    raise ValueError(f"unknown figure {kind!r}")
+    raise FigureError(f"unknown figure {kind!r}")
 
 
 def _network(net: Module, trace: Trace, k: int) -> Figure:
@@ -169,12 +169,14 @@ def _network(net: Module, trace: Trace, k: int) -> Figure:
 def _boundary(preset: Preset, net: Module, trace: Trace, x: np.ndarray, y: np.ndarray) -> Figure:
     """The decision boundary at the end of the run; the network is put back at the start after."""
     if x.ndim != 2 or x.shape[1] != 2 or y.ndim != 1:
-        raise ValueError("a decision boundary needs class labels and two inputs per sample "
-                         "(moons, circles, xor, spiral)")
+        raise FigureError("a decision boundary needs class labels and two inputs per sample "
+                          "(moons, circles, xor, spiral)")
+    if trace.final is None:
+        raise FigureError("a decision boundary is drawn at the end of a run, and this run has no end recorded")
     net.load_state_dict(trace.final.params)
     names = [n.strip() for n in preset.x_label.split(",")]  # two CSV columns name the two axes
-    axes = {"x_label": names[0], "y_label": names[1]} if len(names) == 2 else {}
-    fig = plots.decision_boundary(net, x, y, **axes)
+    fig = (plots.decision_boundary(net, x, y, x_label=names[0], y_label=names[1]) if len(names) == 2
+           else plots.decision_boundary(net, x, y))
     fig.axes[0].set_title(f"Decision boundary at {state_name(trace, states(trace))}", fontsize=10)
     _start(net, trace)
     return fig
@@ -182,7 +184,7 @@ def _boundary(preset: Preset, net: Module, trace: Trace, x: np.ndarray, y: np.nd
 
 def animation(preset: Preset, net: Module, trace: Trace, param: str, path: Path) -> int:
     if path.suffix.lower() not in (".gif", ".mp4"):
-        raise ValueError(f"an animation is written as .gif or .mp4, not '{path.suffix}'")
+        raise FigureError(f"an animation is written as .gif or .mp4, not '{path.suffix}'")
     _start(net, trace)
     with files.replacing(path, example="descent.gif") as part:  # the animation reaches the disk only when done
         return plots.animate_descent(net, trace.inputs, trace.targets, trace, param, str(part), loss=trace.loss,
@@ -297,7 +299,8 @@ def export(preset: Preset, net: Module, trace: Trace, folder: Path, *, svg: bool
               else "."))
     save_text(index, index_text(title, run, rows))
     written.append((index, ""))
-    net.load_state_dict(trace.final.params)
+    if trace.final is not None:
+        net.load_state_dict(trace.final.params)
     return written
 
 

@@ -23,6 +23,7 @@ from backproplab.plots.base import (
     DARK,
     GREEN,
     OKABE_ITO,
+    FigureError,
     curve_inputs,
     figure_for,
     held_note,
@@ -52,8 +53,8 @@ def _data(ax: Axes, x: Any, y: Any) -> None:
 
 def _which(trace: Trace, values: dict[str, Any]) -> str:
     """The trained parameters' values, for a curve's label, when there are few."""
-    named = [(n, scalar(values[n])) for n in trace.optimize]
-    if len(named) > 2 or any(v is None for _, v in named):
+    named = [(n, v) for n in trace.optimize if (v := scalar(values[n])) is not None]
+    if len(trace.optimize) > 2 or len(named) != len(trace.optimize):
         return ""
     return " (" + ", ".join(f"{n} = {num(v)}" for n, v in named) + ")"
 
@@ -116,8 +117,8 @@ def predictions(model: Module, x: Any, y: Any, *, trace: Trace | None = None, it
     if trace is not None and trace.iterations:
         at = position(trace, iteration)
         if at >= len(trace.iterations):
-            raise ValueError(f"iteration must be between 1 and {trace.iterations[-1].step + 1} for this run (a step "
-                             f"is taken from each), got {iteration}")
+            raise FigureError(f"iteration must be between 1 and {trace.iterations[-1].step + 1} for this run (a step "
+                              f"is taken from each), got {iteration}")
         following = numbers(trace)[at + 1]
         before, after = state(trace, iteration), state(trace, following)
         ax.plot(grid, predict(model, inputs, before), color=DARK, lw=2, ls="--",
@@ -172,7 +173,7 @@ def fit_series(model: Module, x: Any, y: Any, trace: Trace, *, most: int = 15, a
 def _run_figure(trace: Trace, ax: Axes | None, x: Any) -> tuple[Figure, Axes, np.ndarray, np.ndarray]:
     """A figure of a run's predictions, and the inputs to draw them at; a run with no iterations has none."""
     if not trace.iterations:
-        raise ValueError("the run has no iterations to draw")
+        raise FigureError("the run has no iterations to draw")
     fig, ax = figure_for(ax)
     return (fig, ax, *curve_inputs(x))
 
@@ -213,7 +214,7 @@ def animate_descent(model: Module, x: Any, y: Any, trace: Trace, param: str, pat
     from matplotlib import animation
 
     if path.endswith(".mp4") and not animation.FFMpegWriter.isAvailable():
-        raise ValueError("MP4 needs ffmpeg, which is not installed; write a .gif instead (no ffmpeg needed)")
+        raise FigureError("MP4 needs ffmpeg, which is not installed; write a .gif instead (no ffmpeg needed)")
     fig, draw, count = descent_frames(model, x, y, trace, param, loss=loss, most_frames=most_frames,
                                       x_label=x_label, y_label=y_label)
     anim = animation.FuncAnimation(fig, draw, frames=count, blit=False)
@@ -271,7 +272,7 @@ class _CurvePanel:
             (self.star,) = ax.plot([], [], marker="*", ms=14, color=OKABE_ITO["black"], ls="none", gid="minimum",
                                    label="lowest point of this slice")
         self.legend = ax.legend(fontsize=7, loc="upper right")
-        self.grid = self.curve.get_xdata()
+        self.grid = np.asarray(self.curve.get_xdata(), dtype=float)
         self.half = 0.12 * (self.grid[-1] - self.grid[0])
         for static in [ln for ln in ax.get_lines() if ln.get_gid() == "shown-point"]:
             static.remove()  # the moving point takes its place
@@ -297,7 +298,9 @@ class _CurvePanel:
         model, x, y, loss, param = self.model, self.x, self.y, self.loss, self.param
         m = find_minimum(lambda v: _slice_loss(model, x, y, loss, base, param, v), self.grid,
                          np.asarray(self.curve.get_ydata()))
-        self.star.set_data(*(([m.at], [m.loss]) if m.where == "inside" else ([], [])))
+        assert self.star is not None  # made where other parameters move, the only case that draws it
+        low = m.point if m.where == "inside" else None
+        self.star.set_data(*(([low[0]], [low[1]]) if low is not None else ([], [])))
         self.legend.get_texts()[-1].set_text(minimum_label(param, m, loss, of_slice=True))
         self.ax.set_title(f"{short_loss(loss)} as a function of {param}\n"
                           + held_note(model, [param], self.trace, k, 70), fontsize=9)
@@ -331,7 +334,7 @@ class _FitPanel:
         self.line.set_visible(new is not None)
         if new is not None:
             self.line.set_ydata(new)
-        self.ax.legend(handles=[h for h in self.ax.get_lines() if h.get_visible() and h.get_label()[:1] != "_"],
+        self.ax.legend(handles=[h for h in self.ax.get_lines() if h.get_visible() and str(h.get_label())[:1] != "_"],
                        fontsize=8, loc="best")
         self.title.set_text(name)
 

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
+
+from backproplab.plots.base import root_figure
 
 OFFSETS = ((6, 8), (6, -16), (-8, 10), (-8, -16), (10, 0), (-12, 0), (8, 24), (-10, 24), (14, 38), (-14, 38))
 
@@ -22,7 +25,7 @@ def marker_boxes(ax: Axes, xs: Sequence[float], ys: Sequence[float], size_pt: fl
             for px, py in pts if np.isfinite([px, py]).all()]
 
 
-def segments(ax: Axes, line) -> np.ndarray:
+def segments(ax: Axes, line: Line2D) -> np.ndarray:
     """A line's straight pieces in display coordinates, as an (n, 2, 2) array of (start, end)."""
     pts = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float))
     pieces = np.stack([pts[:-1], pts[1:]], axis=1) if len(pts) > 1 else np.zeros((0, 2, 2))
@@ -77,7 +80,7 @@ def place(ax: Axes, items: Sequence[tuple[str, float, float]], markers: Sequence
     ``markers`` are (xs, ys, size in points); ``avoid`` are lines (the curve, the tangent, the
     descent path) that no label may cross; at most ``most`` labels are placed.
     """
-    ax.figure.draw_without_rendering()  # lay the figure out so the boxes are where they will be drawn
+    root_figure(ax).draw_without_rendering()  # lay the figure out so the boxes are where they will be drawn
     taken = [box for xs, ys, size in markers for box in marker_boxes(ax, xs, ys, size)]
     lines = np.concatenate([segments(ax, line) for line in avoid]) if len(avoid) else np.zeros((0, 2, 2))
     legend = ax.get_legend()

@@ -28,6 +28,13 @@ class Minimum:
     direction: int = 0
     levels_off: bool = False  # "none" because the loss flattens out toward a value it never reaches
 
+    @property
+    def point(self) -> tuple[float, float]:
+        """(at, loss) of a minimum found inside or outside the span ("none" has no point)."""
+        if self.at is None or self.loss is None:
+            raise ValueError(f"a minimum that is {self.where!r} has no point")
+        return self.at, self.loss
+
 
 def _finite(f: Callable[[float], float]) -> Callable[[float], float]:
     def g(v: float) -> float:

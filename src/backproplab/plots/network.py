@@ -19,7 +19,8 @@ from matplotlib.patches import Circle
 from backproplab.engine import ops
 from backproplab.engine.tensor import Tensor
 from backproplab.nn import MLP, Module, Parameter
-from backproplab.plots.base import OKABE_ITO, figure_for, num
+from backproplab.plots.base import OKABE_ITO, figure_for, num, root_figure
+from backproplab.util.messages import InputError
 
 MOST_UNITS = 5  # a wider layer shows its first units and "… n more"
 MOST_LABELLED_EDGES = 16  # more edges than this are drawn without value labels
@@ -52,8 +53,8 @@ class Layout:
     more: list[int] = field(default_factory=list)  # units not drawn, per column
 
 
-class NotLayeredError(ValueError):
-    pass
+class NotLayeredError(InputError):
+    """A model with no layer structure to draw: a network diagram is for layers of weighted sums."""
 
 
 def _terms(t: Tensor) -> list[Tensor]:
@@ -103,7 +104,7 @@ def _graph_layout(model: Module) -> Layout:
             weight = params[0]
             source = visit(term.parents[1] if term.parents[0] is weight else term.parents[0])
             column = max(column, source.column + 1)
-            edges.append(Edge(source.name, unit.name, weight.name, float(weight.data.reshape(-1)[0])))
+            edges.append(Edge(source.name, unit.name, weight.name or "w", float(weight.data.reshape(-1)[0])))
         unit.column = column
         units[id(t)] = unit
         return unit
@@ -119,7 +120,7 @@ def _graph_layout(model: Module) -> Layout:
     return Layout(columns, edges, [0] * len(columns))
 
 
-def _mlp_layout(model: Module) -> Layout:
+def _mlp_layout(model: Any) -> Layout:  # an MLP, or any network that gives layer_weights()
     layers = model.layer_weights()
     sizes = [layers[0][0].shape[1]] + [w.shape[0] for w, _ in layers]  # each W is (out, in)
     acts = [a.op.name for a in getattr(model, "activations", [])] or ["?"] * len(layers)
@@ -151,8 +152,8 @@ def network_layout(model: Module) -> Layout:
     try:
         return _graph_layout(model)
     except (NotLayeredError, ValueError, TypeError, AttributeError, IndexError, NotImplementedError) as exc:
-        raise ValueError(f"{type(model).__name__} has no layer structure to draw ({exc}); network diagrams are "
-                         "for MLP-style networks and formula networks of weighted sums") from None
+        raise NotLayeredError(f"{type(model).__name__} has no layer structure to draw ({exc}); network diagrams are "
+                              "for MLP-style networks and formula networks of weighted sums") from None
 
 
 def _plain_layers(model: Module) -> bool:
@@ -224,7 +225,7 @@ def _draw_units(ax: Axes, layout: Layout, grid: _Grid, labelled: bool) -> list[C
             ax.text(cx, cy, unit.name, ha="center", va="center", fontsize=10, zorder=3, gid="node-name")
             if c > 0:
                 lines = [unit.activation]
-                if unit.bias is not None and labelled:
+                if unit.bias is not None and unit.bias_value is not None and labelled:
                     lines.append(f"{unit.bias} = {num(unit.bias_value)}")
                 ax.text(cx, cy - radius - 0.08, "\n".join(lines), ha="center", va="top", fontsize=7.5, zorder=3,
                         gid="node-note")
@@ -266,7 +267,7 @@ def network_diagram(model: Module, *, ax: Axes | None = None, values: bool | Non
 
 def _label_edges(ax: Axes, layout: Layout, where: dict[str, tuple[float, float]], circles: list[Circle]) -> None:
     """Each weight's name and value on its edge, where it touches no circle, note or other label."""
-    ax.figure.draw_without_rendering()
+    root_figure(ax).draw_without_rendering()
     taken = [c.get_window_extent().expanded(1.05, 1.05) for c in circles]
     taken += [t.get_window_extent() for t in ax.texts if t.get_gid() in ("node-note", "column-title", "more")]
     spots = (0.5, 0.38, 0.62, 0.3, 0.7, 0.25, 0.75, 0.44, 0.56, 0.2, 0.8, 0.33, 0.67)

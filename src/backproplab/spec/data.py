@@ -23,14 +23,14 @@ import numpy as np
 
 from backproplab.spec import datasets
 from backproplab.util import limits
-from backproplab.util.messages import excerpt, unknown_name_message
+from backproplab.util.messages import InputError, excerpt, unknown_name_message
 
 MAX_SPEC_BYTES = 16 * 1024**2  # a spec file larger than this is not a spec
 CSV_BYTES_PER_VALUE = 16  # memory per byte of CSV, at most (a 2-byte "0," becomes a float and its list entry)
 SHOWN_COLUMNS = 6  # column names quoted from a data file in a message, at most
 
 
-class SpecError(ValueError):
+class SpecError(InputError):
     """A mistake in a spec file, said in one line: where, what, and how to fix it."""
 
     def __init__(self, where: str, message: str) -> None:

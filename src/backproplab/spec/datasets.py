@@ -6,9 +6,11 @@ shape (n,), in the style of TensorFlow Playground's data sets; ``sine`` is a 1-D
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from backproplab.util.messages import unknown_name_message
+from backproplab.util.messages import InputError, unknown_name_message
 
 
 def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -66,13 +68,14 @@ def sine(n: int = 40, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np
     return x.reshape(-1, 1), np.sin(x) + rng.normal(scale=noise, size=n)
 
 
-DATASETS = {"moons": moons, "circles": circles, "xor": xor, "spiral": spiral, "sine": sine}
+DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "moons": moons, "circles": circles, "xor": xor, "spiral": spiral, "sine": sine}
 
 
 def make(name: str, n: int = 100, seed: int = 0, **kwargs: float) -> tuple[np.ndarray, np.ndarray]:
     """A dataset by name."""
     if name not in DATASETS:
-        raise ValueError(unknown_name_message("dataset", name, DATASETS))
+        raise InputError(unknown_name_message("dataset", name, DATASETS))
     if n < 2:
-        raise ValueError(f"a dataset needs at least 2 points, got n={n}")
+        raise InputError(f"a dataset needs at least 2 points, got n={n}")
     return DATASETS[name](n=n, seed=seed, **kwargs)

@@ -23,7 +23,7 @@ import numpy as np
 from backproplab.engine import ops
 from backproplab.engine.tensor import Tensor, apply
 from backproplab.nn import Module, Parameter
-from backproplab.util.messages import excerpt, unknown_name_message
+from backproplab.util.messages import InputError, excerpt, unknown_name_message
 
 FUNCTIONS = {"exp": ops.exp, "log": ops.log, "softplus": ops.softplus_op, "sigmoid": ops.sigmoid_op,
              "tanh": ops.tanh, "relu": ops.relu}
@@ -36,7 +36,7 @@ MAX_NESTING = 100  # parentheses, calls, signs and powers inside one another
 MAX_FORMULA = 1_000_000  # characters in one formula
 
 
-class FormulaError(ValueError):
+class FormulaError(InputError):
     """A formula that cannot be read; the message says where (``where``: the node, if known)."""
 
     def __init__(self, message: str, where: str = "") -> None:
@@ -76,6 +76,7 @@ def tokenize(text: str) -> list[str]:
         if not m or m.end() == pos:
             raise FormulaError(f"unexpected {excerpt(text[pos:].strip(), 10)} at position {pos + 1} of "
                                f"{excerpt(text)}")
+        assert m.lastindex is not None  # every alternative of TOKEN is a group, so one of them matched
         tokens.append(m.group(m.lastindex))
         pos = m.end()
     return tokens

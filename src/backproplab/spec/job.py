@@ -20,10 +20,10 @@ from backproplab.spec.checker import Checker, check_optimizer
 from backproplab.spec.data import checked_data_dirs
 from backproplab.spec.presets import PRESETS, Preset
 from backproplab.spec.spec import Spec, apply_override, check_built, check_trainable, load_toml, read_text
-from backproplab.util.messages import unknown_name_message
+from backproplab.util.messages import InputError, unknown_name_message
 
 
-class SettingsError(ValueError):
+class SettingsError(InputError):
     """A setting (a flag, or the page's) that does not fit the spec it is applied to: one line."""
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from backproplab.engine.autodiff import fed_by, topological_order
+from backproplab.engine.autodiff import fed_by, op_of, topological_order
 from backproplab.engine.replay import Compiled
 from backproplab.engine.tape import where_not_finite
 from backproplab.engine.tensor import Tensor
@@ -37,7 +37,7 @@ def _node(model: Any, node: Tensor) -> str:
 
 def cause_in_words(node: Tensor) -> str:
     """What an op did to make a non-finite value out of finite inputs, in words."""
-    op = node.op.name
+    op = op_of(node).name
     args = [np.asarray(p.data) for p in node.parents]
     if op in ("div", "truediv") and len(args) == 2 and np.any(args[1] == 0):
         return "division by zero"
@@ -134,6 +134,7 @@ class Checks:
     def after_backward(self, step: int, run: Compiled, grads: list[Any], optimized: dict[str, Tensor]) -> str:
         for name, p in optimized.items():
             if p._grad is not None and not np.all(np.isfinite(p._grad)):
+                assert run.tape is not None  # backward() ran, so forward() recorded a tape
                 kind = "NaN" if np.any(np.isnan(p._grad)) else "infinite"
                 return (f"iteration {step + 1}: the gradient of {name} became {kind}; it first went wrong in "
                         f"{where_not_finite(run.tape, grads)}; {self.advice(step)}")

@@ -181,6 +181,7 @@ class _Run:
             optimizer.zero_grad()
             value = compiled.forward()
             if step == 0:
+                assert self.prediction is not None  # set by the forward pass
                 _unused(compiled, optimized, value)
                 _expect_record(self.trace, self.all_named, optimized, self.prediction, max_steps, self.keep_every)
             problem = checks.before_backward(step, value, compiled)
@@ -208,6 +209,7 @@ class _Run:
             scheduler.step()
         self.checks.record_sizes(steps)
         self.done = step + 1
+        assert self.prediction is not None  # set by the forward pass
         it = Iteration(step, before, self.prediction.data.copy(), float(value.data), grads, steps, lr)
         self.keep(it, callback)
         return deltas

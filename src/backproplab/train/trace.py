@@ -48,6 +48,14 @@ def scalar(value: Any) -> float | None:
     return float(arr.reshape(-1)[0]) if arr.size == 1 else None
 
 
+def single(value: Any) -> float:
+    """A value known to be one number (a float, a 0-d array, a scalar parameter's value) as a float."""
+    x = scalar(value)
+    if x is None:
+        raise ValueError(f"expected a single number, got an array of shape {np.shape(value)}")
+    return x
+
+
 def to_json_value(value: Value) -> Any:
     """Plain JSON types; NaN becomes null and infinities "Infinity"/"-Infinity" (strict JSON)."""
     if isinstance(value, np.ndarray):

@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from backproplab.util.messages import InputError
+
 TRACE_FORMAT = 2  # 2: each iteration says only "iteration" (from 1); 1 (no "format"): "step" (from 0) too
 STOPS = ("min_step", "max_steps", "diverged", "interrupted")
 SHOWN = 60  # characters of a bad value echoed in a message
 
 
-class TraceError(ValueError):
+class TraceError(InputError):
     """A saved trace that cannot be read: the message names the field."""
 
 
@@ -73,7 +75,7 @@ def _value(v: Any, where: str) -> Any:
         return _number(v, where)
     flat: list[Any] = []
     shape: list[int] = []
-    level: list[Any] = v
+    level: Any = v  # a list, then its first entry, down to a number (or None for an empty list)
     while isinstance(level, list):
         shape.append(len(level))
         level = level[0] if level else None

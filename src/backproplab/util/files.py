@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from backproplab.util import interrupts
+from backproplab.util.messages import InputError
 
 TRACE_START = ('{"loss"', '{\n "loss"')  # how a saved trace begins (see Trace.write_json)
 TEMP_MARK = ".part"  # a temporary file is named .NAME.XXXXXXXX.part.SUFFIX beside its target
 SYSTEM_FOLDERS = ("/dev/", "/proc/")  # names there are written in place: /dev/stdout, /dev/null, /proc/self/fd/1
 
 
-class WriteError(ValueError):
+class WriteError(InputError):
     """A file that cannot be written: the message names it and says why."""
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from backproplab.util.messages import InputError
+
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows has no process memory limit to read
@@ -112,7 +114,7 @@ def trace_bytes(params: int, outputs: int, steps: int, keep_every: int | None = 
     return kept * trace_row_bytes(params, params, outputs)
 
 
-class MemoryLimitError(ValueError):
+class MemoryLimitError(InputError):
     """A run refused before it starts: keeping its iterations would take more memory than the limit."""
 
     def __init__(self, need: int, row: int, steps: int, keep_every: int) -> None:

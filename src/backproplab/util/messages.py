@@ -1,4 +1,5 @@
-"""One-line messages about someone's input: short quotations of it, and "did you mean" hints."""
+"""One-line messages about someone's input: the error they raise, short quotations of the input, and "did you
+mean" hints."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from typing import Any
 
 EXCERPT = 60  # characters of someone's input echoed in a message, at most
 SHOWN_CHOICES = 12  # names listed in a "choose from" hint, at most
+
+
+class InputError(ValueError):
+    """A mistake in someone's input (a flag, a spec, a file, a name, a figure asked for), said in one line.
+
+    Every error about input derives from it, so the command line can tell a mistake to fix (one line, exit
+    code 2) from a bug in backproplab (anything else). A ValueError too, so code that catches ValueError
+    keeps working."""
 
 
 def excerpt(value: Any, limit: int = EXCERPT) -> str:

@@ -97,7 +97,10 @@ def decimal_of(value: float, digits: int = 2) -> Decimal:
 
 def half_unit(text: str) -> Decimal:
     """Half a unit in the last place shown: 0.005 for −2.60, 0.05e−5 for 6.3e−5."""
-    return Decimal(5).scaleb(shown_decimal(text).as_tuple().exponent - 1)
+    exponent = shown_decimal(text).as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N' or 'F': NaN or infinity has no last place
+        raise ValueError(f"{text!r} is not a finite number, so it has no last place shown")
+    return Decimal(5).scaleb(exponent - 1)
 
 
 def holds(hand: Decimal | float, shown_text: str) -> bool:
@@ -210,6 +213,11 @@ def sparkline_svg(values: Iterable[float], width: int = SPARK_WIDTH, height: int
             f'points="{points}"/></svg>')
 
 
+def _cell(value: float | None, digits: int) -> str:
+    """A table cell: the number, or nothing where a parameter has more than one entry."""
+    return "" if value is None else number(value, digits)
+
+
 def _scalar(value: object) -> float | None:
     try:
         flat = [float(v) for v in getattr(value, "flat", [value])]
@@ -250,7 +258,7 @@ def trace_html(trace: object, digits: int = 4, head: int = 3, tail: int = 2, col
                         "not shown …</td></tr>")
             continue
         it = its[i]
-        values = [number(it.loss, digits)] + [number(_scalar(it.params[n]), digits) for n in names]
+        values = [number(it.loss, digits)] + [_cell(_scalar(it.params[n]), digits) for n in names]
         rows.append(f"<tr><td>{it.step + 1}</td>" + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>")
     losses = [it.loss for it in its]
     final = getattr(trace, "final", None)

@@ -13,6 +13,7 @@ from string import Template
 import numpy as np
 
 Array = np.ndarray
+Axis = int | tuple[int, ...] | None  # a reduction's axis: one, several, or None for every axis
 
 
 class ArgumentError(ValueError, RuntimeError):
@@ -27,7 +28,7 @@ class Op:
 
     name: str
     args: tuple[str, ...]
-    forward: Callable[..., Array]
+    forward: Callable[..., Array | np.generic]  # a whole reduction (np.mean(a)) gives a NumPy scalar
     vjps: tuple[VJP | None, ...]
     expr: tuple[str, str]  # how the forward is written: (text, latex)
     partials: tuple[tuple[str, str], ...]  # d out / d arg, per arg: (text, latex)
@@ -36,6 +37,13 @@ class Op:
     attrs: tuple[str, ...] = field(default=())
     backward: tuple[tuple[str, str], ...] | None = None  # tensor-level VJP in words, where not G ⊙ partial
     whole: tuple[str, str] | None = None  # the forward for whole tensors (x·W), where ``expr`` is one entry's
+
+    def vjp(self, k: int) -> VJP:
+        """The VJP for argument ``k``; an op with none there (an index argument) has no gradient through it."""
+        vjp = self.vjps[k]
+        if vjp is None:
+            raise RuntimeError(f"{self.name} has no gradient with respect to its input {self.args[k]!r}")
+        return vjp
 
     def render(self, kind: str, which: str | int, values: dict[str, str]) -> str:
         """Fill the expression (``which="expr"``; ``"whole"`` for whole tensors) or the k-th partial template."""

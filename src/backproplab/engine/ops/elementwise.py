@@ -7,6 +7,8 @@ the VJP gives PyTorch's value there and the statement says which value that is.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,38 +23,39 @@ GELU_BETA = math.sqrt(2.0 / math.pi)
 GELU_KAPPA = 0.044715
 
 
-def _quiet(fn):
+def _quiet(fn: Callable[..., Array]) -> Callable[..., Array]:
     """Run a forward or VJP without NumPy warnings for the branch np.where throws away."""
-    def run(*args, **kwargs):
+    def run(*args: Any, **kwargs: Any) -> Array:
         with np.errstate(all="ignore"):
             return fn(*args, **kwargs)
     run.__name__ = getattr(fn, "__name__", "op")
     return run
 
 
-def _maximum_grad_a(g, out, a, b):
+def _maximum_grad_a(g: Array, out: Array, a: Array, b: Array) -> Array:
     return np.where(a < b, 0.0, np.where(a == b, g * 0.5, g))
 
 
-def _maximum_grad_b(g, out, a, b):
+def _maximum_grad_b(g: Array, out: Array, a: Array, b: Array) -> Array:
     return np.where(a > b, 0.0, np.where(a == b, g * 0.5, g))
 
 
-def _minimum_grad_a(g, out, a, b):
+def _minimum_grad_a(g: Array, out: Array, a: Array, b: Array) -> Array:
     return np.where(a > b, 0.0, np.where(a == b, g * 0.5, g))
 
 
-def _minimum_grad_b(g, out, a, b):
+def _minimum_grad_b(g: Array, out: Array, a: Array, b: Array) -> Array:
     return np.where(a < b, 0.0, np.where(a == b, g * 0.5, g))
 
 
-def _clamp(a: Array, min=None, max=None) -> Array:  # noqa: A002 - PyTorch's names
+def _clamp(a: Array, min: float | None = None, max: float | None = None) -> Array:  # noqa: A002 - PyTorch's names
     out = a if min is None else np.maximum(a, min)
     out = out if max is None else np.minimum(out, max)
     return out if out is not a else a.copy()
 
 
-def _clamp_grad(g, out, a, min=None, max=None):  # noqa: A002
+def _clamp_grad(g: Array, out: Array, a: Array, min: float | None = None,  # noqa: A002
+                max: float | None = None) -> Array:
     inside = np.ones(a.shape, dtype=bool)
     if min is not None:
         inside &= a >= min
@@ -65,7 +68,7 @@ def _gelu_tanh(z: Array) -> Array:
     return 0.5 * z * (1.0 + np.tanh(GELU_BETA * (z + GELU_KAPPA * z * z * z)))
 
 
-def _gelu_tanh_grad(g, out, z):
+def _gelu_tanh_grad(g: Array, out: Array, z: Array) -> Array:
     inner = np.tanh(GELU_BETA * (z + GELU_KAPPA * z * z * z))
     return g * (0.5 * (1.0 + inner) + 0.5 * z * (1.0 - inner * inner) * GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * z * z))
 

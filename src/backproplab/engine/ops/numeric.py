@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from backproplab.engine.ops.base import Array
+from backproplab.engine.ops.base import Array, Axis
 
 
 def sigmoid(z: Array) -> Array:
@@ -29,7 +29,7 @@ def erf(x: Array) -> Array:
     return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
 
 
-def row_max(z: Array, axis) -> Array:
+def row_max(z: Array, axis: Axis) -> Array:
     """The maximum along ``axis`` (kept as size 1); −∞ along an empty axis, as PyTorch, where NumPy refuses."""
     if z.size == 0:
         return np.max(z, axis=axis, keepdims=True, initial=-np.inf)
@@ -70,7 +70,7 @@ def sum_of_squares(r: Array) -> Array:
     return np.add.reduce(r * r, axis=None)
 
 
-def expand_reduced(g: Array, shape: tuple[int, ...], axis, keepdims: bool) -> Array:
+def expand_reduced(g: Array, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Array:
     """A reduced gradient given back its reduced axes, so it broadcasts onto the input of ``shape``."""
     if axis is None:
         return np.broadcast_to(np.reshape(g, (1,) * len(shape)), shape)
@@ -79,7 +79,7 @@ def expand_reduced(g: Array, shape: tuple[int, ...], axis, keepdims: bool) -> Ar
     return np.broadcast_to(g, shape)
 
 
-def reduced_count(shape: tuple[int, ...], axis) -> int:
+def reduced_count(shape: tuple[int, ...], axis: Axis) -> int:
     """How many entries a reduction over ``axis`` (None: every axis) adds up into each result."""
     if axis is None:
         return int(np.prod(shape, dtype=np.int64))

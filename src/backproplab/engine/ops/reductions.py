@@ -6,9 +6,11 @@ made non-negative by the tensor methods; ``axis=None`` means the whole tensor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from backproplab.engine.ops.base import Array, Op
+from backproplab.engine.ops.base import VJP, ArgumentError, Array, Axis, Op
 from backproplab.engine.ops.numeric import expand_reduced, log_softmax, reduced_count, softmax
 
 
@@ -35,7 +37,7 @@ def _evenly(g: Array, out: Array, a: Array) -> Array:
     return mask * (g / np.count_nonzero(mask))
 
 
-def _pick(a: Array, axis, keepdims: bool, arg) -> tuple[Array, Array]:
+def _pick(a: Array, axis: int | None, keepdims: bool, arg: Callable[..., Array]) -> tuple[Array, Array]:
     """The values and indices of the max (``arg=np.argmax``) or min along an axis, as torch.max(dim)."""
     if a.ndim == 0:
         return a.copy(), np.zeros((), dtype=np.int64)
@@ -46,10 +48,12 @@ def _pick(a: Array, axis, keepdims: bool, arg) -> tuple[Array, Array]:
     return values, index
 
 
-def _pick_grad(arg):
-    def grad(g: Array, out: Array, a: Array, axis=None, keepdims: bool = False) -> Array:
+def _pick_grad(arg: Callable[..., Array]) -> VJP:
+    def grad(g: Array, out: Array, a: Array, axis: int | None = None, keepdims: bool = False) -> Array:
         if a.ndim == 0:
             return g
+        if axis is None:
+            raise ArgumentError("max(dim) and min(dim) take the dim to pick along; use max() for the whole tensor")
         index = arg(a, axis=axis, keepdims=True)
         full = np.zeros(a.shape, dtype=g.dtype)
         np.put_along_axis(full, index, g if keepdims else np.expand_dims(g, axis), axis=axis)
@@ -57,7 +61,7 @@ def _pick_grad(arg):
     return grad
 
 
-def _deviations(a: Array, axis=None) -> Array:
+def _deviations(a: Array, axis: Axis = None) -> Array:
     """a − mean(a), with the mean's own rounding taken out again, so that equal values deviate by exactly
     0 (as PyTorch's variance finds) and not by the last bit of a rounded mean."""
     d = a - np.mean(a, axis=axis, keepdims=True)
@@ -65,27 +69,29 @@ def _deviations(a: Array, axis=None) -> Array:
     return d - np.where(np.isfinite(rounding), rounding, 0.0)  # an infinite value keeps its own deviation
 
 
-def _var(a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> Array:
+def _var(a: Array, axis: Axis = None, correction: float = 1, keepdims: bool = False) -> Array:
     with np.errstate(divide="ignore", invalid="ignore"):
         d = _deviations(a, axis)
         total = np.sum(d * d, axis=axis, keepdims=keepdims)
         return total / np.asarray(max(reduced_count(a.shape, axis) - correction, 0), dtype=a.dtype)
 
 
-def _var_grad(g: Array, out: Array, a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> Array:
+def _var_grad(g: Array, out: Array, a: Array, axis: Axis = None, correction: float = 1,
+              keepdims: bool = False) -> Array:
     n = reduced_count(a.shape, axis) - correction
     scale = 2.0 / n if n != 0 else np.inf  # N = correction: NaN, as PyTorch (inf × 0)
     with np.errstate(invalid="ignore"):
         return expand_reduced(g, a.shape, axis, keepdims) * scale * _deviations(a, axis)
 
 
-def _std_grad(g: Array, out: Array, a: Array, axis=None, correction: float = 1, keepdims: bool = False) -> Array:
+def _std_grad(g: Array, out: Array, a: Array, axis: Axis = None, correction: float = 1,
+              keepdims: bool = False) -> Array:
     with np.errstate(divide="ignore", invalid="ignore"):
         g_var = np.where(out == 0, 0.0, g / (2.0 * out))  # PyTorch's value: 0 where the spread is 0
         return _var_grad(g_var, out, a, axis, correction, keepdims)
 
 
-def _prod_of_others(a: Array, axis) -> Array:
+def _prod_of_others(a: Array, axis: int | None) -> Array:
     """For every entry, the product of the other entries it is multiplied with (exact when some are 0)."""
     x = a.reshape(-1) if axis is None else a
     ax = 0 if axis is None else axis
@@ -96,7 +102,7 @@ def _prod_of_others(a: Array, axis) -> Array:
     return np.moveaxis(left * right, -1, ax).reshape(a.shape)
 
 
-def _prod_grad(g: Array, out: Array, a: Array, axis=None, keepdims: bool = False) -> Array:
+def _prod_grad(g: Array, out: Array, a: Array, axis: int | None = None, keepdims: bool = False) -> Array:
     """PyTorch's rule: G·prod/a when no entry is 0 (NaN for an infinite entry), else the product of the others."""
     if a.ndim == 0:
         return g

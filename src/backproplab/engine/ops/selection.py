@@ -15,7 +15,7 @@ from backproplab.engine.ops.base import Array, Op
 def along(index: Array, axis: int) -> tuple[Array, ...]:
     """PyTorch's gather and scatter addressing as a NumPy index: entry ``i`` of ``index`` names the place
     ``i`` with its ``axis`` coordinate replaced by the index's value."""
-    where = list(np.indices(index.shape, sparse=True))
+    where: list[Array] = list(np.indices(index.shape, sparse=True))
     where[axis] = index
     return tuple(where)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from backproplab.engine.ops.base import Array, Op
+from backproplab.engine.ops.base import VJP, Array, Op
 
 
-def _cat_grad(k: int):
+def _cat_grad(k: int) -> VJP:
     def grad(g: Array, out: Array, a: Array, b: Array, axis: int = 0) -> Array:
         cut = a.shape[axis]
         index = [slice(None)] * g.ndim

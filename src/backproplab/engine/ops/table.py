@@ -18,6 +18,8 @@ local derivative of each output element, which is what the explainer shows per s
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from backproplab.engine.ops.base import Array, Op
@@ -74,7 +76,7 @@ def _concat(a: Array, b: Array) -> Array:
     return np.concatenate([a[:, None] if a.ndim == 1 else a, b[:, None] if b.ndim == 1 else b], axis=-1)
 
 
-def _getitem_vjp(g: Array, out: Array, a: Array, index) -> Array:
+def _getitem_vjp(g: Array, out: Array, a: Array, index: Any) -> Array:
     full = np.zeros(a.shape, dtype=g.dtype)
     np.add.at(full, index, g)
     return full
