@@ -7,6 +7,7 @@ same (tests/test_page_speed_equivalence.py, the page's content and layout tests)
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,12 @@ SHOWN = """(k) => document.getElementById("derivation-title").textContent.endsWi
 
 
 def _wait_shown(page, k: int) -> None:
-    page.wait_for_function(f"() => ({SHOWN})({k})", timeout=30_000)
+    """Poll with evaluate: older Playwright (1.44, 1.50) runs wait_for_function's text through eval, which the
+    page's Content-Security-Policy (no 'unsafe-eval') refuses."""
+    deadline = time.monotonic() + 30
+    while not page.evaluate(SHOWN, k):
+        assert time.monotonic() < deadline, f"iteration {k} was not shown within 30 s"
+        page.wait_for_timeout(50)
 
 
 def test_the_lesson_and_the_initial_settings_are_asked_for_together(browser, moons):
