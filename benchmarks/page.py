@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
              "1366×768. Milliseconds from the learner's action until the page shows the result with its worked "
              "gradient: median / max (✗: the max is over its target), and in brackets the median of the time "
              "the page's requests to the server took (asked to answered; the rest is the browser's). "
-             f"The machine's one-minute load average was {load_before:.1f} at the start, {load_after:.1f} at the end.",
+             + results.load_note(load_before, load_after),
              *([""] + [args.note] if args.note else [])]
     for tree, by_preset in times.items():
         lines += ["", *([f"{tree}:", ""] if len(times) > 1 else []), *table(by_preset)]

@@ -33,6 +33,11 @@ def source_trees(parser: argparse.ArgumentParser, given: list[str]) -> list[tupl
     return trees
 
 
+def load_note(before: float, after: float) -> str:
+    """The one-minute load average around a measurement, which says how busy the shared machine was."""
+    return f"The machine's one-minute load average was {before:.1f} at the start, {after:.1f} at the end."
+
+
 def measured_on(command: str) -> str:
     """The opening of a results section: the command, and the machine it ran on (shared, so noisy)."""
     return (f"Measured with `{command}` on {platform.machine()}, CPython {platform.python_version()}, "

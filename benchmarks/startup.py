@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["", "## Start-up", "",
              results.measured_on("python -m benchmarks.startup") + f": {args.repeats} "
              "runs of each case, each a new process timed from launch to exit, bytecode compiled beforehand. "
-             f"The machine's one-minute load average was {load_before:.1f} at the start, {load_after:.1f} at the end.",
+             + results.load_note(load_before, load_after),
              "", *table(times)]
     print("\n".join(lines))
     if not args.no_write:

@@ -54,20 +54,10 @@ def _data(x: Any) -> Any:
 
 
 class TensorMethods(SelectionMethods):
-    """Methods shared by every tensor; see the module docstring."""
+    """Methods shared by every tensor; see the module docstring. The hooks (``_op``, ``_wrap``, ``_apply``)
+    and the attributes they read are declared once, in ``SelectionMethods``."""
 
     __slots__ = ()
-    data: np.ndarray
-    requires_grad: bool
-
-    def _op(self, op: ops.Op, *others: Any, **attrs: Any) -> Any:  # pragma: no cover - Tensor defines it
-        raise NotImplementedError
-
-    def _wrap(self, data: np.ndarray) -> Any:  # pragma: no cover - Tensor defines it
-        raise NotImplementedError
-
-    def _apply(self, op: ops.Op, *args: Any, **attrs: Any) -> Any:  # pragma: no cover - Tensor defines it
-        raise NotImplementedError
 
     # Comparisons give boolean tensors, entry by entry, with no gradient (as in PyTorch).
 # alike on purpose: one method per comparison, as Python names them

@@ -42,7 +42,8 @@ def _order(data: np.ndarray, dim: int, descending: bool) -> np.ndarray:
 
 
 class SelectionMethods:
-    """Methods shared by every tensor; see the module docstring."""
+    """Methods shared by every tensor; see the module docstring. The base of ``TensorMethods``, so the hooks
+    ``Tensor`` defines are declared here for both."""
 
     __slots__ = ()
     data: np.ndarray
