@@ -25,17 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import memory, workloads
+from benchmarks import compile_time, memory, workloads
 
 ENGINES = {
+    "backproplab-step": ("backproplab_engine", {"whole_step": True}, "backproplab, bl.compile of the whole step"),
     "backproplab-compiled": ("backproplab_engine", {"compiled": True}, "backproplab, bl.compile replay"),
     "backproplab": ("backproplab_engine", {}, "backproplab, new graph every step"),
     "numpy": ("numpy_engine", {}, "hand-written NumPy"),
     "torch-1": ("torch_engine", {"threads": 1}, "PyTorch CPU, 1 thread"),
     "torch": ("torch_engine", {}, "PyTorch CPU, default threads"),
     "micrograd": ("micrograd_engine", {}, "micrograd"),
+    "jax": ("jax_engine", {}, "JAX CPU, jit of the whole step"),
 }
-NEEDS = {"torch-1": "torch", "torch": "torch", "micrograd": "micrograd"}
+NEEDS = {"torch-1": "torch", "torch": "torch", "micrograd": "micrograd", "jax": "jax"}
 TARGETS = {  # workload: replay's time vs the floor at most; replay and plain path faster than PyTorch at least
     ("statquest", "float64"): (1.3, 6.0, 2.0),
     ("moons", "float64"): (1.3, 3.0, 1.5),
@@ -43,6 +45,8 @@ TARGETS = {  # workload: replay's time vs the floor at most; replay and plain pa
     ("mlp", "float64"): (1.1, None, None),
 }
 REPLAY, PLAIN, FLOOR = "backproplab-compiled", "backproplab", "numpy"
+STEP, JAX = "backproplab-step", "jax"
+JAX_TARGETS = {("statquest", "float64"): 1.0, ("moons", "float64"): 1.0}  # the whole compiled step vs JAX, its time
 
 
 def time_steps(step, min_time: float, repeats: int) -> list[float]:
@@ -159,6 +163,22 @@ def target_rows(results: dict) -> list[str]:
         row("replay vs PyTorch (times faster)", paired(res, TORCH, (REPLAY,)), replay_torch, False)
         row("plain path vs PyTorch (times faster)", paired(res, TORCH, (PLAIN,)), plain_torch, False)
         row("replay vs the plain path (times faster)", paired(res, (PLAIN,), (REPLAY,)), 1.0, False)
+        rows += step_rows(key, res)
+    return rows
+
+
+def step_rows(key: tuple[str, str], res: dict) -> list[str]:
+    """The whole compiled training step (``bl.compile`` of zero_grad, loss, backward, step) against JAX's jit
+    and PyTorch: its time over theirs, the median of the rounds' ratios, with a target where one is set."""
+    rows = []
+    for what, other in (("JAX jit", (JAX,)), ("PyTorch", TORCH)):
+        ratios = paired(res, (STEP,), other)
+        if not ratios:
+            continue
+        value, limit = statistics.median(ratios), JAX_TARGETS.get(key) if other == (JAX,) else None
+        asked, verdict = (f"≤ {limit:g}×", "met" if value <= limit else "MISSED") if limit else ("—", "")
+        rows.append(f"| {key[0]} ({key[1]}) | whole compiled step vs {what} (its time) | {asked} | {value:.2f}× "
+                    f"(rounds {min(ratios):.2f}–{max(ratios):.2f}) | {verdict} |")
     return rows
 
 
@@ -328,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         "before timing" + (": all agree." if not problems else ". Disagreements: " + "; ".join(problems)), "",
         *header, *rows, "",
         "| workload | target | asked | this run | |", "|---|---|---|---|---|", *target_rows(results), "",
-        "| also measured | result | target |", "|---|---|---|", *extras(args.quick), "",
+        "| also measured | result | target |", "|---|---|---|", *extras(args.quick),
+        *compile_time.rows(list(results), available(JAX), args.quick), "",
     ]
     out = Path(args.output)
     kept = out.read_text(encoding="utf-8").partition(memory.MARK) if out.exists() else ("", "", "")

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -103,3 +108,24 @@ for line, xi, yi, fi in zip(drawn["residual"], x, y, yhat):
     lx, ly = (np.asarray(v, dtype=float) for v in line.get_data())
     assert np.allclose(lx, [xi, xi]) and np.allclose(sorted(ly), sorted([yi, fi]), rtol=1e-12)
 assert "20.42" in ax.get_title()
+
+# %% [markdown]
+# ## Your turn: ŷ for one dose
+#
+# Work out ŷ for the second dose (x = 0.5) by hand from the starting values: z1 = w1·x + b1,
+# h1 = softplus(z1), z2 = w2·x + b2, h2 = softplus(z2), ŷ = w3·h1 + w4·h2 + b3. Put your number in
+# place of `None` and run the cell: `bl.check` says whether it is right, right from numbers you
+# rounded on the way, or which step went wrong. The answer is in the table above: row 2 of the ŷ_i
+# column.
+
+# %%
+my_yhat2 = None  # your ŷ for the second dose: a number, as you would write it (2.5, -0.7)
+start_net, _ = bl.presets.statquest()
+first_step = bl.optim.GradientDescent(start_net.parameters(only=["b3"]), lr=0.1, max_steps=1).fit(
+    start_net, x, y, loss="ssr")
+bl.check(first_step, iteration=1, yhat2=my_yhat2)
+
+# %% tags=["remove-cell"]
+assert bl.check(first_step, iteration=1, yhat2=None)["yhat2"].status == "missing"
+assert bl.check(first_step, iteration=1, yhat2=round(float(yhat[1]), 2))["yhat2"].status == "right"
+assert bl.check(first_step, iteration=1, yhat2=-3.0)["yhat2"].status == "wrong"

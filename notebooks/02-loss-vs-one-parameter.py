@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -116,3 +121,20 @@ print(f"gradient descent: b3 = {trace.final.params['b3']:.4f} after {steps} step
 # %% tags=["remove-cell"]
 assert abs(trace.final.params["b3"] - best_b3) < 1e-3
 assert steps < grid.size / 10
+
+# %% [markdown]
+# ## Your turn: the slope at b3 = 0
+#
+# The slope of the pink curve at b3 = 0 is dSSR/db3 = Σᵢ −2 (yᵢ − ŷᵢ) × 1, with the ŷ of Part 1.
+# Work it out by hand, put it in place of `None` and run the cell: `bl.check` marks it right, right
+# from rounded numbers, or names the likely mistake (the residual's sign, the −2 …). The answer is
+# revealed in Part 3, where `bl.explain` works it out (also `backproplab explain statquest --param b3`).
+
+# %%
+my_gradient = None  # your dSSR/db3 at b3 = 0: a number, as you would write it (2.5, -0.7)
+bl.check(trace, iteration=1, grad=my_gradient)
+
+# %% tags=["remove-cell"]
+assert bl.check(trace, iteration=1, grad=None)["grad.b3"].status == "missing"
+assert bl.check(trace, iteration=1, grad=-15.66)["grad.b3"].status == "right"
+assert set(bl.check(trace, iteration=1, grad=15.66)["grad.b3"].mistakes) == {"residual_sign", "plus_two"}

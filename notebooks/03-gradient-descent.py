@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -172,6 +177,24 @@ Image(filename=str(gif))
 
 # %% tags=["remove-cell"]
 assert gif.stat().st_size > 0 and gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+
+# %% [markdown]
+# ## Your turn: ŷ at iteration 2
+#
+# After the first step b3 is 1.57. Work out ŷ for the second dose at iteration 2 by hand, put it in
+# place of `None` and run the cell: `bl.check` says whether it is right, right from rounded numbers
+# (as the article's −0.03 is), or which mistake gives it. The answer is revealed in the table below,
+# in the row "ŷ_2 at iteration 2".
+
+# %%
+my_yhat2 = None  # your ŷ_2 at iteration 2: a number, as you would write it (2.5, -0.7)
+bl.check(trace, iteration=2, yhat2=my_yhat2)
+
+# %% tags=["remove-cell"]
+assert bl.check(trace, iteration=2, yhat2=None)["yhat2"].status == "missing"
+assert bl.check(trace, iteration=2, yhat2=-0.044)["yhat2"].status == "right"
+assert bl.check(trace, iteration=2, yhat2=-0.03)["yhat2"].status == "rounded"
+assert bl.check(trace, iteration=2, yhat2=-1.61)["yhat2"].mistakes == ["old_value"]
 
 # %% [markdown]
 # ## Compared with the article

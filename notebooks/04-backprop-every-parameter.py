@@ -102,6 +102,29 @@ fitted = final["w3"] * softplus(final["w1"] * x + final["b1"]) + final["w4"] * s
 assert np.isclose(trace.final.loss, np.sum((y - fitted) ** 2), rtol=1e-10)
 
 # %% [markdown]
+# ## Your turn: dSSR/dw1 at iteration 2
+#
+# After the first step every parameter has moved (new value = old value − gradient × 0.1). Work out
+# dSSR/dw1 at iteration 2 by hand with the new values, put it in place of `None` and run the cell:
+# `bl.check` says whether it is right, or which factor of the chain (w3, σ(z1ᵢ), xᵢ) or which step
+# went wrong. The answer is revealed by `backproplab explain statquest --param w1 --iteration 2
+# --optimize all`.
+
+# %%
+my_gradient = None  # your dSSR/dw1 at iteration 2
+bl.check(trace, iteration=2, grad_w1=my_gradient)
+
+# %% tags=["remove-cell"]
+assert bl.check(trace, iteration=2, grad_w1=None)["grad.w1"].status == "missing"
+second = trace.iterations[1].params
+z1_2 = second["w1"] * x + second["b1"]
+yhat_2 = second["w3"] * softplus(z1_2) + second["w4"] * softplus(second["w2"] * x + second["b2"]) + second["b3"]
+dw1 = np.sum(-2 * (y - yhat_2) * second["w3"] * sigmoid(z1_2) * x)
+assert bl.check(trace, iteration=2, grad_w1=round(dw1, 2))["grad.w1"].status == "right"
+without_x = np.sum(-2 * (y - yhat_2) * second["w3"] * sigmoid(z1_2))
+assert bl.check(trace, iteration=2, grad_w1=without_x)["grad.w1"].mistakes == ["factor_left_out:dz1_i/dw1"]
+
+# %% [markdown]
 # ## The loss per iteration
 
 # %%

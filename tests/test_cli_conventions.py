@@ -159,7 +159,7 @@ def test_orjson_dumps_matches_json_for_every_kind_of_number():
 
     dumps = fastjson.make_dumps(orjson)
     assert fastjson.fast_dumps() is not None
-    edges = [0.0, -0.0, 1e-5, -1e-5, 9.99e-5, 1e-4, 1.5e-7, 1e-10, 1e-100, 5e-324, 1e15, 1e16, 1e22,
+    edges = [0.0, -0.0, 1e-5, -1e-5, 9.99e-5, 1e-4, 1.5e-7, 1e-10, 1e-100, 5e-324, 1e15, 1e16, 1e22, "\x7f",
              1.7976931348623157e308, 10.00001, 0.1, 2**70, True, None, "é", "a\\b", "k:1,2", "1e-5"]
     for value in edges:
         assert dumps([value, {"x,y": value}]) == json.dumps([value, {"x,y": value}]), value

@@ -62,6 +62,12 @@ def mixed_index(shape: tuple[int, ...], d: int) -> np.ndarray:
     return (np.indices(shape).sum(axis=0) * 2 + 1) % shape[d]
 
 
+def rows_index(n: int) -> np.ndarray:
+    """Indices for an embedding of n rows, at positions of shape (2, 3): the first and last rows each used
+    twice or more, some rows not at all."""
+    return np.array([[0, n - 1, 0], [n // 2, 0, n - 1]])
+
+
 def first(d: int, k: int) -> tuple[slice, ...]:
     return (slice(None),) * d + (slice(0, k),) if d >= 0 else (Ellipsis, slice(0, k)) + (slice(None),) * (-d - 1)
 
@@ -155,6 +161,9 @@ CASES: dict[str, Case] = {
     "scatter_value": Case(lambda a, d: bl.scatter(a, d, cyclic_index(a.shape, d, 1), 2.5),
                           lambda a, d: torch.scatter(a, d, torch.tensor(cyclic_index(a.shape, d, 1)), 2.5),
                           dim=True, min_dims=1, ops=("scatter",)),
+    "embedding": Case(lambda a: F.embedding(bl.tensor(rows_index(a.shape[0])), a.reshape(a.shape[0], -1)),
+                      lambda a: TF.embedding(torch.tensor(rows_index(a.shape[0])), a.reshape(a.shape[0], -1)),
+                      min_dims=1, ops=("embedding", "reshape")),
     "masked_fill": Case(lambda a, b: a.masked_fill(b > 0.5, -2.0) * b, lambda a, b: a.masked_fill(b > 0.5, -2.0) * b,
                         arity=2, kinks=(0.5,), ops=("masked_fill",)),
     "tril": Case(lambda a: a.tril(), lambda a: a.tril(), min_dims=2, ops=("tril",)),
@@ -312,7 +321,7 @@ def test_every_new_op_in_the_table_has_a_case():
     new = {"abs", "sqrt", "maximum", "minimum", "clamp", "where", "sign", "log2", "log10", "sin", "cos",
            "leaky_relu", "elu", "silu", "gelu", "gelu_tanh", "logsigmoid", "softplus_beta", "softmax", "log_softmax",
            "max", "min", "max_dim", "min_dim", "var", "std", "prod", "permute", "cat", "expand", "clone",
-           "clamp_tensor", "gather", "scatter", "masked_fill", "tril", "triu", "diag", "pad", "contiguous"}
+           "clamp_tensor", "gather", "scatter", "embedding", "masked_fill", "tril", "triu", "diag", "pad", "contiguous"}
     assert new <= covered and new <= set(bl.ops.OPS)
 
 

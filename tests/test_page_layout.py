@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -43,14 +42,12 @@ def test_no_text_is_cut_off_covered_or_on_a_node_at_any_width(browser, server, h
     """Every 20 px from 480 to 1920: a laptop's or projector's height (768, where the derivation takes a column of
     its own) and a tall screen's."""
     page, errors = open_page(browser, server + "/#it=1&param=b3", 1366, height)
-    start = time.perf_counter()
     try:
         found = {w: p for w in WIDTHS if (p := problems_at(page, w, height))}
         assert found == {}, found
         assert errors == []
     finally:
         page.close()
-    assert time.perf_counter() - start < 60
 
 
 @pytest.mark.parametrize("preset", ["moons", "classic", "regression"])

@@ -99,7 +99,7 @@ def test_serve_command_warms_the_app_it_serves(monkeypatch, builds):
 
     monkeypatch.setattr(server, "serve", fake_serve)
     args = argparse.Namespace(source="xor", host="127.0.0.1", port=0, no_browser=True, lr=None, optimizer=None,
-                              optimize=None, start=None, min_step=None, max_steps=30, csv=None, data=None)
+                              optimize=None, start=None, min_step=None, max_steps=30, csv=None, data=None, hide=None)
     monkeypatch.setattr(commands, "settings_for", lambda source, a: Settings(preset=source, max_steps=a.max_steps))
     assert commands.cmd_serve(args, console=None) == 0
     served["sock"].close()

@@ -215,6 +215,7 @@ NOT_INPUT = {
 INPUT_ERRORS = {
     "InputError", "SpecError", "SettingsError", "FormulaError", "TraceError", "WriteError", "MemoryLimitError",
     "LessonError", "TorchBridgeError", "NotLayeredError", "UsageError", "FigureError", "ExplainError",
+    "SlidesError", "HandoutError", "LatexError", "TypesetError",
 }
 
 

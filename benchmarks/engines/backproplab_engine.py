@@ -25,7 +25,7 @@ def _layout(name: str, value: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(value.T) if name.startswith("W") and value.ndim == 2 else value
 
 
-def make(w, compiled: bool = False):
+def make(w, compiled: bool = False, whole_step: bool = False):
     net = _model(w)
     params = net.parameters()
     x = bl.Tensor(w.x, name="x")
@@ -38,6 +38,8 @@ def make(w, compiled: bool = False):
 
     run = bl.compile(loss_value) if compiled else None
     opt = bl.optim.GradientDescent(params, lr=lr)
+    if whole_step:
+        return bl.compile(_training_step(opt, loss_value)), _first(w, y, loss_fn)
 
     def step():
         opt.zero_grad()
@@ -47,10 +49,27 @@ def make(w, compiled: bool = False):
             loss_value().backward()
         opt.step()
 
+    return step, _first(w, y, loss_fn)
+
+
+def _training_step(opt, loss_value):
+    """The training step as PyTorch writes it, for ``bl.compile`` to record whole: update included."""
+
+    def step():
+        opt.zero_grad()
+        loss = loss_value()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _first(w, y, loss_fn):
     def first():
         fresh = _model(w)
         loss = loss_fn(fresh(bl.Tensor(w.x, name="x")), y)
         loss.backward()
         return float(loss.data), {n: _layout(n, p.grad) for n, p in fresh.named_parameters()}
 
-    return step, first
+    return first

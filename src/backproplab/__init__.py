@@ -117,7 +117,12 @@ if TYPE_CHECKING:
     from backproplab.engine.tensor_methods import MaxResult, Size
     from backproplab.engine.tensor_selection import SortResult, TopkResult
     from backproplab.explain import Explanation, explain, forward_table
+    from backproplab.explain.check_answer import check
     from backproplab.lesson import widget as widgets  # noqa: F401
+    from backproplab.lesson.export import export
+    from backproplab.lesson.handout_files import handout
+    from backproplab.lesson.slides import slides
+    from backproplab.lesson.tour import lesson_script
     from backproplab.nn import MLP, Linear, Module, Parameter, Sequential, functional, losses
     from backproplab.spec import datasets, presets
     from backproplab.train.trace import Trace, TraceError
@@ -138,6 +143,10 @@ __all__ = [
     "triu", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
 __all__ += ["cuda", "device", "explain_torch", "from_torch", "to_torch"]
+__all__ += ["check"]
+__all__ += ["export", "lesson_script"]
+__all__ += ["slides"]
+__all__ += ["handout"]
 # bl.abs, bl.max, bl.min, bl.pow and bl.sum (as torch's) and bl.float, bl.int … are left out of __all__, so that
 # a star import keeps Python's built-ins.
 
@@ -162,6 +171,11 @@ _NAMES: dict[str, str] = {
     **dict.fromkeys(["MaxResult", "Size"], "backproplab.engine.tensor_methods"),
     **dict.fromkeys(["SortResult", "TopkResult"], "backproplab.engine.tensor_selection"),
     **dict.fromkeys(["Explanation", "explain", "forward_table"], "backproplab.explain"),
+    "check": "backproplab.explain.check_answer",
+    "export": "backproplab.lesson.export",
+    "handout": "backproplab.lesson.handout_files",
+    "lesson_script": "backproplab.lesson.tour",
+    "slides": "backproplab.lesson.slides",
     **dict.fromkeys(["MLP", "Linear", "Module", "Parameter", "Sequential"], "backproplab.nn"),
     **dict.fromkeys(["Trace", "TraceError"], "backproplab.train.trace"),
     **dict.fromkeys(["bool_", "float32", "float64", "int32", "int64"], "numpy"),

@@ -72,8 +72,9 @@ def mismatch(what: str, ours: Any, theirs: Any, index: tuple[int, ...] | None = 
         worst = np.unravel_index(int(np.argmax(np.abs(a - b))), a.shape)
         where = f" at entry [{', '.join(map(str, worst))}]"
         a, b = a[worst], b[worst]
-    else:
+    else:  # one entry: the same entry of the other side when it is whole
         where = f" at entry [{', '.join(map(str, index))}]" if index else ""
-        a, b = a.reshape(-1)[0], b.reshape(-1)[0]
+        a = a[index] if index and a.shape != () and a.ndim == len(index) else a.reshape(-1)[0]
+        b = b[index] if index and b.shape != () and b.ndim == len(index) else b.reshape(-1)[0]
     return (f"backproplab's {what}{where} is {float(a)!r} but PyTorch's is {float(b)!r}; please report this model "
             "as a bug")

@@ -98,14 +98,31 @@ def model_output(out: Any) -> Any:
     return out
 
 
-def model_loss(out: Any) -> Any:
-    """The loss a model's forward returns: the one single number among its outputs."""
+def model_loss(out: Any, why: str = "") -> Any:
+    """The loss a model's forward returns: the one single number among its outputs; ``why`` is said when
+    there is none (which call it was)."""
     items = out if isinstance(out, (tuple, list)) else (out,)
     numbers = [o for o in items if _is_tensor(o) and int(np.prod(tuple(o.shape))) == 1]
     if len(numbers) != 1:
-        raise TorchBridgeError("with loss_fn=None the model's forward, called as model(x, y), should return the "
-                               "loss: one single number (alone or in a tuple such as (logits, loss))")
+        raise TorchBridgeError(why or "with loss_fn=None the model's forward should return the loss: one single "
+                               "number (alone or in a tuple such as (logits, loss))")
     return numbers[0]
+
+
+def _no_loss(model: Any, given: int) -> str:
+    """One line: the forward, called with the arguments given, returned no loss; the arguments it was
+    not given (such as targets=None) are named, with the call that passes them."""
+    arguments = forward_arguments(model)
+    names = [p.name for p in arguments]
+    left = [p for p in arguments[given:] if p.default is not p.empty]
+    call = f"{type(model).__name__}.forward({', '.join(names[:given])})"
+    if left:
+        defaults = ", ".join(f"{p.name}={p.default!r}" for p in left)
+        return (f"with loss_fn=None the loss is what {call} returns, but with {defaults} (its default) it returns "
+                f"no single number; pass {left[0].name} too: explain_torch(model, None, "
+                f"({', '.join(names[:given + 1])}), wrt=...), or give a loss_fn to explain the output")
+    return (f"with loss_fn=None the loss is what {call} returns, but it returns no single number (alone or in a "
+            "tuple such as (logits, loss)); give a loss_fn such as torch.nn.functional.mse_loss")
 
 
 def _call(model: Any, name: str, args: tuple, frozen: bool) -> tuple[Any, Any]:
@@ -119,27 +136,27 @@ def _call(model: Any, name: str, args: tuple, frozen: bool) -> tuple[Any, Any]:
     return torch.func.functional_call(model, {name: thawed}, args), thawed
 
 
-def torch_gradient(model: Any, loss_fn: Any, x: Any, y: Any, name: str) -> tuple[float, np.ndarray]:
+def torch_gradient(model: Any, loss_fn: Any, args: tuple, y: Any, name: str) -> tuple[float, np.ndarray]:
     """PyTorch's own loss and gradient of ``name``, without touching the model's ``.grad``; with
-    ``loss_fn=None`` the loss is the one ``model(x, y)`` returns. A frozen parameter (requires_grad=False)
-    gets the gradient autograd would give it with requires_grad=True; the model is left as it is."""
+    ``loss_fn=None`` the loss is the one ``model(*args)`` returns, else ``loss_fn(model(*args), y)``.
+    A frozen parameter (requires_grad=False) gets the gradient autograd would give it with
+    requires_grad=True; the model is left as it is."""
     torch = require_torch()
     frozen = not dict(model.named_parameters())[name].requires_grad
     with torch.enable_grad(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            out, param = _call(model, name, args, frozen)
             if loss_fn is None:
-                out, param = _call(model, name, (x, y), frozen)
-                out = loss = model_loss(out)
+                out = loss = model_loss(out, _no_loss(model, len(args)))
             else:
-                out, param = _call(model, name, (x,), frozen)
                 out = model_output(out)
                 loss = loss_fn(out, y)
         except (RuntimeError, ValueError, IndexError) as exc:
-            raise TorchBridgeError(f"PyTorch cannot run the model and loss on this data (x of shape "
-                                   f"{tuple(x.shape)}, y of shape {tuple(y.shape)}): "
+            shapes = ", ".join(str(tuple(getattr(a, "shape", ()))) for a in (*args, *([] if y is None else [y])))
+            raise TorchBridgeError(f"PyTorch cannot run the model and loss on this data (of shapes {shapes}): "
                                    f"{str(exc).strip().splitlines()[0][:200]}") from None
-    if any("target size" in str(w.message) for w in caught):
+    if y is not None and any("target size" in str(w.message) for w in caught):
         raise TorchBridgeError(f"y has shape {tuple(y.shape)} but the model's output has shape {tuple(out.shape)}; "
                                f"PyTorch would broadcast one against the other, so reshape y to {tuple(out.shape)}")
     with torch.enable_grad():
@@ -169,31 +186,57 @@ def _target(model: Any, net: TorchNetwork, wrt: Any, index: tuple[int, ...] | No
     return wrt, name, index
 
 
-def _loss(net: TorchNetwork, loss_net: TorchNetwork | None, x: Any, y: Any) -> Tensor:
+def _loss(model: Any, net: TorchNetwork, loss_net: TorchNetwork | None, args: tuple, y: Any) -> Tensor:
     """The loss as backproplab computes it, with the network's output named ŷ; without ``loss_net``, the
-    loss the network returns when called with both x and y."""
-    bx = Tensor(x.detach().cpu().numpy(), name="x")
-    by = Tensor(y.detach().cpu().numpy(), name="y")
+    loss the network returns when called with ``args``."""
+    names = _names(model, len(args), loss_net is None)
+    inputs = [Tensor(a.detach().cpu().numpy(), name=n) for a, n in zip(args, names)]
     if loss_net is None:
-        loss = model_loss(net(bx, by))
+        loss = model_loss(net(*inputs), _no_loss(model, len(args)))
     else:
-        out = model_output(net(bx))
+        out = model_output(net(*inputs))
         if out.op is not None:
             out.named("ŷ")
-        loss = loss_net(out, by)
+        loss = loss_net(out, Tensor(y.detach().cpu().numpy(), name="y"))
     if not isinstance(loss, Tensor) or loss.data.size != 1:
         raise TorchBridgeError("the loss should be a single number; use reduction='mean' or 'sum'")
     return loss
 
 
-def _own_loss_inputs(model: Any) -> list[str]:
-    """The forward's first two arguments, which take x and y when the forward computes the loss itself."""
+def _inputs(model: Any, count: int, own_loss: bool) -> list[str] | None:
+    """The forward's arguments the converted network takes: the first ``count``; None (those without a
+    default) for one input and a loss_fn, as ``model(x)`` is called."""
+    if count == 1 and not own_loss:
+        return None
     names = [p.name for p in forward_arguments(model)]
-    if len(names) < 2:
-        raise TorchBridgeError(f"loss_fn=None explains the loss {type(model).__name__}.forward returns when called as "
-                               f"model(x, y), but it takes {len(names)} argument(s); pass a loss_fn such as "
-                               "torch.nn.functional.mse_loss")
-    return names[:2]
+    if len(names) < count:
+        raise TorchBridgeError(f"{type(model).__name__}.forward takes {len(names)} argument(s) but {count} were "
+                               "given; pass the model's inputs as x, or as a tuple such as (idx, targets)")
+    return names[:count]
+
+
+def _arguments(loss_fn: Any, x: Any, y: Any) -> tuple[tuple, Any]:
+    """What the model is called with, and the target: ``x`` is one input or a tuple of them (such as
+    (idx, targets)); with loss_fn=None a ``y`` given is the forward's next argument."""
+    inputs = tuple(x) if isinstance(x, tuple) and x and all(_is_array(a) for a in x) else (x,)
+    if loss_fn is None:
+        return inputs + (() if y is None else (y,)), None
+    if y is None:
+        raise TorchBridgeError("explain_torch needs y, the target the loss compares the model's output with; "
+                               "or loss_fn=None to explain the loss the model's forward returns")
+    return inputs, y
+
+
+def _is_array(value: Any) -> bool:
+    return table.is_torch_tensor(value) or isinstance(value, (np.ndarray, Tensor))
+
+
+def _names(model: Any, count: int, own_loss: bool) -> list[str]:
+    """The inputs' names in the explanation: x, and y for the targets of a forward's own loss; further
+    inputs by the forward's own argument names."""
+    if count == 1 or (own_loss and count == 2):
+        return ["x", "y"][:count]
+    return ["x", *[p.name for p in forward_arguments(model)][1:count]]
 
 
 def _notes(exp: Explanation, name: str, index: tuple[int, ...] | None, frozen: bool) -> None:
@@ -209,41 +252,49 @@ def _notes(exp: Explanation, name: str, index: tuple[int, ...] | None, frozen: b
     exp.blocks.append(Block("note", ["checked: PyTorch's own autograd gives the same gradient"]))
 
 
-def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any, wrt: Any, *, index: tuple[int, ...] | None = None,
-                  digits: int = 2, form: str = "auto", lr: float | None = None) -> Explanation:
+def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any = None, wrt: Any = None, *,
+                  index: tuple[int, ...] | None = None, digits: int = 2, form: str = "auto",
+                  lr: float | None = None) -> Explanation:
     """d loss / d parameter of a PyTorch model, worked out by the chain rule with the numbers put in.
 
     ``wrt`` names a parameter as ``model.named_parameters()`` does, optionally with one entry
     counted from 0 as in PyTorch: ``"0.weight[1,0]"`` (or ``wrt="0.weight", index=(1, 0)``, or
-    ``wrt=model[0].weight, index=(1, 0)``). The loss is ``loss_fn(model(x), y)``; with
-    ``loss_fn=None`` it is the loss the model's own forward returns from ``model(x, y)`` (as in
-    ``forward(self, idx, targets=None)``). A frozen parameter (requires_grad=False) is explained as
+    ``wrt=model[0].weight, index=(1, 0)``). The loss is ``loss_fn(model(x), y)``; ``x`` may be a
+    tuple of the forward's inputs. With ``loss_fn=None`` it is the loss the model's own forward
+    returns, called with the arguments given: ``explain_torch(model, None, (idx, targets), wrt=...)``
+    (or ``x, y`` for ``model(x, y)``) for ``forward(self, idx, targets=None)``; arguments not given
+    keep their defaults, as in PyTorch. A frozen parameter (requires_grad=False) is explained as
     autograd would with requires_grad=True; the model itself is left as it is.
     The explanation writes entries counting from 1, as all of backproplab's explanations do.
     Before it is returned, the explained value is checked against PyTorch's own gradient (to
     1e-9 in float64, 1e-5 in float32): a number that is not PyTorch's is never explained.
     """
     torch = require_torch()
-    net = from_torch(model, inputs=_own_loss_inputs(model) if loss_fn is None else None)
+    if wrt is None:
+        raise TorchBridgeError("say which parameter to explain: wrt='0.weight[1,0]' (a name as "
+                               "model.named_parameters() gives it, optionally with an entry counted from 0)")
+    args, y = _arguments(loss_fn, x, y)
+    net = from_torch(model, inputs=_inputs(model, len(args), loss_fn is None))
     loss_net = None if loss_fn is None else loss_network(loss_fn)
     wrt, name, index = _target(model, net, wrt, index)
     frozen = not net[name].requires_grad
     net[name].requires_grad = True
     torch_dtype = torch.float64 if net.dtype == np.float64 else torch.float32
-    tx, ty = _torch_value(x, torch_dtype, torch), _torch_value(y, torch_dtype, torch)
-    loss = _loss(net, loss_net, tx, ty)
-    torch_loss, torch_grad = torch_gradient(model, loss_fn, tx, ty, name)
+    args = tuple(_torch_value(a, torch_dtype, torch) for a in args)
+    ty = None if y is None else _torch_value(y, torch_dtype, torch)
+    loss = _loss(model, net, loss_net, args, ty)
+    torch_loss, torch_grad = torch_gradient(model, loss_fn, args, ty, name)
     tol = TOLERANCE[np.dtype(net.dtype)]
-    args = (tx, ty) if loss_fn is None else (tx,)
     if not _close(float(loss.data), torch_loss, tol):
         raise TorchBridgeError(random_forward(model, args) or mismatch("loss", float(loss.data), torch_loss))
     exp = explain(loss, net[name], index=index, form=form, digits=digits, lr=lr)
-    expected = torch_grad[index] if index is not None and np.ndim(exp.gradient) == 0 else torch_grad
+    explained = tuple(exp.details["index"]) if np.ndim(exp.gradient) == 0 and exp.details.get("index") else None
+    expected = torch_grad[explained] if explained is not None else torch_grad
     if not np.all(_close(np.asarray(exp.gradient, dtype=float), np.asarray(expected, dtype=float), tol)):
         raise TorchBridgeError(random_forward(model, args) or
-                               mismatch(f"gradient of {name}", exp.gradient, expected, index))
+                               mismatch(f"gradient of {name}", exp.gradient, expected, explained))
     exp.details["torch_gradient"] = float(expected) if np.ndim(expected) == 0 else np.asarray(expected).tolist()
-    _notes(exp, name, index, frozen)
+    _notes(exp, name, explained, frozen)
     return exp
 
 

@@ -18,6 +18,7 @@ from backproplab.engine.functions import matmul
 from backproplab.engine.tensor import Tensor
 from backproplab.nn import functional as F
 from backproplab.nn import losses
+from backproplab.nn.embedding import embedding
 
 Handler = Callable[..., Any]
 
@@ -152,7 +153,7 @@ def function_handlers(torch: Any) -> dict[Any, Handler]:
         tf.silu: F.silu, tf.elu: F.elu, tf.logsigmoid: F.logsigmoid,
         torch.softmax: functions.softmax, tf.softmax: functions.softmax,
         torch.log_softmax: functions.log_softmax, tf.log_softmax: functions.log_softmax,
-        tf.linear: linear,
+        tf.linear: linear, tf.embedding: embedding,
     }
     table.update(loss_handlers(torch))
     return table
@@ -229,6 +230,7 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
         nn.Identity: lambda module, params, where, x, *rest: x,
         nn.Flatten: lambda module, params, where, x: functions.flatten(x, module.start_dim, module.end_dim),
         nn.Dropout: lambda module, params, where, x: _dropout(module, x),
+        nn.Embedding: _embedding_module,
         nn.MSELoss: lambda m, p, w, a, b: _squared_error(a, b, m.reduction),
         nn.L1Loss: lambda m, p, w, a, b: losses.l1_loss(a, b, reduction=m.reduction),
         nn.HuberLoss: lambda m, p, w, a, b: losses.huber_loss(a, b, reduction=m.reduction, delta=m.delta),
@@ -241,6 +243,12 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
         nn.NLLLoss: lambda m, p, w, a, b: losses.nll_loss(a, b, to_tensor(m.weight), ignore_index=m.ignore_index,
                                                           reduction=m.reduction),
     }
+
+
+def _embedding_module(module: Any, params: dict[str, Any], where: str, x: Any) -> Tensor:
+    if module.padding_idx is not None or module.max_norm is not None:
+        raise TorchBridgeError(f"{where}: Embedding(padding_idx=..., max_norm=...) is not supported by backproplab")
+    return embedding(x, params["weight"])
 
 
 def _bce_logits_module(m: Any, p: Any, where: str, a: Any, b: Any) -> Tensor:

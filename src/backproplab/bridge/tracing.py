@@ -27,6 +27,12 @@ def _users_file(path: str) -> bool:
     return "/torch/" not in path and not path.startswith(_PACKAGE.replace("\\", "/")) and "/lib/python" not in path
 
 
+def _code(line: str | None) -> str:
+    """A line of code as a message quotes it: at most 60 characters, a cut one ending in '…'."""
+    text = (line or "").strip()
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def where_used(node: Any, root: Any = None) -> str:
     """'line 12 of model.py (fc2 = …)': the line of the model's code that made this call, if fx recorded it;
     for a layer of a Sequential, which item it is."""
@@ -34,7 +40,7 @@ def where_used(node: Any, root: Any = None) -> str:
     found = [f for f in _FILE_LINE.findall(trace) if "/torch/" not in f[0].replace("\\", "/")]
     if found:
         path, line, _func, code = found[-1]
-        return f"line {line} of {path.rsplit('/', 1)[-1]} ({code.strip()[:60]})"
+        return f"line {line} of {path.rsplit('/', 1)[-1]} ({_code(code)})"
     if node.op == "call_module" and root is not None:
         parent_path, _, item = node.target.rpartition(".")
         parent = root.get_submodule(parent_path) if parent_path else root
@@ -50,7 +56,7 @@ def failing_line(exc: BaseException) -> str:
     if not frames:
         return ""
     frame = frames[-1]
-    return f" at line {frame.lineno} of {Path(frame.filename).name} ({(frame.line or '').strip()[:60]})"
+    return f" at line {frame.lineno} of {Path(frame.filename).name} ({_code(frame.line)})"
 
 
 def calling_line() -> str:
@@ -58,12 +64,20 @@ def calling_line() -> str:
     running call stack (the call into backproplab), or '' when there is none."""
     for frame in traceback.extract_stack()[::-1]:
         if _users_file(frame.filename):
-            return f" at line {frame.lineno} of {Path(frame.filename).name} ({(frame.line or '').strip()[:60]})"
+            return f" at line {frame.lineno} of {Path(frame.filename).name} ({_code(frame.line)})"
     return ""
 
 
 CONTROL_FLOW = "cannot be used as inputs to control flow"
 """Words of torch.fx's TraceError when the forward branches on a tensor's value (if, while, and, or)."""
+WHAT_FAILED = (
+    ("cannot be iterated", "it iterates over a tensor (a for loop over it, or unpacking it into names, or *x), "
+                           "which fx cannot follow; index the entries instead, such as x[:, 0], or loop over "
+                           "range(n) with n a plain number"),
+    ("not 'Proxy'", "it turns a tensor's value into a Python number (int(), float(), bool(), len() or the like), "
+                    "which fx cannot follow; compute with the tensor itself, or pass the number in as an argument"),
+)
+"""Other words of torch.fx's errors, and what they mean in the user's code."""
 
 
 def _trace_failure(module: Any, exc: BaseException) -> str:
@@ -75,6 +89,9 @@ def _trace_failure(module: Any, exc: BaseException) -> str:
     if CONTROL_FLOW in reason:
         return (f"{head}: it branches on a tensor's value ({reason[:120]}); the forward must run the same calls "
                 "whatever the data (no if/for on tensor values), so backproplab can convert it")
+    for words, meaning in WHAT_FAILED:
+        if words in reason:
+            return f"{head}: {meaning} (torch.fx: {reason[:100]})"
     if len(reason) > 240:  # whole sentences of fx's reason, not a cut word
         cut = reason.rfind(". ", 0, 240)
         reason = reason[:cut + 1] if cut > 0 else reason[:240] + "…"

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from backproplab.cli.bridge import cmd_explain_model, is_model_source
-from backproplab.cli.commands import UsageError, at_iteration, iteration_title, load_job, train
+from backproplab.cli.commands import UsageError, at_iteration, iteration_title, load_job, note, train
 
 # alike on purpose: the command families import the shared option groups, so their import lists look alike
 from backproplab.cli.options import (
@@ -23,6 +23,7 @@ from backproplab.util.messages import unknown_name_message
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from backproplab.explain.document import Rendered
     from backproplab.spec.job import Job
     from backproplab.train.trace import Trace
 
@@ -92,8 +93,22 @@ def cmd_explain_node(job: Job, args: argparse.Namespace) -> int:
     exp = explain_node(loss, nodes[args.node], digits=args.digits, form=args.form)
     exp.blocks.insert(1, Block("para", [f"{job.spec.name}, iteration {args.iteration}"]))
     exp.details["iteration"] = args.iteration
-    sys.stdout.write(exp.render(args.format, factors=args.factors))
+    sys.stdout.write(rendered(exp, args))
     return 0
+
+
+def rendered(doc: Rendered, args: argparse.Namespace) -> str:
+    """The document in ``--format``; HTML has its maths typeset by KaTeX here, so it reads with no script,
+    where the handout extra is installed (else as Unicode, and one line says how to get the maths)."""
+    factors = getattr(args, "factors", None)
+    if args.format != "html":
+        return doc.render(args.format, factors=factors)
+    from backproplab.lesson import typeset  # KaTeX in an embedded engine: only for --format html
+
+    if not typeset.available():
+        note(args, f"the maths is shown as text; for typeset maths in the HTML: {typeset.INSTALL}")
+        return doc.render("html", factors=factors)
+    return doc.to_html(full_page=True, factors=factors, typeset=typeset.latex_to_html, css=typeset.katex_css())
 
 
 def _recorded_step(trace: Trace, name: str, k: int, index: tuple[int, ...] | None) -> dict[str, Any]:
@@ -160,7 +175,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             f"{opt_spec['lr']:g}, optimizing {', '.join(optimized)})")
     exp.blocks.insert(1, Block("para", [lead]))
     exp.details["iteration"] = args.iteration
-    sys.stdout.write(exp.render(args.format, factors=args.factors))
+    sys.stdout.write(rendered(exp, args))
     return 0
 
 
@@ -173,7 +188,7 @@ def cmd_forward(args: argparse.Namespace, console: Console) -> int:
     table = forward_table(job.net, job.x, job.y, job.loss, digits=args.digits,
                           title=iteration_title(job.spec.name, args.iteration, trace))
     table.details["iteration"] = args.iteration
-    sys.stdout.write(table.render(args.format))
+    sys.stdout.write(rendered(table, args))
     return 0
 
 

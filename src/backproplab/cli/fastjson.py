@@ -2,7 +2,7 @@
 
 orjson writes ``{"a":1e-8}`` where json writes ``{"a": 1e-08}``, and numbers between 1e-5 and 1e-4
 in full (``0.00001``) where json uses an exponent. Both are mended here outside the strings; anything
-else that might differ (a backslash or non-ASCII character in a string, ``null`` for a NaN that json
+else that might differ (a backslash, DEL or non-ASCII character in a string, ``null`` for a NaN that json
 would refuse, a value orjson cannot encode) goes through ``json.dumps`` instead, so the output is the
 same byte for byte either way.
 """
@@ -47,7 +47,7 @@ def make_dumps(orjson: Any) -> Callable[[Any], str]:
             raw = orjson.dumps(value)
         except TypeError:  # numpy scalars, integers beyond 64 bits …: json's own way
             return strict_dumps(value)
-        if b"\\" in raw or b"null" in raw or not raw.isascii():
+        if b"\\" in raw or b"null" in raw or b"\x7f" in raw or not raw.isascii():  # json escapes DEL too
             return strict_dumps(value)
         parts = raw.split(b'"')  # no backslash, so every '"' opens or closes a string
         inside = b"".join(parts[1::2])

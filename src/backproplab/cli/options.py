@@ -16,11 +16,23 @@ FORMATS = ("text", "md", "latex", "html", "json")
 # --help) is built without importing numpy and the engine; a test checks that the two agree.
 PRESET_NAMES = ("statquest", "classic", "xor", "moons", "circles", "spiral", "regression")
 
+
 class Parser(argparse.ArgumentParser):
     """argparse, but an error is one line that points at --help."""
 
+    intermixed = False  # True: the command's words may come before and after its options (check's KEY=VALUE)
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if not self.intermixed:
+            return super().parse_known_args(args, namespace)
+        self.intermixed = False  # parse_known_intermixed_args calls this method again, twice
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self.intermixed = True
 
 
 def number_arg(kind: type, ok: Callable[[float], bool], rule: str) -> Callable[[str], Any]:
@@ -139,10 +151,12 @@ SOURCE_HELP = f"a built-in example ({', '.join(PRESET_NAMES)}) or the path of a 
 
 
 def add_command(sub: Any, name: str, summary: str, description: str, example: str = "",
-                source: str | None = SOURCE_HELP) -> argparse.ArgumentParser:
-    """One command's parser: its line in ``backproplab --help``, its description and example, and
-    (unless ``source`` is None) the SOURCE argument most commands take first."""
+                source: str | None = SOURCE_HELP) -> Parser:
+    """One command's parser (a :class:`Parser`, as the program's subparsers make them): its line in
+    ``backproplab --help``, its description and example, and (unless ``source`` is None) the SOURCE argument
+    most commands take first."""
     parser = sub.add_parser(name, help=summary, description=description, epilog=example or None)
+    assert isinstance(parser, Parser)
     if source is not None:
         parser.add_argument("source", metavar="SOURCE", help=source)
     return parser

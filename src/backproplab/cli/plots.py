@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backproplab.cli.commands import at_iteration, labelled, load_job, note, train, wrote
+from backproplab.cli.commands import UsageError, at_iteration, job_settings, labelled, load_job, note, train, wrote
 from backproplab.cli.options import (
     add_command,
     add_iteration_option,
@@ -22,6 +23,9 @@ from backproplab.util import files
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from backproplab.spec.job import Job
+    from backproplab.train.trace import Trace
 
 PLOT_KINDS = ("loss-curve", "predictions", "residuals", "fit-series", "final-fit", "loss-history", "contour", "network",
               "decision-boundary", "animation")
@@ -64,6 +68,10 @@ def add_plot_parser(sub: Any) -> None:
     plot.add_argument("--no-steps", dest="steps", action="store_false", help="for loss-curve: leave out the steps")
     plot.add_argument("--no-tangent", dest="tangent", action="store_false",
                       help="for loss-curve: leave out the tangent")
+    plot.add_argument("--compare", nargs="+", default=None, metavar="RUN",
+                      help="for loss-curve: draw up to 4 runs on one curve, each its own colour; a run is settings "
+                      "on top of the others given, written as the lesson page's runs are: lr=0.34, "
+                      "start.b3=5, optimizer=adam, or several in one quoted word ('lr=0.3 start.b3=5')")
     plot.add_argument("--dpi", type=dpi_arg, default=120, metavar="N", help="PNG resolution (default: 120)")
     add_training_options(plot)
 
@@ -108,9 +116,11 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     from backproplab.plots import figures  # matplotlib: only for commands that draw
     from backproplab.plots.curves import untrained_note
 
+    out = figures.output_path(args.output)
+    if args.compare:
+        return _plot_compared(args, out)
     job = labelled(load_job(args), args)
     trace = train(job, args)
-    out = figures.output_path(args.output)
     if args.kind == "animation":
         param = figures.pick_param(job.net, trace, args.param)
         frames = figures.animation(job.preset, job.net, trace, param, out)
@@ -122,6 +132,41 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         note(args, f"note: {untrained_note(args.param)} (add --optimize {args.param} for them)")
     figures.save(fig, out, args.dpi)
     sys.stderr.write(f"wrote {out}\n")
+    return 0
+
+
+def compared_runs(args: argparse.Namespace) -> list[tuple[str, Job, Trace]]:
+    """Each ``--compare`` run (its text, its job and its trace): the command line's settings with the run's on top."""
+    from backproplab.lesson.runs import parse_runs  # the runs' language is the lesson page's
+    from backproplab.spec import job as jobs
+
+    base = job_settings(args)
+    out = []
+    for run in parse_runs(args.compare):
+        o = run.overrides
+        changes: dict[str, Any] = {k: o[k] for k in ("lr", "optimizer", "min_step", "max_steps") if k in o}
+        if "optimize" in o:
+            changes["optimize"] = o["optimize"] if o["optimize"] == "all" else tuple(o["optimize"])
+        if "start" in o:
+            changes["start"] = tuple({**dict(base.start), **o["start"]}.items())
+        job = labelled(jobs.load_job(args.source, dataclasses.replace(base, **changes)), args)
+        out.append((run.label, job, train(job, args)))
+    return out
+
+
+def _plot_compared(args: argparse.Namespace, out: Path) -> int:
+    """``plot … loss-curve --compare RUN …``: the runs' steps on one loss curve."""
+    from backproplab.plots import figures
+
+    if args.kind != "loss-curve":
+        raise UsageError(f"--compare draws several runs on one loss curve; use it with loss-curve, not {args.kind}")
+    runs = compared_runs(args)
+    name, job, trace = runs[0]
+    fig = figures.one(job.preset, job.net, trace, "loss-curve", param=args.param, iteration=args.iteration,
+                      span=args.span, steps=args.steps, tangent=args.tangent, name=name,
+                      compare=[(n, t) for n, _, t in runs[1:]])
+    figures.save(fig, out, args.dpi)
+    sys.stderr.write(f"wrote {out} ({len(runs)} runs)\n")
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from backproplab import __version__
-from backproplab.cli import bridge, completion, explain, lesson, notebooks, plots, presets, runs
+from backproplab.cli import bridge, check, completion, explain, lesson, notebooks, plots, presets, runs, teach
 from backproplab.cli.commands import console_for, output_cut, said_as_bug
 from backproplab.cli.options import Parser, add_program_options
 from backproplab.util import interrupts
@@ -24,7 +24,8 @@ from backproplab.util.messages import InputError
 if TYPE_CHECKING:
     from rich.console import Console
 
-FAMILIES = (runs, explain, plots, bridge, presets, lesson, notebooks)  # each adds its parsers, in the help's order
+# each adds its parsers, in the help's order
+FAMILIES = (runs, explain, check, plots, bridge, presets, lesson, teach, notebooks)
 COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     name: command for family in FAMILIES for name, command in family.COMMANDS.items()}
 # numpy and the layers the commands work with: imported once a command runs (--help and --version need none of them,

@@ -40,8 +40,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backproplab.engine.autodiff import OWN_FROM, op_of, unbroadcast, unshared
+from backproplab.engine.fused import StepPlan, UpdateWriter, update_lines
 from backproplab.engine.inline import CONSTANTS, NAMESPACE, OWN, Inline, comment, inline_form, label, literal
 from backproplab.engine.ops.table import transposed
+from backproplab.engine.scalar import ScalarPasses, fits
 
 if TYPE_CHECKING:
     from backproplab.engine.tape import Tape
@@ -54,8 +56,14 @@ MAX_OPS = 20_000  # longer tapes are replayed by the plain loop (compiling a hug
 class Program:
     """The generated source for one tape, and the forward and backward functions compiled from it."""
 
-    def __init__(self, tape: Tape, buffer_from: int = BUFFER_FROM) -> None:
+    def __init__(self, tape: Tape, buffer_from: int = BUFFER_FROM, plan: StepPlan | None = None,
+                 scalar: bool | None = None) -> None:
         self.tape = tape
+        if scalar is None:  # a whole training step on tiny arrays is written in Python floats (engine.scalar)
+            scalar = plan is not None and plan.optimizer is not None and fits(tape, float_sums_in_order())
+        self.scalar = scalar
+        self.plan = plan or StepPlan()  # the optimizer step written after the backward pass, if any
+        self.writer = UpdateWriter()
         self.buffer_from = buffer_from
         self.fns: list[Any] = []  # op functions called as they are (no inline form), by number
         self.buffers: list[np.ndarray] = []
@@ -68,7 +76,7 @@ class Program:
         exec(compile(self.source, "<backproplab replay>", "exec"), namespace)  # text written above: templates, numbers
         state = [value for _node, data, _shape, dtype, _flag in tape._state for value in (data, dtype)]
         self.unchanged, self.forward, self.backward, self.replay = namespace["make"](
-            tape.nodes, self.fns, self.buffers, self.consts, state, tape.seed)
+            tape.nodes, self.fns, self.buffers, self.consts, state, tape.seed, self.writer.objects)
         self.buffers = []  # now held by the generated functions alone, which guard() relies on
 
     def _fn(self, fn: Any) -> str:
@@ -102,6 +110,33 @@ class Program:
 
     def _write(self) -> str:
         tape = self.tape
+        forward, backward, code = self._scalar_passes() if self.scalar else self._array_passes()
+        consts = set(re.findall(r"\bc\d+\b", code))
+        clear, update = update_lines(self.plan, tape, self.writer)
+        lines = ["def make(nodes, fns, bufs, consts, state, seed, objs):"]
+        lines += [f"    n{i} = nodes[{i}]" + (f"  # {label(node.name)}" if node.name else "")
+                  for i, node in enumerate(tape.nodes)]
+        lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
+        lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
+        lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
+                  for k in range(len(self.consts)) if f"c{k}" in consts]
+        lines += [f"    k{i} = {expr}" for i, expr in self.kept.items()]
+        lines += [f"    u{k} = objs[{k}]  # {comment(type(obj).__name__)}" for k, obj in enumerate(self.writer.objects)]
+        for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
+            lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
+        lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
+        lines += ["", "    def forward():", *_indent(forward, 8)]
+        signature = "seed, slots=True, values=None" if self.scalar else "seed, slots=True"
+        lines += ["", f"    def backward({signature}):", *_indent(backward, 8)]
+        if update:
+            lines += ["", "    def update():", *_indent(update, 8)]
+        lines += ["", "    def replay():", *_indent(self._replay_lines(clear, bool(update)), 8)]
+        lines += ["", "    return unchanged, forward, backward, replay", ""]
+        return "\n".join(_imports(lines) + lines)
+
+    def _array_passes(self) -> tuple[list[str], list[str], str]:
+        """The forward and backward pass in NumPy calls, and their code without comments."""
+        tape = self.tape
         ops = self._forward_lines()
         code = "\n".join(line for line in ops if not line.startswith("#"))
         used = set(re.findall(r"\bv\d+\b", code))  # one pass over the code, not one per name
@@ -113,27 +148,37 @@ class Program:
         backward = self._backward_lines()
         backward = _nonlocal(self.guarded) + backward
         code += "\n".join(line for line in backward if not line.lstrip().startswith("#"))
-        consts = set(re.findall(r"\bc\d+\b", code))
-        lines = ["def make(nodes, fns, bufs, consts, state, seed):"]
-        lines += [f"    n{i} = nodes[{i}]" + (f"  # {label(node.name)}" if node.name else "")
-                  for i, node in enumerate(tape.nodes)]
-        lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
-        lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
-        lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
-                  for k in range(len(self.consts)) if f"c{k}" in consts]
-        lines += [f"    k{i} = {expr}" for i, expr in self.kept.items()]
-        for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
-            lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
-        lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
-        lines += ["", "    def forward():", *_indent(forward, 8)]
-        lines += ["", "    def backward(seed, slots=True):", *_indent(backward, 8)]
-        root = len(tape.order) - 1
-        lines += ["", "    def replay():", *_indent([
-            "# the graph as recorded: forward and backward, without the list of every node's gradient",
-            f"if n{root}.requires_grad is not True or not unchanged():",
-            "    return False", "forward()", "backward(seed, False)", "return True"], 8)]
-        lines += ["", "    return unchanged, forward, backward, replay", ""]
-        return "\n".join(_imports(lines) + lines)
+        return forward, backward, code
+
+    def _scalar_passes(self) -> tuple[list[str], list[str], str]:
+        """The forward and backward pass in Python floats (``engine.scalar``), gradients stored as arrays."""
+        passes = ScalarPasses(self.tape, self._fn, self._op_comment)
+        body, grads = passes.backward()
+        forward = [*passes.forward(), *passes.values()]
+        store = []
+        for i, _node in self.tape.keep:
+            if i in grads:
+                store += [f"w = {passes.pack(grads[i], i)}", f"if n{i}._grad is None:", f"    n{i}._grad = w",
+                          "else:", f"    n{i}._grad += w"]
+        root = len(self.tape.order) - 1
+        names = ["seed" if i == root else passes.pack(grads[i], i) if i in grads else "None"
+                 for i in range(len(self.tape.nodes))]
+        result = ["if slots:", "    return [", *(f"        {name}," for name in names), "    ]"]
+        backward = [*body, *store, *result]
+        code = "\n".join(line for line in forward + backward if not line.lstrip().startswith("#"))
+        return forward, backward, code
+
+    def _replay_lines(self, clear: list[str], update: bool) -> list[str]:
+        """One step as recorded: gradients cleared (if the step did), forward, backward, the optimizer's update."""
+        root = len(self.tape.order) - 1
+        before = clear if self.plan.clear_before else []
+        after = clear if self.plan.clear_after else []
+        what = "forward, backward and update" if update else "forward and backward"
+        return [f"# the step as recorded: {what}, without the list of every node's gradient",
+                f"if n{root}.requires_grad is not True or not unchanged():",
+                "    return False", *before,
+                *(["backward(seed, False, forward())"] if self.scalar else ["forward()", "backward(seed, False)"]),
+                *(["update()"] if update else []), *after, "return True"]
 
     def _unchanged_lines(self) -> list[str]:
         """Tape.unchanged written out, and each input's memory layout (strides) as recorded.
@@ -407,11 +452,14 @@ class _Walk:
 def _imports(lines: list[str]) -> list[str]:
     """The import lines for the NumPy functions the code calls (and nothing else, so ruff finds none unused)."""
     code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
-    used = sorted(name for name in NAMESPACE if re.search(rf"\b{name}\b", code))
+    words = set(re.findall(r"\b\w+\b", code))  # one pass over the code, not one per name
+    used = sorted(name for name in NAMESPACE if name in words)
     numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - set(OWN))
     out = ["# The replay of a recorded graph, written by backproplab.engine.codegen.", ""]
-    if "getrefcount" in used:  # the standard library's, first
-        out += ["from sys import getrefcount", ""]
+    standard = [line for name, line in (("math_tanh", "from math import tanh as math_tanh"),
+                                        ("getrefcount", "from sys import getrefcount")) if name in used]
+    if standard:  # the standard library's, first
+        out += [*standard, ""]
     line = f"from numpy import {', '.join(numpy_names)}"
     out += [line] if len(line) <= 120 else ["from numpy import (", *(f"    {n}," for n in numpy_names), ")"]
     own = [f"from {module} import {name}" for name, module in sorted(OWN.items(), key=lambda kv: kv[1])
@@ -448,12 +496,13 @@ def float_sums_in_order() -> bool:
     """
     rng = np.random.default_rng(0)
     for n in range(1, FLOAT_SUM_UPTO + 1):
-        for a in [np.full(n, -0.0), *(rng.normal(size=n) * 10.0 ** rng.integers(-20, 20, n) for _ in range(300))]:
-            total = 0.0
-            for item in a.tolist():
-                total = total + item
-            if np.add.reduce(a, axis=None).tobytes() != np.float64(total).tobytes():
-                return False
+        vectors = np.vstack([np.full(n, -0.0), rng.normal(size=(300, n)) * 10.0 ** rng.integers(-20, 20, (300, n))])
+        totals = np.zeros(len(vectors))  # +0.0, then each column added in order: the same IEEE additions as floats
+        for column in vectors.T:
+            totals = totals + column
+        sums = np.array([np.add.reduce(a, axis=None) for a in vectors])  # each row as the plain path sums a vector
+        if sums.tobytes() != totals.tobytes():
+            return False
     return True
 
 
@@ -523,8 +572,9 @@ def _indent(lines: list[str], n: int) -> list[str]:
     return [" " * n + line if line else "" for line in lines]
 
 
-def make_program(tape: Tape) -> Program | bool:
-    """The tape as generated code, or False for a tape too long to be worth compiling."""
+def make_program(tape: Tape, plan: StepPlan | None = None) -> Program | bool:
+    """The tape as generated code (with the optimizer's update, if ``plan`` has one), or False for a tape
+    too long to be worth compiling."""
     if len(tape.forward_program) > MAX_OPS:
         return False
-    return Program(tape, BUFFER_FROM)
+    return Program(tape, BUFFER_FROM, plan)

@@ -8,6 +8,7 @@ only in comments (``label``, ``comment``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from sys import getrefcount
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 
 from backproplab.engine.autodiff import unbroadcast
 from backproplab.engine.ops import OPS, log_softmax
+from backproplab.engine.scalar import exp_float, softplus_float
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,12 @@ NAMESPACE: dict[str, Any] = {
     "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
     "array": np.array, "empty_like": np.empty_like, "square": np.square, "not_equal": np.not_equal,
     "unbroadcast": unbroadcast, "log_softmax": log_softmax, "getrefcount": getrefcount,
+    "exp_float": exp_float, "softplus_float": softplus_float, "math_tanh": math.tanh,
 }
 """The only names the generated code uses besides its own numbered variables."""
 
-OWN = {"unbroadcast": "backproplab.engine.autodiff", "log_softmax": "backproplab.engine.ops", "getrefcount": "sys"}
+OWN = {"unbroadcast": "backproplab.engine.autodiff", "log_softmax": "backproplab.engine.ops", "getrefcount": "sys",
+       "exp_float": "backproplab.engine.scalar", "softplus_float": "backproplab.engine.scalar", "math_tanh": "math"}
 """The names in NAMESPACE that are not NumPy's, by module."""
 
 

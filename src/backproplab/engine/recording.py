@@ -24,3 +24,20 @@ def note_value_dependent(*operands: Any) -> None:
     """Mark the graph being recorded as not replayable when any operand needs a gradient."""
     if any(getattr(t, "requires_grad", False) for t in operands):
         RECORDING.value_dependent = True
+
+
+class _Steps(threading.local):
+    """What a compiled step function did besides computing, in order, while it was being recorded:
+    ``("backward", tensor)``, ``("zero_grad", optimizer)``, ``("step", optimizer)``. None when not recording."""
+
+    events: list[tuple[str, Any]] | None = None
+
+
+STEPS = _Steps()
+
+
+def note_step(what: str, subject: Any) -> None:
+    """Tell a compiled step function being recorded that ``subject`` ran ``what`` (backward, zero_grad, step)."""
+    events = STEPS.events
+    if events is not None:
+        events.append((what, subject))

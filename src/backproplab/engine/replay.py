@@ -4,6 +4,7 @@ The replay is the recorded :class:`~backproplab.engine.tape.Tape` written out as
 (``backproplab.engine.codegen``), or, for a graph too long for that, its programs run op by op.
 The step that records the graph runs ``autodiff.gradients``, the backward pass ``loss.backward()``
 runs; the generated code does the same sums in the same order, so every step gives the same bits.
+A function that runs its own backward pass and optimizer step is replayed whole (``engine.fused``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 from backproplab.engine.autodiff import gradients, seed_for, store
 from backproplab.engine.codegen import make_program
+from backproplab.engine.fused import StepPlan, plan_of
 from backproplab.engine.grad_mode import is_grad_enabled
+from backproplab.engine.recording import STEPS
 from backproplab.engine.tape import Tape
 from backproplab.engine.tensor import Tensor
 from backproplab.engine.tensor_methods import RECORDING
@@ -29,30 +32,52 @@ class Compiled:
         self.records = 0  # how many times the graph was (re)recorded
         self.program: Any = None  # the tape as generated code (backproplab.engine.codegen), made at the first replay
         self.replayable = True  # False when the graph holds a mask or index taken from values that change
+        self.plan: StepPlan | None = None  # what fn runs itself besides the forward pass (engine.fused)
+        self._ran = False  # whether the last forward() ran fn, and with it fn's own backward and step
 
     def forward(self) -> Tensor:
         """Run the forward pass (replayed when nothing changed) and return the root."""
         tape, program = self.tape, self.program
         if (tape is None or not self.replayable or not is_grad_enabled()
                 or not (program.unchanged() if program else tape.unchanged())):
-            RECORDING.value_dependent = False
-            root = self.fn()
-            self.replayable = not RECORDING.value_dependent
-            if not isinstance(root, Tensor):
-                raise TypeError(f"the compiled function must return a Tensor, got {type(root).__name__}")
+            root = self._record()
             if not root.requires_grad:
                 self.tape, self._last = None, root
                 return root
             self.tape, self.program = Tape(root), None
             self.records += 1
             return root
+        self._ran = False
         if program is None:
-            program = self.program = make_program(tape)
+            program = self.program = make_program(tape, self.plan)
+            if program is False and self.plan is not None and self.plan.optimizer is not None:
+                self.replayable = False  # a step too long to write out as code runs as written
+                return self.forward()
         if program is False:
             tape.forward()
         else:
             program.forward()
         return tape.root
+
+    def _record(self) -> Tensor:
+        """Run fn, noting what it does besides computing (``engine.fused``); a step it runs in a pattern
+        the replay does not write out, or one too long to write out, is run as written at every call."""
+        RECORDING.value_dependent = False
+        outer, STEPS.events = STEPS.events, []
+        try:
+            root = self.fn()
+            events = STEPS.events
+        finally:
+            STEPS.events = outer
+        self.replayable = not RECORDING.value_dependent
+        if not isinstance(root, Tensor):
+            raise TypeError(f"the compiled function must return a Tensor, got {type(root).__name__}")
+        plan = plan_of(events, root)
+        self._ran = plan is not None
+        self.plan = plan if isinstance(plan, StepPlan) else None
+        if plan is False or (self.plan is not None and self.plan.optimizer is not None and not self.replayable):
+            self.replayable = False
+        return root
 
     def backward(self) -> list[Any]:
         """Add the gradients of the last forward pass into the leaves' ``.grad``; returns them all, by slot.
@@ -76,12 +101,24 @@ class Compiled:
 
     def __call__(self) -> Tensor:
         program = self.program
+        if program is None and self.tape is not None and self.plan is not None and self.plan.optimizer is not None:
+            program = self.program = make_program(self.tape, self.plan)  # a step's first replay: the whole step
+            self.replayable = self.replayable and program is not False  # too long to write out: run as written
         if program and self.replayable and is_grad_enabled() and program.replay():
             assert self.tape is not None  # a program is made from a tape
             return self.tape.root  # replayed: forward() and backward() with their checks taken once
         root = self.forward()
+        if self._ran:
+            return root  # fn ran its own backward (and step)
+        if self.plan is not None and self.plan.optimizer is not None:
+            return self._run_again()
         self.backward()
         return root
+
+    def _run_again(self) -> Tensor:
+        """A forward pass replayed alone where fn runs its own step: fn runs as written, recorded anew."""
+        self.tape = None
+        return self.forward()
 
     @property
     def source(self) -> str:
@@ -89,7 +126,7 @@ class Compiled:
         if self.tape is None:
             raise RuntimeError("call the compiled function once first: the graph is recorded on the first call")
         if self.program is None:
-            self.program = make_program(self.tape)
+            self.program = make_program(self.tape, self.plan)
         if self.program is False:
             raise RuntimeError("this graph is too long to write out as code; it is replayed op by op")
         return self.program.source
@@ -105,5 +142,10 @@ def compile(fn: Callable[[], Tensor]) -> Compiled:  # noqa: A001 - the name user
     (a transposed or Fortran-ordered array) or ``requires_grad`` records the graph again. Calling the result runs
     forward and backward and returns the loss; gradients accumulate in ``.grad`` exactly as
     ``loss.backward()`` would leave them, bit for bit.
+
+    ``fn`` may also be a whole training step, as PyTorch writes one: ``opt.zero_grad()``, the loss,
+    ``loss.backward()``, ``opt.step()``, ``return loss``. Its replay is then one generated function
+    from the parameters to the updated parameters, the optimizer's update written in after the
+    backward pass (``backproplab.engine.fused``), with the same bits as the step run as written.
     """
     return Compiled(fn)

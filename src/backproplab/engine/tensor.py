@@ -16,6 +16,7 @@ import numpy as np
 from backproplab.engine import autodiff, grad_mode, inplace, ops
 from backproplab.engine.inplace import InPlaceMethods
 from backproplab.engine.ops import Op
+from backproplab.engine.recording import note_step
 from backproplab.engine.tensor_methods import TensorMethods
 
 DEFAULT_DTYPE = np.float64
@@ -236,6 +237,7 @@ class Tensor(InPlaceMethods, TensorMethods):
                 "backward(create_graph=True): gradients of gradients are not recorded here; compute the "
                 "second derivative with bl.central_difference, or in PyTorch"
             )
+        note_step("backward", self if gradient is None else None)  # bl.compile replays a step that calls this
         autodiff.backward(self, gradient)
 
     # --- arithmetic -----------------------------------------------------------------------

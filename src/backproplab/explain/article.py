@@ -14,7 +14,9 @@ from decimal import Decimal
 from functools import lru_cache
 
 from backproplab import optim
+from backproplab.explain.check_answer import STATUSES, agrees, check_values, precision_words
 from backproplab.spec import presets
+from backproplab.train.trace import Trace
 from backproplab.util.numbers import MINUS, number
 
 ARTICLE = "Understanding Backpropagation with Python Examples, Part 3"
@@ -67,10 +69,39 @@ def _why(exact: float, printed: str, own: Decimal | None = None, own_work: str =
 
 
 @lru_cache(maxsize=1)
+def _dosage_trace() -> Trace:
+    """The dosage preset's run at the article's settings: b3 from 0, learning rate 0.1."""
+    net, (x, y) = presets.statquest()
+    return optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y, loss="ssr")
+
+
+@lru_cache(maxsize=1)
+def _verdicts() -> dict[str, tuple[str, str]]:
+    """What the checker says of each number the article prints (as if a learner had written them): the
+    status in words and its message, with its notes, keyed by the table's ``what``."""
+    out: dict[str, tuple[str, str]] = {}
+    for iteration, yhat, gradient, step, new in ARTICLE_ITERATIONS:
+        result = check_values(_dosage_trace(), iteration, {"yhat": list(yhat), "grad": gradient, "step": step,
+                                                           "b3": new})
+        names = [f"ŷ_{i} at iteration {iteration}" for i in (1, 2, 3)] + [
+            f"dSSR/db3 at iteration {iteration}", f"step size at iteration {iteration}",
+            f"new b3 after iteration {iteration}"]
+        for what, v in zip(names, result.verdicts):
+            out[what] = (STATUSES[v.status], "; ".join([v.message, *v.notes]))
+    return out
+
+
+def _final_verdict(exact: float) -> tuple[str, str]:
+    if agrees(exact, ARTICLE_FINAL_B3):
+        return STATUSES["right"], (f"{ARTICLE_FINAL_B3} agrees with {number(exact, EXACT_DECIMALS)} at "
+                                   f"{precision_words(ARTICLE_FINAL_B3)}")
+    return STATUSES["wrong"], f"{ARTICLE_FINAL_B3} is not {number(exact, 2)}"
+
+
+@lru_cache(maxsize=1)
 def _engine_run() -> tuple[tuple[tuple[float, ...], float, float, float], ...]:
     """(ŷ, dSSR/db3, step size, new b3) per iteration of the dosage preset, and the final b3."""
-    net, (x, y) = presets.statquest()
-    trace = optim.GradientDescent(net.parameters(only=["b3"]), lr=0.1).fit(net, x, y, loss="ssr")
+    trace = _dosage_trace()
     rows = tuple((tuple(float(v) for v in it.predictions), float(it.gradients["b3"]), float(it.step_sizes["b3"]),
                   float(it.params["b3"]) - float(it.step_sizes["b3"])) for it in trace.iterations)
     assert trace.final is not None  # fit() ends every run with its final state
@@ -85,8 +116,10 @@ def _terms(yhat: tuple[str, ...]) -> tuple[Decimal, str]:
 
 
 def _row(what: str, printed: str, exact: float, iteration: int | None, why: str) -> dict:
+    verdict, message = _verdicts().get(what) or _final_verdict(exact)
     return {"what": what, "article": _text(printed), "exact": exact, "exact_text": _exact_text(exact),
-            "shown": number(exact, 2), "iteration": iteration, "why": why}
+            "shown": number(exact, 2), "iteration": iteration, "why": why, "verdict": verdict,
+            "verdict_message": message}
 
 
 def compared_with_article() -> list[dict]:
@@ -94,7 +127,8 @@ def compared_with_article() -> list[dict]:
 
     Rows have ``what``, ``article`` (as printed), ``exact`` (a float from the engine),
     ``exact_text`` (4 decimals), ``shown`` (as the surfaces show it, 2 decimals), ``iteration``
-    (None for the converged b3) and ``why``.
+    (None for the converged b3), ``why``, and what ``bl.check`` says of the article's number as if a
+    learner had written it: ``verdict`` (right, right from rounded inputs, …) and ``verdict_message``.
     """
     run = _engine_run()
     rows: list[dict] = []
@@ -124,8 +158,9 @@ def compared_with_article() -> list[dict]:
 
 def article_table_markdown() -> str:
     """The comparison as a Markdown table, for the README, the docs and the notebook."""
-    lines = ["| what | the article | exact | why they differ |", "|---|---|---|---|"]
-    lines += [f"| {r['what']} | {r['article']} | {r['exact_text']} | {r['why']} |" for r in compared_with_article()]
+    lines = ["| what | the article | exact | why they differ | the checker says |", "|---|---|---|---|---|"]
+    lines += [f"| {r['what']} | {r['article']} | {r['exact_text']} | {r['why']} | {r['verdict']} |"
+              for r in compared_with_article()]
     return "\n".join(lines)
 
 
@@ -136,4 +171,5 @@ def article_table_text() -> str:
     for r in compared_with_article():
         out.append(f"  {r['what']}: article {r['article']}, exact {r['exact_text']}")
         out.append(f"      {r['why']}")
+        out.append(f"      the checker: {r['verdict']}: {r['verdict_message']}")
     return "\n".join(out)

@@ -189,6 +189,12 @@ def _chain_form(chains: dict[str, list[Term]], namer: Namer, fmt: str, general: 
     return " + ".join(pieces)
 
 
+def factor_line(f: Factor, namer: Namer, general: bool = True) -> tuple[str, str]:
+    """A factor's name (dŷ_i/dh1_i) and its line with its formula from the op table (dŷ_i/dh1_i = w3)."""
+    name = d(*_factor_name(f, namer, "text", general), "text")
+    return name, f"{name} = {_factor_formula(f, namer, 'text', general, None)}"
+
+
 def _factor_lines(chains: dict[str, list[Term]], namer: Namer, general: bool) -> list[Math]:
     """Each factor of the chains once, with its formula."""
     lines = []

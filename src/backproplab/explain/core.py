@@ -118,6 +118,27 @@ def too_much_link_work(paths: Paths, order: list[Tensor]) -> bool:
     return paths.cost(order) > MAX_LINK_WORK or paths.volume(order) > MAX_LINK_VOLUME
 
 
+MAX_PLACES = 12  # the most positions a note on an embedding's row lists by name
+
+
+def rows_used(order: list[Tensor], wrt: Tensor, target: tuple[int, ...], namer: Namer) -> list[Block]:
+    """For an entry of an embedding table: which positions of the index picked its row, since the row's
+    gradient adds up the terms of exactly those positions."""
+    notes = []
+    for node in order:
+        if node.op is None or node.op.name != "embedding" or node.parents[0] is not wrt or len(target) != 2:
+            continue
+        index = node.parents[1]
+        places = [tuple(int(i) + 1 for i in p) for p in np.argwhere(np.asarray(index.data) == target[0])]
+        name = namer.name(index)
+        shown = ", ".join(f"{name}[{','.join(map(str, p))}]" if p else name for p in places[:MAX_PLACES])
+        more = f" and {len(places) - MAX_PLACES} more" if len(places) > MAX_PLACES else ""
+        used = (f"the positions {shown}{more}, where the index is {target[0]}; its gradient adds up the terms of "
+                "those positions" if places else f"no position (no index is {target[0]}), so its gradient is 0")
+        notes.append(Block("note", [f"row {target[0] + 1} of {namer.name(wrt)} is picked by {used}"]))
+    return notes
+
+
 def not_finite(order: list[Tensor], namer: Any, loss_name: str) -> str:
     """'' when every value of the forward pass is finite, else one line: the first node that is not
     (order runs from the inputs to the loss), what made it so, and what to change."""
@@ -362,6 +383,8 @@ def explain(
     case = Case(loss, wrt, order, namer, grads, paths, _target(index, wrt, wrt_name), digits, loss_name, wrt_name)
     worked = _work(case, form, index, max_terms, prepared)
     worked.details["index"] = list(case.target) if worked.form in ("paths", "entry") and wrt.data.ndim else None
+    if worked.form in ("paths", "entry"):
+        worked.blocks[1:1] = rows_used(order, wrt, case.target, namer)
     if lr is not None and worked.old is not None:
         _add_step(worked, float(lr), digits, loss_name, step_rule, step, moments)
     return Explanation(loss_name, wrt_name, worked.gradient, worked.form, digits, worked.blocks, worked.details,

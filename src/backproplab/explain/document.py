@@ -337,21 +337,33 @@ NOTEBOOK_STYLE = (
 )
 
 
-def _html_math(m: Math, tex: bool) -> str:
-    """One inline formula: Unicode, and with ``tex`` also its TeX between \\( \\) for MathJax."""
+Typeset = Callable[[str, bool], str]
+"""LaTeX (and whether it is displayed) to HTML that reads with no script, as KaTeX's renderToString gives."""
+
+
+def _html_math(m: Math, tex: bool, typeset: Typeset | None = None) -> str:
+    """One inline formula: Unicode, and with ``tex`` also its TeX between \\( \\) for MathJax; with ``typeset``,
+    set once, here, for a page that runs no script."""
+    if typeset is not None and m.latex:
+        return typeset(m.latex, False)
     uni = html.escape(m.text).replace(chr(10), "<br>")
     if not tex:
         return uni
     return f'<span class="bpl-uni">{uni}</span><span class="bpl-tex">\\({html.escape(m.latex)}\\)</span>'
 
 
-def _html_parts(parts: list[Part], tex: bool) -> str:
-    return "".join(html.escape(p) if isinstance(p, str) else f'<span class="math">{_html_math(p, tex)}</span>'
-                   for p in parts)
+def _html_parts(parts: list[Part], tex: bool, typeset: Typeset | None = None) -> str:
+    return "".join(html.escape(p) if isinstance(p, str) else
+                   f'<span class="math">{_html_math(p, tex, typeset)}</span>' for p in parts)
 
 
-def _html_lines(b: Block, tex: bool) -> list[str]:
-    """The lines as Unicode in a <pre>; with ``tex`` also as one aligned TeX display."""
+def _html_lines(b: Block, tex: bool, typeset: Typeset | None = None) -> list[str]:
+    """The lines as Unicode in a <pre>; with ``tex`` also as one aligned TeX display; with ``typeset``, typeset."""
+    if typeset is not None:  # typeset, and the same lines as the terminal prints them, to copy as text
+        display = typeset(rf"\begin{{aligned}}{aligned_lines(b.lines)}\end{{aligned}}", True)
+        plain = "\n".join(html.escape(line.text) for line in b.lines)
+        return [f'<div class="lines">{display}</div>',
+                f'<details class="as-text"><summary>as text</summary>\n<pre>{plain}</pre>\n</details>']
     shown = "<pre" + (' class="bpl-uni"' if tex else "") + ">"
     out = [shown + "\n".join(html.escape(line.text) for line in b.lines) + "</pre>"]
     if tex:
@@ -360,28 +372,29 @@ def _html_lines(b: Block, tex: bool) -> list[str]:
     return out
 
 
-def _html_table(b: Block, tex: bool) -> list[str]:
-    head = "".join(f"<th>{_html_math(c, tex)}</th>" for c in b.header)
-    body = "".join("<tr>" + "".join(f"<td>{_html_math(c, tex)}</td>" for c in r) + "</tr>" for r in b.rows)
+def _html_table(b: Block, tex: bool, typeset: Typeset | None = None) -> list[str]:
+    head = "".join(f"<th>{_html_math(c, tex, typeset)}</th>" for c in b.header)
+    body = "".join("<tr>" + "".join(f"<td>{_html_math(c, tex, typeset)}</td>" for c in r) + "</tr>" for r in b.rows)
     return [f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
 
 
 HTML = {
-    "heading": lambda b, tex: [f"<h3>{_html_parts(b.parts, tex)}</h3>"],
-    "para": lambda b, tex: [f"<p>{_html_parts(b.parts, tex)}</p>"],
+    "heading": lambda b, tex, typeset=None: [f"<h3>{_html_parts(b.parts, tex, typeset)}</h3>"],
+    "para": lambda b, tex, typeset=None: [f"<p>{_html_parts(b.parts, tex, typeset)}</p>"],
     "lines": _html_lines,
-    "note": lambda b, tex: [f'<p class="note">Note: {_html_parts(b.parts, tex)}</p>'],
+    "note": lambda b, tex, typeset=None: [f'<p class="note">Note: {_html_parts(b.parts, tex, typeset)}</p>'],
     "table": _html_table,
 }
-"""Each renderer also takes ``tex``: whether each formula carries its TeX for a notebook's MathJax."""
+"""Each renderer also takes ``tex`` (each formula carries its TeX for a notebook's MathJax) and ``typeset``."""
 
 
 def to_html(blocks: list[Block], full_page: bool = False, title: str = "backproplab", tex: bool = False,
-            factors: str = "rounded") -> str:
+            factors: str = "rounded", typeset: Typeset | None = None, css: str = "") -> str:
     """Self-contained HTML: inline CSS, no scripts, nothing fetched from the network. With ``tex``
-    (a notebook's display) each formula also carries its TeX for the host's MathJax."""
-    out = [HTML_STYLE + (NOTEBOOK_STYLE if tex else ""), '<div class="bpl">']
-    out += [piece for b in choose(blocks, factors) for piece in _render(HTML, "html", b, tex)]
+    (a notebook's display) each formula also carries its TeX for the host's MathJax; with ``typeset``
+    (KaTeX run when the page is made) and its ``css``, the maths is typeset and still needs no script."""
+    out = [HTML_STYLE + (NOTEBOOK_STYLE if tex else "") + (f"<style>{css}</style>" if css else ""), '<div class="bpl">']
+    out += [piece for b in choose(blocks, factors) for piece in _render(HTML, "html", b, tex, typeset)]
     out.append("</div>")
     body = "\n".join(out)
     if full_page:
@@ -471,8 +484,10 @@ class Rendered:
     def to_latex(self, document: bool = False, factors: str | None = None) -> str:
         return to_latex(self.blocks, document=document, factors=self._factors(factors))
 
-    def to_html(self, full_page: bool = False, factors: str | None = None) -> str:
-        return to_html(self.blocks, full_page=full_page, title=self.html_title(), factors=self._factors(factors))
+    def to_html(self, full_page: bool = False, factors: str | None = None, typeset: Typeset | None = None,
+                css: str = "") -> str:
+        return to_html(self.blocks, full_page=full_page, title=self.html_title(), factors=self._factors(factors),
+                       typeset=typeset, css=css)
 
     def render(self, fmt: str, factors: str | None = None) -> str:
         """One of: text, md (markdown), latex, html, json; ``factors`` as in :data:`FACTORS`."""

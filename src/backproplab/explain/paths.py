@@ -211,14 +211,64 @@ def _stand_in_patterns(node: Tensor, k: int, entries: list[tuple[int, ...]]) -> 
     return patterns
 
 
-def _transpose_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
-    """Wᵀ[j, o] is W[o, j], with local derivative 1: a Linear layer's transpose costs no VJPs."""
-    return {e: [(e[::-1], 1.0)] for e in np.ndindex(node.data.shape)}
+class TransposeLinks:
+    """Wᵀ[j, o] is W[o, j], with local derivative 1: a Linear layer's transpose costs no VJPs, and an
+    entry's link is made only when it is asked for."""
+
+    def __init__(self, node: Tensor, k: int) -> None:
+        self.shape = node.data.shape
+
+    def get(self, e: tuple[int, ...], default: Any = None) -> list[tuple[tuple[int, ...], float]]:
+        return [(e[::-1], 1.0)]
+
+    def items(self) -> Any:
+        return ((e, self.get(e)) for e in np.ndindex(self.shape))
+
+    def reached(self, below: set[tuple[int, ...]]) -> set[tuple[int, ...]]:
+        return {f[::-1] for f in below}
+
+
+class MatmulLinks:
+    """The links of a product of two matrices, read off its operands: out[i, c] = Σ_j a[i, j]·b[j, c], so
+    out[i, c] is linked to a[i, j] by b[j, c] and to b[j, c] by a[i, j], for every j (also where the
+    value is 0). Each entry's list is made when it is asked for, so a wide layer costs no VJP per entry."""
+
+    def __init__(self, node: Tensor, k: int) -> None:
+        self.a, self.b = (np.asarray(p.data, dtype=float) for p in node.parents)
+        self.k, self.shape = k, node.data.shape
+
+    def get(self, e: tuple[int, ...], default: Any = None) -> list[tuple[tuple[int, ...], float]]:
+        i, c = e
+        if self.k == 0:
+            return [((i, j), v) for j, v in enumerate(self.b[:, c].tolist())]
+        return [((j, c), v) for j, v in enumerate(self.a[i, :].tolist())]
+
+    def items(self) -> Any:
+        return ((e, self.get(e)) for e in np.ndindex(self.shape))
+
+    def reached(self, below: set[tuple[int, ...]]) -> set[tuple[int, ...]]:
+        """The output entries linked to any of the input entries ``below``: a[i, j] reaches row i,
+        b[j, c] column c."""
+        rows, cols = range(self.shape[0]), range(self.shape[1])
+        if self.k == 0:
+            return {(i, c) for i in {f[0] for f in below} for c in cols}
+        return {(i, c) for c in {f[1] for f in below} for i in rows}
+
+
+def _matrix_product(node: Tensor) -> bool:
+    return node.op is not None and node.op.name == "matmul" and not node.attrs and len(node.parents) == 2 \
+        and all(p.data.ndim == 2 for p in node.parents)
+
+
+def transposes(node: Tensor) -> bool:
+    """Whether ``node`` is a transpose of all axes, whose local derivative is 1 for every entry."""
+    return node.op is not None and node.op.name == "transpose" and not node.attrs
 
 
 def direct_links(node: Tensor) -> bool:
-    """Whether ``node``'s links are read off its op without a VJP per entry (a transpose of all axes)."""
-    return node.op is not None and node.op.name == "transpose" and not node.attrs
+    """Whether ``node``'s links are read off its op without a VJP per entry (a transpose of all axes, or a
+    product of two matrices)."""
+    return transposes(node) or _matrix_product(node)
 
 
 def _jacobian_links(node: Tensor, k: int) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], float]]]:
@@ -273,6 +323,8 @@ def _refs(node: Tensor, k: int, e: tuple[int, ...], f: tuple[int, ...]) -> tuple
         return {a: (p, f) for a, p in zip(op.args, parents) if p.shape == parents[k].shape}, count(node)
     if op.name in ("mean", "logsumexp"):
         return {op.args[0]: (parents[0], f)}, count(node)
+    if op.name == "embedding":  # the row used at this position, and the index there that names it
+        return {"weight": (parents[0], f), "index": (parents[1], e[:-1])}, None
     return {a: (p, None) for a, p in zip(op.args, parents)}, count(node)  # other ops: whole tensors by name
 
 
@@ -286,14 +338,19 @@ class Paths:
             if node is wrt or any(id(p) in reach for p in node.parents):
                 reach.add(id(node))
         self.reach = reach
-        self._cache: dict[tuple[int, int], Links] = {}
+        self._cache: dict[tuple[int, int], Links | MatmulLinks | TransposeLinks] = {}
 
-    def links(self, node: Tensor, k: int) -> Links:
+    def links(self, node: Tensor, k: int) -> Links | MatmulLinks | TransposeLinks:
         key = (id(node), k)
         if key not in self._cache:
-            make = _elementwise_links if op_of(node).elementwise else _transpose_links if direct_links(node) \
-                else _jacobian_links
-            self._cache[key] = make(node, k)
+            if op_of(node).elementwise:
+                self._cache[key] = _elementwise_links(node, k)
+            elif _matrix_product(node):
+                self._cache[key] = MatmulLinks(node, k)
+            elif direct_links(node):
+                self._cache[key] = TransposeLinks(node, k)
+            else:
+                self._cache[key] = _jacobian_links(node, k)
         return self._cache[key]
 
     def cost(self, order: list[Tensor]) -> int:
@@ -312,7 +369,7 @@ class Paths:
     def _worked(self, order: list[Tensor]) -> list[Tensor]:
         """The nodes in reach whose entry-level links take a VJP per output entry."""
         return [node for node in order if node.op is not None and not node.op.elementwise and id(node) in self.reach
-                and not direct_links(node)]
+                and not transposes(node)]
 
     def leading_to(self, target: tuple[int, ...]) -> dict[int, set[tuple[int, ...]]]:
         """For every node between, the entries from which some path reaches ``wrt[target]``."""
@@ -325,7 +382,11 @@ class Paths:
                 below = good.get(id(parent))
                 if not below:
                     continue
-                for e, targets in self.links(node, k).items():
+                links = self.links(node, k)
+                if isinstance(links, (MatmulLinks, TransposeLinks)):  # read off the op: no entry's links are made
+                    entries |= links.reached(below)
+                    continue
+                for e, targets in links.items():
                     if e not in entries and any(f in below for f, _ in targets):
                         entries.add(e)
             good[id(node)] = entries

@@ -41,7 +41,7 @@ from backproplab.explain.core import Explanation, Prepared, explain, namer_for, 
 from backproplab.explain.delta import delta_plan
 from backproplab.explain.document import ExplainError
 from backproplab.explain.entry import EntryPlan, entry_plan, entry_work
-from backproplab.explain.paths import Paths, TooManyPathsError, direct_links
+from backproplab.explain.paths import Paths, TooManyPathsError, transposes
 from backproplab.explain.steps import adam_moments
 from backproplab.nn import Module
 from backproplab.nn.losses import get_loss
@@ -220,7 +220,7 @@ class RunExplainer:
                 local = cache[key] = self._elementwise_local(node, link.k)
             every_iteration = (slice(None), *link.out_index)
             return local[every_iteration]
-        if direct_links(node):  # Wᵀ[j, o] is W[o, j]: its local derivative is 1 at every iteration
+        if transposes(node):  # Wᵀ[j, o] is W[o, j]: its local derivative is 1 at every iteration
             return np.ones(len(self.iterations))
         stacks = [self.stacked(node)] + [self.stacked(p) for p in node.parents]
         return np.array([self._jacobian_entry(link, row, stacks, cache) for row in range(len(self.iterations))])

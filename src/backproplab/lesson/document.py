@@ -26,15 +26,20 @@ from backproplab import plots
 from backproplab.engine.tensor import Tensor
 from backproplab.explain import Explanation, RunExplainer, explain, forward_table
 from backproplab.explain.article import ARTICLE, compared_with_article
+from backproplab.explain.check import candidates
+from backproplab.explain.check_answer import SAYS, STATUSES
 from backproplab.explain.forward import output_columns, output_name
 from backproplab.explain.steps import recorded_moments, run_moments
 from backproplab.explain.terminal import array_norm, step_lines
 from backproplab.explain.words import loss_symbol, method_name, option_name, stopped_sentence
 from backproplab.lesson.network import network_of
 from backproplab.lesson.samples import boundary, curve, curve_key, predictions, snapshot, snapshots
+from backproplab.lesson.script import part_openings
 from backproplab.lesson.settings import LIMITS, Job, LessonError, Limits, Settings, load_job, to_toml
 from backproplab.nn.losses import get_loss
 from backproplab.optim import OPTIMIZERS
+from backproplab.plots.base import FigureError
+from backproplab.plots.curves import MAX_COMPARED, RUN_STYLES, run_colour, run_label
 from backproplab.spec.presets import PRESETS
 from backproplab.train.trace import Iterations, Trace, scalar, single, to_json_value
 from backproplab.util.numbers import number
@@ -50,6 +55,9 @@ EXPLAIN_BUDGET = 600_000  # bytes of worked gradients an exported document holds
 CLI_LINES = 1000  # iterations whose printed step lines an exported document holds
 CURVE_PARAMS = 8  # loss curves for at most this many single-number parameters (the optimized ones first)
 FORWARD_BUDGET = 300_000  # bytes of forward-pass tables an exported document holds
+CHECK_BUDGET = 300_000  # bytes of "check my working" lists (predict, then reveal) an exported document holds
+CHECK_SAMPLES = 8  # the samples whose ŷ the lists hold (the page's samples table shows as many)
+DOCUMENT_BUDGET = 1_950_000  # bytes an exported document stays under: the check lists take what the rest leaves
 LINK_CHARS = 32_000  # the longest address a link to "your own network" may have; past it the page says so
 
 
@@ -240,6 +248,38 @@ def forward_views(job: Job, trace: Trace, order: list[int], budget: int) -> dict
     return out
 
 
+def check_list(job: Job, trace: Trace, iteration: int) -> list[dict[str, Any]] | None:
+    """Iteration ``iteration``'s (1-based) checkable quantities as ``bl.check`` compares with them: each with its
+    exact value, how it is shown, its right line, and the values rounded inputs and the common mistakes give.
+    The page only compares a typed number with these and shows their words. None where the run's numbers
+    cannot be checked by hand (``candidates`` says why)."""
+    try:
+        listed = candidates(trace, iteration, job.net)
+    except ValueError:  # an InputError too: a network whose working has no hand check
+        return None
+    return to_json_value([q.to_dict() for q in listed if not _later_sample(q.key)])
+
+
+def _later_sample(key: str) -> bool:
+    """A ŷ past the samples the page shows (bl.check checks every one; the page only the first few)."""
+    return key.startswith("yhat") and key[4:].isdigit() and int(key[4:]) > CHECK_SAMPLES
+
+
+def check_lists(job: Job, trace: Trace, order: list[int], budget: int) -> dict[str, list[dict[str, Any]]]:
+    """:func:`check_list` at the iterations ``order`` (0-based) while they fit ``budget`` bytes."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    used = 0
+    for k in order:
+        listed = check_list(job, trace, k + 1)
+        if listed is None:
+            break  # the same network at every iteration: none can be checked
+        used += len(json.dumps(listed, ensure_ascii=False))
+        if used > budget and out:
+            break
+        out[str(k + 1)] = listed
+    return out
+
+
 def prediction_range(trace: Trace, preds: dict[str, Any]) -> list[float] | None:
     """The predictions chart's y-range, the same at every iteration (so a step is seen as the curve moving,
     not the axis): the targets, every iteration's predictions and the kept curves; values past 1e6 (a
@@ -288,8 +328,8 @@ def _preset_optimizer(name: str) -> str:
 
 def _article_rows() -> list[dict[str, Any]]:
     """The article's numbers beside the exact ones, and why they differ (the dosage example's guide)."""
-    return [{"what": r["what"], "article": r["article"], "exact": r["exact_text"], "why": r["why"]}
-            for r in compared_with_article()]
+    return [{"what": r["what"], "article": r["article"], "exact": r["exact_text"], "why": r["why"],
+             "verdict": r["verdict"]} for r in compared_with_article()]
 
 
 def guide(job: Job, trace: Trace, settings: Settings, held: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -297,27 +337,10 @@ def guide(job: Job, trace: Trace, settings: Settings, held: dict[int, dict[str, 
     look; for the dosage example, the article's parts in its order. Each step may name the control it is
     about (an element id on the page)."""
     sym = loss_symbol(trace.loss)
-    first = trace.optimize[0] if trace.optimize else ""
     steps: list[dict[str, str]] = []
     if settings.preset == "statquest" and settings.spec_text is None and trace.iterations:
-        it = trace.iterations[0]
-        w1 = it.gradients.get("w1", (held.get(0) or {}).get("w1"))
-        steps = [
-            {"text": "Part 1: the forward pass. The table's \u201cforward pass\u201d tab shows z1, h1, z2, h2, ŷ, "
-                     "the residual and its square for each dose, as 'backproplab forward statquest' prints them.",
-             "control": "tab-forward"},
-            {"text": f"Part 2: {sym} against one parameter, the others held: the pink curve. Choose the parameter "
-                     "above it.", "control": "param"},
-        ]
-        if first in it.step_sizes and np.ndim(it.step_sizes[first]) == 0:
-            steps.append({"text": f"Part 3: press \u2192 to take the first step: {first} goes from "
-                                  f"{number(single(it.params[first]))} to {number(single(it.new_value(first)))}.",
-                          "control": "step"})
-        if w1 is not None and np.ndim(w1) == 0:
-            steps.append({"text": f"Part 4: click w1 in the network for its chain rule: d{sym}/dw1 = "
-                                  f"{number(float(w1))} at the start, the slope of the tangent on the pink curve.",
-                          "control": "network"})
-    else:
+        steps = part_openings(_script_context(job, trace, held))  # the wording is the shipped scripts' own
+    if not steps:
         steps = [
             {"text": f"Press \u2192 (or the step button) to take one step ({method_name(trace.optimizer)}); "
                      "space plays the run.", "control": "step"},
@@ -332,10 +355,19 @@ def guide(job: Job, trace: Trace, settings: Settings, held: dict[int, dict[str, 
     return {"title": job.title, "lead": lead, "steps": steps, "command": command_line(job, settings),
             "article": article,
             "article_title": ARTICLE if article else "",
-            "article_columns": ["what", "the article", "exact", "why they differ"],
+            "article_columns": ["what", "the article", "exact", "why they differ", "checked"],
+            "article_keys": ["what", "article", "exact", "why", "verdict"],
             "forward_missing": "This file holds the forward pass at some iterations (a size budget); iteration "
                                "{iteration} is not among them. 'backproplab forward --iteration {iteration}' or "
                                "'backproplab serve' works out any iteration."}
+
+
+def _script_context(job: Job, trace: Trace, held: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """What a lesson script's captions are filled in from (:func:`backproplab.lesson.script.context`), for the
+    first iteration: the guide's steps are the first steps of the shipped scripts."""
+    row = trace_dict(trace, [0], held)["iterations"][0]
+    return {"params": [n for n, _ in job.net.named_parameters()], "nodes": [], "rows": {1: row},
+            "last": len(trace.iterations), "symbol": loss_symbol(trace.loss), "lr": trace.learning_rate}
 
 
 def link_texts() -> dict[str, Any]:
@@ -541,6 +573,16 @@ def run(settings: Settings, limits: Limits = LIMITS) -> tuple[Job, Trace]:
 def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIMITS,
              everything: bool = False) -> dict[str, Any]:
     """The lesson document of a run already trained (see :func:`build`)."""
+    doc, order = _document(job, trace, settings, limits, everything)
+    if everything:  # a served page asks for an iteration's lists when it needs them (detail's ``check``)
+        room = min(CHECK_BUDGET, DOCUMENT_BUDGET - len(to_json(doc).encode("utf-8")))
+        doc["check"] = check_lists(job, trace, order, room)
+    return doc
+
+
+def _document(job: Job, trace: Trace, settings: Settings, limits: Limits,
+              everything: bool) -> tuple[dict[str, Any], list[int]]:
+    """The document but its check lists, and the order its iterations are worked out in."""
     keep = kept_iterations(trace, extra=_held_size(job, trace))
     held = held_gradients(job, trace, keep)
     order = _explanation_order(keep)
@@ -567,12 +609,14 @@ def document(job: Job, trace: Trace, settings: Settings, *, limits: Limits = LIM
         "limits": limits.to_dict(),
         "columns": output_column(job, trace) if trace.iterations else None,
         "forward": forward,
+        "check": {},
         "guide": guide(job, trace, settings, held),
         "link": link_texts(),
         "words": words(trace),
         "choices": choices(),
         "colours": colours(),
-    }
+        "compare": compare_texts(trace),
+    }, order
 
 
 def _settings_shown(job: Job, trace: Trace, settings: Settings) -> dict[str, Any]:
@@ -631,7 +675,7 @@ def _predictions(job: Job, trace: Trace, keep: list[int]) -> dict[str, Any] | No
 
 
 def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job, Trace] | None = None,
-           limits: Limits = LIMITS, index: list[int] | None = None) -> dict[str, Any]:
+           limits: Limits = LIMITS, index: list[int] | None = None, check: bool = False) -> dict[str, Any]:
     """One parameter at one iteration (1-based): its worked gradient, its loss curve there (for a
     matrix, the curve of the entry at ``index``, counted from 0), and the iteration's row of the
     trace with its prediction curve or decision boundary, which a page whose document does not keep
@@ -652,6 +696,8 @@ def detail(settings: Settings, param: str, iteration: int, job_trace: tuple[Job,
                                              held_gradients(job, trace, [iteration - 1]))["iterations"][0],
                            "forward": forward_view(job, trace, iteration - 1),
                            **snapshot(job, trace, iteration - 1)}
+    if check:  # "check my working": asked for by a page that predicts or checks (it takes longer than the rest)
+        out["check"] = check_list(job, trace, iteration)
     if index is not None:  # the entry's own chain rule, beside the whole matrix's layer by layer
         out["entry"] = worked(job, trace, param, iteration - 1, tuple(index))
         out["entry_key"] = curve_key(param, tuple(index))
@@ -734,7 +780,8 @@ def words(trace: Trace) -> dict[str, Any]:
         diverged = (f"The run diverged: {final.message} The {len(trace.iterations)} steps before it stay "
                     "playable.")
     return {"loss": {"name": trace.loss, "symbol": sym}, "optimizer": method_name(trace.optimizer),
-            "rule": rule, "stopped": stopped_sentence(final) if final is not None else "", "diverged": diverged}
+            "rule": rule, "stopped": stopped_sentence(final) if final is not None else "", "diverged": diverged,
+            "check": dict(STATUSES), "check_says": SAYS}
 
 
 def choices() -> dict[str, list[dict[str, str]]]:
@@ -748,3 +795,23 @@ def colours() -> dict[str, str]:
     tangent and the loss per iteration blue, the steps vermillion."""
     return {"pink": plots.PINK, "green": plots.GREEN, "blue": plots.OKABE_ITO["blue"],
             "vermillion": plots.OKABE_ITO["vermillion"]}
+
+
+def run_name(trace: Trace) -> dict[str, Any]:
+    """The parts a run is named by when runs are drawn together (the figures' own words): its method, its
+    learning rate, and the starting value of each single-number parameter it trains."""
+    scalars = [n for n in trace.optimize if trace.iterations and np.ndim(trace.iterations[0].params[n]) == 0]
+    first = scalars[0] if scalars else (trace.optimize[0] if trace.optimize else "")
+    try:
+        method, lr = (run_label(trace, first, (part,)) for part in ("method", "lr"))
+    except FigureError:  # no single-number parameter: the method and rate are still the run's own
+        method, lr = method_name(trace.optimizer), f"lr = {trace.learning_rate:g}"
+    return {"method": method, "lr": lr, "start": {n: run_label(trace, n, ("start",)) for n in scalars}}
+
+
+def compare_texts(trace: Trace) -> dict[str, Any]:
+    """What the page needs to draw this run beside others: the figures' colour and marker of each run in
+    order (the shown run first), how many runs it draws at most, and this run's name parts."""
+    count = MAX_COMPARED
+    return {"colours": [run_colour(k) for k in range(count)],
+            "markers": [RUN_STYLES[k][1] for k in range(count)], "most": count, "name": run_name(trace)}

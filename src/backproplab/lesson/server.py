@@ -47,7 +47,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backproplab.lesson import document as lesson
-from backproplab.lesson.export import static_dir
+from backproplab.lesson.export import static_dir, with_hide
+from backproplab.lesson.runs import compared_settings, settings_given
 from backproplab.lesson.settings import LIMITS, Job, LessonError, Limits, Settings, settings_from_dict
 from backproplab.train.trace import Trace
 from backproplab.util.messages import InputError
@@ -281,8 +282,11 @@ class Lessons:
     thread, taking turns, within the time limit; ``concurrency`` requests at once, the rest told
     "busy" at once."""
 
-    def __init__(self, initial: Settings, limits: Limits, concurrency: int) -> None:
+    def __init__(self, initial: Settings, limits: Limits, concurrency: int, hide: tuple[str, ...] = (),
+                 tour: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.initial = initial
+        self.tour = tour  # a lesson script's tour, added to the documents of the initial settings' run
+        self.hide = hide  # the controls the page leaves out (serve --hide)
         self.limits = limits
         self.runs = Runs(limits.max_cache_bytes)
         self.slots = asyncio.Semaphore(concurrency)
@@ -322,12 +326,23 @@ class Lessons:
             entry = self.runs.get(settings, self.limits)
             job, trace, lock = entry
             with lock:
-                data = lesson.to_json(lesson.document(job, trace, settings, limits=self.limits)).encode("utf-8")
+                doc = lesson.document(job, trace, settings, limits=self.limits)
+                if self.tour is not None and self.tour_run(settings, doc):
+                    doc = self.tour(doc)
+                data = lesson.to_json(doc).encode("utf-8")
             self.runs.keep_document(settings, entry, data)
             return data
         except TimeUp:
             self.runs.forget(settings)
             raise
+
+    def tour_run(self, settings: Settings, doc: dict[str, Any]) -> bool:
+        """Whether ``doc`` is of the initial settings' run (the one a lesson script's tour is about): those settings,
+        or others that run the same (a reloaded page's address names every setting the run used)."""
+        run = (doc["source"]["spec_text"], doc["settings"])
+        if settings == self.initial:
+            self.initial_run = run
+        return run == getattr(self, "initial_run", None)
 
     def warm(self) -> None:
         """Build the initial lesson into the cache before serving, so the page's first load does no work;
@@ -335,11 +350,12 @@ class Lessons:
         with ENGINE:
             self.build(self.initial)
 
-    def detail(self, settings: Settings, param: str, iteration: int, index: list[int] | None) -> dict[str, Any]:
+    def detail(self, settings: Settings, param: str, iteration: int, index: list[int] | None,
+               check: bool = False) -> dict[str, Any]:
         try:
             job, trace, lock = self.runs.get(settings, self.limits)
             with lock:
-                return lesson.detail(settings, param, iteration, (job, trace), self.limits, index)
+                return lesson.detail(settings, param, iteration, (job, trace), self.limits, index, check=check)
         except TimeUp:
             self.runs.forget(settings)
             raise
@@ -351,7 +367,7 @@ class Lessons:
         return await self.heavy(lambda: self.build(settings))
 
     async def page(self, request: Request) -> Response:
-        return HTMLResponse(static_dir().joinpath("index.html").read_text(encoding="utf-8"))
+        return HTMLResponse(with_hide(static_dir().joinpath("index.html").read_text(encoding="utf-8"), self.hide))
 
     async def lesson_get(self, request: Request) -> Response:
         return await self.answer(self.initial)
@@ -363,12 +379,23 @@ class Lessons:
             return error(exc)
         return await self.answer(settings)
 
+    async def compare_post(self, request: Request) -> Response:
+        """A run to draw beside the shown one: its document, built as a run switch builds it, with its settings."""
+        try:
+            settings = compared_settings(await read_json(request, self.limits))
+        except (LessonError, InputError) as exc:
+            return error(exc)
+        head = ('{"settings": ' + lesson.to_json(settings_given(settings)) + ', "document": ').encode("utf-8")
+        return await self.heavy(lambda: head + self.build(settings) + b"}")
+
     async def detail_post(self, request: Request) -> Response:
         try:
-            param, iteration, index, settings = detail_request(await read_json(request, self.limits))
+            body = await read_json(request, self.limits)
+            param, iteration, index, settings = detail_request(body)
         except LessonError as exc:
             return error(exc)
-        return await self.heavy(lambda: self.detail(settings, param, iteration, index))
+        check = body.get("check") is True  # the lists to check a prediction with, asked for by a page that needs them
+        return await self.heavy(lambda: self.detail(settings, param, iteration, index, check))
 
     async def initial_settings(self, request: Request) -> Response:
         """Every setting the page started with, so that what it asks for later is about the same run."""
@@ -378,17 +405,20 @@ class Lessons:
 
 
 def create_app(initial: Settings | None = None, *, allowed_hosts: list[str] | None = None,
-               limits: Limits = LIMITS, concurrency: int = 4) -> Starlette:
+               limits: Limits = LIMITS, concurrency: int = 4, hide: tuple[str, ...] = (),
+               tour: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Starlette:
     """The lesson app: the page, its static files, ``/api/lesson`` and ``/api/detail``.
 
     ``concurrency`` requests may be admitted at once (working or waiting for their turn);
-    more get a 503 "busy" answer at once."""
-    lessons = Lessons(initial or Settings(), limits, concurrency)
+    more get a 503 "busy" answer at once; the page leaves out the controls ``hide`` names (checked). ``tour``:
+    adds a lesson script's tour to the documents of the initial settings' run."""
+    lessons = Lessons(initial or Settings(), limits, concurrency, hide, tour)
     routes = [
         Route("/", lessons.page),
         Route("/api/lesson", lessons.lesson_get, methods=["GET"]),
         Route("/api/lesson", lessons.lesson_post, methods=["POST"]),
         Route("/api/detail", lessons.detail_post, methods=["POST"]),
+        Route("/api/compare", lessons.compare_post, methods=["POST"]),
         Route("/api/initial", lessons.initial_settings, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=str(static_dir())), name="static"),
     ]

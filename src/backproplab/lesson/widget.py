@@ -10,6 +10,7 @@ import traitlets
 
 from backproplab.lesson import document as lesson
 from backproplab.lesson.export import render
+from backproplab.lesson.runs import compared_settings, settings_given
 from backproplab.lesson.settings import LIMITS, Job, LessonError, Settings, load_job, settings_from_dict
 from backproplab.train.trace import Iterations, Trace
 
@@ -108,7 +109,8 @@ class Lesson(anywidget.AnyWidget):
 
     # --- the page's requests --------------------------------------------------------------
     def answer(self, url: str, body: Any) -> dict[str, Any]:
-        """What the server would answer to the page's request (``/api/lesson`` or ``/api/detail``)."""
+        """What the server would answer to the page's request (``/api/lesson``, ``/api/detail`` or
+        ``/api/compare``)."""
         if url == "/api/lesson":
             settings = settings_from_dict(body if body is not None else {})
             doc = self._recompute(settings, publish=False)  # published once the page has its answer
@@ -124,7 +126,11 @@ class Lesson(anywidget.AnyWidget):
                     or not isinstance(body.get("iteration"), int):
                 raise LessonError("detail needs a parameter name (param) and an iteration number")
             ran = (self._job, self._trace) if self._job is not None and self._trace is not None else None
-            return lesson.detail(self.settings(), body["param"], body["iteration"], ran, LIMITS)
+            return lesson.detail(self.settings(), body["param"], body["iteration"], ran, LIMITS,
+                                 check=body.get("check") is True)
+        if url == "/api/compare":  # a run drawn beside this one: whole, as an exported file holds it (no detail asked)
+            settings = compared_settings(body)
+            return {"settings": settings_given(settings), "document": lesson.build(settings, everything=True)}
         raise LessonError(f"the widget does not answer {url}", status=404)
 
     def _on_page_message(self, _widget: Any, msg: Any, _buffers: Any) -> None:

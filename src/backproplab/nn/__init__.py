@@ -22,6 +22,7 @@ from backproplab.nn.activation import (
 )
 from backproplab.nn.containers import MLP, ModuleList, Sequential
 from backproplab.nn.dropout import Dropout
+from backproplab.nn.embedding import Embedding
 from backproplab.nn.flatten import Flatten, Unflatten
 from backproplab.nn.linear import Linear, check_sizes
 from backproplab.nn.loss_modules import (
@@ -39,7 +40,7 @@ from backproplab.nn.normalization import BatchNorm1d, BatchNorm2d
 from backproplab.nn.parameter import Parameter
 
 __all__ = ["ACTIVATION_MODULES", "ELU", "GELU", "LOSS_MODULES", "MLP", "Activation", "BCELoss", "BCEWithLogitsLoss",
-           "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout", "Flatten", "HuberLoss", "Identity", "L1Loss",
-           "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
-           "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "check_sizes", "functional",
-           "losses"]
+           "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "HuberLoss",
+           "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss",
+           "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
+           "check_sizes", "functional", "losses"]

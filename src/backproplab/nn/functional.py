@@ -13,6 +13,7 @@ from backproplab.engine import ops
 from backproplab.engine.functions import log_softmax, relu, sigmoid, softmax, tanh
 from backproplab.engine.tensor import Tensor, apply
 from backproplab.nn.dropout import dropout
+from backproplab.nn.embedding import embedding
 from backproplab.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -23,9 +24,9 @@ from backproplab.nn.losses import (
     nll_loss,
 )
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "gelu",
-           "huber_loss", "l1_loss", "leaky_relu", "log_softmax", "logsigmoid", "mse_loss", "nll_loss", "one_hot", "pad",
-           "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
+           "gelu", "huber_loss", "l1_loss", "leaky_relu", "log_softmax", "logsigmoid", "mse_loss", "nll_loss",
+           "one_hot", "pad", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002 - PyTorch's names

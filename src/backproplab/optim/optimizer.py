@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from backproplab.engine.recording import note_step
 from backproplab.engine.tensor import Tensor
 from backproplab.nn import Module
 from backproplab.train import loop
@@ -149,6 +150,7 @@ class Optimizer(ABC):
 
     def zero_grad(self) -> None:
         """Clear the gradients before the next backward(), as in PyTorch."""
+        note_step("zero_grad", self)  # bl.compile writes a recorded step's zero_grad into its replay
         for p in self.params:
             p._grad = p._grad_view = None  # what setting .grad to None does, without a call per parameter
 
@@ -158,6 +160,7 @@ class Optimizer(ABC):
         Once every parameter is a single float64 number (known from a first step), the whole
         step is :func:`_step_scalars`, with nothing to look up per parameter.
         """
+        note_step("step", self)  # bl.compile writes a recorded step's update into its replay (update_lines)
         every = self._all_scalars
         if every is not None and len(every) == len(self.params):
             steps = _step_scalars(every, self.param_groups[0]["lr"])
@@ -211,6 +214,31 @@ class Optimizer(ABC):
             for k, i in enumerate(where):
                 _step_scalars(scalars[k:k + 1], self._group_of[i]["lr"])
         return steps
+
+    def move(self, i: int) -> None:
+        """Move parameter ``i`` alone, as ``step()`` moves it: the update a compiled step calls for a rule
+        it does not write out."""
+        p = self.params[i]
+        if p._grad is None:
+            return
+        data = p.data
+        if data is self._scalars[i] or self._scalar(i, data):
+            _step_scalars([(p, data, self._scalar_steps[i])], self._group_of[i]["lr"])
+            return
+        delta = self.delta(i, p._grad)
+        if data.size > IN_PLACE_FROM and data.flags.writeable and data.dtype == delta.dtype:
+            data -= delta
+        else:
+            p.data = data - delta
+
+    def update_lines(self, i: int, node: str, names: Any) -> list[str]:
+        """Parameter ``i``'s update as lines of Python, for a compiled training step (``engine.fused``).
+
+        ``node`` is the code's name for the parameter; ``names.name(obj)`` gives a name for any object
+        the lines use. The lines must move the parameter exactly as ``step()`` does, bit for bit. By
+        default they call :meth:`move`; a rule may write its arithmetic out instead.
+        """
+        return [f"{names.name(self)}.move({i})  # {self.name}"]
 
     def _scalar(self, i: int, data: np.ndarray) -> bool:
         """Whether parameter ``i`` is one float64 number updated by the scalar rule, in its own writeable array."""

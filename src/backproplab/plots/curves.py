@@ -7,6 +7,7 @@ during the run, the loss along the run is its own, labelled series.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from backproplab.engine.tensor import Tensor
+from backproplab.explain.words import method_name
 from backproplab.nn import Module
 from backproplab.nn.losses import get_loss
 from backproplab.plots.base import (
@@ -184,28 +186,79 @@ def _draw_tangent(ax: Axes, s: _Slice, width: float) -> None:
             label=f"tangent at {s.when}, {s.param} = {num(shown)} (slope = gradient = {num(slope)})", gid="tangent")
 
 
-def _draw_steps(ax: Axes, s: _Slice, markers: Markers) -> list[tuple[str, float, float]]:
-    """The run's steps along the curve (or the loss along the run, when other parameters move too);
-    returns each step's label and where it goes."""
-    trace, path, moving = s.run, s.path, s.moving
+RUN_STYLES = (("vermillion", "o"), ("sky", "s"), ("orange", "^"), ("black", "D"))  # compared runs, in order
+MAX_COMPARED = len(RUN_STYLES)
+
+
+def run_colour(k: int) -> str:
+    """The colour of the k-th of several runs drawn together (the page and the figures use the same)."""
+    return OKABE_ITO[RUN_STYLES[k][0]]
+
+
+def run_label(trace: Trace, param: str, parts: tuple[str, ...] = ("method", "lr", "start")) -> str:
+    """A run named by ``parts`` of its settings: its method, learning rate and starting value."""
+    start = scalar_path(trace, param)[0] if trace.iterations else float("nan")
+    said = {"method": method_name(trace.optimizer), "lr": f"lr = {trace.learning_rate:g}",
+            "start": f"from {param} = {num(start)}"}
+    return ", ".join(said[p] for p in parts)
+
+
+def run_labels(traces: Sequence[Trace], param: str) -> list[str]:
+    """Runs drawn together, each named by only what sets it apart from the others (all of it, when nothing
+    does)."""
+    every = ("method", "lr", "start")
+    named = {p: [run_label(t, param, (p,)) for t in traces] for p in every}
+    parts = tuple(p for p in every if len(set(named[p])) > 1) or every
+    return [run_label(t, param, parts) for t in traces]
+
+
+def _gid(name: str, k: int) -> str:
+    """A drawn series' id: the first run's keeps its plain name (tests and the page read it), others are numbered."""
+    return f"{name}-{k}" if k else name
+
+
+def _off_slice(s: _Slice, trace: Trace) -> bool:
+    """Whether a compared run holds the other parameters elsewhere than the slice does (its points are then
+    off the drawn curve)."""
+    theirs = state(trace, s.iteration) if trace.iterations else {}
+    return any(n != s.param and n in theirs and not np.array_equal(np.asarray(theirs[n]), np.asarray(v))
+               for n, v in s.base.items())
+
+
+def _steps_label(s: _Slice, trace: Trace, k: int, name: str) -> tuple[str, bool]:
+    """What a run's series says, and whether it is off the slice (other parameters move too, or a compared run
+    holds them elsewhere): its points are then the loss along the run, not points on the curve."""
+    moving = [n for n in trace.optimize if n != s.param]
+    diverged = trace.final is not None and trace.final.stopped_by == "diverged"
+    said = ("; diverged" if name else "; the run diverged: each step overshoots further") if diverged else ""
+    lead = f"{name}: " if name else ""
+    if moving or (k and _off_slice(s, trace)):
+        why = (f"{', '.join(moving[:3])}{' …' if len(moving) > 3 else ''} moving too" if moving
+               else "other parameters held elsewhere")
+        return f"{lead}loss along the run ({why}: off this slice){said}", True
+    what = f"{lead}steps" if name else "gradient-descent steps (n: step size at iteration n)"
+    return f"{what}{said}", False
+
+
+def _draw_steps(ax: Axes, s: _Slice, markers: Markers, trace: Trace | None = None, k: int = 0,
+                name: str = "") -> list[tuple[str, float, float]]:
+    """One run's steps along the curve (or the loss along the run, when it is off the slice); returns each step's
+    label and where it goes. ``k`` picks the run's colour and marker."""
+    trace = trace if trace is not None else s.run
+    path = scalar_path(trace, s.param)
+    colour, marker = run_colour(k), RUN_STYLES[k][1]
     losses = np.array(trace.losses(), dtype=float)
-    keep = [k for k in subsample(len(path)) if np.isfinite(path[k]) and np.isfinite(losses[k])]
-    if moving:
-        ax.plot(path[keep], losses[keep], color=OKABE_ITO["vermillion"], marker="o", ms=5, lw=1, ls=":",
-                mfc="white", label=f"loss along the run ({', '.join(moving[:3])}{' …' if len(moving) > 3 else ''}"
-                " moving too: off this slice)", gid="path-loss")
-        ax.plot(s.shown, s.at(s.shown), "o", color=OKABE_ITO["vermillion"], ms=7, label=f"{s.when} (on this slice)",
-                gid="shown-point")
+    keep = [j for j in subsample(len(path)) if np.isfinite(path[j]) and np.isfinite(losses[j])]
+    label, off = _steps_label(s, trace, k, name)
+    ax.plot(path[keep], losses[keep], color=colour, marker=marker, ms=5, lw=1, ls=":" if off else "-",
+            mfc="white" if off else colour, label=label, gid=_gid("path-loss" if off else "descent-path", k))
+    if off and not k:
+        ax.plot(s.shown, s.at(s.shown), "o", color=colour, ms=7, label=f"{s.when} (on this slice)", gid="shown-point")
         markers.append(([s.shown], [s.at(s.shown)], 7))
-    else:
-        diverged = trace.final is not None and trace.final.stopped_by == "diverged"
-        ax.plot(path[keep], losses[keep], color=OKABE_ITO["vermillion"], marker="o", ms=5, lw=1,
-                label="gradient-descent steps (n: step size at iteration n)"
-                + ("; the run diverged: each step overshoots further" if diverged else ""), gid="descent-path")
     markers.append((path[keep], losses[keep], 5))
     nums = numbers(trace)
-    return [(f"{nums[k]}: step {num(single(trace.iterations[k].step_sizes[s.param]))}", path[k], losses[k])
-            for k in keep if k < len(trace.iterations) and s.param in trace.iterations[k].step_sizes]
+    return [(f"{nums[j]}: step {num(single(trace.iterations[j].step_sizes[s.param]))}", path[j], losses[j])
+            for j in keep if j < len(trace.iterations) and s.param in trace.iterations[j].step_sizes]
 
 
 def _name_axes(ax: Axes, s: _Slice, curve: np.ndarray, lo: float, hi: float) -> None:
@@ -221,36 +274,93 @@ def _name_axes(ax: Axes, s: _Slice, curve: np.ndarray, lo: float, hi: float) -> 
     ax.set_xlim(lo, hi)
 
 
+Compared = Sequence[Trace | tuple[str, Trace]]  # other runs to draw on the same curve: traces, or (name, trace)
+
+
+def _named(s: _Slice, compare: Compared, name: str) -> list[tuple[str, Trace]]:
+    """The slice's run and the compared ones, each with its name (given, or what sets it apart)."""
+    if compare and not s.has_run:
+        raise FigureError("comparing runs needs a run to compare with: pass trace=… as well")
+    runs: list[tuple[str, Trace]] = [(name, s.run)] if compare else []
+    for c in compare:
+        name, t = c if isinstance(c, tuple) else ("", c)
+        if not isinstance(t, Trace) or not t.iterations:
+            raise FigureError("each compared run is a Trace with iterations (or a (name, Trace) pair); train it first")
+        if s.param not in t.optimize:
+            raise FigureError(f"a compared run does not train {s.param}; compare runs that train it")
+        runs.append((name, t))
+    if len(runs) > MAX_COMPARED:
+        raise FigureError(f"at most {MAX_COMPARED} runs can be drawn together; got {len(runs)}")
+    labels = run_labels([t for _, t in runs], s.param)
+    return [(name or label, t) for (name, t), label in zip(runs, labels)]
+
+
 def loss_curve(model: Module, x: Any, y: Any, param: str, *, loss: str = "ssr", trace: Trace | None = None,
                span: tuple[float, float] | None = None, points: int = 201, ax: Axes | None = None,
-               label_steps: int = 6, iteration: int = 1, steps: bool = True, tangent: bool = True) -> Figure:
+               label_steps: int = 6, iteration: int = 1, steps: bool = True, tangent: bool = True,
+               compare: Compared = (), name: str = "") -> Figure:
     """The loss against one parameter (pink), its true minimum, the tangent, and the steps.
 
     The curve is drawn through ``iteration`` (1-based, as the terminal counts): the other
     parameters are held at their values there, and the tangent touches the curve there.
     Its slope is the gradient; each numbered step shows why steps shrink as the curve flattens.
+    ``compare`` draws other runs' steps on the same curve, each in its own colour (up to four runs in all),
+    so two learning rates or two starting values can be seen side by side; ``name`` names ``trace``'s run
+    among them (by default each run is named by what sets it apart).
     """
     s = _slice(model, x, y, loss, param, trace, iteration)
-    lo, hi = _span(s, span)
+    runs = _named(s, compare, name)
+    lo, hi = _span(s, span if span is not None or not runs else _runs_span(s, runs))
     grid, curve, minimum = _curve(s, lo, hi, points)
-    fig, ax = figure_for(ax)
+    fig, ax = figure_for(ax, (6.4, 5.4) if runs else (6.4, 4.4))  # room for the runs' legend under the chart
     ax.plot(grid, curve, color=PINK, lw=2.5, label=f"{short_loss(loss)} as {param} varies", gid="loss-curve")
     markers: Markers = []
     _draw_minimum(ax, s, minimum, markers)
-    if tangent:
+    if tangent and not runs:
         _draw_tangent(ax, s, hi - lo)
     if s.has_run and steps and not s.trained:  # the slice and its tangent stand; only steps need training
         ax.plot([], [], ls="none", label=untrained_note(param), gid="no-steps-note")
-    items = _draw_steps(ax, s, markers) if s.trained and steps else []
-    if tangent and not (s.trained and steps):
+    drawn = _draw_all(ax, s, markers, runs) if s.trained and steps else []
+    if tangent and not runs and not (s.trained and steps):
         ax.plot(s.shown, s.at(s.shown), "o", color=OKABE_ITO["blue"], ms=6, gid="shown-point")
         markers.append(([s.shown], [s.at(s.shown)], 6))
     _name_axes(ax, s, curve, lo, hi)
-    ax.legend(fontsize=7, loc="best")
-    if items and label_steps > 0:
-        avoid = [ln for ln in ax.get_lines() if ln.get_gid() in ("loss-curve", "tangent", "descent-path", "path-loss")]
-        place(ax, items, markers, most=label_steps, color=OKABE_ITO["vermillion"], avoid=avoid)
+    _legend(ax, bool(runs))
+    if label_steps > 0:
+        _label_steps(ax, drawn, markers, label_steps)
     return fig
+
+
+def _runs_span(s: _Slice, runs: list[tuple[str, Trace]]) -> tuple[float, float]:
+    """A range with every compared run's path in view, and the slice's lowest point."""
+    path = np.concatenate([scalar_path(t, s.param) for _, t in runs])
+    return default_span(path, find_minimum(s.at, np.linspace(*default_span(path, None), 41)))
+
+
+def _legend(ax: Axes, runs: bool) -> None:
+    """The legend where it covers least: under the chart for several runs, else where matplotlib finds room."""
+    if not runs:
+        ax.legend(fontsize=7, loc="best")
+        return
+    wide = max(len(str(ln.get_label())) for ln in ax.get_lines()) > 48
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1 if wide else 2, frameon=False,
+              title="n: step size at iteration n", title_fontsize=7)
+
+
+def _label_steps(ax: Axes, drawn: list[list], markers: Markers, most: int) -> None:
+    """Number a few steps of each run, in its colour, where no label covers a marker, a line or another label."""
+    avoid = [ln for ln in ax.get_lines() if str(ln.get_gid()).startswith(("loss-curve", "tangent", "descent-path",
+                                                                            "path-loss"))]
+    for k, items in enumerate(drawn):
+        if items:
+            place(ax, items, markers, most=max(1, most // len(drawn)), color=run_colour(k), avoid=avoid)
+
+
+def _draw_all(ax: Axes, s: _Slice, markers: Markers, runs: list[tuple[str, Trace]]) -> list[list]:
+    """The steps of the slice's run, or of every compared run; each run's step labels, in run order."""
+    if not runs:
+        return [_draw_steps(ax, s, markers)]
+    return [_draw_steps(ax, s, markers, trace=t, k=k, name=name) for k, (name, t) in enumerate(runs)]
 
 
 def loss_history(trace: Trace, *, log: bool = False, ax: Axes | None = None) -> Figure:

@@ -7,6 +7,7 @@ with file names that say what each figure is and an ``index.md`` that lists them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,10 @@ def _check_iteration(trace: Trace, iteration: int, steps_only: bool) -> None:
 
 def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | None = None,
         params: str | None = None, iteration: int | None = None, log: bool = False,
-        span: tuple[float, float] | None = None, steps: bool = True, tangent: bool = True) -> Figure:
-    """One figure of the run by name; ``iteration`` counts from 1 (iteration 1 is the start)."""
+        span: tuple[float, float] | None = None, steps: bool = True, tangent: bool = True,
+        compare: Sequence[tuple[str, Trace]] = (), name: str = "") -> Figure:
+    """One figure of the run by name; ``iteration`` counts from 1 (iteration 1 is the start). ``compare``: other
+    named runs drawn on the same loss curve, ``name`` this run's name among them."""
     x, y = np.asarray(trace.inputs), np.asarray(trace.targets)
     xl, yl = preset.x_label, preset.y_label
     _start(net, trace)
@@ -135,7 +138,7 @@ def one(preset: Preset, net: Module, trace: Trace, kind: str, *, param: str | No
     shown = iteration or 1
     if kind == "loss-curve":
         return plots.loss_curve(net, x, y, pick_param(net, trace, param, trained=False), loss=trace.loss, trace=trace,
-                                iteration=shown, span=span, steps=steps, tangent=tangent)
+                                iteration=shown, span=span, steps=steps, tangent=tangent, compare=compare, name=name)
     if kind == "predictions":
         return plots.predictions(net, x, y, trace=trace, iteration=shown, x_label=xl, y_label=yl)
     if kind == "residuals":

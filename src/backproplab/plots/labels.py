@@ -86,6 +86,7 @@ def place(ax: Axes, items: Sequence[tuple[str, float, float]], markers: Sequence
     legend = ax.get_legend()
     if legend is not None:
         taken.append(legend.get_window_extent())
+    taken += [t.get_window_extent().padded(3) for t in ax.texts if t.get_gid() == gid]  # placed by an earlier call
     room = _Room(ax.get_window_extent(), lines, taken)
     style = {"textcoords": "offset points", "fontsize": fontsize, "color": color, "gid": gid, "annotation_clip": True}
     placed: list = []

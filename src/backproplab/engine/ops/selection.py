@@ -1,4 +1,5 @@
-"""Picking and placing entries: gather, scatter, masked_fill, the triangles (tril, triu), diag, pad, contiguous.
+"""Picking and placing entries: gather, scatter, masked_fill, the triangles (tril, triu), diag, pad, embedding,
+contiguous.
 
 Indices and masks are inputs with no gradient, so a compiled step reads the current ones; dims and the
 other settings are attributes. The tensor methods check every argument before an op runs, so these
@@ -88,6 +89,12 @@ def _pad_grad(g: Array, out: Array, a: Array, pad: tuple[tuple[int, int], ...], 
     return np.pad(inner, [(max(-lo, 0), max(-hi, 0)) for lo, hi in pad])  # cropped entries: no gradient
 
 
+def _embedding_grad(g: Array, out: Array, weight: Array, index: Array) -> Array:
+    full = np.zeros(weight.shape, dtype=g.dtype)
+    np.add.at(full, index, g)  # a row used at several positions collects the gradient of each
+    return full
+
+
 NO_GRADIENT = ("none (an index has no gradient)", r"\text{none}")
 # alike on purpose: an op's entry is data in one shape: name, args, forward, VJPs, expression, derivatives
 gather = Op(
@@ -153,6 +160,16 @@ pad = Op(
     elementwise=False, attrs=("pad", "value"),
     backward=(("G with the padding cut off (and 0 for cropped entries)", r"\operatorname{crop}(G)"),),
 )
+embedding = Op(
+    "embedding", ("weight", "index"), lambda weight, index: weight[index],
+    (_embedding_grad, None),
+    ("$weight[$index]", r"${weight}_{$index}"),
+    (("1 for the row $index names, at each position that uses it, 0 for the other rows",
+      r"\mathbb{1}[\text{row } $index]"), NO_GRADIENT),
+    elementwise=False,
+    backward=(("row r: G summed over every position whose index is r (0 for a row no position uses)",
+               r"\textstyle\sum_{p:\,\text{index}_p = r} G_p"), NO_GRADIENT),
+)
 contiguous = Op(
     "contiguous", ("a",), np.ascontiguousarray,
     (lambda g, out, a: g,),
@@ -160,4 +177,4 @@ contiguous = Op(
     (("1", "1"),),
 )
 
-SELECTION = (gather, scatter, masked_fill, tril, triu, diag, pad, contiguous)
+SELECTION = (gather, scatter, masked_fill, tril, triu, diag, pad, embedding, contiguous)

@@ -2,17 +2,20 @@
 // and draws everything from it. No number is computed here; only chosen and formatted.
 import { $, embedded, hosted, served, ui, iterations, current, posOf, lastIteration, withIndex, banner, divergenceBanner } from "./page.js";
 import { answered, post, fetchRow } from "./ask.js";
-import { recompute, fillControls, changed } from "./controls.js";
+import { recompute, fillControls, changed, readRuns, openRun } from "./controls.js";
 import { drawCharts, render, predictionNote, renderDerivation, workingKey, select, hover } from "./render.js";
 import { notKept, go, goTyped, navigate, stepKey, stop, togglePlay } from "./play.js";
 import { showGuide, wireGuideAndTabs, wirePresent } from "./guide.js";
+import { startTour } from "./tour.js";
 import { ownFromLink } from "./link.js";
-import { staleSize, newLayout } from "./draw.js";
+import { staleSize, newLayout, htmlEl } from "./draw.js";
 import { drawNetwork } from "./network.js";
 import { drawLossHistory } from "./charts.js";
 import { working, watchFactors } from "./derivation.js";
-import { readHash, settingsFromLink, SIMPLE_SETTINGS } from "./state.js";
+import { readHash, settingsFromLink, SIMPLE_SETTINGS, HIDEABLE, hiddenNames } from "./state.js";
 import { wireOwn } from "./own.js";
+import { wireCompare, keepComparable, addRun } from "./compare.js";
+import { comparedLosses } from "./sidebyside.js";
 
 // The notebook widget answers the page's requests, and sends a new document when its settings change.
 window.addEventListener("message", (ev) => {
@@ -27,6 +30,8 @@ window.addEventListener("message", (ev) => {
 
 export function load(doc, keep = {}) {
   ui.doc = doc;
+  ui.beyond = null;
+  keepComparable(doc);
   for (const [name, colour] of Object.entries(doc.colours)) {  // the figures' colours, as --pink, --green …
     document.documentElement.style.setProperty(`--${name}`, colour);
   }
@@ -36,8 +41,10 @@ export function load(doc, keep = {}) {
   const want = keep.param && names.includes(keep.param) ? keep.param : null;
   ui.selected = withIndex(want || doc.trace.optimize[0] || names[0], want ? keep.index : null);
   fillControls();
+  hideControls();
   divergenceBanner();
   showGuide();
+  startTour();
   // an iteration the document does not hold (a link, a new run) is asked for before the page is drawn, so that
   // it is drawn once, at that iteration
   const k = keep.iteration;
@@ -98,13 +105,14 @@ function wire() {
   });
   window.addEventListener("resize", () => render());
   wirePresent();
+  wireCompare(render);
   // a chart whose box changed without the window (the guide closed, the table grew) is drawn again for its new
   // size, that chart alone: nothing is asked of the server
   const watch = new ResizeObserver(() => requestAnimationFrame(() => {
     if (!ui.doc || !current()) return;
     newLayout();
     if (staleSize($("network"))) drawNetwork($("network"), ui.doc, current(), ui.selected, { select, hover });
-    if (staleSize($("history"))) drawLossHistory($("history"), ui.doc, ui.pos, ui.log);
+    if (staleSize($("history"))) drawLossHistory($("history"), ui.doc, ui.pos, ui.log, comparedLosses());
     if (staleSize($("curve")) || staleSize($("predictions"))) predictionNote(drawCharts());
   }));
   for (const svg of document.querySelectorAll("main svg")) watch.observe(svg);
@@ -119,14 +127,54 @@ function wire() {
   });
 }
 
+// Controls left out for a page embedded in another (--hide, ?hide=) take no space: the elements their names find
+// are not displayed, nor a row of the header left empty.
+export const hiddenByName = hiddenNames(document.querySelector('meta[name="backproplab-hide"]')?.content,
+  window.location.search);
+
+function hideControls() {
+  document.documentElement.dataset.hide = hiddenByName.names.join(" ");
+  for (const name of hiddenByName.names) {
+    for (const el of HIDEABLE[name].flatMap((sel) => [...document.querySelectorAll(sel)])) {
+      (el.closest("header label") || el).classList.add("hidden-control");
+    }
+  }
+  const legend = document.querySelector("#optimize legend"), gone = (n) => hiddenByName.names.includes(n);
+  if (gone("start") !== gone("optimize")) legend.textContent = gone("start") ? "optimize" : "starting value";
+  for (const row of document.querySelectorAll("header .row")) {
+    const shown = [...row.children].filter((el) => el.id !== "status" && getComputedStyle(el).display !== "none");
+    row.classList.toggle("emptied", shown.length === 0);
+  }
+}
+
+// Names in ?hide= that are no control: the page says so in one line, and hides the others.
+function sayUnknownHidden() {
+  if (!hiddenByName.unknown.length) return;
+  const note = htmlEl("p", { id: "hide-note", role: "note" }, null,
+    `?hide= names no control ${hiddenByName.unknown.map((n) => `'${n}'`).join(", ")}; choose from: ` +
+    `${Object.keys(HIDEABLE).join(", ")}`);
+  document.querySelector("header").append(note);
+}
+
+// The runs a link draws beside the shown one (or an exported file opens with), added one after another.
+async function compareFromLink(h) {
+  const texts = h.compare !== undefined ? h.compare.split("|") : (ui.runs && ui.runs.compare) || [];
+  for (const text of texts.filter(Boolean)) await addRun(text, render);
+}
+
 async function main() {
   wire();
   const h = readHash();
   const keep = { iteration: h.it ? Number(h.it) : 1, param: h.param || null,
     index: h.entry ? h.entry.split(",").map((v) => Number(v) - 1) : null };
+  sayUnknownHidden();
   if (embedded) {
     ui.doc = JSON.parse(embedded.textContent);
-    load(ui.doc, keep);
+    ui.runs = readRuns();  // an exported file of several runs; the address may name one
+    const run = ui.runs && h.run ? Number(h.run) - 1 : 0;
+    if (run > 0 && run < ui.runs.list.length) await openRun(run, keep);
+    else load(ui.doc, keep);
+    await compareFromLink(h);
     return;
   }
   const own = h.own ? await ownFromLink(h.own) : null;
@@ -143,6 +191,7 @@ async function main() {
       if (initial.custom) ui.custom = { spec_text: doc.source.spec_text, csv_text: initial.settings.csv_text || null };
       load(doc, keep);
     }
+    await compareFromLink(h);
     if (own && own.problem) banner(ui.doc.link[own.problem], own.problem === "unreadable" ? "error" : "note");
   } catch (err) {
     banner(err.message, "error");

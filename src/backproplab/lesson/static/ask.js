@@ -53,7 +53,8 @@ export async function fetchDetail(param, iteration, index = null) {
   const here = () => ui.doc === doc && current() && current().iteration === iteration;
   let wait = 0, retry = false;  // after an error the key stays asked for a moment; "busy" is asked again
   try {
-    const d = await askDetail({ settings: ui.settings || {}, param, iteration, index }, () => here() && ui.moves === moves);
+    const d = await askDetail({ settings: ui.settings || {}, param, iteration, index, check: Boolean(ui.wantCheck) },
+      () => here() && ui.moves === moves);
     if (!d) {  // the page was asked to move before its turn came: where it stops is asked for instead
       if (doc.snapshotsAsked) doc.snapshotsAsked.delete(iteration);
       (ui.nav || Promise.resolve()).then(() => { if (here()) render(); });
@@ -99,6 +100,7 @@ export function keepDetail(doc, param, iteration, d) {
   if (d.entry) (doc.explanations[d.entry_key] = doc.explanations[d.entry_key] || {})[String(iteration)] = d.entry;
   (doc.cli_lines = doc.cli_lines || {})[String(iteration)] = d.cli_lines;
   if (d.forward) (doc.forward = doc.forward || {})[String(iteration)] = d.forward;
+  if (d.check !== undefined) (doc.check = doc.check || {})[String(iteration)] = d.check;  // "check my working"
   if (d.curve) {
     const list = (doc.curves[d.curve_key] = doc.curves[d.curve_key] || []);
     if (!list.some((s) => s.iteration === d.curve.iteration)) list.push(d.curve);

@@ -2,6 +2,7 @@
 import { svgEl, clearEl, scale, axes, pathData, svgSize, ticks, tickLabel } from "./draw.js";
 import { textLines, bottomMargin, fontSize, leftMargin, textWidth, isShown } from "./draw.js";
 import { fmt, asNumber, entry } from "./format.js";
+import { ui } from "./page.js";
 
 export const GREY = "#8a8a8a";
 
@@ -41,10 +42,12 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
   const loss = slice.loss.map(asNumber);
   const cur = asNumber(entry(it.params[param], index));
   const curLoss = asNumber(it.loss);
-  const g = it.gradients && param in it.gradients ? asNumber(entry(it.gradients[param], index)) : NaN;
+  // predict, then reveal (ui.hideNext): the tangent's slope is the gradient to predict, so it waits too
+  const g = !ui.hideNext && it.gradients && param in it.gradients ? asNumber(entry(it.gradients[param], index)) : NaN;
   // the lines above the plot: each whole inside the chart, moved left or wrapped where it is narrow
   const lines = [
-    { text: Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : "", cls: "slope-label" },
+    { text: Number.isFinite(g) ? `tangent slope = gradient = ${fmt(g)}` : ui.hideNext ? "tangent: hidden until you predict" : "",
+      cls: "slope-label" },
     { text: `● iteration ${it.iteration}: ${key} = ${fmt(cur)}, ${sym} = ${fmt(curLoss)}`, cls: "note-label" },
   ];
   if (legend) {  // the hollow points' loss is the run's own, when the other parameters had other values too
@@ -78,7 +81,8 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
   // loss is the run's own, not this slice's: drawn dotted and hollow, as the figures draw it
   const steps = trained ? its.slice(0, pos + 1) : [];
   const pts = steps.map((s) => [xs(asNumber(entry(s.params[param], index))), ys(asNumber(s.loss))]);
-  svgEl("path", { d: pathData(pts), class: `descent${off}` }, plot);
+  const run0 = ui.compare && ui.compare.length ? { "data-run": "0", stroke: doc.compare.colours[0] } : {};  // runs side by side
+  svgEl("path", { d: pathData(pts), class: `descent${off}`, "data-iterations": steps.map((s) => s.iteration).join(","), ...run0 }, plot);
   let lastLabel = -Infinity;
   steps.forEach((s, i) => {
     const [px, py] = pts[i];
@@ -109,6 +113,7 @@ export function drawLossCurve(svg, doc, pos, param, slice, index = null, key = p
     }
     svgEl("circle", { cx: px, cy: py, r: 6, class: "current-point" }, plot);
   }
+  return { xs, ys, plot, box };
 }
 
 // The line under the loss curve's title: the true minimum, and what the slice holds fixed.
@@ -260,18 +265,20 @@ function drawBoundary(svg, doc, it, w, h) {
   svgEl("text", { x: lx + 14, y: row(3), class: "legend-text" }, svg, "0");
 }
 
-export function drawLossHistory(svg, doc, pos, log) {
+// others: runs drawn beside this one ({losses, colour, k, at: the row each shows}), each a line of its colour.
+export function drawLossHistory(svg, doc, pos, log, others = []) {
   clearEl(svg);
   if (!isShown(svg)) return null;  // not shown (present mode): nothing to draw
   const { w, h } = svgSize(svg);
-  const losses = doc.losses.map(asNumber);
   const it = doc.trace.iterations[pos];
+  // predict, then reveal (ui.hideNext): the chart ends at the iteration shown; its future waits
+  const losses = (ui.hideNext ? doc.losses.slice(0, it.iteration) : doc.losses).map(asNumber);
   const box = { x: 52, y: 8, w: w - 72, h: h - bottomMargin(svg) };  // room on the right for the last tick's label ("2000")
-  const shownLosses = log ? losses.filter((v) => v > 0) : losses;
+  const every = losses.concat(...others.map((o) => o.losses.map(asNumber))), shownLosses = log ? every.filter((v) => v > 0) : every;
   let [lo, hi] = finiteRange(shownLosses);
   if (hi > 1e12) hi = Math.min(hi, Math.max(...losses.slice(0, 20).filter(Number.isFinite)) * 10);
   const f = log ? (v) => (v > 0 ? Math.log10(v) : NaN) : (v) => v;
-  const xs = scale(1, Math.max(2, losses.length), box.x, box.x + box.w);
+  const xs = scale(1, Math.max(2, doc.losses.length, ...others.map((o) => o.losses.length)), box.x, box.x + box.w);
   const ys = scale(f(log ? lo : Math.min(lo, 0)), f(hi), box.y + box.h, box.y);
   if (log) ys.ticks = ticks(ys.domain[0], ys.domain[1], 3).filter((t) => Number.isInteger(t));
   axes(svg, box, xs, ys, "iteration", doc.words.loss.symbol + (log ? " (log)" : ""),
@@ -279,7 +286,14 @@ export function drawLossHistory(svg, doc, pos, log) {
   const step = Math.max(1, Math.floor(losses.length / 600));
   const pts = [];
   for (let i = 0; i < losses.length; i += step) pts.push([xs(i + 1), ys(f(Math.min(losses[i], hi * 10)))]);
-  svgEl("path", { d: pathData(pts), class: "history", stroke: doc.colours.blue }, svg);
+  svgEl("path", { d: pathData(pts), class: "history", stroke: others.length ? doc.compare.colours[0] : doc.colours.blue,
+    "data-run": others.length ? "0" : null }, svg);
+  for (const o of others) {  // each compared run's whole loss line, and its point at the iteration it shows
+    const line = [];
+    for (let i = 0; i < o.losses.length; i += step) line.push([xs(i + 1), Math.max(-1e6, ys(f(Math.min(asNumber(o.losses[i]), hi * 10))))]);
+    svgEl("path", { d: pathData(line), class: "history compared", stroke: o.colour, "data-run": String(o.k) }, svg);
+    if (o.at) svgEl("circle", { cx: xs(o.at.iteration), cy: ys(f(asNumber(o.at.loss))), r: 3.5, fill: o.colour }, svg);
+  }
   const x = xs(it.iteration);
   svgEl("line", { x1: x, y1: box.y, x2: x, y2: box.y + box.h, class: "now-line" }, svg);
   svgEl("circle", { cx: x, cy: ys(f(asNumber(it.loss))), r: 4, class: "current-point" }, svg);

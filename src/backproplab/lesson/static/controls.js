@@ -2,10 +2,10 @@
 import { $, served, ui, iterations, current, lastIteration, banner } from "./page.js";
 import { post } from "./ask.js";
 import { stop } from "./play.js";
-import { load } from "./app.js";
+import { load, hiddenByName } from "./app.js";
 import { htmlEl, clearEl } from "./draw.js";
 import { asNumber } from "./format.js";
-import { SIMPLE_SETTINGS } from "./state.js";
+import { SETTINGS, SIMPLE_SETTINGS, unpackRun } from "./state.js";
 
 export function settingsFromControls(extra = {}) {
   const s = {};
@@ -52,8 +52,11 @@ export function fillControls() {
   for (const { name, control } of SIMPLE_SETTINGS) $(control).value = doc.settings[name];
   const preset = $("preset");
   if (doc.source.preset) preset.value = doc.source.preset;
-  if (ui.custom && !preset.querySelector('option[value="__own"]')) htmlEl("option", { value: "__own" }, preset, "your own spec");
-  if (ui.custom) preset.value = "__own";
+  const own = ui.custom || !doc.source.preset;  // a spec posted to the page, served, or exported
+  if (own && !preset.querySelector('option[value="__own"]')) {
+    htmlEl("option", { value: "__own" }, preset, "your own spec");
+  }
+  if (own) preset.value = "__own";
   $("of").textContent = `/ ${lastIteration()}`;
   showHeld();
   $("iteration").max = lastIteration();
@@ -74,16 +77,24 @@ export function fillControls() {
       input.value = asNumber(doc.settings.start[name]);
       input.addEventListener("change", () => changed());
     }
-    if (!served) { cb.disabled = true; span.title = "this file holds one run; 'backproplab serve' recomputes"; }
+    if (!served) { cb.disabled = true; span.title = frozen(); }
   }
   for (const id of [...SIMPLE_SETTINGS.map((s) => s.control), "reset"]) {
     $(id).disabled = !served;
-    if (!served) $(id).title = "this file holds one run; 'backproplab serve' recomputes it with new settings";
+    if (!served) $(id).title = frozen();
   }
   for (const input of box.querySelectorAll("input.start")) input.disabled = !served;
   const sel = $("param");
   clearEl(sel);
   for (const name of names) htmlEl("option", { value: name }, sel, name);
+  if (ui.runs) offerRuns();
+}
+
+// Why a control of an exported file cannot be changed.
+function frozen() {
+  if (!ui.runs) return "this file holds one run; 'backproplab serve' recomputes it with new settings";
+  return `this file holds ${ui.runs.list.length} runs, chosen with the settings they differ in ('backproplab serve' ` +
+    "recomputes with any settings)";
 }
 
 // A list to choose from, as the document names its choices; made once (a choice made stays chosen).
@@ -109,4 +120,103 @@ export async function changed(extra = {}) {
   const keep = { iteration: current() ? current().iteration : 1, param: ui.selected && ui.selected.param,
     index: ui.selected && ui.selected.index };
   try { await recompute(settingsFromControls(extra), keep); } catch (err) { fillControls(); }
+}
+
+// --- several runs in one exported file (lesson/runs.py) ---------------------------------------------------
+// The "run" list names every run by the settings it changes, and opens it; a setting the runs differ in is
+// enabled too, as a choice among the runs' values (the learning rate becomes a list of the runs' rates), so the
+// reader changes the setting where they would on a served page and never asks for a run the file does not hold.
+export function readRuns() {
+  const el = $("lesson-runs");
+  if (served || !el) return null;
+  const table = JSON.parse(el.textContent), list = table.runs;
+  return list.length > 1 ? { list, docs: [ui.doc], compare: table.compare || [] } : null;
+}
+
+const sameValue = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// The settings whose value is not the same in every run.
+function variedSettings() {
+  const list = ui.runs.list;
+  const differs = (n) => list.some((r) => !sameValue(r.settings[n], list[0].settings[n]));
+  return SETTINGS.map((s) => s.name).filter(differs);
+}
+
+export async function openRun(i, keep) {
+  const runs = ui.runs;
+  try {
+    if (!runs.docs[i]) runs.docs[i] = await unpackRun(runs.list[i].packed, runs.docs[0]);
+  } catch (err) {
+    banner(`This browser cannot open the file's other runs (${err.message}); a recent Chrome, Firefox or Safari can.`,
+      "error");
+    fillControls();
+    return;
+  }
+  stop();
+  ui.run = i;
+  load(runs.docs[i], keep);
+}
+
+function keepView() {
+  return { iteration: current() ? current().iteration : 1, param: ui.selected && ui.selected.param,
+    index: ui.selected && ui.selected.index };
+}
+
+// The run with this value of one setting that keeps most of the others as they are.
+function chooseRun(name, value) {
+  const list = ui.runs.list, now = list[ui.run || 0].settings, names = variedSettings();
+  let best = -1, most = -1;
+  list.forEach((r, i) => {
+    if (String(r.settings[name]) !== String(value)) return;
+    const kept = names.filter((n) => n !== name && sameValue(r.settings[n], now[n])).length;
+    if (kept > most) { best = i; most = kept; }
+  });
+  if (best >= 0) openRun(best, keepView());
+}
+
+// The "run" list is offered when a setting's own control cannot choose every run: the runs differ in more than one
+// setting, or in starting values or the parameters trained, or in a setting whose control is hidden. Where they
+// differ in the learning rate alone, the learning rate's list is the one choice, not two controls doing the same.
+function offerRuns() {
+  const list = ui.runs.list, now = ui.run || 0, names = variedSettings();
+  const simple = SIMPLE_SETTINGS.map((s) => s.name);
+  const listed = names.length !== 1 || !simple.includes(names[0]) || hiddenByName.names.includes(names[0]);
+  if (listed && !$("run")) {
+    const label = htmlEl("label", { title: "the runs this file holds, by the settings each changes" }, null, "run ");
+    $("lr").closest("label").before(label);
+    const sel = htmlEl("select", { id: "run" }, label);
+    list.forEach((r, i) => htmlEl("option", { value: String(i) }, sel, r.label || "as exported"));
+    sel.addEventListener("change", () => openRun(Number(sel.value), keepView()));
+  }
+  if (listed) $("run").value = String(now);
+  for (const { name, control, type } of SIMPLE_SETTINGS) {
+    if (!names.includes(name)) continue;
+    const values = [...new Set(list.map((r) => r.settings[name]))];
+    const el = $(control);
+    if (type === "number") choiceFor(el, name, values).value = String(list[now].settings[name]);
+    else {
+      el.disabled = false;
+      el.title = "the runs this file holds";
+      for (const o of el.options) o.disabled = !values.map(String).includes(o.value);
+      if (!el.dataset.runs) {
+        el.dataset.runs = "chosen";
+        el.addEventListener("change", () => chooseRun(name, el.value));
+      }
+    }
+  }
+}
+
+// A number's input shown as a list of the runs' values (the input stays, hidden, for the page's other uses).
+function choiceFor(input, name, values) {
+  let sel = $(`${input.id}-run`);
+  if (!sel) {
+    sel = htmlEl("select", { id: `${input.id}-run`, "aria-label": input.closest("label").textContent.trim() });
+    input.after(sel);
+    input.hidden = true;
+    const sorted = values.slice().sort((a, b) => a - b);
+    for (const v of sorted) htmlEl("option", { value: String(v) }, sel, String(asNumber(v)));
+    sel.addEventListener("change", () => chooseRun(name, sel.value));
+  }
+  sel.title = "the runs this file holds";
+  return sel;
 }

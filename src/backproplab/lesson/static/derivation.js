@@ -86,6 +86,12 @@ export function renderText(container, text) {
   htmlEl("pre", { class: "plain" }, container, text);
 }
 
+// Predict, then reveal: the working's place while it is hidden.
+export function renderHidden(container, text) {
+  clearEl(container);
+  htmlEl("p", { class: "missing hidden-working" }, container, text);
+}
+
 export function renderSource(container, latex) {
   clearEl(container);
   htmlEl("pre", { class: "plain" }, container, latex);

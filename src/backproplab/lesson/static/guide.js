@@ -71,7 +71,7 @@ export function showGuide() {
     const body = htmlEl("tbody", {}, table);
     for (const r of g.article) {
       const tr = htmlEl("tr", {}, body);
-      for (const k of ["what", "article", "exact", "why"]) htmlEl(k === "what" ? "th" : "td", k === "what" ? { scope: "row" } : {}, tr, r[k]);
+      for (const k of g.article_keys) htmlEl(k === "what" ? "th" : "td", k === "what" ? { scope: "row" } : {}, tr, r[k]);
     }
   }
   $("link-note").textContent = served && !hosted ? ui.doc.link.note : "";

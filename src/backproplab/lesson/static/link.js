@@ -1,10 +1,13 @@
 // The page's address: the view and the settings (state.js), or your own network packed into it.
 import { served, ui, current, banner } from "./page.js";
 import { writeHash, packSettings, unpackSettings, settingsToLink } from "./state.js";
+import { compareLink } from "./compare.js";
 
 export function hashState() {
   const s = { it: current().iteration, param: ui.selected.param,
     entry: ui.selected.index ? ui.selected.index.map((i) => i + 1).join(",") : null };
+  if (!served && ui.runs) s.run = (ui.run || 0) + 1;  // which of an exported file's runs
+  s.compare = compareLink();  // the runs drawn beside it, as written ("lr=0.34|optimizer=adam")
   if (served && ui.custom) Object.assign(s, { own: ownCode() });
   if (served && !ui.custom) {
     const doc = ui.doc;  // the run's own settings; of the starting values, only those the reader changed

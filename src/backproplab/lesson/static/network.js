@@ -2,6 +2,7 @@
 // their nodes; colour by sign (Okabe-Ito blue positive, vermillion negative), thickness by size.
 import { svgEl, clearEl, svgSize, fontSize, textWidth } from "./draw.js";
 import { fmt, entry, asNumber } from "./format.js";
+import { ui } from "./page.js";
 
 
 export function paramKey(param, index) {
@@ -9,6 +10,7 @@ export function paramKey(param, index) {
 }
 
 export function gradientOf(doc, it, param, index) {
+  if (ui.hideNext) return null;  // predict, then reveal: the gradient waits to be predicted
   if (it.gradients && param in it.gradients) return entry(it.gradients[param], index);
   const e = doc.explanations[param] && doc.explanations[param][String(it.iteration)];
   if (!index && e && e.value !== undefined && e.value !== null) return e.value;
@@ -141,7 +143,7 @@ export function drawNetwork(svg, doc, it, selected, hooks, squeezed = false) {
   const nodeLayer = svgEl("g", { class: "nodes" }, svg);
   for (const n of net.nodes) {
     const p = pos[n.name];
-    const g = svgEl("g", { class: "node" }, nodeLayer);
+    const g = svgEl("g", { class: "node", "data-node": n.name }, nodeLayer);
     svgEl("circle", { cx: p.x, cy: p.y, r, class: n.activation === "input" ? "input" : "unit" }, g);
     if (!big) {
       svgEl("text", { x: p.x, y: p.y + 5, "text-anchor": "middle", class: "node-name" }, g, n.label);

@@ -2,6 +2,7 @@
 import { $, ui, iterations, current, posOf, lastIteration, banner, divergenceBanner } from "./page.js";
 import { fetchRow } from "./ask.js";
 import { reducedMotion, animate, render } from "./render.js";
+import { stepBeyond, typedBeyond, atTheEnd, shownIteration } from "./compare.js";
 
 // Where an iteration cannot be had, the page says which one it shows instead, until the next move.
 export function notKept(want) {
@@ -14,6 +15,7 @@ export function notKept(want) {
 
 export function go(pos) {
   if (ui.skipNote) { divergenceBanner(); ui.skipNote = false; }
+  ui.beyond = null;  // back among the shown run's own iterations
   const n = iterations().length;
   const from = ui.pos;
   ui.pos = Math.max(0, Math.min(n - 1, pos));
@@ -28,7 +30,8 @@ export async function goTyped() {
   const want = Number($("iteration").value);
   if (Number.isInteger(want) && want >= 1 && want <= lastIteration()) await fetchRow(want);
   go(posOf(want));
-  if (Number.isInteger(want)) notKept(want);  // says nothing where the iteration was had
+  if (typedBeyond(want)) render();  // past the shown run's end, where a compared run goes on
+  else if (Number.isInteger(want)) notKept(want);  // says nothing where the iteration was had
 }
 
 // Moves through the run happen one after another: a step that waits for an asked-for iteration is not
@@ -58,6 +61,7 @@ export async function stepBy(delta) {
   stop();
   const it = current(), its = iterations();
   if (!it) return;
+  if (stepBeyond(delta)) { render(); return; }  // runs side by side: a compared run goes on past the shown one
   const want = Math.max(its[0].iteration, Math.min(lastIteration(), it.iteration + delta));
   const next = its[ui.pos + delta];
   if (want !== it.iteration && (!next || next.iteration !== want) && await fetchRow(want)) {
@@ -76,14 +80,21 @@ export function stop() {
 
 export function tick() {
   if (!ui.playing) return;
-  if (ui.pos >= iterations().length - 1) { stop(); render(); return; }
+  if (ui.pos >= iterations().length - 1) {
+    const was = shownIteration();
+    if (!stepBeyond(1) || shownIteration() === was) { stop(); render(); return; }
+    render();
+    ui.timer = setTimeout(tick, 1000 / Number($("speed").value));
+    return;
+  }
   go(ui.pos + 1);
+  if (ui.pauseAt && current().iteration >= ui.pauseAt) { ui.pauseAt = null; stop(); render(); return; }  // a tour's pause
   ui.timer = setTimeout(tick, 1000 / Number($("speed").value));
 }
 
 export function togglePlay() {
   if (ui.playing) { stop(); render(); return; }
-  if (ui.pos >= iterations().length - 1) ui.pos = 0;
+  if (ui.pos >= iterations().length - 1 && atTheEnd()) { ui.pos = 0; ui.beyond = null; }
   ui.playing = true;
   $("play").classList.add("playing");
   $("play").setAttribute("aria-label", "pause");

@@ -7,8 +7,12 @@ import { writeLink } from "./link.js";
 import { htmlEl, clearEl, newLayout, readLayout } from "./draw.js";
 import { drawNetwork, paramKey } from "./network.js";
 import { drawLossCurve, drawPredictions, drawLossHistory, curveNote } from "./charts.js";
-import { renderLatex, renderText, renderSource, working } from "./derivation.js";
+import { renderLatex, renderText, renderSource, renderHidden, working } from "./derivation.js";
 import { renderTable } from "./table.js";
+import { hiding, renderPredict } from "./predict.js";
+import { fillCompare, shownIteration } from "./compare.js";
+import { drawCompareSteps, drawCompareKey, drawCompareTable, drawCompareWorkings, comparedLosses } from "./sidebyside.js";
+import { renderCheckBox } from "./checkbox.js";
 
 const STEP_MS = 300;
 export const reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -35,7 +39,7 @@ export function drawCharts(anim = null) {
   const index = ui.selected.index;
   const key = paramKey(param, index);
   const slice = curveSlice(param, index, !anim);  // a frame of the step's animation asks nothing of the server
-  drawLossCurve($("curve"), doc, ui.pos, param, slice, index, key, anim);
+  drawCompareSteps(drawLossCurve($("curve"), doc, ui.pos, param, slice, index, key, anim), param, index, render);
   if (anim && doc.boundary) return null;
   const note = curveNote(doc, key, slice);
   if ($("curve-note").textContent !== note) $("curve-note").textContent = note;
@@ -50,7 +54,8 @@ export function render() {
   const its = iterations();
   if (!its.length) { banner("The run has no iterations to show.", "error"); return; }
   const it = current();
-  if (!ui.typing) $("iteration").value = it.iteration;  // not over a number being typed
+  const hide = hiding();  // predict, then reveal: this iteration's step is hidden until predicted
+  if (!ui.typing) $("iteration").value = shownIteration();  // not over a number being typed
   const param = ui.selected.param;
   $("param").value = param;
   $("curve-title").textContent = doc.words.loss.symbol;
@@ -62,19 +67,30 @@ export function render() {
   askSnapshot(it.iteration);
   drawTable();
   const said = it.announce || {};  // one short line for a screen reader, not the whole derivation
-  $("announce").textContent = said[param] || said[doc.trace.optimize[0]] || "";
-  drawLossHistory($("history"), doc, ui.pos, ui.log);
+  $("announce").textContent = hide ? `iteration ${it.iteration}: predict its step` : said[param] || said[doc.trace.optimize[0]] || "";
+  drawLossHistory($("history"), doc, ui.pos, ui.log, comparedLosses());
+  drawCompared();
   renderDerivation();
   renderForwardTab();
+  renderPredict();
+  renderCheckBox();
   if (hosted) window.parent.postMessage({ backproplab: "state", iteration: it.iteration, param }, "*");
   else writeLink();  // in the widget the address is the notebook's, not the page's
   refocus();
 }
 
+// Runs side by side: their list, the key under the curve's title, their table and their worked chain rules.
+export function drawCompared() {
+  fillCompare(render);
+  drawCompareKey();
+  drawCompareTable();
+  drawCompareWorkings(render);
+}
+
 // The iteration's table; a parameter's row selects it everywhere, by click or from the keyboard.
 export function drawTable() {
   const param = ui.selected.param;
-  renderTable($("table"), ui.doc, ui.pos);
+  renderTable($("table"), ui.doc, ui.pos, ui.hideNext);
   for (const tr of document.querySelectorAll("table.steps tr[data-param]")) {
     tr.classList.toggle("selected", tr.dataset.param === param);
     tr.addEventListener("click", () => select(tr.dataset.param, null));  // selects it everywhere
@@ -150,6 +166,13 @@ export function renderDerivation() {
   $("derivation-title").textContent = `d${sym}/d${key} at iteration ${it.iteration}`;
   const box = $("derivation");
   const e = (doc.explanations[key] || {})[String(it.iteration)];
+  $("copy").disabled = Boolean(ui.hideNext);
+  if (ui.hideNext) {  // predict, then reveal: asked for meanwhile, shown once revealed
+    renderHidden(box, `The chain rule of iteration ${it.iteration} is hidden until you predict its step ` +
+      "(the box above), or press “show me”.");
+    if (!e && served && !ui.playing) fetchDetail(param, it.iteration, ui.selected.index);
+    return;
+  }
   if (!e) {
     clearEl(box);
     if (served) {
@@ -206,13 +229,17 @@ export function startEditor(box, param) {
 // forward pass, and the charts where it brought a loss curve or a snapshot; the rest of the page stays as drawn.
 export function redrawDetail(d) {
   const refocus = focusKeeper();
+  hiding();
   if (d.curve || d.boundary || d.prediction) predictionNote(drawCharts());  // at the sizes the page was drawn at
   if (!(ui.selected.param in (current().gradients || {}))) {  // its gradient, from the worked one
     drawNetwork($("network"), ui.doc, current(), ui.selected, { select, hover });
   }
   drawTable();
+  drawCompared();
   renderDerivation();
   renderForwardTab();
+  renderPredict();
+  renderCheckBox();
   refocus();
 }
 

@@ -94,3 +94,34 @@ export function settingsToLink(values) {
   }
   return out;
 }
+
+// An exported file's other runs: what differs from the first run's document, deflated (lesson/runs.py pack()).
+export async function unpackRun(code, first) {
+  const bytes = Uint8Array.from(atob(code), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return { ...first, ...JSON.parse(await new Response(stream).text()) };
+}
+
+// The controls an embedded page may leave out (--hide on export and serve, ?hide= in the address); lesson/runs.py
+// lists the same names. Each name hides what its selectors find (the label around it, if any); "optimize" and
+// "start" hide the checkboxes and starting values of the optimize fieldset by rules in lesson.css.
+export const HIDEABLE = {
+  preset: ["#preset"], player: [".player"], speed: ["#speed"], iteration: ["#iteration", "header .of"],
+  lr: ["#lr"], optimizer: ["#optimizer"], reset: ["#reset"], own: ["#own"], guide: ["#guide-open", "#guide"],
+  present: ["#present"], min_step: ["#min-step"], max_steps: ["#max-steps"], optimize: [], start: [], run: ["#run"],
+  compare: ["#compare"],
+};
+
+// The names to hide: the page's own (its <meta name="backproplab-hide">) and the address's ?hide=, with the
+// address's names that are no control apart (the page says so, and hides the others).
+export function hiddenNames(meta, search) {
+  const known = new Set(), unknown = [];
+  const asked = (new URLSearchParams(search).get("hide") || "").split(",");
+  for (const raw of [...(meta || "").split(/[\s,]+/), ...asked]) {
+    const name = raw.trim().replace(/-/g, "_");
+    if (!name) continue;
+    if (Object.prototype.hasOwnProperty.call(HIDEABLE, name)) known.add(name);
+    else if (!unknown.includes(name)) unknown.push(name);
+  }
+  return { names: [...known], unknown };
+}

@@ -5,13 +5,15 @@ import { htmlEl, clearEl } from "./draw.js";
 import { fmt, exact, shape } from "./format.js";
 
 const MAX_ROWS = 8;
+const HIDDEN = "?";
 
 function cell(v, write = fmt) {
   if (Array.isArray(v)) return v.map((x) => write(x)).join(", ");
   return write(v);
 }
 
-export function renderTable(container, doc, pos) {
+// hide: predict, then reveal; the step's numbers (gradient, step size, new value) show as "?" until predicted.
+export function renderTable(container, doc, pos, hide = false) {
   clearEl(container);
   const trace = doc.trace;
   const it = trace.iterations[pos];
@@ -56,15 +58,18 @@ export function renderTable(container, doc, pos) {
     if (Array.isArray(value)) {
       const dims = shape(value);
       htmlEl("td", {}, tr, dims.length === 1 ? `${dims[0]} value${dims[0] === 1 ? "" : "s"}` : `${dims.join("×")} matrix`);
-      htmlEl("td", {}, tr, `norm ${fmt(it.norms.gradients[name])}`);
-      htmlEl("td", {}, tr, `norm ${fmt(it.norms.step_sizes[name])}`);
+      htmlEl("td", {}, tr, hide ? HIDDEN : `norm ${fmt(it.norms.gradients[name])}`);
+      htmlEl("td", {}, tr, hide ? HIDDEN : `norm ${fmt(it.norms.step_sizes[name])}`);
       if (single) htmlEl("td", {}, tr, "—");
     } else {
-      for (const v of [value, it.gradients[name], it.step_sizes[name], it.new_values[name]]) htmlEl("td", {}, tr, fmt(v));
+      htmlEl("td", {}, tr, fmt(value));
+      for (const v of [it.gradients[name], it.step_sizes[name], it.new_values[name]]) {
+        htmlEl("td", hide ? { class: "hidden-number", title: "hidden until you predict" } : {}, tr, hide ? HIDDEN : fmt(v));
+      }
     }
   }
   htmlEl("p", { class: "rule" }, right, doc.words.rule);
-  const printed = (doc.cli_lines || {})[String(it.iteration)];
+  const printed = hide ? null : (doc.cli_lines || {})[String(it.iteration)];
   if (printed) htmlEl("pre", { class: "cli-lines", "aria-label": "as the command line prints it" }, container, printed.join("\n"));
 }
 
