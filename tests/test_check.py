@@ -293,3 +293,24 @@ def test_the_readme_shows_what_the_command_prints(capsys):
     assert code == 0 and len(shown) >= 4
     printed = out.splitlines()
     assert all(line in printed for line in shown), [line for line in shown if line not in printed]
+
+
+def test_a_prediction_is_marked_without_giving_the_answer_away(dosage):
+    """Predict, then reveal: a wrong guess names its mistake and the line of working where it went wrong, never
+    the exact value; a right one is marked as bl.check marks it."""
+    from backproplab.explain.check_answer import guessed
+
+    trace, *_ = dosage
+    for k in (1, 2, 3):
+        for q in candidates(trace, k):
+            for c in q.mistakes:
+                typed = f"{c.value:.4f}"
+                status, said, hint = guessed(q, typed)
+                if status != "wrong":
+                    continue  # a mistake that lands within rounding of the exact value is not one here
+                assert q.shown not in said and q.shown not in hint and said.startswith("your ")
+                assert c.message in said
+                if c.kind in ("residual_sign", "plus_two", "minus_two_forgotten"):
+                    assert hint.startswith("dSSR/dŷ_i = −2") and "=" not in hint.split("=", 1)[1]
+            assert guessed(q, f"{q.exact:.6f}")[0] == "right"
+            assert "none of the usual mistakes" in guessed(q, "123456")[1]

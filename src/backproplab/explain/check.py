@@ -39,6 +39,7 @@ class Candidate:
     message: str
     line: str = ""
     factor: str = ""
+    hint: str = ""  # the line of working where it went wrong, without the answer (predict, then reveal)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -192,17 +193,19 @@ def _gradient_mistakes(work: Work, p: str, exact: float, numbers: str) -> list[C
         if work.loss_name() in SIGN_LOSSES:
             right = f"{loss_line}; {numbers}"
             _add(out, exact, Candidate(-exact, "residual_sign", f"has the residual the wrong way round (ŷ_i − y_i "
-                                       f"where {first} has y_i − ŷ_i), which turns every term's sign", right))
+                                       f"where {first} has y_i − ŷ_i), which turns every term's sign", right,
+                                       hint=loss_line))
             _add(out, exact, Candidate(-exact, "plus_two", f"has 2 where {first} has −2, which turns every "
-                                       "term's sign", right))
-            _add(out, exact, Candidate(exact / -2, "minus_two_forgotten", f"leaves out the −2 of {first}", right))
+                                       "term's sign", right, hint=loss_line))
+            _add(out, exact, Candidate(exact / -2, "minus_two_forgotten", f"leaves out the −2 of {first}", right,
+                                       hint=loss_line))
         leading = {ns[0] for ns in chain.names}
         for name in dict.fromkeys(n for ns in chain.names for n in ns[1:] if n not in leading):
             value = _left_out(chain.values, chain.names, name)
             if math.isclose(value, exact, rel_tol=1e-9, abs_tol=1e-12):
                 continue  # a factor of 1 changes nothing when it is left out
             _add(out, exact, Candidate(value, "factor_left_out", f"leaves out the chain factor {chain.lines[name]}",
-                                       f"{chain.lines[name]}; {numbers}", name))
+                                       f"{chain.lines[name]}; {numbers}", name, hint=chain.lines[name]))
     if work.previous is not None:
         _add(out, exact, Candidate(single(work.previous.gradients[p]), "old_value",
                                    f"is the gradient at iteration {work.k - 1}: worked out with the old values "

@@ -37,6 +37,9 @@ SAYS = {"right": "{given} agrees with {exact} at {precision}",
         "wrong": "{given} is not {shown}: it {messages}",
         "unknown": "{given} is not {shown} (exactly {exact}); none of the usual mistakes gives it",
         "or": "; or it ",
+        "guess_wrong": "your {given} {messages}",  # a prediction: the answer stays hidden
+        "guess_unknown": "your {given} is not it, and none of the usual mistakes gives it: try again, or press "
+                         "“show me”",
         "precision": {"e": "its precision", "0": "as a whole number", "1": "1 decimal", "n": "{n} decimals"}}
 KINDS = ("grad", "step", "new")
 YHAT = ("yhat", "ŷ")
@@ -233,6 +236,20 @@ def _matched(q: Quantity, given: str) -> tuple[str, str, list[Candidate]]:
         said = str(SAYS["or"]).join(c.message for c in mistakes)
         return "wrong", str(SAYS["wrong"]).format(messages=said, **slots), mistakes
     return "wrong", str(SAYS["unknown"]).format(**slots), []
+
+
+def guessed(q: Quantity, given: str) -> tuple[str, str, str]:
+    """A prediction of ``q`` marked without giving the answer away (predict, then reveal): the status, what
+    is said, and for a wrong one the line of working where it went wrong (its first differing line, no
+    result). The page says the same from the same lists."""
+    status, message, found = _matched(q, given)
+    if status != "wrong":
+        return status, message, ""
+    if found:
+        said = str(SAYS["or"]).join(c.message for c in found)
+        return "wrong", str(SAYS["guess_wrong"]).format(given=_shown(given), messages=said), \
+            next((c.hint for c in found if c.hint), "")
+    return "wrong", str(SAYS["guess_unknown"]).format(given=_shown(given)), ""
 
 
 def _own_gradient(work: Work, q: Quantity, given: dict[str, str | None]) -> tuple[float, str, list[str]] | None:

@@ -75,8 +75,19 @@ const mistakeId = (c) => (c.factor ? `${c.kind}:${c.factor}` : c.kind);
 
 // A typed number against one quantity, as check_answer's _matched marks it: right (agrees with the exact value at
 // the typed precision), rounded (a value from rounded inputs), or wrong (with the mistakes that give it).
-export function judge(q, text) {
+// ``guessing`` (predict, then reveal): a wrong answer is marked without the exact value, with the line of working
+// where it went wrong (check_answer.guessed).
+export function judge(q, text, guessing = false) {
   const slots = { given: typedShown(text), exact: q.exact_text, shown: q.shown };
+  const verdict = marked(q, text, slots);
+  if (!guessing || verdict.status !== "wrong") return verdict;
+  const found = q.mistakes.filter((c) => agrees(c.value, text));
+  if (!found.length) return { ...verdict, message: fill(says().guess_unknown, slots), line: "" };
+  return { ...verdict, message: fill(says().guess_wrong, { ...slots, messages: found.map((c) => c.message).join(says().or) }),
+    line: (found.find((c) => c.hint) || {}).hint || "" };
+}
+
+function marked(q, text, slots) {
   if (agrees(q.exact, text)) {
     return { status: "right", message: fill(says().right, { ...slots, precision: precisionWords(text) }), line: q.line,
       mistakes: [] };

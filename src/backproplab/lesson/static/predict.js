@@ -30,7 +30,7 @@ function toBePredicted(list) {
 
 function sayPrediction(word, message, line = "") {
   $("predict-verdict").textContent = word ? `${word}: ${message}` : message;
-  $("predict-line").textContent = line ? `right line: ${line}` : "";
+  $("predict-line").textContent = line ? `where it went wrong: ${line}` : "";
   $("predict-said").dataset.word = word;
   predictState.said = current() ? current().iteration : null;
 }
@@ -92,7 +92,7 @@ export function checkPrediction() {
   if (!q) { sayPrediction("", "There are no numbers here to check against yet."); return; }
   const typed = typedNumber($("predict-answer").value);
   if (!typed.text) { sayPrediction("not yet", typed.error || "type a number first"); return; }
-  const verdict = judge(q, typed.text);
+  const verdict = judge(q, typed.text, true);
   if (isRight(verdict)) {
     predictState.revealed.add(it.iteration);
     render();
