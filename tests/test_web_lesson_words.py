@@ -132,10 +132,15 @@ def test_one_pink_on_the_page_and_in_the_figures(short):
 
 
 def test_the_page_takes_every_colour_the_figures_have_from_the_document(short):
-    """Pink, green, blue and vermillion are the figures' own, sent by the document; no page file writes one."""
+    """Pink, green, blue, vermillion and the two classes' colours are the figures' own, sent by the document; no
+    page file writes one."""
+    from backproplab.plots.boundary import CLASS_COLOURS
+
     _, _, doc = short
     assert doc["colours"] == {"pink": plots.PINK, "green": plots.GREEN, "blue": plots.OKABE_ITO["blue"],
-                              "vermillion": plots.OKABE_ITO["vermillion"]}
+                              "vermillion": plots.OKABE_ITO["vermillion"], "class0": CLASS_COLOURS[0],
+                              "class1": CLASS_COLOURS[1]}
+    assert CLASS_COLOURS[:2] == (plots.OKABE_ITO["sky"], plots.OKABE_ITO["orange"])  # class 0 sky, as drawn
     for path in [*STATIC.glob("*.js"), *STATIC.glob("*.css"), STATIC / "index.html"]:
         text = path.read_text(encoding="utf-8").lower()
         for colour in doc["colours"].values():

@@ -39,6 +39,7 @@ from backproplab.lesson.settings import LIMITS, Job, LessonError, Limits, Settin
 from backproplab.nn.losses import get_loss
 from backproplab.optim import OPTIMIZERS
 from backproplab.plots.base import FigureError
+from backproplab.plots.boundary import CLASS_COLOURS
 from backproplab.plots.curves import MAX_COMPARED, RUN_STYLES, run_colour, run_label
 from backproplab.spec.presets import PRESETS
 from backproplab.train.trace import Iterations, Trace, scalar, single, to_json_value
@@ -792,9 +793,10 @@ def choices() -> dict[str, list[dict[str, str]]]:
 
 def colours() -> dict[str, str]:
     """The page's colours, the figures' own: the loss curve is pink, the new predictions green, the
-    tangent and the loss per iteration blue, the steps vermillion."""
+    tangent and the loss per iteration blue, the steps vermillion, and a decision boundary's two classes
+    as the boundary figure colours them."""
     return {"pink": plots.PINK, "green": plots.GREEN, "blue": plots.OKABE_ITO["blue"],
-            "vermillion": plots.OKABE_ITO["vermillion"]}
+            "vermillion": plots.OKABE_ITO["vermillion"], "class0": CLASS_COLOURS[0], "class1": CLASS_COLOURS[1]}
 
 
 def run_name(trace: Trace) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from backproplab.nn import Module
 from backproplab.plots.base import OKABE_ITO, FigureError, figure_for
 from backproplab.util.numbers import number
 
+# class 0, 1, 2, 3: the regions and the points of a decision boundary (the lesson page's heat map uses the same)
+CLASS_COLOURS = (OKABE_ITO["sky"], OKABE_ITO["orange"], OKABE_ITO["green"], OKABE_ITO["purple"])
+
 
 def _boundary_line(ax: Axes, gx: np.ndarray, gy: np.ndarray, score: np.ndarray, threshold: float | None,
                    classes: int) -> None:
@@ -48,7 +51,7 @@ def decision_boundary(model: Module, X: Any, y: Any, *, points: int = 150, thres
     score = out[:, 0] if out.shape[1] == 1 else np.argmax(out, axis=1).astype(float)
     fig, ax = figure_for(ax, (5.6, 5.0))
     levels = [-np.inf, threshold, np.inf] if out.shape[1] == 1 else np.arange(-0.5, out.shape[1] + 0.5)
-    colors = [OKABE_ITO["sky"], OKABE_ITO["orange"], OKABE_ITO["green"], OKABE_ITO["purple"]]
+    colors = list(CLASS_COLOURS)
     ax.contourf(gx, gy, score.reshape(gx.shape), levels=levels, colors=colors[: len(levels) - 1], alpha=0.35)
     _boundary_line(ax, gx, gy, score.reshape(gx.shape), threshold if out.shape[1] == 1 else None, out.shape[1])
     for k, marker in zip(np.unique(labels), "os^D"):

@@ -211,10 +211,10 @@ function mix(a, b, t) {
 }
 
 // A snapshot's heat map, one square per grid cell: built once for a snapshot and a plot box, and put back as it
-// was when the chart is drawn again (a step, an animation frame) at the same size.
+// was when the chart is drawn again (a step, an animation frame) at the same size; classes: the two classes' colours.
 const heats = new WeakMap();  // a snapshot's values -> {key: the box it was built for, heat: its <g>}
 
-function heatMap(values, box, nx, ny, top) {
+function heatMap(values, box, nx, ny, top, classes) {
   const key = `${box.x},${box.y},${box.w},${box.h},${nx},${ny},${top}`;
   const had = heats.get(values);
   if (had && had.key === key) return had.heat;
@@ -224,8 +224,8 @@ function heatMap(values, box, nx, ny, top) {
   for (let r = 0; r < ny; r++) {
     for (let c = 0; c < nx; c++) {
       const v = values[r * nx + c] / top;
-      const colour = v < 0.5 ? mix("#ffffff", "#e69f00", Math.min(1, (0.5 - v) * 1.6))
-        : mix("#ffffff", "#56b4e9", Math.min(1, (v - 0.5) * 1.6));
+      const colour = v < 0.5 ? mix("#ffffff", classes[0], Math.min(1, (0.5 - v) * 1.6))
+        : mix("#ffffff", classes[1], Math.min(1, (v - 0.5) * 1.6));
       svgEl("rect", { x: (box.x + c * cw).toFixed(1), y: (box.y + box.h - (r + 1) * ch).toFixed(1),
         width: (cw + 0.6).toFixed(1), height: (ch + 0.6).toFixed(1), fill: colour }, heat);
     }
@@ -246,23 +246,23 @@ function drawBoundary(svg, doc, it, w, h) {
   const ys = scale(gy[0], gy[gy.length - 1], box.y + box.h, box.y);
   const i = snapshotIndex(b.iterations, it.iteration);
   const values = b.values[i];
-  svg.appendChild(heatMap(values, box, gx.length, gy.length, b.kind === "class" ? Math.max(1, ...values) : 1));
+  const classes = [doc.colours.class0, doc.colours.class1];
+  svg.appendChild(heatMap(values, box, gx.length, gy.length, b.kind === "class" ? Math.max(1, ...values) : 1, classes));
   axes(svg, box, xs, ys, doc.labels.x, doc.labels.y);
   const data = doc.trace.data;
   data.x.forEach((p, j) => {
     const label = asNumber(Array.isArray(data.y[j]) ? data.y[j][0] : data.y[j]);
     svgEl("circle", { cx: xs(asNumber(p[0])), cy: ys(asNumber(p[1])), r: 3.6,
-      fill: label >= 0.5 ? doc.colours.blue : "#b36b00", stroke: "#fff", "stroke-width": 1 }, svg);
+      fill: classes[label >= 0.5 ? 1 : 0], stroke: "#000", "stroke-width": 0.7 }, svg);
   });
-  const lx = box.x + box.w + 10;
-  const fs = fontSize(svg);
+  const lx = box.x + box.w + 10, fs = fontSize(svg);
   const row = (k) => box.y + fs + k * (fs + 5);
   svgEl("text", { x: lx, y: row(0), class: "legend-text" }, svg, b.kind === "class" ? "class" : "P(class 1)");
   svgEl("text", { x: lx, y: row(1), class: "legend-text" }, svg, `iteration ${b.iterations[i]}`);
-  svgEl("circle", { cx: lx + 5, cy: row(2) - fs / 3, r: 4, fill: doc.colours.blue }, svg);
-  svgEl("text", { x: lx + 14, y: row(2), class: "legend-text" }, svg, "1");
-  svgEl("circle", { cx: lx + 5, cy: row(3) - fs / 3, r: 4, fill: "#b36b00" }, svg);
-  svgEl("text", { x: lx + 14, y: row(3), class: "legend-text" }, svg, "0");
+  [1, 0].forEach((c, k) => {  // the classes' key: 1, then 0
+    svgEl("circle", { cx: lx + 5, cy: row(2 + k) - fs / 3, r: 4, fill: classes[c], stroke: "#000", "stroke-width": 0.7 }, svg);
+    svgEl("text", { x: lx + 14, y: row(2 + k), class: "legend-text" }, svg, String(c));
+  });
 }
 
 // others: runs drawn beside this one ({losses, colour, k, at: the row each shows}), each a line of its colour.
