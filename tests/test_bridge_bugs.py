@@ -274,7 +274,7 @@ def test_an_unsupported_loss_points_at_the_users_line():
 
     model = torch.nn.Linear(3, 2).double()
     x, y = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
-    for loss_fn in (F.smooth_l1_loss, torch.nn.SmoothL1Loss()):
+    for loss_fn in (F.soft_margin_loss, torch.nn.SoftMarginLoss()):
         with pytest.raises(TorchBridgeError) as info:
             bl.explain_torch(model, loss_fn, x, y, wrt="weight[0,1]")
         text = one_line(info.value)
@@ -326,8 +326,8 @@ def test_a_cut_line_of_code_says_it_is_cut():
     model = torch.nn.Linear(3, 2).double()
     x, y = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
     with pytest.raises(TorchBridgeError) as info:
-        bl.explain_torch(model, F.smooth_l1_loss, x, y, wrt="weight[0,1]")  # a long line, cut in the message
-    assert re.search(r"\(bl\.explain_torch\(model, F\.smooth_l1_loss[^)]*…\)", one_line(info.value))
+        bl.explain_torch(model, F.soft_margin_loss, x, y, wrt="weight[0,1]")  # a long line, cut in the message
+    assert re.search(r"\(bl\.explain_torch\(model, F\.soft_margin_loss[^)]*…\)", one_line(info.value))
 
 
 def test_every_unsupported_call_is_named_at_once():

@@ -72,6 +72,17 @@ def first(d: int, k: int) -> tuple[slice, ...]:
     return (slice(None),) * d + (slice(0, k),) if d >= 0 else (Ellipsis, slice(0, k)) + (slice(None),) * (-d - 1)
 
 
+def image(a):
+    """A tensor as one (1, 1, H, W) image: its last axis the width, the others the height."""
+    return a.reshape(1, 1, -1, a.shape[-1])
+
+
+def full_conv(conv, x, k):
+    """Full cross-correlation: the kernel (the second tensor, as large as the image) at every overlap."""
+    x, k = image(x), image(k)
+    return conv(x, k, padding=(k.shape[2] - 1, k.shape[3] - 1), stride=1, dilation=1)
+
+
 CASES: dict[str, Case] = {
     "abs": Case(lambda a: a.abs(), lambda a: a.abs(), kinks=(0.0,), ops=("abs",)),
     "sqrt": Case(lambda a: a.sqrt(), lambda a: a.sqrt(), domain=(0.05, 4.0), ops=("sqrt",)),
@@ -181,6 +192,17 @@ CASES: dict[str, Case] = {
                           min_dims=2, ops=("getitem",)),
     "contiguous": Case(lambda a: a.transpose(0, -1).contiguous().view(-1),
                        lambda a: a.transpose(0, -1).contiguous().view(-1), min_dims=1, ops=("contiguous", "permute")),
+    "conv2d": Case(lambda a, b: full_conv(F.conv2d, a, b), lambda a, b: full_conv(TF.conv2d, a, b), arity=2,
+                   broadcast=False, min_dims=1, ops=("conv2d", "reshape")),
+    "max_pool2d": Case(lambda a: F.max_pool2d(image(a), (2, 2), stride=1, padding=1),
+                       lambda a: TF.max_pool2d(image(a), (2, 2), stride=1, padding=1), min_dims=1, separated=True,
+                       nan=False, ops=("max_pool2d", "reshape")),
+    "avg_pool2d": Case(lambda a: F.avg_pool2d(image(a), (2, 2), stride=1, padding=1, count_include_pad=False),
+                       lambda a: TF.avg_pool2d(image(a), (2, 2), stride=1, padding=1, count_include_pad=False),
+                       min_dims=1, ops=("avg_pool2d", "reshape")),
+    "adaptive_avg_pool2d": Case(lambda a: F.adaptive_avg_pool2d(image(a), (2, 3)),
+                                lambda a: TF.adaptive_avg_pool2d(image(a), (2, 3)), min_dims=1,
+                                ops=("adaptive_avg_pool2d", "reshape")),
     "sort": Case(lambda a, d: a.sort(d, descending=True).values, lambda a, d: a.sort(d, descending=True).values,
                  dim=True, separated=True, ops=("gather",)),
     "sort_fn": Case(lambda a, d: bl.sort(a, d)[0], lambda a, d: torch.sort(a, d)[0], dim=True, separated=True,

@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from backproplab.bridge import norm_layers
 from backproplab.bridge._torch import TorchBridgeError
 from backproplab.engine import functions
 from backproplab.engine.functions import matmul
@@ -90,6 +91,16 @@ def loss_handlers(torch: Any) -> dict[Any, Handler]:
         return losses.huber_loss(g["input"], g["target"], reduction=g.get("reduction", "mean"),
                                  delta=g.get("delta", 1.0))
 
+    def smooth_l1(*args: Any, **kwargs: Any) -> Tensor:
+        g = _bound(tf.smooth_l1_loss, args, kwargs, "smooth_l1_loss")
+        return losses.smooth_l1_loss(g["input"], g["target"], reduction=g.get("reduction", "mean"),
+                                     beta=g.get("beta", 1.0))
+
+    def kl_div(*args: Any, **kwargs: Any) -> Tensor:
+        g = _bound(tf.kl_div, args, kwargs, "kl_div")
+        return losses.kl_div(g["input"], g["target"], reduction=g.get("reduction", "mean"),
+                             log_target=g.get("log_target", False))
+
     def bce(*args: Any, **kwargs: Any) -> Tensor:
         g = _bound(tf.binary_cross_entropy, args, kwargs, "binary_cross_entropy")
         return losses.binary_cross_entropy(g["input"], g["target"], to_tensor(g.get("weight")),
@@ -112,7 +123,8 @@ def loss_handlers(torch: Any) -> dict[Any, Handler]:
         return losses.nll_loss(g["input"], g["target"], to_tensor(g.get("weight")),
                                ignore_index=g.get("ignore_index", -100), reduction=g.get("reduction", "mean"))
 
-    return {tf.mse_loss: mse, tf.l1_loss: l1, tf.huber_loss: huber, tf.binary_cross_entropy: bce,
+    return {tf.mse_loss: mse, tf.l1_loss: l1, tf.huber_loss: huber, tf.smooth_l1_loss: smooth_l1, tf.kl_div: kl_div,
+            tf.binary_cross_entropy: bce,
             tf.binary_cross_entropy_with_logits: bce_logits, tf.cross_entropy: cross_entropy, tf.nll_loss: nll}
 
 
@@ -153,7 +165,7 @@ def function_handlers(torch: Any) -> dict[Any, Handler]:
         tf.silu: F.silu, tf.elu: F.elu, tf.logsigmoid: F.logsigmoid,
         torch.softmax: functions.softmax, tf.softmax: functions.softmax,
         torch.log_softmax: functions.log_softmax, tf.log_softmax: functions.log_softmax,
-        tf.linear: linear, tf.embedding: embedding,
+        tf.linear: linear, tf.embedding: embedding, tf.layer_norm: norm_layers.layer_norm_function,
     }
     table.update(loss_handlers(torch))
     return table
@@ -217,7 +229,7 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
     def simple(fn: Handler) -> Handler:
         return lambda module, params, where, x: fn(x)
 
-    return {
+    return norm_layers.handlers(torch) | {
         nn.Linear: lambda module, params, where, x: linear(x, params["weight"], params.get("bias"), where),
         nn.ReLU: simple(F.relu), nn.Tanh: simple(F.tanh), nn.Sigmoid: simple(F.sigmoid),
         nn.Softplus: lambda module, params, where, x: _softplus(x, module.beta, module.threshold),
@@ -234,6 +246,8 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
         nn.MSELoss: lambda m, p, w, a, b: _squared_error(a, b, m.reduction),
         nn.L1Loss: lambda m, p, w, a, b: losses.l1_loss(a, b, reduction=m.reduction),
         nn.HuberLoss: lambda m, p, w, a, b: losses.huber_loss(a, b, reduction=m.reduction, delta=m.delta),
+        nn.SmoothL1Loss: lambda m, p, w, a, b: losses.smooth_l1_loss(a, b, reduction=m.reduction, beta=m.beta),
+        nn.KLDivLoss: lambda m, p, w, a, b: losses.kl_div(a, b, reduction=m.reduction, log_target=m.log_target),
         nn.BCELoss: lambda m, p, w, a, b: losses.binary_cross_entropy(a, b, to_tensor(m.weight),
                                                                       reduction=m.reduction),
         nn.BCEWithLogitsLoss: _bce_logits_module,

@@ -21,6 +21,7 @@ from backproplab.nn.activation import (
     Tanh,
 )
 from backproplab.nn.containers import MLP, ModuleList, Sequential
+from backproplab.nn.conv import AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d
 from backproplab.nn.dropout import Dropout
 from backproplab.nn.embedding import Embedding
 from backproplab.nn.flatten import Flatten, Unflatten
@@ -31,16 +32,19 @@ from backproplab.nn.loss_modules import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
 )
 from backproplab.nn.module import Module
-from backproplab.nn.normalization import BatchNorm1d, BatchNorm2d
+from backproplab.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from backproplab.nn.parameter import Parameter
 
-__all__ = ["ACTIVATION_MODULES", "ELU", "GELU", "LOSS_MODULES", "MLP", "Activation", "BCELoss", "BCEWithLogitsLoss",
-           "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "HuberLoss",
-           "Identity", "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss",
-           "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
-           "check_sizes", "functional", "losses"]
+__all__ = ["ACTIVATION_MODULES", "ELU", "GELU", "LOSS_MODULES", "MLP", "Activation", "AdaptiveAvgPool2d", "AvgPool2d",
+           "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout",
+           "Embedding", "Flatten", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
+           "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
+           "SiLU", "SmoothL1Loss", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "check_sizes", "functional",
+           "losses"]

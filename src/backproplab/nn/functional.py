@@ -12,6 +12,7 @@ import numpy as np
 from backproplab.engine import ops
 from backproplab.engine.functions import log_softmax, relu, sigmoid, softmax, tanh
 from backproplab.engine.tensor import Tensor, apply
+from backproplab.nn.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
 from backproplab.nn.dropout import dropout
 from backproplab.nn.embedding import embedding
 from backproplab.nn.losses import (
@@ -19,14 +20,18 @@ from backproplab.nn.losses import (
     binary_cross_entropy_with_logits,
     cross_entropy,
     huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
+from backproplab.nn.normalization import layer_norm
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
-           "gelu", "huber_loss", "l1_loss", "leaky_relu", "log_softmax", "logsigmoid", "mse_loss", "nll_loss",
-           "one_hot", "pad", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
+__all__ = ["adaptive_avg_pool2d", "avg_pool2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
+           "cross_entropy", "dropout", "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm",
+           "leaky_relu", "log_softmax", "logsigmoid", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu",
+           "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh"]
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002 - PyTorch's names

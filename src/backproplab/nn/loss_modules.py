@@ -59,6 +59,40 @@ class HuberLoss(_Loss):
         return ", ".join(s for s in (super().extra_repr(), "" if self.delta == 1.0 else f"delta={self.delta:g}") if s)
 
 
+class SmoothL1Loss(_Loss):
+    """Smooth L1 loss, as ``torch.nn.SmoothL1Loss``: squared (over ``beta``) within ``beta`` of the target, linear
+    beyond."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        losses.smooth_l1_loss(0.0, 0.0, beta=beta)  # a bad beta is an error now, not at the first forward
+        self.beta = float(beta)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return losses.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+    def extra_repr(self) -> str:
+        return ", ".join(s for s in (super().extra_repr(), "" if self.beta == 1.0 else f"beta={self.beta:g}") if s)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of log-probabilities from a target, as ``torch.nn.KLDivLoss`` (``reduction="batchmean"``
+    gives the divergence per sample)."""
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        if reduction not in losses.KL_REDUCTIONS:
+            raise ValueError(f"KLDivLoss: reduction must be 'batchmean', 'mean', 'sum' or 'none', got {reduction!r}")
+        super().__init__("mean")
+        self.reduction = reduction
+        self.log_target = bool(log_target)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return losses.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def extra_repr(self) -> str:
+        return ", ".join(s for s in (super().extra_repr(), "log_target=True" if self.log_target else "") if s)
+
+
 class _Weighted(_Loss):
     """A loss that weighs its entries or classes by ``weight`` (None: all count the same)."""
 
@@ -109,4 +143,5 @@ class CrossEntropyLoss(_Weighted):
                                     reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-LOSS_MODULES = (MSELoss, L1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss)
+LOSS_MODULES = (MSELoss, L1Loss, HuberLoss, SmoothL1Loss, KLDivLoss, BCELoss, BCEWithLogitsLoss, NLLLoss,
+                CrossEntropyLoss)

@@ -121,6 +121,43 @@ def huber_loss(prediction: Any, target: Any, *, reduction: str = "mean", delta: 
     return _reduce(apply(loss_ops.huber, prediction, t, delta=delta), reduction).named("Huber")
 
 
+def smooth_l1_loss(prediction: Any, target: Any, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Smooth L1 loss: ½(ŷ − y)²/β within β of the target, |ŷ − y| − ½β beyond (β = 0: L1), as in PyTorch."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise ValueError(f"smooth_l1_loss: beta must be a number, got {beta!r}") from None
+    if not (np.isfinite(beta) and beta >= 0):
+        raise ValueError(f"smooth_l1_loss: beta must be 0 or more, got {beta}; try 1.0")
+    prediction = _prediction(prediction)
+    t = _target_like(prediction, target, "smooth_l1_loss")
+    return _reduce(apply(loss_ops.smooth_l1, prediction, t, beta=beta), reduction).named("SmoothL1")
+
+
+KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(input: Any, target: Any, *, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
+    """KL divergence Σ t·(ln t − x) of log-probabilities x from the target t (or ln t, with ``log_target``).
+
+    As ``torch.nn.functional.kl_div``: ``reduction="batchmean"`` divides the sum by the batch size (the
+    divergence per sample); PyTorch's default ``"mean"`` divides by the number of entries.
+    """
+    if reduction not in KL_REDUCTIONS:
+        raise ValueError(f"kl_div: reduction must be 'batchmean', 'mean', 'sum' or 'none', got {reduction!r}")
+    x = _prediction(input)
+    t = _target_like(x, target, "kl_div")
+    if not log_target and np.any(t.data < 0):
+        raise ValueError("kl_div: the target must hold probabilities (0 or more); for log-probabilities pass "
+                         "log_target=True")
+    per_entry = apply(loss_ops.kl_div_log_target if log_target else loss_ops.kl_div, x, t)
+    if reduction == "batchmean":
+        total = _reduce(per_entry, "sum")
+        return (total / x.shape[0] if x.ndim else total).named("KL")
+    return _reduce(per_entry, reduction).named("KL")
+
+
 def binary_cross_entropy(probabilities: Any, target: Any, weight: Any = None, *, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy on probabilities p in [0, 1]; ln p and ln(1 − p) are floored at −100, as in PyTorch.
 

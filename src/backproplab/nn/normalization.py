@@ -1,4 +1,4 @@
-"""Batch normalization, as ``torch.nn.BatchNorm1d`` and ``BatchNorm2d``.
+"""Batch and layer normalization, as ``torch.nn.BatchNorm1d``, ``BatchNorm2d`` and ``LayerNorm``.
 
 While training, each channel is normalised with the batch's mean and (biased) variance, and the
 running mean and (unbiased) running variance move towards them by ``momentum``; in ``eval()`` mode the
@@ -115,3 +115,51 @@ class BatchNorm2d(_BatchNorm):
     """Batch normalization of (batch, channels, height, width) inputs, as ``torch.nn.BatchNorm2d``."""
 
     dims = (4,)
+
+
+def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,  # noqa: A002
+               eps: float = 1e-5) -> Tensor:
+    """Normalise over the last dimensions (``normalized_shape``) of each sample, as ``F.layer_norm``: the mean
+    and the biased variance of those entries, then ``weight`` and ``bias`` entry by entry."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(
+        int(n) for n in normalized_shape)
+    if not shape or tuple(x.shape[x.ndim - len(shape):]) != shape or x.ndim < len(shape):
+        raise ShapeError(f"layer_norm normalises the last dimensions of shape {shape}, got input of shape "
+                         f"{tuple(x.shape)}; its last dimensions must be {shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    mean = x.mean(dim=axes, keepdim=True)
+    var = x.var(dim=axes, correction=0, keepdim=True)
+    out = (x - mean) / (var + float(eps)).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+class LayerNorm(Module):
+    """Layer normalization, as ``torch.nn.LayerNorm``: each sample normalised over its last dimensions
+    (``normalized_shape``), then scaled by ``weight`` and shifted by ``bias`` of that shape."""
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 dtype: Any = np.float64) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        if not shape or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in shape):
+            raise ValueError(f"normalized_shape must be a whole number or a tuple of them, 1 or more, got "
+                             f"{excerpt(normalized_shape)}")
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"eps must be a positive number, got {excerpt(eps)}; try 1e-5")
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
+        self.weight = Parameter(np.ones(self.normalized_shape), "gamma", dtype=dtype) if elementwise_affine else None
+        self.bias = (Parameter(np.zeros(self.normalized_shape), "beta", dtype=dtype)
+                     if elementwise_affine and bias else None)
+
+    def forward(self, x: Any) -> Tensor:
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def __repr__(self) -> str:
+        return (f"LayerNorm({self.normalized_shape}, eps={self.eps:g}, "
+                f"elementwise_affine={self.elementwise_affine})")

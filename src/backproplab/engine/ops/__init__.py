@@ -1,6 +1,6 @@
 """The op table: every primitive op, with its forward, its VJP and its derivative in words.
 
-``table`` holds the table; ``elementwise``, ``reductions``, ``shapes``, ``selection`` and ``losses``
+``table`` holds the table; ``elementwise``, ``reductions``, ``shapes``, ``selection``, ``losses`` and ``conv``
 define the ops by family, ``base`` the ``Op`` record they all share, and ``numeric`` the numerically
 stable functions they compute with. The names below are the package's own: ``ops.OPS``, ``ops.add`` …
 """

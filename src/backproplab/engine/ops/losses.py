@@ -29,6 +29,31 @@ def _huber_grad(yhat: Array, y: Array, delta: float) -> Array:
     return np.clip(yhat - y, -delta, delta)
 
 
+def _smooth_l1(yhat: Array, y: Array, beta: float) -> Array:
+    d = np.abs(yhat - y)
+    if beta == 0.0:  # PyTorch's rule: beta = 0 is the L1 loss
+        return d
+    return np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+
+
+def _smooth_l1_grad(yhat: Array, y: Array, beta: float) -> Array:
+    """d/dŷ: (ŷ − y)/β inside ±β, ±1 outside; sign(ŷ − y) for β = 0 (0 where ŷ = y, as PyTorch)."""
+    if beta == 0.0:
+        return _sign(yhat - y)
+    return np.clip((yhat - y) / beta, -1.0, 1.0)
+
+
+def _kl_div(x: Array, t: Array) -> Array:
+    """t·(ln t − x) per entry, 0·ln 0 = 0 where t = 0 (PyTorch's xlogy)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t == 0, 0.0, t * np.log(np.where(t == 0, 1.0, t))) - t * x
+
+
+def _kl_div_grad_t(g: Array, out: Array, x: Array, t: Array) -> Array:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return g * (np.log(t) + 1.0 - x)
+
+
 def _clamped_logs(p: Array) -> tuple[Array, Array]:
     with np.errstate(divide="ignore"):
         return np.maximum(np.log(p), LOG_FLOOR), np.maximum(np.log1p(-p), LOG_FLOOR)
@@ -88,6 +113,35 @@ huber = Op(
     ),
     attrs=("delta",),
 )
+smooth_l1 = Op(
+    "smooth_l1", ("yhat", "y"), _smooth_l1,
+    (
+        lambda g, out, yhat, y, beta: g * _smooth_l1_grad(yhat, y, beta),
+        lambda g, out, yhat, y, beta: -g * _smooth_l1_grad(yhat, y, beta),
+    ),
+    ("smoothL1_β($yhat − $y)", r"\operatorname{smoothL1}_{\beta}($yhat - $y)"),
+    (
+        ("($yhat − $y)/β if |$yhat − $y| ≤ β else sign($yhat − $y)",
+         r"\begin{cases} \frac{$yhat - $y}{\beta} & |$yhat - $y| \le \beta \\ \operatorname{sign}($yhat - $y)"
+         r" & \text{otherwise} \end{cases}"),
+        ("($y − $yhat)/β if |$yhat − $y| ≤ β else −sign($yhat − $y)",
+         r"\begin{cases} \frac{$y - $yhat}{\beta} & |$yhat - $y| \le \beta \\ -\operatorname{sign}($yhat - $y)"
+         r" & \text{otherwise} \end{cases}"),
+    ),
+    attrs=("beta",),
+)
+kl_div = Op(
+    "kl_div", ("x", "t"), _kl_div,
+    (lambda g, out, x, t: -g * t, _kl_div_grad_t),
+    ("$t·(ln $t − $x)", r"$t\,(\ln $t - $x)"),
+    (("−$t", "-$t"), ("ln $t + 1 − $x", r"\ln $t + 1 - $x")),
+)
+kl_div_log_target = Op(
+    "kl_div_log_target", ("x", "t"), lambda x, t: np.exp(t) * (t - x),
+    (lambda g, out, x, t: -g * np.exp(t), lambda g, out, x, t: g * np.exp(t) * (t - x + 1.0)),
+    ("e^$t·($t − $x)", r"e^{$t}\,($t - $x)"),
+    (("−e^$t", r"-e^{$t}"), ("e^$t·($t − $x + 1)", r"e^{$t}\,($t - $x + 1)")),
+)
 binary_cross_entropy = Op(
     "binary_cross_entropy", ("p", "y"), _bce,
     (_bce_grad_p, _bce_grad_y),
@@ -105,6 +159,7 @@ bce_logits = Op(
 )
 
 LOSS_OPS: dict[str, Op] = {
-    op.name: op for op in (squared_error, absolute_error, huber, binary_cross_entropy, bce_logits)
+    op.name: op for op in (squared_error, absolute_error, huber, smooth_l1, kl_div, kl_div_log_target,
+                           binary_cross_entropy, bce_logits)
 }
 """The per-entry loss ops by name, alongside ``ops.OPS``."""

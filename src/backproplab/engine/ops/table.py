@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from backproplab.engine.ops.base import Array, Op
+from backproplab.engine.ops.conv import CONV
 from backproplab.engine.ops.elementwise import ELEMENTWISE
 from backproplab.engine.ops.numeric import (
     expand_reduced,
@@ -361,7 +362,7 @@ OPS: dict[str, Op] = {
         add, sub, mul, div, pow, neg, exp, log, softplus_op, sigmoid_op, tanh, relu, identity,
         sum_op, mean, logsumexp_op, matmul, reshape, transpose, getitem, concat,
         ssr, mse, bce_with_logits, softmax_cross_entropy,
-        *ELEMENTWISE, *REDUCTIONS, *SHAPES, *SELECTION,
+        *ELEMENTWISE, *REDUCTIONS, *SHAPES, *SELECTION, *CONV,
     )
 }
 """Every primitive op by name: the one table the engine, the explainer and the tests share."""
