@@ -256,13 +256,13 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
-def test_conv2d_and_lstm_are_refused_by_name_and_line():
+def test_conv1d_and_lstm_are_refused_by_name_and_line():
     import torch
 
     class WithConv(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.conv = torch.nn.Conv2d(1, 1, 3)
+            self.conv = torch.nn.Conv1d(1, 1, 3)
 
         def forward(self, x):
             return self.conv(x).sum()
@@ -278,14 +278,14 @@ def test_conv2d_and_lstm_are_refused_by_name_and_line():
     with pytest.raises(TorchBridgeError) as info:
         bl.from_torch(WithConv())
     text = one_line(info.value)
-    assert "Conv2d" in text and "'conv'" in text and "test_torch_bridge.py" in text and "self.conv(x)" in text
+    assert "Conv1d" in text and "'conv'" in text and "test_torch_bridge.py" in text and "self.conv(x)" in text
     with pytest.raises(TorchBridgeError) as info:
         bl.from_torch(WithLSTM())
     text = one_line(info.value)
     assert "LSTM" in text and "'rnn'" in text and "self.rnn(x)" in text
     with pytest.raises(TorchBridgeError) as info:
-        bl.from_torch(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Conv2d(1, 1, 3)))
-    assert "Conv2d (the layer '1', used at item 1 of the Sequential) is not supported" in one_line(info.value)
+        bl.from_torch(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Conv1d(1, 1, 3)))
+    assert "Conv1d (the layer '1', used at item 1 of the Sequential) is not supported" in one_line(info.value)
 
 
 def test_unsupported_function_is_named_with_its_line():

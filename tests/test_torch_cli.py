@@ -54,6 +54,22 @@ def test_explain_a_pytorch_model_from_the_users_file(tmp_path, capsys):
     assert result["index"] == [1, 0]
 
 
+@pytest.mark.parametrize("loss", ["huber", "smooth_l1"])
+def test_explain_a_pytorch_model_with_another_loss(tmp_path, capsys, loss):
+    import torch
+
+    model_file, data = write_model(tmp_path)
+    code, out, err = cli(capsys, "explain", f"{model_file}:build", "--param", "2.bias", "--index", "0",
+                         "--data", str(data), "--loss", loss, "--format", "json")
+    assert code == 0, err
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1)).double()
+    values = np.loadtxt(data, delimiter=",", skiprows=1)
+    x, y = torch.from_numpy(values[:, :2]), torch.from_numpy(values[:, 2:])
+    getattr(torch.nn.functional, f"{loss}_loss")(model(x), y).backward()
+    assert json.loads(out)["gradient"] == pytest.approx(model[2].bias.grad[0].item(), rel=1e-9)
+
+
 def test_users_file_mistakes_are_one_line(tmp_path, capsys):
     model_file, data = write_model(tmp_path)
     assert_clean_error(capsys, ["explain", f"{model_file}:broken", "--param", "0.weight", "--data", str(data)],

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import inspect
 import operator
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from backproplab.bridge import norm_layers
+from backproplab.bridge import conv_layers, norm_layers
 from backproplab.bridge._torch import TorchBridgeError
 from backproplab.engine import functions
 from backproplab.engine.functions import matmul
@@ -167,6 +168,7 @@ def function_handlers(torch: Any) -> dict[Any, Handler]:
         torch.log_softmax: functions.log_softmax, tf.log_softmax: functions.log_softmax,
         tf.linear: linear, tf.embedding: embedding, tf.layer_norm: norm_layers.layer_norm_function,
     }
+    table.update(conv_layers.functions(torch))
     table.update(loss_handlers(torch))
     return table
 
@@ -181,8 +183,15 @@ def function_name(fn: Any) -> str:
 
 def function_names(handlers: dict[Any, Handler]) -> list[str]:
     """The functions a forward may call by name (Python's operators and getattr are not listed)."""
-    return sorted({function_name(fn) for fn in handlers
-                   if (getattr(fn, "__module__", "") or "").startswith("torch") and getattr(fn, "__name__", "")})
+    functional = sys.modules.get("torch.nn.functional")
+    names = set()
+    for fn in handlers:
+        name = getattr(fn, "__name__", "")
+        if (getattr(fn, "__module__", "") or "").startswith("torch") and name:
+            names.add(function_name(fn))
+            if getattr(functional, name, None) is fn:  # torch.conv2d is also torch.nn.functional.conv2d
+                names.add(f"torch.nn.functional.{name}")
+    return sorted(names)
 
 
 METHODS = frozenset({
@@ -229,7 +238,7 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
     def simple(fn: Handler) -> Handler:
         return lambda module, params, where, x: fn(x)
 
-    return norm_layers.handlers(torch) | {
+    return norm_layers.handlers(torch) | conv_layers.handlers(torch) | {
         nn.Linear: lambda module, params, where, x: linear(x, params["weight"], params.get("bias"), where),
         nn.ReLU: simple(F.relu), nn.Tanh: simple(F.tanh), nn.Sigmoid: simple(F.sigmoid),
         nn.Softplus: lambda module, params, where, x: _softplus(x, module.beta, module.threshold),

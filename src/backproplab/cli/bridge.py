@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # The bridge (and numpy) are imported inside the commands, for start-up speed: the parser and --help need neither.
 
 MODEL_SOURCE = re.compile(r"(?P<file>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)")
-LOSSES = ("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy", "nll")
+LOSSES = ("mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits", "cross_entropy", "nll")
 MAX_ROWS = 100_000
 
 
@@ -132,7 +132,8 @@ def cmd_explain_model(args: argparse.Namespace) -> int:
                 shape = (len(y), 1)
         y = y.reshape(shape) if int(np.prod(shape)) == len(y) else y.reshape(-1, 1)
     tf = torch.nn.functional
-    loss_fn = {"mse": tf.mse_loss, "l1": tf.l1_loss, "huber": tf.huber_loss, "bce": tf.binary_cross_entropy,
+    loss_fn = {"mse": tf.mse_loss, "l1": tf.l1_loss, "huber": tf.huber_loss, "smooth_l1": tf.smooth_l1_loss,
+               "bce": tf.binary_cross_entropy,
                "bce_with_logits": tf.binary_cross_entropy_with_logits, "cross_entropy": tf.cross_entropy,
                "nll": tf.nll_loss}[loss_name]
     index = None if args.index is None else tuple(i + 1 for i in args.index)  # entries count from 0 here

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from backproplab.cli.bridge import cmd_explain_model, is_model_source
+from backproplab.cli.bridge import LOSSES, cmd_explain_model, is_model_source
 from backproplab.cli.commands import UsageError, at_iteration, iteration_title, load_job, note, train
 
 # alike on purpose: the command families import the shared option groups, so their import lists look alike
@@ -67,8 +67,7 @@ def add_torch_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, metavar="FILE.csv",
                    help="for FILE.py:FUNCTION: the data, a CSV file with a header row; the inputs, then the target "
                    "in the last column. With a PyTorch model, --index counts from 0, as PyTorch does (1,0)")
-    p.add_argument("--loss", default=None, choices=("mse", "l1", "huber", "bce", "bce_with_logits", "cross_entropy",
-                                                    "nll"),
+    p.add_argument("--loss", default=None, choices=LOSSES,
                    help="for FILE.py:FUNCTION: the loss, PyTorch's with its default mean (default: mse)")
 
 
