@@ -62,6 +62,7 @@ export async function fetchDetail(param, iteration, index = null) {
     }
     if (ui.doc !== doc) return;  // a new run came meanwhile: this answer is about the old one
     keepDetail(doc, param, iteration, d);
+    ui.pending.delete(key);  // answered: the redraw may ask again (the check lists, if the box opened meanwhile)
     if (here()) redrawDetail(d);
   } catch (err) {
     if (doc.snapshotsAsked) doc.snapshotsAsked.delete(iteration);
