@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,19 +136,13 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
 
 def compared_runs(args: argparse.Namespace) -> list[tuple[str, Job, Trace]]:
     """Each ``--compare`` run (its text, its job and its trace): the command line's settings with the run's on top."""
-    from backproplab.lesson.runs import parse_runs  # the runs' language is the lesson page's
+    from backproplab.lesson.runs import parse_runs, run_job_settings  # the runs' language is the lesson page's
     from backproplab.spec import job as jobs
 
     base = job_settings(args)
     out = []
     for run in parse_runs(args.compare):
-        o = run.overrides
-        changes: dict[str, Any] = {k: o[k] for k in ("lr", "optimizer", "min_step", "max_steps") if k in o}
-        if "optimize" in o:
-            changes["optimize"] = o["optimize"] if o["optimize"] == "all" else tuple(o["optimize"])
-        if "start" in o:
-            changes["start"] = tuple({**dict(base.start), **o["start"]}.items())
-        job = labelled(jobs.load_job(args.source, dataclasses.replace(base, **changes)), args)
+        job = labelled(jobs.load_job(args.source, run_job_settings(base, run)), args)
         out.append((run.label, job, train(job, args)))
     return out
 

@@ -28,8 +28,12 @@ def _row(what: str, traces: Sequence[Trace], k: int, value: str, param: str, dig
             cells.append(Math("(ended)", ""))
             continue
         it = t.iterations[k - 1]
-        number = {"gradient": lambda: it.gradients[param], "step size": lambda: it.step_sizes[param],
-                  "new value": lambda: it.new_value(param)}[value]()
+        if value == "gradient":
+            number = it.gradients[param]
+        elif value == "step size":
+            number = it.step_sizes[param]
+        else:
+            number = it.new_value(param)
         cells.append(Math(_number(float(single(number)), digits)[0], ""))
     return cells
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from backproplab.lesson import document as lesson
 from backproplab.lesson.settings import Settings, settings_from_dict
+from backproplab.spec.job import JobSettings
 from backproplab.util.messages import InputError, excerpt, unknown_name_message
 
 RUN_KEYS = ("lr", "optimizer", "optimize", "min_step", "max_steps", "start.NAME")
@@ -101,6 +102,15 @@ def run_settings(base: Settings, run: Run) -> Settings:
     if "start" in changes:
         changes["start"] = {**base.start, **changes["start"]}
     return dataclasses.replace(base, **changes)
+
+
+def run_job_settings(base: JobSettings, run: Run) -> JobSettings:
+    """The command line's settings with the run's on top, as ``run_settings`` puts them on the page's."""
+    given = Settings(lr=base.lr, optimizer=base.optimizer, min_step=base.min_step, max_steps=base.max_steps,
+                     start=dict(base.start))
+    changed = run_settings(given, run).job_settings()
+    kept = {k: v for k, v in dataclasses.asdict(changed).items() if k in run.overrides or k == "start"}
+    return dataclasses.replace(base, **kept)
 
 
 def build_runs(base: Settings, runs: list[Run]) -> list[tuple[Run, dict[str, Any]]]:
