@@ -270,7 +270,7 @@ def test_conv1d_and_lstm_are_refused_by_name_and_line():
     class WithLSTM(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.rnn = torch.nn.LSTM(2, 2)
+            self.rnn = torch.nn.LSTMCell(2, 2)
 
         def forward(self, x):
             return self.rnn(x)[0]

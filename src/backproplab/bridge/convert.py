@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.bridge import table
+from backproplab.bridge import constants, table
 from backproplab.bridge._torch import TorchBridgeError, require_torch
 from backproplab.bridge.tracing import forward_arguments, trace, where_used
 from backproplab.engine.tensor import Tensor
@@ -36,7 +36,9 @@ class TorchNetwork(Module):
     _fixed: dict[str, Any]
     _functions: dict[Any, table.Handler]
     _layers: dict[type, table.Handler]
+    _constructors: frozenset  # torch.arange, torch.ones, …: their dtype= is PyTorch's, kept
     _names: dict[int, str]  # PyTorch parameter id -> its name
+    _sizes: tuple[tuple, list[str]] | None  # the example's input shapes and the lines that use sizes as numbers
 
     def __init__(self, graph_module: Any, original: Any, dtype: Any, fixed: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -44,8 +46,10 @@ class TorchNetwork(Module):
         object.__setattr__(self, "_gm", graph_module)
         object.__setattr__(self, "_original", original)
         object.__setattr__(self, "_fixed", dict(fixed or {}))  # optional arguments held at their defaults
+        object.__setattr__(self, "_sizes", None)
         object.__setattr__(self, "_functions", table.function_handlers(torch))
         object.__setattr__(self, "_layers", table.module_handlers(torch))
+        object.__setattr__(self, "_constructors", frozenset(constants.constructors(torch)))
         self.dtype = np.dtype(dtype)
         for name, p in original.named_parameters():
             self._params[name] = Parameter(p.detach().cpu().numpy(), name, requires_grad=p.requires_grad)
@@ -138,8 +142,22 @@ class TorchNetwork(Module):
             env[node] = self._run(node, args, kwargs)
         raise TorchBridgeError("the traced forward has no output")  # pragma: no cover - fx always adds one
 
+    def _check_sizes(self, inputs: tuple) -> None:
+        """Inputs of other shapes than the example's, when the forward used the example's sizes as plain numbers
+        (an assert, an if, an index): refused, since the graph holds the example's branch."""
+        if self._sizes is None:
+            return
+        shapes, lines = self._sizes
+        given = tuple(_shape(a) for a in inputs)
+        if given[:len(shapes)] != shapes:
+            raise TorchBridgeError(
+                f"the network was converted with example inputs of shape {', '.join(map(str, shapes))}, and the "
+                f"forward uses their sizes as plain numbers (at {lines[0]}); for inputs of shape "
+                f"{', '.join(map(str, given))}, convert it with from_torch(model, example=...) of that shape")
+
     def _check_inputs(self, inputs: tuple) -> None:
         """More inputs than the graph takes: name the optional arguments held at their defaults."""
+        self._check_sizes(inputs)
         taken = sum(node.op == "placeholder" for node in self._gm.graph.nodes)
         if len(inputs) <= taken:
             return
@@ -165,7 +183,8 @@ class TorchNetwork(Module):
                 return out
             if node.op == "call_method":
                 return table.call_method(node.target, args[0], args[1:], kwargs)
-            return self._functions[node.target](*args, **_plain_kwargs(kwargs))
+            settings = kwargs if node.target in self._constructors else _plain_kwargs(kwargs)
+            return self._functions[node.target](*args, **settings)
         except TorchBridgeError as exc:
             raise TorchBridgeError(f"{exc} (at {where_used(node, self._original)})") from None
         except (ValueError, TypeError, IndexError, KeyError) as exc:
@@ -200,6 +219,10 @@ def _layer_output_name(target: str, layer: Any) -> str:
 
 
 def _input(value: Any, dtype: np.dtype, name: str) -> Any:
+    """One input of the forward as a constant tensor; a tuple of arrays (an LSTM's (h0, c0)) stays a tuple."""
+    if isinstance(value, tuple) and value and all(table.is_torch_tensor(v) or isinstance(v, (np.ndarray, Tensor, tuple))
+                                                  for v in value):
+        return tuple(_input(v, dtype, f"{name}{k}") for k, v in enumerate(value))
     if table.is_torch_tensor(value):
         value = value.detach().cpu().numpy()
     if isinstance(value, Tensor):
@@ -212,7 +235,7 @@ def _input(value: Any, dtype: np.dtype, name: str) -> Any:
     return value
 
 
-def from_torch(module: Any, *, inputs: list[str] | None = None) -> TorchNetwork:
+def from_torch(module: Any, *, inputs: list[str] | None = None, example: Any = None) -> TorchNetwork:
     """A PyTorch module as a backproplab network with the same parameters, names and layouts.
 
     The forward is traced with torch.fx, so it must run the same calls whatever the data.
@@ -223,10 +246,27 @@ def from_torch(module: Any, *, inputs: list[str] | None = None) -> TorchNetwork:
     ``inputs`` names the forward's arguments the network takes (default: those without a default
     value); the others keep their defaults, so ``forward(self, idx, targets=None)`` converts as the
     call ``model(idx)`` runs, and ``inputs=["idx", "targets"]`` as ``model(idx, targets)``.
+    ``example`` is the input of one call (a tensor, or a tuple of the inputs): traced with it, the
+    forward's sizes are plain numbers (``math.sqrt(k.size(-1))``, ``assert t <= block_size``), and
+    where the forward needs them as numbers the network takes inputs of the example's shapes.
     """
     torch = require_torch()
-    gm, fixed = trace(module, inputs)
-    dtypes = {p.dtype for p in module.parameters()}
+    dtype = _model_dtype(module)
+    values = None if example is None else _example(example, dtype)
+    if values is not None and inputs is None and len(values) > 1:
+        inputs = [p.name for p in forward_arguments(module)][:len(values)]
+    traced = trace(module, inputs, values)
+    net = TorchNetwork(traced.graph_module, module, np.float64 if dtype == torch.float64 else np.float32,
+                       traced.fixed)
+    if traced.numbers:
+        object.__setattr__(net, "_sizes", (tuple(_shape(v) for v in values or ()), traced.numbers))
+    return net
+
+
+def _model_dtype(module: Any) -> Any:
+    """The torch dtype of the model's parameters (float64 without any), or one line saying why it will not do."""
+    torch = require_torch()
+    dtypes = {p.dtype for p in module.parameters()} if isinstance(module, torch.nn.Module) else set()
     if len(dtypes) > 1:
         raise TorchBridgeError(f"the model mixes parameter dtypes ({', '.join(sorted(map(str, dtypes)))}); "
                                "use model.double() or model.float() first")
@@ -234,7 +274,33 @@ def from_torch(module: Any, *, inputs: list[str] | None = None) -> TorchNetwork:
     if dtype not in (torch.float32, torch.float64):
         raise TorchBridgeError(f"the model's parameters are {dtype}; backproplab works in float32 or float64 "
                                "(use model.double() or model.float())")
-    return TorchNetwork(gm, module, np.float64 if dtype == torch.float64 else np.float32, fixed)
+    return dtype
+
+
+def _example(example: Any, dtype: Any) -> tuple:
+    """The example inputs as torch tensors, floating ones in the model's dtype. An input not given has no value
+    while tracing: what depends on it is traced as fx traces it, and the network asks for it when called."""
+    items = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    return tuple(_torch_value(item, dtype) for item in items)
+
+
+def _torch_value(item: Any, dtype: Any) -> Any:
+    """One example input as PyTorch takes it: a tensor (floating ones in ``dtype``), a tuple of them (an RNN's
+    state), or the value itself when it is no array (None, a number of settings)."""
+    torch = require_torch()
+    if isinstance(item, (tuple, list)) and any(torch.is_tensor(i) or isinstance(i, (Tensor, tuple)) for i in item):
+        return tuple(_torch_value(i, dtype) for i in item)
+    if isinstance(item, Tensor):
+        item = item.data
+    if not torch.is_tensor(item) and not isinstance(item, (np.ndarray, list, tuple)):
+        return item
+    value = item.detach() if torch.is_tensor(item) else torch.as_tensor(np.asarray(item))
+    return value.to(dtype) if value.is_floating_point() else value
+
+
+def _shape(value: Any) -> Any:
+    """An input's shape, or None for an input that has none (a tuple of tensors, a number)."""
+    return tuple(value.shape) if hasattr(value, "shape") else None
 
 
 def parameter_names(net: Module) -> list[str]:
@@ -242,4 +308,11 @@ def parameter_names(net: Module) -> list[str]:
 
 
 def unknown_parameter(net: Module, name: str) -> str:
+    """What ``name`` is not; for a tied weight's second name (lm_head.weight is transformer.wte.weight), the name
+    PyTorch's named_parameters() gives the one parameter."""
+    tied = dict(net._original.named_parameters(remove_duplicate=False)) if isinstance(net, TorchNetwork) else {}
+    if isinstance(net, TorchNetwork) and name in tied and id(tied[name]) in net._names:
+        first = net._names[id(tied[name])]
+        return (f"{name} is the same parameter as {first} (tied weights), which named_parameters() names {first!r}; "
+                f"ask for wrt='{first}' (its gradient adds up both uses, as PyTorch's)")
     return unknown_name_message("parameter", name, parameter_names(net))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.bridge import table
+from backproplab.bridge import dropout, table
 from backproplab.bridge._torch import TorchBridgeError, require_torch
 from backproplab.bridge.checks import mismatch, random_forward
 from backproplab.bridge.convert import TorchNetwork, from_torch, unknown_parameter
@@ -77,7 +77,10 @@ def _check_loss(loss_fn: Any, torch: Any) -> None:
 
 
 def _torch_value(value: Any, dtype: Any, torch: Any) -> Any:
-    """Data as a torch tensor; float data in the model's dtype, whole numbers (class labels) as int64."""
+    """Data as a torch tensor; float data in the model's dtype, whole numbers (class labels) as int64; a tuple of
+    them (an LSTM's state) as a tuple."""
+    if isinstance(value, tuple):
+        return tuple(_torch_value(v, dtype, torch) for v in value)
     t = value.detach() if torch.is_tensor(value) else torch.as_tensor(np.asarray(value))
     return t.to(dtype) if t.is_floating_point() else t
 
@@ -92,10 +95,22 @@ def model_output(out: Any) -> Any:
         tensors = [o for o in out if _is_tensor(o)]
         if len(tensors) == 1 and all(o is None or _is_tensor(o) for o in out):
             return tensors[0]
+        if first_of_several(out):
+            return out[0]
     if not _is_tensor(out):
         raise TorchBridgeError("the model should return one tensor (or one tensor beside Nones, such as "
                                "(logits, None)); explain_torch cannot explain a tuple of tensors or a dict")
     return out
+
+
+def first_of_several(out: Any) -> bool:
+    """A recurrent model's (output, hidden): a tensor first, then its state (tensors or tuples of them); the first
+    is the prediction, as ``output, hidden = model(x, hidden)`` reads it."""
+    def state(o: Any) -> bool:
+        return o is None or _is_tensor(o) or (isinstance(o, tuple) and all(_is_tensor(i) for i in o))
+
+    return (isinstance(out, (tuple, list)) and len(out) > 1 and _is_tensor(out[0])
+            and all(state(o) for o in out[1:]) and sum(o is not None for o in out[1:]) > 0)
 
 
 def model_loss(out: Any, why: str = "") -> Any:
@@ -186,21 +201,32 @@ def _target(model: Any, net: TorchNetwork, wrt: Any, index: tuple[int, ...] | No
     return wrt, name, index
 
 
-def _loss(model: Any, net: TorchNetwork, loss_net: TorchNetwork | None, args: tuple, y: Any) -> Tensor:
+def _loss(model: Any, net: TorchNetwork, loss_net: TorchNetwork | None, args: tuple, y: Any) -> tuple[Tensor, int]:
     """The loss as backproplab computes it, with the network's output named ŷ; without ``loss_net``, the
-    loss the network returns when called with ``args``."""
+    loss the network returns when called with ``args``. Also how many outputs there were, when the first of a
+    recurrent model's (output, hidden) was taken (else 1)."""
     names = _names(model, len(args), loss_net is None)
-    inputs = [Tensor(a.detach().cpu().numpy(), name=n) for a, n in zip(args, names)]
+    inputs = [_constant(a, n) for a, n in zip(args, names)]
+    outputs = 1
     if loss_net is None:
         loss = model_loss(net(*inputs), _no_loss(model, len(args)))
     else:
-        out = model_output(net(*inputs))
+        raw = net(*inputs)
+        outputs = len(raw) if first_of_several(raw) else 1
+        out = model_output(raw)
         if out.op is not None:
             out.named("ŷ")
         loss = loss_net(out, Tensor(y.detach().cpu().numpy(), name="y"))
     if not isinstance(loss, Tensor) or loss.data.size != 1:
         raise TorchBridgeError("the loss should be a single number; use reduction='mean' or 'sum'")
-    return loss
+    return loss, outputs
+
+
+def _constant(value: Any, name: str) -> Any:
+    """A torch input as a constant backproplab tensor named ``name``; a tuple (h0, c0) as h00, h01."""
+    if isinstance(value, tuple):
+        return tuple(_constant(v, f"{name}{k}") for k, v in enumerate(value))
+    return Tensor(value.detach().cpu().numpy(), name=name)
 
 
 def _inputs(model: Any, count: int, own_loss: bool) -> list[str] | None:
@@ -218,7 +244,7 @@ def _inputs(model: Any, count: int, own_loss: bool) -> list[str] | None:
 def _arguments(loss_fn: Any, x: Any, y: Any) -> tuple[tuple, Any]:
     """What the model is called with, and the target: ``x`` is one input or a tuple of them (such as
     (idx, targets)); with loss_fn=None a ``y`` given is the forward's next argument."""
-    inputs = tuple(x) if isinstance(x, tuple) and x and all(_is_array(a) for a in x) else (x,)
+    inputs = tuple(x) if isinstance(x, tuple) and x and all(_is_input(a) for a in x) else (x,)
     if loss_fn is None:
         return inputs + (() if y is None else (y,)), None
     if y is None:
@@ -231,12 +257,24 @@ def _is_array(value: Any) -> bool:
     return table.is_torch_tensor(value) or isinstance(value, (np.ndarray, Tensor))
 
 
+def _is_input(value: Any) -> bool:
+    """An array, or a tuple of them (an LSTM's state (h0, c0)): one input of the forward."""
+    return _is_array(value) or (isinstance(value, tuple) and bool(value) and all(_is_input(v) for v in value))
+
+
 def _names(model: Any, count: int, own_loss: bool) -> list[str]:
     """The inputs' names in the explanation: x, and y for the targets of a forward's own loss; further
     inputs by the forward's own argument names."""
     if count == 1 or (own_loss and count == 2):
         return ["x", "y"][:count]
     return ["x", *[p.name for p in forward_arguments(model)][1:count]]
+
+
+def _outputs_note(exp: Explanation, outputs: int) -> None:
+    """Which output was explained, when the model returns its state beside its prediction."""
+    if outputs > 1:
+        exp.blocks.insert(1, Block("note", [f"the model returns {outputs} outputs (the prediction, then its state); "
+                                            "the loss is of the first, as output, hidden = model(x, hidden) reads it"]))
 
 
 def _notes(exp: Explanation, name: str, index: tuple[int, ...] | None, frozen: bool) -> None:
@@ -274,7 +312,7 @@ def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any = None, wrt: Any = No
         raise TorchBridgeError("say which parameter to explain: wrt='0.weight[1,0]' (a name as "
                                "model.named_parameters() gives it, optionally with an entry counted from 0)")
     args, y = _arguments(loss_fn, x, y)
-    net = from_torch(model, inputs=_inputs(model, len(args), loss_fn is None))
+    net = from_torch(model, inputs=_inputs(model, len(args), loss_fn is None), example=args)
     loss_net = None if loss_fn is None else loss_network(loss_fn)
     wrt, name, index = _target(model, net, wrt, index)
     frozen = not net[name].requires_grad
@@ -282,20 +320,37 @@ def explain_torch(model: Any, loss_fn: Any, x: Any, y: Any = None, wrt: Any = No
     torch_dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     args = tuple(_torch_value(a, torch_dtype, torch) for a in args)
     ty = None if y is None else _torch_value(y, torch_dtype, torch)
-    loss = _loss(model, net, loss_net, args, ty)
-    torch_loss, torch_grad = torch_gradient(model, loss_fn, args, ty, name)
-    tol = TOLERANCE[np.dtype(net.dtype)]
-    if not _close(float(loss.data), torch_loss, tol):
-        raise TorchBridgeError(random_forward(model, args) or mismatch("loss", float(loss.data), torch_loss))
-    exp = explain(loss, net[name], index=index, form=form, digits=digits, lr=lr)
-    explained = tuple(exp.details["index"]) if np.ndim(exp.gradient) == 0 and exp.details.get("index") else None
-    expected = torch_grad[explained] if explained is not None else torch_grad
-    if not np.all(_close(np.asarray(exp.gradient, dtype=float), np.asarray(expected, dtype=float), tol)):
-        raise TorchBridgeError(random_forward(model, args) or
-                               mismatch(f"gradient of {name}", exp.gradient, expected, explained))
+    drop = dropout.layer_of(net)
+    if drop is not None:
+        drop.name_layers(model)
+    loss, outputs = _loss(model, net, loss_net, args, ty)
+    with dropout.same_masks(model, drop):  # PyTorch drops the entries the converted network dropped
+        torch_loss, torch_grad = torch_gradient(model, loss_fn, args, ty, name)
+        tol = TOLERANCE[np.dtype(net.dtype)]
+        if not _close(float(loss.data), torch_loss, tol):
+            raise TorchBridgeError(random_forward(model, args) or mismatch("loss", float(loss.data), torch_loss))
+        exp = explain(loss, net[name], index=index, form=form, digits=digits, lr=lr)
+        explained = tuple(exp.details["index"]) if np.ndim(exp.gradient) == 0 and exp.details.get("index") else None
+        expected = torch_grad[explained] if explained is not None else torch_grad
+        if not np.all(_close(np.asarray(exp.gradient, dtype=float), np.asarray(expected, dtype=float), tol)):
+            raise TorchBridgeError(random_forward(model, args) or
+                                   mismatch(f"gradient of {name}", exp.gradient, expected, explained))
     exp.details["torch_gradient"] = float(expected) if np.ndim(expected) == 0 else np.asarray(expected).tolist()
     _notes(exp, name, explained, frozen)
+    _outputs_note(exp, outputs)
+    _dropout_note(exp, drop)
     return exp
+
+
+def _dropout_note(exp: Explanation, drop: dropout.DropoutLayer | None) -> None:
+    """Dropout in training mode: which masks the loss was computed with, said once, and kept in the details."""
+    masks = list(drop.masks.values()) if drop is not None else []
+    if not masks:
+        return
+    exp.details["dropout_masks"] = {m.scaled.name: m.scaled.data.tolist() for m in masks}
+    exp.blocks.insert(1, Block("note", [
+        "Dropout is in training mode: each mask was drawn once from torch's generator (torch.manual_seed gives the "
+        "same one) and is a constant here, the same PyTorch's check used; " + "; ".join(m.summary() for m in masks)]))
 
 
 def _close(a: Any, b: Any, tol: float) -> Any:

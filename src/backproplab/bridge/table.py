@@ -8,12 +8,13 @@ listed here is refused by name: a missing entry is an error, never a guess.
 from __future__ import annotations
 
 import inspect
+import math
 import operator
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from backproplab.bridge import conv_layers, norm_layers
+from backproplab.bridge import attention, constants, conv_layers, dropout, norm_layers, recurrent_layers
 from backproplab.bridge._torch import TorchBridgeError
 from backproplab.engine import functions
 from backproplab.engine.functions import matmul
@@ -135,8 +136,11 @@ def _softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 
 def _getattr(obj: Any, name: str) -> Any:
-    if isinstance(obj, Tensor) and name in ("shape", "ndim", "T", "mT"):
+    """A tensor's attributes a forward reads; ``.device`` is the CPU, where backproplab computes."""
+    if isinstance(obj, Tensor) and name in ("shape", "ndim", "T", "mT", "dtype"):
         return obj.transpose(-2, -1) if name == "mT" else getattr(obj, name)
+    if isinstance(obj, Tensor) and name in ("device", "is_cuda"):
+        return "cpu" if name == "device" else False
     raise TorchBridgeError(f"the attribute .{name} is not supported by backproplab")
 
 
@@ -148,11 +152,13 @@ def function_handlers(torch: Any) -> dict[Any, Handler]:
         operator.truediv: operator.truediv, operator.pow: operator.pow, operator.neg: operator.neg,
         operator.pos: operator.pos, operator.matmul: operator.matmul, operator.getitem: operator.getitem,
         operator.gt: operator.gt, operator.ge: operator.ge, operator.lt: operator.lt, operator.le: operator.le,
-        getattr: _getattr,
+        operator.eq: operator.eq, operator.ne: operator.ne, operator.floordiv: operator.floordiv,
+        operator.mod: operator.mod, operator.invert: operator.invert, operator.and_: operator.and_,
+        operator.or_: operator.or_, getattr: _getattr,
         torch.add: functions.add, torch.sub: functions.sub, torch.subtract: functions.sub,
         torch.mul: functions.mul, torch.multiply: functions.mul, torch.div: functions.div,
         torch.true_divide: functions.div, torch.neg: functions.neg, torch.pow: functions.pow,
-        torch.matmul: matmul, torch.mm: matmul,
+        torch.matmul: matmul, torch.mm: matmul, torch.bmm: matmul,
         torch.exp: lambda x: x.exp(), torch.log: lambda x: x.log(), torch.abs: functions.abs,
         torch.sqrt: functions.sqrt, torch.maximum: functions.maximum, torch.minimum: functions.minimum,
         torch.clamp: functions.clamp, torch.clip: functions.clamp, torch.where: functions.where,
@@ -167,17 +173,28 @@ def function_handlers(torch: Any) -> dict[Any, Handler]:
         torch.softmax: functions.softmax, tf.softmax: functions.softmax,
         torch.log_softmax: functions.log_softmax, tf.log_softmax: functions.log_softmax,
         tf.linear: linear, tf.embedding: embedding, tf.layer_norm: norm_layers.layer_norm_function,
+        torch.split: functions.split, torch.chunk: functions.chunk, torch.masked_fill: functions.masked_fill,
+        torch.tril: functions.tril, torch.triu: functions.triu,
+        tf.scaled_dot_product_attention: attention.scaled_dot_product_attention,
     }
+    table.update(constants.constructors(torch))
+    table.update(SIZE_MATH)
     table.update(conv_layers.functions(torch))
+    table.update(dropout.functions(torch))
     table.update(loss_handlers(torch))
     return table
+
+
+SIZE_MATH = {fn: fn for fn in vars(math).values() if callable(fn) and not isinstance(fn, type)}
+"""Python's math functions (math.sqrt(k.size(-1))): fx records them as steps when given a size, as PyTorch computes
+them, on plain numbers."""
 
 
 def function_name(fn: Any) -> str:
     """'torch.sort', 'torch.nn.functional.relu': a function as a PyTorch user writes it."""
     name = getattr(fn, "__name__", None) or repr(fn)
     module = getattr(fn, "__module__", "") or ""
-    module = "torch.nn.functional" if module == "torch._C._nn" else module
+    module = {"torch._C._nn": "torch.nn.functional", "torch.functional": "torch"}.get(module, module)
     return f"{module}.{name}" if module else name
 
 
@@ -198,35 +215,31 @@ METHODS = frozenset({
     "add", "sub", "mul", "div", "pow", "neg", "matmul", "exp", "log", "abs", "sqrt", "clamp", "clip", "maximum",
     "minimum", "sum", "mean", "logsumexp", "reshape", "view", "flatten", "permute", "transpose", "squeeze",
     "unsqueeze", "expand", "expand_as", "relu", "tanh", "sigmoid", "softmax", "log_softmax", "softplus",
+    "split", "chunk", "masked_fill", "tril", "triu", "eq", "ne", "lt", "le", "gt", "ge", "contiguous",
 })
 """Tensor methods a forward may call; each is backproplab's method of the same name and arguments."""
-ALL_METHODS = METHODS | {"size", "dim", "contiguous", "clone", "detach", "t"}
+ALL_METHODS = METHODS | {"size", "dim", "numel", "clone", "detach", "t"}
 """Those and the methods ``call_method`` handles itself."""
 
 
 def call_method(name: str, obj: Any, args: tuple, kwargs: dict) -> Any:
     """``obj.name(*args, **kwargs)`` on a backproplab tensor, for the methods PyTorch shares with it."""
-    if name in ("size", "dim") and isinstance(obj, Tensor):
-        if name == "dim":
-            return obj.ndim
+    if name in ("size", "dim", "numel") and isinstance(obj, Tensor):
+        if name != "size":
+            return obj.ndim if name == "dim" else obj.numel()
         return tuple(obj.shape) if not args and "dim" not in kwargs else obj.shape[kwargs.get("dim", *args)]
-    if name in ("contiguous", "clone", "detach") and isinstance(obj, Tensor):
-        return obj if name == "contiguous" else getattr(obj, name)()
+    if name in ("clone", "detach") and isinstance(obj, Tensor):
+        return getattr(obj, name)()
     if name == "t" and isinstance(obj, Tensor):
         return obj.T
+    if name == "view" and isinstance(obj, Tensor):  # PyTorch's memory layout decided whether a view was possible
+        return obj.reshape(*args, **kwargs)  # and PyTorch's forward checks it; the entries are the same
     if name not in METHODS or not isinstance(obj, Tensor):
         raise KeyError(name)
     return getattr(obj, name)(*args, **kwargs)
 
 
 # --- layers ------------------------------------------------------------------------------------------
-def _dropout(module: Any, x: Any) -> Any:
-    if module.training and module.p > 0:
-        raise TorchBridgeError("Dropout drops random entries while training; call model.eval() first "
-                               "so that it passes its input through")
-    return x
-
-
 def module_handlers(torch: Any) -> dict[type, Handler]:
     """Layers by type → a function (module, params, where, *inputs) giving the layer's output.
 
@@ -238,7 +251,8 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
     def simple(fn: Handler) -> Handler:
         return lambda module, params, where, x: fn(x)
 
-    return norm_layers.handlers(torch) | conv_layers.handlers(torch) | {
+    layers = norm_layers.handlers(torch) | conv_layers.handlers(torch) | recurrent_layers.handlers(torch)
+    return layers | dropout.handlers(torch) | {
         nn.Linear: lambda module, params, where, x: linear(x, params["weight"], params.get("bias"), where),
         nn.ReLU: simple(F.relu), nn.Tanh: simple(F.tanh), nn.Sigmoid: simple(F.sigmoid),
         nn.Softplus: lambda module, params, where, x: _softplus(x, module.beta, module.threshold),
@@ -250,7 +264,6 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
         nn.LogSoftmax: lambda module, params, where, x: functions.log_softmax(x, _dim(module, x)),
         nn.Identity: lambda module, params, where, x, *rest: x,
         nn.Flatten: lambda module, params, where, x: functions.flatten(x, module.start_dim, module.end_dim),
-        nn.Dropout: lambda module, params, where, x: _dropout(module, x),
         nn.Embedding: _embedding_module,
         nn.MSELoss: lambda m, p, w, a, b: _squared_error(a, b, m.reduction),
         nn.L1Loss: lambda m, p, w, a, b: losses.l1_loss(a, b, reduction=m.reduction),

@@ -108,8 +108,7 @@ def _labelled_lines(lhs: dict[str, str], ordered: list[Term], shown: dict[str, l
                     term_digits: int) -> list[Math]:
     """Many or long terms: one line each, labelled by its sample or path, then their products added."""
     lines = []
-    for t, s_t, s_l in zip(ordered, shown["text"], shown["latex"]):
-        label = _term_label(t, namer)
+    for t, s_t, s_l, label in zip(ordered, shown["text"], shown["latex"], _term_labels(ordered, namer)):
         lines.append(Math(f"{label}: {s_t} = {num(t.value, term_digits, 'text')}",
                           rf"\text{{{label}}}&: {s_l} = {num(t.value, term_digits, 'latex')}"))
     values = [t.value for t in ordered]
@@ -215,12 +214,12 @@ def _product_notes(ordered: list[Term], rounded: NumberLines, namer: Namer, digi
     """One note (or none) on the terms whose rounded factors, multiplied by hand, give another product
     than the one shown; the first three are named."""
     found = []
-    for t, term_pieces in zip(ordered, rounded.pieces):
+    for t, term_pieces, label in zip(ordered, rounded.pieces, _term_labels(ordered, namer)):
         if len(t.factors) > 1:
             hand = _hand_product([p["text"] for p in term_pieces], t.factors)
             if rounding_note(hand, t.value, digits):
                 exactly = num(t.value, max(digits + 4, 6), 'text')
-                found.append(f"{_term_label(t, namer)}: {number(float(hand), digits)}, exactly {exactly}, "
+                found.append(f"{label}: {number(float(hand), digits)}, exactly {exactly}, "
                              f"shown as {num(t.value, digits, 'text')}")
     if not found:
         return []
@@ -269,8 +268,8 @@ def paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Term
     details = {
         "chain_rule": chain_rule["text"],
         "factors": [line.text for line in factor_lines],
-        "terms": [{"label": _term_label(t, namer), "factors": [f.value for f in t.factors], "value": t.value,
-                   "shown": s} for t, s in zip(ordered, rounded.shown)],
+        "terms": [{"label": label, "factors": [f.value for f in t.factors], "value": t.value, "shown": s}
+                  for t, s, label in zip(ordered, rounded.shown, _term_labels(ordered, namer))],
         "rounding_note": note,
         "product_notes": product_notes,
     }
@@ -302,7 +301,8 @@ def _definitions(terms: list[Term], namer: Namer, order: list[Tensor], general: 
 
 
 def _term_label(t: Term, namer: Namer) -> str:
-    """'sample 2' when the path runs through one sample, otherwise the entries it passes."""
+    """'sample 2' when the path runs through one sample, otherwise 'path'; :func:`_term_labels` tells
+    apart the terms that share one."""
     for f in t.factors:
         node, idx = f.bottom
         symbol = term(namer, node, idx, "text", False, None)[0]
@@ -310,3 +310,31 @@ def _term_label(t: Term, namer: Namer) -> str:
         if symbol != general and idx:
             return f"sample {idx[0] + 1}"
     return "path"
+
+
+def _term_labels(ordered: list[Term], namer: Namer) -> list[str]:
+    """Each term's label, unique: 'sample 1' alone when it is that sample's only path; else the sample and
+    the named entries its path passes that the sample's other paths do not ('sample 1 via z2[1,3]'), or,
+    where named entries do not tell them apart, its place among them ('sample 1, path 2')."""
+    labels = [_term_label(t, namer) for t in ordered]
+    shared: dict[str, list[int]] = {}
+    for k, label in enumerate(labels):
+        shared.setdefault(label, []).append(k)
+    out = list(labels)
+    for label, ks in shared.items():
+        if len(ks) > 1:
+            via = _told_apart([ordered[k] for k in ks], namer)
+            for n, k in enumerate(ks):
+                out[k] = f"{label} via {via[n]}" if via else f"{label}, path {n + 1}"
+    return out
+
+
+def _told_apart(terms: list[Term], namer: Namer) -> list[str] | None:
+    """Per term, the named entries its path passes where the others' paths pass other ones; None when
+    they do not tell every term apart."""
+    passed = [[term(namer, *f.bottom, "text", False, None)[0] for f in t.factors if f.bottom[0].name] for t in terms]
+    width = max(len(p) for p in passed)
+    padded = [p + [""] * (width - len(p)) for p in passed]
+    differ = [i for i in range(width) if len({p[i] for p in padded}) > 1]
+    via = [", ".join(p[i] for i in differ if p[i]) for p in padded]
+    return via if all(via) and len(set(via)) == len(via) else None

@@ -5,7 +5,8 @@ Two forms, both read from the recorded graph and the op table:
 * **paths** (scalar networks such as the dosage example): one term per path from the loss
   to the parameter, cut into factors at every named node, sample by sample, summed
   (:mod:`~backproplab.explain.chain`); a layer's weight or bias with too many paths is worked
-  out one term per sample instead (:mod:`~backproplab.explain.entry`).
+  out one term per sample instead (:mod:`~backproplab.explain.entry`), a convolution's kernel or
+  bias one term per sample and output position (:mod:`~backproplab.explain.conv_entry`).
 * **delta** (matrix layers): one step per named node, δ = ∂L/∂node, each δ obtained
   from the one above through the ops' backward rules; the values are the engine's own
   (:mod:`~backproplab.explain.delta`).
@@ -22,12 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.engine.autodiff import backprop, topological_order
+from backproplab.engine.autodiff import topological_order
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.chain import paths_blocks
+from backproplab.explain.conv_entry import conv_entry_blocks
 from backproplab.explain.delta import DeltaPlan, delta_blocks, delta_plan
 from backproplab.explain.document import Block, ExplainError, Rendered, check_factors, lines_with_notes
 from backproplab.explain.entry import entry_blocks
+from backproplab.explain.gradients import gradients_between
 from backproplab.explain.paths import Paths, TooManyPathsError, split
 from backproplab.explain.steps import step_rule_text, step_working
 from backproplab.explain.symbols import Namer, element, fmt_number, term
@@ -144,7 +147,7 @@ def not_finite(order: list[Tensor], namer: Any, loss_name: str) -> str:
     (order runs from the inputs to the loss), what made it so, and what to change."""
     for node in order:
         data = np.asarray(node.data)
-        if data.dtype.kind != "f" or np.all(np.isfinite(data)):
+        if data.dtype.kind != "f" or np.all(np.isfinite(data)) or _masked_out(node):
             continue
         bad = np.flatnonzero(~np.isfinite(data))
         sample = f" for sample {bad[0] + 1}" if data.ndim == 1 and data.size > 1 else ""
@@ -155,6 +158,13 @@ def not_finite(order: list[Tensor], namer: Any, loss_name: str) -> str:
                 "and there is no gradient to work out; use smaller starting values or inputs (at a later "
                 "iteration, a smaller learning rate)")
     return ""
+
+
+def _masked_out(node: Tensor) -> bool:
+    """masked_fill(mask, float('-inf')) of finite values (its input came earlier, and was finite): the −inf is
+    meant, as in attention's mask, and a softmax after it gives 0 there."""
+    value = (node.attrs or {}).get("value") if node.op is not None and node.op.name == "masked_fill" else None
+    return value is not None and bool(np.isneginf(value))
 
 
 @dataclass
@@ -272,8 +282,10 @@ def _entry_work(case: Case, entry: tuple[list[Block], dict[str, Any]], names: tu
     """The entry form (one term per sample); ``limit`` says the paths form was asked for and had too many."""
     blocks = [Block("heading", [f"d{case.loss_name}/d{names[0]}"])]
     if limit is not None:
+        body, details = entry
+        by = "sample and output position" if "feature_map" in details else "sample"
         blocks.append(Block("note", [f"entry by entry this gradient has more than {limit} paths; here they are "
-                                     "grouped by sample, one term each"]))
+                                     f"grouped by {by}, one term each"]))
     body, details = entry
     return Worked(blocks + body, details, float(case.engine[case.target]), "entry", element(case.wrt, case.target),
                   *names)
@@ -297,9 +309,16 @@ def _instead_of_paths(case: Case, form: str, index: Any, max_terms: int, limit: 
     """Too many paths to write out: the entry form when the entry is a layer's weight or bias, else the
     layer-by-layer form (an error when the paths form was asked for)."""
     names = case.entry_names()
-    make = prepared.entry if prepared is not None and prepared.entry is not None else entry_blocks
-    entry = make(case.loss, case.wrt, case.target, case.order, case.grads, case.namer, case.digits, case.loss_name,
-                 *names)
+    if prepared is not None:  # a run's structure, built once, has no convolution's entry form
+        makers = [prepared.entry if prepared.entry is not None else entry_blocks]
+    else:
+        makers = [entry_blocks, conv_entry_blocks]
+    entry = None
+    for make in makers:
+        entry = make(case.loss, case.wrt, case.target, case.order, case.grads, case.namer, case.digits,
+                     case.loss_name, *names)
+        if entry is not None:
+            break
     if entry is not None:
         return _entry_work(case, entry, names, limit if form == "paths" else None)
     if form == "paths":
@@ -376,10 +395,10 @@ def explain(
         raise ExplainError(problem)
     if all(n is not wrt for n in order):
         return _independent(loss_name, wrt, wrt_name, digits, factors)
-    with np.errstate(all="ignore"):  # a gradient that is not finite is said in words below, not warned of
-        grads = prepared.grads if prepared is not None else backprop(loss, np.ones_like(loss.data), order)
-    _check_gradient(grads[id(wrt)], loss_name, wrt_name)
     paths = prepared.paths if prepared is not None else Paths(order, loss, wrt)
+    with np.errstate(all="ignore"):  # a gradient that is not finite is said in words below, not warned of
+        grads = prepared.grads if prepared is not None else gradients_between(order, loss, paths.reach)
+    _check_gradient(grads[id(wrt)], loss_name, wrt_name)
     case = Case(loss, wrt, order, namer, grads, paths, _target(index, wrt, wrt_name), digits, loss_name, wrt_name)
     worked = _work(case, form, index, max_terms, prepared)
     worked.details["index"] = list(case.target) if worked.form in ("paths", "entry") and wrt.data.ndim else None

@@ -48,9 +48,9 @@ def _matrix(value: np.ndarray, digits: int, fmt: str) -> str:
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
 
 
-def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -> str:
+def _filled_rule(link_node: Tensor, template: str, namer: Namer, fmt: str) -> str:
+    """The op's backward rule with the names of its inputs, its count and its settings put in."""
     op = op_of(link_node)
-    template = op.backward_rule(k, fmt)
     values = {}
     for arg, parent in zip(op.args, link_node.parents):
         transposed = f"${arg}ᵀ" if fmt == "text" else f"{{${arg}}}^{{\\top}}"
@@ -63,13 +63,27 @@ def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -
     n = count(link_node)
     values["n"] = "n" if n is None else str(n)
     values.update(attr_values(link_node, fmt))
-    filled = tidy(Template(template).safe_substitute(values))
+    return tidy(Template(template).safe_substitute(values))
+
+
+def _per_feature_map(upstream: str, fmt: str) -> str:
+    """conv2d's rule writes δ[n, c_out, p, q] for the δ of its output: one map per output channel."""
+    if fmt == "text":
+        return f", δ = {upstream} per feature map c_out"
+    return rf",\ \delta = {upstream} \text{{ per feature map }} c_{{out}}"
+
+
+def _compose(link_node: Tensor, k: int, upstream: str, namer: Namer, fmt: str) -> str:
+    op = op_of(link_node)
+    filled = _filled_rule(link_node, op.backward_rule(k, fmt), namer, fmt)
     if upstream == "1" and (filled.startswith("G ⊙ (") or filled.startswith(r"G \odot \left(")):
         inner = filled[len("G ⊙ ("):-1] if fmt == "text" else filled[len(r"G \odot \left("):-len(r"\right)")]
         return inner
     plain = " " not in upstream and "·" not in upstream  # a product in front of ᵀ needs its parentheses
     g = upstream if plain else (f"({upstream})" if fmt == "text" else rf"\left({upstream}\right)")
     filled = re.sub(r"(?<!\w)G(?![A-Za-z0-9_])", lambda _: g, filled)  # "Gᵀ" too: ᵀ counts as a letter to \b
+    if op.name == "conv2d":
+        filled += _per_feature_map(upstream, fmt)
     parent = link_node.parents[k]
     if op.elementwise and parent.shape != link_node.shape:
         filled = (f"{filled}, summed over the broadcast axes" if fmt == "text" else rf"\textstyle\sum_{{i}} {filled}")

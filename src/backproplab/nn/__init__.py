@@ -41,10 +41,11 @@ from backproplab.nn.loss_modules import (
 from backproplab.nn.module import Module
 from backproplab.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from backproplab.nn.parameter import Parameter
+from backproplab.nn.recurrent import GRU, LSTM, RNN
 
-__all__ = ["ACTIVATION_MODULES", "ELU", "GELU", "LOSS_MODULES", "MLP", "Activation", "AdaptiveAvgPool2d", "AvgPool2d",
-           "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout",
-           "Embedding", "Flatten", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
-           "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
-           "SiLU", "SmoothL1Loss", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "check_sizes", "functional",
-           "losses"]
+__all__ = ["ACTIVATION_MODULES", "ELU", "GELU", "GRU", "LOSS_MODULES", "LSTM", "MLP", "RNN", "Activation",
+           "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
+           "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "HuberLoss", "Identity", "KLDivLoss", "L1Loss",
+           "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList",
+           "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "SmoothL1Loss", "Sigmoid", "Softmax", "Softplus",
+           "Tanh", "Unflatten", "check_sizes", "functional", "losses"]

@@ -98,12 +98,12 @@ conv2d = Op(
     ),
     elementwise=False, attrs=("stride", "padding", "dilation", "groups"),
     backward=(
-        ("dL/dx[n, c_in, h, w] = Σ over (c_out, p, q, i, j) with p·s + i·d = h, q·s + j·d = w (after padding) of "
-         "δ[n, c_out, p, q]·K[c_out, c_in, i, j]",
+        ("dL/d$x[n, c_in, h, w] = Σ over (c_out, p, q, i, j) with p·s + i·d = h, q·s + j·d = w (after padding) of "
+         "δ[n, c_out, p, q]·$K[c_out, c_in, i, j]",
          r"\sum_{c_{out}, p, q, i, j:\ p s + i d = h,\ q s + j d = w}"
-         r" \delta_{n, c_{out}, p, q}\, K_{c_{out}, c_{in}, i, j}"),
-        ("dL/dK[c_out, c_in, i, j] = Σ over samples and positions δ[n, c_out, p, q]·x[n, c_in, p·s + i·d, q·s + j·d]",
-         r"\sum_{n, p, q} \delta_{n, c_{out}, p, q}\, x_{n, c_{in}, p s + i d, q s + j d}"),
+         r" \delta_{n, c_{out}, p, q}\, {$K}_{c_{out}, c_{in}, i, j}"),
+        ("dL/d$K[c_out, c_in, i, j] = Σ over samples and positions δ[n, c_out, p, q]·$x[n, c_in, p·s + i·d, q·s + j·d]",
+         r"\sum_{n, p, q} \delta_{n, c_{out}, p, q}\, {$x}_{n, c_{in}, p s + i d, q s + j d}"),
     ),
 )
 
