@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import compile_time, memory, workloads
+from benchmarks import explain as explain_timings
 
 ENGINES = {
     "backproplab-step": ("backproplab_engine", {"whole_step": True}, "backproplab, bl.compile of the whole step"),
@@ -36,8 +37,11 @@ ENGINES = {
     "torch": ("torch_engine", {}, "PyTorch CPU, default threads"),
     "micrograd": ("micrograd_engine", {}, "micrograd"),
     "jax": ("jax_engine", {}, "JAX CPU, jit of the whole step"),
+    "backproplab-step-adam": ("backproplab_engine", {"whole_step": True, "adam": True},
+                              "backproplab, bl.compile of the whole step, Adam"),
+    "jax-adam": ("jax_engine", {"adam": True}, "JAX CPU, jit of the whole step, Adam"),
 }
-NEEDS = {"torch-1": "torch", "torch": "torch", "micrograd": "micrograd", "jax": "jax"}
+NEEDS = {"torch-1": "torch", "torch": "torch", "micrograd": "micrograd", "jax": "jax", "jax-adam": "jax"}
 TARGETS = {  # workload: replay's time vs the floor at most; replay and plain path faster than PyTorch at least
     ("statquest", "float64"): (1.3, 6.0, 2.0),
     ("moons", "float64"): (1.3, 3.0, 1.5),
@@ -46,6 +50,7 @@ TARGETS = {  # workload: replay's time vs the floor at most; replay and plain pa
 }
 REPLAY, PLAIN, FLOOR = "backproplab-compiled", "backproplab", "numpy"
 STEP, JAX = "backproplab-step", "jax"
+STEP_ADAM, JAX_ADAM = "backproplab-step-adam", "jax-adam"
 JAX_TARGETS = {("statquest", "float64"): 1.0, ("moons", "float64"): 1.0}  # the whole compiled step vs JAX, its time
 
 
@@ -168,14 +173,16 @@ def target_rows(results: dict) -> list[str]:
 
 
 def step_rows(key: tuple[str, str], res: dict) -> list[str]:
-    """The whole compiled training step (``bl.compile`` of zero_grad, loss, backward, step) against JAX's jit
-    and PyTorch: its time over theirs, the median of the rounds' ratios, with a target where one is set."""
+    """The whole compiled training step (``bl.compile`` of zero_grad, loss, backward, step; SGD, and Adam) against
+    JAX's jit of the same step and PyTorch: its time over theirs, the median of the rounds' ratios, with a target
+    where one is set."""
     rows = []
-    for what, other in (("JAX jit", (JAX,)), ("PyTorch", TORCH)):
-        ratios = paired(res, (STEP,), other)
+    for ours, what, other in ((STEP, "JAX jit", (JAX,)), (STEP, "PyTorch", TORCH),
+                              (STEP_ADAM, "JAX jit, Adam", (JAX_ADAM,))):
+        ratios = paired(res, (ours,), other)
         if not ratios:
             continue
-        value, limit = statistics.median(ratios), JAX_TARGETS.get(key) if other == (JAX,) else None
+        value, limit = statistics.median(ratios), JAX_TARGETS.get(key) if other in ((JAX,), (JAX_ADAM,)) else None
         asked, verdict = (f"≤ {limit:g}×", "met" if value <= limit else "MISSED") if limit else ("—", "")
         rows.append(f"| {key[0]} ({key[1]}) | whole compiled step vs {what} (its time) | {asked} | {value:.2f}× "
                     f"(rounds {min(ratios):.2f}–{max(ratios):.2f}) | {verdict} |")
@@ -199,10 +206,7 @@ def extras(quick: bool) -> list[str]:
         explain(loss, net.w1, lr=0.1).to_text()
         times.append((time.perf_counter() - t) * 1e3)
     lines.append(f"| explain w1 of the dosage network (text) | {statistics.median(times):.1f} ms | < 20 ms |")
-    small, large = (quickstart_explain_ms(batch, 3 if quick else 10) for batch in (4, 64))
-    lines.append(f"| explain one bias entry of PyTorch's quickstart network (784-512-512-10, cross-entropy), batch 4 "
-                 f"vs batch 64 (text) | {small:.1f} ms vs {large:.1f} ms | batch 4 no slower: "
-                 f"{'met' if small <= max(large, 5.0) else 'MISSED'} |")
+    lines += explain_timings.rows(quick)  # one entry of wide MLPs and of a small CNN: benchmarks/explain.py
     steps = 50 if quick else 1000
     for optimize, target in ((["b3"], "< 2 s"), (None, "—")):
         net, (x, y) = bl.presets.statquest()
@@ -230,24 +234,6 @@ def extras(quick: bool) -> list[str]:
                  f"(dosage network, bl.compile) | {first / 1024:.1f} KiB vs {last / 1024:.1f} KiB (ratio {ratio:.3f}) "
                  f"| within 5%: {'met' if ratio <= 1.05 else 'MISSED'} |")
     return lines
-
-
-def quickstart_explain_ms(batch: int, repeats: int) -> float:
-    """Median ms to explain b1[1] of PyTorch's quickstart network on ``batch`` random images: a small
-    batch has few entries but wide layers, which must not make it slower than a large one."""
-    import backproplab as bl
-    import backproplab.nn.functional as F
-
-    rng = np.random.default_rng(0)
-    net = bl.nn.Sequential(bl.nn.Linear(784, 512), bl.nn.ReLU(), bl.nn.Linear(512, 512), bl.nn.ReLU(),
-                           bl.nn.Linear(512, 10))
-    loss = F.cross_entropy(net(bl.Tensor(rng.random((batch, 784)), name="x")), rng.integers(0, 10, batch))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        bl.explain(loss, net[0].bias, index=0).to_text()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
 
 
 def _timed(fn) -> float:

@@ -8,6 +8,8 @@ import backproplab as bl
 from backproplab import losses
 from backproplab.spec.presets import DosageNet
 
+ADAM_LR = 0.01  # the Adam rows' learning rate (benchmarks.engines.jax_engine's too)
+
 
 def _model(w):
     if w.name == "statquest":
@@ -25,7 +27,7 @@ def _layout(name: str, value: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(value.T) if name.startswith("W") and value.ndim == 2 else value
 
 
-def make(w, compiled: bool = False, whole_step: bool = False):
+def make(w, compiled: bool = False, whole_step: bool = False, adam: bool = False):
     net = _model(w)
     params = net.parameters()
     x = bl.Tensor(w.x, name="x")
@@ -37,9 +39,10 @@ def make(w, compiled: bool = False, whole_step: bool = False):
         return loss_fn(net(x), y)
 
     run = bl.compile(loss_value) if compiled else None
-    opt = bl.optim.GradientDescent(params, lr=lr)
-    if whole_step:
+    if whole_step:  # as a PyTorch script writes it: torch.optim.SGD's or Adam's counterpart, the update compiled in
+        opt = bl.optim.Adam(params, lr=ADAM_LR) if adam else bl.optim.SGD(params, lr=lr)
         return bl.compile(_training_step(opt, loss_value)), _first(w, y, loss_fn)
+    opt = bl.optim.GradientDescent(params, lr=lr)
 
     def step():
         opt.zero_grad()

@@ -1,8 +1,9 @@
 """JAX on the CPU: the whole training step (forward, loss, gradient, update) under ``jax.jit``.
 
 The step is one jitted function from the parameters to the updated parameters, as JAX's
-tutorials write it. Each step waits for its result (``block_until_ready``), so a step timed is a
-step done; dispatch is synchronous on the CPU (``jax_cpu_enable_async_dispatch`` off), which is
+tutorials write it (with ``adam=True``: from the parameters and Adam's moments to the updated ones, Adam
+written as ``torch.optim.Adam`` computes it). Each step waits for its result (``block_until_ready``), so
+a step timed is a step done; dispatch is synchronous on the CPU (``jax_cpu_enable_async_dispatch`` off), which is
 JAX's faster setting for steps this small (no hand-off to a worker thread; the same or less
 time than asynchronous dispatch with one step in flight, in our measurements).
 ``compile_ms`` measures the first call: tracing plus XLA's compilation.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
+ADAM_LR = 0.01  # the Adam rows' learning rate, in every engine
 
 
 def _setup(w):
@@ -54,12 +57,42 @@ def _setup(w):
     return jax, params, x, y, loss_value, train_step
 
 
-def make(w):
-    jax, params, x, y, loss_value, train_step = _setup(w)
-    state = {"p": params}
+def _adam(jax, loss_value, lr: float = ADAM_LR, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    """Adam as ``torch.optim.Adam`` computes it, jitted with the gradient: the state is (p, m, v, t)."""
+    import jax.numpy as jnp
 
-    def step():
-        state["p"] = jax.block_until_ready(train_step(state["p"], x, y))
+    beta1, beta2 = betas
+    tree_map = jax.tree_util.tree_map
+
+    @jax.jit
+    def train_step(state, x, y):
+        p, m, v, t = state
+        grads = jax.grad(loss_value)(p, x, y)
+        t = t + 1
+        m = tree_map(lambda m, g: m + (1 - beta1) * (g - m), m, grads)
+        v = tree_map(lambda v, g: v * beta2 + (1 - beta2) * (g * g), v, grads)
+        step_size = lr / (1 - beta1 ** t)
+        root = jnp.sqrt(1 - beta2 ** t)
+        p = tree_map(lambda p, m, v: p - step_size * (m / (jnp.sqrt(v) / root + eps)), p, m, v)
+        return p, m, v, t
+
+    return train_step
+
+
+def make(w, adam: bool = False):
+    jax, params, x, y, loss_value, train_step = _setup(w)
+    if adam:
+        adam_step = _adam(jax, loss_value)
+        zeros = jax.tree_util.tree_map(lambda a: a * 0, params)
+        state = {"p": (params, zeros, zeros, jax.numpy.asarray(0, dtype=x.dtype))}
+
+        def step():
+            state["p"] = jax.block_until_ready(adam_step(state["p"], x, y))
+    else:
+        state = {"p": params}
+
+        def step():
+            state["p"] = jax.block_until_ready(train_step(state["p"], x, y))
 
     def first():
         loss, grads = jax.value_and_grad(loss_value)(params, x, y)

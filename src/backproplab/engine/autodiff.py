@@ -125,8 +125,13 @@ def gradients(order: list[Tensor], seed: np.ndarray) -> tuple[dict[int, Any], se
     return grads, owned
 
 
-def store(order: list[Tensor], grads: dict[int, Any], owned: set[int]) -> None:
-    """Add the gradients into ``.grad`` of the leaves (and of tensors that retain theirs)."""
+def store(order: list[Tensor], grads: dict[int, Any], owned: set[int], adopt: bool = False) -> None:
+    """Add the gradients into ``.grad`` of the leaves (and of tensors that retain theirs).
+
+    With ``adopt`` (the caller drops ``grads`` afterwards), a large leaf gradient that is an in-order view of an
+    array this backward made, and of nothing else, is kept without a copy: W's gradient in x·Wᵀ is the transpose of
+    Wᵀ's. (A small one is copied: a copy costs less than the check.)
+    """
     for node in order:
         if node.op is not None and not node._retain:
             continue
@@ -135,9 +140,26 @@ def store(order: list[Tensor], grads: dict[int, Any], owned: set[int]) -> None:
             continue
         if node._grad is None:
             own = id(node) in owned and g.dtype == node.data.dtype
+            if not own and adopt and g.size > OWN_FROM and g.base is not None and g.dtype == node.data.dtype:
+                own = adoptable(g, node, order, grads)
             node._grad = g if own else np.array(g, dtype=node.data.dtype, copy=True)
         else:
             node._grad += g
+
+
+def adoptable(g: np.ndarray, node: Tensor, order: list[Tensor], grads: dict[int, Any]) -> bool:
+    """Whether ``g`` (a view) may be ``node``'s .grad as it is: in row order, of the node's shape, over an array
+    only the backward's own gradients view (no forward value, no other stored .grad)."""
+    base = g.base
+    if not g.flags.c_contiguous or g.shape != node.data.shape:
+        return False
+    for n in order:
+        if n.data is base or getattr(n.data, "base", None) is base:
+            return False  # a forward value
+        other = grads.get(id(n)) if n is not node and (n.op is None or n._retain) else None
+        if other is not None and (other is base or getattr(other, "base", None) is base):
+            return False  # another .grad would share it
+    return any(v is base or getattr(v, "base", None) is base for v in grads.values())
 
 
 def check_inputs(node: Tensor) -> None:
@@ -159,7 +181,7 @@ def backward(root: Tensor, gradient: Any = None) -> None:
     """Add d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient."""
     seed = seed_for(root, gradient)
     order = topological_order(root)
-    store(order, *gradients(order, seed))
+    store(order, *gradients(order, seed), adopt=True)
 
 
 def backprop(root: Tensor, seed: np.ndarray, order: list[Tensor] | None = None) -> dict[int, np.ndarray]:

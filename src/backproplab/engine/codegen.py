@@ -124,6 +124,7 @@ class Program:
         lines += [f"    u{k} = objs[{k}]  # {comment(type(obj).__name__)}" for k, obj in enumerate(self.writer.objects)]
         for k in range(len(tape._state)):  # each input's recorded array and dtype, for unchanged()
             lines += [f"    i{k} = state[{2 * k}]", f"    t{k} = state[{2 * k + 1}]"]
+        lines += [f"    {line}" for line in self.writer.setup]
         lines += ["", "    def unchanged():", *_indent(self._unchanged_lines(), 8)]
         lines += ["", "    def forward():", *_indent(forward, 8)]
         signature = "seed, slots=True, values=None" if self.scalar else "seed, slots=True"
@@ -342,7 +343,7 @@ class Program:
             local = np.asarray(local)
         plain_owns = local.shape != shape or _fresh(local, walk.grads[i], values[i], args)
         template = self._vjp_template(i, k, form, extra, args, local)
-        expr, fresh, buf = self._vjp_expr(walk, i, ins, template, extra, bound, local)
+        expr, fresh, buf = self._vjp_expr(walk, i, ins, template, extra, bound, local, p)
         if local.ndim == 0 and template != "{g}":
             expr = f"asarray({expr})"
         if local.shape != shape:  # broadcast in the forward: sum back to the operand's shape
@@ -350,13 +351,13 @@ class Program:
             local = unbroadcast(local, shape)
             fresh = True
         if walk.grads[p] is None:
-            walk.body.append(f"g{p} = {expr}")
+            walk.body += _assign(f"g{p}", expr)
             walk.grads[p], walk.owned[p], walk.plain_owned[p] = local, fresh, plain_owns
             if buf is not None and fresh:
                 walk.holder[p] = buf
             return
-        line, walk.grads[p], in_place = _add_into(f"g{p}", walk.grads[p], local, expr, walk.owned[p],
-                                                  walk.plain_owned[p])
+        ours = walk.owned[p] and p not in walk.views  # a view shares its memory with another slot's gradient
+        line, walk.grads[p], in_place = _add_into(f"g{p}", walk.grads[p], local, expr, ours, walk.plain_owned[p])
         walk.body.append(line)
         walk.plain_owned[p] = True  # the plain path's sum is a new array of its own, or its own added into
         if not in_place:
@@ -383,16 +384,22 @@ class Program:
         return template
 
     def _vjp_expr(self, walk: _Walk, i: int, ins: tuple[int, ...], template: str | None,
-                  extra: dict[str, str] | None, bound: Any, local: np.ndarray) -> tuple[str, bool, str | None]:
+                  extra: dict[str, str] | None, bound: Any, local: np.ndarray,
+                  p: int) -> tuple[str, bool, str | None]:
         """The expression for one VJP, whether it makes a fresh array, and the buffer it writes into (or None)."""
         if template == "{g}":
             return f"g{i}", False, None
+        if template == "{g}.T":  # a view of the gradient: ours to hand to .grad where that is, through its buffer
+            walk.views.add(p)
+            return f"g{i}.T", walk.owned.get(i, False), walk.holder.get(i)
         if template is not None:
             buf = self._buffer(local) if "{o}" in template and local.ndim else None  # a .grad is guarded
             arrays = [*(walk.values[j] for j in ins), walk.values[i], walk.grads[i], local]
             numbers = self._numbers(template, ins, arrays)
             expr = _fill(template.replace("{g}", f"g{i}").replace("{out}", f"v{i}"),
                          [f"v{j}" for j in ins], {**(extra or {}), **numbers}, buf)
+            if expr is not None and " if " in template:
+                expr = f"({expr})"  # a conditional expression (relu's): one term wherever it goes
             if expr is not None:
                 walk.used.update(j for j in (*ins, i) if re.search(rf"\bv{j}\b", expr))
                 return expr, True, buf
@@ -446,17 +453,20 @@ class _Walk:
         self.plain_owned: dict[int, bool] = {}  # per gradient: whether the plain path adds into it in place
         self.holder: dict[int, str] = {}  # gradients that are a buffer kept between steps, and which one
         self.used: set[int] = set()  # the slots whose values the backward pass reads
+        self.views: set[int] = set()  # gradients that are a view of another slot's (a transpose's)
         self.body: list[str] = []
 
 
 def _imports(lines: list[str]) -> list[str]:
     """The import lines for the NumPy functions the code calls (and nothing else, so ruff finds none unused)."""
-    code = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    code = "\n".join(line.partition("  # ")[0] for line in lines if not line.lstrip().startswith("#"))
     words = set(re.findall(r"\b\w+\b", code))  # one pass over the code, not one per name
     used = sorted(name for name in NAMESPACE if name in words)
     numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - set(OWN))
     out = ["# The replay of a recorded graph, written by backproplab.engine.codegen.", ""]
-    standard = [line for name, line in (("math_tanh", "from math import tanh as math_tanh"),
+    standard = [line for name, line in (("isfinite", "from math import isfinite"),
+                                        ("math_sqrt", "from math import sqrt as math_sqrt"),
+                                        ("math_tanh", "from math import tanh as math_tanh"),
                                         ("getrefcount", "from sys import getrefcount")) if name in used]
     if standard:  # the standard library's, first
         out += [*standard, ""]
@@ -538,6 +548,34 @@ def _add_into(name: str, prev: np.ndarray, local: np.ndarray, expr: str, ours: b
     if plain_in_place and not same:  # the plain path's layout, in a new array: ``name`` may be held elsewhere
         return f"{name} = add({name}, {expr}, empty_like({name}))", kept, False
     return anew, new, False
+
+
+def _assign(name: str, expr: str) -> list[str]:
+    """``name = expr``; a conditional expression (``(a if c else b)``, ``b`` perhaps one too) written as an if
+    statement, a branch a line."""
+    inner = expr[1:-1]
+    if not (expr.startswith("(") and expr.endswith(")") and " if " in expr and _outside_parentheses(inner, ")", 0) < 0):
+        return [f"{name} = {expr}"]  # not one conditional expression in parentheses
+    at_if = _outside_parentheses(inner, " if ", 0)
+    at_else = _outside_parentheses(inner, " else ", at_if + 1) if at_if >= 0 else -1
+    if at_else < 0:
+        return [f"{name} = {expr}"]
+    value, condition, other = inner[:at_if], inner[at_if + 4:at_else], inner[at_else + 6:]
+    rest = _assign(name, f"({other})")  # a conditional after else: an elif
+    if rest[0].startswith("if "):
+        return [f"if {condition}:", f"    {name} = {value}", f"el{rest[0]}", *rest[1:]]
+    return [f"if {condition}:", f"    {name} = {value}", "else:", f"    {name} = {other}"]
+
+
+def _outside_parentheses(text: str, word: str, start: int) -> int:
+    """Where ``word`` first occurs in ``text`` from ``start`` on, outside any brackets (a closing bracket without
+    its opening one included); -1 if nowhere."""
+    depth = 0
+    for k in range(len(text)):
+        if k >= start and depth == 0 and text.startswith(word, k):
+            return k
+        depth += (text[k] in "([{") - (text[k] in ")]}")
+    return -1
 
 
 def _unpack(names: list[str]) -> str:

@@ -69,11 +69,23 @@ class UpdateWriter:
     """Names the objects the update lines use (the optimizer, its groups, arrays) as closure variables."""
 
     objects: list[Any] = field(default_factory=list)
+    preamble: list[str] = field(default_factory=list)  # lines run once at the top of the update, before any parameter
+    setup: list[str] = field(default_factory=list)  # lines run once, when the code is made (naming what objs hold)
+    recorded: list[Any] = field(default_factory=list)  # per parameter: unchanged()'s name for its recorded array,
+    # and that array (None: the parameter is not an input of the tape)
     _names: dict[int, str] = field(default_factory=dict)
+    _first: set[str] = field(default_factory=set)
 
     def held_alone(self) -> int:
         """What ``getrefcount(d)`` gives in the update for ``d = node.data`` when nothing but the node holds it."""
         return held_alone()
+
+    def first(self, key: str, lines: list[str]) -> None:
+        """Run ``lines`` once at the top of the update (a check of a group's settings, a rate it shares):
+        written once per ``key``, however many parameters ask for them."""
+        if key not in self._first:
+            self._first.add(key)
+            self.preamble += lines
 
     def name(self, obj: Any) -> str:
         """The generated code's name for ``obj`` (``u0``, ``u1``, …), one per object."""
@@ -98,12 +110,17 @@ def update_lines(plan: StepPlan, tape: Tape, writer: UpdateWriter) -> tuple[list
     else:
         clear.append(f"{writer.name(opt)}.zero_grad()")
     lines = []
+    if hasattr(opt, "flat_update"):  # every parameter at once, where the rule and the parameters allow
+        nodes = [f"n{slot[id(p)]}" if id(p) in slot else None for p in opt.params]
+        recorded = {id(node): (f"i{k}", data) for k, (node, data, *_) in enumerate(tape._state)}
+        writer.recorded = [recorded.get(id(p)) for p in opt.params]
+        lines += opt.flat_update(nodes, writer, _views_of(tape, opt.params, slot))
     for k, p in enumerate(opt.params):
         i = slot.get(id(p))
         if i is None or not p.requires_grad:
             continue  # no gradient reaches it: opt.step() leaves it as it is
         lines += opt.update_lines(k, f"n{i}", writer)
-    return clear, lines
+    return clear, [*writer.preamble, *lines]
 
 
 @cache
@@ -123,6 +140,14 @@ def held_alone() -> int:
         return getrefcount(d)
 
     return probe()
+
+
+def _views_of(tape: Tape, params: list[Any], slot: dict[int, int]) -> int:
+    """How many of the tape's nodes are a parameter transposed: their ``.data``, set at every step, is a view of
+    the parameter's array. (Any other node that holds such a view makes the flat update step aside.)"""
+    ids = {id(p) for p in params}
+    return sum(1 for n in tape.nodes if id(n) not in slot and n.op is not None and n.op.name == "transpose"
+               and id(n.parents[0]) in ids)
 
 
 def _chunks(names: list[str], size: int) -> list[list[str]]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from backproplab.engine.autodiff import unbroadcast
 from backproplab.engine.ops import OPS, log_softmax
+from backproplab.engine.ops.table import RELU_WHERE_MOST
 from backproplab.engine.scalar import exp_float, softplus_float
 
 
@@ -53,13 +54,19 @@ INLINE: dict[str, Inline] = {
     "sigmoid": Inline("exp(negative(logaddexp({zero}, negative({0}{o}){o}){o}){o})",
                       ("multiply(multiply({g}, {out}{o}), subtract({one}, {out}){o})",)),
     "tanh": Inline("tanh({0}{o})", ("multiply({g}, subtract({one}, multiply({out}, {out}{o}){o}){o})",)),
-    "relu": Inline("maximum({0}, {zero}{out_kw})"),  # the VJP: the op table's own (PyTorch's rule at ±∞ and NaN)
+    # relu's VJP is the op table's: PyTorch's where(z ≤ 0, 0, G) for a float64 G of up to RELU_WHERE_MOST entries;
+    # else G·(z > 0 or NaN), which is out ≠ 0 (out = max(z, 0) is NaN at NaN), while G's sum is finite, and
+    # where(z ≤ 0, 0, G) again otherwise (G·0 would be NaN at an infinite G)
+    "relu": Inline("maximum({0}, {zero}{out_kw})",
+                   (f"where(less_equal({{0}}, {{zero}}), {{zero}}, {{g}}) if {{g}}.size <= {RELU_WHERE_MOST} "
+                    "and {g}.dtype == float64 else multiply({g}, not_equal({out}, {zero}){o}) "
+                    "if isfinite(add_reduce({g}, None)) else where(less_equal({0}, {zero}), {zero}, {g})",)),
     "identity": Inline("{0}", ("{g}",)),
     "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
     "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
     "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
     "reshape": Inline("reshape({0}, {shape})"),
-    "transpose": Inline("{0}.T"),  # .T: a view, without np.transpose's call overhead
+    "transpose": Inline("{0}.T", ("{g}.T",)),  # .T: a view, without np.transpose's call overhead
     # ssr and mse keep ŷ − y from the forward for the VJP: (ŷ − y)² is (y − ŷ)² bit for bit (negation is exact)
     "ssr": Inline("add_reduce(square({keep}), None)",
                   ("multiply(multiply({keep}, {two}{o}), {g}{o})",
@@ -92,13 +99,17 @@ NAMESPACE: dict[str, Any] = {
     "maximum": np.maximum, "greater": np.greater, "add_reduce": np.add.reduce, "mean": np.mean,
     "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
     "array": np.array, "empty_like": np.empty_like, "square": np.square, "not_equal": np.not_equal,
+    "where": np.where, "less_equal": np.less_equal,
     "unbroadcast": unbroadcast, "log_softmax": log_softmax, "getrefcount": getrefcount,
     "exp_float": exp_float, "softplus_float": softplus_float, "math_tanh": math.tanh,
+    "zeros_like": np.zeros_like, "sqrt": np.sqrt, "isfinite": math.isfinite, "math_sqrt": math.sqrt,
+    "float64": np.float64, "concatenate": np.concatenate,
 }
 """The only names the generated code uses besides its own numbered variables."""
 
 OWN = {"unbroadcast": "backproplab.engine.autodiff", "log_softmax": "backproplab.engine.ops", "getrefcount": "sys",
-       "exp_float": "backproplab.engine.scalar", "softplus_float": "backproplab.engine.scalar", "math_tanh": "math"}
+       "exp_float": "backproplab.engine.scalar", "softplus_float": "backproplab.engine.scalar", "math_tanh": "math",
+       "isfinite": "math", "math_sqrt": "math"}
 """The names in NAMESPACE that are not NumPy's, by module."""
 
 

@@ -55,6 +55,24 @@ def check_setting(value: Any, name: str, low: float = 0.0, high: float = math.in
     return number
 
 
+def move_lines(node: str, large: bool, alone: int, read: bool = True, same_dtype: bool = False) -> list[str]:
+    """p ← p − s, as ``step()`` moves a parameter by its step size ``s``, as lines of a compiled step.
+
+    A large array moves in place, as in ``step()``; a small one too where nothing but the parameter
+    holds it (``alone`` is ``getrefcount``'s count then): ``step()`` makes a new array, which only an
+    array kept elsewhere needs. The numbers are the same either way. ``read``: whether to read ``d = p.data``
+    first (False where the lines before have); ``same_dtype``: ``s`` is known to have ``p``'s dtype (a buffer
+    of the recorded dtype, which the replay checks).
+    """
+    first = [f"d = {node}.data"] if read else []
+    check = "d.flags.writeable" + ("" if same_dtype else " and d.dtype == s.dtype")
+    if large:
+        return [*first, f"if {check}:", "    subtract(d, s, d)  # in place", "else:", f"    {node}.data = d - s"]
+    return [*first, f"if getrefcount(d) <= {alone} and {check}:",
+            "    subtract(d, s, d)  # in place: nothing else holds the array",
+            "else:  # kept elsewhere, or read-only: a new array, as step() makes", f"    {node}.data = subtract(d, s)"]
+
+
 def _step_scalars(scalars: list[Scalar], lr: float) -> list[np.ndarray]:
     """Move single float64 numbers by gradient × lr, each in its own array; returns their step sizes.
 
@@ -239,6 +257,12 @@ class Optimizer(ABC):
         default they call :meth:`move`; a rule may write its arithmetic out instead.
         """
         return [f"{names.name(self)}.move({i})  # {self.name}"]
+
+    def writes_out(self, i: int) -> bool:
+        """Whether parameter ``i``'s update may be written out as array arithmetic (``update_lines``): a
+        writeable float array of at least one axis (a single number moves by ``move``, as ``step()`` treats it)."""
+        data = self.params[i].data
+        return data.ndim > 0 and data.dtype.kind == "f" and data.flags.writeable
 
     def _scalar(self, i: int, data: np.ndarray) -> bool:
         """Whether parameter ``i`` is one float64 number updated by the scalar rule, in its own writeable array."""

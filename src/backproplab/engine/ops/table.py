@@ -218,11 +218,17 @@ tanh = Op(
 )
 
 
+RELU_WHERE_MOST = 8192  # float64 gradients up to this many entries take np.where in relu's VJP (see _relu_grad)
+
+
 def _relu_grad(g: Array, out: Array, z: Array) -> Array:
     """PyTorch's rule: 0 where z ≤ 0, even for an infinite G (where G·0 would be NaN), else G (at z = NaN too).
 
-    The product is the fast way (every relu network runs it each step); np.where, several times
-    slower, is needed only when G holds an infinity or a NaN, which makes G's sum non-finite."""
+    np.where gives it directly, and is the faster form for float64 gradients of up to RELU_WHERE_MOST
+    entries; for float32 and larger arrays it is several times slower than the product G·(z > 0 or NaN),
+    which is PyTorch's value while G's sum is finite (no infinity or NaN in G)."""
+    if g.size <= RELU_WHERE_MOST and g.dtype == np.float64:
+        return np.where(z <= 0, 0.0, g)
     if np.isfinite(np.add.reduce(g, axis=None)):
         return g * ~(z <= 0)
     return np.where(z <= 0, 0.0, g)
