@@ -272,6 +272,10 @@ def test_a_model_given_its_state_and_returning_it_explains_its_prediction(wrt, i
     assert entry(exp, index) == pytest.approx(want, rel=1e-9, abs=1e-15)
     text = exp.to_text()
     assert "the model returns 2 outputs" in text and "the loss is of the first" in text
+    import re
+
+    for name in set(re.findall(r"(?<!\w)u[₀-₉]+", text)):  # every generated name is said to stand for something
+        assert re.search(rf"^\s*{name} = ", text, re.M), f"{name} is used but not defined"
 
 
 def test_a_model_returning_two_predictions_is_still_refused():

@@ -12,7 +12,7 @@ from typing import Any
 from backproplab.engine.autodiff import op_of
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import HEAD, ROWS_IN_FULL, TAIL, Block, Math, lines_with_notes
-from backproplab.explain.formulas import d, define, num, product
+from backproplab.explain.formulas import d, define, definitions, num, product
 from backproplab.explain.paths import Factor, Term
 from backproplab.explain.symbols import LOSS_OPS, Namer, latex_name, term
 from backproplab.util.numbers import enough_digits, hand_decimal, holds, number, precision, rounding_note, sum_note
@@ -251,9 +251,13 @@ def paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Term
               Block("lines", lines=[Math(f"{lhs['text']} = {chain_rule['text']}",
                                          rf"{lhs['latex']} = {chain_rule['latex']}")])]
     defined = _definitions(terms, namer, order, general)
+    factor_lines = _factor_lines(chains, namer, general)
+    said = " ".join([chain_rule["text"], *(line.text for line in factor_lines)])
+    on_paths = {id(node) for t in terms for f in t.factors for node, _ in (f.top, f.bottom)}
+    nodes = (*order, *(p for n in order for p in n.parents))
+    defined += definitions(said, nodes, namer, on_paths)
     if defined:
         blocks += [Block("para", ["where"]), Block("lines", lines=defined)]
-    factor_lines = _factor_lines(chains, namer, general)
     blocks += [Block("para", ["Each factor is the local derivative of the op that links the two nodes:"]),
                Block("lines", lines=factor_lines),
                Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"])]

@@ -14,7 +14,7 @@ import numpy as np
 from backproplab.engine.autodiff import op_of
 from backproplab.engine.tensor import Tensor
 from backproplab.explain.document import Block, ExplainError, Math
-from backproplab.explain.formulas import d, define, num
+from backproplab.explain.formulas import d, define, definitions, num
 from backproplab.explain.paths import count, tidy
 from backproplab.explain.symbols import (
     LOSS_OPS,
@@ -171,6 +171,9 @@ def delta_plan(loss: Tensor, wrt: Tensor, order: list[Tensor], namer: Namer, rea
             walk(node)
     defined = [define(node, None, namer) for node, *_ in reversed(steps)
                if node is not wrt and node.op is not None and not node.name and node.op.name not in LOSS_OPS]
+    said = " ".join(text for _, _, _, text, _, _ in steps)
+    nodes = (*order, *(p for n in order for p in n.parents))  # a constant's slice is no step of order
+    defined += definitions(said, nodes, namer, {id(n) for n, *_ in steps})
     return DeltaPlan(first, steps, defined)
 
 

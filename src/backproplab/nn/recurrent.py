@@ -136,6 +136,15 @@ def _initial(kind: str, hx: Any, shape: tuple[int, ...], unbatched: bool, what: 
     return list(zip(_state(hx[0], shape, unbatched, what, "h_0"), _state(hx[1], shape, unbatched, what, "c_0")))
 
 
+def _named_start(state: Any, step: _Step) -> Any:
+    """A given starting state named h0 (and c0), as the steps after it are named h1, h2, …"""
+    h, c = state if isinstance(state, tuple) else (state, None)
+    for t, letter in ((h, "h"), (c, "c")):
+        if isinstance(t, Tensor) and not t.name:
+            t.named(step.name(letter, 0))
+    return state
+
+
 def recurrent(kind: str, input: Any, hx: Any, layers: Sequence[LayerWeights], *,  # noqa: A002 - PyTorch's names
               batch_first: bool = False, nonlinearity: str = "tanh", label: str = "", what: str = "RNN") -> Any:
     """Run an RNN, GRU or LSTM (``kind``) over ``input``, layer after layer, as PyTorch's modules do.
@@ -148,6 +157,7 @@ def recurrent(kind: str, input: Any, hx: Any, layers: Sequence[LayerWeights], *,
     inputs, finals = [seq[t].named(f"x{t + 1}{label}") for t in range(seq.shape[0])], []
     for number, (weights, state) in enumerate(zip(layers, states)):
         step = _Step(kind, hidden, nonlinearity, label if len(layers) == 1 else f"_l{number}{label}")
+        state = _named_start(state, step)
         outputs: list[Any] = []
         for t, x_t in enumerate(inputs, start=1):
             gi, gh = _plus(x_t @ weights.w_ih.T, weights.b_ih), _affine(_hidden(state), weights.w_hh, weights.b_hh)
