@@ -24,6 +24,7 @@ from backproplab.bridge.attention import scaled_dot_product_attention
 from .bridge_zoo.makemore import ModelConfig, Transformer
 from .bridge_zoo.nanogpt import GPT, Block, CausalSelfAttention
 from .conftest import needs_torch
+from .test_bridge_bugs import central_entry as central  # PyTorch's own loss, by central differences
 
 pytestmark = needs_torch
 torch = pytest.importorskip("torch")
@@ -159,19 +160,6 @@ def entry(exp, index):
 def torch_grad(model, loss, name):
     (grad,) = torch.autograd.grad(loss, [dict(model.named_parameters())[name]])
     return grad.numpy()
-
-
-def central(model, loss_of, name, index, eps=1e-6):
-    """d loss / d name[index] by central differences of PyTorch's own loss (float64)."""
-    param = dict(model.named_parameters())[name]
-    values = []
-    with torch.no_grad():
-        kept = float(param[index])
-        for sign in (1.0, -1.0):
-            param[index] = kept + sign * eps
-            values.append(float(loss_of()))
-        param[index] = kept
-    return (values[0] - values[1]) / (2 * eps)
 
 
 def check_entry(model, loss_of, explain, name, index):
