@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import compile_time, memory, workloads
+from benchmarks import compile_time, memory, subnormal, workloads
 from benchmarks import explain as explain_timings
 
 ENGINES = {
@@ -207,6 +207,7 @@ def extras(quick: bool) -> list[str]:
         times.append((time.perf_counter() - t) * 1e3)
     lines.append(f"| explain w1 of the dosage network (text) | {statistics.median(times):.1f} ms | < 20 ms |")
     lines += explain_timings.rows(quick)  # one entry of wide MLPs and of a small CNN: benchmarks/explain.py
+    lines += subnormal.rows(quick)  # why float32 Adam on the MLP slows down: benchmarks/subnormal.py
     steps = 50 if quick else 1000
     for optimize, target in ((["b3"], "< 2 s"), (None, "—")):
         net, (x, y) = bl.presets.statquest()

@@ -23,6 +23,7 @@ def test_benchmark_harness_smoke_run(tmp_path):
     assert "× its time" in text and "replayed training steps" in text
     assert "| statquest (float64) | replay vs the floor (its time) | ≤ 1.3× |" in text  # the targets, each judged
     assert "| statquest (float64) | replay vs the plain path (times faster) | ≥ 1× |" in text
+    assert "softmax probabilities that are subnormal float32 numbers" in text  # benchmarks/subnormal.py
 
 
 def test_memory_results_replace_their_own_section_and_keep_the_rest(tmp_path):
@@ -77,3 +78,16 @@ def test_every_benchmark_writes_its_own_section_and_keeps_the_ones_after_it(tmp_
     assert "| timing table |" in text and "a later section" in text
     assert "case B" in text and "case A" not in text and text.count(memory.MARK) == 1
     assert text.index(memory.MARK) < text.index("<!-- later -->")
+
+
+def test_subnormal_probabilities_are_counted_between_zero_and_the_smallest_normal_number():
+    """Logits 0, −100, −200 in float32: e^−100 ≈ 3.7e-44 is subnormal, e^−200 is 0 and e^0 is normal."""
+    import numpy as np
+    from benchmarks import subnormal
+
+    def net(x):
+        return x  # the "network" hands its input on as the logits
+
+    logits = np.array([[0.0, -100.0, -200.0], [-100.0, 0.0, -1.0]], np.float32)
+    assert subnormal._subnormal_probabilities(net, logits) == (2, 6)
+    assert subnormal._subnormal_probabilities(net, logits.astype(np.float64)) == (0, 6)

@@ -12,6 +12,7 @@ The topological order is found with an explicit stack, not recursion, so a chain
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,7 +61,9 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return g
     if not shape:
         return np.asarray(np.add.reduce(g, axis=None))
-    if g.ndim == len(shape) + 1 and g.shape[1:] == shape:  # the common case: a bias over a batch
+    if sums_rows_by_dot(g, shape):  # the common case: a bias over a batch
+        return np.dot(row_ones(g.shape[0], g.dtype), g)
+    if g.ndim == len(shape) + 1 and g.shape[1:] == shape:
         return np.add.reduce(g, axis=0)
     extra = g.ndim - len(shape)
     if extra > 0:
@@ -69,6 +72,24 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+def sums_rows_by_dot(g: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether ``g``'s rows are summed to ``shape`` as 1ᵀ·G (a bias's gradient over a batch of float rows).
+
+    One BLAS product takes a quarter of the time ``add.reduce`` takes along the first axis of a small
+    matrix. It adds in BLAS's order, not row after row; the plain path and the compiled replay both sum
+    this way, so they give the same bits.
+    """
+    return g.ndim == 2 and len(shape) == 1 and g.shape[1] == shape[0] and g.dtype.char in "fd"
+
+
+@functools.lru_cache(maxsize=64)
+def row_ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ``n`` ones, made once per length and dtype: 1ᵀ in 1ᵀ·G."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def unshared(local: np.ndarray, g: Any, out: np.ndarray, args: Any) -> bool:

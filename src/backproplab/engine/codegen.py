@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backproplab.engine.autodiff import OWN_FROM, op_of, unbroadcast, unshared
+from backproplab.engine.autodiff import OWN_FROM, op_of, row_ones, sums_rows_by_dot, unbroadcast, unshared
 from backproplab.engine.fused import StepPlan, UpdateWriter, update_lines
 from backproplab.engine.inline import CONSTANTS, NAMESPACE, OWN, Inline, comment, inline_form, label, literal
 from backproplab.engine.ops.table import transposed
@@ -97,6 +97,15 @@ class Program:
             name = self._const_names[key] = f"c{len(self.consts) - 1}"
         return name
 
+    def _ones(self, n: int, dtype: np.dtype) -> str:
+        """The name of the vector of ``n`` ones (1ᵀ in 1ᵀ·G) that ``unbroadcast`` uses, passed in once."""
+        key = (f"{n} ones", dtype.str)
+        name = self._const_names.get(key)
+        if name is None:
+            self.consts.append(row_ones(n, dtype))
+            name = self._const_names[key] = f"c{len(self.consts) - 1}"
+        return name
+
     def _numbers(self, template: str, ins: tuple[int, ...], arrays: list[Any]) -> dict[str, str]:
         """The template's numbers: 0-d arrays when every array of the call has one float dtype, else literals."""
         values = {k: v for k, v in CONSTANTS.items() if "{" + k + "}" in template}
@@ -118,7 +127,7 @@ class Program:
                   for i, node in enumerate(tape.nodes)]
         lines += [f"    f{k} = fns[{k}]" for k in range(len(self.fns))]
         lines += [f"    b{k} = bufs[{k}]" for k in range(len(self.buffers))]
-        lines += [f"    c{k} = consts[{k}]  # {self.consts[k].item()!r} as {self.consts[k].dtype}"
+        lines += [f"    c{k} = consts[{k}]  # {_described(self.consts[k])} as {self.consts[k].dtype}"
                   for k in range(len(self.consts)) if f"c{k}" in consts]
         lines += [f"    k{i} = {expr}" for i, expr in self.kept.items()]
         lines += [f"    u{k} = objs[{k}]  # {comment(type(obj).__name__)}" for k, obj in enumerate(self.writer.objects)]
@@ -285,6 +294,8 @@ class Program:
         extra = self._extra(node, ins)
         if extra is None or form.forward is None:
             return None
+        if node.op.name == "matmul" and any(self.tape.nodes[j].data.ndim != 2 for j in ins):
+            return None  # not two matrices: the op's own forward, which promotes or batches them as @ does
         extra.update(self._numbers(form.forward, ins, [*(self.tape.nodes[j].data for j in ins), value]))
         if form.keep is not None:
             keep = self._keep(i, form, ins, extra)
@@ -376,7 +387,7 @@ class Program:
         if op.name == "matmul" and not (args[0].ndim == 2 and args[1].ndim == 2):
             return None  # 1-D operands: the op's own VJP promotes them
         if op.name == "matmul" and k == 1 and transposed(args[1]):
-            return "matmul({g}.T, {0}).T"  # x·Wᵀ: dW in W's own order, as the op's own VJP gives it
+            return "dot({g}.T, {0}).T"  # x·Wᵀ: dW in W's own order, as the op's own VJP gives it
         if template is not None and "{keep}" in template:
             if i not in self.kept:
                 return None  # the forward did not keep the value: the op's own VJP computes it
@@ -417,6 +428,11 @@ class Program:
                 walk.body += [f"{_unpack(names)} = {expr}.tolist()", f"{buf}[()] = {total}"]
                 return buf, buf
             return f"add_reduce({expr}, None, None, {buf})", buf
+        if sums_rows_by_dot(local, shape):  # 1ᵀ·G, as unbroadcast sums a bias's rows
+            into = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
+            ones = self._ones(local.shape[0], local.dtype)
+            walk.body.append(f"# summed over the {local.shape[0]} rows as 1ᵀ·G, one BLAS product ({ones}: the ones)")
+            return f"dot({ones}, {expr}{', ' + into if into else ''})", into
         if local.ndim == len(shape) + 1 and local.shape[1:] == shape:
             into = self._buffer(unbroadcast(local, shape)) if local.size >= self.buffer_from else None
             return f"add_reduce({expr}, axis=0{', out=' + into if into else ''})", into
@@ -584,6 +600,11 @@ def _unpack(names: list[str]) -> str:
 
 def _nonlocal(names: list[str]) -> list[str]:
     return [f"nonlocal {', '.join(part)}" for part in _chunks(names)]
+
+
+def _described(const: np.ndarray) -> str:
+    """A constant for its comment: a number, or how many ones (1ᵀ in 1ᵀ·G)."""
+    return repr(const.item()) if const.ndim == 0 else f"{const.size} ones"
 
 
 def _fresh_result(expr: str, buf: str) -> str:

@@ -64,7 +64,7 @@ INLINE: dict[str, Inline] = {
     "identity": Inline("{0}", ("{g}",)),
     "sum": Inline("add_reduce({0}, axis={axis}, keepdims={keepdims})"),
     "mean": Inline("mean({0}, axis={axis}, keepdims={keepdims})"),
-    "matmul": Inline("matmul({0}, {1}{o})", ("matmul({g}, {1}.T{o})", "matmul({0}.T, {g}{o})")),
+    "matmul": Inline("dot({0}, {1}{o})", ("dot({g}, {1}.T{o})", "dot({0}.T, {g}{o})")),  # two matrices (op table)
     "reshape": Inline("reshape({0}, {shape})"),
     "transpose": Inline("{0}.T", ("{g}.T",)),  # .T: a view, without np.transpose's call overhead
     # ssr and mse keep ŷ − y from the forward for the VJP: (ŷ − y)² is (y − ŷ)² bit for bit (negation is exact)
@@ -97,7 +97,7 @@ NAMESPACE: dict[str, Any] = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide, "power": np.power,
     "negative": np.negative, "exp": np.exp, "log": np.log, "logaddexp": np.logaddexp, "tanh": np.tanh,
     "maximum": np.maximum, "greater": np.greater, "add_reduce": np.add.reduce, "mean": np.mean,
-    "matmul": np.matmul, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
+    "dot": np.dot, "reshape": np.reshape, "transpose": np.transpose, "asarray": np.asarray,
     "array": np.array, "empty_like": np.empty_like, "square": np.square, "not_equal": np.not_equal,
     "where": np.where, "less_equal": np.less_equal,
     "unbroadcast": unbroadcast, "log_softmax": log_softmax, "getrefcount": getrefcount,

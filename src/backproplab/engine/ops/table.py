@@ -44,8 +44,16 @@ def transposed(b: Array) -> bool:
     return b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous
 
 
+def _matmul(a: Array, b: Array) -> Array:
+    """A·B. Two matrices go through ``np.dot``: the same BLAS product as ``@`` (bit for bit on contiguous
+    operands) without the ufunc machinery, which costs more than the product itself on small matrices."""
+    return np.dot(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
+
+
 def _matmul_grad_a(g: Array, out: Array, a: Array, b: Array) -> Array:
     """dA = G·Bᵀ, with 1-D operands promoted the way ``@`` promotes them."""
+    if a.ndim == 2 and b.ndim == 2:
+        return np.dot(g, b.T)
     if a.ndim == 1 and b.ndim == 1:
         return g * b
     if a.ndim == 1:  # a·B: dA_j = Σ_m B_jm G_m
@@ -64,7 +72,9 @@ def _matmul_grad_b(g: Array, out: Array, a: Array, b: Array) -> Array:
     if b.ndim == 1:  # A·b: db_j = Σ_i A_ij G_i
         return (np.swapaxes(a, -1, -2) @ g[..., None])[..., 0]
     if a.ndim == 2 and transposed(b):
-        return (g.T @ a).T  # B is Wᵀ (x·Wᵀ): dW = Gᵀ·A is then in W's own order, for the update that follows
+        return np.dot(g.T, a).T  # B is Wᵀ (x·Wᵀ): dW = Gᵀ·A is then in W's own order, for the update that follows
+    if a.ndim == 2 and b.ndim == 2:
+        return np.dot(a.T, g)
     return (a.T if a.ndim == 2 else np.swapaxes(a, -1, -2)) @ g
 
 
@@ -276,7 +286,7 @@ logsumexp_op = Op(
     elementwise=False, attrs=("axis", "keepdims"),
 )
 matmul = Op(
-    "matmul", ("a", "b"), np.matmul,
+    "matmul", ("a", "b"), _matmul,
     (_matmul_grad_a, _matmul_grad_b),
     ("Σ_j $a·$b", r"\sum_j $a\,$b"),  # one entry of the product: Σ_j a_ij·b_jk
     (("$b", "$b"), ("$a", "$a")),
