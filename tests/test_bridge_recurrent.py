@@ -7,6 +7,8 @@ Every oracle is PyTorch's own float64 autograd, computed in the test.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -291,3 +293,46 @@ def test_a_model_returning_two_predictions_is_still_refused():
         bl.explain_torch(TwoHeads().double(), F.mse_loss, torch.randn(4, 3, dtype=torch.float64),
                          torch.randn(4, 2, dtype=torch.float64), wrt="a.weight[0,0]")
     assert "one tensor" in one_line(info.value)
+
+
+class EncoderDecoder(nn.Module):
+    """Two recurrent layers in one forward, as a sequence-to-sequence model writes them: the encoder's last state
+    starts the decoder."""
+
+    def __init__(self, vocab=7, hidden=5):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, 4)
+        self.encoder = nn.GRU(4, hidden)
+        self.decoder = nn.GRU(4, hidden)
+        self.out = nn.Linear(hidden, vocab)
+
+    def forward(self, source, target_in):
+        _, h = self.encoder(self.embed(source))
+        output, _ = self.decoder(self.embed(target_in), h)
+        return self.out(output).view(-1, self.out.out_features)
+
+
+@pytest.mark.parametrize("name", ["encoder.weight_hh_l0", "decoder.weight_hh_l0", "decoder.weight_ih_l0"])
+def test_two_recurrent_layers_name_their_states_apart(name):
+    torch.manual_seed(3)
+    model = EncoderDecoder().double()
+    source, target_in = torch.tensor([[1], [4], [2]]), torch.tensor([[0], [3]])
+    y = torch.tensor([3, 5])
+    exp = bl.explain_torch(model, F.cross_entropy, (source, target_in), y, wrt=f"{name}[1,2]")
+    expected = torch_grad(model, F.cross_entropy(model(source, target_in), y), name)
+    assert expected[1, 2] != 0
+    np.testing.assert_allclose(entry(exp, (1, 2)), expected[1, 2], rtol=1e-9)
+    text = str(exp)
+    label = name.split(".")[0]
+    assert f"h2_{label}" in text  # the layer's own states, told apart from the other layer's
+    assert not re.search(r"\bh[123]\b", text)  # no bare h1 that could be either layer's
+    if name == "decoder.weight_hh_l0":
+        assert "δ_hh1_decoderᵀ·h0_decoder" in text  # the encoder's last state, the decoder's starting state
+
+
+def test_one_recurrent_layer_keeps_the_tutorials_names():
+    torch.manual_seed(0)
+    model = CharRNN(57, 16, 18).double()
+    x, y = line_tensor([30, 0, 13]), torch.tensor([7])
+    text = str(bl.explain_torch(model, nn.NLLLoss(), x, y, wrt="rnn.weight_hh_l0[2,3]"))
+    assert "h2" in text and "_rnn" not in text

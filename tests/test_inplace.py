@@ -300,3 +300,56 @@ def test_numpy_reads_a_tensor_and_updates_arrays_with_it():
     assert isinstance(np.ones(2) + w, Tensor) and (np.ones(2) + w).op is not None  # recorded as w + array is
     assert isinstance(np.exp(w), Tensor) and np.exp(w).op is not None
     assert np.isfinite(w.grad).all()
+
+
+def _changed_through_detach(lib, tensor):
+    """exp's result changed in place through its detach() before backward: exp's VJP would read the new values."""
+    a = tensor([1.0, 2.0], requires_grad=True)
+    x = a.exp()
+    d = x.detach()
+    d.add_(1.0)
+    versions = (x._version, d._version)
+    x.sum().backward()
+    return versions, a.grad
+
+
+def _original_changed_under_a_detach(lib, tensor):
+    """A constant used through its detach() in mul, then changed in place: mul's VJP for w reads it."""
+    w = tensor([2.0, 3.0], requires_grad=True)
+    x = tensor([1.0, 1.0])
+    y = (x.detach() * w).sum()
+    x.mul_(5.0)
+    y.backward()
+    return (x._version,), w.grad
+
+
+def _detach_changed_after_backward(lib, tensor):
+    """The change comes after backward(): nothing read the old values later, so it is allowed."""
+    a = tensor([1.0, 2.0], requires_grad=True)
+    x = a.exp()
+    x.sum().backward()
+    d = x.detach()
+    d.mul_(0.0)
+    return (x._version, d._version), a.grad
+
+
+@needs_torch
+@pytest.mark.parametrize("scenario", [_changed_through_detach, _original_changed_under_a_detach,
+                                      _detach_changed_after_backward])
+def test_a_detached_tensor_shares_its_version_counter_as_in_pytorch(scenario):
+    """detach() shares memory and one version counter (PyTorch's rule): both libraries refuse the same backward
+    passes, count the same versions, and give the same gradients where they do not refuse."""
+    outcomes = []
+    for lib, tensor in ((bl, lambda v, **k: bl.tensor(v, **k)),
+                        (torch, lambda v, **k: torch.tensor(v, dtype=torch.float64, **k))):
+        try:
+            versions, grad = scenario(lib, tensor)
+            outcomes.append(("ok", versions, np.asarray(grad.numpy())))
+        except RuntimeError as exc:
+            assert "modified by an inplace operation" in str(exc).replace("in-place", "inplace")
+            outcomes.append(("refused", None, None))
+    (ours, *mine), (theirs, *torchs) = outcomes
+    assert ours == theirs
+    if ours == "ok":
+        assert mine[0] == torchs[0]
+        np.testing.assert_array_equal(mine[1], torchs[1])

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from backproplab.bridge import constants, table
+from backproplab.bridge import constants, in_place, recurrent_layers, table
 from backproplab.bridge._torch import TorchBridgeError, require_torch
 from backproplab.bridge.tracing import forward_arguments, trace, where_used
 from backproplab.engine.tensor import Tensor
@@ -39,6 +39,7 @@ class TorchNetwork(Module):
     _constructors: frozenset  # torch.arange, torch.ones, …: their dtype= is PyTorch's, kept
     _names: dict[int, str]  # PyTorch parameter id -> its name
     _sizes: tuple[tuple, list[str]] | None  # the example's input shapes and the lines that use sizes as numbers
+    _labels: dict[str, str]  # fx node name of a recurrent layer's call -> what follows its states' names
 
     def __init__(self, graph_module: Any, original: Any, dtype: Any, fixed: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -50,6 +51,7 @@ class TorchNetwork(Module):
         object.__setattr__(self, "_functions", table.function_handlers(torch))
         object.__setattr__(self, "_layers", table.module_handlers(torch))
         object.__setattr__(self, "_constructors", frozenset(constants.constructors(torch)))
+        object.__setattr__(self, "_labels", _recurrent_labels(graph_module, tuple(recurrent_layers.handlers(torch))))
         self.dtype = np.dtype(dtype)
         for name, p in original.named_parameters():
             self._params[name] = Parameter(p.detach().cpu().numpy(), name, requires_grad=p.requires_grad)
@@ -74,6 +76,10 @@ class TorchNetwork(Module):
                 self._check_in_place(node, bool(getattr(self._gm.get_submodule(node.target), "inplace", False)))
             elif node.op == "call_function":
                 self._check_in_place(node, node.kwargs.get("inplace") is True)
+            elif node.op == "call_method" and node.target in in_place.METHODS:
+                refused = in_place.problem(node, where_used(node))
+                if refused:
+                    raise TorchBridgeError(refused)
             problem = self._unsupported(node)
             if problem:
                 unsupported.append(problem)
@@ -92,7 +98,7 @@ class TorchNetwork(Module):
                         f"{where_used(node, self._original)}) is not supported")
         elif node.op == "call_function" and node.target not in self._functions:
             return f"the function {table.function_name(node.target)} (used at {where_used(node)}) is not supported"
-        elif node.op == "call_method" and node.target not in table.ALL_METHODS:
+        elif node.op == "call_method" and not in_place.handled(node.target):
             return f"the tensor method .{node.target}() (used at {where_used(node)}) is not supported"
         return ""
 
@@ -140,6 +146,8 @@ class TorchNetwork(Module):
             args = torch.fx.node.map_arg(node.args, lambda n: env[n])
             kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: env[n])
             env[node] = self._run(node, args, kwargs)
+            if node.op == "call_method" and node.target in in_place.METHODS:
+                env[node.args[0]] = env[node]  # the changed tensor, for every later use (see bridge.in_place)
         raise TorchBridgeError("the traced forward has no output")  # pragma: no cover - fx always adds one
 
     def _check_sizes(self, inputs: tuple) -> None:
@@ -177,12 +185,13 @@ class TorchNetwork(Module):
             if node.op == "call_module":
                 layer = self._gm.get_submodule(node.target)
                 where = f"the layer {node.target!r} ({type(layer).__name__})"
-                out = self._layers[type(layer)](layer, self._layer_params(layer), where, *args, **kwargs)
+                label = {"label": self._labels[node.name]} if node.name in self._labels else {}
+                out = self._layers[type(layer)](layer, self._layer_params(layer), where, *args, **kwargs, **label)
                 if isinstance(out, Tensor) and out.name is None and all(out is not a for a in args):
                     out.named(_layer_output_name(node.target, layer))
                 return out
             if node.op == "call_method":
-                return table.call_method(node.target, args[0], args[1:], kwargs)
+                return table.call_method(in_place.out_of_place(node.target), args[0], args[1:], kwargs)
             settings = kwargs if node.target in self._constructors else _plain_kwargs(kwargs)
             return self._functions[node.target](*args, **settings)
         except TorchBridgeError as exc:
@@ -282,6 +291,14 @@ def _example(example: Any, dtype: Any) -> tuple:
     while tracing: what depends on it is traced as fx traces it, and the network asks for it when called."""
     items = tuple(example) if isinstance(example, (tuple, list)) else (example,)
     return tuple(_torch_value(item, dtype) for item in items)
+
+
+def _recurrent_labels(graph_module: Any, kinds: tuple[type, ...]) -> dict[str, str]:
+    """What each call of a recurrent layer puts after its states' names, by fx node, when the forward makes more
+    than one such call (h3_encoder, h3_decoder); none for one call, whose states are h1, h2, … as tutorials write."""
+    calls = [node.name for node in graph_module.graph.nodes
+             if node.op == "call_module" and isinstance(graph_module.get_submodule(node.target), kinds)]
+    return {name: f"_{name}" for name in calls} if len(calls) > 1 else {}
 
 
 def _torch_value(item: Any, dtype: Any) -> Any:

@@ -28,8 +28,9 @@ def _refused(module: Any, x: Any) -> list[str]:
     return problems
 
 
-def recurrent_layer(module: Any, params: dict[str, Any], where: str, x: Any, hx: Any = None) -> Any:
-    """RNN, GRU or LSTM with the converted network's ``weight_ih_l{k}``, ``weight_hh_l{k}`` and biases."""
+def recurrent_layer(module: Any, params: dict[str, Any], where: str, x: Any, hx: Any = None, label: str = "") -> Any:
+    """RNN, GRU or LSTM with the converted network's ``weight_ih_l{k}``, ``weight_hh_l{k}`` and biases; ``label``
+    goes after its states' names (h3_encoder) where the forward runs more than one recurrent layer."""
     problems = _refused(module, x)
     if problems:
         verb = "is" if len(problems) == 1 else "are"
@@ -40,7 +41,7 @@ def recurrent_layer(module: Any, params: dict[str, Any], where: str, x: Any, hx:
               for k in range(module.num_layers)]
     kind = type(module).__name__
     return recurrent(kind, x, hx, layers, batch_first=module.batch_first,
-                     nonlinearity=getattr(module, "nonlinearity", "tanh"), what=where)
+                     nonlinearity=getattr(module, "nonlinearity", "tanh"), label=label, what=where)
 
 
 def handlers(torch: Any) -> dict[type, Any]:

@@ -187,7 +187,7 @@ def check_inputs(node: Tensor) -> None:
     """Refuse a node whose inputs, or whose own values, changed in place after it was recorded: its gradient
     would use the new values (an op's VJP reads its inputs and its result)."""
     for tensor in (*node.parents, node):
-        if getattr(tensor, "_changed_at", 0) > node._tick:
+        if inplace.changed_at(tensor) > node._tick:
             what = f"{tensor.name!r} (shape {tuple(tensor.data.shape)})" if tensor.name else (
                 f"a tensor of shape {tuple(tensor.data.shape)}")
             role = "the result" if tensor is node else "an input"

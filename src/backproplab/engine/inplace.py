@@ -41,11 +41,32 @@ def _label(t: Any) -> str:
 
 
 def _bump(t: Any) -> None:
-    """Count one more in-place op, on ``t``: its version goes up, and it is marked changed now."""
+    """Count one more in-place op, on ``t``: its version goes up, and it is marked changed now (in the counter it
+    shares with its ``detach()``-ed copies, if it has one)."""
     global changes
     changes += 1
-    t._bumps = t._version + 1
-    t._changed_at = changes
+    cell = getattr(t, "_cell", None)
+    if cell is not None:
+        cell[0], cell[1] = cell[0] + 1, changes
+    else:
+        t._bumps = t._version + 1
+        t._changed_at = changes
+
+
+def changed_at(t: Any) -> int:
+    """When ``t``'s memory was last changed in place (the count of in-place ops then); 0 if never."""
+    cell = getattr(t, "_cell", None)
+    return cell[1] if cell is not None else getattr(t, "_changed_at", 0)
+
+
+def share_counter(t: Any, detached: Any) -> None:
+    """Give ``detached`` (a ``detach()`` of ``t``) ``t``'s version and change time, as one list both hold:
+    PyTorch's tensor and its detached copy share one memory and one version counter, so a change through
+    either counts for both."""
+    cell = getattr(t, "_cell", None)
+    if cell is None:
+        cell = t._cell = [t._version, changed_at(t)]
+    detached._cell = cell
 
 
 def _needs_grad(value: Any) -> bool:
@@ -90,8 +111,9 @@ class InPlaceMethods:
 
     @property
     def _version(self) -> int:
-        """How many in-place ops changed this tensor, as PyTorch's ``_version``."""
-        return getattr(self, "_bumps", 0)
+        """How many in-place ops changed this tensor (or a ``detach()`` of it), as PyTorch's ``_version``."""
+        cell = getattr(self, "_cell", None)
+        return cell[0] if cell is not None else getattr(self, "_bumps", 0)
 
     # --- what every in-place op does ---------------------------------------------------------
     def _in_place(self, what: str, compute: Callable[[Any], Any], *others: Any, casting: _Casting = "same_kind") -> Any:

@@ -69,7 +69,7 @@ class Tensor(InPlaceMethods, TensorMethods):
     """
 
     __slots__ = ("data", "_grad", "_grad_view", "requires_grad", "name", "op", "parents", "attrs", "_retain",
-                 "_tick", "_bumps", "_changed_at", "__weakref__")
+                 "_tick", "_bumps", "_changed_at", "_cell", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None) -> None:
@@ -173,8 +173,12 @@ class Tensor(InPlaceMethods, TensorMethods):
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """The same values (the same memory, as in PyTorch), cut off from the graph."""
-        return Tensor(self.data, name=self.name)
+        """The same values (the same memory, as in PyTorch), cut off from the graph. Both share one version
+        counter, as in PyTorch: after an in-place change through either, ``backward()`` refuses a gradient
+        that would read the changed values."""
+        out = Tensor(self.data, name=self.name)
+        inplace.share_counter(self, out)
+        return out
 
     def named(self, name: str) -> Tensor:
         """Give this node a name for explanations and drawings; returns the tensor itself."""
