@@ -122,7 +122,8 @@ class TorchNetwork(Module):
         return table.to_tensor(value)  # a buffer or a constant tensor
 
     def _layer_params(self, layer: Any) -> dict[str, Parameter]:
-        return {name: self._params[self._names[id(p)]] for name, p in layer.named_parameters(recurse=False)}
+        # with its inner layers' (out_proj.weight of a MultiheadAttention), which fx does not trace into
+        return {name: self._params[self._names[id(p)]] for name, p in layer.named_parameters()}
 
     # --- running ------------------------------------------------------------------------------------
     def forward(self, *inputs: Any) -> Any:

@@ -81,6 +81,8 @@ def _torch_value(value: Any, dtype: Any, torch: Any) -> Any:
     them (an LSTM's state) as a tuple."""
     if isinstance(value, tuple):
         return tuple(_torch_value(v, dtype, torch) for v in value)
+    if value is None:
+        return None
     t = value.detach() if torch.is_tensor(value) else torch.as_tensor(np.asarray(value))
     return t.to(dtype) if t.is_floating_point() else t
 
@@ -226,7 +228,7 @@ def _constant(value: Any, name: str) -> Any:
     """A torch input as a constant backproplab tensor named ``name``; a tuple (h0, c0) as h00, h01."""
     if isinstance(value, tuple):
         return tuple(_constant(v, f"{name}{k}") for k, v in enumerate(value))
-    return Tensor(value.detach().cpu().numpy(), name=name)
+    return None if value is None else Tensor(value.detach().cpu().numpy(), name=name)
 
 
 def _inputs(model: Any, count: int, own_loss: bool) -> list[str] | None:
@@ -244,7 +246,8 @@ def _inputs(model: Any, count: int, own_loss: bool) -> list[str] | None:
 def _arguments(loss_fn: Any, x: Any, y: Any) -> tuple[tuple, Any]:
     """What the model is called with, and the target: ``x`` is one input or a tuple of them (such as
     (idx, targets)); with loss_fn=None a ``y`` given is the forward's next argument."""
-    inputs = tuple(x) if isinstance(x, tuple) and x and all(_is_input(a) for a in x) else (x,)
+    several = isinstance(x, tuple) and any(_is_input(a) for a in x) and all(a is None or _is_input(a) for a in x)
+    inputs = tuple(x) if several else (x,)  # None: an optional argument left out (attn_mask=None)
     if loss_fn is None:
         return inputs + (() if y is None else (y,)), None
     if y is None:

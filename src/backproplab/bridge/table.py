@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from backproplab.bridge import attention, constants, conv_layers, dropout, norm_layers, recurrent_layers
+from backproplab.bridge import attention, constants, conv_layers, dropout, multihead, norm_layers, recurrent_layers
 from backproplab.bridge._torch import TorchBridgeError
 from backproplab.engine import functions
 from backproplab.engine.functions import matmul
@@ -252,7 +252,7 @@ def module_handlers(torch: Any) -> dict[type, Handler]:
         return lambda module, params, where, x: fn(x)
 
     layers = norm_layers.handlers(torch) | conv_layers.handlers(torch) | recurrent_layers.handlers(torch)
-    return layers | dropout.handlers(torch) | {
+    return layers | dropout.handlers(torch) | multihead.handlers(torch) | {
         nn.Linear: lambda module, params, where, x: linear(x, params["weight"], params.get("bias"), where),
         nn.ReLU: simple(F.relu), nn.Tanh: simple(F.tanh), nn.Sigmoid: simple(F.sigmoid),
         nn.Softplus: lambda module, params, where, x: _softplus(x, module.beta, module.threshold),

@@ -488,8 +488,11 @@ def _imports(lines: list[str]) -> list[str]:
         out += [*standard, ""]
     line = f"from numpy import {', '.join(numpy_names)}"
     out += [line] if len(line) <= 120 else ["from numpy import (", *(f"    {n}," for n in numpy_names), ")"]
-    own = [f"from {module} import {name}" for name, module in sorted(OWN.items(), key=lambda kv: kv[1])
-           if name in used and module.startswith("backproplab")]
+    modules: dict[str, list[str]] = {}  # one line per module, its names sorted, as isort writes it
+    for name, module in sorted(OWN.items(), key=lambda kv: (kv[1], kv[0])):
+        if name in used and module.startswith("backproplab"):
+            modules.setdefault(module, []).append(name)
+    own = [f"from {module} import {', '.join(names)}" for module, names in modules.items()]
     if own:
         out += ["", *own]
     out += ["", "add_reduce = add.reduce", "", ""] if "add_reduce" in used else ["", ""]

@@ -60,7 +60,7 @@ def mentioned(text: str, nodes: Iterable[Tensor], namer: Namer, skip: set[int]) 
     for node in nodes:
         name = namer.names.get(id(node))
         if (id(node) in seen or not name or node.op is None or node.name or node.op.name in LOSS_OPS
-                or not re.search(rf"(?<!\w){re.escape(name)}(?![\w₀-₉])", text)):
+                or not re.search(rf"(?<!\w){re.escape(name)}(?![₀-₉]|(?!ᵀ)\w)", text)):  # u₁ᵀ mentions u₁
             continue
         seen.add(id(node))
         out.append(node)
