@@ -90,19 +90,17 @@ class Program:
 
     def _const(self, value: float, dtype: np.dtype) -> str:
         """The name of a 0-d array holding ``value`` in ``dtype``, made once per program."""
-        key = (repr(float(value)), dtype.str)
-        name = self._const_names.get(key)
-        if name is None:
-            self.consts.append(np.asarray(value, dtype))
-            name = self._const_names[key] = f"c{len(self.consts) - 1}"
-        return name
+        return self._named_const((repr(float(value)), dtype.str), np.asarray(value, dtype))
 
     def _ones(self, n: int, dtype: np.dtype) -> str:
         """The name of the vector of ``n`` ones (1ᵀ in 1ᵀ·G) that ``unbroadcast`` uses, passed in once."""
-        key = (f"{n} ones", dtype.str)
+        return self._named_const((f"{n} ones", dtype.str), row_ones(n, dtype))
+
+    def _named_const(self, key: tuple[str, str], value: np.ndarray) -> str:
+        """``c0``, ``c1``, …: the name of the constant ``key`` stands for, ``value`` passed in the first time."""
         name = self._const_names.get(key)
         if name is None:
-            self.consts.append(row_ones(n, dtype))
+            self.consts.append(value)
             name = self._const_names[key] = f"c{len(self.consts) - 1}"
         return name
 
@@ -480,22 +478,31 @@ def _imports(lines: list[str]) -> list[str]:
     used = sorted(name for name in NAMESPACE if name in words)
     numpy_names = sorted({"add" if name == "add_reduce" else name for name in used} - set(OWN))
     out = ["# The replay of a recorded graph, written by backproplab.engine.codegen.", ""]
-    standard = [line for name, line in (("isfinite", "from math import isfinite"),
-                                        ("math_sqrt", "from math import sqrt as math_sqrt"),
-                                        ("math_tanh", "from math import tanh as math_tanh"),
-                                        ("getrefcount", "from sys import getrefcount")) if name in used]
+    standard = _from_lines([name for name in used if name in OWN and not OWN[name].startswith("backproplab")])
     if standard:  # the standard library's, first
         out += [*standard, ""]
     line = f"from numpy import {', '.join(numpy_names)}"
     out += [line] if len(line) <= 120 else ["from numpy import (", *(f"    {n}," for n in numpy_names), ")"]
-    modules: dict[str, list[str]] = {}  # one line per module, its names sorted, as isort writes it
-    for name, module in sorted(OWN.items(), key=lambda kv: (kv[1], kv[0])):
-        if name in used and module.startswith("backproplab"):
-            modules.setdefault(module, []).append(name)
-    own = [f"from {module} import {', '.join(names)}" for module, names in modules.items()]
+    own = _from_lines([name for name in used if OWN.get(name, "").startswith("backproplab")])
     if own:
         out += ["", *own]
     out += ["", "add_reduce = add.reduce", "", ""] if "add_reduce" in used else ["", ""]
+    return out
+
+
+def _from_lines(names: list[str]) -> list[str]:
+    """``from … import …`` for names of ``OWN``, as isort writes them: by module, a module's names under their own
+    name on one line, each renamed one (``tanh as math_tanh``) on a line of its own, the lines in the order of
+    the first name they import."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for name in names:
+        found.setdefault(OWN[name], []).append((NAMESPACE[name].__name__, name))
+    out = []
+    for module in sorted(found):
+        plain = sorted(real for real, name in found[module] if real == name)
+        lines = [(plain[0], f"from {module} import {', '.join(plain)}")] if plain else []
+        lines += [(real, f"from {module} import {real} as {name}") for real, name in found[module] if real != name]
+        out += [line for _, line in sorted(lines)]
     return out
 
 
