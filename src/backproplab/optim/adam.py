@@ -10,7 +10,15 @@ import numpy as np
 from backproplab.engine.inline import label
 from backproplab.engine.tensor import Tensor
 from backproplab.optim.flat import flat_lines, flat_params
-from backproplab.optim.optimizer import IN_PLACE_FROM, Group, Optimizer, check_setting, move_lines
+from backproplab.optim.optimizer import (
+    IN_PLACE_FROM,
+    Group,
+    Optimizer,
+    check_setting,
+    move_lines,
+    move_number_lines,
+    switch_check_lines,
+)
 
 
 class Adam(Optimizer):
@@ -102,10 +110,7 @@ class Adam(Optimizer):
         if decoupled:
             lines.append(f"s = {p} - ({p} * (1 - lr * {grp}['weight_decay']) - s)  # decay p itself, then step")
         if number:
-            return [*lines, f"if getrefcount(d) <= {names.held_alone()} and d.flags.writeable:",
-                    "    d[()] = d.item() - s  # in place: nothing else holds the array",
-                    "else:  # kept elsewhere, or read-only: a new array, as step() makes",
-                    f"    {node}.data = array(d.item() - s)"]
+            return [*lines, *move_number_lines(node, names.held_alone())]
         return [*lines, *move_lines(node, data.size > IN_PLACE_FROM, names.held_alone(), read=False)]
 
     def flat_update(self, nodes: list[str | None], names: Any, views: int) -> list[str]:
@@ -142,12 +147,7 @@ class Adam(Optimizer):
                           body, views, (f"{me}.t.count({me}.t[0]) == {n}",))
 
     def _settings_lines(self, group: Group, names: Any) -> None:
-        """The check, run first in a compiled update, that weight decay was not switched on or off since."""
-        me, grp = names.name(self), names.name(group)
-        names.first(f"settings {grp}", [
-            f"if {'not ' if group['weight_decay'] else ''}{grp}['weight_decay']:",
-            "    # weight decay switched on or off since this step was written: step() itself",
-            f"    {me}.step()", "    return"])
+        switch_check_lines(self, group, names, ("weight_decay",), "weight decay")
 
 
 # alike on purpose: AdamW's signature repeats Adam's, with PyTorch's own default weight_decay (0.01)

@@ -73,6 +73,24 @@ def move_lines(node: str, large: bool, alone: int, read: bool = True, same_dtype
             "else:  # kept elsewhere, or read-only: a new array, as step() makes", f"    {node}.data = subtract(d, s)"]
 
 
+def move_number_lines(node: str, alone: int) -> list[str]:
+    """p ← p − s for one float64 number (``d = p.data``, ``s`` a Python float), as lines of a compiled step: in
+    place where nothing but the parameter holds ``d``, else a new array, as ``step()`` makes."""
+    return [f"if getrefcount(d) <= {alone} and d.flags.writeable:",
+            "    d[()] = d.item() - s  # in place: nothing else holds the array",
+            "else:  # kept elsewhere, or read-only: a new array, as step() makes",
+            f"    {node}.data = array(d.item() - s)"]
+
+
+def switch_check_lines(opt: Any, group: Group, names: Any, keys: tuple[str, ...], what: str) -> None:
+    """The check, run first in a compiled update, that none of the group's settings ``keys`` (the terms the update
+    writes out or leaves out) was switched on or off since the step was written; else ``step()`` itself runs."""
+    me, grp = names.name(opt), names.name(group)
+    changed = " or ".join(f"{'not ' if group[key] else ''}{grp}['{key}']" for key in keys)
+    names.first(f"settings {grp}", [f"if {changed}:", f"    # {what} switched on or off since this step was written: "
+                                    "step() itself", f"    {me}.step()", "    return"])
+
+
 def _step_scalars(scalars: list[Scalar], lr: float) -> list[np.ndarray]:
     """Move single float64 numbers by gradient × lr, each in its own array; returns their step sizes.
 

@@ -10,7 +10,15 @@ import numpy as np
 from backproplab.engine.inline import label
 from backproplab.engine.tensor import Tensor
 from backproplab.optim.flat import flat_lines, flat_params
-from backproplab.optim.optimizer import IN_PLACE_FROM, Group, Optimizer, check_setting, move_lines
+from backproplab.optim.optimizer import (
+    IN_PLACE_FROM,
+    Group,
+    Optimizer,
+    check_setting,
+    move_lines,
+    move_number_lines,
+    switch_check_lines,
+)
 
 
 class SGD(Optimizer):
@@ -67,11 +75,7 @@ class SGD(Optimizer):
         title = f"# {label(self.params[i].name or f'parameter {i}')}: "
         if number:  # one float64 number: Python float arithmetic, the same IEEE operations as step()'s NumPy ones
             return [f"{title}p ← p − lr × ∂L/∂p (SGD)", f"d = {node}.data",
-                    f"s = {grp}['lr'] * {node}._grad.item()",
-                    f"if getrefcount(d) <= {names.held_alone()} and d.flags.writeable:",
-                    "    d[()] = d.item() - s  # in place: nothing else holds the array",
-                    "else:  # kept elsewhere, or read-only: a new array, as step() makes",
-                    f"    {node}.data = array(d.item() - s)"]
+                    f"s = {grp}['lr'] * {node}._grad.item()", *move_number_lines(node, names.held_alone())]
         if not (momentum or decay):
             rate = self._rate_line(group, data.dtype, names)
             buf = names.name(np.empty_like(data))
@@ -104,13 +108,7 @@ class SGD(Optimizer):
         return flat_lines(flat, [n for n in nodes if n is not None], names, {}, body, views)
 
     def _settings_lines(self, group: Group, names: Any) -> None:
-        """The check, run first in a compiled update, that no term was switched on or off since it was written."""
-        me, grp = names.name(self), names.name(group)
-        changed = " or ".join(f"{'not ' if group[key] else ''}{grp}['{key}']"
-                              for key in ("momentum", "weight_decay", "nesterov"))
-        names.first(f"settings {grp}", [f"if {changed}:",
-                                        "    # a term switched on or off since this step was written: step() itself",
-                                        f"    {me}.step()", "    return"])
+        switch_check_lines(self, group, names, ("momentum", "weight_decay", "nesterov"), "a term")
 
     def _rate_line(self, group: Group, dtype: np.dtype, names: Any) -> str:
         """The name of the group's learning rate as a 0-d array of ``dtype``, read once per compiled update."""
