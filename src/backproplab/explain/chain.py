@@ -67,17 +67,17 @@ class NumberLines:
     holds: bool = True
 
 
-def _numbers_lines(lhs: dict[str, str], ordered: list[Term], namer: Namer, digits: int, term_digits: int,
-                   factor_digits: dict[int, int], total: float, cache: dict) -> NumberLines:
+def _numbers_lines(lhs: dict[str, str], ordered: list[Term], labels: list[str], namer: Namer, digits: int,
+                   term_digits: int, factor_digits: dict[int, int], total: float, cache: dict) -> NumberLines:
     """The terms with their factors put in (each term's at its own digits), the products (at
-    ``term_digits``) and the total (at ``digits``)."""
+    ``term_digits``) and the total (at ``digits``); ``labels``: the terms' labels (:func:`_term_labels`)."""
     pieces = [[_shown_factor(f, namer, factor_digits[i], cache) for f in t.factors] for i, t in enumerate(ordered)]
     shown = {fmt: [product([p[fmt] for p in term_pieces], fmt, keep_ones=True) for term_pieces in pieces]
              for fmt in ("text", "latex")}
     if len(ordered) <= 6 and all(len(s) <= 3 * SHORT for s in shown["text"]):
         lines = _summed_lines(lhs, ordered, shown, term_digits)
     else:
-        lines = _labelled_lines(lhs, ordered, shown, namer, term_digits)
+        lines = _labelled_lines(lhs, ordered, shown, labels, term_digits)
     products_at = len(lines) - 1 if len(ordered) > 1 else len(lines)
     lines.append(Math(f"= {num(total, digits, 'text')}", rf"&= {num(total, digits, 'latex')}"))
     return NumberLines(lines, pieces, shown["text"], products_at)
@@ -104,11 +104,11 @@ def _summed_lines(lhs: dict[str, str], ordered: list[Term], shown: dict[str, lis
     return lines
 
 
-def _labelled_lines(lhs: dict[str, str], ordered: list[Term], shown: dict[str, list[str]], namer: Namer,
+def _labelled_lines(lhs: dict[str, str], ordered: list[Term], shown: dict[str, list[str]], labels: list[str],
                     term_digits: int) -> list[Math]:
     """Many or long terms: one line each, labelled by its sample or path, then their products added."""
     lines = []
-    for t, s_t, s_l, label in zip(ordered, shown["text"], shown["latex"], _term_labels(ordered, namer)):
+    for t, s_t, s_l, label in zip(ordered, shown["text"], shown["latex"], labels):
         lines.append(Math(f"{label}: {s_t} = {num(t.value, term_digits, 'text')}",
                           rf"\text{{{label}}}&: {s_l} = {num(t.value, term_digits, 'latex')}"))
     values = [t.value for t in ordered]
@@ -117,7 +117,7 @@ def _labelled_lines(lhs: dict[str, str], ordered: list[Term], shown: dict[str, l
     return lines
 
 
-def _exact_factors_lines(lhs: dict[str, str], ordered: list[Term], namer: Namer, digits: int,
+def _exact_factors_lines(lhs: dict[str, str], ordered: list[Term], labels: list[str], namer: Namer, digits: int,
                          total: float, rounded: NumberLines, cache: dict) -> NumberLines:
     """The same lines with each number worked on shown with the fewest digits (from ``digits``) that make
     the shown arithmetic hold: the products add up to the shown total, each term's factors multiply
@@ -142,7 +142,7 @@ def _exact_factors_lines(lhs: dict[str, str], ordered: list[Term], namer: Namer,
             found = False
     if found and term_digits == digits and all(n == digits for n in factor_digits.values()):
         return rounded  # the rounded lines hold already
-    out = _numbers_lines(lhs, ordered, namer, digits, term_digits, factor_digits, total, cache)
+    out = _numbers_lines(lhs, ordered, labels, namer, digits, term_digits, factor_digits, total, cache)
     out.holds = found
     return out
 
@@ -210,11 +210,11 @@ def _factor_lines(chains: dict[str, list[Term]], namer: Namer, general: bool) ->
     return lines
 
 
-def _product_notes(ordered: list[Term], rounded: NumberLines, namer: Namer, digits: int) -> list[str]:
+def _product_notes(ordered: list[Term], rounded: NumberLines, labels: list[str], digits: int) -> list[str]:
     """One note (or none) on the terms whose rounded factors, multiplied by hand, give another product
     than the one shown; the first three are named."""
     found = []
-    for t, term_pieces, label in zip(ordered, rounded.pieces, _term_labels(ordered, namer)):
+    for t, term_pieces, label in zip(ordered, rounded.pieces, labels):
         if len(t.factors) > 1:
             hand = _hand_product([p["text"] for p in term_pieces], t.factors)
             if rounding_note(hand, t.value, digits):
@@ -262,18 +262,19 @@ def paths_blocks(loss_name: str, wrt_text: str, wrt_latex: str, terms: list[Term
                Block("lines", lines=factor_lines),
                Block("para", [f"Putting in the numbers ({precision(digits)}; everything is computed exactly):"])]
     ordered = [t for group in chains.values() for t in group]
+    labels = _term_labels(ordered, namer)
     cache: dict = {}
-    rounded = _numbers_lines(lhs, ordered, namer, digits, digits, {i: digits for i in range(len(ordered))}, total,
-                             cache)
-    exact = _exact_factors_lines(lhs, ordered, namer, digits, total, rounded, cache)
-    product_notes = _product_notes(ordered, rounded, namer, digits)
+    rounded = _numbers_lines(lhs, ordered, labels, namer, digits, digits, {i: digits for i in range(len(ordered))},
+                             total, cache)
+    exact = _exact_factors_lines(lhs, ordered, labels, namer, digits, total, rounded, cache)
+    product_notes = _product_notes(ordered, rounded, labels, digits)
     note = sum_note([t.value for t in ordered], total, digits) if len(ordered) > 1 else ""
     blocks += lines_with_notes(_noted_lines(rounded, exact, product_notes, note))
     details = {
         "chain_rule": chain_rule["text"],
         "factors": [line.text for line in factor_lines],
         "terms": [{"label": label, "factors": [f.value for f in t.factors], "value": t.value, "shown": s}
-                  for t, s, label in zip(ordered, rounded.shown, _term_labels(ordered, namer))],
+                  for t, s, label in zip(ordered, rounded.shown, labels)],
         "rounding_note": note,
         "product_notes": product_notes,
     }
