@@ -161,6 +161,35 @@ def test_an_lstm_given_its_starting_state_is_pytorchs():
     np.testing.assert_allclose(entry(exp, (13, 1)), expected[13, 1], rtol=1e-9)
 
 
+class StateAsTuple(nn.Module):
+    """An LSTM whose forward takes its starting state as one argument, the tuple (h0, c0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 4, batch_first=True)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x, state):
+        out, _ = self.lstm(x, state)
+        return self.head(out[:, -1])
+
+
+@pytest.mark.parametrize("given", ["torch", "numpy"])
+def test_a_state_tuple_of_numpy_arrays_is_the_state_as_torch_tensors(given):
+    """(h0, c0) as NumPy arrays is the same state as torch tensors, not one array stacked from the two."""
+    torch.manual_seed(3)
+    model = StateAsTuple().double()
+    g = torch.Generator().manual_seed(4)
+    x, h0, c0 = (torch.randn(*shape, dtype=torch.float64, generator=g) for shape in ((2, 5, 3), (1, 2, 4),
+                                                                                       (1, 2, 4)))
+    y = torch.tensor([0, 1])
+    state = (h0, c0) if given == "torch" else (h0.numpy(), c0.numpy())
+    exp = bl.explain_torch(model, F.cross_entropy, (x, state), y, wrt="lstm.weight_hh_l0[6,2]")
+    expected = torch_grad(model, F.cross_entropy(model(x, (h0, c0)), y), "lstm.weight_hh_l0")
+    assert expected[6, 2] != 0
+    np.testing.assert_allclose(entry(exp, (6, 2)), expected[6, 2], rtol=1e-9)
+
+
 class Holder(nn.Module):
     """A recurrent layer inside a model, which returns the layer's output at every step."""
 

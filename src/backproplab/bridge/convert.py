@@ -228,10 +228,19 @@ def _layer_output_name(target: str, layer: Any) -> str:
     return flat if flat.isidentifier() else f"{kind}{flat}"
 
 
+def is_array(value: Any) -> bool:
+    """A torch tensor, a NumPy array or a backproplab tensor."""
+    return table.is_torch_tensor(value) or isinstance(value, (np.ndarray, Tensor))
+
+
+def is_input(value: Any) -> bool:
+    """An array, or a tuple of them (an LSTM's state (h0, c0)): one input of the forward."""
+    return is_array(value) or (isinstance(value, tuple) and bool(value) and all(is_input(v) for v in value))
+
+
 def _input(value: Any, dtype: np.dtype, name: str) -> Any:
     """One input of the forward as a constant tensor; a tuple of arrays (an LSTM's (h0, c0)) stays a tuple."""
-    if isinstance(value, tuple) and value and all(table.is_torch_tensor(v) or isinstance(v, (np.ndarray, Tensor, tuple))
-                                                  for v in value):
+    if isinstance(value, tuple) and is_input(value):
         return tuple(_input(v, dtype, f"{name}{k}") for k, v in enumerate(value))
     if table.is_torch_tensor(value):
         value = value.detach().cpu().numpy()
@@ -306,7 +315,7 @@ def _torch_value(item: Any, dtype: Any) -> Any:
     """One example input as PyTorch takes it: a tensor (floating ones in ``dtype``), a tuple of them (an RNN's
     state), or the value itself when it is no array (None, a number of settings)."""
     torch = require_torch()
-    if isinstance(item, (tuple, list)) and any(torch.is_tensor(i) or isinstance(i, (Tensor, tuple)) for i in item):
+    if isinstance(item, (tuple, list)) and is_input(tuple(item)):
         return tuple(_torch_value(i, dtype) for i in item)
     if isinstance(item, Tensor):
         item = item.data

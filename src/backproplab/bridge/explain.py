@@ -12,7 +12,7 @@ import numpy as np
 from backproplab.bridge import dropout, table
 from backproplab.bridge._torch import TorchBridgeError, require_torch
 from backproplab.bridge.checks import mismatch, random_forward
-from backproplab.bridge.convert import TorchNetwork, from_torch, unknown_parameter
+from backproplab.bridge.convert import TorchNetwork, from_torch, is_input, unknown_parameter
 from backproplab.bridge.tracing import calling_line, forward_arguments
 from backproplab.engine.tensor import Tensor
 from backproplab.explain import Explanation, explain
@@ -246,7 +246,7 @@ def _inputs(model: Any, count: int, own_loss: bool) -> list[str] | None:
 def _arguments(loss_fn: Any, x: Any, y: Any) -> tuple[tuple, Any]:
     """What the model is called with, and the target: ``x`` is one input or a tuple of them (such as
     (idx, targets)); with loss_fn=None a ``y`` given is the forward's next argument."""
-    several = isinstance(x, tuple) and any(_is_input(a) for a in x) and all(a is None or _is_input(a) for a in x)
+    several = isinstance(x, tuple) and any(is_input(a) for a in x) and all(a is None or is_input(a) for a in x)
     inputs = tuple(x) if several else (x,)  # None: an optional argument left out (attn_mask=None)
     if loss_fn is None:
         return inputs + (() if y is None else (y,)), None
@@ -254,15 +254,6 @@ def _arguments(loss_fn: Any, x: Any, y: Any) -> tuple[tuple, Any]:
         raise TorchBridgeError("explain_torch needs y, the target the loss compares the model's output with; "
                                "or loss_fn=None to explain the loss the model's forward returns")
     return inputs, y
-
-
-def _is_array(value: Any) -> bool:
-    return table.is_torch_tensor(value) or isinstance(value, (np.ndarray, Tensor))
-
-
-def _is_input(value: Any) -> bool:
-    """An array, or a tuple of them (an LSTM's state (h0, c0)): one input of the forward."""
-    return _is_array(value) or (isinstance(value, tuple) and bool(value) and all(_is_input(v) for v in value))
 
 
 def _names(model: Any, count: int, own_loss: bool) -> list[str]:
