@@ -18,6 +18,7 @@ import numpy as np
 from backproplab.bridge._torch import TorchBridgeError
 from backproplab.engine.functions import matmul, softmax
 from backproplab.engine.tensor import Tensor
+from backproplab.nn.functional import linear
 
 
 def _refused(module: Any) -> list[str]:
@@ -91,7 +92,7 @@ def multihead_attention(module: Any, params: dict[str, Any], where: str, query: 
     length, batch, size = q.shape
     heads = module.num_heads
     (wq, bq), (wk, bk), (wv, bv) = _projections(params, size)
-    q, k, v = (_heads(_linear(x, w, b), heads).named(name)
+    q, k, v = (_heads(linear(x, w, b), heads).named(name)
                for x, (w, b), name in ((q, (wq, bq), "q"), (k, (wk, bk), "k"), (v, (wv, bv), "v")))
     scores = matmul(q * math.sqrt(1.0 / (size // heads)), k.transpose(-2, -1)).named("scores")
     added, blocked = _mask(attn_mask, key_padding_mask if not unbatched else _unbatched(key_padding_mask),
@@ -100,18 +101,13 @@ def multihead_attention(module: Any, params: dict[str, Any], where: str, query: 
     scores = scores if blocked is None else scores.masked_fill(blocked, float("-inf"))
     weights = softmax(scores, -1).named("attn")
     joined = matmul(weights, v).transpose(0, 1).reshape(length * batch, size).named("heads")
-    out = _linear(joined, params["out_proj.weight"], params.get("out_proj.bias")).reshape(length, batch, size)
+    out = linear(joined, params["out_proj.weight"], params.get("out_proj.bias")).reshape(length, batch, size)
     out = out.squeeze(1) if unbatched else out.transpose(0, 1) if module.batch_first else out
     if not need_weights:
         return out, None
     weights = weights.reshape(batch, heads, length, k.shape[1])
     weights = weights.mean(dim=1) if average_attn_weights else weights
     return out, (weights.squeeze(0) if unbatched else weights)
-
-
-def _linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    out = matmul(x, w.T)
-    return out if b is None else out + b
 
 
 def _unbatched(mask: Any) -> Any:

@@ -43,8 +43,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, where: str = "
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise TorchBridgeError(f"{where} takes {weight.shape[-1]} input features, but its input has shape "
                                f"{tuple(x.shape)}; check the data's columns against the model's first layer")
-    z = matmul(x, weight.T)
-    return z + bias if bias is not None else z
+    return F.linear(x, weight, bias)
 
 
 # --- losses, with PyTorch's arguments ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from backproplab.engine.tensor import Tensor, apply
 from backproplab.nn.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
 from backproplab.nn.dropout import dropout
 from backproplab.nn.embedding import embedding
+from backproplab.nn.linear import linear
 from backproplab.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -30,8 +31,8 @@ from backproplab.nn.normalization import layer_norm
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
            "cross_entropy", "dropout", "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm",
-           "leaky_relu", "log_softmax", "logsigmoid", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad", "relu",
-           "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh"]
+           "leaky_relu", "linear", "log_softmax", "logsigmoid", "max_pool2d", "mse_loss", "nll_loss", "one_hot",
+           "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh"]
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002 - PyTorch's names

@@ -1,4 +1,5 @@
-"""``Linear``: an affine layer, and the checks on layer sizes that networks share."""
+"""``Linear``: an affine layer; ``linear``, the x Wᵀ + b every affine step computes; and the checks on layer
+sizes that networks share."""
 
 from __future__ import annotations
 
@@ -55,14 +56,18 @@ class Linear(Module):
             raise ShapeError(f"the Linear layer with {self.weight.name} ({n_out}×{n_in}: {n_out} outputs × {n_in} "
                              f"inputs) takes {n_in} value(s) per sample, got input of shape {tuple(shape)}: its "
                              f"last size must be {n_in}")
-        z = x @ self.weight.T
-        if self.bias is not None:
-            z = z + self.bias
-        return z.named(f"z{self.suffix}")
+        return linear(x, self.weight, self.bias).named(f"z{self.suffix}")
 
     def __repr__(self) -> str:
         n_out, n_in = self.weight.shape
         return f"Linear({n_in}, {n_out}, bias={self.bias is not None})"
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """x Wᵀ + b with W in PyTorch's (out, in) layout, as ``torch.nn.functional.linear``: a matmul by W's transpose
+    (a view), then the bias added, each an op of the table."""
+    z = input @ weight.T
+    return z if bias is None else z + bias
 
 
 def check_sizes(sizes: Sequence[int], what: str = "an MLP", names: Sequence[str] = ()) -> list[int]:

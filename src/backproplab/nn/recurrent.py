@@ -16,7 +16,7 @@ import numpy as np
 
 from backproplab.engine.functions import sigmoid, stack, tanh
 from backproplab.engine.tensor import ShapeError, Tensor
-from backproplab.nn.linear import check_sizes
+from backproplab.nn.linear import check_sizes, linear
 from backproplab.nn.module import Module
 from backproplab.nn.parameter import Parameter
 
@@ -39,10 +39,7 @@ class LayerWeights(NamedTuple):
 
 def _affine(x: Tensor | None, w: Tensor, b: Tensor | None) -> Tensor | None:
     """x Wᵀ + b; with no x (a zero state) just b, since 0·Wᵀ adds nothing to the value or any gradient."""
-    if x is None:
-        return b
-    z = x @ w.T
-    return z if b is None else z + b
+    return b if x is None else linear(x, w, b)
 
 
 def _plus(a: Tensor, b: Tensor | None) -> Tensor:
